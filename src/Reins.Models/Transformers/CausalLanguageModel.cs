@@ -1,0 +1,73 @@
+using Reins.Tensors;
+using Reins.Tensors.Nn;
+
+namespace Reins.Models.Transformers;
+
+/// <summary>
+/// A decoder-only language model. Inputs are token ids [batch, time] with an optional attention mask
+/// (1 = real token, 0 = padding; left or right padding both work).
+/// </summary>
+public abstract class CausalLanguageModel : Module
+{
+    /// <summary>The architecture.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>Creates the model shell; subclasses register parameters.</summary>
+    protected CausalLanguageModel(ModelConfig config) => Config = config.Validate();
+
+    /// <summary>A randomly initialised model of the config's family.</summary>
+    public static CausalLanguageModel Create(ModelConfig config, ulong seed) => config.Family switch
+    {
+        ModelFamily.Gpt2 => new Gpt2Model(config, new Rng(seed)),
+        ModelFamily.Llama => new LlamaModel(config, new Rng(seed)),
+        _ => throw new ArgumentOutOfRangeException(nameof(config), config.Family, "unknown model family"),
+    };
+
+    /// <summary>The final hidden states [batch, time, hidden] after the last norm.</summary>
+    public abstract Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null);
+
+    /// <summary>The matrix [vocab, hidden] that maps hidden states to logits (the embedding when tied).</summary>
+    public abstract Tensor LmHeadWeight { get; }
+
+    /// <summary>Next-token logits [batch, time, vocab].</summary>
+    public Tensor Logits(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null) =>
+        Ops.Linear(Hidden(ids, batch, time, attentionMask, positions), LmHeadWeight, null, Ops.WeightLayout.OutIn);
+
+    /// <summary>Mean next-token cross-entropy; <paramref name="targets"/> holds one id per position, −100 where ignored.</summary>
+    public Tensor Loss(ReadOnlySpan<int> ids, ReadOnlySpan<int> targets, int batch, int time, ReadOnlySpan<float> attentionMask = default)
+    {
+        var logits = Logits(ids, batch, time, attentionMask);
+        return Ops.CrossEntropy(Ops.Reshape(logits, batch * time, Config.VocabSize), targets);
+    }
+
+    /// <summary>
+    /// Position ids from an attention mask: cumsum(mask) − 1, with padding positions at 0, so a left-padded
+    /// sequence's first real token sits at position 0 as it would unpadded.
+    /// </summary>
+    public static int[] PositionIds(ReadOnlySpan<float> attentionMask, int batch, int time, int start = 0)
+    {
+        var pos = new int[batch * time];
+        for (int b = 0; b < batch; b++)
+        {
+            int count = start;
+            for (int t = 0; t < time; t++)
+            {
+                bool real = attentionMask.IsEmpty || attentionMask[b * time + t] != 0;
+                pos[b * time + t] = real ? count++ : 0;
+            }
+        }
+        return pos;
+    }
+
+    private protected void CheckInputs(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask, int[]? positions)
+    {
+        if (ids.Length != batch * time)
+            throw new ArgumentException($"{GetType().Name}: {ids.Length} token ids do not fill [batch {batch}, time {time}].");
+        if (!attentionMask.IsEmpty && attentionMask.Length != batch * time)
+            throw new ArgumentException($"{GetType().Name}: attention mask has {attentionMask.Length} entries, expected {batch * time}.");
+        if (positions is not null && positions.Length != batch * time)
+            throw new ArgumentException($"{GetType().Name}: {positions.Length} position ids, expected {batch * time}.");
+    }
+
+    private protected Tensor Normal(Rng rng, float std, params int[] shape) => Tensor.Normal(rng, 0, std, shape);
+}

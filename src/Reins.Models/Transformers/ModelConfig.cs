@@ -1,0 +1,171 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Reins.Models.Transformers;
+
+/// <summary>The two decoder families real checkpoints use.</summary>
+public enum ModelFamily
+{
+    /// <summary>GPT-2: learned positions, LayerNorm, GELU(tanh) MLP, biases, Conv1D weights.</summary>
+    Gpt2,
+    /// <summary>Llama, Qwen2, Mistral, SmolLM: RoPE, RMSNorm, SwiGLU, grouped-query attention.</summary>
+    Llama,
+}
+
+/// <summary>
+/// Architecture hyperparameters of a decoder-only transformer, named as in Hugging Face's config.json
+/// (the mapping lives in <see cref="FromHuggingFace"/> and <see cref="ToHuggingFace"/>).
+/// </summary>
+public sealed record ModelConfig
+{
+    /// <summary>Family of the architecture.</summary>
+    public ModelFamily Family { get; init; }
+    /// <summary>HF model_type (gpt2, llama, qwen2, mistral).</summary>
+    public string ModelType { get; init; } = "gpt2";
+    /// <summary>Vocabulary size.</summary>
+    public int VocabSize { get; init; }
+    /// <summary>Width of the residual stream.</summary>
+    public int HiddenSize { get; init; }
+    /// <summary>Number of transformer blocks.</summary>
+    public int Layers { get; init; }
+    /// <summary>Query heads.</summary>
+    public int Heads { get; init; }
+    /// <summary>Key/value heads (grouped-query attention when fewer than <see cref="Heads"/>).</summary>
+    public int KvHeads { get; init; }
+    /// <summary>Per-head width; may differ from HiddenSize/Heads in Llama-family configs.</summary>
+    public int HeadDim { get; init; }
+    /// <summary>Hidden width of the MLP.</summary>
+    public int IntermediateSize { get; init; }
+    /// <summary>Longest sequence the position table covers.</summary>
+    public int MaxPositions { get; init; }
+    /// <summary>ε of LayerNorm / RMSNorm.</summary>
+    public float NormEps { get; init; } = 1e-5f;
+    /// <summary>RoPE base θ.</summary>
+    public float RopeTheta { get; init; } = 10000f;
+    /// <summary>Whether the LM head shares the token-embedding matrix.</summary>
+    public bool TieWordEmbeddings { get; init; } = true;
+    /// <summary>Biases on q, k, v (Qwen2, or Llama with attention_bias).</summary>
+    public bool QkvBias { get; init; }
+    /// <summary>Bias on the attention output projection (Llama's attention_bias; Qwen2 has none).</summary>
+    public bool OutputBias { get; init; }
+    /// <summary>GPT-2 activation: gelu_new (tanh approximation) or gelu (exact).</summary>
+    public string Activation { get; init; } = "gelu_new";
+    /// <summary>Std of the normal initialiser (initializer_range).</summary>
+    public float InitializerRange { get; init; } = 0.02f;
+    /// <summary>Token ids of BOS/EOS/PAD when known.</summary>
+    public int? BosTokenId { get; init; }
+    /// <summary>End-of-sequence token id.</summary>
+    public int? EosTokenId { get; init; }
+    /// <summary>Padding token id.</summary>
+    public int? PadTokenId { get; init; }
+
+    /// <summary>Checks internal consistency, naming the offending field.</summary>
+    public ModelConfig Validate(string source = "config")
+    {
+        void Require(bool ok, string field, string why) { if (!ok) throw new InvalidDataException($"{source}: field '{field}' {why}."); }
+        Require(VocabSize > 0, "vocab_size", "must be positive");
+        Require(HiddenSize > 0, "hidden_size", "must be positive");
+        Require(Layers > 0, "num_hidden_layers", "must be positive");
+        Require(Heads > 0, "num_attention_heads", "must be positive");
+        Require(KvHeads > 0 && Heads % KvHeads == 0, "num_key_value_heads", $"({KvHeads}) must divide num_attention_heads ({Heads})");
+        Require(HeadDim > 0 && (Family == ModelFamily.Llama ? HeadDim % 2 == 0 : HeadDim * Heads == HiddenSize), "head_dim",
+            Family == ModelFamily.Llama ? "must be even for rotary embeddings" : "times heads must equal the hidden size");
+        Require(IntermediateSize > 0, "intermediate_size", "must be positive");
+        Require(MaxPositions > 0, "max_position_embeddings", "must be positive");
+        return this;
+    }
+
+    /// <summary>A GPT-2 family config with the usual derived defaults.</summary>
+    public static ModelConfig Gpt2(int vocab, int hidden, int layers, int heads, int maxPositions, int? intermediate = null) => new ModelConfig
+    {
+        Family = ModelFamily.Gpt2, ModelType = "gpt2", VocabSize = vocab, HiddenSize = hidden, Layers = layers, Heads = heads,
+        KvHeads = heads, HeadDim = hidden / heads, IntermediateSize = intermediate ?? 4 * hidden, MaxPositions = maxPositions,
+        NormEps = 1e-5f, TieWordEmbeddings = true,
+    }.Validate();
+
+    /// <summary>A Llama family config; the MLP width defaults to Llama's rule ⌈8H/3⌉ rounded up to a multiple of 64.</summary>
+    public static ModelConfig Llama(int vocab, int hidden, int layers, int heads, int maxPositions, int? kvHeads = null, int? intermediate = null, bool tie = true) => new ModelConfig
+    {
+        Family = ModelFamily.Llama, ModelType = "llama", VocabSize = vocab, HiddenSize = hidden, Layers = layers, Heads = heads,
+        KvHeads = kvHeads ?? heads, HeadDim = hidden / heads, IntermediateSize = intermediate ?? LlamaIntermediate(hidden),
+        MaxPositions = maxPositions, NormEps = 1e-6f, RopeTheta = 10000f, TieWordEmbeddings = tie,
+    }.Validate();
+
+    /// <summary>Llama's MLP width rule: ⌈8H/3⌉ rounded up to a multiple of 64.</summary>
+    public static int LlamaIntermediate(int hidden) => ((8 * hidden + 2) / 3 + 63) / 64 * 64;
+
+    /// <summary>Reads a Hugging Face config.json object.</summary>
+    public static ModelConfig FromHuggingFace(JsonObject json, string source)
+    {
+        string type = json["model_type"]?.GetValue<string>() ?? throw new InvalidDataException($"{source}: field 'model_type' is missing.");
+        int Int(string key, int? fallback = null) => json[key] is JsonNode n ? GetInt(n, key) : fallback ?? throw new InvalidDataException($"{source}: field '{key}' is missing.");
+        int GetInt(JsonNode n, string key) => n.GetValueKind() == JsonValueKind.Number ? n.GetValue<int>() : throw new InvalidDataException($"{source}: field '{key}' must be an integer, got {n.ToJsonString()}.");
+        float Float(string key, float fallback) => json[key] is JsonNode n ? (n.GetValueKind() == JsonValueKind.Number ? n.GetValue<float>() : throw new InvalidDataException($"{source}: field '{key}' must be a number, got {n.ToJsonString()}.")) : fallback;
+        bool Bool(string key, bool fallback) => json[key] is JsonNode n ? (n.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? n.GetValue<bool>() : throw new InvalidDataException($"{source}: field '{key}' must be true or false.")) : fallback;
+        int? OptInt(string key) => json[key] is JsonNode n && n.GetValueKind() == JsonValueKind.Number ? n.GetValue<int>() : null;
+        switch (type)
+        {
+            case "gpt2":
+            {
+                int hidden = Int("n_embd"), heads = Int("n_head");
+                return new ModelConfig
+                {
+                    Family = ModelFamily.Gpt2, ModelType = type, VocabSize = Int("vocab_size"), HiddenSize = hidden, Layers = Int("n_layer"),
+                    Heads = heads, KvHeads = heads, HeadDim = heads > 0 ? hidden / heads : 0, IntermediateSize = json["n_inner"] is JsonNode ni && ni.GetValueKind() == JsonValueKind.Number ? ni.GetValue<int>() : 4 * hidden,
+                    MaxPositions = Int("n_positions"), NormEps = Float("layer_norm_epsilon", 1e-5f), TieWordEmbeddings = Bool("tie_word_embeddings", true),
+                    Activation = json["activation_function"]?.GetValue<string>() ?? "gelu_new", InitializerRange = Float("initializer_range", 0.02f),
+                    BosTokenId = OptInt("bos_token_id"), EosTokenId = OptInt("eos_token_id"), PadTokenId = OptInt("pad_token_id"),
+                }.Validate(source);
+            }
+            case "llama" or "qwen2" or "mistral":
+            {
+                int hidden = Int("hidden_size"), heads = Int("num_attention_heads");
+                bool attentionBias = Bool("attention_bias", false);
+                return new ModelConfig
+                {
+                    Family = ModelFamily.Llama, ModelType = type, VocabSize = Int("vocab_size"), HiddenSize = hidden, Layers = Int("num_hidden_layers"),
+                    Heads = heads, KvHeads = Int("num_key_value_heads", heads), HeadDim = Int("head_dim", heads > 0 ? hidden / heads : 0),
+                    IntermediateSize = Int("intermediate_size"), MaxPositions = Int("max_position_embeddings"), NormEps = Float("rms_norm_eps", 1e-6f),
+                    RopeTheta = Float("rope_theta", 10000f), TieWordEmbeddings = Bool("tie_word_embeddings", type == "qwen2"),
+                    QkvBias = type == "qwen2" || attentionBias, OutputBias = type != "qwen2" && attentionBias,
+                    InitializerRange = Float("initializer_range", 0.02f),
+                    BosTokenId = OptInt("bos_token_id"), EosTokenId = OptInt("eos_token_id"), PadTokenId = OptInt("pad_token_id"),
+                }.Validate(source);
+            }
+            default:
+                throw new InvalidDataException($"{source}: model_type '{type}' is not supported (gpt2, llama, qwen2, mistral).");
+        }
+    }
+
+    /// <summary>Writes the Hugging Face config.json object for this architecture.</summary>
+    public JsonObject ToHuggingFace()
+    {
+        var o = new JsonObject();
+        if (Family == ModelFamily.Gpt2)
+        {
+            o["architectures"] = new JsonArray("GPT2LMHeadModel");
+            o["model_type"] = "gpt2";
+            o["vocab_size"] = VocabSize; o["n_embd"] = HiddenSize; o["n_layer"] = Layers; o["n_head"] = Heads;
+            o["n_positions"] = MaxPositions; o["n_inner"] = IntermediateSize; o["layer_norm_epsilon"] = NormEps;
+            o["activation_function"] = Activation;
+        }
+        else
+        {
+            string arch = ModelType switch { "qwen2" => "Qwen2ForCausalLM", "mistral" => "MistralForCausalLM", _ => "LlamaForCausalLM" };
+            o["architectures"] = new JsonArray(arch);
+            o["model_type"] = ModelType;
+            o["vocab_size"] = VocabSize; o["hidden_size"] = HiddenSize; o["num_hidden_layers"] = Layers;
+            o["num_attention_heads"] = Heads; o["num_key_value_heads"] = KvHeads; o["head_dim"] = HeadDim;
+            o["intermediate_size"] = IntermediateSize; o["max_position_embeddings"] = MaxPositions;
+            o["rms_norm_eps"] = NormEps; o["rope_theta"] = RopeTheta; o["hidden_act"] = "silu";
+            if (ModelType != "qwen2") o["attention_bias"] = QkvBias;
+        }
+        o["tie_word_embeddings"] = TieWordEmbeddings;
+        o["initializer_range"] = InitializerRange;
+        if (BosTokenId is { } bos) o["bos_token_id"] = bos;
+        if (EosTokenId is { } eos) o["eos_token_id"] = eos;
+        if (PadTokenId is { } pad) o["pad_token_id"] = pad;
+        o["torch_dtype"] = "float32";
+        return o;
+    }
+}

@@ -1,0 +1,37 @@
+namespace Reins.Tensors;
+
+/// <summary>Process-wide engine settings.</summary>
+public static class Engine
+{
+    private static int threads = DefaultThreads();
+
+    /// <summary>
+    /// Worker threads kernels may use. The default is 1: on this project's reference machine the two vCPUs
+    /// share one core's FMA units, and BENCHMARKS.md records that a second thread gains little for GEMM.
+    /// Override with REINS_THREADS or <c>--threads</c>.
+    /// </summary>
+    public static int Threads
+    {
+        get => threads;
+        set => threads = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Threads must be at least 1.");
+    }
+
+    private static int DefaultThreads()
+    {
+        var env = Environment.GetEnvironmentVariable("REINS_THREADS");
+        if (env is not null && int.TryParse(env, out var t) && t >= 1) return t;
+        return 1;
+    }
+
+    /// <summary>Runs body(i) for i in [0, count) on up to <see cref="Threads"/> threads, in order when single-threaded.</summary>
+    public static void For(int count, Action<int> body, int minPerThread = 1)
+    {
+        int workers = Math.Min(Threads, count / Math.Max(1, minPerThread));
+        if (workers <= 1)
+        {
+            for (int i = 0; i < count; i++) body(i);
+            return;
+        }
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
+    }
+}

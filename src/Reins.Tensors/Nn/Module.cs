@@ -1,0 +1,58 @@
+namespace Reins.Tensors.Nn;
+
+/// <summary>
+/// A container of named parameters. Names are dotted paths (Hugging Face's names for model weights), so a
+/// checkpoint maps onto a module by name alone.
+/// </summary>
+public abstract class Module
+{
+    private readonly List<Tensor> parameters = [];
+    private readonly Dictionary<string, Tensor> byName = new(StringComparer.Ordinal);
+
+    /// <summary>All parameters in registration order.</summary>
+    public IReadOnlyList<Tensor> Parameters => parameters;
+
+    /// <summary>Parameters that currently receive gradients.</summary>
+    public IEnumerable<Tensor> TrainableParameters => parameters.Where(p => p.RequiresGrad);
+
+    /// <summary>The parameter called <paramref name="name"/>.</summary>
+    public Tensor this[string name] => byName.TryGetValue(name, out var t) ? t
+        : throw new KeyNotFoundException($"{GetType().Name} has no parameter '{name}'.");
+
+    /// <summary>Whether a parameter of that name exists.</summary>
+    public bool HasParameter(string name) => byName.ContainsKey(name);
+
+    /// <summary>Registers a trainable parameter initialised from <paramref name="init"/>.</summary>
+    protected Tensor Register(string name, Tensor init)
+    {
+        if (byName.ContainsKey(name)) throw new ArgumentException($"Parameter '{name}' registered twice.");
+        var p = Tensor.Parameter(name, init);
+        parameters.Add(p);
+        byName[name] = p;
+        return p;
+    }
+
+    /// <summary>Number of scalar parameters.</summary>
+    public long ParameterCount => parameters.Sum(p => (long)p.Size);
+
+    /// <summary>Freezes (or unfreezes) every parameter.</summary>
+    public void SetTrainable(bool trainable)
+    {
+        foreach (var p in parameters) p.RequiresGrad = trainable;
+    }
+
+    /// <summary>Zeroes every parameter's gradient.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in parameters) p.ZeroGrad();
+    }
+
+    /// <summary>Copies values into the named parameter, checking the shape.</summary>
+    public void Load(string name, ReadOnlySpan<float> values, int[] shape, string source)
+    {
+        var p = this[name];
+        if (!p.Shape.AsSpan().SequenceEqual(shape))
+            throw new InvalidDataException($"{source}: tensor '{name}' has shape {Tensor.Format(shape)} but the model expects {Tensor.Format(p.Shape)}.");
+        values.CopyTo(p.Span);
+    }
+}

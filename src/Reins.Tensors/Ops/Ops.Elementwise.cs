@@ -1,0 +1,248 @@
+using System.Numerics.Tensors;
+
+namespace Reins.Tensors;
+
+/// <summary>Differentiable operations. Each op's forward and backward sit side by side.</summary>
+public static partial class Ops
+{
+    private delegate void UnaryForward(ReadOnlySpan<float> x, Span<float> y);
+    // Accumulates the input gradient: dx += dy · f'(x) (y = f(x) is given so ops can reuse it).
+    private delegate void UnaryBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx);
+
+    private static Tensor Unary(string op, Tensor x, UnaryForward forward, UnaryBackward backward)
+    {
+        var y = Tensor.Uninitialized((int[])x.Shape.Clone());
+        forward(x.Span, y.Span);
+        Tape.Record(y, op, () => backward(x.Span, y.Span, y.Grad!.Span, x.EnsureGrad().Span), x);
+        return y;
+    }
+
+    /// <summary>eˣ.</summary>
+    public static Tensor Exp(Tensor x) => Unary("exp", x,
+        static (x, y) => TensorPrimitives.Exp(x, y),
+        static (x, y, dy, dx) => TensorPrimitives.MultiplyAdd(dy, y, dx, dx));
+
+    /// <summary>Natural logarithm.</summary>
+    public static Tensor Log(Tensor x) => Unary("log", x,
+        static (x, y) => TensorPrimitives.Log(x, y),
+        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] / x[i]; });
+
+    /// <summary>Square root.</summary>
+    public static Tensor Sqrt(Tensor x) => Unary("sqrt", x,
+        static (x, y) => TensorPrimitives.Sqrt(x, y),
+        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += 0.5f * dy[i] / y[i]; });
+
+    /// <summary>xᵖ for a constant exponent.</summary>
+    public static Tensor Pow(Tensor x, float p)
+    {
+        var y = Tensor.Uninitialized((int[])x.Shape.Clone());
+        TensorPrimitives.Pow(x.Span, p, y.Span);
+        Tape.Record(y, "pow", () =>
+        {
+            var xs = x.Span; var dy = y.Grad!.Span; var dx = x.EnsureGrad().Span;
+            for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] * p * MathF.Pow(xs[i], p - 1);
+        }, x);
+        return y;
+    }
+
+    /// <summary>Hyperbolic tangent.</summary>
+    public static Tensor Tanh(Tensor x) => Unary("tanh", x,
+        static (x, y) => TensorPrimitives.Tanh(x, y),
+        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] * (1 - y[i] * y[i]); });
+
+    /// <summary>Logistic sigmoid 1/(1+e⁻ˣ).</summary>
+    public static Tensor Sigmoid(Tensor x) => Unary("sigmoid", x,
+        static (x, y) => TensorPrimitives.Sigmoid(x, y),
+        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] * y[i] * (1 - y[i]); });
+
+    /// <summary>log σ(x), computed as min(x,0) − log1p(e^−|x|) so it never overflows (the form every DPO loss needs).</summary>
+    public static Tensor LogSigmoid(Tensor x) => Unary("log_sigmoid", x,
+        static (x, y) => { for (int i = 0; i < y.Length; i++) y[i] = MathF.Min(x[i], 0) - Log1pExp(-MathF.Abs(x[i])); },
+        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] * (1 - MathF.Exp(y[i])); }); // d/dx log σ = 1 − σ
+
+    /// <summary>softplus(x) = log(1 + eˣ), overflow-safe.</summary>
+    public static Tensor Softplus(Tensor x) => Unary("softplus", x,
+        static (x, y) => { for (int i = 0; i < y.Length; i++) y[i] = MathF.Max(x[i], 0) + Log1pExp(-MathF.Abs(x[i])); },
+        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] / (1 + MathF.Exp(-x[i])); });
+
+    private static float Log1pExp(float negAbs) => (float)Math.Log(1 + Math.Exp(negAbs));
+
+    /// <summary>SiLU (swish) x·σ(x), the gate of Llama's SwiGLU MLP.</summary>
+    public static Tensor Silu(Tensor x) => Unary("silu", x,
+        static (x, y) => { TensorPrimitives.Sigmoid(x, y); TensorPrimitives.Multiply(x, y, y); },
+        static (x, y, dy, dx) =>
+        {
+            for (int i = 0; i < dx.Length; i++)
+            {
+                float s = 1f / (1f + MathF.Exp(-x[i]));
+                dx[i] += dy[i] * s * (1 + x[i] * (1 - s));
+            }
+        });
+
+    private const float SqrtTwoOverPi = 0.7978845608028654f;
+    private const float GeluCoefficient = 0.044715f;
+    private const int Chunk = 1024;
+
+    /// <summary>GELU with the tanh approximation (GPT-2's "gelu_new"): 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))).</summary>
+    public static Tensor GeluTanh(Tensor x) => Unary("gelu_tanh", x, GeluTanhForward, GeluTanhBackward);
+
+    private static void GeluTanhInner(ReadOnlySpan<float> x, Span<float> t)
+    {
+        // t = tanh(√(2/π)·(x + c·x³)), vectorised through TensorPrimitives one cache-sized chunk at a time.
+        TensorPrimitives.Multiply(x, x, t);
+        TensorPrimitives.Multiply(t, GeluCoefficient, t);
+        TensorPrimitives.Add(t, 1f, t);
+        TensorPrimitives.Multiply(t, x, t);
+        TensorPrimitives.Multiply(t, SqrtTwoOverPi, t);
+        TensorPrimitives.Tanh(t, t);
+    }
+
+    private static void GeluTanhForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        Span<float> t = stackalloc float[Chunk];
+        for (int s = 0; s < x.Length; s += Chunk)
+        {
+            int n = Math.Min(Chunk, x.Length - s);
+            var xs = x.Slice(s, n); var ts = t[..n];
+            GeluTanhInner(xs, ts);
+            TensorPrimitives.Add(ts, 1f, ts);
+            TensorPrimitives.Multiply(ts, xs, ts);
+            TensorPrimitives.Multiply(ts, 0.5f, y.Slice(s, n));
+        }
+    }
+
+    private static void GeluTanhBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        Span<float> t = stackalloc float[Chunk];
+        for (int s = 0; s < x.Length; s += Chunk)
+        {
+            int n = Math.Min(Chunk, x.Length - s);
+            var xs = x.Slice(s, n);
+            GeluTanhInner(xs, t[..n]);
+            for (int i = 0; i < n; i++)
+            {
+                float xi = xs[i], ti = t[i];
+                float du = SqrtTwoOverPi * (1 + 3 * GeluCoefficient * xi * xi);
+                dx[s + i] += dy[s + i] * (0.5f * (1 + ti) + 0.5f * xi * (1 - ti * ti) * du);
+            }
+        }
+    }
+
+    /// <summary>Exact GELU 0.5x(1 + erf(x/√2)).</summary>
+    public static Tensor GeluExact(Tensor x) => Unary("gelu", x,
+        static (x, y) => { for (int i = 0; i < y.Length; i++) y[i] = 0.5f * x[i] * (1 + Erf(x[i] * 0.70710678f)); },
+        static (x, y, dy, dx) =>
+        {
+            for (int i = 0; i < dx.Length; i++)
+            {
+                float xi = x[i];
+                float pdf = 0.3989422804f * MathF.Exp(-0.5f * xi * xi);
+                dx[i] += dy[i] * (0.5f * (1 + Erf(xi * 0.70710678f)) + xi * pdf);
+            }
+        });
+
+    /// <summary>Error function, from the Chebyshev fit of erfc in Numerical Recipes (relative error below 1.2e-7).</summary>
+    public static float Erf(float xf)
+    {
+        double x = xf, z = Math.Abs(x), t = 1 / (1 + 0.5 * z);
+        double erfc = t * Math.Exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+            t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+        return (float)(x >= 0 ? 1 - erfc : erfc - 1);
+    }
+
+    /// <summary>Adds a constant.</summary>
+    public static Tensor AddScalar(Tensor x, float s)
+    {
+        var y = Tensor.Uninitialized((int[])x.Shape.Clone());
+        TensorPrimitives.Add(x.Span, s, y.Span);
+        Tape.Record(y, "add_scalar", () => TensorPrimitives.Add(x.EnsureGrad().Span, y.Grad!.Span, x.EnsureGrad().Span), x);
+        return y;
+    }
+
+    /// <summary>Multiplies by a constant.</summary>
+    public static Tensor MulScalar(Tensor x, float s)
+    {
+        var y = Tensor.Uninitialized((int[])x.Shape.Clone());
+        TensorPrimitives.Multiply(x.Span, s, y.Span);
+        Tape.Record(y, "mul_scalar", () => TensorPrimitives.MultiplyAdd(y.Grad!.Span, s, x.EnsureGrad().Span, x.EnsureGrad().Span), x);
+        return y;
+    }
+
+    /// <summary>Clamps into [min, max]; the gradient passes only where the input was inside (PyTorch's clamp).</summary>
+    public static Tensor Clamp(Tensor x, float min, float max)
+    {
+        if (min > max) throw new ArgumentException($"clamp: min {min} is greater than max {max}.");
+        var y = Tensor.Uninitialized((int[])x.Shape.Clone());
+        TensorPrimitives.Clamp(x.Span, min, max, y.Span);
+        Tape.Record(y, "clamp", () =>
+        {
+            var xs = x.Span; var dy = y.Grad!.Span; var dx = x.EnsureGrad().Span;
+            for (int i = 0; i < dx.Length; i++) if (xs[i] >= min && xs[i] <= max) dx[i] += dy[i];
+        }, x);
+        return y;
+    }
+
+    /// <summary>Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p).</summary>
+    public static Tensor Dropout(Tensor x, float p, Rng rng)
+    {
+        if (p < 0 || p >= 1) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1)");
+        if (p == 0) return x;
+        var mask = Tensor.Uninitialized((int[])x.Shape.Clone());
+        var m = mask.Span;
+        float scale = 1 / (1 - p);
+        for (int i = 0; i < m.Length; i++) m[i] = rng.NextFloat() < p ? 0 : scale;
+        var y = Tensor.Uninitialized((int[])x.Shape.Clone());
+        TensorPrimitives.Multiply(x.Span, m, y.Span);
+        Tape.Record(y, "dropout", () => TensorPrimitives.MultiplyAdd(y.Grad!.Span, mask.Span, x.EnsureGrad().Span, x.EnsureGrad().Span), x);
+        return y;
+    }
+
+    /// <summary>Elementwise choice: where the condition is non-zero take a, else b (same shapes). PPO's clipping uses it.</summary>
+    public static Tensor Where(Tensor condition, Tensor a, Tensor b)
+    {
+        RequireSameShape("where", condition, a);
+        RequireSameShape("where", a, b);
+        var y = Tensor.Uninitialized((int[])a.Shape.Clone());
+        var c = condition.Span; var sa = a.Span; var sb = b.Span; var sy = y.Span;
+        for (int i = 0; i < sy.Length; i++) sy[i] = c[i] != 0 ? sa[i] : sb[i];
+        Tape.Record(y, "where", () =>
+        {
+            var cs = condition.Span; var dy = y.Grad!.Span;
+            if (a.RequiresGrad) { var da = a.EnsureGrad().Span; for (int i = 0; i < dy.Length; i++) if (cs[i] != 0) da[i] += dy[i]; }
+            if (b.RequiresGrad) { var db = b.EnsureGrad().Span; for (int i = 0; i < dy.Length; i++) if (cs[i] == 0) db[i] += dy[i]; }
+        }, a, b);
+        return y;
+    }
+
+    /// <summary>Elementwise minimum (same shapes); at ties the gradient is split in half, as PyTorch does.</summary>
+    public static Tensor Minimum(Tensor a, Tensor b) => MinMax("minimum", a, b, -1);
+
+    /// <summary>Elementwise maximum (same shapes); at ties the gradient is split in half, as PyTorch does.</summary>
+    public static Tensor Maximum(Tensor a, Tensor b) => MinMax("maximum", a, b, +1);
+
+    private static Tensor MinMax(string op, Tensor a, Tensor b, int sign)
+    {
+        RequireSameShape(op, a, b);
+        var y = Tensor.Uninitialized((int[])a.Shape.Clone());
+        if (sign > 0) TensorPrimitives.Max(a.Span, b.Span, y.Span); else TensorPrimitives.Min(a.Span, b.Span, y.Span);
+        Tape.Record(y, op, () =>
+        {
+            var sa = a.Span; var sb = b.Span; var dy = y.Grad!.Span;
+            var da = a.RequiresGrad ? a.EnsureGrad().Span : default;
+            var db = b.RequiresGrad ? b.EnsureGrad().Span : default;
+            for (int i = 0; i < dy.Length; i++)
+            {
+                float wa = sa[i] == sb[i] ? 0.5f : (sign * (sa[i] - sb[i]) > 0 ? 1f : 0f);
+                if (!da.IsEmpty) da[i] += wa * dy[i];
+                if (!db.IsEmpty) db[i] += (1 - wa) * dy[i];
+            }
+        }, a, b);
+        return y;
+    }
+
+    internal static void RequireSameShape(string op, Tensor a, Tensor b)
+    {
+        if (!a.Shape.AsSpan().SequenceEqual(b.Shape))
+            throw new ArgumentException($"{op}: shapes {Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)} must be equal.");
+    }
+}

@@ -1,0 +1,162 @@
+using System.Numerics.Tensors;
+
+namespace Reins.Tensors;
+
+public static partial class Ops
+{
+    /// <summary>LayerNorm over the last axis: (x − μ)/√(σ² + ε) · w + b (biased variance, as PyTorch).</summary>
+    public static Tensor LayerNorm(Tensor x, Tensor weight, Tensor? bias, float eps)
+    {
+        int n = x.Dim(-1), rows = x.Size / Math.Max(1, n);
+        if (weight.Size != n || (bias is not null && bias.Size != n))
+            throw new ArgumentException($"layer_norm: input {Tensor.Format(x.Shape)} needs weight/bias of {n}, got {Tensor.Format(weight.Shape)}{(bias is null ? "" : " and " + Tensor.Format(bias.Shape))}.");
+        var y = Tensor.Uninitialized((int[])x.Shape.Clone());
+        var mean = new float[rows];
+        var rstd = new float[rows];
+        var xs = x.Span; var ys = y.Span; var w = weight.Span;
+        var b = bias is null ? default : bias.Span;
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = xs.Slice(r * n, n);
+            float mu = TensorPrimitives.Sum(xr) / n;
+            double var = 0;
+            foreach (var v in xr) var += (v - mu) * (v - mu);
+            float rs = 1f / MathF.Sqrt((float)(var / n) + eps);
+            mean[r] = mu; rstd[r] = rs;
+            var yr = ys.Slice(r * n, n);
+            TensorPrimitives.Subtract(xr, mu, yr);
+            TensorPrimitives.Multiply(yr, rs, yr);
+            if (b.IsEmpty) TensorPrimitives.Multiply(yr, w, yr);
+            else TensorPrimitives.FusedMultiplyAdd(yr, w, b, yr);
+        }
+        Tape.Record(y, "layer_norm", () =>
+        {
+            // With x̂ = (x−μ)·rstd and g = dy ⊙ w:  dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)).
+            var xs = x.Span; var dy = y.Grad!.Span; var w = weight.Span;
+            var dx = x.RequiresGrad ? x.EnsureGrad().Span : default;
+            var dw = weight.RequiresGrad ? weight.EnsureGrad().Span : default;
+            var db = bias is { RequiresGrad: true } ? bias.EnsureGrad().Span : default;
+            Span<float> xhat = n <= 8192 ? stackalloc float[n] : new float[n];
+            Span<float> g = n <= 8192 ? stackalloc float[n] : new float[n];
+            for (int r = 0; r < rows; r++)
+            {
+                var gy = dy.Slice(r * n, n);
+                TensorPrimitives.Subtract(xs.Slice(r * n, n), mean[r], xhat);
+                TensorPrimitives.Multiply(xhat, rstd[r], xhat);
+                if (!dw.IsEmpty) TensorPrimitives.MultiplyAdd(gy, xhat, dw, dw);
+                if (!db.IsEmpty) TensorPrimitives.Add(db, gy, db);
+                if (dx.IsEmpty) continue;
+                TensorPrimitives.Multiply(gy, w, g);
+                float meanG = TensorPrimitives.Sum(g) / n, meanGx = TensorPrimitives.Dot(g, xhat) / n;
+                var dxr = dx.Slice(r * n, n);
+                for (int i = 0; i < n; i++) dxr[i] += rstd[r] * (g[i] - meanG - xhat[i] * meanGx);
+            }
+        }, x, weight, bias);
+        return y;
+    }
+
+    /// <summary>RMSNorm over the last axis: x / √(mean(x²) + ε) · w (Llama, Qwen2).</summary>
+    public static Tensor RmsNorm(Tensor x, Tensor weight, float eps)
+    {
+        int n = x.Dim(-1), rows = x.Size / Math.Max(1, n);
+        if (weight.Size != n)
+            throw new ArgumentException($"rms_norm: input {Tensor.Format(x.Shape)} needs a weight of {n}, got {Tensor.Format(weight.Shape)}.");
+        var y = Tensor.Uninitialized((int[])x.Shape.Clone());
+        var rstd = new float[rows];
+        var xs = x.Span; var ys = y.Span; var w = weight.Span;
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = xs.Slice(r * n, n);
+            rstd[r] = 1f / MathF.Sqrt(TensorPrimitives.Dot(xr, xr) / n + eps);
+            var yr = ys.Slice(r * n, n);
+            TensorPrimitives.Multiply(xr, rstd[r], yr);
+            TensorPrimitives.Multiply(yr, w, yr);
+        }
+        Tape.Record(y, "rms_norm", () =>
+        {
+            // With x̂ = x·rstd and g = dy ⊙ w:  dx = rstd · (g − x̂ · mean(g ⊙ x̂)).
+            var xs = x.Span; var dy = y.Grad!.Span; var w = weight.Span;
+            var dx = x.RequiresGrad ? x.EnsureGrad().Span : default;
+            var dw = weight.RequiresGrad ? weight.EnsureGrad().Span : default;
+            Span<float> xhat = n <= 8192 ? stackalloc float[n] : new float[n];
+            Span<float> g = n <= 8192 ? stackalloc float[n] : new float[n];
+            for (int r = 0; r < rows; r++)
+            {
+                var gy = dy.Slice(r * n, n);
+                TensorPrimitives.Multiply(xs.Slice(r * n, n), rstd[r], xhat);
+                if (!dw.IsEmpty) TensorPrimitives.MultiplyAdd(gy, xhat, dw, dw);
+                if (dx.IsEmpty) continue;
+                TensorPrimitives.Multiply(gy, w, g);
+                float meanGx = TensorPrimitives.Dot(g, xhat) / n;
+                var dxr = dx.Slice(r * n, n);
+                for (int i = 0; i < n; i++) dxr[i] += rstd[r] * (g[i] - xhat[i] * meanGx);
+            }
+        }, x, weight);
+        return y;
+    }
+
+    /// <summary>Looks up rows of <paramref name="weight"/> [V, C] for ids laid out as <paramref name="shape"/>; returns [..shape, C].</summary>
+    public static Tensor Embedding(Tensor weight, ReadOnlySpan<int> ids, params int[] shape)
+    {
+        int v = weight.Dim(0), c = weight.Dim(1);
+        if (Tensor.ShapeSize(shape) != ids.Length)
+            throw new ArgumentException($"embedding: {ids.Length} ids do not fill shape {Tensor.Format(shape)}.");
+        var idx = ids.ToArray();
+        var y = Tensor.Uninitialized([.. shape, c]);
+        for (int i = 0; i < idx.Length; i++)
+        {
+            if ((uint)idx[i] >= (uint)v)
+                throw new ArgumentOutOfRangeException(nameof(ids), $"embedding {weight.Name}: id {idx[i]} at position {i} is outside [0, {v}).");
+            weight.Span.Slice(idx[i] * c, c).CopyTo(y.Span.Slice(i * c, c));
+        }
+        Tape.Record(y, "embedding", () =>
+        {
+            // Scatter-add in sequence order, so repeated ids accumulate deterministically.
+            var dy = y.Grad!.Span; var dw = weight.EnsureGrad().Span;
+            for (int i = 0; i < idx.Length; i++)
+                TensorPrimitives.Add(dw.Slice(idx[i] * c, c), dy.Slice(i * c, c), dw.Slice(idx[i] * c, c));
+        }, weight);
+        return y;
+    }
+
+    /// <summary>
+    /// Rotary position embedding, "rotate half" convention (Hugging Face Llama): for each head of x [B, T, H·D]
+    /// the pairs (i, i + D/2) are rotated by angle positions[b,t]·θ_i. cos/sin are tables [maxPositions, D/2].
+    /// </summary>
+    public static Tensor Rotary(Tensor x, int heads, ReadOnlySpan<int> positions, Tensor cos, Tensor sin)
+    {
+        int rows = positions.Length, width = x.Dim(-1), d = width / heads, half = d / 2;
+        if (x.Size != rows * width || d * heads != width || d % 2 != 0 || cos.Dim(-1) != half)
+            throw new ArgumentException($"rotary: input {Tensor.Format(x.Shape)} with {heads} heads, {positions.Length} positions and tables {Tensor.Format(cos.Shape)} are inconsistent.");
+        var pos = positions.ToArray();
+        int maxPos = cos.Dim(0);
+        foreach (var p in pos)
+            if ((uint)p >= (uint)maxPos) throw new ArgumentOutOfRangeException(nameof(positions), $"rotary: position {p} outside the table of {maxPos} positions.");
+        var y = Tensor.Uninitialized((int[])x.Shape.Clone());
+        Rotate(x.Span, y.Span, pos, heads, d, cos.Span, sin.Span, 1f, accumulate: false);
+        // The rotation is orthogonal, so its backward is the rotation by the opposite angle.
+        Tape.Record(y, "rotary", () => Rotate(y.Grad!.Span, x.EnsureGrad().Span, pos, heads, d, cos.Span, sin.Span, -1f, accumulate: true), x);
+        return y;
+    }
+
+    private static void Rotate(ReadOnlySpan<float> src, Span<float> dst, int[] pos, int heads, int d, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, float sign, bool accumulate)
+    {
+        int half = d / 2;
+        for (int r = 0; r < pos.Length; r++)
+        {
+            var c = cos.Slice(pos[r] * half, half);
+            var s = sin.Slice(pos[r] * half, half);
+            for (int h = 0; h < heads; h++)
+            {
+                int o = (r * heads + h) * d;
+                for (int i = 0; i < half; i++)
+                {
+                    float a = src[o + i], b = src[o + half + i], si = sign * s[i];
+                    float ra = a * c[i] - b * si, rb = b * c[i] + a * si;
+                    if (accumulate) { dst[o + i] += ra; dst[o + half + i] += rb; }
+                    else { dst[o + i] = ra; dst[o + half + i] = rb; }
+                }
+            }
+        }
+    }
+}

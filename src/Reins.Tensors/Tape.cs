@@ -1,0 +1,121 @@
+namespace Reins.Tensors;
+
+/// <summary>
+/// The autograd tape and the memory scope of one step. While a tape is current, every op appends its
+/// backward function here, and every tensor it creates takes pooled storage that goes back to the pool
+/// when the tape is disposed. Parameters are created outside tapes and keep their storage and gradients.
+/// </summary>
+/// <example>
+/// using (var tape = new Tape()) { var loss = model.Loss(batch); tape.Backward(loss); }  // grads are in the parameters
+/// optimizer.Step();
+/// </example>
+public sealed class Tape : IDisposable
+{
+    [ThreadStatic] private static Tape? current;
+
+    private readonly Tape? outer;
+    private readonly List<(Tensor Output, Action Backward)> nodes = [];
+    private readonly List<Tensor> owned = [];
+    private readonly List<Tensor> ownedGrads = [];
+    private int noGradDepth;
+    private bool disposed;
+
+    /// <summary>The innermost tape on this thread, or null.</summary>
+    public static Tape? Current => current;
+
+    /// <summary>
+    /// When true, every op checks its output (and backward its gradients) for NaN/Inf and throws naming the
+    /// first op that produced one, like PyTorch's detect_anomaly. Costs a pass over each tensor.
+    /// </summary>
+    public static bool DetectAnomaly { get; set; }
+
+    /// <summary>Starts a tape. With <paramref name="recordGradients"/> false it is only a memory scope (inference).</summary>
+    public Tape(bool recordGradients = true)
+    {
+        outer = current;
+        current = this;
+        if (!recordGradients) noGradDepth = 1;
+    }
+
+    /// <summary>Whether ops on this thread record backward functions right now.</summary>
+    public static bool IsRecording => current is { noGradDepth: 0 };
+
+    /// <summary>Suspends recording on the current tape until the returned scope is disposed.</summary>
+    public static IDisposable NoGrad() => new NoGradScope(current);
+
+    private sealed class NoGradScope : IDisposable
+    {
+        private Tape? tape;
+        public NoGradScope(Tape? tape) { this.tape = tape; if (tape is not null) tape.noGradDepth++; }
+        public void Dispose() { if (tape is not null) tape.noGradDepth--; tape = null; }
+    }
+
+    internal void Own(Tensor t) => owned.Add(t);
+    internal void OwnGrad(Tensor t) => ownedGrads.Add(t);
+
+    /// <summary>
+    /// Records <paramref name="backward"/> for <paramref name="output"/> if recording is on and any input needs a
+    /// gradient; marks the output as requiring one. Returns whether it recorded.
+    /// </summary>
+    internal static bool Record(Tensor output, string op, Action backward, params ReadOnlySpan<Tensor?> inputs)
+    {
+        output.Op = op;
+        if (DetectAnomaly) CheckFinite(output, op, "forward output");
+        var tape = current;
+        if (tape is null || tape.noGradDepth > 0) return false;
+        bool any = false;
+        foreach (var t in inputs) any |= t is { RequiresGrad: true };
+        if (!any) return false;
+        output.RequiresGrad = true;
+        tape.nodes.Add((output, backward));
+        return true;
+    }
+
+    /// <summary>
+    /// Back-propagates from the scalar <paramref name="loss"/>, accumulating into every reachable tensor's
+    /// gradient (so repeated calls over micro-batches sum, as gradient accumulation needs).
+    /// </summary>
+    public void Backward(Tensor loss, float scale = 1f)
+    {
+        if (loss.Size != 1)
+            throw new InvalidOperationException($"Backward needs a one-element loss; got shape {Tensor.Format(loss.Shape)} from op '{loss.Op}'. Reduce it with Sum or Mean first.");
+        if (!loss.RequiresGrad)
+            throw new InvalidOperationException($"Backward: the loss (from op '{loss.Op}') does not depend on any tensor that requires a gradient, or was computed outside this tape or under NoGrad.");
+        loss.EnsureGrad().Span[0] += scale;
+        using var pause = NoGrad();
+        for (int i = nodes.Count - 1; i >= 0; i--)
+        {
+            var (output, backward) = nodes[i];
+            if (output.Grad is null) continue;
+            if (DetectAnomaly) CheckFinite(output.Grad, output.Op, "gradient flowing into the backward of");
+            backward();
+            // Every consumer of this output sits later on the tape and has already run, so its gradient is
+            // dead: returning it now keeps at most a few activation gradients alive at once.
+            if (output.Name is null) output.ReleaseGrad();
+        }
+        nodes.Clear();
+    }
+
+    private static void CheckFinite(Tensor t, string op, string what)
+    {
+        var s = t.Span;
+        for (int i = 0; i < s.Length; i++)
+            if (!float.IsFinite(s[i]))
+                throw new ArithmeticException($"Anomaly: {what} op '{op}' (shape {Tensor.Format(t.Shape)}) holds {s[i]} at flat index {i}.");
+    }
+
+    /// <summary>Returns every buffer this tape created to the pool; tensors made under it are unusable afterwards.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        if (current != this)
+            throw new InvalidOperationException("Tapes must be disposed innermost first.");
+        current = outer;
+        foreach (var t in ownedGrads) t.ReleaseGrad();
+        foreach (var t in owned) { t.ReleaseGrad(); t.Release(); }
+        owned.Clear();
+        ownedGrads.Clear();
+        nodes.Clear();
+    }
+}

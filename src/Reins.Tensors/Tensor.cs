@@ -1,0 +1,261 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace Reins.Tensors;
+
+/// <summary>
+/// A dense, row-major, contiguous float32 tensor. Reshapes and leading-axis slices are views that share
+/// storage (and gradient storage) with their base; every other op writes a new tensor.
+/// </summary>
+public sealed class Tensor
+{
+    private float[] data;
+    private readonly int offset;
+    private readonly Tensor? viewBase;
+    private Tensor? grad;
+    private bool released;
+
+    /// <summary>Extent of each axis.</summary>
+    public int[] Shape { get; }
+
+    /// <summary>Number of elements.</summary>
+    public int Size { get; }
+
+    /// <summary>Dotted parameter name (Hugging Face naming for model weights), or null.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Whether gradients flow into this tensor. Set false on a parameter to freeze it.</summary>
+    public bool RequiresGrad { get; set; }
+
+    /// <summary>The op that produced this tensor (for error messages and anomaly reports).</summary>
+    public string Op { get; internal set; } = "leaf";
+
+    internal Tensor(float[] data, int offset, int[] shape, Tensor? viewBase = null)
+    {
+        this.data = data;
+        this.offset = offset;
+        this.viewBase = viewBase;
+        Shape = shape;
+        Size = ShapeSize(shape);
+        if (offset + Size > data.Length)
+            throw new ArgumentException($"Tensor of shape {Format(shape)} needs {Size} floats from offset {offset}, storage holds {data.Length}.");
+    }
+
+    /// <summary>Number of axes.</summary>
+    public int Rank => Shape.Length;
+
+    /// <summary>Extent of axis <paramref name="axis"/>; negative counts from the end.</summary>
+    public int Dim(int axis) => Shape[axis < 0 ? Shape.Length + axis : axis];
+
+    /// <summary>The elements, in row-major order.</summary>
+    public Span<float> Span
+    {
+        get
+        {
+            ThrowIfReleased();
+            return data.AsSpan(offset, Size);
+        }
+    }
+
+    internal unsafe float* Ptr
+    {
+        get
+        {
+            ThrowIfReleased();
+            return Size == 0 ? null : (float*)Unsafe.AsPointer(ref data[offset]);
+        }
+    }
+
+    /// <summary>The accumulated gradient, or null before any backward pass reached this tensor.</summary>
+    public Tensor? Grad => viewBase is null ? grad : grad ??= viewBase.Grad is { } g ? new Tensor(g.data, g.offset + (offset - viewBase.offset), Shape, g) : null;
+
+    /// <summary>The single value of a one-element tensor.</summary>
+    public float Item()
+    {
+        if (Size != 1) throw new InvalidOperationException($"Item() needs a one-element tensor, this one has shape {Format(Shape)}.");
+        return Span[0];
+    }
+
+    /// <summary>A copy of the elements.</summary>
+    public float[] ToArray() => Span.ToArray();
+
+    // ---- creation -------------------------------------------------------------------------------------
+
+    /// <summary>A tensor of zeros. Inside a <see cref="Tape"/> its storage is pooled and released with the tape.</summary>
+    public static Tensor Zeros(params int[] shape)
+    {
+        var t = Uninitialized(shape);
+        t.Span.Clear();
+        return t;
+    }
+
+    /// <summary>A tensor filled with <paramref name="value"/>.</summary>
+    public static Tensor Full(float value, params int[] shape)
+    {
+        var t = Uninitialized(shape);
+        t.Span.Fill(value);
+        return t;
+    }
+
+    /// <summary>A tensor holding a copy of <paramref name="values"/>.</summary>
+    public static Tensor FromArray(ReadOnlySpan<float> values, params int[] shape)
+    {
+        if (ShapeSize(shape) != values.Length)
+            throw new ArgumentException($"FromArray: {values.Length} values cannot fill shape {Format(shape)} ({ShapeSize(shape)} elements).");
+        var t = Uninitialized(shape);
+        values.CopyTo(t.Span);
+        return t;
+    }
+
+    /// <summary>A one-element tensor.</summary>
+    public static Tensor Scalar(float value) => Full(value, 1);
+
+    /// <summary>Samples from N(mean, std²).</summary>
+    public static Tensor Normal(Rng rng, float mean, float std, params int[] shape)
+    {
+        var t = Uninitialized(shape);
+        var s = t.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = mean + std * rng.NextNormal();
+        return t;
+    }
+
+    /// <summary>Samples from U[low, high).</summary>
+    public static Tensor Uniform(Rng rng, float low, float high, params int[] shape)
+    {
+        var t = Uninitialized(shape);
+        var s = t.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = low + (high - low) * rng.NextFloat();
+        return t;
+    }
+
+    /// <summary>A trainable leaf: never pooled, never released by a tape.</summary>
+    public static Tensor Parameter(string name, Tensor init)
+    {
+        var storage = GC.AllocateUninitializedArray<float>(init.Size, pinned: true);
+        init.Span.CopyTo(storage);
+        return new Tensor(storage, 0, (int[])init.Shape.Clone()) { Name = name, RequiresGrad = true };
+    }
+
+    internal static Tensor Uninitialized(int[] shape)
+    {
+        foreach (var d in shape)
+            if (d < 0) throw new ArgumentException($"Negative extent in shape {Format(shape)}.");
+        var tape = Tape.Current;
+        var t = new Tensor(tape is null ? GC.AllocateUninitializedArray<float>(ShapeSize(shape), pinned: true) : BufferPool.Rent(ShapeSize(shape)), 0, shape);
+        tape?.Own(t);
+        return t;
+    }
+
+    /// <summary>A tensor with the same shape and a fresh copy of the data, detached from any tape.</summary>
+    public Tensor Persist()
+    {
+        var storage = GC.AllocateUninitializedArray<float>(Size, pinned: true);
+        Span.CopyTo(storage);
+        return new Tensor(storage, 0, (int[])Shape.Clone()) { Name = Name };
+    }
+
+    /// <summary>A view sharing this tensor's data that gradients do not flow through (PyTorch's detach).</summary>
+    public Tensor Detach() => new(data, offset, Shape, viewBase ?? this) { Op = Op };
+
+    internal Tensor View(int[] shape, int extraOffset = 0) => new(data, offset + extraOffset, shape, viewBase ?? this) { RequiresGrad = RequiresGrad };
+
+    // ---- gradients ------------------------------------------------------------------------------------
+
+    /// <summary>The gradient buffer, created zeroed on first use (shared with the base for views).</summary>
+    internal Tensor EnsureGrad()
+    {
+        if (viewBase is not null)
+        {
+            var g = viewBase.EnsureGrad();
+            return grad ??= new Tensor(g.data, g.offset + (offset - viewBase.offset), Shape, g);
+        }
+        if (grad is null)
+        {
+            // A parameter's gradient lives as long as the parameter; an activation's goes back to the pool with its tape.
+            var tape = Name is null ? Tape.Current : null;
+            grad = new Tensor(tape is null ? GC.AllocateUninitializedArray<float>(Size, pinned: true) : BufferPool.Rent(Size), 0, Shape);
+            grad.Span.Clear();
+            tape?.OwnGrad(this);
+        }
+        return grad;
+    }
+
+    /// <summary>Sets the gradient to zero (keeping its buffer) — call between optimiser steps.</summary>
+    public void ZeroGrad() => grad?.Span.Clear();
+
+    /// <summary>Forgets the gradient buffer entirely.</summary>
+    public void ClearGrad() => grad = null;
+
+    internal void ReleaseGrad()
+    {
+        if (grad is not null && viewBase is null) BufferPool.Return(grad.data);
+        grad = null;
+    }
+
+    internal void Release()
+    {
+        if (released || viewBase is not null) return;
+        BufferPool.Return(data);
+        data = [];
+        released = true;
+    }
+
+    private void ThrowIfReleased()
+    {
+        if (released || (viewBase is not null && viewBase.released))
+            throw new ObjectDisposedException($"tensor {Format(Shape)} from op '{Op}'",
+                "Its tape was disposed, which returned its storage to the pool. Call Persist() inside the tape to keep a copy.");
+    }
+
+    // ---- shape helpers --------------------------------------------------------------------------------
+
+    internal static int ShapeSize(ReadOnlySpan<int> shape)
+    {
+        long n = 1;
+        foreach (var d in shape) n *= d;
+        if (n > int.MaxValue) throw new ArgumentException($"Shape {Format(shape.ToArray())} has {n} elements, more than a tensor can hold.");
+        return (int)n;
+    }
+
+    /// <summary>Formats a shape as [a,b,c].</summary>
+    public static string Format(int[] shape) => "[" + string.Join(",", shape) + "]";
+
+    /// <inheritdoc/>
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        sb.Append("Tensor").Append(Format(Shape));
+        if (Name is not null) sb.Append(' ').Append(Name);
+        if (!released)
+        {
+            sb.Append(" [");
+            var s = Span;
+            for (int i = 0; i < Math.Min(s.Length, 8); i++) sb.Append(i == 0 ? "" : ", ").Append(s[i].ToString("G5"));
+            if (s.Length > 8) sb.Append(", …");
+            sb.Append(']');
+        }
+        return sb.ToString();
+    }
+
+    // Operators for readable model code.
+    /// <summary>Elementwise sum with broadcasting.</summary>
+    public static Tensor operator +(Tensor a, Tensor b) => Ops.Add(a, b);
+    /// <summary>Elementwise difference with broadcasting.</summary>
+    public static Tensor operator -(Tensor a, Tensor b) => Ops.Sub(a, b);
+    /// <summary>Elementwise product with broadcasting.</summary>
+    public static Tensor operator *(Tensor a, Tensor b) => Ops.Mul(a, b);
+    /// <summary>Elementwise quotient with broadcasting.</summary>
+    public static Tensor operator /(Tensor a, Tensor b) => Ops.Div(a, b);
+    /// <summary>Adds a scalar.</summary>
+    public static Tensor operator +(Tensor a, float s) => Ops.AddScalar(a, s);
+    /// <summary>Subtracts a scalar.</summary>
+    public static Tensor operator -(Tensor a, float s) => Ops.AddScalar(a, -s);
+    /// <summary>Multiplies by a scalar.</summary>
+    public static Tensor operator *(Tensor a, float s) => Ops.MulScalar(a, s);
+    /// <summary>Multiplies by a scalar.</summary>
+    public static Tensor operator *(float s, Tensor a) => Ops.MulScalar(a, s);
+    /// <summary>Divides by a scalar.</summary>
+    public static Tensor operator /(Tensor a, float s) => Ops.MulScalar(a, 1f / s);
+    /// <summary>Negation.</summary>
+    public static Tensor operator -(Tensor a) => Ops.MulScalar(a, -1f);
+}

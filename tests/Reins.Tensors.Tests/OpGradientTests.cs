@@ -1,0 +1,249 @@
+using Reins.Tensors;
+
+namespace Reins.Tensors.Tests;
+
+using static GradCheck;
+
+/// <summary>Finite-difference gradient checks for every differentiable op.</summary>
+public class OpGradientTests
+{
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void MatMulAllTransposeVariants(bool ta, bool tb)
+    {
+        var a = Input(1, -1, 1, ta ? [5, 3] : [3, 5]);
+        var b = Input(2, -1, 1, tb ? [4, 5] : [5, 4]);
+        Check(x => Ops.MatMul(x[0], x[1], ta, tb), [a, b]);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void BatchedMatMul(bool ta, bool tb)
+    {
+        var a = Input(3, -1, 1, ta ? [2, 3, 4, 5] : [2, 3, 5, 4]);
+        var b = Input(4, -1, 1, tb ? [2, 3, 6, 4] : [2, 3, 4, 6]);
+        Check(x => Ops.MatMul(x[0], x[1], ta, tb), [a, b]);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MatMulWithSharedWeight(bool tb)
+    {
+        var a = Input(5, -1, 1, 2, 3, 4);
+        var w = Input(6, -1, 1, tb ? [7, 4] : [4, 7]);
+        Check(x => Ops.MatMul(x[0], x[1], false, tb), [a, w]);
+    }
+
+    [Theory]
+    [InlineData(Ops.WeightLayout.OutIn, true)]
+    [InlineData(Ops.WeightLayout.InOut, true)]
+    [InlineData(Ops.WeightLayout.OutIn, false)]
+    public void Linear(Ops.WeightLayout layout, bool withBias)
+    {
+        var x = Input(7, -1, 1, 2, 3, 4);
+        var w = Input(8, -1, 1, layout == Ops.WeightLayout.OutIn ? [5, 4] : [4, 5]);
+        var b = Input(9, -1, 1, 5);
+        Check(t => Ops.Linear(t[0], t[1], withBias ? t[2] : null, layout), withBias ? [x, w, b] : [x, w]);
+    }
+
+    public static TheoryData<int[], int[]> BroadcastShapes => new()
+    {
+        { [2, 3, 4], [2, 3, 4] },
+        { [2, 3, 4], [4] },
+        { [2, 3, 4], [2, 3, 1] },
+        { [3, 1], [1, 4] },
+        { [4], [2, 3, 4] },
+        { [2, 1, 4], [3, 1] },
+    };
+
+    [Theory]
+    [MemberData(nameof(BroadcastShapes))]
+    public void BroadcastingArithmetic(int[] sa, int[] sb)
+    {
+        var a = Input(10, -1, 1, sa);
+        var b = Input(11, 0.5f, 1.5f, sb);
+        Check(x => x[0] + x[1], [a, b]);
+        Check(x => x[0] - x[1], [a, b]);
+        Check(x => x[0] * x[1], [a, b]);
+        Check(x => x[0] / x[1], [a, b]);
+    }
+
+    [Fact]
+    public void ScalarArithmetic()
+    {
+        var a = Input(12, -1, 1, 3, 4);
+        Check(x => x[0] * 2.5f + 1f, [a]);
+        Check(x => -x[0] / 4f - 3f, [a]);
+    }
+
+    public static TheoryData<string> UnaryOps => new() { "exp", "log", "sqrt", "pow", "tanh", "sigmoid", "log_sigmoid", "softplus", "silu", "gelu_tanh", "gelu", "clamp" };
+
+    [Theory]
+    [MemberData(nameof(UnaryOps))]
+    public void Unary(string op)
+    {
+        bool positive = op is "log" or "sqrt" or "pow";
+        var a = Input(13, positive ? 0.3f : -3f, positive ? 2f : 3f, 4, 8);
+        Func<Tensor[], Tensor> f = op switch
+        {
+            "exp" => x => Ops.Exp(x[0]),
+            "log" => x => Ops.Log(x[0]),
+            "sqrt" => x => Ops.Sqrt(x[0]),
+            "pow" => x => Ops.Pow(x[0], 2.7f),
+            "tanh" => x => Ops.Tanh(x[0]),
+            "sigmoid" => x => Ops.Sigmoid(x[0]),
+            "log_sigmoid" => x => Ops.LogSigmoid(x[0]),
+            "softplus" => x => Ops.Softplus(x[0]),
+            "silu" => x => Ops.Silu(x[0]),
+            "gelu_tanh" => x => Ops.GeluTanh(x[0]),
+            "gelu" => x => Ops.GeluExact(x[0]),
+            "clamp" => x => Ops.Clamp(x[0], -1.13f, 2.07f),
+            _ => throw new ArgumentException(op),
+        };
+        Check(f, [a]);
+    }
+
+    [Fact]
+    public void Reductions()
+    {
+        var a = Input(14, -1, 1, 3, 4, 5);
+        Check(x => Ops.Sum(x[0]), [a]);
+        Check(x => Ops.Mean(x[0]), [a]);
+        for (int axis = 0; axis < 3; axis++)
+        {
+            Check(x => Ops.Sum(x[0], axis), [a]);
+            Check(x => Ops.Mean(x[0], axis, keepDim: true), [a]);
+        }
+        // Max is not differentiable at ties: use distinct values spaced wider than the finite-difference step.
+        var order = Enumerable.Range(0, 60).OrderBy(i => (i * 37) % 61).Select(i => i * 0.05f - 1.5f).ToArray();
+        var spaced = Tensor.FromArray(order, 3, 4, 5);
+        spaced.RequiresGrad = true;
+        for (int axis = 0; axis < 3; axis++) Check(x => Ops.Max(x[0], axis), [spaced]);
+    }
+
+    [Fact]
+    public void SoftmaxAndLogSoftmax()
+    {
+        var a = Input(15, -3, 3, 4, 7);
+        Check(x => Ops.Softmax(x[0]), [a]);
+        Check(x => Ops.LogSoftmax(x[0]), [a]);
+    }
+
+    [Fact]
+    public void CrossEntropyMeanAndPerToken()
+    {
+        var logits = Input(16, -3, 3, 2, 3, 11);
+        int[] targets = [1, -100, 10, 0, 5, -100];
+        Check(x => Ops.CrossEntropy(x[0], targets), [logits]);
+        Check(x => Ops.CrossEntropy(x[0], targets, perToken: true), [logits]);
+    }
+
+    [Theory]
+    [InlineData(1f)]
+    [InlineData(0.7f)]
+    public void TokenLogProbs(float temperature)
+    {
+        var logits = Input(17, -3, 3, 2, 3, 9);
+        int[] targets = [1, 2, 8, -100, 0, 4];
+        Check(x => Ops.TokenLogProbs(x[0], targets, temperature), [logits]);
+    }
+
+    [Fact]
+    public void EntropyFromLogits()
+    {
+        var logits = Input(18, -3, 3, 5, 9);
+        Check(x => Ops.Entropy(x[0]), [logits]);
+    }
+
+    [Fact]
+    public void EmbeddingWithRepeatedIds()
+    {
+        var w = Input(19, -1, 1, 6, 4);
+        int[] ids = [1, 3, 1, 5, 0, 1];
+        Check(x => Ops.Embedding(x[0], ids, 2, 3), [w]);
+    }
+
+    [Fact]
+    public void LayerNormAndRmsNorm()
+    {
+        var x = Input(20, -2, 2, 3, 8);
+        var w = Input(21, 0.5f, 1.5f, 8);
+        var b = Input(22, -1, 1, 8);
+        Check(t => Ops.LayerNorm(t[0], t[1], t[2], 1e-5f), [x, w, b]);
+        Check(t => Ops.LayerNorm(t[0], t[1], null, 1e-5f), [x, w]);
+        Check(t => Ops.RmsNorm(t[0], t[1], 1e-6f), [x, w]);
+    }
+
+    [Fact]
+    public void MinimumMaximumAndWhere()
+    {
+        var a = Input(23, -1, 1, 4, 5);
+        var b = Input(24, -1, 1, 4, 5);
+        var cond = Tensor.FromArray(Enumerable.Range(0, 20).Select(i => (float)(i % 3 == 0 ? 1 : 0)).ToArray(), 4, 5);
+        Check(x => Ops.Minimum(x[0], x[1]), [a, b]);
+        Check(x => Ops.Maximum(x[0], x[1]), [a, b]);
+        Check(x => Ops.Where(cond, x[0], x[1]), [a, b]);
+    }
+
+    [Fact]
+    public void DropoutUsesItsMaskInBackward()
+    {
+        var a = Input(25, -1, 1, 6, 7);
+        Check(x => Ops.Dropout(x[0], 0.3f, new Rng(5)), [a]);
+    }
+
+    [Fact]
+    public void ConcatSliceTransposeAndViews()
+    {
+        var a = Input(26, -1, 1, 2, 3, 4);
+        var b = Input(27, -1, 1, 2, 2, 4);
+        Check(x => Ops.Concat(1, x[0], x[1]), [a, b]);
+        Check(x => Ops.Slice(x[0], 2, 1, 2), [a]);
+        Check(x => Ops.Transpose(x[0], 0, 2), [a]);
+        // Views share gradient storage with their base: both paths must add up.
+        Check(x => Ops.Reshape(x[0], 6, 4) * Ops.Reshape(x[0], 6, 4), [a]);
+        Check(x => Ops.Narrow0(x[0], 1, 1) * 3f, [a]);
+    }
+
+    [Theory]
+    [InlineData(4, 4, false)]
+    [InlineData(4, 2, false)]
+    [InlineData(4, 1, true)]
+    [InlineData(2, 2, true)]
+    public void AttentionWithGroupedHeadsAndPadding(int heads, int kvHeads, bool leftPadded)
+    {
+        int batch = 2, t = 5, d = 3;
+        var q = Input(28, -1, 1, batch, t, heads * d);
+        var k = Input(29, -1, 1, batch, t, kvHeads * d);
+        var v = Input(30, -1, 1, batch, t, kvHeads * d);
+        float[] mask = leftPadded ? [1, 1, 1, 1, 1, 0, 0, 1, 1, 1] : [];
+        Check(x => Ops.Attention(x[0], x[1], x[2], heads, kvHeads, mask, causal: true), [q, k, v]);
+    }
+
+    [Fact]
+    public void AttentionWithCachedKeysLongerThanQueries()
+    {
+        var q = Input(31, -1, 1, 1, 2, 4);
+        var k = Input(32, -1, 1, 1, 5, 4);
+        var v = Input(33, -1, 1, 1, 5, 4);
+        Check(x => Ops.Attention(x[0], x[1], x[2], 2, 2, default, causal: true), [q, k, v]);
+    }
+
+    [Fact]
+    public void RotaryEmbedding()
+    {
+        int heads = 2, d = 6;
+        var x = Input(34, -1, 1, 2, 3, heads * d);
+        var cos = Tensor.Uniform(new Rng(1), -1, 1, 8, d / 2);
+        var sin = Tensor.Uniform(new Rng(2), -1, 1, 8, d / 2);
+        int[] pos = [0, 1, 2, 5, 6, 7];
+        Check(t => Ops.Rotary(t[0], heads, pos, cos, sin), [x]);
+    }
+}
