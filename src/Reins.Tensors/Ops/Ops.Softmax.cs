@@ -9,7 +9,14 @@ public static partial class Ops
     {
         int n = x.Dim(-1), rows = x.Size / Math.Max(1, n);
         var y = Tensor.Uninitialized((int[])x.Shape.Clone());
-        for (int r = 0; r < rows; r++) TensorPrimitives.SoftMax(x.Span.Slice(r * n, n), y.Span.Slice(r * n, n));
+        for (int r = 0; r < rows; r++)
+        {
+            // TensorPrimitives.SoftMax does not subtract the maximum and overflows for logits near 100; this does.
+            var yr = y.Span.Slice(r * n, n);
+            TensorPrimitives.Subtract(x.Span.Slice(r * n, n), TensorPrimitives.Max(x.Span.Slice(r * n, n)), yr);
+            TensorPrimitives.Exp(yr, yr);
+            TensorPrimitives.Multiply(yr, 1f / TensorPrimitives.Sum(yr), yr);
+        }
         Tape.Record(y, "softmax", () =>
         {
             // dx = y ⊙ (dy − ⟨dy, y⟩) row by row.

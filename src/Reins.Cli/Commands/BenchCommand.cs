@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Reins.Models.Transformers;
+using Reins.Tensors;
+using Reins.Tensors.Kernels;
+using Reins.Tensors.Optim;
+
+namespace Reins.Cli.Commands;
+
+/// <summary>
+/// `reins bench …`: one JSON line per measurement on stdout, logs on stderr. Without --threads each benchmark
+/// runs at 1 and 2 threads and its last line is the best setting, as the PyTorch anchor reports its best.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Measure kernels and training throughput (JSON lines on stdout).");
+
+        var threads = CommonOptions.Threads();
+        var gemm = new Command("gemm", "GFLOP/s of the packed SGEMM for square n = 256, 512, 1024, 2048.") { threads };
+        gemm.SetAction(r => GemmThroughput(r.GetValue(threads)));
+        bench.Add(gemm);
+
+        var trainThreads = CommonOptions.Threads();
+        var config = new Option<string>("--config") { Description = "tiny, small or gpt2 (as in the PyTorch anchor).", DefaultValueFactory = _ => "small" };
+        var seconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
+        var train = new Command("train", "Training tokens/s: forward, cross-entropy, backward and AdamW step, as the anchor measures.") { config, trainThreads, seconds };
+        train.SetAction(r => Train(ModelPreset.Get(r.GetValue(config)!), r.GetValue(trainThreads), r.GetValue(seconds)));
+        bench.Add(train);
+        return bench;
+    }
+
+    private static int[] ThreadSettings(int? threads) => threads is { } t ? [t] : [1, 2];
+
+    private static void Emit(Dictionary<string, object> row) => Console.Out.WriteLine(JsonSerializer.Serialize(row));
+
+    private static unsafe void GemmThroughput(int? threadOption)
+    {
+        foreach (int n in new[] { 256, 512, 1024, 2048 })
+        {
+            var a = GC.AllocateUninitializedArray<float>(n * n, pinned: true);
+            var b = GC.AllocateUninitializedArray<float>(n * n, pinned: true);
+            var c = GC.AllocateUninitializedArray<float>(n * n, pinned: true);
+            var rng = new Rng(1);
+            for (int i = 0; i < a.Length; i++) { a[i] = rng.NextFloat() - 0.5f; b[i] = rng.NextFloat() - 0.5f; }
+            var rows = new List<Dictionary<string, object>>();
+            foreach (int t in ThreadSettings(threadOption))
+            {
+                fixed (float* pa = a, pb = b, pc = c)
+                {
+                    var (pa2, pb2, pc2) = ((nint)pa, (nint)pb, (nint)pc);
+                    double best = BestSeconds(() => Gemm.Multiply(false, false, n, n, n, (float*)pa2, n, (float*)pb2, n, (float*)pc2, n, false, t), minSeconds: 1.0);
+                    var row = new Dictionary<string, object> { ["bench"] = "gemm", ["n"] = n, ["threads"] = t, ["gflops"] = Math.Round(2.0 * n * n * n / best / 1e9, 1) };
+                    Emit(row);
+                    rows.Add(row);
+                }
+            }
+            if (rows.Count > 1) EmitBest(rows, "gflops");
+        }
+    }
+
+    private static void EmitBest(List<Dictionary<string, object>> rows, params string[] keys)
+    {
+        var best = new Dictionary<string, object>(rows[0]) { ["threads"] = "best of " + string.Join(",", rows.Select(r => r["threads"])) };
+        foreach (var k in keys) best[k] = rows.Max(r => Convert.ToDouble(r[k]));
+        Emit(best);
+    }
+
+    // Best single-call time over repeated calls lasting at least minSeconds (after one warm-up call).
+    private static double BestSeconds(Action body, double minSeconds)
+    {
+        body();
+        var total = Stopwatch.StartNew();
+        double best = double.MaxValue;
+        while (total.Elapsed.TotalSeconds < minSeconds)
+        {
+            var sw = Stopwatch.StartNew();
+            body();
+            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return best;
+    }
+
+    private static void Train(ModelPreset preset, int? threadOption, double minSeconds)
+    {
+        var rows = new List<Dictionary<string, object>>();
+        foreach (int t in ThreadSettings(threadOption))
+        {
+            Engine.Threads = t;
+            var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
+            var opt = new AdamW(model.Parameters, learningRate: 3e-4f, weightDecay: 0.1f);
+            var rng = new Rng(0);
+            int b = preset.Batch, ctx = preset.Context;
+            var x = Enumerable.Range(0, b * ctx).Select(_ => rng.NextInt(preset.Vocab)).ToArray();
+            var y = Enumerable.Range(0, b * ctx).Select(_ => rng.NextInt(preset.Vocab)).ToArray();
+            float Step()
+            {
+                float loss;
+                using (var tape = new Tape())
+                {
+                    var l = model.Loss(x, y, b, ctx);
+                    loss = l.Item();
+                    opt.ZeroGrad();
+                    tape.Backward(l);
+                }
+                opt.Step();
+                return loss;
+            }
+            float first = Step();
+            Step();
+            Console.Error.WriteLine($"bench train {preset.Name}: threads {t}, warm-up done (loss {first:F3}), timing ≥ {minSeconds} s");
+            var sw = Stopwatch.StartNew();
+            int steps = 0;
+            float last = first;
+            while (sw.Elapsed.TotalSeconds < minSeconds || steps < 3) { last = Step(); steps++; }
+            double tps = (double)b * ctx * steps / sw.Elapsed.TotalSeconds;
+            var row = new Dictionary<string, object>
+            {
+                ["bench"] = "train", ["config"] = preset.Name, ["threads"] = t, ["params"] = model.ParameterCount,
+                ["train_tokens_per_s"] = Math.Round(tps, 1), ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
+                ["loss_first"] = Math.Round(first, 4), ["loss_last"] = Math.Round(last, 4), ["steps"] = steps + 2,
+            };
+            Emit(row);
+            rows.Add(row);
+            BufferPool.Trim();
+        }
+        if (rows.Count > 1) EmitBest(rows, "train_tokens_per_s");
+    }
+}

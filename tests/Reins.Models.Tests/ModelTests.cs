@@ -1,0 +1,122 @@
+using Reins.Models.Checkpoints;
+using Reins.Models.Transformers;
+using Reins.Tensors;
+using Reins.Tensors.Optim;
+
+namespace Reins.Models.Tests;
+
+public class ModelTests
+{
+    public static TheoryData<string> Families => new() { "gpt2", "llama" };
+
+    private static ModelConfig Config(string family) => family == "gpt2"
+        ? ModelConfig.Gpt2(vocab: 40, hidden: 16, layers: 2, heads: 2, maxPositions: 32)
+        : ModelConfig.Llama(vocab: 40, hidden: 16, layers: 2, heads: 4, maxPositions: 32, kvHeads: 2, tie: false);
+
+    private static float[] TrainLosses(ModelConfig config, int threads, int steps = 4)
+    {
+        int saved = Engine.Threads;
+        Engine.Threads = threads;
+        try
+        {
+            var model = CausalLanguageModel.Create(config, seed: 7);
+            var opt = new AdamW(model.Parameters, 1e-2f);
+            var rng = new Rng(3);
+            var ids = Enumerable.Range(0, 2 * 12).Select(_ => rng.NextInt(config.VocabSize)).ToArray();
+            var losses = new float[steps];
+            for (int s = 0; s < steps; s++)
+            {
+                using (var tape = new Tape())
+                {
+                    var loss = model.Loss(ids, ids.Skip(1).Append(-100).ToArray(), 2, 12);
+                    losses[s] = loss.Item();
+                    opt.ZeroGrad();
+                    tape.Backward(loss);
+                }
+                opt.Step();
+            }
+            return losses;
+        }
+        finally { Engine.Threads = saved; }
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void SameSeedGivesBitIdenticalTrainingAndThreadsDoNotChangeIt(string family)
+    {
+        var a = TrainLosses(Config(family), 1);
+        Assert.Equal(a, TrainLosses(Config(family), 1));
+        Assert.Equal(a, TrainLosses(Config(family), 2));
+        Assert.True(a[^1] < a[0], $"loss should fall: {string.Join(", ", a)}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void LeftPaddingDoesNotChangeTheRealTokensLogits(string family)
+    {
+        var model = CausalLanguageModel.Create(Config(family), seed: 1);
+        int[] tokens = [5, 9, 2, 33, 17];
+        var plain = model.Logits(tokens, 1, 5).ToArray();
+        int[] padded = [0, 0, 0, .. tokens];
+        float[] mask = [0, 0, 0, 1, 1, 1, 1, 1];
+        var logits = model.Logits(padded, 1, 8, mask).ToArray();
+        var realPart = logits.AsSpan(3 * 40).ToArray();
+        for (int i = 0; i < plain.Length; i++) Assert.True(Math.Abs(plain[i] - realPart[i]) < 1e-5, $"logit {i}: {plain[i]} vs {realPart[i]}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void CheckpointRoundTripGivesIdenticalLogits(string family)
+    {
+        var model = CausalLanguageModel.Create(Config(family), seed: 2);
+        var dir = Path.Combine(Path.GetTempPath(), "reins-test-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            HfCheckpoint.Save(model, dir);
+            Assert.True(File.Exists(Path.Combine(dir, "config.json")));
+            var loaded = HfCheckpoint.Load(dir);
+            int[] ids = [1, 2, 3, 4];
+            Assert.Equal(model.Logits(ids, 1, 4).ToArray(), loaded.Logits(ids, 1, 4).ToArray());
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void TruncatedSafetensorsFileIsReportedWithItsName()
+    {
+        var model = CausalLanguageModel.Create(Config("gpt2"), seed: 2);
+        var dir = Path.Combine(Path.GetTempPath(), "reins-test-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            HfCheckpoint.Save(model, dir);
+            var file = Path.Combine(dir, "model.safetensors");
+            var bytes = File.ReadAllBytes(file);
+            File.WriteAllBytes(file, bytes[..(bytes.Length - 100)]);
+            var ex = Assert.Throws<InvalidDataException>(() => HfCheckpoint.Load(dir));
+            Assert.Contains("model.safetensors", ex.Message);
+            Assert.Contains("truncated", ex.Message);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void ValueHeadReadsTheLastRealTokenUnderEitherPadding()
+    {
+        var model = CausalLanguageModel.Create(Config("llama"), seed: 4);
+        var head = new ValueHead(16, 1, new Rng(5));
+        int[] tokens = [5, 9, 2];
+        var expected = head.LastToken(model.Hidden(tokens, 1, 3), default).Item();
+        var left = head.LastToken(model.Hidden([0, 0, .. tokens], 1, 5, [0, 0, 1, 1, 1]), [0, 0, 1, 1, 1]).Item();
+        var right = head.LastToken(model.Hidden([.. tokens, 0, 0], 1, 5, [1, 1, 1, 0, 0]), [1, 1, 1, 0, 0]).Item();
+        Assert.True(Math.Abs(expected - left) < 1e-5 && Math.Abs(expected - right) < 1e-5, $"{expected} vs left {left}, right {right}");
+    }
+
+    [Fact]
+    public void ConfigErrorsNameTheField()
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse("""{"model_type":"llama","vocab_size":10,"hidden_size":8,"num_hidden_layers":1,"num_attention_heads":4,"num_key_value_heads":3,"intermediate_size":16,"max_position_embeddings":8}""")!.AsObject();
+        var ex = Assert.Throws<InvalidDataException>(() => ModelConfig.FromHuggingFace(json, "my/config.json"));
+        Assert.Contains("my/config.json", ex.Message);
+        Assert.Contains("num_key_value_heads", ex.Message);
+    }
+}
