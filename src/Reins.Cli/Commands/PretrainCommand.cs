@@ -22,11 +22,13 @@ internal static class PretrainCommand
         var outDir = new Option<string>("--out") { Description = "Where the checkpoint is written.", DefaultValueFactory = _ => "runs/pretrain" };
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
+        var anomaly = new Option<bool>("--detect-anomaly") { Description = "Check every op's output and gradient for NaN/Inf and stop at the first op producing one (slower)." };
         var cmd = new Command("pretrain", "Train the built-in tiny model on the built-in corpus (the README's main job until the farm exists).")
-            { config, steps, lr, outDir, seed, threads };
+            { config, steps, lr, outDir, seed, threads, anomaly };
         cmd.SetAction(r =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
+            Tape.DetectAnomaly = r.GetValue(anomaly);
             return Run(ModelPreset.Get(r.GetValue(config)!), r.GetValue(steps), r.GetValue(lr), r.GetValue(outDir)!, r.GetValue(seed));
         });
         return cmd;
