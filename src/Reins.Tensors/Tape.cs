@@ -29,6 +29,9 @@ public sealed class Tape : IDisposable
     /// </summary>
     public static bool DetectAnomaly { get; set; }
 
+    /// <summary>When set, ops report their forward and backward wall time here (see BENCHMARKS.md's profiles).</summary>
+    public static OpProfile? Profile { get; set; }
+
     /// <summary>Starts a tape. With <paramref name="recordGradients"/> false it is only a memory scope (inference).</summary>
     public Tape(bool recordGradients = true)
     {
@@ -60,6 +63,7 @@ public sealed class Tape : IDisposable
     internal static bool Record(Tensor output, string op, Action backward, params ReadOnlySpan<Tensor?> inputs)
     {
         output.Op = op;
+        Profile?.Forward(op);
         if (DetectAnomaly) CheckFinite(output, op, "forward output");
         var tape = current;
         if (tape is null || tape.noGradDepth > 0) return false;
@@ -88,7 +92,9 @@ public sealed class Tape : IDisposable
             var (output, backward) = nodes[i];
             if (output.Grad is null) continue;
             if (DetectAnomaly) CheckFinite(output.Grad, output.Op, "gradient flowing into the backward of");
+            long start = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             backward();
+            Profile?.Backward(output.Op, start);
             // Every consumer of this output sits later on the tape and has already run, so its gradient is
             // dead: returning it now keeps at most a few activation gradients alive at once.
             if (output.Name is null) output.ReleaseGrad();

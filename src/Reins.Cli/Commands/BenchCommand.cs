@@ -26,8 +26,9 @@ internal static class BenchCommand
         var trainThreads = CommonOptions.Threads();
         var config = new Option<string>("--config") { Description = "tiny, small or gpt2 (as in the PyTorch anchor).", DefaultValueFactory = _ => "small" };
         var seconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
-        var train = new Command("train", "Training tokens/s: forward, cross-entropy, backward and AdamW step, as the anchor measures.") { config, trainThreads, seconds };
-        train.SetAction(r => Train(ModelPreset.Get(r.GetValue(config)!), r.GetValue(trainThreads), r.GetValue(seconds)));
+        var profile = new Option<bool>("--profile") { Description = "Also print a per-op time profile of the timed steps to stderr." };
+        var train = new Command("train", "Training tokens/s: forward, cross-entropy, backward and AdamW step, as the anchor measures.") { config, trainThreads, seconds, profile };
+        train.SetAction(r => Train(ModelPreset.Get(r.GetValue(config)!), r.GetValue(trainThreads), r.GetValue(seconds), r.GetValue(profile)));
         bench.Add(train);
         return bench;
     }
@@ -83,7 +84,7 @@ internal static class BenchCommand
         return best;
     }
 
-    private static void Train(ModelPreset preset, int? threadOption, double minSeconds)
+    private static void Train(ModelPreset preset, int? threadOption, double minSeconds, bool profile)
     {
         var rows = new List<Dictionary<string, object>>();
         foreach (int t in ThreadSettings(threadOption))
@@ -95,6 +96,7 @@ internal static class BenchCommand
             int b = preset.Batch, ctx = preset.Context;
             var x = Enumerable.Range(0, b * ctx).Select(_ => rng.NextInt(preset.Vocab)).ToArray();
             var y = Enumerable.Range(0, b * ctx).Select(_ => rng.NextInt(preset.Vocab)).ToArray();
+            double optimizerSeconds = 0;
             float Step()
             {
                 float loss;
@@ -105,17 +107,30 @@ internal static class BenchCommand
                     opt.ZeroGrad();
                     tape.Backward(l);
                 }
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
                 opt.Step();
+                optimizerSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
                 return loss;
             }
             float first = Step();
             Step();
+            optimizerSeconds = 0;
+            if (profile) Tape.Profile = new OpProfile();
             Console.Error.WriteLine($"bench train {preset.Name}: threads {t}, warm-up done (loss {first:F3}), timing ≥ {minSeconds} s");
             var sw = Stopwatch.StartNew();
             int steps = 0;
             float last = first;
             while (sw.Elapsed.TotalSeconds < minSeconds || steps < 3) { last = Step(); steps++; }
-            double tps = (double)b * ctx * steps / sw.Elapsed.TotalSeconds;
+            double elapsed = sw.Elapsed.TotalSeconds;
+            double tps = (double)b * ctx * steps / elapsed;
+            if (Tape.Profile is { } prof)
+            {
+                Console.Error.WriteLine($"profile over {steps} steps ({elapsed / steps:F3} s/step): op, forward s/step, backward s/step, calls/step");
+                foreach (var (op, f, bw, calls) in prof.Rows())
+                    Console.Error.WriteLine($"  {op,-16} {f / steps,8:F4} {bw / steps,8:F4} {calls / steps,6}");
+                Console.Error.WriteLine($"  {"adamw",-16} {optimizerSeconds / steps,8:F4}");
+                Tape.Profile = null;
+            }
             var row = new Dictionary<string, object>
             {
                 ["bench"] = "train", ["config"] = preset.Name, ["threads"] = t, ["params"] = model.ParameterCount,
