@@ -6,9 +6,10 @@ public static class Engine
     private static int threads = DefaultThreads();
 
     /// <summary>
-    /// Worker threads kernels may use. The default is 1: on this project's reference machine the two vCPUs
-    /// share one core's FMA units, and BENCHMARKS.md records that a second thread gains little for GEMM.
-    /// Override with REINS_THREADS or <c>--threads</c>.
+    /// Worker threads kernels may use. The default is every logical processor: on the reference machine
+    /// (2 vCPUs) BENCHMARKS.md records 1.6-2.0x from the second thread in GEMM and training. Results do not
+    /// depend on it (every kernel splits work so each output element is computed by one thread in a fixed
+    /// order). Override with REINS_THREADS or <c>--threads</c>.
     /// </summary>
     public static int Threads
     {
@@ -20,7 +21,7 @@ public static class Engine
     {
         var env = Environment.GetEnvironmentVariable("REINS_THREADS");
         if (env is not null && int.TryParse(env, out var t) && t >= 1) return t;
-        return 1;
+        return Environment.ProcessorCount;
     }
 
     /// <summary>Runs body(i) for i in [0, count) on up to <see cref="Threads"/> threads, in order when single-threaded.</summary>

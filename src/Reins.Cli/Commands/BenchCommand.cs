@@ -28,7 +28,12 @@ internal static class BenchCommand
         var seconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
         var profile = new Option<bool>("--profile") { Description = "Also print a per-op time profile of the timed steps to stderr." };
         var train = new Command("train", "Training tokens/s: forward, cross-entropy, backward and AdamW step, as the anchor measures.") { config, trainThreads, seconds, profile };
-        train.SetAction(r => Train(ModelPreset.Get(r.GetValue(config)!), r.GetValue(trainThreads), r.GetValue(seconds), r.GetValue(profile)));
+        train.SetAction(r =>
+        {
+            var preset = ModelPreset.Get(r.GetValue(config)!);
+            if (r.GetValue(trainThreads) is { } t) Train(preset, t, r.GetValue(seconds), r.GetValue(profile));
+            else TrainEachThreadSettingInChildProcess(preset, r.GetValue(seconds), r.GetValue(profile));
+        });
         bench.Add(train);
         return bench;
     }
@@ -62,11 +67,40 @@ internal static class BenchCommand
         }
     }
 
-    private static void EmitBest(List<Dictionary<string, object>> rows, params string[] keys)
+    /// <summary>Repeats the row with the highest <paramref name="key"/>, labelled as the anchor labels its best.</summary>
+    private static void EmitBest(List<Dictionary<string, object>> rows, string key)
     {
-        var best = new Dictionary<string, object>(rows[0]) { ["threads"] = "best of " + string.Join(",", rows.Select(r => r["threads"])) };
-        foreach (var k in keys) best[k] = rows.Max(r => Convert.ToDouble(r[k]));
-        Emit(best);
+        var winner = rows.MaxBy(r => r[key] is JsonElement e ? e.GetDouble() : Convert.ToDouble(r[key]))!;
+        Emit(new Dictionary<string, object>(winner)
+        {
+            ["threads"] = "best of " + string.Join(",", rows.Select(r => r["threads"])),
+            ["best_threads"] = winner["threads"],
+        });
+    }
+
+    // Peak RSS is a process high-water mark, so each thread setting gets a fresh process of its own.
+    private static void TrainEachThreadSettingInChildProcess(ModelPreset preset, double seconds, bool profile)
+    {
+        var rows = new List<Dictionary<string, object>>();
+        foreach (int t in ThreadSettings(null))
+        {
+            var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+                start.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
+            foreach (var a in (string[])["bench", "train", "--config", preset.Name, "--threads", t.ToString(), "--seconds", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+                start.ArgumentList.Add(a);
+            if (profile) start.ArgumentList.Add("--profile");
+            using var child = Process.Start(start)!;
+            string output = child.StandardOutput.ReadToEnd();
+            child.WaitForExit();
+            if (child.ExitCode != 0) throw new InvalidOperationException($"bench train at {t} threads exited with code {child.ExitCode}.");
+            foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                Console.Out.WriteLine(line);
+                rows.Add(JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(line)!.ToDictionary(kv => kv.Key, kv => (object)kv.Value));
+            }
+        }
+        EmitBest(rows, "train_tokens_per_s");
     }
 
     // Best single-call time over repeated calls lasting at least minSeconds (after one warm-up call).
@@ -84,63 +118,56 @@ internal static class BenchCommand
         return best;
     }
 
-    private static void Train(ModelPreset preset, int? threadOption, double minSeconds, bool profile)
+    private static void Train(ModelPreset preset, int t, double minSeconds, bool profile)
     {
-        var rows = new List<Dictionary<string, object>>();
-        foreach (int t in ThreadSettings(threadOption))
+        Engine.Threads = t;
+        var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
+        var opt = new AdamW(model.Parameters, learningRate: 3e-4f, weightDecay: 0.1f);
+        var rng = new Rng(0);
+        int b = preset.Batch, ctx = preset.Context;
+        var x = Enumerable.Range(0, b * ctx).Select(_ => rng.NextInt(preset.Vocab)).ToArray();
+        var y = Enumerable.Range(0, b * ctx).Select(_ => rng.NextInt(preset.Vocab)).ToArray();
+        double optimizerSeconds = 0;
+        float Step()
         {
-            Engine.Threads = t;
-            var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
-            var opt = new AdamW(model.Parameters, learningRate: 3e-4f, weightDecay: 0.1f);
-            var rng = new Rng(0);
-            int b = preset.Batch, ctx = preset.Context;
-            var x = Enumerable.Range(0, b * ctx).Select(_ => rng.NextInt(preset.Vocab)).ToArray();
-            var y = Enumerable.Range(0, b * ctx).Select(_ => rng.NextInt(preset.Vocab)).ToArray();
-            double optimizerSeconds = 0;
-            float Step()
+            float loss;
+            using (var tape = new Tape())
             {
-                float loss;
-                using (var tape = new Tape())
-                {
-                    var l = model.Loss(x, y, b, ctx);
-                    loss = l.Item();
-                    opt.ZeroGrad();
-                    tape.Backward(l);
-                }
-                long start = System.Diagnostics.Stopwatch.GetTimestamp();
-                opt.Step();
-                optimizerSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
-                return loss;
+                var l = model.Loss(x, y, b, ctx);
+                loss = l.Item();
+                opt.ZeroGrad();
+                tape.Backward(l);
             }
-            float first = Step();
-            Step();
-            optimizerSeconds = 0;
-            if (profile) Tape.Profile = new OpProfile();
-            Console.Error.WriteLine($"bench train {preset.Name}: threads {t}, warm-up done (loss {first:F3}), timing ≥ {minSeconds} s");
-            var sw = Stopwatch.StartNew();
-            int steps = 0;
-            float last = first;
-            while (sw.Elapsed.TotalSeconds < minSeconds || steps < 3) { last = Step(); steps++; }
-            double elapsed = sw.Elapsed.TotalSeconds;
-            double tps = (double)b * ctx * steps / elapsed;
-            if (Tape.Profile is { } prof)
-            {
-                Console.Error.WriteLine($"profile over {steps} steps ({elapsed / steps:F3} s/step): op, forward s/step, backward s/step, calls/step");
-                foreach (var (op, f, bw, calls) in prof.Rows())
-                    Console.Error.WriteLine($"  {op,-16} {f / steps,8:F4} {bw / steps,8:F4} {calls / steps,6}");
-                Console.Error.WriteLine($"  {"adamw",-16} {optimizerSeconds / steps,8:F4}");
-                Tape.Profile = null;
-            }
-            var row = new Dictionary<string, object>
-            {
-                ["bench"] = "train", ["config"] = preset.Name, ["threads"] = t, ["params"] = model.ParameterCount,
-                ["train_tokens_per_s"] = Math.Round(tps, 1), ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
-                ["loss_first"] = Math.Round(first, 4), ["loss_last"] = Math.Round(last, 4), ["steps"] = steps + 2,
-            };
-            Emit(row);
-            rows.Add(row);
-            BufferPool.Trim();
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            opt.Step();
+            optimizerSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            return loss;
         }
-        if (rows.Count > 1) EmitBest(rows, "train_tokens_per_s");
+        float first = Step();
+        Step();
+        optimizerSeconds = 0;
+        if (profile) Tape.Profile = new OpProfile();
+        Console.Error.WriteLine($"bench train {preset.Name}: threads {t}, warm-up done (loss {first:F3}), timing ≥ {minSeconds} s");
+        var sw = Stopwatch.StartNew();
+        int steps = 0;
+        float last = first;
+        while (sw.Elapsed.TotalSeconds < minSeconds || steps < 3) { last = Step(); steps++; }
+        double elapsed = sw.Elapsed.TotalSeconds;
+        double tps = (double)b * ctx * steps / elapsed;
+        if (Tape.Profile is { } prof)
+        {
+            Console.Error.WriteLine($"profile over {steps} steps ({elapsed / steps:F3} s/step): op, forward s/step, backward s/step, calls/step");
+            foreach (var (op, f, bw, calls) in prof.Rows())
+                Console.Error.WriteLine($"  {op,-16} {f / steps,8:F4} {bw / steps,8:F4} {calls / steps,6}");
+            Console.Error.WriteLine($"  {"adamw",-16} {optimizerSeconds / steps,8:F4}");
+            Tape.Profile = null;
+        }
+        var row = new Dictionary<string, object>
+        {
+            ["bench"] = "train", ["config"] = preset.Name, ["threads"] = t, ["params"] = model.ParameterCount,
+            ["train_tokens_per_s"] = Math.Round(tps, 1), ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
+            ["loss_first"] = Math.Round(first, 4), ["loss_last"] = Math.Round(last, 4), ["steps"] = steps + 2,
+        };
+        Emit(row);
     }
 }
