@@ -233,10 +233,30 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
-def rope_cos_sin(position_ids, hd, theta, dtype):
+def llama3_scaled(inv_freq, rs):
+    # Llama 3.1's frequency-dependent RoPE scaling: wavelengths longer than
+    # original/low_freq_factor slow down by `factor`, shorter than original/high_freq_factor
+    # stay, and the band between blends linearly in original/wavelength.
+    wavelen = 2 * math.pi / inv_freq
+    orig = rs["original_max_position_embeddings"]
+    lo, hi, factor = rs["low_freq_factor"], rs["high_freq_factor"], rs["factor"]
+    out = inv_freq.clone()
+    for i in range(inv_freq.numel()):
+        w = wavelen[i].item()
+        if w > orig / lo:
+            out[i] = inv_freq[i] / factor
+        elif w >= orig / hi:
+            smooth = (orig / wavelen[i] - lo) / (hi - lo)
+            out[i] = (1 - smooth) * inv_freq[i] / factor + smooth * inv_freq[i]
+    return out
+
+
+def rope_cos_sin(position_ids, hd, theta, dtype, rope_scaling=None):
     # Same op order as HF LlamaRotaryEmbedding (float32 pow, then a matmul with the
     # positions) so the float32 fixture matches HF bit-for-bit as far as possible.
     inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
+    if rope_scaling is not None:
+        inv_freq = llama3_scaled(inv_freq, rope_scaling)
     freqs = (inv_freq[None, :, None] @ position_ids[:, None, :].float()).transpose(1, 2)
     emb = torch.cat((freqs, freqs), dim=-1)
     return emb.cos().to(dtype), emb.sin().to(dtype)
@@ -255,7 +275,7 @@ def llama_forward(p, c, ids, attention_mask, position_ids):
     Bn, Tn = ids.shape
     emb = p["model.embed_tokens.weight"]
     x = emb[ids]
-    cos, sin = rope_cos_sin(position_ids, hd, c["rope_theta"], x.dtype)
+    cos, sin = rope_cos_sin(position_ids, hd, c["rope_theta"], x.dtype, c.get("rope_scaling"))
     cos, sin = cos[:, None], sin[:, None]  # broadcast over heads
     for i in range(c["num_hidden_layers"]):
         L = f"model.layers.{i}."
@@ -474,6 +494,12 @@ def main():
     build("llama_tiny", LLAMA_CONFIG, llama_shapes(LLAMA_CONFIG, qkv_bias=False), llama_forward,
           2000, ["model.norm.weight", "model.layers.0.input_layernorm.weight",
                  "model.layers.1.post_attention_layernorm.weight"], rope=True)
+    # theta 100 with original context 32 puts one frequency in each llama3 band (kept, blended, slowed).
+    llama3 = dict(LLAMA_CONFIG, rope_theta=100.0, max_position_embeddings=64,
+                  rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                "high_freq_factor": 4.0, "original_max_position_embeddings": 32})
+    build("llama3rope_tiny", llama3, llama_shapes(llama3, qkv_bias=False), llama_forward,
+          4000, ["model.norm.weight"], rope=True)
     build("qwen2_tiny", QWEN2_CONFIG, llama_shapes(QWEN2_CONFIG, qkv_bias=True), llama_forward,
           3000, ["model.layers.0.self_attn.q_proj.bias", "model.layers.0.self_attn.k_proj.bias",
                  "model.layers.1.self_attn.v_proj.bias"], rope=True)

@@ -12,7 +12,7 @@ namespace Reins.Models.Tests;
 /// </summary>
 public class ReferenceFixtureTests
 {
-    public static TheoryData<string> Files => new() { "gpt2_tiny.safetensors", "llama_tiny.safetensors", "qwen2_tiny.safetensors" };
+    public static TheoryData<string> Files => new() { "gpt2_tiny.safetensors", "llama_tiny.safetensors", "llama3rope_tiny.safetensors", "qwen2_tiny.safetensors" };
 
     private static (CausalLanguageModel Model, SafeTensorsReader File) Load(string file)
     {

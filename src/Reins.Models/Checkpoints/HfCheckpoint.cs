@@ -5,13 +5,19 @@ using Reins.Models.Transformers;
 namespace Reins.Models.Checkpoints;
 
 /// <summary>
-/// Hugging Face checkpoint directories: config.json + model.safetensors with HF parameter names, written to a
-/// temporary directory and renamed into place so an interrupted save never leaves a half-written checkpoint.
+/// Hugging Face checkpoint directories: config.json, generation_config.json and model.safetensors (or shards
+/// listed in model.safetensors.index.json) with HF parameter names. Saves go to a temporary directory that is
+/// renamed into place, so an interrupted save never leaves a half-written checkpoint.
 /// </summary>
 public static class HfCheckpoint
 {
-    /// <summary>Saves the model's weights and config.json into <paramref name="directory"/> (replacing it).</summary>
-    public static void Save(CausalLanguageModel model, string directory)
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>
+    /// Saves the model into <paramref name="directory"/> (replacing it). <paramref name="writeExtraFiles"/> receives
+    /// the temporary directory so tokenizer files land in the same atomic rename.
+    /// </summary>
+    public static void Save(CausalLanguageModel model, string directory, Action<string>? writeExtraFiles = null, SafeTensorsDType dtype = SafeTensorsDType.F32)
     {
         var full = Path.GetFullPath(directory);
         var parent = Path.GetDirectoryName(full) ?? ".";
@@ -19,9 +25,10 @@ public static class HfCheckpoint
         var tmp = Path.Combine(parent, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}");
         if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
         Directory.CreateDirectory(tmp);
-        File.WriteAllText(Path.Combine(tmp, "config.json"), model.Config.ToHuggingFace().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        SafeTensorsWriter.Write(Path.Combine(tmp, "model.safetensors"),
-            model.Parameters.Select(p => (p.Name!, p.Shape, p.ToArray())));
+        File.WriteAllText(Path.Combine(tmp, "config.json"), model.Config.ToHuggingFace().ToJsonString(Indented));
+        File.WriteAllText(Path.Combine(tmp, "generation_config.json"), GenerationConfig(model.Config).ToJsonString(Indented));
+        SafeTensorsWriter.Write(Path.Combine(tmp, "model.safetensors"), model.Parameters.Select(p => (p.Name!, p.Shape, p.ToArray())), dtype: dtype);
+        writeExtraFiles?.Invoke(tmp);
         if (Directory.Exists(full))
         {
             var old = full + ".old-" + Environment.ProcessId;
@@ -32,23 +39,95 @@ public static class HfCheckpoint
         else Directory.Move(tmp, full);
     }
 
-    /// <summary>Loads a model saved by <see cref="Save"/> (or by transformers with the same names); every tensor must be present and shaped as config.json says.</summary>
-    public static CausalLanguageModel Load(string directory)
+    private static JsonObject GenerationConfig(ModelConfig c)
+    {
+        var o = new JsonObject();
+        if (c.BosTokenId is { } bos) o["bos_token_id"] = bos;
+        if (c.EosTokenId is { } eos) o["eos_token_id"] = eos;
+        if (c.PadTokenId is { } pad) o["pad_token_id"] = pad;
+        return o;
+    }
+
+    /// <summary>Reads and validates config.json of a checkpoint directory.</summary>
+    public static ModelConfig LoadConfig(string directory)
     {
         var configPath = Path.Combine(directory, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: no config.json (not a checkpoint directory?).", configPath);
         JsonObject json;
         try { json = JsonNode.Parse(File.ReadAllText(configPath))?.AsObject() ?? throw new InvalidDataException($"{configPath}: empty."); }
         catch (JsonException e) { throw new InvalidDataException($"{configPath}: invalid JSON at line {e.LineNumber + 1}: {e.Message}"); }
-        var config = ModelConfig.FromHuggingFace(json, configPath);
-        var model = CausalLanguageModel.Create(config, seed: 0);
-        var weightsPath = Path.Combine(directory, "model.safetensors");
-        var reader = new SafeTensorsReader(weightsPath);
+        return ModelConfig.FromHuggingFace(json, configPath);
+    }
+
+    /// <summary>
+    /// Loads a checkpoint saved by <see cref="Save"/> or by transformers: every parameter must be present and
+    /// shaped as config.json says. Hub GPT-2 files without the <c>transformer.</c> prefix and with the
+    /// <c>attn.bias</c>/<c>attn.masked_bias</c> buffers load too; any other tensor the model does not use is an
+    /// error, since it usually means config.json describes a different model.
+    /// </summary>
+    public static CausalLanguageModel Load(string directory)
+    {
+        var model = CausalLanguageModel.Create(LoadConfig(directory), seed: 0);
+        var files = OpenWeights(directory);
+        var used = new HashSet<string>();
         foreach (var p in model.Parameters)
         {
-            if (!reader.Contains(p.Name!)) throw new InvalidDataException($"{weightsPath}: tensor '{p.Name}' is missing.");
-            model.Load(p.Name!, reader.ReadFloats(p.Name!), reader.Info(p.Name!).Shape, weightsPath);
+            string name = p.Name!;
+            if (!files.ContainsKey(name) && name.StartsWith("transformer.", StringComparison.Ordinal) && files.ContainsKey(name["transformer.".Length..]))
+                name = name["transformer.".Length..];
+            if (!files.TryGetValue(name, out var reader))
+                throw new InvalidDataException($"{Path.Combine(directory, "model.safetensors")}: tensor '{p.Name}' is missing (config.json: {model.Config.Architecture}).");
+            model.Load(p.Name!, reader.ReadFloats(name), reader.Info(name).Shape, reader.Path);
+            used.Add(name);
+        }
+        foreach (var (name, reader) in files)
+        {
+            if (used.Contains(name) || IsIgnorable(name, model.Config)) continue;
+            throw new InvalidDataException($"{reader.Path}: tensor '{name}' is not a parameter of {model.Config.Architecture} as config.json describes it.");
         }
         return model;
+    }
+
+    // Non-persistent buffers older transformers saved, and a head a tied or classification model does not use.
+    private static bool IsIgnorable(string name, ModelConfig config) =>
+        name.EndsWith(".attn.bias", StringComparison.Ordinal) && config.Family == ModelFamily.Gpt2
+        || name.EndsWith(".attn.masked_bias", StringComparison.Ordinal)
+        || name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal)
+        || name == "lm_head.weight" && (config.TieWordEmbeddings || config.NumLabels is not null);
+
+    /// <summary>Tensor name → the safetensors file holding it (one file, or the shards of an index).</summary>
+    private static Dictionary<string, SafeTensorsReader> OpenWeights(string directory)
+    {
+        var single = Path.Combine(directory, "model.safetensors");
+        var index = Path.Combine(directory, "model.safetensors.index.json");
+        var map = new Dictionary<string, SafeTensorsReader>();
+        if (File.Exists(single))
+        {
+            var reader = new SafeTensorsReader(single);
+            foreach (var t in reader.Tensors) map[t.Name] = reader;
+            return map;
+        }
+        if (!File.Exists(index)) throw new FileNotFoundException($"{directory}: neither model.safetensors nor model.safetensors.index.json exists.", single);
+        JsonObject weightMap;
+        try
+        {
+            weightMap = JsonNode.Parse(File.ReadAllText(index))?["weight_map"] as JsonObject
+                ?? throw new InvalidDataException($"{index}: field 'weight_map' is missing.");
+        }
+        catch (JsonException e) { throw new InvalidDataException($"{index}: invalid JSON at line {e.LineNumber + 1}: {e.Message}"); }
+        var shards = new Dictionary<string, SafeTensorsReader>();
+        foreach (var (name, fileNode) in weightMap)
+        {
+            string file = fileNode?.GetValue<string>() ?? throw new InvalidDataException($"{index}: field 'weight_map.{name}' is not a file name.");
+            if (!shards.TryGetValue(file, out var reader))
+            {
+                var path = Path.Combine(directory, file);
+                if (!File.Exists(path)) throw new FileNotFoundException($"{index}: shard '{file}' listed for tensor '{name}' does not exist.", path);
+                shards[file] = reader = new SafeTensorsReader(path);
+            }
+            if (!reader.Contains(name)) throw new InvalidDataException($"{index}: tensor '{name}' is listed in shard '{file}', which does not contain it.");
+            map[name] = reader;
+        }
+        return map;
     }
 }

@@ -29,6 +29,29 @@ public abstract class CausalLanguageModel : Module
     /// <summary>The matrix [vocab, hidden] that maps hidden states to logits (the embedding when tied).</summary>
     public abstract Tensor LmHeadWeight { get; }
 
+    /// <summary>The <c>score.weight</c> [num_labels, hidden] of a …ForSequenceClassification model, else null.</summary>
+    public Tensor? ScoreWeight { get; private set; }
+
+    /// <summary>
+    /// Sequence scores [batch, num_labels] read at each sequence's last real token, as transformers'
+    /// …ForSequenceClassification does (reward models).
+    /// </summary>
+    public Tensor Scores(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default) =>
+        Ops.Linear(ValueHead.AtLastToken(Hidden(ids, batch, time, attentionMask), attentionMask), RequireScore(), null, Ops.WeightLayout.OutIn);
+
+    /// <summary>Scores at every position [batch, time, num_labels] (PPO critics).</summary>
+    public Tensor ScoresAllPositions(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default) =>
+        Ops.Linear(Hidden(ids, batch, time, attentionMask), RequireScore(), null, Ops.WeightLayout.OutIn);
+
+    private Tensor RequireScore() => ScoreWeight ?? throw new InvalidOperationException($"{Config.Architecture} has no score head (num_labels is not set).");
+
+    private protected InvalidOperationException NoLmHead() => new($"{Config.Architecture} has no language-model head.");
+
+    private protected void RegisterScoreHead(Rng rng)
+    {
+        if (Config.NumLabels is { } labels) ScoreWeight = Register("score.weight", Normal(rng, Config.InitializerRange, labels, Config.HiddenSize));
+    }
+
     /// <summary>Next-token logits [batch, time, vocab].</summary>
     public Tensor Logits(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null) =>
         Ops.Linear(Hidden(ids, batch, time, attentionMask, positions), LmHeadWeight, null, Ops.WeightLayout.OutIn);

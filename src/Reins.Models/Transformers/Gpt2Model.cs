@@ -37,11 +37,12 @@ public sealed class Gpt2Model : CausalLanguageModel
         }
         lnFw = Register("transformer.ln_f.weight", Tensor.Full(1, c));
         lnFb = Register("transformer.ln_f.bias", Tensor.Zeros(c));
-        if (!config.TieWordEmbeddings) lmHead = Register("lm_head.weight", Normal(rng, std, config.VocabSize, c));
+        if (!config.TieWordEmbeddings && config.NumLabels is null) lmHead = Register("lm_head.weight", Normal(rng, std, config.VocabSize, c));
+        RegisterScoreHead(rng);
     }
 
     /// <inheritdoc/>
-    public override Tensor LmHeadWeight => lmHead ?? wte;
+    public override Tensor LmHeadWeight => lmHead ?? (Config.NumLabels is null ? wte : throw NoLmHead());
 
     /// <inheritdoc/>
     public override Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null)

@@ -40,19 +40,21 @@ public sealed class LlamaModel : CausalLanguageModel
                 Register(p + "mlp.down_proj.weight", Normal(rng, std, c, f)));
         }
         norm = Register("model.norm.weight", Tensor.Full(1, c));
-        if (!config.TieWordEmbeddings) lmHead = Register("lm_head.weight", Normal(rng, std, config.VocabSize, c));
-        (cos, sin) = RotaryTables(config.HeadDim, config.MaxPositions, config.RopeTheta);
+        if (!config.TieWordEmbeddings && config.NumLabels is null) lmHead = Register("lm_head.weight", Normal(rng, std, config.VocabSize, c));
+        RegisterScoreHead(rng);
+        (cos, sin) = RotaryTables(config.HeadDim, config.MaxPositions, config.RopeTheta, config.RopeScaling);
     }
 
     /// <summary>
     /// cos/sin of position·θ_i with θ_i = base^(−2i/D), shape [positions, D/2], computed in float32 as
-    /// Hugging Face does so angles at long positions round the same way.
+    /// Hugging Face does so angles at long positions round the same way; <paramref name="scaling"/> rescales θ_i.
     /// </summary>
-    public static (Tensor Cos, Tensor Sin) RotaryTables(int headDim, int positions, float theta)
+    public static (Tensor Cos, Tensor Sin) RotaryTables(int headDim, int positions, float theta, RopeScaling? scaling = null)
     {
         int half = headDim / 2;
         var invFreq = new float[half];
         for (int i = 0; i < half; i++) invFreq[i] = 1f / MathF.Pow(theta, 2f * i / headDim);
+        scaling?.Apply(invFreq);
         var c = new float[positions * half];
         var s = new float[positions * half];
         for (int p = 0; p < positions; p++)
@@ -66,7 +68,7 @@ public sealed class LlamaModel : CausalLanguageModel
     }
 
     /// <inheritdoc/>
-    public override Tensor LmHeadWeight => lmHead ?? embed;
+    public override Tensor LmHeadWeight => lmHead ?? (Config.NumLabels is null ? embed : throw NoLmHead());
 
     /// <inheritdoc/>
     public override Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null)

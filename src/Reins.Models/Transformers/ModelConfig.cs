@@ -58,6 +58,22 @@ public sealed record ModelConfig
     public int? EosTokenId { get; init; }
     /// <summary>Padding token id.</summary>
     public int? PadTokenId { get; init; }
+    /// <summary>
+    /// Outputs of the <c>score</c> head when this is a …ForSequenceClassification model (reward models, critics);
+    /// null for a causal language model. Classification checkpoints carry no <c>lm_head</c>.
+    /// </summary>
+    public int? NumLabels { get; init; }
+    /// <summary>Llama-family RoPE frequency scaling (config.json's rope_scaling), or null.</summary>
+    public RopeScaling? RopeScaling { get; init; }
+
+    /// <summary>Hugging Face's architecture class name for this config.</summary>
+    public string Architecture => (Family, ModelType) switch
+    {
+        (ModelFamily.Gpt2, _) => "GPT2",
+        (_, "qwen2") => "Qwen2",
+        (_, "mistral") => "Mistral",
+        _ => "Llama",
+    } + (NumLabels is null ? (Family == ModelFamily.Gpt2 ? "LMHeadModel" : "ForCausalLM") : "ForSequenceClassification");
 
     /// <summary>Checks internal consistency, naming the offending field.</summary>
     public ModelConfig Validate(string source = "config")
@@ -72,6 +88,8 @@ public sealed record ModelConfig
             Family == ModelFamily.Llama ? "must be even for rotary embeddings" : "times heads must equal the hidden size");
         Require(IntermediateSize > 0, "intermediate_size", "must be positive");
         Require(MaxPositions > 0, "max_position_embeddings", "must be positive");
+        Require(NumLabels is null or > 0, "num_labels", "must be positive");
+        Require(RopeScaling is null || Family == ModelFamily.Llama, "rope_scaling", "applies only to rotary (Llama-family) models");
         return this;
     }
 
@@ -103,6 +121,26 @@ public sealed record ModelConfig
         float Float(string key, float fallback) => json[key] is JsonNode n ? (n.GetValueKind() == JsonValueKind.Number ? n.GetValue<float>() : throw new InvalidDataException($"{source}: field '{key}' must be a number, got {n.ToJsonString()}.")) : fallback;
         bool Bool(string key, bool fallback) => json[key] is JsonNode n ? (n.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? n.GetValue<bool>() : throw new InvalidDataException($"{source}: field '{key}' must be true or false.")) : fallback;
         int? OptInt(string key) => json[key] is JsonNode n && n.GetValueKind() == JsonValueKind.Number ? n.GetValue<int>() : null;
+        var config = Parse();
+        string? arch = json["architectures"] is JsonArray { Count: > 0 } archs ? archs[0]?.GetValue<string>() : null;
+        if (arch is not null && arch.EndsWith("ForSequenceClassification", StringComparison.Ordinal))
+        {
+            // transformers writes id2label rather than num_labels; either defines the head's width (default 2, as HF).
+            int labels = OptInt("num_labels") ?? (json["id2label"] as JsonObject)?.Count ?? 2;
+            config = config with { NumLabels = labels };
+        }
+        else if (arch is not null && !arch.EndsWith("LMHeadModel", StringComparison.Ordinal) && !arch.EndsWith("ForCausalLM", StringComparison.Ordinal))
+            throw new InvalidDataException($"{source}: field 'architectures' names {arch}; supported are …LMHeadModel/…ForCausalLM and …ForSequenceClassification.");
+        if (type != "gpt2" && json["hidden_act"] is JsonNode act && act.GetValue<string>() != "silu")
+            throw new InvalidDataException($"{source}: field 'hidden_act' is '{act.GetValue<string>()}'; the Llama family here implements 'silu'.");
+        if (type == "gpt2")
+            foreach (var (key, expected) in new[] { ("scale_attn_weights", true), ("scale_attn_by_inverse_layer_idx", false), ("reorder_and_upcast_attn", false) })
+                if (json[key] is JsonNode n && n.GetValueKind() is JsonValueKind.True or JsonValueKind.False && n.GetValue<bool>() != expected)
+                    throw new InvalidDataException($"{source}: field '{key}' = {!expected} is not supported (only the GPT-2 default {expected}).");
+        return config.Validate(source);
+
+        ModelConfig Parse()
+        {
         switch (type)
         {
             case "gpt2":
@@ -115,7 +153,7 @@ public sealed record ModelConfig
                     MaxPositions = Int("n_positions"), NormEps = Float("layer_norm_epsilon", 1e-5f), TieWordEmbeddings = Bool("tie_word_embeddings", true),
                     Activation = json["activation_function"]?.GetValue<string>() ?? "gelu_new", InitializerRange = Float("initializer_range", 0.02f),
                     BosTokenId = OptInt("bos_token_id"), EosTokenId = OptInt("eos_token_id"), PadTokenId = OptInt("pad_token_id"),
-                }.Validate(source);
+                };
             }
             case "llama" or "qwen2" or "mistral":
             {
@@ -130,10 +168,12 @@ public sealed record ModelConfig
                     QkvBias = type == "qwen2" || attentionBias, OutputBias = type != "qwen2" && attentionBias,
                     InitializerRange = Float("initializer_range", 0.02f),
                     BosTokenId = OptInt("bos_token_id"), EosTokenId = OptInt("eos_token_id"), PadTokenId = OptInt("pad_token_id"),
-                }.Validate(source);
+                    RopeScaling = json["rope_scaling"] is JsonObject rs ? Transformers.RopeScaling.FromHuggingFace(rs, source) : null,
+                };
             }
             default:
                 throw new InvalidDataException($"{source}: model_type '{type}' is not supported (gpt2, llama, qwen2, mistral).");
+        }
         }
     }
 
@@ -143,7 +183,6 @@ public sealed record ModelConfig
         var o = new JsonObject();
         if (Family == ModelFamily.Gpt2)
         {
-            o["architectures"] = new JsonArray("GPT2LMHeadModel");
             o["model_type"] = "gpt2";
             o["vocab_size"] = VocabSize; o["n_embd"] = HiddenSize; o["n_layer"] = Layers; o["n_head"] = Heads;
             o["n_positions"] = MaxPositions; o["n_inner"] = IntermediateSize; o["layer_norm_epsilon"] = NormEps;
@@ -151,14 +190,20 @@ public sealed record ModelConfig
         }
         else
         {
-            string arch = ModelType switch { "qwen2" => "Qwen2ForCausalLM", "mistral" => "MistralForCausalLM", _ => "LlamaForCausalLM" };
-            o["architectures"] = new JsonArray(arch);
             o["model_type"] = ModelType;
             o["vocab_size"] = VocabSize; o["hidden_size"] = HiddenSize; o["num_hidden_layers"] = Layers;
             o["num_attention_heads"] = Heads; o["num_key_value_heads"] = KvHeads; o["head_dim"] = HeadDim;
             o["intermediate_size"] = IntermediateSize; o["max_position_embeddings"] = MaxPositions;
             o["rms_norm_eps"] = NormEps; o["rope_theta"] = RopeTheta; o["hidden_act"] = "silu";
             if (ModelType != "qwen2") o["attention_bias"] = QkvBias;
+            if (RopeScaling is { } rs) o["rope_scaling"] = rs.ToHuggingFace();
+        }
+        o["architectures"] = new JsonArray(Architecture);
+        if (NumLabels is { } labels)
+        {
+            o["num_labels"] = labels;
+            o["id2label"] = new JsonObject(Enumerable.Range(0, labels).Select(i => KeyValuePair.Create(i.ToString(), (JsonNode?)$"LABEL_{i}")));
+            o["label2id"] = new JsonObject(Enumerable.Range(0, labels).Select(i => KeyValuePair.Create($"LABEL_{i}", (JsonNode?)i)));
         }
         o["tie_word_embeddings"] = TieWordEmbeddings;
         o["initializer_range"] = InitializerRange;

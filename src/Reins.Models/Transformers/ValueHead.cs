@@ -27,7 +27,11 @@ public sealed class ValueHead : Module
     /// Scores at each sequence's last real token: [B, num_labels]. With right padding that is the last 1 of the
     /// mask; with left padding it is position T−1. A row with no real token is an error.
     /// </summary>
-    public Tensor LastToken(Tensor hidden, ReadOnlySpan<float> attentionMask)
+    public Tensor LastToken(Tensor hidden, ReadOnlySpan<float> attentionMask) =>
+        Ops.Linear(AtLastToken(hidden, attentionMask), this["score.weight"], null, Ops.WeightLayout.OutIn);
+
+    /// <summary>Hidden states [B, C] at each sequence's last real token (see <see cref="LastToken"/>).</summary>
+    public static Tensor AtLastToken(Tensor hidden, ReadOnlySpan<float> attentionMask)
     {
         int batch = hidden.Dim(0), time = hidden.Dim(1), c = hidden.Dim(2);
         var rows = new int[batch];
@@ -40,7 +44,6 @@ public sealed class ValueHead : Module
             rows[b] = b * time + last;
         }
         // Gathering rows is an embedding lookup into the flattened hidden states, whose backward scatters back.
-        var picked = Ops.Embedding(Ops.Reshape(hidden, batch * time, c), rows, batch);
-        return Ops.Linear(picked, this["score.weight"], null, Ops.WeightLayout.OutIn);
+        return Ops.Embedding(Ops.Reshape(hidden, batch * time, c), rows, batch);
     }
 }
