@@ -1,4 +1,5 @@
 using Reins.Tensors;
+using Reins.Models.Generation;
 using Reins.Tensors.Nn;
 
 namespace Reins.Models.Transformers;
@@ -24,7 +25,44 @@ public abstract class CausalLanguageModel : Module
     };
 
     /// <summary>The final hidden states [batch, time, hidden] after the last norm.</summary>
-    public abstract Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null);
+    public Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null)
+    {
+        CheckInputs(ids, batch, time, attentionMask, positions);
+        return Forward(ids, batch, time, attentionMask, positions ?? PositionIds(attentionMask, batch, time), cache: null);
+    }
+
+    /// <summary>
+    /// The blocks and final norm. Without a cache, attention runs over these <paramref name="time"/> positions
+    /// under <paramref name="attentionMask"/>; with one, each layer appends its keys and values to the cache and
+    /// attends over everything cached (the mask then lives in the cache).
+    /// </summary>
+    private protected abstract Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask, int[] positions, KvCache? cache);
+
+    /// <summary>
+    /// Incremental decoding: runs <paramref name="time"/> new tokens per row (mask [batch·time], empty = all real)
+    /// through the model, appending to <paramref name="cache"/>, and returns the logits [batch, vocab] at each row's
+    /// last new position. Inference only; use under <see cref="Tape.NoGrad"/> or a non-recording tape.
+    /// </summary>
+    public Tensor NextTokenLogits(ReadOnlySpan<int> ids, int batch, int time, KvCache cache, ReadOnlySpan<float> newMask = default)
+    {
+        CheckInputs(ids, batch, time, newMask, null);
+        if (cache.Batch != batch) throw new ArgumentException($"{Config.Architecture}: cache holds {cache.Batch} rows, the input {batch}.");
+        var positions = cache.BeginStep(time, newMask);
+        var hidden = Forward(ids, batch, time, default, positions, cache);
+        cache.EndStep(time);
+        var last = new int[batch];
+        for (int b = 0; b < batch; b++) last[b] = b * time + time - 1;
+        var rows = time == 1 ? Ops.Reshape(hidden, batch, Config.HiddenSize) : Ops.Embedding(Ops.Reshape(hidden, batch * time, Config.HiddenSize), last, batch);
+        return Ops.Linear(rows, LmHeadWeight, null, Ops.WeightLayout.OutIn);
+    }
+
+    /// <summary>Self-attention of one block, over this call's positions or through the KV cache.</summary>
+    private protected static Tensor SelfAttention(int layer, Tensor q, Tensor k, Tensor v, int heads, int kvHeads, ReadOnlySpan<float> attentionMask, KvCache? cache)
+    {
+        if (cache is null) return Ops.Attention(q, k, v, heads, kvHeads, attentionMask, causal: true);
+        cache.Write(layer, k, v);
+        return cache.Attend(layer, q, q.Dim(1), heads, kvHeads);
+    }
 
     /// <summary>The matrix [vocab, hidden] that maps hidden states to logits (the embedding when tied).</summary>
     public abstract Tensor LmHeadWeight { get; }

@@ -1,3 +1,4 @@
+using Reins.Models.Generation;
 using Reins.Tensors;
 
 namespace Reins.Models.Transformers;
@@ -44,21 +45,19 @@ public sealed class Gpt2Model : CausalLanguageModel
     /// <inheritdoc/>
     public override Tensor LmHeadWeight => lmHead ?? (Config.NumLabels is null ? wte : throw NoLmHead());
 
-    /// <inheritdoc/>
-    public override Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null)
+    private protected override Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask, int[] positions, KvCache? cache)
     {
-        CheckInputs(ids, batch, time, attentionMask, positions);
-        positions ??= PositionIds(attentionMask, batch, time);
         foreach (var p in positions)
             if ((uint)p >= (uint)Config.MaxPositions)
                 throw new ArgumentOutOfRangeException(nameof(positions), $"GPT-2: position {p} exceeds n_positions {Config.MaxPositions}.");
         int c = Config.HiddenSize, h = Config.Heads;
         var x = Ops.Embedding(wte, ids, batch, time) + Ops.Embedding(wpe, positions, batch, time);
-        foreach (var blk in blocks)
+        for (int l = 0; l < blocks.Length; l++)
         {
+            var blk = blocks[l];
             var a = Ops.LayerNorm(x, blk.Ln1W, blk.Ln1B, Config.NormEps);
             var qkv = Ops.Linear(a, blk.AttnW, blk.AttnB, Ops.WeightLayout.InOut);
-            var y = Ops.Attention(Ops.Slice(qkv, -1, 0, c), Ops.Slice(qkv, -1, c, c), Ops.Slice(qkv, -1, 2 * c, c), h, h, attentionMask, causal: true);
+            var y = SelfAttention(l, Ops.Slice(qkv, -1, 0, c), Ops.Slice(qkv, -1, c, c), Ops.Slice(qkv, -1, 2 * c, c), h, h, attentionMask, cache);
             x = x + Ops.Linear(y, blk.ProjW, blk.ProjB, Ops.WeightLayout.InOut);
             var m = Ops.LayerNorm(x, blk.Ln2W, blk.Ln2B, Config.NormEps);
             var fc = Ops.Linear(m, blk.FcW, blk.FcB, Ops.WeightLayout.InOut);

@@ -1,3 +1,4 @@
+using Reins.Models.Generation;
 using Reins.Tensors;
 
 namespace Reins.Models.Transformers;
@@ -70,20 +71,18 @@ public sealed class LlamaModel : CausalLanguageModel
     /// <inheritdoc/>
     public override Tensor LmHeadWeight => lmHead ?? (Config.NumLabels is null ? embed : throw NoLmHead());
 
-    /// <inheritdoc/>
-    public override Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null)
+    private protected override Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask, int[] positions, KvCache? cache)
     {
-        CheckInputs(ids, batch, time, attentionMask, positions);
-        positions ??= PositionIds(attentionMask, batch, time);
         int h = Config.Heads, kvh = Config.KvHeads;
         var x = Ops.Embedding(embed, ids, batch, time);
-        foreach (var blk in blocks)
+        for (int l = 0; l < blocks.Length; l++)
         {
+            var blk = blocks[l];
             var a = Ops.RmsNorm(x, blk.InputNorm, Config.NormEps);
             var q = Ops.Rotary(Ops.Linear(a, blk.Q, blk.QBias, Ops.WeightLayout.OutIn), h, positions, cos, sin);
             var k = Ops.Rotary(Ops.Linear(a, blk.K, blk.KBias, Ops.WeightLayout.OutIn), kvh, positions, cos, sin);
             var v = Ops.Linear(a, blk.V, blk.VBias, Ops.WeightLayout.OutIn);
-            var y = Ops.Attention(q, k, v, h, kvh, attentionMask, causal: true);
+            var y = SelfAttention(l, q, k, v, h, kvh, attentionMask, cache);
             x = x + Ops.Linear(y, blk.O, blk.OBias, Ops.WeightLayout.OutIn);
             var m = Ops.RmsNorm(x, blk.PostNorm, Config.NormEps);
             var gate = Ops.Silu(Ops.Linear(m, blk.Gate, null, Ops.WeightLayout.OutIn));

@@ -32,15 +32,8 @@ public static partial class Ops
         Engine.For(batch * kvHeads, task =>
         {
             int b = task / kvHeads, kh = task % kvHeads;
-            float* kb = kp + (long)b * s * ldk + kh * d, vb = vp + (long)b * s * ldk + kh * d;
-            for (int h = kh * group; h < (kh + 1) * group; h++)
-            {
-                float* qb = qp + (long)b * t * ldq + h * d, pb = pp + ((long)b * heads + h) * t * s;
-                Gemm.Multiply(false, true, t, s, d, qb, ldq, kb, ldk, pb, s, false, 1);
-                for (int i = 0; i < t; i++)
-                    MaskedSoftmaxRow(new Span<float>(pb + (long)i * s, s), scale, causal ? s - t + i : s - 1, mask, b * s);
-                Gemm.Multiply(false, false, t, d, s, pb, s, vb, ldk, yp + (long)b * t * ldq + h * d, ldq, false, 1);
-            }
+            AttendGroup(b, kh, group, t, s, d, qp, ldq, kp + (long)b * s * ldk, vp + (long)b * s * ldk, ldk,
+                pp + ((long)b * heads + kh * group) * t * s, yp, scale, causal, mask, b * s);
         });
 
         Tape.Record(y, "attention", () =>
@@ -80,6 +73,54 @@ public static partial class Ops
             });
         }, q, k, v);
         return y;
+    }
+
+    /// <summary>
+    /// Inference-only attention over a key/value cache, for generation: q [B, T, Hq·D] holds the newest T positions;
+    /// kCache and vCache [B, capacity, Hkv·D] hold <paramref name="keyLength"/> valid rows per sequence, the newest
+    /// T included, so query t sits at position keyLength − T + t. keyMask [B·capacity] marks real keys. Records no
+    /// gradient: training recomputes attention with <see cref="Attention"/>.
+    /// </summary>
+    public static unsafe Tensor CachedAttention(Tensor q, Tensor kCache, Tensor vCache, int keyLength, int heads, int kvHeads, ReadOnlySpan<float> keyMask)
+    {
+        int batch = q.Dim(0), t = q.Dim(1), capacity = kCache.Dim(1), d = q.Dim(2) / heads;
+        if (q.Rank != 3 || kCache.Rank != 3 || !kCache.Shape.AsSpan().SequenceEqual(vCache.Shape) || kCache.Dim(0) != batch
+            || kCache.Dim(2) != kvHeads * d || d * heads != q.Dim(2) || heads % kvHeads != 0 || keyLength < t || keyLength > capacity
+            || keyMask.Length != batch * capacity)
+            throw new ArgumentException($"cached attention: q {Tensor.Format(q.Shape)} ({heads} heads), cache {Tensor.Format(kCache.Shape)} ({kvHeads} kv heads), {keyLength} keys and a mask of {keyMask.Length} are inconsistent.");
+        var mask = keyMask.ToArray();
+        int group = heads / kvHeads, ldq = heads * d, ldk = kvHeads * d;
+        float scale = 1f / MathF.Sqrt(d);
+        var y = Tensor.Uninitialized([batch, t, heads * d]);
+        float* qp = q.Ptr, kp = kCache.Ptr, vp = vCache.Ptr, yp = y.Ptr;
+        Engine.For(batch * kvHeads, task =>
+        {
+            int b = task / kvHeads, kh = task % kvHeads;
+            var scores = BufferPool.Rent(group * t * keyLength);
+            fixed (float* sp = scores)
+                AttendGroup(b, kh, group, t, keyLength, d, qp, ldq, kp + (long)b * capacity * ldk, vp + (long)b * capacity * ldk, ldk,
+                    sp, yp, scale, causal: true, mask, b * capacity);
+            BufferPool.Return(scores);
+        });
+        return y;
+    }
+
+    // The q heads of kv head kh in sequence b: probabilities into probs [group, t, s], outputs into y. kb and vb
+    // point at the sequence's first key row; maskOffset is where its s keys start in mask.
+    private static unsafe void AttendGroup(int b, int kh, int group, int t, int s, int d, float* qp, int ldq, float* kb, float* vb, int ldk,
+        float* probs, float* yp, float scale, bool causal, float[]? mask, int maskOffset)
+    {
+        kb += kh * d;
+        vb += kh * d;
+        for (int g = 0; g < group; g++)
+        {
+            int h = kh * group + g;
+            float* qb = qp + (long)b * t * ldq + h * d, pb = probs + (long)g * t * s;
+            Gemm.Multiply(false, true, t, s, d, qb, ldq, kb, ldk, pb, s, false, 1);
+            for (int i = 0; i < t; i++)
+                MaskedSoftmaxRow(new Span<float>(pb + (long)i * s, s), scale, causal ? s - t + i : s - 1, mask, maskOffset);
+            Gemm.Multiply(false, false, t, d, s, pb, s, vb, ldk, yp + (long)b * t * ldq + h * d, ldq, false, 1);
+        }
     }
 
     // Softmax of scale·row over the keys j ≤ lastKey that the mask allows; every other entry becomes 0.

@@ -1,0 +1,263 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using Reins.Models.Transformers;
+using Reins.Tensors;
+
+namespace Reins.Models.Generation;
+
+/// <summary>
+/// Batched sampling with a KV cache. Prompts of different lengths are left-padded into one prefill; each prompt's
+/// n samples then copy its cached prefix; every step feeds one token per row. Finished rows keep their slot (fed a
+/// masked pad) so the batch shape, and with it the numerics of the others, does not change under them.
+/// </summary>
+public static class Generator
+{
+    /// <summary>
+    /// Generates for every prompt and returns its <see cref="SamplingOptions.NumReturnSequences"/> samples in prompt
+    /// order. <paramref name="decode"/> (token ids → text) enables stop strings and fills <see cref="GeneratedSequence.Text"/>.
+    /// Cancellation stops at the next token and returns what was produced, marked <see cref="FinishReason.Cancelled"/>.
+    /// </summary>
+    public static IReadOnlyList<GeneratedSequence> Generate(CausalLanguageModel model, IReadOnlyList<int[]> prompts, SamplingOptions options,
+        Func<int[], string>? decode = null, CancellationToken cancellation = default)
+    {
+        var run = new Run(model, prompts, options.Validate(), decode);
+        foreach (var _ in run.Steps(cancellation)) { }
+        return run.Results();
+    }
+
+    /// <summary>The same generation as <see cref="Generate"/>, yielding each token as soon as it is sampled.</summary>
+    public static async IAsyncEnumerable<GeneratedToken> StreamAsync(CausalLanguageModel model, IReadOnlyList<int[]> prompts, SamplingOptions options,
+        Func<int[], string>? decode = null, [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        var run = new Run(model, prompts, options.Validate(), decode);
+        foreach (var step in run.Steps(cancellation))
+        {
+            foreach (var token in step) yield return token;
+            await Task.Yield();
+        }
+    }
+
+    private sealed class Run
+    {
+        private readonly CausalLanguageModel model;
+        private readonly IReadOnlyList<int[]> prompts;
+        private readonly SamplingOptions options;
+        private readonly Func<int[], string>? decode;
+        private readonly int rows, vocab;
+        private readonly List<int>[] tokens;
+        private readonly List<float>[] logProbs;
+        private readonly FinishReason?[] finished;
+        private readonly Rng[] rngs;
+        private readonly bool[]? seen;
+        private readonly float[] scaled, work;
+        private readonly int[] order;
+
+        public Run(CausalLanguageModel model, IReadOnlyList<int[]> prompts, SamplingOptions options, Func<int[], string>? decode)
+        {
+            if (prompts.Count == 0) throw new ArgumentException("generate: no prompts.");
+            for (int i = 0; i < prompts.Count; i++)
+            {
+                if (prompts[i].Length == 0) throw new ArgumentException($"generate: prompt {i} is empty (start it with BOS if the model has one).");
+                if (prompts[i].Length + options.MaxNewTokens > model.Config.MaxPositions)
+                    throw new ArgumentException($"generate: prompt {i} has {prompts[i].Length} tokens; with max_new_tokens {options.MaxNewTokens} it exceeds the model's {model.Config.MaxPositions} positions.");
+                foreach (int t in prompts[i])
+                    if ((uint)t >= (uint)model.Config.VocabSize) throw new ArgumentException($"generate: prompt {i} holds token {t}, outside the vocabulary of {model.Config.VocabSize}.");
+            }
+            if (options.StopStrings.Count > 0 && decode is null) throw new ArgumentException("generate: stop strings need a decoder (a tokenizer).");
+            this.model = model;
+            this.prompts = prompts;
+            this.options = options;
+            this.decode = decode;
+            vocab = model.Config.VocabSize;
+            rows = prompts.Count * options.NumReturnSequences;
+            tokens = new List<int>[rows];
+            logProbs = new List<float>[rows];
+            finished = new FinishReason?[rows];
+            rngs = new Rng[rows];
+            for (int r = 0; r < rows; r++)
+            {
+                int p = r / options.NumReturnSequences, s = r % options.NumReturnSequences;
+                tokens[r] = new List<int>(options.MaxNewTokens);
+                logProbs[r] = new List<float>(options.MaxNewTokens);
+                ulong promptSeed = options.PromptSeeds is { } seeds ? seeds[p] : options.Seed + 0x9E3779B97F4A7C15UL * (ulong)(p + 1);
+                rngs[r] = new Rng(promptSeed ^ (0xBF58476D1CE4E5B9UL * (ulong)(s + 1)));
+            }
+            if (options.RepetitionPenalty != 1f)
+            {
+                seen = new bool[rows * vocab];
+                for (int r = 0; r < rows; r++)
+                    foreach (int t in prompts[r / options.NumReturnSequences]) seen[r * vocab + t] = true;
+            }
+            scaled = new float[vocab];
+            work = new float[vocab];
+            order = new int[vocab];
+        }
+
+        public IEnumerable<List<GeneratedToken>> Steps(CancellationToken cancellation)
+        {
+            int n = options.NumReturnSequences, maxPrompt = prompts.Max(p => p.Length);
+            var logits = new float[rows * vocab];
+            KvCache cache;
+            using (var tape = new Tape(recordGradients: false))
+            {
+                // Prefill each prompt once, left-padded; n > 1 samples copy its cache rows.
+                var ids = new int[prompts.Count * maxPrompt];
+                var mask = new float[prompts.Count * maxPrompt];
+                for (int p = 0; p < prompts.Count; p++)
+                {
+                    int pad = maxPrompt - prompts[p].Length;
+                    prompts[p].CopyTo(ids, p * maxPrompt + pad);
+                    mask.AsSpan(p * maxPrompt + pad, prompts[p].Length).Fill(1);
+                }
+                int capacity = maxPrompt + options.MaxNewTokens;
+                var prefill = new KvCache(model.Config, prompts.Count, n == 1 ? capacity : maxPrompt);
+                var first = model.NextTokenLogits(ids, prompts.Count, maxPrompt, prefill, mask).Span;
+                for (int r = 0; r < rows; r++) first.Slice(r / n * vocab, vocab).CopyTo(logits.AsSpan(r * vocab));
+                if (n == 1) cache = prefill;
+                else
+                {
+                    var select = new int[rows];
+                    for (int r = 0; r < rows; r++) select[r] = r / n;
+                    cache = prefill.Select(select, capacity);
+                }
+            }
+
+            var next = new int[rows];
+            var nextMask = new float[rows];
+            for (int step = 0; ; step++)
+            {
+                var emitted = new List<GeneratedToken>();
+                for (int r = 0; r < rows; r++)
+                {
+                    if (finished[r] is not null) continue;
+                    var (token, logProb) = Pick(r, logits.AsSpan(r * vocab, vocab));
+                    tokens[r].Add(token);
+                    logProbs[r].Add(logProb);
+                    if (seen is not null) seen[r * vocab + token] = true;
+                    if (options.StopTokenIds.Contains(token) || HitsStopString(r)) finished[r] = FinishReason.Stop;
+                    else if (tokens[r].Count >= options.MaxNewTokens) finished[r] = FinishReason.Length;
+                    emitted.Add(new GeneratedToken(r / n, r % n, token, logProb, finished[r]));
+                }
+                bool cancelled = cancellation.IsCancellationRequested;
+                if (cancelled)
+                    for (int r = 0; r < rows; r++)
+                        if (finished[r] is null)
+                        {
+                            finished[r] = FinishReason.Cancelled;
+                            emitted.Add(new GeneratedToken(r / n, r % n, -1, 0, FinishReason.Cancelled));
+                        }
+                yield return emitted;
+                if (cancelled || finished.All(f => f is not null)) yield break;
+
+                for (int r = 0; r < rows; r++)
+                {
+                    bool live = finished[r] is null;
+                    next[r] = live ? tokens[r][^1] : 0;
+                    nextMask[r] = live ? 1 : 0;
+                }
+                using var tape = new Tape(recordGradients: false);
+                model.NextTokenLogits(next, rows, 1, cache, nextMask).Span.CopyTo(logits);
+            }
+        }
+
+        // Samples row r's next token; returns it with log_softmax(logits / T) at that token, before any filter.
+        private (int Token, float LogProb) Pick(int r, ReadOnlySpan<float> rowLogits)
+        {
+            float temperature = options.Temperature == 0 ? 1f : options.Temperature;
+            TensorPrimitives.Multiply(rowLogits, 1f / temperature, scaled);
+            float max = TensorPrimitives.Max(scaled);
+            TensorPrimitives.Subtract(scaled, max, work);
+            TensorPrimitives.Exp(work, work);
+            float logZ = max + MathF.Log(TensorPrimitives.Sum(work));
+
+            // The sampling distribution: penalised, tempered, then truncated; `work` holds its logits.
+            rowLogits.CopyTo(work);
+            if (seen is not null)
+                for (int t = 0; t < vocab; t++)
+                    if (seen[r * vocab + t]) work[t] = work[t] > 0 ? work[t] / options.RepetitionPenalty : work[t] * options.RepetitionPenalty;
+            int token;
+            if (options.Temperature == 0) token = TensorPrimitives.IndexOfMax(work);
+            else
+            {
+                TensorPrimitives.Multiply(work, 1f / options.Temperature, work);
+                token = SampleFiltered(rngs[r]);
+            }
+            return (token, scaled[token] - logZ);
+        }
+
+        // Top-k, then top-p, then min-p on the probabilities of `work` (HF's warper order), then one draw.
+        private int SampleFiltered(Rng rng)
+        {
+            float max = TensorPrimitives.Max(work);
+            TensorPrimitives.Subtract(work, max, work);
+            TensorPrimitives.Exp(work, work);
+            TensorPrimitives.Multiply(work, 1f / TensorPrimitives.Sum(work), work);
+            int kept = vocab;
+            bool truncate = options.TopK > 0 && options.TopK < vocab || options.TopP < 1f || options.MinP > 0f;
+            if (truncate)
+            {
+                for (int i = 0; i < vocab; i++) order[i] = i;
+                var probs = work;
+                // Descending probability; equal probabilities keep the lower id first, so draws are reproducible.
+                Array.Sort(order, (a, b) => probs[b].CompareTo(probs[a]) is var c && c != 0 ? c : a.CompareTo(b));
+                if (options.TopK > 0) kept = Math.Min(kept, options.TopK);
+                if (options.TopP < 1f)
+                {
+                    double cumulative = 0;
+                    for (int i = 0; i < kept; i++)
+                    {
+                        cumulative += work[order[i]];
+                        if (cumulative >= options.TopP) { kept = i + 1; break; }
+                    }
+                }
+                if (options.MinP > 0f)
+                {
+                    float floor = options.MinP * work[order[0]];
+                    int i = 1;
+                    while (i < kept && work[order[i]] >= floor) i++;
+                    kept = i;
+                }
+                double mass = 0;
+                for (int i = 0; i < kept; i++) mass += work[order[i]];
+                double u = rng.NextDouble() * mass;
+                for (int i = 0; i < kept; i++)
+                {
+                    u -= work[order[i]];
+                    if (u < 0) return order[i];
+                }
+                return order[kept - 1];
+            }
+            double v = rng.NextDouble(), acc = 0;
+            for (int t = 0; t < vocab; t++)
+            {
+                acc += work[t];
+                if (v < acc) return t;
+            }
+            return TensorPrimitives.IndexOfMax(work);
+        }
+
+        private bool HitsStopString(int r)
+        {
+            if (options.StopStrings.Count == 0) return false;
+            string text = decode!([.. tokens[r]]);
+            foreach (var s in options.StopStrings)
+                if (text.Contains(s, StringComparison.Ordinal)) return true;
+            return false;
+        }
+
+        public IReadOnlyList<GeneratedSequence> Results()
+        {
+            int n = options.NumReturnSequences;
+            var results = new GeneratedSequence[rows];
+            for (int r = 0; r < rows; r++)
+            {
+                int[] response = [.. tokens[r]];
+                results[r] = new GeneratedSequence(r / n, r % n, prompts[r / n], response, [.. logProbs[r]], finished[r] ?? FinishReason.Length)
+                {
+                    Text = decode?.Invoke(response),
+                };
+            }
+            return results;
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using Reins.Models.Generation;
+using Reins.Models.Transformers;
+using Reins.Tensors;
+
+namespace Reins.Models.Tests;
+
+public class GenerationTests
+{
+    public static TheoryData<string> Families => new() { "gpt2", "llama" };
+
+    private static CausalLanguageModel Model(string family) => CausalLanguageModel.Create(family == "gpt2"
+        ? ModelConfig.Gpt2(vocab: 50, hidden: 32, layers: 2, heads: 4, maxPositions: 40)
+        : ModelConfig.Llama(vocab: 50, hidden: 32, layers: 2, heads: 4, maxPositions: 40, kvHeads: 2) with { QkvBias = true }, seed: 11);
+
+    private static readonly int[][] Prompts = [[5, 7], [1, 2, 3, 4, 5, 6], [9, 8, 7]];
+
+    // Teacher-forced log-probs of each response under a left-padded batch of prompt + response.
+    private static float[][] TeacherForced(CausalLanguageModel model, IReadOnlyList<GeneratedSequence> results, float temperature)
+    {
+        int time = results.Max(r => r.PromptIds.Length + r.Tokens.Length), batch = results.Count, v = model.Config.VocabSize;
+        var ids = new int[batch * time];
+        var mask = new float[batch * time];
+        var targets = new int[batch * time];
+        Array.Fill(targets, -100);
+        for (int b = 0; b < batch; b++)
+        {
+            int[] full = [.. results[b].PromptIds, .. results[b].Tokens];
+            int pad = time - full.Length;
+            full.CopyTo(ids, b * time + pad);
+            mask.AsSpan(b * time + pad, full.Length).Fill(1);
+            for (int i = 0; i < results[b].Tokens.Length; i++)
+                targets[b * time + pad + results[b].PromptIds.Length - 1 + i] = results[b].Tokens[i];
+        }
+        using var tape = new Tape(recordGradients: false);
+        var lp = Ops.TokenLogProbs(Ops.Reshape(model.Logits(ids, batch, time, mask), batch * time, v), targets, temperature).ToArray();
+        return results.Select((r, b) =>
+        {
+            int start = b * time + time - r.Tokens.Length - 1;
+            return lp.AsSpan(start, r.Tokens.Length).ToArray();
+        }).ToArray();
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void CachedLogProbsOfALeftPaddedBatchEqualTeacherForcedOnes(string family)
+    {
+        var model = Model(family);
+        // Truncation and the repetition penalty shape sampling only; the reported log-probs stay untruncated.
+        var options = new SamplingOptions { MaxNewTokens = 12, Temperature = 0.7f, TopK = 10, TopP = 0.9f, RepetitionPenalty = 1.3f, NumReturnSequences = 2, Seed = 3 };
+        var results = Generator.Generate(model, Prompts, options);
+        Assert.Equal(6, results.Count);
+        var expected = TeacherForced(model, results, 0.7f);
+        for (int i = 0; i < results.Count; i++)
+        {
+            Assert.Equal(12, results[i].Tokens.Length);
+            for (int t = 0; t < 12; t++)
+                Assert.True(Math.Abs(results[i].LogProbs[t] - expected[i][t]) <= 1e-4,
+                    $"sequence {i} token {t}: cached {results[i].LogProbs[t]} vs teacher-forced {expected[i][t]}");
+        }
+        // The two samples of a prompt share its prefill but draw differently.
+        Assert.NotEqual(results[0].Tokens, results[1].Tokens);
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void GreedyFollowsTheTeacherForcedArgmax(string family)
+    {
+        var model = Model(family);
+        var results = Generator.Generate(model, Prompts, new SamplingOptions { MaxNewTokens = 8, Temperature = 0 });
+        foreach (var r in results)
+        {
+            int[] seq = [.. r.PromptIds];
+            foreach (int token in r.Tokens)
+            {
+                using var tape = new Tape(recordGradients: false);
+                var logits = model.Logits(seq, 1, seq.Length).Span[((seq.Length - 1) * 50)..];
+                Assert.Equal(System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits), token);
+                seq = [.. seq, token];
+            }
+        }
+    }
+
+    [Fact]
+    public void SameSeedSameSamplesDifferentSeedDifferentSamples()
+    {
+        var model = Model("llama");
+        var options = new SamplingOptions { MaxNewTokens = 10, Temperature = 1.2f, Seed = 42 };
+        var a = Generator.Generate(model, Prompts, options);
+        var b = Generator.Generate(model, Prompts, options);
+        var c = Generator.Generate(model, Prompts, options with { Seed = 43 });
+        Assert.Equal(a.Select(r => r.Tokens), b.Select(r => r.Tokens));
+        Assert.NotEqual(a.Select(r => r.Tokens), c.Select(r => r.Tokens));
+        // A per-prompt seed gives a prompt the same sample whatever else is in the batch.
+        var alone = Generator.Generate(model, [Prompts[1]], options with { PromptSeeds = [7] });
+        var batched = Generator.Generate(model, Prompts, options with { PromptSeeds = [1, 7, 2] });
+        Assert.Equal(alone[0].Tokens, batched[1].Tokens);
+    }
+
+    [Fact]
+    public void TruncationFiltersThatKeepOneTokenAreGreedy()
+    {
+        var model = Model("gpt2");
+        var greedy = Generator.Generate(model, Prompts, new SamplingOptions { MaxNewTokens = 6, Temperature = 0 });
+        foreach (var filtered in new[] { new SamplingOptions { TopK = 1 }, new SamplingOptions { TopP = 1e-6f }, new SamplingOptions { MinP = 1f } })
+        {
+            var sampled = Generator.Generate(model, Prompts, filtered with { MaxNewTokens = 6, Temperature = 1.5f, Seed = 9 });
+            Assert.Equal(greedy.Select(r => r.Tokens), sampled.Select(r => r.Tokens));
+        }
+    }
+
+    [Fact]
+    public void StrongRepetitionPenaltyPreventsRepeats()
+    {
+        var model = Model("llama");
+        var results = Generator.Generate(model, Prompts, new SamplingOptions { MaxNewTokens = 20, Temperature = 0, RepetitionPenalty = 1e6f });
+        foreach (var r in results)
+        {
+            int[] all = [.. r.PromptIds, .. r.Tokens];
+            Assert.Equal(all.Length, all.Distinct().Count());
+        }
+    }
+
+    [Fact]
+    public void StopTokensStopStringsAndLengthSetTheFinishReason()
+    {
+        var model = Model("gpt2");
+        var free = Generator.Generate(model, Prompts, new SamplingOptions { MaxNewTokens = 10, Temperature = 0 });
+        Assert.All(free, r => Assert.Equal(FinishReason.Length, r.FinishReason));
+
+        int stop = free[1].Tokens[3];
+        var stopped = Generator.Generate(model, Prompts, new SamplingOptions { MaxNewTokens = 10, Temperature = 0, StopTokenIds = [stop] });
+        int at = Array.IndexOf(free[1].Tokens, stop);
+        Assert.Equal(FinishReason.Stop, stopped[1].FinishReason);
+        Assert.Equal(free[1].Tokens[..(at + 1)], stopped[1].Tokens);
+
+        static string Decode(int[] ids) => string.Concat(ids.Select(i => (char)('A' + i)));
+        string needle = Decode(free[2].Tokens[4..6]);
+        var byString = Generator.Generate(model, Prompts, new SamplingOptions { MaxNewTokens = 10, Temperature = 0, StopStrings = [needle] }, Decode);
+        Assert.Equal(FinishReason.Stop, byString[2].FinishReason);
+        Assert.EndsWith(needle, byString[2].Text);
+        Assert.True(byString[2].Tokens.Length <= 6);
+    }
+
+    [Fact]
+    public async Task StreamingYieldsTheSameTokensAndCancellationStopsPromptly()
+    {
+        var model = Model("llama");
+        var options = new SamplingOptions { MaxNewTokens = 10, Temperature = 1f, Seed = 5 };
+        var batch = Generator.Generate(model, Prompts, options);
+        var streamed = new List<int>[Prompts.Length];
+        for (int i = 0; i < streamed.Length; i++) streamed[i] = [];
+        await foreach (var t in Generator.StreamAsync(model, Prompts, options)) streamed[t.PromptIndex].Add(t.Token);
+        Assert.Equal(batch.Select(r => r.Tokens), streamed.Select(s => s.ToArray()));
+
+        using var cts = new CancellationTokenSource();
+        int count = 0;
+        var partial = new List<GeneratedToken>();
+        await foreach (var t in Generator.StreamAsync(model, Prompts, options, cancellation: cts.Token))
+        {
+            partial.Add(t);
+            if (++count == 3 * Prompts.Length) cts.Cancel();
+        }
+        Assert.Contains(partial, t => t.FinishReason == FinishReason.Cancelled);
+        Assert.True(partial.Count(t => t.Token >= 0) <= 4 * Prompts.Length);
+
+        var cancelled = Generator.Generate(model, Prompts, options, cancellation: new CancellationToken(canceled: true));
+        Assert.All(cancelled, r => { Assert.Equal(FinishReason.Cancelled, r.FinishReason); Assert.Single(r.Tokens); });
+    }
+
+    [Fact]
+    public void PromptsThatDoNotFitAreRejectedWithTheReason()
+    {
+        var model = Model("gpt2");
+        var ex = Assert.Throws<ArgumentException>(() => Generator.Generate(model, [new int[35]], new SamplingOptions { MaxNewTokens = 10 }));
+        Assert.Contains("40 positions", ex.Message);
+        Assert.Throws<ArgumentException>(() => Generator.Generate(model, [[99]], new SamplingOptions()));
+        Assert.Throws<ArgumentException>(() => Generator.Generate(model, [[1]], new SamplingOptions { TopP = 0 }));
+    }
+}
