@@ -62,9 +62,7 @@ public sealed class Tape : IDisposable
     /// </summary>
     internal static bool Record(Tensor output, string op, Action backward, params ReadOnlySpan<Tensor?> inputs)
     {
-        output.Op = op;
-        Profile?.Forward(op);
-        if (DetectAnomaly) CheckFinite(output, op, "forward output");
+        MarkForward(output, op);
         var tape = current;
         if (tape is null || tape.noGradDepth > 0) return false;
         bool any = false;
@@ -73,6 +71,14 @@ public sealed class Tape : IDisposable
         output.RequiresGrad = true;
         tape.nodes.Add((output, backward));
         return true;
+    }
+
+    /// <summary>Names, profiles and anomaly-checks the output of an inference-only op (one with no backward).</summary>
+    internal static void MarkForward(Tensor output, string op)
+    {
+        output.Op = op;
+        Profile?.Forward(op);
+        if (DetectAnomaly) CheckFinite(output, op, "forward output");
     }
 
     /// <summary>

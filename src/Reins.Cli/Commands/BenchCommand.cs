@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using Reins.Models.Generation;
 using Reins.Models.Transformers;
 using Reins.Tensors;
 using Reins.Tensors.Kernels;
@@ -32,9 +33,23 @@ internal static class BenchCommand
         {
             var preset = ModelPreset.Get(r.GetValue(config)!);
             if (r.GetValue(trainThreads) is { } t) Train(preset, t, r.GetValue(seconds), r.GetValue(profile));
-            else TrainEachThreadSettingInChildProcess(preset, r.GetValue(seconds), r.GetValue(profile));
+            else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "train_tokens_per_s");
         });
         bench.Add(train);
+
+        var genThreads = CommonOptions.Threads();
+        var genConfig = new Option<string>("--config") { Description = "tiny, small or gpt2 (as in the PyTorch anchor).", DefaultValueFactory = _ => "small" };
+        var genSeconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
+        var genBatch = new Option<int?>("--batch") { Description = "Sequences per batch (default: the config's batch, as the anchor; 1 gives single-sequence latency)." };
+        var generate = new Command("generate", "Generation tokens/s: 16-token prompts, min(112, ctx−16) greedy new tokens with a KV cache and per-token log-probs, as the anchor measures.")
+            { genConfig, genThreads, genSeconds, genBatch, profile };
+        generate.SetAction(r =>
+        {
+            var preset = ModelPreset.Get(r.GetValue(genConfig)!);
+            if (r.GetValue(genThreads) is { } t) Generate(preset, t, r.GetValue(genBatch) ?? preset.Batch, r.GetValue(genSeconds), r.GetValue(profile));
+            else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "generate_tokens_per_s");
+        });
+        bench.Add(generate);
         return bench;
     }
 
@@ -79,7 +94,7 @@ internal static class BenchCommand
     }
 
     // Peak RSS is a process high-water mark, so each thread setting gets a fresh process of its own.
-    private static void TrainEachThreadSettingInChildProcess(ModelPreset preset, double seconds, bool profile)
+    private static void EachThreadSettingInChildProcess(IEnumerable<string> commandLine, string key)
     {
         var rows = new List<Dictionary<string, object>>();
         foreach (int t in ThreadSettings(null))
@@ -87,20 +102,20 @@ internal static class BenchCommand
             var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
             if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
                 start.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
-            foreach (var a in (string[])["bench", "train", "--config", preset.Name, "--threads", t.ToString(), "--seconds", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)])
-                start.ArgumentList.Add(a);
-            if (profile) start.ArgumentList.Add("--profile");
+            foreach (var a in commandLine) start.ArgumentList.Add(a);
+            start.ArgumentList.Add("--threads");
+            start.ArgumentList.Add(t.ToString());
             using var child = Process.Start(start)!;
             string output = child.StandardOutput.ReadToEnd();
             child.WaitForExit();
-            if (child.ExitCode != 0) throw new InvalidOperationException($"bench train at {t} threads exited with code {child.ExitCode}.");
+            if (child.ExitCode != 0) throw new InvalidOperationException($"bench at {t} threads exited with code {child.ExitCode}.");
             foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 Console.Out.WriteLine(line);
                 rows.Add(JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(line)!.ToDictionary(kv => kv.Key, kv => (object)kv.Value));
             }
         }
-        EmitBest(rows, "train_tokens_per_s");
+        EmitBest(rows, key);
     }
 
     // Best single-call time over repeated calls lasting at least minSeconds (after one warm-up call).
@@ -156,9 +171,7 @@ internal static class BenchCommand
         double tps = (double)b * ctx * steps / elapsed;
         if (Tape.Profile is { } prof)
         {
-            Console.Error.WriteLine($"profile over {steps} steps ({elapsed / steps:F3} s/step): op, forward s/step, backward s/step, calls/step");
-            foreach (var (op, f, bw, calls) in prof.Rows())
-                Console.Error.WriteLine($"  {op,-16} {f / steps,8:F4} {bw / steps,8:F4} {calls / steps,6}");
+            PrintProfile(prof, steps, "step");
             Console.Error.WriteLine($"  {"adamw",-16} {optimizerSeconds / steps,8:F4}");
             Tape.Profile = null;
         }
@@ -169,5 +182,44 @@ internal static class BenchCommand
             ["loss_first"] = Math.Round(first, 4), ["loss_last"] = Math.Round(last, 4), ["steps"] = steps + 2,
         };
         Emit(row);
+    }
+
+    private static void PrintProfile(OpProfile profile, double steps, string unit)
+    {
+        Console.Error.WriteLine($"profile per {unit} (op, forward s, backward s, calls):");
+        foreach (var (op, f, bw, calls) in profile.Rows())
+            Console.Error.WriteLine($"  {op,-16} {f / steps,8:F5} {bw / steps,8:F5} {calls / steps,6:F1}");
+    }
+
+    private static void Generate(ModelPreset preset, int t, int batch, double minSeconds, bool profile)
+    {
+        Engine.Threads = t;
+        var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
+        int newTokens = Math.Min(112, preset.Context - 16);
+        var rng = new Rng(0);
+        // The anchor runs one forward per counted token after the prefill; max_new_tokens = new + 1 does the same.
+        var options = new SamplingOptions { MaxNewTokens = newTokens + 1, Temperature = 0 };
+        void Run() => Generator.Generate(model, [.. Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, 16).Select(_ => rng.NextInt(preset.Vocab)).ToArray())], options);
+        Run();
+        Console.Error.WriteLine($"bench generate {preset.Name}: threads {t}, batch {batch}, warm-up done, timing ≥ {minSeconds} s");
+        if (profile) Tape.Profile = new OpProfile();
+        var sw = Stopwatch.StartNew();
+        int runs = 0;
+        while (sw.Elapsed.TotalSeconds < minSeconds || runs < 2) { Run(); runs++; }
+        double elapsed = sw.Elapsed.TotalSeconds, steps = (double)runs * newTokens;
+        if (Tape.Profile is { } prof)
+        {
+            PrintProfile(prof, steps, "decode step");
+            Tape.Profile = null;
+        }
+        Emit(new Dictionary<string, object>
+        {
+            ["bench"] = "generate", ["config"] = preset.Name, ["threads"] = t, ["batch"] = batch, ["params"] = model.ParameterCount,
+            ["generate_tokens_per_s"] = Math.Round(batch * steps / elapsed, 1),
+            ["ms_per_step"] = Math.Round(1000 * elapsed / steps, 3),
+            // Every decode step reads every weight once (the tied embedding twice: lookup rows are negligible).
+            ["weights_gb_per_s"] = Math.Round(model.ParameterCount * 4.0 * steps / elapsed / 1e9, 2),
+            ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
+        });
     }
 }

@@ -32,9 +32,9 @@ public static unsafe class Gemm
             return;
         }
         // Thin products (decode steps, per-sequence heads) are bandwidth-bound: packing would only add traffic.
-        if (m <= 4 && !transA)
+        if (m <= 2 * SkinnyRows && !transA && Vector512.IsHardwareAccelerated)
         {
-            Thin(transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            Skinny(transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
             return;
         }
         long work = (long)m * n * k;
@@ -235,29 +235,167 @@ public static unsafe class Gemm
             }
     }
 
-    // m ≤ 4 rows: C[i,:] = Σ_p A[i,p]·B[p,:] as vector AXPYs over B's rows, or dot products when B is [n×k].
-    private static void Thin(bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    // Few rows (decode steps, per-sequence heads): bandwidth-bound, so B is streamed once, unpacked, with all m rows
+    // of A held in cache; stripes of C's columns go to different threads. Each C element is summed in the same k
+    // order whatever m and the thread count are, so a sequence's logits do not depend on what else is in the batch.
+    private static void Skinny(bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads)
     {
-        for (int i = 0; i < m; i++)
+        int stripe = transB ? 8 : 32;
+        int workers = (long)n * k < 1_000_000 ? 1 : Math.Min(threads, 8);
+        int per = ((n + workers - 1) / workers + stripe - 1) / stripe * stripe;
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        void Range(int j0, int j1)
         {
-            float* ci = c + (long)i * ldc;
-            float* ai = a + (long)i * lda;
-            if (transB)
+            for (int i0 = 0; i0 < m; i0 += SkinnyRows)
             {
-                var arow = new ReadOnlySpan<float>(ai, k);
-                for (int j = 0; j < n; j++)
-                {
-                    float dot = System.Numerics.Tensors.TensorPrimitives.Dot(arow, new ReadOnlySpan<float>(b + (long)j * ldb, k));
-                    ci[j] = accumulate ? ci[j] + dot : dot;
-                }
+                int rows = Math.Min(SkinnyRows, m - i0);
+                float* ai = (float*)pa + (long)i0 * lda, ci = (float*)pc + (long)i0 * ldc;
+                if (transB) SkinnyDots(rows, j0, j1, k, ai, lda, (float*)pb, ldb, ci, ldc, accumulate);
+                else SkinnyAxpy(rows, j0, j1, k, ai, lda, (float*)pb, ldb, ci, ldc, accumulate);
             }
-            else
+        }
+        if (workers <= 1) { Range(0, n); return; }
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w => Range(Math.Min(n, w * per), Math.Min(n, (w + 1) * per)));
+    }
+
+    private const int SkinnyRows = 8;
+
+    // B is [n×k] (weights stored out×in): C[i,j] = ⟨A[i,:], B[j,:]⟩; each B row is read once from memory and reused
+    // from L1 by every group of four rows of A.
+    private static void SkinnyDots(int m, int j0, int j1, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    {
+        for (int j = j0; j < j1; j++)
+        {
+            float* bj = b + (long)j * ldb;
+            int i = 0;
+            for (; i + 4 <= m; i += 4)
             {
-                var crow = new Span<float>(ci, n);
-                if (!accumulate) crow.Clear();
-                for (int p = 0; p < k; p++)
-                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(b + (long)p * ldb, n), ai[p], crow, crow);
+                float* a0 = a + (long)i * lda;
+                var (d0, d1, d2, d3) = Dot4(k, bj, a0, a0 + lda, a0 + 2 * lda, a0 + 3 * lda);
+                Put(c + (long)i * ldc + j, d0, accumulate);
+                Put(c + (long)(i + 1) * ldc + j, d1, accumulate);
+                Put(c + (long)(i + 2) * ldc + j, d2, accumulate);
+                Put(c + (long)(i + 3) * ldc + j, d3, accumulate);
+            }
+            for (; i < m; i++)
+            {
+                float* ai = a + (long)i * lda;
+                var (d0, _, _, _) = Dot4(k, bj, ai, ai, ai, ai);
+                Put(c + (long)i * ldc + j, d0, accumulate);
             }
         }
     }
+
+    private static void Put(float* c, float value, bool accumulate) => *c = accumulate ? *c + value : value;
+
+    // Four dot products against one row of B. A single row reuses this (with repeated pointers) rather than a
+    // separate loop, so every C element is summed in one order whatever the batch size.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (float, float, float, float) Dot4(int k, float* w, float* x0, float* x1, float* x2, float* x3)
+    {
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        int p = 0;
+        for (; p + 16 <= k; p += 16)
+        {
+            var v = Vector512.Load(w + p);
+            s0 = Vector512.FusedMultiplyAdd(v, Vector512.Load(x0 + p), s0);
+            s1 = Vector512.FusedMultiplyAdd(v, Vector512.Load(x1 + p), s1);
+            s2 = Vector512.FusedMultiplyAdd(v, Vector512.Load(x2 + p), s2);
+            s3 = Vector512.FusedMultiplyAdd(v, Vector512.Load(x3 + p), s3);
+        }
+        float d0 = Vector512.Sum(s0), d1 = Vector512.Sum(s1), d2 = Vector512.Sum(s2), d3 = Vector512.Sum(s3);
+        for (; p < k; p++) { d0 += w[p] * x0[p]; d1 += w[p] * x1[p]; d2 += w[p] * x2[p]; d3 += w[p] * x3[p]; }
+        return (d0, d1, d2, d3);
+    }
+
+    // B is [k×n]: C[i, j:j+32] = Σ_p A[i,p]·B[p, j:j+32] accumulated in registers for 8, 4 or 1 rows of A, reading
+    // B straight from its rows. Blocks of 8 rows of B are swept across all columns before moving down, so memory sees
+    // 8 sequential streams (a 32-column panel down all k rows would touch a new page per row). Every element is
+    // the same chain of fused multiply-adds over p whichever tile computes it, so a row's result does not depend on
+    // how many rows share the call.
+    private static void SkinnyAxpy(int m, int j0, int j1, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    {
+        const int KB = 8;
+        int jv = j0 + (j1 - j0) / 32 * 32;
+        for (int p0 = 0; p0 < k; p0 += KB)
+        {
+            int kb = Math.Min(KB, k - p0);
+            bool load = accumulate || p0 > 0;
+            float* ap = a + p0, bp = b + (long)p0 * ldb;
+            for (int j = j0; j < jv; j += 32)
+            {
+                int i = 0;
+                for (; i + 8 <= m; i += 8) Tile8(kb, ap + (long)i * lda, lda, bp + j, ldb, c + (long)i * ldc + j, ldc, load);
+                for (; i + 4 <= m; i += 4) Tile4(kb, ap + (long)i * lda, lda, bp + j, ldb, c + (long)i * ldc + j, ldc, load);
+                for (; i < m; i++) Tile1(kb, ap + (long)i * lda, bp + j, ldb, c + (long)i * ldc + j, load);
+            }
+        }
+        for (int i = 0; i < m && jv < j1; i++)
+        {
+            float* ai = a + (long)i * lda, ci = c + (long)i * ldc;
+            for (int jj = jv; jj < j1; jj++)
+            {
+                float sum = 0;
+                for (int p = 0; p < k; p++) sum = MathF.FusedMultiplyAdd(ai[p], b[(long)p * ldb + jj], sum);
+                ci[jj] = accumulate ? ci[jj] + sum : sum;
+            }
+        }
+    }
+
+    private static Vector512<float> Start(float* c, bool load) => load ? Vector512.Load(c) : Vector512<float>.Zero;
+
+    private static void Tile8(int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool load)
+    {
+        Vector512<float> l0 = Start(c, load), h0 = Start(c + 16, load), l1 = Start(c + ldc, load), h1 = Start(c + ldc + 16, load);
+        Vector512<float> l2 = Start(c + 2 * ldc, load), h2 = Start(c + 2 * ldc + 16, load), l3 = Start(c + 3 * ldc, load), h3 = Start(c + 3 * ldc + 16, load);
+        Vector512<float> l4 = Start(c + 4 * ldc, load), h4 = Start(c + 4 * ldc + 16, load), l5 = Start(c + 5 * ldc, load), h5 = Start(c + 5 * ldc + 16, load);
+        Vector512<float> l6 = Start(c + 6 * ldc, load), h6 = Start(c + 6 * ldc + 16, load), l7 = Start(c + 7 * ldc, load), h7 = Start(c + 7 * ldc + 16, load);
+        for (int p = 0; p < k; p++)
+        {
+            float* bp = b + (long)p * ldb, ap = a + p;
+            var w0 = Vector512.Load(bp);
+            var w1 = Vector512.Load(bp + 16);
+            var x = Vector512.Create(ap[0]); l0 = Vector512.FusedMultiplyAdd(x, w0, l0); h0 = Vector512.FusedMultiplyAdd(x, w1, h0);
+            x = Vector512.Create(ap[lda]); l1 = Vector512.FusedMultiplyAdd(x, w0, l1); h1 = Vector512.FusedMultiplyAdd(x, w1, h1);
+            x = Vector512.Create(ap[2 * lda]); l2 = Vector512.FusedMultiplyAdd(x, w0, l2); h2 = Vector512.FusedMultiplyAdd(x, w1, h2);
+            x = Vector512.Create(ap[3 * lda]); l3 = Vector512.FusedMultiplyAdd(x, w0, l3); h3 = Vector512.FusedMultiplyAdd(x, w1, h3);
+            x = Vector512.Create(ap[4 * lda]); l4 = Vector512.FusedMultiplyAdd(x, w0, l4); h4 = Vector512.FusedMultiplyAdd(x, w1, h4);
+            x = Vector512.Create(ap[5 * lda]); l5 = Vector512.FusedMultiplyAdd(x, w0, l5); h5 = Vector512.FusedMultiplyAdd(x, w1, h5);
+            x = Vector512.Create(ap[6 * lda]); l6 = Vector512.FusedMultiplyAdd(x, w0, l6); h6 = Vector512.FusedMultiplyAdd(x, w1, h6);
+            x = Vector512.Create(ap[7 * lda]); l7 = Vector512.FusedMultiplyAdd(x, w0, l7); h7 = Vector512.FusedMultiplyAdd(x, w1, h7);
+        }
+        Store(c, l0, h0, false); Store(c + ldc, l1, h1, false); Store(c + 2 * ldc, l2, h2, false); Store(c + 3 * ldc, l3, h3, false);
+        Store(c + 4 * ldc, l4, h4, false); Store(c + 5 * ldc, l5, h5, false); Store(c + 6 * ldc, l6, h6, false); Store(c + 7 * ldc, l7, h7, false);
+    }
+
+    private static void Tile4(int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool load)
+    {
+        Vector512<float> l0 = Start(c, load), h0 = Start(c + 16, load), l1 = Start(c + ldc, load), h1 = Start(c + ldc + 16, load);
+        Vector512<float> l2 = Start(c + 2 * ldc, load), h2 = Start(c + 2 * ldc + 16, load), l3 = Start(c + 3 * ldc, load), h3 = Start(c + 3 * ldc + 16, load);
+        for (int p = 0; p < k; p++)
+        {
+            float* bp = b + (long)p * ldb, ap = a + p;
+            var w0 = Vector512.Load(bp);
+            var w1 = Vector512.Load(bp + 16);
+            var x = Vector512.Create(ap[0]); l0 = Vector512.FusedMultiplyAdd(x, w0, l0); h0 = Vector512.FusedMultiplyAdd(x, w1, h0);
+            x = Vector512.Create(ap[lda]); l1 = Vector512.FusedMultiplyAdd(x, w0, l1); h1 = Vector512.FusedMultiplyAdd(x, w1, h1);
+            x = Vector512.Create(ap[2 * lda]); l2 = Vector512.FusedMultiplyAdd(x, w0, l2); h2 = Vector512.FusedMultiplyAdd(x, w1, h2);
+            x = Vector512.Create(ap[3 * lda]); l3 = Vector512.FusedMultiplyAdd(x, w0, l3); h3 = Vector512.FusedMultiplyAdd(x, w1, h3);
+        }
+        Store(c, l0, h0, false); Store(c + ldc, l1, h1, false); Store(c + 2 * ldc, l2, h2, false); Store(c + 3 * ldc, l3, h3, false);
+    }
+
+    private static void Tile1(int k, float* a, float* b, int ldb, float* c, bool load)
+    {
+        Vector512<float> l0 = Start(c, load), h0 = Start(c + 16, load);
+        for (int p = 0; p < k; p++)
+        {
+            float* bp = b + (long)p * ldb;
+            var x = Vector512.Create(a[p]);
+            l0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp), l0);
+            h0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 16), h0);
+        }
+        Store(c, l0, h0, false);
+    }
+
 }

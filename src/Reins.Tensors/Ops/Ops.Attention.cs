@@ -88,6 +88,8 @@ public static partial class Ops
             || kCache.Dim(2) != kvHeads * d || d * heads != q.Dim(2) || heads % kvHeads != 0 || keyLength < t || keyLength > capacity
             || keyMask.Length != batch * capacity)
             throw new ArgumentException($"cached attention: q {Tensor.Format(q.Shape)} ({heads} heads), cache {Tensor.Format(kCache.Shape)} ({kvHeads} kv heads), {keyLength} keys and a mask of {keyMask.Length} are inconsistent.");
+        if (Tape.IsRecording && q.RequiresGrad)
+            throw new InvalidOperationException("cached attention is inference-only; it records no gradient. Use Attention for training or wrap generation in Tape.NoGrad().");
         var mask = keyMask.ToArray();
         int group = heads / kvHeads, ldq = heads * d, ldk = kvHeads * d;
         float scale = 1f / MathF.Sqrt(d);
@@ -102,6 +104,7 @@ public static partial class Ops
                     sp, yp, scale, causal: true, mask, b * capacity);
             BufferPool.Return(scores);
         });
+        Tape.MarkForward(y, "cached_attention");
         return y;
     }
 
