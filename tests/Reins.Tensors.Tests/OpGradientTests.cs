@@ -182,6 +182,21 @@ public class OpGradientTests
     }
 
     [Fact]
+    public void FusedResidualNormsMatchTheirPartsAndDifferentiate()
+    {
+        var x = Input(23, -2, 2, 3, 8);
+        var d = Input(24, -1, 1, 3, 8);
+        var w = Input(25, 0.5f, 1.5f, 8);
+        var b = Input(26, -1, 1, 8);
+        // Both outputs feed the checked function, as in a pre-norm block where the sum continues the residual stream.
+        Check(t => { var (s, y) = Ops.ResidualLayerNorm(t[0], t[1], t[2], t[3], 1e-5f); return s * y; }, [x, d, w, b]);
+        Check(t => { var (s, y) = Ops.ResidualRmsNorm(t[0], t[1], t[2], 1e-6f); return s * y; }, [x, d, w]);
+        var (sum, normed) = Ops.ResidualLayerNorm(x, d, w, b, 1e-5f);
+        Assert.Equal(Ops.Add(x, d).ToArray(), sum.ToArray());
+        Assert.Equal(Ops.LayerNorm(Ops.Add(x, d), w, b, 1e-5f).ToArray(), normed.ToArray());
+    }
+
+    [Fact]
     public void MinimumMaximumAndWhere()
     {
         var a = Input(23, -1, 1, 4, 5);

@@ -8,7 +8,7 @@ internal static class CommonOptions
 {
     public static Option<int?> Threads() => new("--threads")
     {
-        Description = "Worker threads for kernels (default: REINS_THREADS, else 1 — see BENCHMARKS.md for the measurement behind it).",
+        Description = "Worker threads for kernels (default: REINS_THREADS, else every logical processor — see BENCHMARKS.md for the measurement behind it).",
     };
 
     public static Option<ulong> Seed() => new("--seed")

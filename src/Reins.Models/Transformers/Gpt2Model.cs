@@ -58,8 +58,7 @@ public sealed class Gpt2Model : CausalLanguageModel
             var a = Ops.LayerNorm(x, blk.Ln1W, blk.Ln1B, Config.NormEps);
             var qkv = Ops.Linear(a, blk.AttnW, blk.AttnB, Ops.WeightLayout.InOut);
             var y = SelfAttention(l, Ops.Slice(qkv, -1, 0, c), Ops.Slice(qkv, -1, c, c), Ops.Slice(qkv, -1, 2 * c, c), h, h, attentionMask, cache);
-            x = x + Ops.Linear(y, blk.ProjW, blk.ProjB, Ops.WeightLayout.InOut);
-            var m = Ops.LayerNorm(x, blk.Ln2W, blk.Ln2B, Config.NormEps);
+            (x, var m) = Ops.ResidualLayerNorm(x, Ops.Linear(y, blk.ProjW, blk.ProjB, Ops.WeightLayout.InOut), blk.Ln2W, blk.Ln2B, Config.NormEps);
             var fc = Ops.Linear(m, blk.FcW, blk.FcB, Ops.WeightLayout.InOut);
             var act = Config.Activation == "gelu" ? Ops.GeluExact(fc) : Ops.GeluTanh(fc);
             x = x + Ops.Linear(act, blk.OutW, blk.OutB, Ops.WeightLayout.InOut);

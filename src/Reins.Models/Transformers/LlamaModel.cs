@@ -83,8 +83,7 @@ public sealed class LlamaModel : CausalLanguageModel
             var k = Ops.Rotary(Ops.Linear(a, blk.K, blk.KBias, Ops.WeightLayout.OutIn), kvh, positions, cos, sin);
             var v = Ops.Linear(a, blk.V, blk.VBias, Ops.WeightLayout.OutIn);
             var y = SelfAttention(l, q, k, v, h, kvh, attentionMask, cache);
-            x = x + Ops.Linear(y, blk.O, blk.OBias, Ops.WeightLayout.OutIn);
-            var m = Ops.RmsNorm(x, blk.PostNorm, Config.NormEps);
+            (x, var m) = Ops.ResidualRmsNorm(x, Ops.Linear(y, blk.O, blk.OBias, Ops.WeightLayout.OutIn), blk.PostNorm, Config.NormEps);
             var gate = Ops.Silu(Ops.Linear(m, blk.Gate, null, Ops.WeightLayout.OutIn));
             x = x + Ops.Linear(gate * Ops.Linear(m, blk.Up, null, Ops.WeightLayout.OutIn), blk.Down, null, Ops.WeightLayout.OutIn);
         }

@@ -5,35 +5,60 @@ namespace Reins.Tensors;
 public static partial class Ops
 {
     /// <summary>LayerNorm over the last axis: (x − μ)/√(σ² + ε) · w + b (biased variance, as PyTorch).</summary>
-    public static Tensor LayerNorm(Tensor x, Tensor weight, Tensor? bias, float eps)
+    public static Tensor LayerNorm(Tensor x, Tensor weight, Tensor? bias, float eps) => Norm(x, null, weight, bias, eps, rms: false).Normed;
+
+    /// <summary>RMSNorm over the last axis: x / √(mean(x²) + ε) · w (Llama, Qwen2).</summary>
+    public static Tensor RmsNorm(Tensor x, Tensor weight, float eps) => Norm(x, null, weight, null, eps, rms: true).Normed;
+
+    /// <summary>
+    /// The pre-norm block's residual step fused: sum = x + delta and LayerNorm(sum) in one pass over each row while
+    /// it is in L1, instead of writing the sum and reading it back. Both outputs take part in autograd.
+    /// </summary>
+    public static (Tensor Sum, Tensor Normed) ResidualLayerNorm(Tensor x, Tensor delta, Tensor weight, Tensor? bias, float eps) => Norm(x, delta, weight, bias, eps, rms: false);
+
+    /// <summary>sum = x + delta and RMSNorm(sum), fused as <see cref="ResidualLayerNorm"/>.</summary>
+    public static (Tensor Sum, Tensor Normed) ResidualRmsNorm(Tensor x, Tensor delta, Tensor weight, float eps) => Norm(x, delta, weight, null, eps, rms: true);
+
+    private static (Tensor Sum, Tensor Normed) Norm(Tensor x, Tensor? delta, Tensor weight, Tensor? bias, float eps, bool rms)
     {
+        string op = rms ? "rms_norm" : "layer_norm";
         int n = x.Dim(-1), rows = x.Size / Math.Max(1, n);
         if (weight.Size != n || (bias is not null && bias.Size != n))
-            throw new ArgumentException($"layer_norm: input {Tensor.Format(x.Shape)} needs weight/bias of {n}, got {Tensor.Format(weight.Shape)}{(bias is null ? "" : " and " + Tensor.Format(bias.Shape))}.");
+            throw new ArgumentException($"{op}: input {Tensor.Format(x.Shape)} needs weight/bias of {n}, got {Tensor.Format(weight.Shape)}{(bias is null ? "" : " and " + Tensor.Format(bias.Shape))}.");
+        if (delta is not null && !delta.Shape.AsSpan().SequenceEqual(x.Shape))
+            throw new ArgumentException($"residual {op}: x {Tensor.Format(x.Shape)} and delta {Tensor.Format(delta.Shape)} differ.");
+        var input = delta is null ? x : Tensor.Uninitialized((int[])x.Shape.Clone());
         var y = Tensor.Uninitialized((int[])x.Shape.Clone());
         var mean = new float[rows];
         var rstd = new float[rows];
-        var xs = x.Span; var ys = y.Span; var w = weight.Span;
+        var ys = y.Span; var w = weight.Span;
         var b = bias is null ? default : bias.Span;
         for (int r = 0; r < rows; r++)
         {
-            var xr = xs.Slice(r * n, n);
-            float mu = TensorPrimitives.Sum(xr) / n;
-            double var = 0;
-            foreach (var v in xr) var += (v - mu) * (v - mu);
-            float rs = 1f / MathF.Sqrt((float)(var / n) + eps);
-            mean[r] = mu; rstd[r] = rs;
+            var xr = input.Span.Slice(r * n, n);
+            if (delta is not null) TensorPrimitives.Add(x.Span.Slice(r * n, n), delta.Span.Slice(r * n, n), xr);
             var yr = ys.Slice(r * n, n);
+            float mu = rms ? 0 : TensorPrimitives.Sum(xr) / n;
             TensorPrimitives.Subtract(xr, mu, yr);
+            float rs = 1f / MathF.Sqrt(TensorPrimitives.Dot(yr, yr) / n + eps);
+            mean[r] = mu; rstd[r] = rs;
             TensorPrimitives.Multiply(yr, rs, yr);
             if (b.IsEmpty) TensorPrimitives.Multiply(yr, w, yr);
             else TensorPrimitives.FusedMultiplyAdd(yr, w, b, yr);
         }
-        Tape.Record(y, "layer_norm", () =>
+        if (delta is not null)
+            Tape.Record(input, "add", () =>
+            {
+                var g = input.Grad!.Span;
+                if (x.RequiresGrad) TensorPrimitives.Add(x.EnsureGrad().Span, g, x.Grad!.Span);
+                if (delta.RequiresGrad) TensorPrimitives.Add(delta.EnsureGrad().Span, g, delta.Grad!.Span);
+            }, x, delta);
+        Tape.Record(y, op, () =>
         {
-            // With x̂ = (x−μ)·rstd and g = dy ⊙ w:  dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)).
-            var xs = x.Span; var dy = y.Grad!.Span; var w = weight.Span;
-            var dx = x.RequiresGrad ? x.EnsureGrad().Span : default;
+            // With x̂ = (x−μ)·rstd (μ = 0 for RMSNorm) and g = dy ⊙ w:
+            // dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)), without the mean(g) term for RMSNorm.
+            var xs = input.Span; var dy = y.Grad!.Span; var w = weight.Span;
+            var dx = input.RequiresGrad ? input.EnsureGrad().Span : default;
             var dw = weight.RequiresGrad ? weight.EnsureGrad().Span : default;
             var db = bias is { RequiresGrad: true } ? bias.EnsureGrad().Span : default;
             Span<float> xhat = n <= 8192 ? stackalloc float[n] : new float[n];
@@ -47,52 +72,12 @@ public static partial class Ops
                 if (!db.IsEmpty) TensorPrimitives.Add(db, gy, db);
                 if (dx.IsEmpty) continue;
                 TensorPrimitives.Multiply(gy, w, g);
-                float meanG = TensorPrimitives.Sum(g) / n, meanGx = TensorPrimitives.Dot(g, xhat) / n;
+                float meanG = rms ? 0 : TensorPrimitives.Sum(g) / n, meanGx = TensorPrimitives.Dot(g, xhat) / n;
                 var dxr = dx.Slice(r * n, n);
                 for (int i = 0; i < n; i++) dxr[i] += rstd[r] * (g[i] - meanG - xhat[i] * meanGx);
             }
-        }, x, weight, bias);
-        return y;
-    }
-
-    /// <summary>RMSNorm over the last axis: x / √(mean(x²) + ε) · w (Llama, Qwen2).</summary>
-    public static Tensor RmsNorm(Tensor x, Tensor weight, float eps)
-    {
-        int n = x.Dim(-1), rows = x.Size / Math.Max(1, n);
-        if (weight.Size != n)
-            throw new ArgumentException($"rms_norm: input {Tensor.Format(x.Shape)} needs a weight of {n}, got {Tensor.Format(weight.Shape)}.");
-        var y = Tensor.Uninitialized((int[])x.Shape.Clone());
-        var rstd = new float[rows];
-        var xs = x.Span; var ys = y.Span; var w = weight.Span;
-        for (int r = 0; r < rows; r++)
-        {
-            var xr = xs.Slice(r * n, n);
-            rstd[r] = 1f / MathF.Sqrt(TensorPrimitives.Dot(xr, xr) / n + eps);
-            var yr = ys.Slice(r * n, n);
-            TensorPrimitives.Multiply(xr, rstd[r], yr);
-            TensorPrimitives.Multiply(yr, w, yr);
-        }
-        Tape.Record(y, "rms_norm", () =>
-        {
-            // With x̂ = x·rstd and g = dy ⊙ w:  dx = rstd · (g − x̂ · mean(g ⊙ x̂)).
-            var xs = x.Span; var dy = y.Grad!.Span; var w = weight.Span;
-            var dx = x.RequiresGrad ? x.EnsureGrad().Span : default;
-            var dw = weight.RequiresGrad ? weight.EnsureGrad().Span : default;
-            Span<float> xhat = n <= 8192 ? stackalloc float[n] : new float[n];
-            Span<float> g = n <= 8192 ? stackalloc float[n] : new float[n];
-            for (int r = 0; r < rows; r++)
-            {
-                var gy = dy.Slice(r * n, n);
-                TensorPrimitives.Multiply(xs.Slice(r * n, n), rstd[r], xhat);
-                if (!dw.IsEmpty) TensorPrimitives.MultiplyAdd(gy, xhat, dw, dw);
-                if (dx.IsEmpty) continue;
-                TensorPrimitives.Multiply(gy, w, g);
-                float meanGx = TensorPrimitives.Dot(g, xhat) / n;
-                var dxr = dx.Slice(r * n, n);
-                for (int i = 0; i < n; i++) dxr[i] += rstd[r] * (g[i] - xhat[i] * meanGx);
-            }
-        }, x, weight);
-        return y;
+        }, input, weight, bias);
+        return (input, y);
     }
 
     /// <summary>Looks up rows of <paramref name="weight"/> [V, C] for ids laid out as <paramref name="shape"/>; returns [..shape, C].</summary>
