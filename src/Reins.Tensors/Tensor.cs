@@ -258,4 +258,8 @@ public sealed class Tensor
     public static Tensor operator /(Tensor a, float s) => Ops.MulScalar(a, 1f / s);
     /// <summary>Negation.</summary>
     public static Tensor operator -(Tensor a) => Ops.MulScalar(a, -1f);
+    /// <summary>s − a.</summary>
+    public static Tensor operator -(float s, Tensor a) => Ops.AddScalar(Ops.MulScalar(a, -1f), s);
+    /// <summary>s + a.</summary>
+    public static Tensor operator +(float s, Tensor a) => Ops.AddScalar(a, s);
 }
