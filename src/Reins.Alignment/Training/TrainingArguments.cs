@@ -1,0 +1,108 @@
+using System.ComponentModel;
+using System.Text.Json.Serialization;
+
+namespace Reins.Alignment.Training;
+
+/// <summary>
+/// Settings every trainer shares, named as TRL's (transformers') TrainingArguments so a JSON config written for TRL
+/// reads the same here. Defaults suit the small models trained on one CPU, and are stated in `--help`.
+/// </summary>
+public record TrainingArguments
+{
+    /// <summary>Run directory: metrics.jsonl, checkpoint-N/, config.json and the final model.</summary>
+    [JsonPropertyName("output_dir"), Description("Run directory (metrics.jsonl, checkpoint-N/, config.json, final model).")]
+    public string OutputDir { get; init; } = "runs/run";
+
+    /// <summary>Seed of initialisation, shuffling, dropout and sampling.</summary>
+    [JsonPropertyName("seed"), Description("Random seed; same seed and settings give the same single-thread result.")]
+    public ulong Seed { get; init; } = 42;
+
+    /// <summary>Optimiser steps; when positive it overrides num_train_epochs.</summary>
+    [JsonPropertyName("max_steps"), Description("Optimiser steps (overrides num_train_epochs when > 0).")]
+    public int MaxSteps { get; init; } = -1;
+
+    /// <summary>Passes over the training set.</summary>
+    [JsonPropertyName("num_train_epochs"), Description("Passes over the training set.")]
+    public double NumTrainEpochs { get; init; } = 1;
+
+    /// <summary>Peak learning rate.</summary>
+    [JsonPropertyName("learning_rate"), Description("Peak learning rate.")]
+    public float LearningRate { get; init; } = 1e-4f;
+
+    /// <summary>constant, linear or cosine.</summary>
+    [JsonPropertyName("lr_scheduler_type"), Description("Learning-rate schedule after warm-up: constant, linear or cosine.")]
+    public string LrSchedulerType { get; init; } = "linear";
+
+    /// <summary>Fraction of steps with linear warm-up.</summary>
+    [JsonPropertyName("warmup_ratio"), Description("Fraction of the steps spent in linear warm-up.")]
+    public double WarmupRatio { get; init; }
+
+    /// <summary>Decoupled weight decay of AdamW.</summary>
+    [JsonPropertyName("weight_decay"), Description("AdamW's decoupled weight decay.")]
+    public float WeightDecay { get; init; }
+
+    /// <summary>AdamW β₁.</summary>
+    [JsonPropertyName("adam_beta1"), Description("AdamW beta1.")]
+    public float AdamBeta1 { get; init; } = 0.9f;
+
+    /// <summary>AdamW β₂.</summary>
+    [JsonPropertyName("adam_beta2"), Description("AdamW beta2.")]
+    public float AdamBeta2 { get; init; } = 0.999f;
+
+    /// <summary>AdamW ε.</summary>
+    [JsonPropertyName("adam_epsilon"), Description("AdamW epsilon (added to sqrt(v) after bias correction, as PyTorch).")]
+    public float AdamEpsilon { get; init; } = 1e-8f;
+
+    /// <summary>Global gradient-norm clip (0 = off).</summary>
+    [JsonPropertyName("max_grad_norm"), Description("Clip the global gradient norm to this (0 = off).")]
+    public float MaxGradNorm { get; init; } = 1f;
+
+    /// <summary>Examples per micro-batch.</summary>
+    [JsonPropertyName("per_device_train_batch_size"), Description("Examples per micro-batch.")]
+    public int PerDeviceTrainBatchSize { get; init; } = 8;
+
+    /// <summary>Examples per evaluation batch.</summary>
+    [JsonPropertyName("per_device_eval_batch_size"), Description("Examples per evaluation batch.")]
+    public int PerDeviceEvalBatchSize { get; init; } = 8;
+
+    /// <summary>Micro-batches whose gradients are summed before each optimiser step.</summary>
+    [JsonPropertyName("gradient_accumulation_steps"), Description("Micro-batches accumulated per optimiser step.")]
+    public int GradientAccumulationSteps { get; init; } = 1;
+
+    /// <summary>Log every N steps.</summary>
+    [JsonPropertyName("logging_steps"), Description("Write a metrics.jsonl row every N steps.")]
+    public int LoggingSteps { get; init; } = 10;
+
+    /// <summary>Evaluate every N steps (0 = only at the end).</summary>
+    [JsonPropertyName("eval_steps"), Description("Evaluate every N steps when an eval set is given (0 = only at the end).")]
+    public int EvalSteps { get; init; }
+
+    /// <summary>Save a checkpoint every N steps (0 = only the final model).</summary>
+    [JsonPropertyName("save_steps"), Description("Save checkpoint-N every N steps (0 = only the final model).")]
+    public int SaveSteps { get; init; }
+
+    /// <summary>Keep at most this many checkpoints (0 = all).</summary>
+    [JsonPropertyName("save_total_limit"), Description("Keep at most this many checkpoint-N directories (0 = all).")]
+    public int SaveTotalLimit { get; init; }
+
+    /// <summary>Dropout probability (off by default, as RLHF fine-tuning usually wants).</summary>
+    [JsonPropertyName("dropout"), Description("Dropout probability (0 = off).")]
+    public float Dropout { get; init; }
+
+    /// <summary>Validates the shared fields, naming the offending key.</summary>
+    public virtual void Validate()
+    {
+        static void Require(bool ok, string key, string why) { if (!ok) throw new ArgumentException($"{key}: {why}."); }
+        Require(LearningRate > 0, "learning_rate", "must be positive");
+        Require(PerDeviceTrainBatchSize > 0, "per_device_train_batch_size", "must be positive");
+        Require(PerDeviceEvalBatchSize > 0, "per_device_eval_batch_size", "must be positive");
+        Require(GradientAccumulationSteps > 0, "gradient_accumulation_steps", "must be positive");
+        Require(MaxSteps > 0 || NumTrainEpochs > 0, "max_steps", "or num_train_epochs must be positive");
+        Require(WarmupRatio is >= 0 and < 1, "warmup_ratio", "must be in [0, 1)");
+        Require(LoggingSteps > 0, "logging_steps", "must be positive");
+        Require(EvalSteps >= 0 && SaveSteps >= 0 && SaveTotalLimit >= 0, "eval_steps/save_steps/save_total_limit", "must not be negative");
+        Require(MaxGradNorm >= 0, "max_grad_norm", "must not be negative");
+        Require(Dropout is >= 0 and < 1, "dropout", "must be in [0, 1)");
+        Tensors.Optim.LearningRateSchedule.ParseKind(LrSchedulerType);
+    }
+}
