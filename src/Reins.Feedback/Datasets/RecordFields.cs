@@ -30,8 +30,6 @@ internal sealed class RecordFields(JsonElement root, string path, int line, Data
         return value;
     }
 
-    public void Consume(string name) => consumed.Add(name);
-
     public string String(string name) => StringAt(name, Get(name));
 
     public TextOrConversation TextOrConversation(string name) => TextOrConversationAt(name, Get(name));
@@ -44,6 +42,14 @@ internal sealed class RecordFields(JsonElement root, string path, int line, Data
         int i = 0;
         foreach (var element in value.EnumerateArray()) items[i] = item($"{name}[{i++}]", element);
         return items;
+    }
+
+    /// <summary>A list with one entry per item of another list (ranks per completion, labels per step).</summary>
+    public IReadOnlyList<T> ParallelList<T>(string name, Func<string, JsonElement, T> item, int count, string perWhat)
+    {
+        var items = List(name, item);
+        return items.Count == count ? items
+            : throw Error(name, DatasetErrorReason.InvalidValue, $"expected {count} {name}, one per {perWhat}, got {items.Count}");
     }
 
     public string StringAt(string field, JsonElement value) =>

@@ -80,10 +80,7 @@ internal static class RecordParser
         var completions = f.List("completions", f.TextOrConversationAt);
         if (completions.Count < 2)
             throw f.Error("completions", DatasetErrorReason.InvalidValue, $"expected at least two completions to rank, got {completions.Count}");
-        var ranks = f.List("ranks", f.IntegerAt);
-        if (ranks.Count != completions.Count)
-            throw f.Error("ranks", DatasetErrorReason.InvalidValue, $"expected {completions.Count} ranks, one per completion, got {ranks.Count}");
-        return new RankedExample(prompt, completions, ranks);
+        return new RankedExample(prompt, completions, f.ParallelList("ranks", f.IntegerAt, completions.Count, "completion"));
     }
 
     private static StepwiseExample Stepwise(RecordFields f)
@@ -92,10 +89,7 @@ internal static class RecordParser
         var prompt = f.String("prompt");
         var steps = f.List("completions", f.StringAt);
         if (steps.Count == 0) throw f.Error("completions", DatasetErrorReason.InvalidValue, "expected at least one step, got an empty list");
-        var labels = f.List("labels", f.BoolAt);
-        if (labels.Count != steps.Count)
-            throw f.Error("labels", DatasetErrorReason.InvalidValue, $"expected {steps.Count} labels, one per step, got {labels.Count}");
-        return new StepwiseExample(prompt, steps, labels);
+        return new StepwiseExample(prompt, steps, f.ParallelList("labels", f.BoolAt, steps.Count, "step"));
     }
 
     private static PreferenceExample AnthropicHhPair(RecordFields f)
