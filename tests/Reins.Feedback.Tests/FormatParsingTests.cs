@@ -173,6 +173,7 @@ public sealed class FormatParsingTests : IDisposable
         Assert.Equal(1, dataset.Report.Records);
         var error = Assert.Throws<DatasetException>(() => JsonlDatasetReader.Load<PreferenceExample>(path));
         Assert.Equal($"{path}:1: the dataset is PromptCompletion (PromptCompletionExample), but PreferenceExample records are needed", error.Message);
+        Assert.Equal(DatasetErrorReason.WrongFormat, error.Reason);
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public sealed class JsonlDatasetReader
         var examples = new List<T>();
         foreach (var example in reader.Read())
         {
-            examples.Add(example as T ?? throw new DatasetException(path, example.Line, null, DatasetErrorReason.UnknownFormat,
+            examples.Add(example as T ?? throw new DatasetException(path, example.Line, null, DatasetErrorReason.WrongFormat,
                 $"the dataset is {reader.Report.Format} ({example.GetType().Name}), but {typeof(T).Name} records are needed"));
         }
         return new Dataset<T>(examples, reader.Report);
