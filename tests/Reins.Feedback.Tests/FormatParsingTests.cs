@@ -2,12 +2,8 @@ using Reins.Feedback.Datasets;
 
 namespace Reins.Feedback.Tests;
 
-public sealed class FormatParsingTests : IDisposable
+public sealed class FormatParsingTests : FileWritingTests
 {
-    private readonly TempFiles files = new();
-
-    public void Dispose() => files.Dispose();
-
     private static ChatMessage User(string content) => new("user", content);
     private static ChatMessage Assistant(string content) => new("assistant", content);
 
@@ -21,13 +17,13 @@ public sealed class FormatParsingTests : IDisposable
     [Fact]
     public void LanguageModelingStandardAndConversational()
     {
-        var (standard, report) = Read(files.Write("lm.jsonl", """{"text": "The cat sat."}""", """{"text": "On the mat.", "source": "web"}"""));
+        var (standard, report) = Read(Files.Write("lm.jsonl", """{"text": "The cat sat."}""", """{"text": "On the mat.", "source": "web"}"""));
         Assert.Equal((DatasetFormat.LanguageModeling, DatasetStyle.Standard), (report.Format, report.Style));
         Assert.Equal(["The cat sat.", "On the mat."], standard.Cast<LanguageModelingExample>().Select(e => e.Text.Text));
         Assert.Equal("web", standard[1].Extra["source"].GetString());
         Assert.Equal(2, standard[1].Line);
 
-        var (conversational, conversationalReport) = Read(files.Write("chat.jsonl",
+        var (conversational, conversationalReport) = Read(Files.Write("chat.jsonl",
             """{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}"""));
         Assert.Equal(DatasetStyle.Conversational, conversationalReport.Style);
         Assert.Equal([new("system", "Be brief."), User("Hi"), Assistant("Hello.")], ((LanguageModelingExample)conversational[0]).Text.Messages!);
@@ -36,7 +32,7 @@ public sealed class FormatParsingTests : IDisposable
     [Fact]
     public void PromptOnlyKeepsExtraFieldsForRewardFunctions()
     {
-        var (examples, report) = Read(files.Write("math.jsonl",
+        var (examples, report) = Read(Files.Write("math.jsonl",
             """{"prompt": "What is 2+3?", "answer": 5, "category": "arithmetic"}""",
             """{"prompt": [{"role": "user", "content": "What is 4*4?"}], "answer": 16, "category": "arithmetic"}"""),
             new DatasetReadOptions { Format = DatasetFormat.PromptOnly, SkipInvalid = true });
@@ -48,7 +44,7 @@ public sealed class FormatParsingTests : IDisposable
         Assert.Equal("arithmetic", first.Extra["category"].GetString());
         Assert.Equal(1, report.Skipped[DatasetErrorReason.WrongType]);
 
-        var (conversational, _) = Read(files.Write("math-chat.jsonl", """{"prompt": [{"role": "user", "content": "What is 4*4?"}], "answer": 16}"""));
+        var (conversational, _) = Read(Files.Write("math-chat.jsonl", """{"prompt": [{"role": "user", "content": "What is 4*4?"}], "answer": 16}"""));
         var prompt = Assert.IsType<PromptOnlyExample>(Assert.Single(conversational));
         Assert.Equal([User("What is 4*4?")], prompt.Prompt.Messages!);
         Assert.Equal(16, prompt.Extra["answer"].GetInt32());
@@ -57,12 +53,12 @@ public sealed class FormatParsingTests : IDisposable
     [Fact]
     public void PromptCompletionStandardAndConversational()
     {
-        var (standard, report) = Read(files.Write("pc.jsonl", """{"prompt": "The sky is", "completion": " blue."}"""));
+        var (standard, report) = Read(Files.Write("pc.jsonl", """{"prompt": "The sky is", "completion": " blue."}"""));
         Assert.Equal(DatasetFormat.PromptCompletion, report.Format);
         var s = Assert.IsType<PromptCompletionExample>(Assert.Single(standard));
         Assert.Equal(("The sky is", " blue."), (s.Prompt.Text, s.Completion.Text));
 
-        var (conversational, _) = Read(files.Write("pc-chat.jsonl",
+        var (conversational, _) = Read(Files.Write("pc-chat.jsonl",
             """{"prompt": [{"role": "user", "content": "What color is the sky?"}], "completion": [{"role": "assistant", "content": "Blue."}]}"""));
         var c = Assert.IsType<PromptCompletionExample>(Assert.Single(conversational));
         Assert.Equal([User("What color is the sky?")], c.Prompt.Messages!);
@@ -72,13 +68,13 @@ public sealed class FormatParsingTests : IDisposable
     [Fact]
     public void ExplicitPreferenceStandardAndConversational()
     {
-        var (standard, report) = Read(files.Write("prefs.jsonl", """{"prompt": "The sky is", "chosen": " blue.", "rejected": " green.", "annotator": "a7"}"""));
+        var (standard, report) = Read(Files.Write("prefs.jsonl", """{"prompt": "The sky is", "chosen": " blue.", "rejected": " green.", "annotator": "a7"}"""));
         Assert.Equal((DatasetFormat.Preference, DatasetStyle.Standard), (report.Format, report.Style));
         var s = Assert.IsType<PreferenceExample>(Assert.Single(standard));
         Assert.Equal(("The sky is", " blue.", " green."), (s.Prompt.Text, s.Chosen.Text, s.Rejected.Text));
         Assert.Equal("a7", s.Extra["annotator"].GetString());
 
-        var (conversational, chatReport) = Read(files.Write("prefs-chat.jsonl",
+        var (conversational, chatReport) = Read(Files.Write("prefs-chat.jsonl",
             """{"prompt": [{"role": "user", "content": "Sky color?"}], "chosen": [{"role": "assistant", "content": "Blue."}], "rejected": [{"role": "assistant", "content": "Green."}]}"""));
         Assert.Equal(DatasetStyle.Conversational, chatReport.Style);
         var c = Assert.IsType<PreferenceExample>(Assert.Single(conversational));
@@ -90,14 +86,14 @@ public sealed class FormatParsingTests : IDisposable
     [Fact]
     public void UnpairedPreferenceStandardAndConversational()
     {
-        var (standard, report) = Read(files.Write("kto.jsonl",
+        var (standard, report) = Read(Files.Write("kto.jsonl",
             """{"prompt": "The sky is", "completion": " blue.", "label": true}""",
             """{"prompt": "The sky is", "completion": " green.", "label": false}"""));
         Assert.Equal(DatasetFormat.UnpairedPreference, report.Format);
         Assert.Equal([true, false], standard.Cast<UnpairedPreferenceExample>().Select(e => e.Label));
         Assert.Equal(" green.", ((UnpairedPreferenceExample)standard[1]).Completion.Text);
 
-        var (conversational, _) = Read(files.Write("kto-chat.jsonl",
+        var (conversational, _) = Read(Files.Write("kto-chat.jsonl",
             """{"prompt": [{"role": "user", "content": "Sky?"}], "completion": [{"role": "assistant", "content": "Green."}], "label": false}"""));
         var c = Assert.IsType<UnpairedPreferenceExample>(Assert.Single(conversational));
         Assert.False(c.Label);
@@ -107,7 +103,7 @@ public sealed class FormatParsingTests : IDisposable
     [Fact]
     public void RatingAttributesAreDiscoveredInFileOrderOrConfigured()
     {
-        string path = files.Write("helpsteer.jsonl",
+        string path = Files.Write("helpsteer.jsonl",
             """{"prompt": "Explain rain.", "response": "Water falls.", "helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 0.5, "source": "hs2"}""",
             """{"prompt": "Explain snow.", "response": "Frozen water falls.", "helpfulness": 4, "correctness": 4, "coherence": 3, "complexity": 2, "verbosity": 1}""");
         var (discovered, report) = Read(path);
@@ -131,7 +127,7 @@ public sealed class FormatParsingTests : IDisposable
     [Fact]
     public void RankedListsExpandIntoEveryStrictlyOrderedPair()
     {
-        var (examples, report) = Read(files.Write("ranked.jsonl",
+        var (examples, report) = Read(Files.Write("ranked.jsonl",
             """{"prompt": "Name a fruit.", "completions": ["Apple.", "A rock.", "Banana.", "Pear."], "ranks": [1, 3, 1, 2], "batch": 9}"""));
         Assert.Equal(DatasetFormat.RankedList, report.Format);
         var ranked = Assert.IsType<RankedExample>(Assert.Single(examples));
@@ -145,7 +141,7 @@ public sealed class FormatParsingTests : IDisposable
     [Fact]
     public void StepwiseSupervision()
     {
-        var (examples, report) = Read(files.Write("prm.jsonl",
+        var (examples, report) = Read(Files.Write("prm.jsonl",
             """{"prompt": "Which is larger, 9.8 or 9.11?", "completions": ["Compare 0.80 with 0.11.", "0.11 is larger, so 9.11."], "labels": [true, false]}"""));
         Assert.Equal((DatasetFormat.StepwiseSupervision, DatasetStyle.Standard), (report.Format, report.Style));
         var step = Assert.IsType<StepwiseExample>(Assert.Single(examples));
@@ -157,7 +153,7 @@ public sealed class FormatParsingTests : IDisposable
     [Fact]
     public void OverridingTheFormatReadsOtherFieldsAsExtra()
     {
-        string path = files.Write("prefs.jsonl", """{"prompt": "Q", "chosen": "good", "rejected": "bad"}""");
+        string path = Files.Write("prefs.jsonl", """{"prompt": "Q", "chosen": "good", "rejected": "bad"}""");
         var (examples, report) = Read(path, new DatasetReadOptions { Format = DatasetFormat.PromptOnly });
         Assert.Equal(DatasetFormat.PromptOnly, report.Format);
         var prompt = Assert.IsType<PromptOnlyExample>(Assert.Single(examples));
@@ -167,7 +163,7 @@ public sealed class FormatParsingTests : IDisposable
     [Fact]
     public void LoadChecksTheRecordType()
     {
-        string path = files.Write("pc.jsonl", """{"prompt": "a", "completion": "b"}""");
+        string path = Files.Write("pc.jsonl", """{"prompt": "a", "completion": "b"}""");
         var dataset = JsonlDatasetReader.Load<PromptCompletionExample>(path);
         Assert.Single(dataset.Examples);
         Assert.Equal(1, dataset.Report.Records);
@@ -179,7 +175,7 @@ public sealed class FormatParsingTests : IDisposable
     [Fact]
     public void IgnoredMessageKeysAreCounted()
     {
-        var (_, report) = Read(files.Write("chat.jsonl",
+        var (_, report) = Read(Files.Write("chat.jsonl",
             """{"messages": [{"role": "user", "content": "Hi", "name": "ann"}, {"role": "assistant", "content": "Hello.", "name": "bot"}]}"""));
         Assert.Equal(2, report.IgnoredMessageKeys["name"]);
         Assert.Contains("ignored message keys name ×2", report.ToString());

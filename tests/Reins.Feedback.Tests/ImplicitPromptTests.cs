@@ -3,12 +3,8 @@ using Reins.Feedback.Datasets;
 
 namespace Reins.Feedback.Tests;
 
-public sealed class ImplicitPromptTests : IDisposable
+public sealed class ImplicitPromptTests : FileWritingTests
 {
-    private readonly TempFiles files = new();
-
-    public void Dispose() => files.Dispose();
-
     private static ChatMessage User(string content) => new("user", content);
     private static ChatMessage Assistant(string content) => new("assistant", content);
 
@@ -27,7 +23,7 @@ public sealed class ImplicitPromptTests : IDisposable
     public void ConversationsSharingAPrefixSplitIntoPromptAndCompletions()
     {
         ChatMessage[] shared = [new("system", "You are terse."), User("Capital of France?"), Assistant("Paris."), User("And of Italy?")];
-        string path = files.Write("implicit.jsonl", Json(new
+        string path = Files.Write("implicit.jsonl", Json(new
         {
             chosen = Messages([.. shared, Assistant("Rome.")]),
             rejected = Messages([.. shared, Assistant("Milan.")]),
@@ -65,7 +61,7 @@ public sealed class ImplicitPromptTests : IDisposable
     [Fact]
     public void NothingSharedIsAnError()
     {
-        string path = files.Write("implicit.jsonl", Json(new { chosen = Messages(User("A"), Assistant("x")), rejected = Messages(User("B"), Assistant("y")) }));
+        string path = Files.Write("implicit.jsonl", Json(new { chosen = Messages(User("A"), Assistant("x")), rejected = Messages(User("B"), Assistant("y")) }));
         var error = Assert.Throws<DatasetException>(() => ReadPreferences(path, out _));
         Assert.Equal($"{path}:1: field \"chosen\": chosen and rejected share no prefix to use as the implicit prompt", error.Message);
     }
@@ -73,7 +69,7 @@ public sealed class ImplicitPromptTests : IDisposable
     [Fact]
     public void AnExplicitPromptDatasetDoesNotSilentlyTurnImplicit()
     {
-        string path = files.Write("prefs.jsonl",
+        string path = Files.Write("prefs.jsonl",
             """{"prompt": "Q: 2+2?", "chosen": " 4", "rejected": " 5"}""",
             """{"chosen": "Q: 3+3? 6", "rejected": "Q: 3+3? 7"}""");
         var error = Assert.Throws<DatasetException>(() => ReadPreferences(path, out _));
@@ -95,7 +91,7 @@ public sealed class ImplicitPromptTests : IDisposable
     [Fact]
     public void AnthropicHhTranscriptsBecomeConversationalPreferences()
     {
-        string path = files.Write("hh.jsonl", Json(new { chosen = ChosenTranscript, rejected = RejectedTranscript }));
+        string path = Files.Write("hh.jsonl", Json(new { chosen = ChosenTranscript, rejected = RejectedTranscript }));
         var example = Assert.Single(ReadPreferences(path, out var report));
         Assert.Equal((DatasetFormat.AnthropicHh, DatasetStyle.Conversational), (report.Format, report.Style));
         Assert.Equal(
@@ -113,7 +109,7 @@ public sealed class ImplicitPromptTests : IDisposable
     [Fact]
     public void AnthropicHhIdenticalTranscriptsStillYieldTheFinalTurn()
     {
-        string path = files.Write("hh.jsonl", Json(new { chosen = ChosenTranscript, rejected = ChosenTranscript }));
+        string path = Files.Write("hh.jsonl", Json(new { chosen = ChosenTranscript, rejected = ChosenTranscript }));
         var example = Assert.Single(ReadPreferences(path, out _));
         Assert.Equal(3, example.Prompt.Messages!.Count);
         Assert.Equal(example.Chosen.Messages!, example.Rejected.Messages!);
@@ -122,7 +118,7 @@ public sealed class ImplicitPromptTests : IDisposable
     [Fact]
     public void AnthropicHhTranscriptEndingWithTheHumanIsAnError()
     {
-        string path = files.Write("hh.jsonl", Json(new { chosen = ChosenTranscript, rejected = History }));
+        string path = Files.Write("hh.jsonl", Json(new { chosen = ChosenTranscript, rejected = History }));
         var error = Assert.Throws<DatasetException>(() => ReadPreferences(path, out _));
         Assert.Equal($"{path}:1: field \"rejected\": the transcript ends with a Human turn; expected the Assistant's reply last", error.Message);
     }

@@ -5,17 +5,13 @@ using Reins.Feedback.Tokenization;
 
 namespace Reins.Feedback.Tests;
 
-public sealed class PipelineTests : IDisposable
+public sealed class PipelineTests : FileWritingTests
 {
-    private readonly TempFiles files = new();
-
-    public void Dispose() => files.Dispose();
-
     [Fact]
     public void FileToDpoBatchAsTheReadmeShowsIt()
     {
         var lines = Enumerable.Range(0, 20).Select(i => $$"""{"prompt": "Q{{i}}:", "chosen": " yes", "rejected": " no{{new string('!', i % 3)}}", "category": "c{{i % 2}}"}""");
-        string path = files.Write("prefs.jsonl", [.. lines, "{broken"]);
+        string path = Files.Write("prefs.jsonl", [.. lines, "{broken"]);
         var encoder = new ByteEncoder();
 
         var data = JsonlDatasetReader.Load<PreferenceExample>(path, new DatasetReadOptions { SkipInvalid = true });

@@ -2,12 +2,8 @@ using Reins.Feedback.Datasets;
 
 namespace Reins.Feedback.Tests;
 
-public sealed class ReaderErrorTests : IDisposable
+public sealed class ReaderErrorTests : FileWritingTests
 {
-    private readonly TempFiles files = new();
-
-    public void Dispose() => files.Dispose();
-
     private const string Valid = """{"prompt": "Q", "chosen": "good", "rejected": "bad"}""";
 
     private static DatasetException ReadFails(string path, DatasetReadOptions? options = null) =>
@@ -16,7 +12,7 @@ public sealed class ReaderErrorTests : IDisposable
     [Fact]
     public void MalformedJsonNamesFileLineAndByte()
     {
-        string path = files.Write("prefs.jsonl", Valid, Valid, """{"prompt": "Q", "chosen": "good" "rejected": "bad"}""");
+        string path = Files.Write("prefs.jsonl", Valid, Valid, """{"prompt": "Q", "chosen": "good" "rejected": "bad"}""");
         var error = ReadFails(path);
         Assert.Equal((DatasetErrorReason.MalformedJson, 3, null), (error.Reason, error.LineNumber, error.Field));
         Assert.StartsWith($"{path}:3: malformed JSON at byte 34: '\"' is invalid after a value.", error.Message);
@@ -26,14 +22,14 @@ public sealed class ReaderErrorTests : IDisposable
     [Fact]
     public void DuplicateKeysAreMalformedRatherThanOneSilentlyWinning()
     {
-        string path = files.Write("prefs.jsonl", """{"prompt": "Q", "chosen": "good", "rejected": "bad", "chosen": "other"}""");
+        string path = Files.Write("prefs.jsonl", """{"prompt": "Q", "chosen": "good", "rejected": "bad", "chosen": "other"}""");
         Assert.Equal(DatasetErrorReason.MalformedJson, ReadFails(path).Reason);
     }
 
     [Fact]
     public void MissingFieldNamesTheFieldAndWhatTheFormatNeeds()
     {
-        string path = files.Write("prefs.jsonl", Valid, """{"prompt": "Q", "chosen": "good"}""");
+        string path = Files.Write("prefs.jsonl", Valid, """{"prompt": "Q", "chosen": "good"}""");
         var error = ReadFails(path);
         Assert.Equal(
             $"{path}:2: field \"rejected\": missing (a preference record needs \"chosen\" and \"rejected\", and \"prompt\" unless the prompt is implicit)",
@@ -45,10 +41,10 @@ public sealed class ReaderErrorTests : IDisposable
     public void WrongTypeBeforeTheStyleIsKnownOffersBothStyles()
     {
         // Sixteen blank lines first: the location is the file's line, not the record's index.
-        string path = files.Write("prefs.jsonl", [.. Enumerable.Repeat("", 16), """{"prompt": "Q", "chosen": 3, "rejected": "bad"}"""]);
+        string path = Files.Write("prefs.jsonl", [.. Enumerable.Repeat("", 16), """{"prompt": "Q", "chosen": 3, "rejected": "bad"}"""]);
         Assert.Equal($"{path}:17: field \"chosen\": expected a string (the dataset is standard), got number", ReadFails(path).Message);
 
-        path = files.Write("prefs2.jsonl", [.. Enumerable.Repeat("", 16), """{"prompt": 3, "chosen": "good", "rejected": "bad"}"""]);
+        path = Files.Write("prefs2.jsonl", [.. Enumerable.Repeat("", 16), """{"prompt": 3, "chosen": "good", "rejected": "bad"}"""]);
         var error = ReadFails(path);
         Assert.Equal($"{path}:17: field \"prompt\": expected a string or a list of messages, got number", error.Message);
         Assert.Equal((DatasetErrorReason.WrongType, 17, "prompt"), (error.Reason, error.LineNumber, error.Field));
@@ -57,7 +53,7 @@ public sealed class ReaderErrorTests : IDisposable
     [Fact]
     public void ARecordOfTheOtherStyleIsAWrongType()
     {
-        string path = files.Write("chat.jsonl",
+        string path = Files.Write("chat.jsonl",
             """{"prompt": [{"role": "user", "content": "Q"}], "completion": [{"role": "assistant", "content": "A"}]}""",
             """{"prompt": "Q", "completion": "A"}""");
         Assert.Equal($"{path}:2: field \"prompt\": expected a list of messages (the dataset is conversational), got string", ReadFails(path).Message);
@@ -76,7 +72,7 @@ public sealed class ReaderErrorTests : IDisposable
     [InlineData("""{"prompt": "Q", "response": "A", "helpfulness": "high"}""", null, "a ratings record has no numeric attribute; name them in DatasetReadOptions.RatingAttributes")]
     public void FieldErrorsNameTheFieldPath(string line, string? field, string detail)
     {
-        string path = files.Write("data.jsonl", line);
+        string path = Files.Write("data.jsonl", line);
         var error = ReadFails(path);
         Assert.Equal(field is null ? $"{path}:1: {detail}" : $"{path}:1: field \"{field}\": {detail}", error.Message);
         Assert.Equal(field, error.Field);
@@ -85,15 +81,15 @@ public sealed class ReaderErrorTests : IDisposable
     [Fact]
     public void LinesThatAreNotObjectsOrFitNoFormatAreErrors()
     {
-        Assert.Equal($"{files.PathOf("a.jsonl")}:1: expected a JSON object, got list", ReadFails(files.Write("a.jsonl", "[1, 2]")).Message);
-        Assert.Equal($"{files.PathOf("b.jsonl")}:1: no known format has the keys \"question\", \"id\"; set DatasetReadOptions.Format",
-            ReadFails(files.Write("b.jsonl", """{"question": "Q", "id": 4}""")).Message);
+        Assert.Equal($"{Files.PathOf("a.jsonl")}:1: expected a JSON object, got list", ReadFails(Files.Write("a.jsonl", "[1, 2]")).Message);
+        Assert.Equal($"{Files.PathOf("b.jsonl")}:1: no known format has the keys \"question\", \"id\"; set DatasetReadOptions.Format",
+            ReadFails(Files.Write("b.jsonl", """{"question": "Q", "id": 4}""")).Message);
     }
 
     [Fact]
     public void SkipInvalidCountsEverySkippedLineByReason()
     {
-        string path = files.Write("prefs.jsonl",
+        string path = Files.Write("prefs.jsonl",
             "{not json",
             Valid,
             "",
@@ -118,7 +114,7 @@ public sealed class ReaderErrorTests : IDisposable
     [Fact]
     public void WithoutSkipInvalidTheFirstBadLineStopsTheRead()
     {
-        string path = files.Write("prefs.jsonl", Valid, "{not json", Valid);
+        string path = Files.Write("prefs.jsonl", Valid, "{not json", Valid);
         var reader = new JsonlDatasetReader(path);
         var seen = new List<Example>();
         Assert.Throws<DatasetException>(() => { foreach (var example in reader.Read()) seen.Add(example); });
@@ -128,24 +124,24 @@ public sealed class ReaderErrorTests : IDisposable
     [Fact]
     public void AnEmptyDatasetIsAnErrorThatSaysSo()
     {
-        string blank = files.Write("blank.jsonl", "", "  ", "");
+        string blank = Files.Write("blank.jsonl", "", "  ", "");
         var error = ReadFails(blank);
         Assert.Equal($"{blank}: the dataset is empty: no record in 3 lines (3 blank, 0 invalid)", error.Message);
         Assert.Equal((DatasetErrorReason.EmptyDataset, (int?)null), (error.Reason, error.LineNumber));
 
-        string allBad = files.Write("bad.jsonl", "{", "", "[]");
+        string allBad = Files.Write("bad.jsonl", "{", "", "[]");
         Assert.Equal($"{allBad}: the dataset is empty: no record in 3 lines (1 blank, 2 invalid)",
             ReadFails(allBad, new DatasetReadOptions { SkipInvalid = true }).Message);
 
-        File.WriteAllText(files.PathOf("zero.jsonl"), "");
-        Assert.Equal(DatasetErrorReason.EmptyDataset, ReadFails(files.PathOf("zero.jsonl")).Reason);
+        File.WriteAllText(Files.PathOf("zero.jsonl"), "");
+        Assert.Equal(DatasetErrorReason.EmptyDataset, ReadFails(Files.PathOf("zero.jsonl")).Reason);
     }
 
     [Fact]
     public void SkippedFirstLinesDoNotFixTheFormat()
     {
         // The first object fits no format; detection waits for the first valid record.
-        string path = files.Write("pc.jsonl", """{"unrelated": 1}""", """{"prompt": "a", "completion": "b"}""");
+        string path = Files.Write("pc.jsonl", """{"unrelated": 1}""", """{"prompt": "a", "completion": "b"}""");
         var reader = new JsonlDatasetReader(path, new DatasetReadOptions { SkipInvalid = true });
         Assert.IsType<PromptCompletionExample>(Assert.Single(reader.Read()));
         Assert.Equal(1, reader.Report.Skipped[DatasetErrorReason.UnknownFormat]);

@@ -2,12 +2,8 @@ using Reins.Feedback.Sampling;
 
 namespace Reins.Feedback.Tests;
 
-public sealed class SamplingTests : IDisposable
+public sealed class SamplingTests : FileWritingTests
 {
-    private readonly TempFiles files = new();
-
-    public void Dispose() => files.Dispose();
-
     private static readonly int[] Items = Enumerable.Range(100, 50).ToArray();
 
     [Fact]
@@ -70,7 +66,7 @@ public sealed class SamplingTests : IDisposable
     {
         var original = new DataSampler(50, seed: 7);
         Batches(original, 5);
-        string path = files.PathOf(DataCursor.FileName);
+        string path = Files.PathOf(DataCursor.FileName);
         original.Cursor.Save(path);
         var expected = Batches(original, 12);
 

@@ -19,3 +19,15 @@ internal sealed class TempFiles : IDisposable
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
 }
+
+/// <summary>Base of test classes that write files: each test gets its own scratch directory.</summary>
+public abstract class FileWritingTests : IDisposable
+{
+    private protected TempFiles Files { get; } = new();
+
+    public void Dispose()
+    {
+        Files.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
