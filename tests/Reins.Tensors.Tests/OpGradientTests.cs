@@ -243,6 +243,24 @@ public class OpGradientTests
     }
 
     [Fact]
+    public void AttentionConfinedToPackedSegments()
+    {
+        // Row 0 packs documents of 3 and 4 tokens; row 1 holds one document with right padding.
+        var q = Input(34, -1, 1, 2, 7, 4);
+        var k = Input(35, -1, 1, 2, 7, 2);
+        var v = Input(36, -1, 1, 2, 7, 2);
+        int[] segments = [0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1];
+        float[] mask = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0];
+        Check(x => Ops.Attention(x[0], x[1], x[2], 2, 1, mask, causal: true, segments), [q, k, v]);
+
+        // Each packed document sees exactly what it would see alone.
+        var packed = Ops.Attention(q, k, v, 2, 1, mask, causal: true, segments).ToArray();
+        var second = Ops.Attention(Ops.Slice(Ops.Narrow0(q, 0, 1), 1, 3, 4), Ops.Slice(Ops.Narrow0(k, 0, 1), 1, 3, 4), Ops.Slice(Ops.Narrow0(v, 0, 1), 1, 3, 4), 2, 1, default, causal: true).ToArray();
+        for (int i = 0; i < second.Length; i++) Assert.Equal(second[i], packed[3 * 4 + i], 5);
+        Assert.Throws<ArgumentException>(() => Ops.Attention(q, k, v, 2, 1, mask, causal: true, [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    }
+
+    [Fact]
     public void AttentionWithCachedKeysLongerThanQueries()
     {
         var q = Input(31, -1, 1, 1, 2, 4);

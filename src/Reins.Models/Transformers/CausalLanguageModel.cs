@@ -25,10 +25,24 @@ public abstract class CausalLanguageModel : Module
     };
 
     /// <summary>The final hidden states [batch, time, hidden] after the last norm.</summary>
-    public Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null)
+    /// <param name="ids">Token ids [batch·time].</param>
+    /// <param name="batch">Rows.</param>
+    /// <param name="time">Positions per row.</param>
+    /// <param name="attentionMask">1 = real token, 0 = padding; empty = all real.</param>
+    /// <param name="positions">Position ids; default cumsum(mask) − 1.</param>
+    /// <param name="documentIds">For packed rows: each token's document, so attention stays within documents.</param>
+    public Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null, int[]? documentIds = null)
     {
         CheckInputs(ids, batch, time, attentionMask, positions);
-        return Forward(ids, batch, time, attentionMask, positions ?? PositionIds(attentionMask, batch, time), cache: null);
+        return Forward(ids, batch, time, positions ?? PositionIds(attentionMask, batch, time), new AttentionContext(attentionMask, documentIds, null));
+    }
+
+    /// <summary>What attention needs besides q, k, v: key padding, packed-document ids, or the KV cache when decoding.</summary>
+    private protected readonly ref struct AttentionContext(ReadOnlySpan<float> mask, ReadOnlySpan<int> segments, KvCache? cache)
+    {
+        public ReadOnlySpan<float> Mask { get; } = mask;
+        public ReadOnlySpan<int> Segments { get; } = segments;
+        public KvCache? Cache { get; } = cache;
     }
 
     /// <summary>
@@ -36,7 +50,7 @@ public abstract class CausalLanguageModel : Module
     /// under <paramref name="attentionMask"/>; with one, each layer appends its keys and values to the cache and
     /// attends over everything cached (the mask then lives in the cache).
     /// </summary>
-    private protected abstract Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask, int[] positions, KvCache? cache);
+    private protected abstract Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, int[] positions, in AttentionContext context);
 
     /// <summary>
     /// Incremental decoding: runs <paramref name="time"/> new tokens per row (mask [batch·time], empty = all real)
@@ -48,7 +62,7 @@ public abstract class CausalLanguageModel : Module
         CheckInputs(ids, batch, time, newMask, null);
         if (cache.Batch != batch) throw new ArgumentException($"{Config.Architecture}: cache holds {cache.Batch} rows, the input {batch}.");
         var positions = cache.BeginStep(time, newMask);
-        var hidden = Forward(ids, batch, time, default, positions, cache);
+        var hidden = Forward(ids, batch, time, positions, new AttentionContext(default, default, cache));
         cache.EndStep(time);
         var last = new int[batch];
         for (int b = 0; b < batch; b++) last[b] = b * time + time - 1;
@@ -57,9 +71,9 @@ public abstract class CausalLanguageModel : Module
     }
 
     /// <summary>Self-attention of one block, over this call's positions or through the KV cache.</summary>
-    private protected static Tensor SelfAttention(int layer, Tensor q, Tensor k, Tensor v, int heads, int kvHeads, ReadOnlySpan<float> attentionMask, KvCache? cache)
+    private protected static Tensor SelfAttention(int layer, Tensor q, Tensor k, Tensor v, int heads, int kvHeads, in AttentionContext context)
     {
-        if (cache is null) return Ops.Attention(q, k, v, heads, kvHeads, attentionMask, causal: true);
+        if (context.Cache is not { } cache) return Ops.Attention(q, k, v, heads, kvHeads, context.Mask, causal: true, context.Segments);
         cache.Write(layer, k, v);
         return cache.Attend(layer, q, q.Dim(1), heads, kvHeads);
     }
@@ -91,8 +105,8 @@ public abstract class CausalLanguageModel : Module
     }
 
     /// <summary>Next-token logits [batch, time, vocab].</summary>
-    public Tensor Logits(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null) =>
-        Ops.Linear(Hidden(ids, batch, time, attentionMask, positions), LmHeadWeight, null, Ops.WeightLayout.OutIn);
+    public Tensor Logits(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null, int[]? documentIds = null) =>
+        Ops.Linear(Hidden(ids, batch, time, attentionMask, positions, documentIds), LmHeadWeight, null, Ops.WeightLayout.OutIn);
 
     /// <summary>Mean next-token cross-entropy; <paramref name="targets"/> holds one id per position, −100 where ignored.</summary>
     public Tensor Loss(ReadOnlySpan<int> ids, ReadOnlySpan<int> targets, int batch, int time, ReadOnlySpan<float> attentionMask = default)

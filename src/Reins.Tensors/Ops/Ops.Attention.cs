@@ -10,8 +10,10 @@ public static partial class Ops
     /// (S > T when earlier keys come from a KV cache: query t sits at absolute position S − T + t).
     /// <paramref name="keyMask"/> [B·S] marks real (1) and padding (0) keys. A query that may attend to no key
     /// (a left-pad position) outputs zeros rather than NaN. Heads are read strided, so no transposes are made.
+    /// <paramref name="segments"/> [B·T] (S = T), when given, confines each query to keys of its own segment: packed
+    /// sequences, whose documents must each be one contiguous run.
     /// </summary>
-    public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, int kvHeads, ReadOnlySpan<float> keyMask, bool causal)
+    public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, int kvHeads, ReadOnlySpan<float> keyMask, bool causal, ReadOnlySpan<int> segments = default)
     {
         if (q.Rank != 3 || k.Rank != 3 || v.Rank != 3)
             throw new ArgumentException($"attention: q, k, v must be [B, T, H·D]; got {Tensor.Format(q.Shape)}, {Tensor.Format(k.Shape)}, {Tensor.Format(v.Shape)}.");
@@ -21,6 +23,7 @@ public static partial class Ops
         if (!keyMask.IsEmpty && keyMask.Length != batch * s)
             throw new ArgumentException($"attention: key mask has {keyMask.Length} entries, expected B·S = {batch * s}.");
         var mask = keyMask.IsEmpty ? null : keyMask.ToArray();
+        var firstKey = segments.IsEmpty ? null : SegmentStarts(segments, batch, t, s);
         int group = heads / kvHeads, ldq = heads * d, ldk = kvHeads * d;
         float scale = 1f / MathF.Sqrt(d);
         var probs = Tensor.Uninitialized([batch, heads, t, s]);
@@ -33,7 +36,7 @@ public static partial class Ops
         {
             int b = task / kvHeads, kh = task % kvHeads;
             AttendGroup(b, kh, group, t, s, d, qp, ldq, kp + (long)b * s * ldk, vp + (long)b * s * ldk, ldk,
-                pp + ((long)b * heads + kh * group) * t * s, yp, scale, causal, mask, b * s);
+                pp + ((long)b * heads + kh * group) * t * s, yp, scale, causal, mask, b * s, firstKey);
         });
 
         Tape.Record(y, "attention", () =>
@@ -101,7 +104,7 @@ public static partial class Ops
             var scores = BufferPool.Rent(group * t * keyLength);
             fixed (float* sp = scores)
                 AttendGroup(b, kh, group, t, keyLength, d, qp, ldq, kp + (long)b * capacity * ldk, vp + (long)b * capacity * ldk, ldk,
-                    sp, yp, scale, causal: true, mask, b * capacity);
+                    sp, yp, scale, causal: true, mask, b * capacity, null);
             BufferPool.Return(scores);
         });
         Tape.MarkForward(y, "cached_attention");
@@ -111,7 +114,7 @@ public static partial class Ops
     // The q heads of kv head kh in sequence b: probabilities into probs [group, t, s], outputs into y. kb and vb
     // point at the sequence's first key row; maskOffset is where its s keys start in mask.
     private static unsafe void AttendGroup(int b, int kh, int group, int t, int s, int d, float* qp, int ldq, float* kb, float* vb, int ldk,
-        float* probs, float* yp, float scale, bool causal, float[]? mask, int maskOffset)
+        float* probs, float* yp, float scale, bool causal, float[]? mask, int maskOffset, int[]? firstKey)
     {
         kb += kh * d;
         vb += kh * d;
@@ -121,21 +124,45 @@ public static partial class Ops
             float* qb = qp + (long)b * t * ldq + h * d, pb = probs + (long)g * t * s;
             Gemm.Multiply(false, true, t, s, d, qb, ldq, kb, ldk, pb, s, false, 1);
             for (int i = 0; i < t; i++)
-                MaskedSoftmaxRow(new Span<float>(pb + (long)i * s, s), scale, causal ? s - t + i : s - 1, mask, maskOffset);
+                MaskedSoftmaxRow(new Span<float>(pb + (long)i * s, s), scale, firstKey?[b * t + i] ?? 0, causal ? s - t + i : s - 1, mask, maskOffset);
             Gemm.Multiply(false, false, t, d, s, pb, s, vb, ldk, yp + (long)b * t * ldq + h * d, ldq, false, 1);
         }
     }
 
-    // Softmax of scale·row over the keys j ≤ lastKey that the mask allows; every other entry becomes 0.
-    private static void MaskedSoftmaxRow(Span<float> row, float scale, int lastKey, float[]? mask, int maskOffset)
+    // For packed rows: the index of the first key of each query's segment, which must be one contiguous run.
+    private static int[] SegmentStarts(ReadOnlySpan<int> segments, int batch, int t, int s)
+    {
+        if (s != t || segments.Length != batch * t)
+            throw new ArgumentException($"attention: segment ids need S = T and B·T = {batch * t} entries; got {segments.Length} for S = {s}, T = {t}.");
+        var first = new int[batch * t];
+        for (int b = 0; b < batch; b++)
+        {
+            var seen = new HashSet<int>();
+            for (int i = 0; i < t; i++)
+            {
+                int id = segments[b * t + i];
+                bool continues = i > 0 && segments[b * t + i - 1] == id;
+                if (!continues && !seen.Add(id))
+                    throw new ArgumentException($"attention: segment {id} of row {b} is not contiguous (it resumes at position {i}).");
+                first[b * t + i] = continues ? first[b * t + i - 1] : i;
+            }
+        }
+        return first;
+    }
+
+    // Softmax of scale·row over the keys firstKey ≤ j ≤ lastKey that the mask allows; every other entry becomes 0.
+    private static void MaskedSoftmaxRow(Span<float> row, float scale, int firstKey, int lastKey, float[]? mask, int maskOffset)
     {
         int n = Math.Min(lastKey + 1, row.Length);
         row[n..].Clear();
-        var live = row[..n];
+        row[..Math.Min(firstKey, n)].Clear();
+        if (firstKey >= n) return;
+        var live = row[firstKey..n];
+        maskOffset += firstKey;
         if (mask is not null)
-            for (int j = 0; j < n; j++)
+            for (int j = 0; j < live.Length; j++)
                 if (mask[maskOffset + j] == 0) live[j] = float.NegativeInfinity;
-        float max = n == 0 ? float.NegativeInfinity : TensorPrimitives.Max(live);
+        float max = TensorPrimitives.Max(live);
         if (float.IsNegativeInfinity(max)) { live.Clear(); return; }
         // exp(scale·(x − max)): masked entries are −∞ and come out exactly 0.
         TensorPrimitives.Subtract(live, max, live);

@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Reins.Models.Checkpoints;
+using Reins.Models.Transformers;
+
+namespace Reins.Alignment.Training;
+
+/// <summary>
+/// The layout of a run's output_dir: metrics.jsonl (one JSON object per logging or evaluation step, with "step"),
+/// checkpoint-N/ directories (model, optimizer.safetensors, data_cursor.json, trainer_state.json), and the final
+/// model's files in the directory itself. Its config.json serves both readers: it is the model's Hugging Face
+/// config (so transformers loads the directory) with the resolved run settings under <see cref="SettingsKey"/>
+/// (transformers keeps unknown keys as inert attributes). Everything is written to a temporary path and renamed.
+/// </summary>
+public sealed class RunDirectory
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>The output directory.</summary>
+    public string Path { get; }
+
+    /// <summary>Opens (creating if needed) a run directory.</summary>
+    public RunDirectory(string path)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        Directory.CreateDirectory(Path);
+    }
+
+    /// <summary>metrics.jsonl.</summary>
+    public string MetricsPath => System.IO.Path.Combine(Path, "metrics.jsonl");
+
+    /// <summary>The config.json key holding the run settings.</summary>
+    public const string SettingsKey = "reins_run_settings";
+
+    private JsonObject? settings;
+
+    /// <summary>Writes config.json: the model's HF config with the run settings beside it.</summary>
+    public void WriteConfig(JsonObject runSettings, ModelConfig model)
+    {
+        settings = runSettings;
+        var o = model.ToHuggingFace();
+        o[SettingsKey] = runSettings.DeepClone();
+        WriteAtomically(System.IO.Path.Combine(Path, "config.json"), o.ToJsonString(Indented));
+    }
+
+    /// <summary>Appends one metrics row; every value is written, NaN as null so the file stays valid JSON.</summary>
+    public void AppendMetrics(long step, IReadOnlyDictionary<string, double> metrics)
+    {
+        var o = new JsonObject { ["step"] = step };
+        foreach (var (k, v) in metrics) o[k] = double.IsFinite(v) ? v : null;
+        File.AppendAllText(MetricsPath, o.ToJsonString() + "\n");
+    }
+
+    /// <summary>Keeps only metrics rows with step ≤ <paramref name="step"/>: a resumed run re-logs what came after its checkpoint.</summary>
+    public void TruncateMetricsAfter(long step)
+    {
+        if (!File.Exists(MetricsPath)) return;
+        var kept = File.ReadLines(MetricsPath).Where(l => !string.IsNullOrWhiteSpace(l) && JsonNode.Parse(l)?["step"]?.GetValue<long>() <= step).ToList();
+        WriteAtomically(MetricsPath, string.Concat(kept.Select(l => l + "\n")));
+    }
+
+    /// <summary>Directory of the checkpoint at <paramref name="step"/>.</summary>
+    public string CheckpointPath(long step) => System.IO.Path.Combine(Path, $"checkpoint-{step}");
+
+    /// <summary>Existing checkpoints, oldest first.</summary>
+    public IReadOnlyList<(long Step, string Path)> Checkpoints() => Directory.Exists(Path)
+        ? [.. Directory.GetDirectories(Path, "checkpoint-*")
+            .Select(d => (Ok: long.TryParse(System.IO.Path.GetFileName(d)["checkpoint-".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out long s), Step: s, Path: d))
+            .Where(c => c.Ok && File.Exists(System.IO.Path.Combine(c.Path, TrainerState.FileName)))
+            .Select(c => (c.Step, c.Path)).OrderBy(c => c.Step)]
+        : [];
+
+    /// <summary>Removes the oldest checkpoints beyond <paramref name="limit"/> (0 = keep all).</summary>
+    public void PruneCheckpoints(int limit)
+    {
+        if (limit <= 0) return;
+        var all = Checkpoints();
+        for (int i = 0; i < all.Count - limit; i++) Directory.Delete(all[i].Path, recursive: true);
+    }
+
+    /// <summary>Writes the final model's files into the run directory, keeping the run settings in its config.json.</summary>
+    public void SaveFinalModel(CausalLanguageModel model, Action<string>? writeExtraFiles)
+    {
+        // Saved whole into a staging directory, then each file is renamed into place.
+        var staging = System.IO.Path.Combine(Path, ".final-model");
+        HfCheckpoint.Save(model, staging, writeExtraFiles);
+        foreach (var file in Directory.GetFiles(staging))
+            File.Move(file, System.IO.Path.Combine(Path, System.IO.Path.GetFileName(file)), overwrite: true);
+        Directory.Delete(staging, recursive: true);
+        if (settings is not null) WriteConfig(settings, model.Config);
+    }
+
+    /// <summary>Writes <paramref name="text"/> to a temporary file and renames it over <paramref name="path"/>.</summary>
+    public static void WriteAtomically(string path, string text)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+}
