@@ -1,0 +1,172 @@
+using System.ComponentModel;
+using System.Text.Json.Serialization;
+using Reins.Alignment.Training;
+using Reins.Feedback.Batching;
+using Reins.Feedback.Datasets;
+using Reins.Feedback.Tokenization;
+using Reins.Models.Transformers;
+using Reins.Tensors;
+
+namespace Reins.Alignment.Dpo;
+
+/// <summary>Settings of direct preference optimisation, with TRL's DPOConfig names (CPOConfig's for SimPO).</summary>
+public sealed record DpoConfig : TrainingArguments
+{
+    /// <summary>Objective: sigmoid (DPO), robust, ipo, hinge, simpo or orpo.</summary>
+    [JsonPropertyName("loss_type"), Description("sigmoid (DPO; cDPO with label_smoothing), robust, ipo, hinge, simpo or orpo.")]
+    public PreferenceLossType LossType { get; init; } = PreferenceLossType.Sigmoid;
+
+    /// <summary>β.</summary>
+    [JsonPropertyName("beta"), Description("beta: KL strength (DPO family), reward scale (SimPO), lambda (ORPO).")]
+    public float Beta { get; init; } = 0.1f;
+
+    /// <summary>ε for cDPO, robust DPO and SimPO.</summary>
+    [JsonPropertyName("label_smoothing"), Description("Assumed label-flip rate for cDPO / robust DPO / SimPO.")]
+    public float LabelSmoothing { get; init; }
+
+    /// <summary>SimPO's γ.</summary>
+    [JsonPropertyName("simpo_gamma"), Description("SimPO target reward margin gamma.")]
+    public float SimpoGamma { get; init; } = 0.5f;
+
+    /// <summary>RPO's α (0 = off).</summary>
+    [JsonPropertyName("rpo_alpha"), Description("Weight of the chosen responses' NLL added to the loss (RPO; 0 = off).")]
+    public float RpoAlpha { get; init; }
+
+    /// <summary>Length-normalised DPO.</summary>
+    [JsonPropertyName("length_normalize"), Description("Use per-token average log-probs in sigmoid/robust/hinge (length-normalised DPO).")]
+    public bool LengthNormalize { get; init; }
+
+    /// <summary>Tokens kept of each prompt (the end is kept).</summary>
+    [JsonPropertyName("max_prompt_length"), Description("Prompt tokens kept (from the end).")]
+    public int MaxPromptLength { get; init; } = 256;
+
+    /// <summary>Tokens kept of each completion (the start is kept).</summary>
+    [JsonPropertyName("max_completion_length"), Description("Completion tokens kept (from the start).")]
+    public int MaxCompletionLength { get; init; } = 256;
+
+    /// <summary>Compute the reference log-probs once before training instead of every step.</summary>
+    [JsonPropertyName("precompute_ref_log_probs"), Description("Compute reference log-probs once up front and cache them.")]
+    public bool PrecomputeRefLogProbs { get; init; }
+
+    /// <summary>The options the loss function takes.</summary>
+    public PreferenceLossOptions LossOptions => new()
+    {
+        Type = LossType, Beta = Beta, LabelSmoothing = LabelSmoothing, SimpoGamma = SimpoGamma, RpoAlpha = RpoAlpha, LengthNormalize = LengthNormalize,
+    };
+
+    /// <summary>Checks the DPO settings too.</summary>
+    public override void Validate()
+    {
+        base.Validate();
+        if (Beta <= 0) throw new ArgumentException("beta: must be positive.");
+        if (MaxPromptLength < 1 || MaxCompletionLength < 1) throw new ArgumentException("max_prompt_length/max_completion_length: must be positive.");
+    }
+}
+
+/// <summary>
+/// The DPO family (Rafailov et al. 2023 and successors, see <see cref="DirectPreferenceLoss"/>): chosen and rejected
+/// responses go through the policy in one concatenated forward; the reference model (a frozen copy) scores the same
+/// tokens without gradients, or once up front when precompute_ref_log_probs is set. Logs TRL's rewards/chosen,
+/// rewards/rejected, rewards/accuracies, rewards/margins, logps/chosen, logps/rejected.
+/// </summary>
+public sealed class DpoTrainer : Trainer<DpoConfig>
+{
+    private readonly CausalLanguageModel? reference;
+    private readonly IReadOnlyList<TokenizedPair> train, eval;
+    private readonly BatchCollator collator;
+    private readonly float[]? cachedReference;
+
+    /// <summary>What tokenisation reported about the training pairs.</summary>
+    public TokenizationReport Report { get; }
+
+    /// <summary>
+    /// Tokenises the pairs; <paramref name="reference"/> may be null only for the reference-free losses (SimPO, ORPO).
+    /// </summary>
+    public DpoTrainer(DpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, ITextEncoder encoder,
+        IReadOnlyList<PreferenceExample> trainSet, IReadOnlyList<PreferenceExample>? evalSet, Action<string>? writeExtraFiles)
+        : base(config, policy, writeExtraFiles)
+    {
+        bool referenceFree = config.LossType is PreferenceLossType.Simpo or PreferenceLossType.Orpo;
+        if (!referenceFree && reference is null) throw new ArgumentException($"dpo: loss_type {ConfigBinder.SnakeCase(config.LossType.ToString())} needs a reference model.");
+        this.reference = referenceFree ? null : reference;
+        this.reference?.SetTrainable(false);
+        var options = new TokenizationOptions
+        {
+            MaxLength = null, MaxPromptLength = config.MaxPromptLength, MaxCompletionLength = config.MaxCompletionLength, TruncationMode = TruncationMode.KeepEnd,
+        };
+        var tokenizer = new DatasetTokenizer(encoder, options);
+        train = [.. trainSet.Select(tokenizer.Preference).OfType<TokenizedPair>()];
+        Report = tokenizer.Report;
+        eval = evalSet is null ? [] : [.. evalSet.Select(new DatasetTokenizer(encoder, options).Preference).OfType<TokenizedPair>()];
+        if (train.Count == 0) throw new InvalidDataException("dpo: the training set has no usable pairs after tokenisation.");
+        collator = new BatchCollator(PaddingOptions.For(encoder));
+        if (config.PrecomputeRefLogProbs && this.reference is not null)
+        {
+            // Chosen and rejected reference log-probs of every pair: [pair·2 + side].
+            cachedReference = new float[2 * train.Count];
+            for (int start = 0; start < train.Count; start += config.PerDeviceEvalBatchSize)
+            {
+                int n = Math.Min(config.PerDeviceEvalBatchSize, train.Count - start);
+                var refs = ReferenceLogProbs(collator.Preference([.. train.Skip(start).Take(n)]), n);
+                for (int i = 0; i < n; i++) { cachedReference[2 * (start + i)] = refs.Chosen[i]; cachedReference[2 * (start + i) + 1] = refs.Rejected[i]; }
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override int TrainCount => train.Count;
+
+    /// <inheritdoc/>
+    protected override StepOutput Step(int[] exampleIndices)
+    {
+        var batch = collator.Preference([.. exampleIndices.Select(i => train[i])]);
+        (float[] Chosen, float[] Rejected)? refs = cachedReference is null ? (reference is null ? null : ReferenceLogProbs(batch, batch.Pairs))
+            : ([.. exampleIndices.Select(i => cachedReference[2 * i])], [.. exampleIndices.Select(i => cachedReference[2 * i + 1])]);
+        var r = Loss(batch, refs);
+        return new StepOutput(r.Loss, Metrics(r));
+    }
+
+    /// <inheritdoc/>
+    protected override IReadOnlyDictionary<string, double>? Evaluate()
+    {
+        if (eval.Count == 0) return null;
+        var sums = new Dictionary<string, double>();
+        for (int start = 0; start < eval.Count; start += Config.PerDeviceEvalBatchSize)
+        {
+            var pairs = eval.Skip(start).Take(Config.PerDeviceEvalBatchSize).ToList();
+            var batch = collator.Preference(pairs);
+            var r = Loss(batch, reference is null ? null : ReferenceLogProbs(batch, batch.Pairs));
+            foreach (var (k, v) in Metrics(r).Append(KeyValuePair.Create("loss", (double)r.Loss.Item())))
+                sums[k] = sums.GetValueOrDefault(k) + v * pairs.Count;
+        }
+        return sums.ToDictionary(kv => kv.Key, kv => kv.Value / eval.Count);
+    }
+
+    private PreferenceLossResult Loss(PreferenceBatch batch, (float[] Chosen, float[] Rejected)? refs)
+    {
+        int pairs = batch.Pairs;
+        var (sums, lengths, _) = SequenceLogProbs.Compute(Model, batch.Tokens);
+        var chosen = Ops.Narrow0(sums, 0, pairs);
+        var rejected = Ops.Narrow0(sums, pairs, pairs);
+        Tensor? nll = null;
+        if (Config.LossType == PreferenceLossType.Orpo || Config.RpoAlpha > 0)
+            nll = -Ops.Sum(chosen) / lengths.Take(pairs).Sum();        // mean token NLL of the chosen responses, as TRL's nll_loss
+        var input = new PreferenceLogProbs(chosen, rejected,
+            refs is { } r1 ? Tensor.FromArray(r1.Chosen, pairs) : null, refs is { } r2 ? Tensor.FromArray(r2.Rejected, pairs) : null,
+            lengths[..pairs], lengths[pairs..], nll);
+        return DirectPreferenceLoss.Compute(input, Config.LossOptions);
+    }
+
+    private (float[] Chosen, float[] Rejected) ReferenceLogProbs(PreferenceBatch batch, int pairs)
+    {
+        using var scope = Tape.NoGrad();
+        var sums = SequenceLogProbs.Compute(reference!, batch.Tokens).Sums.ToArray();
+        return (sums[..pairs], sums[pairs..]);
+    }
+
+    private static Dictionary<string, double> Metrics(PreferenceLossResult r) => new()
+    {
+        ["rewards/chosen"] = r.RewardsChosen, ["rewards/rejected"] = r.RewardsRejected, ["rewards/accuracies"] = r.RewardsAccuracy,
+        ["rewards/margins"] = r.RewardsMargin, ["logps/chosen"] = r.LogpsChosen, ["logps/rejected"] = r.LogpsRejected,
+    };
+}
