@@ -56,7 +56,7 @@ internal static class TokenizerJsonReader
         foreach (var entry in vocabField.Value.EnumerateObject())
         {
             if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
-                throw vocabField.Error($"token {JsonSerializer.Serialize(entry.Name)} has id {entry.Value}, expected a non-negative integer");
+                throw vocabField.Error($"token {JsonSerializer.Serialize(entry.Name)} has id {entry.Value.GetRawText()}, expected a non-negative integer");
             vocab[entry.Name] = id;
         }
 
