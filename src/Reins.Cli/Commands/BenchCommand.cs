@@ -35,6 +35,7 @@ internal static class BenchCommand
             else TrainEachThreadSettingInChildProcess(preset, r.GetValue(seconds), r.GetValue(profile));
         });
         bench.Add(train);
+        bench.Add(TokenizeBench.Create());
         return bench;
     }
 

@@ -25,6 +25,7 @@ internal sealed class BpeModel
     private readonly bool _fuseUnknown;
     private readonly bool _byteFallback;
     private readonly bool _ignoreMerges;
+    private readonly char? _wordStart;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
 
@@ -44,12 +45,39 @@ internal sealed class BpeModel
         _byteFallback = byteFallback;
         _ignoreMerges = ignoreMerges;
         _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+        _wordStart = ignoreMerges ? null : WordStartMarker(vocab);
+    }
+
+    // SentencePiece-style files have no pre-tokenizer, so a whole paragraph arrives as one piece: too long to cache
+    // and slow to merge. When no token has ▁ after another character, no merge can cross the start of a ▁ run, so
+    // cutting the piece there changes nothing but speed.
+    private static char? WordStartMarker(Dictionary<string, int> vocab)
+    {
+        const char Marker = '\u2581';
+        if (!vocab.ContainsKey(Marker.ToString())) return null;
+        foreach (var token in vocab.Keys)
+            for (int i = 1; i < token.Length; i++)
+                if (token[i] == Marker && token[i - 1] != Marker) return null;
+        return Marker;
     }
 
     public IReadOnlyDictionary<string, int> Vocab => _vocab;
 
     /// <summary>Appends the ids of one pre-token.</summary>
     public void Encode(ReadOnlySpan<char> piece, List<int> ids)
+    {
+        if (_wordStart is not { } marker)
+        {
+            EncodeWord(piece, ids);
+            return;
+        }
+        int start = 0;
+        for (int i = 1; i < piece.Length; i++)
+            if (piece[i] == marker && piece[i - 1] != marker) { EncodeWord(piece[start..i], ids); start = i; }
+        EncodeWord(piece[start..], ids);
+    }
+
+    private void EncodeWord(ReadOnlySpan<char> piece, List<int> ids)
     {
         // ignore_merges (Llama-3): a pre-token that is itself a token is emitted whole, whatever the merges would give.
         if (_ignoreMerges && _vocabBySpan.TryGetValue(piece, out int whole))

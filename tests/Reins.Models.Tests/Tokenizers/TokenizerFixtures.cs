@@ -21,11 +21,13 @@ internal static class TokenizerFixtures
     public static string Directory(string name)
     {
         var source = Path.GetDirectoryName(Fixtures.PathOf($"tokenizers/{name}/{FirstFile(name)}"))!;
-        var target = Path.Combine(Path.GetTempPath(), $"reins-tokenizer-fixtures-{Environment.ProcessId}", name);
+        // Keyed by the fixture's size so that test runs share one unpacked copy until the fixture changes.
+        long size = System.IO.Directory.GetFiles(source).Sum(f => new FileInfo(f).Length);
+        var target = Path.Combine(Path.GetTempPath(), "reins-tokenizer-fixtures", $"{name}-{size}");
         lock (Gate)
         {
             if (System.IO.Directory.Exists(target)) return target;
-            var staging = target + ".partial";
+            var staging = $"{target}.{Environment.ProcessId}.partial";
             System.IO.Directory.CreateDirectory(staging);
             foreach (var file in System.IO.Directory.GetFiles(source))
             {
@@ -37,7 +39,9 @@ internal static class TokenizerFixtures
                 }
                 else File.Copy(file, Path.Combine(staging, Path.GetFileName(file)));
             }
-            System.IO.Directory.Move(staging, target);
+            // Another test process may have finished the same copy first; either copy will do.
+            try { System.IO.Directory.Move(staging, target); }
+            catch (IOException) when (System.IO.Directory.Exists(target)) { System.IO.Directory.Delete(staging, recursive: true); }
             return target;
         }
     }
