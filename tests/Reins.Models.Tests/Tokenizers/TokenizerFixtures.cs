@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Reins.Models.Tokenizers;
 
 namespace Reins.Models.Tests.Tokenizers;
@@ -46,13 +47,26 @@ internal static class TokenizerFixtures
         }
     }
 
+    /// <summary>
+    /// The named tokenizer; for a variant (a cases file with "base" and "patch"), the base tokenizer.json with the
+    /// patch's top-level fields put in place, as the fixture script built it.
+    /// </summary>
     public static Tokenizer Load(string name)
     {
-        var directory = Directory(name);
+        var header = JsonNode.Parse(File.ReadAllBytes(Fixtures.PathOf($"tokenizers/{name}.cases.json")))!.AsObject();
+        string? baseName = (string?)header["base"];
+        var directory = Directory(baseName ?? name);
         lock (Gate)
         {
-            if (!Loaded.TryGetValue(name, out var tokenizer)) Loaded[name] = tokenizer = Tokenizer.Load(directory);
-            return tokenizer;
+            if (Loaded.TryGetValue(name, out var tokenizer)) return tokenizer;
+            if (baseName is null) tokenizer = Tokenizer.Load(directory);
+            else
+            {
+                var json = JsonNode.Parse(File.ReadAllBytes(Path.Combine(directory, "tokenizer.json")))!.AsObject();
+                foreach (var (field, value) in header["patch"]!.AsObject()) json[field] = value?.DeepClone();
+                tokenizer = Tokenizer.FromJson(JsonSerializer.SerializeToUtf8Bytes(json), name);
+            }
+            return Loaded[name] = tokenizer;
         }
     }
 
