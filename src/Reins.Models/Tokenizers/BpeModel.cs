@@ -15,7 +15,7 @@ internal readonly record struct BpeMerge(int Left, int Right, int Merged);
 internal sealed class BpeModel
 {
     private const int MaxCachedPieceLength = 256;
-    private const int CacheCapacity = 200_000;
+    private const int CacheCapacity = 100_000;
 
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabBySpan;

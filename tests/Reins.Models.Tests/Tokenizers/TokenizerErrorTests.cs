@@ -84,8 +84,8 @@ public class TokenizerErrorTests : IDisposable
         Assert.Equal(4, errors);
         Assert.Equal("{\"ids\":[256,104,105]}", lines[0]);
         Assert.StartsWith("{\"error\":\"line 2: not valid JSON", lines[1]);
-        Assert.Equal("{\"error\":\"line 3: missing field \\u0022text\\u0022\"}", lines[2]);
-        Assert.StartsWith("{\"error\":\"line 4: field \\u0022text\\u0022 is Number", lines[3]);
+        Assert.Equal("{\"error\":\"line 3: missing field \\\"text\\\"\"}", lines[2]);
+        Assert.StartsWith("{\"error\":\"line 4: field \\\"text\\\" is Number", lines[3]);
         Assert.StartsWith("{\"error\":\"line 5:", lines[4]);
         Assert.Equal("{\"ids\":[256,195,169]}", lines[5]);
     }
