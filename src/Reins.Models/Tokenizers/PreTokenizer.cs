@@ -61,10 +61,11 @@ internal sealed class SplitPreTokenizer(SplitPattern pattern, SplitBehavior beha
             pending = new Pending { Start = end, End = end };
             return;
         }
+        // A delimiter joins the neighbouring content, never another delimiter (except with Contiguous).
         bool merge = behavior switch
         {
-            SplitBehavior.MergedWithPrevious => isMatch,
-            SplitBehavior.MergedWithNext => pending.IsMatch,
+            SplitBehavior.MergedWithPrevious => isMatch && !pending.IsMatch,
+            SplitBehavior.MergedWithNext => pending.IsMatch && !isMatch,
             SplitBehavior.Contiguous => isMatch && pending.IsMatch,
             _ => false,
         };
