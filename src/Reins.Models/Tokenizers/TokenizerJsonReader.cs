@@ -119,7 +119,12 @@ internal static class TokenizerJsonReader
     private static SplitPattern ReadPattern(JsonField f)
     {
         if (f.Optional("String") is { } literal) return SplitPattern.FromLiteral(literal.String());
-        if (f.Optional("Regex") is { } regex) return SplitPattern.FromRegex(regex.String());
+        if (f.Optional("Regex") is { } regex)
+        {
+            // Oniguruma syntax .NET lacks (possessive quantifiers, \h, …) surfaces here rather than at first use.
+            try { return SplitPattern.FromRegex(regex.String()); }
+            catch (ArgumentException e) { throw regex.Error($"regex not supported by .NET's engine: {e.Message}"); }
+        }
         throw f.Error("expected {\"String\": …} or {\"Regex\": …}");
     }
 
