@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Reins.Models.Tokenizers;
 
 /// <summary>
@@ -46,8 +44,13 @@ public sealed class Tokenizer
     /// <summary>Number of ids (the largest id + 1), counting added tokens.</summary>
     public int VocabSize => _idToToken.Length;
 
+    /// <summary>Beginning-of-sequence token: tokenizer_config.json's bos_token, else a conventional name among the special tokens.</summary>
     public int? BosId { get; }
+
+    /// <summary>End-of-sequence token, found as <see cref="BosId"/> is.</summary>
     public int? EosId { get; }
+
+    /// <summary>Padding token, found as <see cref="BosId"/> is.</summary>
     public int? PadId { get; }
 
     /// <summary>The Jinja chat template from tokenizer_config.json, if any (see Reins.Models.Chat for rendering).</summary>
@@ -131,8 +134,10 @@ public sealed class Tokenizer
         return System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(config, new System.Text.Json.JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 
+    /// <summary>The id of a token's text (vocabulary spelling, e.g. "Ġthe"), or null.</summary>
     public int? TokenToId(string token) => _tokenToId.TryGetValue(token, out int id) ? id : null;
 
+    /// <summary>The vocabulary spelling of an id, or null when no token has it.</summary>
     public string? IdToToken(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] : null;
 
     /// <summary>Whether <paramref name="id"/> is an added token marked special (removed by skipSpecialTokens).</summary>
