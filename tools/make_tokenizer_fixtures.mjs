@@ -66,7 +66,20 @@ const TEXTS = [
   "Hi<s>there</s>again",
   "ÀÁÂÃÄÅ àáâãäå ǅ ǈ ß ẞ ﬁ ﬂ",
   "a  <|im_start|>  b \n<|im_end|> \n c\t<|im_end|>",
+  ...fuzzTexts(150),
 ];
+
+// Random concatenations of awkward atoms (seeded): the boundaries between letters, digits, marks, astral
+// characters, whitespace runs and special tokens are where a hand-written pre-tokenizer would go wrong.
+// U+0085 and U+FEFF are left out: gpt-3-encoder's JavaScript \s disagrees with Oniguruma about them.
+function fuzzTexts(count) {
+  const atoms = ["a", "Z", "é", "ß", "1", "42", "3.14", " ", "  ", "\t", "\n", "\r\n", ".", "!", "'s", "'LL", "'", "-", "中", "文",
+    "𝔘", "𠮷", "😀", "👍🏽", "\u200d", "\ufe0f", "ー", "ا", "ह", "\u094d", "\u0301", "<|im_start|>", "<|im_end|>", "<s>", "</s>",
+    "<|endoftext|>", "Ａ", "\u00a0", "\u3000", "word", " the", "Ⅻ", "½"];
+  let seed = 20240601;
+  const next = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return Math.floor((seed / 2147483648) * n); };
+  return Array.from({ length: count }, () => Array.from({ length: 1 + next(24) }, () => atoms[next(atoms.length)]).join(""));
+}
 
 // tokenizers.js refuses to decode an empty list; the answer there is the empty string.
 const decode = (tokenizer, ids, skip) =>
