@@ -60,6 +60,18 @@ public class TokenizerBehaviourTests
     }
 
     [Fact]
+    public void Encoding_from_many_threads_gives_the_sequential_ids()
+    {
+        // The pre-token cache is shared and the scratch buffers are per thread; neither may leak between calls.
+        var tokenizer = TokenizerFixtures.Load("llama3");
+        var texts = TokenizerFixtures.Cases("llama3").Select(c => c.Text).ToArray();
+        var expected = TokenizerFixtures.Cases("llama3").Select(c => c.Ids).ToArray();
+        var actual = new int[texts.Length * 8][];
+        Parallel.For(0, actual.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => actual[i] = tokenizer.Encode(texts[i % texts.Length]));
+        for (int i = 0; i < actual.Length; i++) Assert.Equal(expected[i % texts.Length], actual[i]);
+    }
+
+    [Fact]
     public void Token_names_come_from_tokenizer_config()
     {
         var qwen = TokenizerFixtures.Load("qwen3");
