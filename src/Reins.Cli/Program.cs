@@ -5,5 +5,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
 {
     PretrainCommand.Create(),
     BenchCommand.Create(),
+    TokenizerCommand.Create(),
+    TokenizeCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

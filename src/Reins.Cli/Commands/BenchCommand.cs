@@ -50,6 +50,7 @@ internal static class BenchCommand
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "generate_tokens_per_s");
         });
         bench.Add(generate);
+        bench.Add(TokenizeBench.Create());
         return bench;
     }
 

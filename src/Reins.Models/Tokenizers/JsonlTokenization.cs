@@ -1,0 +1,42 @@
+using System.Text.Json;
+
+namespace Reins.Models.Tokenizers;
+
+/// <summary>The `reins tokenize` stream: JSONL {"text": …} in, one {"ids": […]} line out per input line.</summary>
+public static class JsonlTokenization
+{
+    /// <summary>
+    /// Encodes each input line. A line that cannot be read yields {"error": "line N: …"} in its place, so output
+    /// line N always answers input line N.
+    /// </summary>
+    /// <returns>How many lines were errors.</returns>
+    public static int Run(Tokenizer tokenizer, TextReader input, TextWriter output, bool addSpecialTokens)
+    {
+        int lineNumber = 0, errors = 0;
+        using var buffer = new MemoryStream();
+        while (input.ReadLine() is { } line)
+        {
+            lineNumber++;
+            buffer.SetLength(0);
+            using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            {
+                writer.WriteStartObject();
+                try
+                {
+                    var ids = tokenizer.Encode(TrainingCorpus.TextOf(line, $"line {lineNumber}"), addSpecialTokens);
+                    writer.WriteStartArray("ids");
+                    foreach (int id in ids) writer.WriteNumberValue(id);
+                    writer.WriteEndArray();
+                }
+                catch (InvalidDataException e)
+                {
+                    writer.WriteString("error", e.Message);
+                    errors++;
+                }
+                writer.WriteEndObject();
+            }
+            output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+        }
+        return errors;
+    }
+}
