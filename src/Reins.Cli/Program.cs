@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Reins.Cli.Commands;
+using Reins.Cli.Commands.Training;
 
 var root = new RootCommand("Reins: learning from human feedback in .NET — train, align and evaluate language models on your own machine.")
 {
@@ -7,5 +8,17 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     BenchCommand.Create(),
     TokenizerCommand.Create(),
     TokenizeCommand.Create(),
+    ModelCommand.Create(),
+    GenerateCommand.Create(),
+    SftCommand.Create(),
+    DpoCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync();
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromMinutes(2) });
+}
+catch (Exception e) when (UserErrors.Is(e))
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}

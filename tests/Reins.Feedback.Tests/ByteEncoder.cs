@@ -1,3 +1,4 @@
+using Reins.Models.Chat;
 using System.Text;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;

@@ -112,6 +112,10 @@ public static class ConfigBinder
         throw new NotSupportedException($"{source}: settings of type {type.Name} cannot be given on the command line.");
     }
 
+    /// <summary>Parses an enum setting by its snake_case name (or member name), naming the key when it fails.</summary>
+    public static TEnum ParseEnum<TEnum>(string text, string key) where TEnum : struct, Enum =>
+        (TEnum)ParseEnum(text, typeof(TEnum), "--" + key.Replace('_', '-'), new Field(key, "", typeof(TEnum), null!));
+
     private static object ParseEnum(string text, Type type, string source, Field field)
     {
         foreach (var name in Enum.GetNames(type))

@@ -11,7 +11,7 @@ internal static class TokenizeCommand
         var path = new Option<string>("--tokenizer") { Description = "tokenizer.json, or a directory with tokenizer.json or vocab.json + merges.txt.", Required = true };
         var addSpecial = new Option<bool>("--add-special-tokens") { Description = "Apply the tokenizer's template (e.g. prepend BOS)." };
         var cmd = new Command("tokenize", "Encode JSONL lines {\"text\": …} from stdin; a malformed line gives {\"error\": \"line N: …\"} in its place.") { path, addSpecial };
-        cmd.SetAction(r => UserErrors.Run(() =>
+        cmd.SetAction(r =>
         {
             var tokenizer = Tokenizer.Load(r.GetValue(path)!);
             using var stdout = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false)) { AutoFlush = false };
@@ -19,7 +19,7 @@ internal static class TokenizeCommand
             int errors = JsonlTokenization.Run(tokenizer, stdin, stdout, r.GetValue(addSpecial));
             if (errors > 0) Console.Error.WriteLine($"tokenize: {errors} line(s) could not be read");
             return 0;
-        }));
+        });
         return cmd;
     }
 }

@@ -1,3 +1,4 @@
+using Reins.Models.Chat;
 using System.Text.RegularExpressions;
 
 namespace Reins.Feedback.Datasets;

@@ -1,3 +1,4 @@
+using Reins.Models.Chat;
 namespace Reins.Feedback.Datasets;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Reins.Models.Chat;
 using System.Collections.Frozen;
 using System.Text.Json;
 

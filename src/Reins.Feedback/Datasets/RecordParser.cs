@@ -1,3 +1,4 @@
+using Reins.Models.Chat;
 using System.Text.Json;
 
 namespace Reins.Feedback.Datasets;

@@ -1,3 +1,4 @@
+using Reins.Models.Chat;
 using Reins.Feedback.Datasets;
 
 namespace Reins.Feedback.Tokenization;

@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Reins.Models.Checkpoints;
+using Reins.Models.Generation;
+using Reins.Models.Tokenizers;
+using Reins.Models.Transformers;
+using Spectre.Console;
+
+namespace Reins.Cli.Commands;
+
+/// <summary>
+/// `reins generate`: one prompt streamed to stdout, or a JSONL file of prompts to a JSONL file of completions with
+/// their tokens and per-token log-probs. Ctrl-C stops generation and keeps what was produced.
+/// </summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Checkpoint directory (with its tokenizer).", Required = true };
+        var prompt = new Option<string?>("--prompt") { Description = "One prompt; the completion streams to stdout." };
+        var input = new Option<string?>("--input") { Description = "JSONL of {\"prompt\": …} records (other fields are copied to the output)." };
+        var output = new Option<string?>("--output") { Description = "JSONL written with --input: one record per sample." };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "New tokens per sample at most.", DefaultValueFactory = _ => 64 };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 is greedy.", DefaultValueFactory = _ => 1f };
+        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = off).", DefaultValueFactory = _ => 0 };
+        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off).", DefaultValueFactory = _ => 1f };
+        var minP = new Option<float>("--min-p") { Description = "Keep tokens at least min_p × the top probability (0 = off).", DefaultValueFactory = _ => 0f };
+        var repetition = new Option<float>("--repetition-penalty") { Description = "CTRL repetition penalty (1 = off).", DefaultValueFactory = _ => 1f };
+        var n = new Option<int>("--num-return-sequences") { Description = "Samples per prompt (sharing the prompt's prefill).", DefaultValueFactory = _ => 1 };
+        var stop = new Option<string[]>("--stop") { Description = "Stop strings (repeatable); EOS always stops.", AllowMultipleArgumentsPerToken = true };
+        var batchSize = new Option<int>("--batch-size") { Description = "Prompts per batch with --input.", DefaultValueFactory = _ => 8 };
+        var seed = CommonOptions.Seed();
+        var threads = CommonOptions.Threads();
+        var cmd = new Command("generate", "Sample completions with a KV cache, returning tokens, text, finish reasons and per-token log-probs.")
+            { model, prompt, input, output, maxNew, temperature, topK, topP, minP, repetition, n, stop, batchSize, seed, threads };
+        cmd.SetAction(async (r, cancellation) =>
+        {
+            CommonOptions.ApplyThreads(r.GetValue(threads));
+            string dir = r.GetValue(model)!;
+            var lm = HfCheckpoint.Load(dir);
+            var tokenizer = Tokenizer.Load(dir);
+            var eos = tokenizer.EosId ?? lm.Config.EosTokenId;
+            var options = new SamplingOptions
+            {
+                MaxNewTokens = r.GetValue(maxNew), Temperature = r.GetValue(temperature), TopK = r.GetValue(topK), TopP = r.GetValue(topP),
+                MinP = r.GetValue(minP), RepetitionPenalty = r.GetValue(repetition), NumReturnSequences = r.GetValue(n),
+                StopTokenIds = eos is { } e ? [e] : [], StopStrings = r.GetValue(stop) ?? [], Seed = r.GetValue(seed),
+            }.Validate();
+            string Decode(int[] ids) => tokenizer.Decode(ids, skipSpecialTokens: true);
+            int[] Encode(string text, string where)
+            {
+                var ids = tokenizer.Encode(text, addSpecialTokens: true);
+                if (ids.Length == 0 && tokenizer.BosId is { } bos) ids = [bos];
+                return ids.Length > 0 ? ids : throw new ArgumentException($"{where}: the prompt encodes to no tokens and the tokenizer has no BOS.");
+            }
+
+            if (r.GetValue(prompt) is { } text)
+            {
+                if (r.GetValue(input) is not null) throw new ArgumentException("generate: give --prompt or --input, not both.");
+                var decoders = Enumerable.Range(0, options.NumReturnSequences).Select(_ => tokenizer.CreateStreamingDecoder(skipSpecialTokens: true)).ToArray();
+                await foreach (var t in Generator.StreamAsync(lm, [Encode(text, "--prompt")], options, Decode, cancellation))
+                {
+                    if (t.Token >= 0) Console.Out.Write(options.NumReturnSequences == 1 ? decoders[t.SampleIndex].Push(t.Token) : "");
+                    if (t.FinishReason is { } why && options.NumReturnSequences == 1) Console.Error.WriteLine($"\n[finish: {why.ToString().ToLowerInvariant()}]");
+                }
+                if (options.NumReturnSequences > 1)
+                    Console.Error.WriteLine("generate: with --prompt, --num-return-sequences > 1 is written as JSONL only with --input.");
+                return 0;
+            }
+            string inPath = r.GetValue(input) ?? throw new ArgumentException("generate: give --prompt TEXT or --input FILE.");
+            string outPath = r.GetValue(output) ?? throw new ArgumentException("generate: --input needs --output.");
+            var records = ReadPrompts(inPath);
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+            int written = 0;
+            string tmp = outPath + ".tmp";
+            await using (var writer = new StreamWriter(tmp))
+            {
+                await console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                    .StartAsync(async ctx =>
+                    {
+                        var task = ctx.AddTask("generating", maxValue: records.Count);
+                        for (int start = 0; start < records.Count && !cancellation.IsCancellationRequested; start += r.GetValue(batchSize))
+                        {
+                            var batch = records.Skip(start).Take(r.GetValue(batchSize)).ToList();
+                            var prompts = batch.Select(b => Encode(b.Prompt, $"{inPath}:{b.Line}")).ToList();
+                            // Per-prompt seeds from the line number keep each prompt's samples independent of batching.
+                            var results = Generator.Generate(lm, prompts, options with { PromptSeeds = [.. batch.Select(b => options.Seed * 1_000_003UL + (ulong)b.Line)] }, Decode, cancellation);
+                            foreach (var res in results)
+                            {
+                                var o = batch[res.PromptIndex].Record.DeepClone().AsObject();
+                                o["completion"] = res.Text;
+                                o["sample_index"] = res.SampleIndex;
+                                o["finish_reason"] = res.FinishReason.ToString().ToLowerInvariant();
+                                o["completion_ids"] = new JsonArray([.. res.Tokens.Select(x => (JsonNode?)x)]);
+                                o["logprobs"] = new JsonArray([.. res.LogProbs.Select(x => (JsonNode?)x)]);
+                                await writer.WriteLineAsync(o.ToJsonString());
+                                written++;
+                            }
+                            task.Increment(batch.Count);
+                        }
+                    });
+            }
+            File.Move(tmp, outPath, overwrite: true);
+            Console.Error.WriteLine($"generate: {written} samples for {records.Count} prompts → {outPath}{(cancellation.IsCancellationRequested ? " (cancelled: partial)" : "")}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private sealed record PromptRecord(int Line, string Prompt, JsonObject Record);
+
+    private static List<PromptRecord> ReadPrompts(string path)
+    {
+        var list = new List<PromptRecord>();
+        int line = 0;
+        foreach (var text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            JsonObject o;
+            try { o = JsonNode.Parse(text) as JsonObject ?? throw new InvalidDataException($"{path}:{line}: expected a JSON object."); }
+            catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: invalid JSON: {e.Message}"); }
+            if (o["prompt"] is not JsonValue v || v.GetValueKind() != JsonValueKind.String)
+                throw new InvalidDataException($"{path}:{line}: field \"prompt\" must be a string.");
+            list.Add(new PromptRecord(line, v.GetValue<string>(), o));
+        }
+        if (list.Count == 0) throw new InvalidDataException($"{path}: no prompts.");
+        return list;
+    }
+}

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using Reins.Models.Checkpoints;
+using Reins.Models.Tokenizers;
+using Reins.Models.Transformers;
+using Reins.Tensors;
+
+namespace Reins.Cli.Commands;
+
+/// <summary>`reins model init` (a randomly initialised HF checkpoint) and `reins model forward` (logits as JSON).</summary>
+internal static class ModelCommand
+{
+    public static Command Create()
+    {
+        var model = new Command("model", "Create and inspect Hugging Face checkpoints.");
+        model.Add(Init());
+        model.Add(Forward());
+        return model;
+    }
+
+    private static Command Init()
+    {
+        var arch = new Option<string>("--arch") { Description = "gpt2 or llama.", Required = true };
+        var vocab = new Option<int?>("--vocab-size") { Description = "Vocabulary size (default: the tokenizer's; with no tokenizer a byte-level one of this size is written: 256 bytes + BOS, EOS, PAD, so ≥ 259)." };
+        var hidden = new Option<int>("--hidden") { Description = "Width of the residual stream.", Required = true };
+        var layers = new Option<int>("--layers") { Description = "Transformer blocks.", Required = true };
+        var heads = new Option<int>("--heads") { Description = "Attention heads.", Required = true };
+        var kvHeads = new Option<int?>("--kv-heads") { Description = "Key/value heads (Llama; default = heads)." };
+        var intermediate = new Option<int?>("--intermediate") { Description = "MLP width (default 4·hidden for GPT-2; ⌈8·hidden/3⌉ rounded up to 64 for Llama)." };
+        var positions = new Option<int>("--max-positions") { Description = "Longest sequence.", DefaultValueFactory = _ => 1024 };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "A tokenizer.json (or a directory holding one) to ship with the model." };
+        var seed = CommonOptions.Seed();
+        var output = new Option<string>("--out") { Description = "Checkpoint directory to write.", Required = true };
+        var cmd = new Command("init", "Write a randomly initialised checkpoint (config.json, model.safetensors, generation_config.json, tokenizer).")
+            { arch, vocab, hidden, layers, heads, kvHeads, intermediate, positions, tokenizer, seed, output };
+        cmd.SetAction(r =>
+        {
+            var tok = r.GetValue(tokenizer) is { } path ? Tokenizer.Load(path) : null;
+            int v = r.GetValue(vocab) ?? tok?.VocabSize ?? throw new ArgumentException("model init: give --vocab-size or --tokenizer.");
+            if (tok is not null && v < tok.VocabSize)
+                throw new ArgumentException($"model init: --vocab-size {v} is smaller than the tokenizer's {tok.VocabSize} tokens.");
+            tok ??= Tokenizer.CreateByteLevel(v);
+            var config = r.GetValue(arch) switch
+            {
+                "gpt2" => ModelConfig.Gpt2(v, r.GetValue(hidden), r.GetValue(layers), r.GetValue(heads), r.GetValue(positions), r.GetValue(intermediate)),
+                "llama" => ModelConfig.Llama(v, r.GetValue(hidden), r.GetValue(layers), r.GetValue(heads), r.GetValue(positions), r.GetValue(kvHeads), r.GetValue(intermediate)),
+                var other => throw new ArgumentException($"model init: --arch '{other}' is not one of gpt2, llama."),
+            };
+            if (config.Family == ModelFamily.Gpt2 && r.GetValue(kvHeads) is { } k && k != config.Heads)
+                throw new ArgumentException("model init: GPT-2 has no grouped-query attention; --kv-heads must equal --heads.");
+            config = config with { BosTokenId = tok.BosId, EosTokenId = tok.EosId, PadTokenId = tok.PadId };
+            var m = CausalLanguageModel.Create(config, r.GetValue(seed));
+            HfCheckpoint.Save(m, r.GetValue(output)!, tok.Save);
+            Console.Error.WriteLine($"model init: {config.Architecture}, {m.ParameterCount:N0} parameters, vocabulary {v} → {r.GetValue(output)}");
+        });
+        return cmd;
+    }
+
+    private static Command Forward()
+    {
+        var dir = new Option<string>("--model") { Description = "Checkpoint directory.", Required = true };
+        var ids = new Option<string>("--token-ids") { Description = "Comma-separated token ids, e.g. 1,2,3.", Required = true };
+        var threads = CommonOptions.Threads();
+        var cmd = new Command("forward", "Print {\"logits\":[[…],…]} (one row per position) for a sequence of token ids.") { dir, ids, threads };
+        cmd.SetAction(r =>
+        {
+            CommonOptions.ApplyThreads(r.GetValue(threads));
+            var model = HfCheckpoint.Load(r.GetValue(dir)!);
+            var tokens = r.GetValue(ids)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select((s, i) =>
+                int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t >= 0 && t < model.Config.VocabSize ? t
+                    : throw new ArgumentException($"--token-ids: item {i + 1} ('{s}') is not a token id in [0, {model.Config.VocabSize}).")).ToArray();
+            if (tokens.Length == 0) throw new ArgumentException("--token-ids: no ids given.");
+            using var tape = new Tape(recordGradients: false);
+            var logits = model.Logits(tokens, 1, tokens.Length).Span;
+            int v = model.Config.VocabSize;
+            var sb = new StringBuilder("{\"logits\":[");
+            for (int t = 0; t < tokens.Length; t++)
+            {
+                sb.Append(t == 0 ? "[" : ",[");
+                for (int j = 0; j < v; j++)
+                {
+                    if (j > 0) sb.Append(',');
+                    sb.Append(logits[t * v + j].ToString("R", CultureInfo.InvariantCulture));
+                }
+                sb.Append(']');
+            }
+            Console.Out.WriteLine(sb.Append("]}").ToString());
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Reins.Alignment;
+using Reins.Alignment.Dpo;
+using Reins.Alignment.Training;
+using Reins.Feedback.Datasets;
+using Reins.Feedback.Tokenization;
+
+namespace Reins.Cli.Commands.Training;
+
+/// <summary>`reins dpo`: the DPO family on preference JSONL (prompt/chosen/rejected, implicit prompts, HH-RLHF).</summary>
+internal static class DpoCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("dpo", "Direct preference optimisation: --loss dpo|ipo|robust|hinge|simpo|orpo (cDPO via --label-smoothing, RPO via --rpo-alpha).");
+        var loss = new Option<string?>("--loss") { Description = "Shorthand for --loss-type, with dpo meaning sigmoid." };
+        var reference = new Option<string?>("--ref-model") { Description = "Reference model directory (default: --model)." };
+        cmd.Add(loss);
+        cmd.Add(reference);
+        var cli = new TrainerCli<DpoConfig>(cmd);
+        cmd.SetAction((r, cancellation) =>
+        {
+            var config = cli.Config(r);
+            if (r.GetValue(loss) is { } name)
+                config = config with { LossType = name == "dpo" ? PreferenceLossType.Sigmoid : ConfigBinder.ParseEnum<PreferenceLossType>(name, "loss") };
+            var (policy, tokenizer) = cli.LoadModel(r);
+            bool needsReference = config.LossType is not (PreferenceLossType.Simpo or PreferenceLossType.Orpo);
+            var referenceModel = needsReference ? cli.LoadModel(r, r.GetValue(reference) ?? cli.ModelPath(r)).Model : null;
+            var (train, eval) = cli.Datasets<PreferenceExample>(r);
+            var trainer = new DpoTrainer(config, policy, referenceModel, new TokenizerEncoder(tokenizer), train, eval, tokenizer.Save);
+            return Task.FromResult(TrainerCli<DpoConfig>.Run("dpo", trainer, cli.Resume(r), cancellation));
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,109 @@
+using System.CommandLine;
+using Reins.Alignment.Training;
+using Reins.Feedback.Datasets;
+using Reins.Feedback.Tokenization;
+using Reins.Models.Checkpoints;
+using Reins.Models.Tokenizers;
+using Reins.Models.Transformers;
+using Reins.Tensors;
+using Spectre.Console;
+
+namespace Reins.Cli.Commands.Training;
+
+/// <summary>
+/// What every trainer command shares: --model, --train, --eval, --config, --resume, --skip-invalid, --threads, and one
+/// flag per config field (kebab-case, with the snake_case spelling as an alias; --out for output_dir). Settings
+/// resolve as defaults &lt; --config JSON &lt; flags.
+/// </summary>
+internal sealed class TrainerCli<TConfig> where TConfig : TrainingArguments, new()
+{
+    private readonly Option<string> model = new("--model") { Description = "Checkpoint directory of the model to train (with its tokenizer).", Required = true };
+    private readonly Option<string> train = new("--train") { Description = "Training JSONL.", Required = true };
+    private readonly Option<string?> eval = new("--eval") { Description = "Evaluation JSONL." };
+    private readonly Option<string?> config = new("--config") { Description = "JSON file of settings (TRL's snake_case keys); flags override it." };
+    private readonly Option<bool> resume = new("--resume") { Description = "Continue from the latest checkpoint-N in the output directory." };
+    private readonly Option<bool> skipInvalid = new("--skip-invalid", "--skip_invalid") { Description = "Skip (and count) malformed dataset lines instead of stopping." };
+    private readonly Option<int?> threads = CommonOptions.Threads();
+    private readonly List<(string Key, Option<string?> Option)> fields = [];
+
+    /// <summary>Adds the shared options and one per config field to <paramref name="command"/>.</summary>
+    public TrainerCli(Command command)
+    {
+        foreach (var o in new Option[] { model, train, eval, config, resume, skipInvalid, threads }) command.Add(o);
+        foreach (var f in ConfigBinder.Fields<TConfig>())
+        {
+            string kebab = f.Key.Replace('_', '-');
+            var option = f.Key == "output_dir"
+                ? new Option<string?>("--out", "--output-dir", "--output_dir")
+                : new Option<string?>("--" + kebab, "--" + f.Key);
+            option.Description = $"{f.Description} (default: {ConfigBinder.DefaultText<TConfig>(f)})";
+            option.HelpName = "value";
+            command.Add(option);
+            fields.Add((f.Key, option));
+        }
+    }
+
+    /// <summary>The resolved settings.</summary>
+    public TConfig Config(ParseResult r)
+    {
+        var overrides = fields.Where(f => r.GetValue(f.Option) is not null).ToDictionary(f => f.Key, f => r.GetValue(f.Option)!);
+        return ConfigBinder.Resolve<TConfig>(r.GetValue(config), overrides);
+    }
+
+    /// <summary>Model directory given by --model.</summary>
+    public string ModelPath(ParseResult r) => r.GetValue(model)!;
+
+    /// <summary>Loads the model and its tokenizer, applying --threads.</summary>
+    public (CausalLanguageModel Model, Tokenizer Tokenizer) LoadModel(ParseResult r, string? path = null)
+    {
+        CommonOptions.ApplyThreads(r.GetValue(threads));
+        path ??= r.GetValue(model)!;
+        return (HfCheckpoint.Load(path), Tokenizer.Load(path));
+    }
+
+    /// <summary>Reads --train (and --eval) as <typeparamref name="T"/> records, reporting skipped lines on stderr.</summary>
+    public (IReadOnlyList<T> Train, IReadOnlyList<T>? Eval) Datasets<T>(ParseResult r) where T : Example
+    {
+        var options = new DatasetReadOptions { SkipInvalid = r.GetValue(skipInvalid) };
+        IReadOnlyList<T> Load(string path)
+        {
+            var set = JsonlDatasetReader.Load<T>(path, options);
+            Console.Error.WriteLine($"dataset: {set.Report}");
+            return set.Examples;
+        }
+        return (Load(r.GetValue(train)!), r.GetValue(eval) is { } e ? Load(e) : null);
+    }
+
+    /// <summary>Whether --resume was given.</summary>
+    public bool Resume(ParseResult r) => r.GetValue(resume);
+
+    /// <summary>Runs a trainer with a progress bar on stderr; Ctrl-C saves a checkpoint and exits (resume with --resume).</summary>
+    public static int Run(string name, Trainer<TConfig> trainer, bool resume, CancellationToken cancellation)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        console.MarkupLine($"[bold]reins {name}[/]: {trainer.Model.Config.Architecture} ({trainer.Model.ParameterCount:N0} parameters), {Engine.Threads} thread(s) → {Markup.Escape(trainer.Run.Path)}");
+        TrainResult? result = null;
+        console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(name);
+                result = trainer.Train(resume, cancellation, new Progress(task));
+            });
+        var last = string.Join(", ", result!.LastMetrics.Where(kv => kv.Key is "loss" or "epoch" || kv.Key.StartsWith("rewards/acc", StringComparison.Ordinal)).Select(kv => $"{kv.Key} {kv.Value:G4}"));
+        Console.Error.WriteLine(result.Interrupted
+            ? $"{name}: interrupted at step {result.Steps}; checkpoint saved — rerun with --resume to continue."
+            : $"{name}: {result.Steps} steps ({last}); model and metrics.jsonl in {trainer.Run.Path}");
+        return result.Interrupted ? 130 : 0;
+    }
+
+    // Synchronous progress: Progress<T> would post to the thread pool and update the bar after training ends.
+    private sealed class Progress(ProgressTask task) : IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>
+    {
+        public void Report((long Step, long Total, IReadOnlyDictionary<string, double> Metrics) value)
+        {
+            task.MaxValue = value.Total;
+            task.Value = value.Step;
+            if (value.Metrics.TryGetValue("loss", out var loss)) task.Description = $"step {value.Step}/{value.Total} loss {loss:F4}";
+        }
+    }
+}
