@@ -1,0 +1,123 @@
+using System.ComponentModel;
+using System.Text.Json.Serialization;
+using Reins.Alignment.Training;
+using Reins.Feedback.Batching;
+using Reins.Feedback.Datasets;
+using Reins.Feedback.Tokenization;
+using Reins.Models.Transformers;
+using Reins.Tensors;
+
+namespace Reins.Alignment.Kto;
+
+/// <summary>Settings of KTO, with TRL's KTOConfig names.</summary>
+public sealed record KtoConfig : TrainingArguments
+{
+    /// <summary>β.</summary>
+    [JsonPropertyName("beta"), Description("beta: scale of the implied reward.")]
+    public float Beta { get; init; } = 0.1f;
+
+    /// <summary>λ_D.</summary>
+    [JsonPropertyName("desirable_weight"), Description("Weight of desirable examples (lambda_D).")]
+    public float DesirableWeight { get; init; } = 1f;
+
+    /// <summary>λ_U.</summary>
+    [JsonPropertyName("undesirable_weight"), Description("Weight of undesirable examples (lambda_U); the paper advises lambda_D·n_D / (lambda_U·n_U) in [1, 4/3].")]
+    public float UndesirableWeight { get; init; } = 1f;
+
+    /// <summary>Prompt tokens kept (from the end).</summary>
+    [JsonPropertyName("max_prompt_length"), Description("Prompt tokens kept (from the end).")]
+    public int MaxPromptLength { get; init; } = 256;
+
+    /// <summary>Completion tokens kept (from the start).</summary>
+    [JsonPropertyName("max_completion_length"), Description("Completion tokens kept (from the start).")]
+    public int MaxCompletionLength { get; init; } = 256;
+
+    /// <summary>Checks the KTO settings too.</summary>
+    public override void Validate()
+    {
+        base.Validate();
+        if (Beta <= 0) throw new ArgumentException("beta: must be positive.");
+        if (PerDeviceTrainBatchSize < 2) throw new ArgumentException("per_device_train_batch_size: KTO estimates its KL reference point from mismatched pairs within a batch, so it needs at least 2.");
+    }
+}
+
+/// <summary>
+/// Kahneman–Tversky optimisation (Ethayarajh et al. 2024) on thumbs-up/down data, see <see cref="KtoLoss"/>. The KL
+/// reference point is estimated per batch from mismatched pairs: prompt i with completion i+1 (mod batch), as TRL
+/// does, scored by policy and reference; it is clamped at 0 and carries no gradient.
+/// </summary>
+public sealed class KtoTrainer : Trainer<KtoConfig>
+{
+    private readonly CausalLanguageModel reference;
+    private readonly IReadOnlyList<UnpairedPreferenceExample> trainSet, evalSet;
+    private readonly DatasetTokenizer tokenizer;
+    private readonly BatchCollator collator;
+
+    /// <summary>Trains <paramref name="policy"/> against a frozen <paramref name="reference"/>.</summary>
+    public KtoTrainer(KtoConfig config, CausalLanguageModel policy, CausalLanguageModel reference, ITextEncoder encoder,
+        IReadOnlyList<UnpairedPreferenceExample> trainSet, IReadOnlyList<UnpairedPreferenceExample>? evalSet, Action<string>? writeExtraFiles)
+        : base(config, policy, writeExtraFiles)
+    {
+        if (trainSet.Count == 0) throw new InvalidDataException("kto: the training set is empty.");
+        this.reference = reference;
+        reference.SetTrainable(false);
+        this.trainSet = trainSet;
+        this.evalSet = evalSet ?? [];
+        tokenizer = new DatasetTokenizer(encoder, new TokenizationOptions
+        {
+            MaxLength = null, MaxPromptLength = config.MaxPromptLength, MaxCompletionLength = config.MaxCompletionLength, TruncationMode = TruncationMode.KeepEnd,
+        });
+        collator = new BatchCollator(PaddingOptions.For(encoder));
+    }
+
+    /// <summary>What tokenisation reported.</summary>
+    public TokenizationReport Report => tokenizer.Report;
+
+    /// <inheritdoc/>
+    protected override int TrainCount => trainSet.Count;
+
+    /// <inheritdoc/>
+    protected override StepOutput Step(int[] exampleIndices)
+    {
+        var (loss, metrics) = Loss([.. exampleIndices.Select(i => trainSet[i])]);
+        return new StepOutput(loss, metrics);
+    }
+
+    /// <inheritdoc/>
+    protected override IReadOnlyDictionary<string, double>? Evaluate()
+    {
+        if (evalSet.Count < 2) return null;
+        var sums = new Dictionary<string, double>();
+        int batches = 0;
+        for (int start = 0; start + 1 < evalSet.Count; start += Config.PerDeviceEvalBatchSize)
+        {
+            var (loss, metrics) = Loss([.. evalSet.Skip(start).Take(Config.PerDeviceEvalBatchSize)]);
+            foreach (var (k, v) in metrics.Append(KeyValuePair.Create("loss", (double)loss.Item())))
+                if (double.IsFinite(v)) sums[k] = sums.GetValueOrDefault(k) + v;
+            batches++;
+        }
+        return sums.ToDictionary(kv => kv.Key, kv => kv.Value / batches);
+    }
+
+    private (Tensor Loss, Dictionary<string, double> Metrics) Loss(IReadOnlyList<UnpairedPreferenceExample> examples)
+    {
+        if (examples.Count < 2) throw new ArgumentException("kto: a batch needs at least 2 examples for the KL estimate.");
+        var rows = examples.Select(tokenizer.Unpaired).ToList();
+        if (rows.Any(r => r is null)) throw new InvalidDataException("kto: an example was dropped by tokenisation (prompt longer than max_prompt_length with drop enabled).");
+        var batch = collator.Unpaired(rows!);
+        // Mismatched pairs: each prompt with the next example's completion, so the pair is (almost surely) unrelated.
+        var mismatched = collator.Unpaired([.. examples.Select((e, i) => tokenizer.Unpaired(e with { Completion = examples[(i + 1) % examples.Count].Completion })!)]);
+        var policy = SequenceLogProbs.Compute(Model, batch.Tokens).Sums;
+        float[] referenceLogps, klPolicy, klReference;
+        using (Tape.NoGrad())
+        {
+            referenceLogps = SequenceLogProbs.Compute(reference, batch.Tokens).Sums.ToArray();
+            klPolicy = SequenceLogProbs.Compute(Model, mismatched.Tokens).Sums.ToArray();
+            klReference = SequenceLogProbs.Compute(reference, mismatched.Tokens).Sums.ToArray();
+        }
+        var (loss, z, chosen, rejected) = KtoLoss.Compute(policy, Tensor.FromArray(referenceLogps, referenceLogps.Length), batch.Desirable,
+            Tensor.FromArray(klPolicy, klPolicy.Length), Tensor.FromArray(klReference, klReference.Length),
+            new KtoOptions { Beta = Config.Beta, DesirableWeight = Config.DesirableWeight, UndesirableWeight = Config.UndesirableWeight });
+        return (loss, new Dictionary<string, double> { ["kl"] = z, ["rewards/chosen"] = chosen, ["rewards/rejected"] = rejected, ["rewards/margins"] = chosen - rejected });
+    }
+}
