@@ -1,0 +1,106 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Reins.Cli.Commands;
+using Reins.Cli.Commands.Training;
+using Reins.Models.Checkpoints;
+using Reins.Tensors;
+
+namespace Reins.Cli.Tests;
+
+/// <summary>The `reins` commands end to end, in-process, with stdout captured (one class: tests share the console).</summary>
+public sealed class CommandTests : IDisposable
+{
+    private readonly string dir = Path.Combine(Path.GetTempPath(), "reins-cli-" + Guid.NewGuid().ToString("N"));
+
+    public CommandTests() => Directory.CreateDirectory(dir);
+
+    public void Dispose() => Directory.Delete(dir, true);
+
+    private static (int Code, string Out) Run(params string[] args)
+    {
+        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create() };
+        var previous = Console.Out;
+        var writer = new StringWriter(CultureInfo.InvariantCulture);
+        Console.SetOut(writer);
+        try { return (root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }), writer.ToString()); }
+        finally { Console.SetOut(previous); }
+    }
+
+    private string Init(string name, string arch = "gpt2")
+    {
+        var path = Path.Combine(dir, name);
+        Assert.Equal(0, Run("model", "init", "--arch", arch, "--vocab-size", "300", "--hidden", "32", "--layers", "2", "--heads", "4", "--max-positions", "64", "--seed", "3", "--out", path).Code);
+        return path;
+    }
+
+    [Fact]
+    public void ModelInitWritesALoadableCheckpointAndForwardPrintsItsLogits()
+    {
+        var path = Init("m", "llama");
+        foreach (var f in new[] { "config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "tokenizer_config.json" })
+            Assert.True(File.Exists(Path.Combine(path, f)), f);
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(path, "config.json")))!;
+        Assert.Equal(128, config["intermediate_size"]!.GetValue<int>());      // ⌈8·32/3⌉ = 86 → 128
+        Assert.Equal(257, config["eos_token_id"]!.GetValue<int>());
+        Assert.NotEqual(config["eos_token_id"]!.GetValue<int>(), config["pad_token_id"]!.GetValue<int>());
+
+        var (code, output) = Run("model", "forward", "--model", path, "--token-ids", "1,2,3");
+        Assert.Equal(0, code);
+        var printed = JsonNode.Parse(output)!["logits"]!.AsArray();
+        Assert.Equal(3, printed.Count);
+        using var tape = new Tape(recordGradients: false);
+        var expected = HfCheckpoint.Load(path).Logits([1, 2, 3], 1, 3).ToArray();
+        var flat = printed.SelectMany(row => row!.AsArray().Select(x => x!.GetValue<float>())).ToArray();
+        Assert.Equal(expected, flat);
+        Assert.Throws<ArgumentException>(() => Run("model", "forward", "--model", path, "--token-ids", "1,x"));
+    }
+
+    [Fact]
+    public void GenerateWritesOneLinePerSampleKeepingInputFields()
+    {
+        var path = Init("g");
+        var input = Path.Combine(dir, "prompts.jsonl");
+        File.WriteAllText(input, "{\"prompt\":\"ab\",\"answer\":\"7\"}\n\n{\"prompt\":\"hello\"}\n");
+        var output = Path.Combine(dir, "out.jsonl");
+        Assert.Equal(0, Run("generate", "--model", path, "--input", input, "--output", output, "--max-new-tokens", "4", "--num-return-sequences", "2", "--seed", "1").Code);
+        var lines = File.ReadAllLines(output).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal(4, lines.Count);
+        Assert.Equal("7", lines[0]["answer"]!.GetValue<string>());
+        Assert.Equal(["ab", "ab", "hello", "hello"], lines.Select(l => l["prompt"]!.GetValue<string>()));
+        Assert.All(lines, l => Assert.Equal(l["completion_ids"]!.AsArray().Count, l["logprobs"]!.AsArray().Count));
+
+        File.WriteAllText(input, "{\"prompt\":\"ab\"}\n{\"prompt\":5}\n");
+        var ex = Assert.Throws<InvalidDataException>(() => Run("generate", "--model", path, "--input", input, "--output", output));
+        Assert.Contains("prompts.jsonl:2", ex.Message);
+    }
+
+    [Fact]
+    public void SftAndDpoCommandsResolveConfigFileAndFlagsAndWriteARunDirectory()
+    {
+        var path = Init("s");
+        var data = Path.Combine(dir, "sft.jsonl");
+        File.WriteAllLines(data, Enumerable.Range(0, 12).Select(i => $"{{\"prompt\":\"{i}:\",\"completion\":\"abc\"}}"));
+        var settings = Path.Combine(dir, "sft.json");
+        File.WriteAllText(settings, """{"learning_rate": 0.01, "max_steps": 5, "logging_steps": 1}""");
+        var run = Path.Combine(dir, "run");
+        Assert.Equal(0, Run("sft", "--model", path, "--train", data, "--config", settings, "--max_steps", "3", "--out", run, "--threads", "1").Code);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Length);
+        var resolved = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "config.json")))!;
+        Assert.Equal(0.01, resolved["reins_run_settings"]!["learning_rate"]!.GetValue<double>(), 6);
+        Assert.Equal(3, resolved["reins_run_settings"]!["max_steps"]!.GetValue<int>());
+        Assert.Equal("GPT2LMHeadModel", resolved["architectures"]![0]!.GetValue<string>());
+        Assert.NotNull(HfCheckpoint.Load(run));
+
+        var prefs = Path.Combine(dir, "prefs.jsonl");
+        File.WriteAllLines(prefs, Enumerable.Range(0, 8).Select(i => $"{{\"prompt\":\"{i}:\",\"chosen\":\"yes\",\"rejected\":\"no\"}}"));
+        var dpoRun = Path.Combine(dir, "dpo");
+        Assert.Equal(0, Run("dpo", "--model", path, "--train", prefs, "--loss", "ipo", "--max-steps", "2", "--out", dpoRun, "--threads", "1").Code);
+        var dpoSettings = JsonNode.Parse(File.ReadAllText(Path.Combine(dpoRun, "config.json")))!["reins_run_settings"]!;
+        Assert.Equal("ipo", dpoSettings["loss_type"]!.GetValue<string>());
+        Assert.Contains("rewards/accuracies", File.ReadAllText(Path.Combine(dpoRun, "metrics.jsonl")));
+
+        File.WriteAllText(settings, """{"learning_rat": 0.01}""");
+        Assert.Throws<InvalidDataException>(() => Run("sft", "--model", path, "--train", data, "--config", settings, "--out", run));
+    }
+}
