@@ -50,6 +50,16 @@ internal static class BenchCommand
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "generate_tokens_per_s");
         });
         bench.Add(generate);
+        var dpoThreads = CommonOptions.Threads();
+        var dpoSeconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
+        var dpo = new Command("dpo", "DPO pairs/s on the small preset with 512-token pairs (256 prompt + 256 completion), 4 pairs per step: reference forward, policy forward and backward, AdamW — as tools/torch_dpo_bench.py.")
+            { dpoThreads, dpoSeconds };
+        dpo.SetAction(r =>
+        {
+            if (r.GetValue(dpoThreads) is { } t) Dpo(t, r.GetValue(dpoSeconds));
+            else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "pairs_per_s");
+        });
+        bench.Add(dpo);
         bench.Add(TokenizeBench.Create());
         return bench;
     }
@@ -220,6 +230,48 @@ internal static class BenchCommand
             ["ms_per_step"] = Math.Round(1000 * elapsed / steps, 3),
             // Every decode step reads every weight once (the tied embedding twice: lookup rows are negligible).
             ["weights_gb_per_s"] = Math.Round(model.ParameterCount * 4.0 * steps / elapsed / 1e9, 2),
+            ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
+        });
+    }
+
+    private static void Dpo(int t, double minSeconds)
+    {
+        const int Pairs = 4, Prompt = 256, Completion = 256, Length = Prompt + Completion;
+        Engine.Threads = t;
+        var preset = ModelPreset.Get("small");
+        var config = preset.ToConfig() with { MaxPositions = Length };
+        var policy = CausalLanguageModel.Create(config, seed: 0);
+        var reference = CausalLanguageModel.Create(config, seed: 0);
+        reference.SetTrainable(false);
+        var opt = new AdamW(policy.Parameters, learningRate: 1e-6f, weightDecay: 0f);
+        var rng = new Rng(0);
+        var ids = Enumerable.Range(0, 2 * Pairs * Length).Select(_ => rng.NextInt(preset.Vocab)).ToArray();
+        var labels = ids.Select((id, i) => i % Length >= Prompt ? id : -100).ToArray();
+        var batch = new Reins.Feedback.Batching.TokenBatch(2 * Pairs, Length, ids, Enumerable.Repeat(1f, ids.Length).ToArray(), labels);
+        void Step()
+        {
+            float[] refs;
+            using (var noGrad = new Tape(recordGradients: false)) refs = Reins.Alignment.SequenceLogProbs.Compute(reference, batch).Sums.ToArray();
+            using (var tape = new Tape())
+            {
+                var (sums, lengths, _) = Reins.Alignment.SequenceLogProbs.Compute(policy, batch);
+                var loss = Reins.Alignment.DirectPreferenceLoss.Compute(new Reins.Alignment.PreferenceLogProbs(
+                    Ops.Narrow0(sums, 0, Pairs), Ops.Narrow0(sums, Pairs, Pairs), Tensor.FromArray(refs.AsSpan(0, Pairs), Pairs), Tensor.FromArray(refs.AsSpan(Pairs), Pairs),
+                    lengths[..Pairs], lengths[Pairs..]), new Reins.Alignment.PreferenceLossOptions()).Loss;
+                opt.ZeroGrad();
+                tape.Backward(loss);
+            }
+            opt.Step();
+        }
+        Step();
+        Step();
+        Console.Error.WriteLine($"bench dpo small: threads {t}, warm-up done, timing ≥ {minSeconds} s");
+        var sw = Stopwatch.StartNew();
+        int steps = 0;
+        while (sw.Elapsed.TotalSeconds < minSeconds || steps < 3) { Step(); steps++; }
+        Emit(new Dictionary<string, object>
+        {
+            ["bench"] = "dpo", ["config"] = "small", ["threads"] = t, ["pairs_per_s"] = Math.Round(Pairs * steps / sw.Elapsed.TotalSeconds, 3),
             ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
         });
     }
