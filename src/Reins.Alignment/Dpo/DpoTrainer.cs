@@ -36,6 +36,14 @@ public sealed record DpoConfig : TrainingArguments
     [JsonPropertyName("length_normalize"), Description("Use per-token average log-probs in sigmoid/robust/hinge (length-normalised DPO).")]
     public bool LengthNormalize { get; init; }
 
+    /// <summary>Tokens of prompt + completion at most, cut as truncation_mode says.</summary>
+    [JsonPropertyName("max_length"), Description("Tokens of prompt + completion at most (after the prompt and completion limits).")]
+    public int MaxLength { get; init; } = 512;
+
+    /// <summary>Which end of an over-long sequence survives (TRL's truncation_mode).</summary>
+    [JsonPropertyName("truncation_mode"), Description("keep_end (drop the head) or keep_start (drop the tail) when max_length is exceeded.")]
+    public TruncationMode TruncationMode { get; init; } = TruncationMode.KeepEnd;
+
     /// <summary>Tokens kept of each prompt (the end is kept).</summary>
     [JsonPropertyName("max_prompt_length"), Description("Prompt tokens kept (from the end).")]
     public int MaxPromptLength { get; init; } = 256;
@@ -92,7 +100,7 @@ public sealed class DpoTrainer : Trainer<DpoConfig>
         this.reference?.SetTrainable(false);
         var options = new TokenizationOptions
         {
-            MaxLength = null, MaxPromptLength = config.MaxPromptLength, MaxCompletionLength = config.MaxCompletionLength, TruncationMode = TruncationMode.KeepEnd,
+            MaxLength = config.MaxLength, MaxPromptLength = config.MaxPromptLength, MaxCompletionLength = config.MaxCompletionLength, TruncationMode = config.TruncationMode,
         };
         var tokenizer = new DatasetTokenizer(encoder, options);
         train = [.. trainSet.Select(tokenizer.Preference).OfType<TokenizedPair>()];

@@ -24,6 +24,14 @@ public sealed record KtoConfig : TrainingArguments
     [JsonPropertyName("undesirable_weight"), Description("Weight of undesirable examples (lambda_U); the paper advises lambda_D·n_D / (lambda_U·n_U) in [1, 4/3].")]
     public float UndesirableWeight { get; init; } = 1f;
 
+    /// <summary>Tokens of prompt + completion at most, cut as truncation_mode says.</summary>
+    [JsonPropertyName("max_length"), Description("Tokens of prompt + completion at most (after the prompt and completion limits).")]
+    public int MaxLength { get; init; } = 512;
+
+    /// <summary>Which end of an over-long sequence survives (TRL's truncation_mode).</summary>
+    [JsonPropertyName("truncation_mode"), Description("keep_end (drop the head) or keep_start (drop the tail) when max_length is exceeded.")]
+    public TruncationMode TruncationMode { get; init; } = TruncationMode.KeepEnd;
+
     /// <summary>Prompt tokens kept (from the end).</summary>
     [JsonPropertyName("max_prompt_length"), Description("Prompt tokens kept (from the end).")]
     public int MaxPromptLength { get; init; } = 256;
@@ -65,7 +73,7 @@ public sealed class KtoTrainer : Trainer<KtoConfig>
         this.evalSet = evalSet ?? [];
         tokenizer = new DatasetTokenizer(encoder, new TokenizationOptions
         {
-            MaxLength = null, MaxPromptLength = config.MaxPromptLength, MaxCompletionLength = config.MaxCompletionLength, TruncationMode = TruncationMode.KeepEnd,
+            MaxLength = config.MaxLength, MaxPromptLength = config.MaxPromptLength, MaxCompletionLength = config.MaxCompletionLength, TruncationMode = config.TruncationMode,
         });
         collator = new BatchCollator(PaddingOptions.For(encoder));
     }

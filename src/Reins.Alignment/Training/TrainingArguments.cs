@@ -85,10 +85,6 @@ public record TrainingArguments
     [JsonPropertyName("save_total_limit"), Description("Keep at most this many checkpoint-N directories (0 = all).")]
     public int SaveTotalLimit { get; init; }
 
-    /// <summary>Dropout probability (off by default, as RLHF fine-tuning usually wants).</summary>
-    [JsonPropertyName("dropout"), Description("Dropout probability (0 = off).")]
-    public float Dropout { get; init; }
-
     /// <summary>Validates the shared fields, naming the offending key.</summary>
     public virtual void Validate()
     {
@@ -102,7 +98,6 @@ public record TrainingArguments
         Require(LoggingSteps > 0, "logging_steps", "must be positive");
         Require(EvalSteps >= 0 && SaveSteps >= 0 && SaveTotalLimit >= 0, "eval_steps/save_steps/save_total_limit", "must not be negative");
         Require(MaxGradNorm >= 0, "max_grad_norm", "must not be negative");
-        Require(Dropout is >= 0 and < 1, "dropout", "must be in [0, 1)");
         Tensors.Optim.LearningRateSchedule.ParseKind(LrSchedulerType);
     }
 }
