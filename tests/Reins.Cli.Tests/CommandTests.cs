@@ -61,13 +61,14 @@ public sealed class CommandTests : IDisposable
     {
         var path = Init("g");
         var input = Path.Combine(dir, "prompts.jsonl");
-        File.WriteAllText(input, "{\"prompt\":\"ab\",\"answer\":\"7\"}\n\n{\"prompt\":\"hello\"}\n");
+        File.WriteAllText(input, "{\"prompt\":\"ab\",\"answer\":\"7\"}\n\n{\"prompt\":\"hello\"}\n{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}\n");
         var output = Path.Combine(dir, "out.jsonl");
         Assert.Equal(0, Run("generate", "--model", path, "--input", input, "--output", output, "--max-new-tokens", "4", "--num-return-sequences", "2", "--seed", "1").Code);
         var lines = File.ReadAllLines(output).Select(l => JsonNode.Parse(l)!).ToList();
-        Assert.Equal(4, lines.Count);
+        Assert.Equal(6, lines.Count);
         Assert.Equal("7", lines[0]["answer"]!.GetValue<string>());
-        Assert.Equal(["ab", "ab", "hello", "hello"], lines.Select(l => l["prompt"]!.GetValue<string>()));
+        Assert.Equal(["ab", "ab", "hello", "hello"], lines.Take(4).Select(l => l["prompt"]!.GetValue<string>()));
+        Assert.Equal("hi", lines[5]["messages"]![0]!["content"]!.GetValue<string>());
         Assert.All(lines, l => Assert.Equal(l["completion_ids"]!.AsArray().Count, l["logprobs"]!.AsArray().Count));
 
         File.WriteAllText(input, "{\"prompt\":\"ab\"}\n{\"prompt\":5}\n");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Reins.Models.Chat;
 using Reins.Models.Checkpoints;
 using Reins.Models.Generation;
 using Reins.Models.Tokenizers;
@@ -19,7 +20,7 @@ internal static class GenerateCommand
     {
         var model = new Option<string>("--model") { Description = "Checkpoint directory (with its tokenizer).", Required = true };
         var prompt = new Option<string?>("--prompt") { Description = "One prompt; the completion streams to stdout." };
-        var input = new Option<string?>("--input") { Description = "JSONL of {\"prompt\": …} records (other fields are copied to the output)." };
+        var input = new Option<string?>("--input") { Description = "JSONL of {\"prompt\": text or a messages list} or {\"messages\": […]} records; conversations get the model's chat template with a generation prompt. Other fields are copied to the output." };
         var output = new Option<string?>("--output") { Description = "JSONL written with --input: one record per sample." };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "New tokens per sample at most.", DefaultValueFactory = _ => 64 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 is greedy.", DefaultValueFactory = _ => 1f };
@@ -48,9 +49,11 @@ internal static class GenerateCommand
                 StopTokenIds = eos is { } e ? [e] : [], StopStrings = r.GetValue(stop) ?? [], Seed = r.GetValue(seed),
             }.Validate();
             string Decode(int[] ids) => tokenizer.Decode(ids, skipSpecialTokens: true);
-            int[] Encode(string text, string where)
+            var chat = ChatFormat.For(tokenizer);
+            int[] Encode(PromptRecord p, string where)
             {
-                var ids = tokenizer.Encode(text, addSpecialTokens: true);
+                if (p.Messages is { } messages) return chat.Encode(tokenizer, messages, addGenerationPrompt: true).Ids;
+                var ids = tokenizer.Encode(p.Text!, addSpecialTokens: true);
                 if (ids.Length == 0 && tokenizer.BosId is { } bos) ids = [bos];
                 return ids.Length > 0 ? ids : throw new ArgumentException($"{where}: the prompt encodes to no tokens and the tokenizer has no BOS.");
             }
@@ -59,7 +62,7 @@ internal static class GenerateCommand
             {
                 if (r.GetValue(input) is not null) throw new ArgumentException("generate: give --prompt or --input, not both.");
                 var decoders = Enumerable.Range(0, options.NumReturnSequences).Select(_ => tokenizer.CreateStreamingDecoder(skipSpecialTokens: true)).ToArray();
-                await foreach (var t in Generator.StreamAsync(lm, [Encode(text, "--prompt")], options, Decode, cancellation))
+                await foreach (var t in Generator.StreamAsync(lm, [Encode(new PromptRecord(0, text, null, []), "--prompt")], options, Decode, cancellation))
                 {
                     if (t.Token >= 0) Console.Out.Write(options.NumReturnSequences == 1 ? decoders[t.SampleIndex].Push(t.Token) : "");
                     if (t.FinishReason is { } why && options.NumReturnSequences == 1) Console.Error.WriteLine($"\n[finish: {why.ToString().ToLowerInvariant()}]");
@@ -83,7 +86,7 @@ internal static class GenerateCommand
                         for (int start = 0; start < records.Count && !cancellation.IsCancellationRequested; start += r.GetValue(batchSize))
                         {
                             var batch = records.Skip(start).Take(r.GetValue(batchSize)).ToList();
-                            var prompts = batch.Select(b => Encode(b.Prompt, $"{inPath}:{b.Line}")).ToList();
+                            var prompts = batch.Select(b => Encode(b, $"{inPath}:{b.Line}")).ToList();
                             // Per-prompt seeds from the line number keep each prompt's samples independent of batching.
                             var results = Generator.Generate(lm, prompts, options with { PromptSeeds = [.. batch.Select(b => options.Seed * 1_000_003UL + (ulong)b.Line)] }, Decode, cancellation);
                             foreach (var res in results)
@@ -94,7 +97,7 @@ internal static class GenerateCommand
                                 o["finish_reason"] = res.FinishReason.ToString().ToLowerInvariant();
                                 o["completion_ids"] = new JsonArray([.. res.Tokens.Select(x => (JsonNode?)x)]);
                                 o["logprobs"] = new JsonArray([.. res.LogProbs.Select(x => (JsonNode?)x)]);
-                                await writer.WriteLineAsync(o.ToJsonString());
+                                await writer.WriteLineAsync(o.ToJsonString(Json));
                                 written++;
                             }
                             task.Increment(batch.Count);
@@ -108,7 +111,10 @@ internal static class GenerateCommand
         return cmd;
     }
 
-    private sealed record PromptRecord(int Line, string Prompt, JsonObject Record);
+    // Non-ASCII text stays readable in the output instead of \uXXXX escapes.
+    private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private sealed record PromptRecord(int Line, string? Text, IReadOnlyList<ChatMessage>? Messages, JsonObject Record);
 
     private static List<PromptRecord> ReadPrompts(string path)
     {
@@ -121,11 +127,17 @@ internal static class GenerateCommand
             JsonObject o;
             try { o = JsonNode.Parse(text) as JsonObject ?? throw new InvalidDataException($"{path}:{line}: expected a JSON object."); }
             catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: invalid JSON: {e.Message}"); }
-            if (o["prompt"] is not JsonValue v || v.GetValueKind() != JsonValueKind.String)
-                throw new InvalidDataException($"{path}:{line}: field \"prompt\" must be a string.");
-            list.Add(new PromptRecord(line, v.GetValue<string>(), o));
+            var prompt = o["prompt"] ?? o["messages"];
+            if (prompt is JsonValue v && v.GetValueKind() == JsonValueKind.String) list.Add(new PromptRecord(line, v.GetValue<string>(), null, o));
+            else if (prompt is JsonArray turns) list.Add(new PromptRecord(line, null, [.. turns.Select((t, i) => Message(t, $"{path}:{line}: field \"{(o["prompt"] is null ? "messages" : "prompt")}[{i}]\""))], o));
+            else throw new InvalidDataException($"{path}:{line}: field \"prompt\" must be a string or a list of messages (or give \"messages\").");
         }
         if (list.Count == 0) throw new InvalidDataException($"{path}: no prompts.");
         return list;
     }
+
+    private static ChatMessage Message(JsonNode? node, string where) =>
+        node is JsonObject m && m["role"] is JsonValue role && role.GetValueKind() == JsonValueKind.String && m["content"] is JsonValue content && content.GetValueKind() == JsonValueKind.String
+            ? new ChatMessage(role.GetValue<string>(), content.GetValue<string>())
+            : throw new InvalidDataException($"{where}: expected {{\"role\": string, \"content\": string}}.");
 }
