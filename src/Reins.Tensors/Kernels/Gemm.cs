@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Reins.Tensors.Kernels;
 
@@ -242,20 +243,27 @@ public static unsafe class Gemm
     {
         int stripe = transB ? 8 : 32;
         int workers = (long)n * k < 1_000_000 ? 1 : Math.Min(threads, 8);
+        if (workers <= 1)
+        {
+            SkinnyColumns(transB, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            return;
+        }
         int per = ((n + workers - 1) / workers + stripe - 1) / stripe * stripe;
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
-        void Range(int j0, int j1)
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+            SkinnyColumns(transB, m, Math.Min(n, w * per), Math.Min(n, (w + 1) * per), k, (float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, accumulate));
+    }
+
+    // Columns [j0, j1) of C for all m rows, in groups of at most SkinnyRows rows.
+    private static void SkinnyColumns(bool transB, int m, int j0, int j1, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    {
+        for (int i0 = 0; i0 < m; i0 += SkinnyRows)
         {
-            for (int i0 = 0; i0 < m; i0 += SkinnyRows)
-            {
-                int rows = Math.Min(SkinnyRows, m - i0);
-                float* ai = (float*)pa + (long)i0 * lda, ci = (float*)pc + (long)i0 * ldc;
-                if (transB) SkinnyDots(rows, j0, j1, k, ai, lda, (float*)pb, ldb, ci, ldc, accumulate);
-                else SkinnyAxpy(rows, j0, j1, k, ai, lda, (float*)pb, ldb, ci, ldc, accumulate);
-            }
+            int rows = Math.Min(SkinnyRows, m - i0);
+            float* ai = a + (long)i0 * lda, ci = c + (long)i0 * ldc;
+            if (transB) SkinnyDots(rows, j0, j1, k, ai, lda, b, ldb, ci, ldc, accumulate);
+            else SkinnyAxpy(rows, j0, j1, k, ai, lda, b, ldb, ci, ldc, accumulate);
         }
-        if (workers <= 1) { Range(0, n); return; }
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w => Range(Math.Min(n, w * per), Math.Min(n, (w + 1) * per)));
     }
 
     private const int SkinnyRows = 8;
@@ -324,6 +332,10 @@ public static unsafe class Gemm
             float* ap = a + p0, bp = b + (long)p0 * ldb;
             for (int j = j0; j < jv; j += 32)
             {
+                // The next block's rows of this panel are far apart in memory; requesting them now overlaps their
+                // DRAM latency with this block's arithmetic.
+                if (Sse.IsSupported && p0 + KB < k)
+                    for (int p = 0; p < Math.Min(KB, k - p0 - KB); p++) { Sse.Prefetch0(bp + (long)(KB + p) * ldb + j); Sse.Prefetch0(bp + (long)(KB + p) * ldb + j + 16); }
                 int i = 0;
                 for (; i + 8 <= m; i += 8) Tile8(kb, ap + (long)i * lda, lda, bp + j, ldb, c + (long)i * ldc + j, ldc, load);
                 for (; i + 4 <= m; i += 4) Tile4(kb, ap + (long)i * lda, lda, bp + j, ldb, c + (long)i * ldc + j, ldc, load);
