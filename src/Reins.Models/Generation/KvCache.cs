@@ -5,8 +5,10 @@ namespace Reins.Models.Generation;
 
 /// <summary>
 /// Keys and values of every layer for a batch of sequences being generated, preallocated to a fixed capacity so
-/// decoding allocates nothing per token. Also tracks the key padding mask and each row's next position id, so
-/// left-padded prompts continue at cumsum(mask) − 1 exactly as a teacher-forced forward numbers them.
+/// decoding allocates nothing per token. Keys are stored transposed ([batch, kv width, capacity], see
+/// <see cref="Ops.CachedAttention"/>) and the capacity is padded to whole 32-key tiles. Also tracks the key padding
+/// mask and each row's next position id, so left-padded prompts continue at cumsum(mask) − 1 exactly as a
+/// teacher-forced forward numbers them.
 /// </summary>
 public sealed class KvCache
 {
@@ -16,7 +18,7 @@ public sealed class KvCache
 
     /// <summary>Rows (sequences) in the cache.</summary>
     public int Batch { get; }
-    /// <summary>Positions each row can hold (prompt + new tokens, padding included).</summary>
+    /// <summary>Positions each row can hold (prompt + new tokens, padding included; rounded up to 32).</summary>
     public int Capacity { get; }
     /// <summary>Positions filled so far (the same for every row; padding counts).</summary>
     public int Length { get; private set; }
@@ -50,10 +52,13 @@ public sealed class KvCache
     public void Write(int layer, Tensor k, Tensor v)
     {
         int time = k.Dim(1), width = k.Dim(2);
+        var ks = k.Span; var kt = keys[layer].Span;
         for (int b = 0; b < Batch; b++)
         {
-            k.Span.Slice(b * time * width, time * width).CopyTo(keys[layer].Span.Slice((b * Capacity + Length) * width));
             v.Span.Slice(b * time * width, time * width).CopyTo(values[layer].Span.Slice((b * Capacity + Length) * width));
+            for (int t = 0; t < time; t++)
+                for (int c = 0; c < width; c++)
+                    kt[(b * width + c) * Capacity + Length + t] = ks[(b * time + t) * width + c];
         }
     }
 
@@ -71,17 +76,18 @@ public sealed class KvCache
     public KvCache Select(ReadOnlySpan<int> rows, int capacity)
     {
         if (capacity < Length) throw new ArgumentOutOfRangeException(nameof(capacity), $"KV cache: capacity {capacity} is below the {Length} cached positions.");
-        var copy = new KvCache(keys.Length, rows.Length, capacity, keys[0].Dim(2)) { Length = Length };
-        int width = keys[0].Dim(2);
+        int width = keys[0].Dim(1);
+        var copy = new KvCache(keys.Length, rows.Length, capacity, width) { Length = Length };
         for (int i = 0; i < rows.Length; i++)
         {
             int r = rows[i];
             for (int l = 0; l < keys.Length; l++)
             {
-                keys[l].Span.Slice(r * Capacity * width, Length * width).CopyTo(copy.keys[l].Span.Slice(i * capacity * width));
-                values[l].Span.Slice(r * Capacity * width, Length * width).CopyTo(copy.values[l].Span.Slice(i * capacity * width));
+                for (int c = 0; c < width; c++)
+                    keys[l].Span.Slice((r * width + c) * Capacity, Length).CopyTo(copy.keys[l].Span.Slice((i * width + c) * copy.Capacity));
+                values[l].Span.Slice(r * Capacity * width, Length * width).CopyTo(copy.values[l].Span.Slice(i * copy.Capacity * width));
             }
-            mask.AsSpan(r * Capacity, Length).CopyTo(copy.mask.AsSpan(i * capacity));
+            mask.AsSpan(r * Capacity, Length).CopyTo(copy.mask.AsSpan(i * copy.Capacity));
             copy.nextPosition[i] = nextPosition[r];
         }
         return copy;
@@ -90,15 +96,15 @@ public sealed class KvCache
     private KvCache(int layers, int batch, int capacity, int width)
     {
         Batch = batch;
-        Capacity = capacity;
+        Capacity = (capacity + 31) / 32 * 32;
         keys = new Tensor[layers];
         values = new Tensor[layers];
         for (int l = 0; l < layers; l++)
         {
-            keys[l] = Tensor.Zeros(batch, capacity, width).Persist();
-            values[l] = Tensor.Zeros(batch, capacity, width).Persist();
+            keys[l] = Tensor.Zeros(batch, width, Capacity).Persist();
+            values[l] = Tensor.Zeros(batch, Capacity, width).Persist();
         }
-        mask = new float[batch * capacity];
+        mask = new float[batch * Capacity];
         nextPosition = new int[batch];
     }
 }

@@ -79,32 +79,46 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Inference-only attention over a key/value cache, for generation: q [B, T, Hq·D] holds the newest T positions;
-    /// kCache and vCache [B, capacity, Hkv·D] hold <paramref name="keyLength"/> valid rows per sequence, the newest
-    /// T included, so query t sits at position keyLength − T + t. keyMask [B·capacity] marks real keys. Records no
-    /// gradient: training recomputes attention with <see cref="Attention"/>.
+    /// Inference-only attention over a key/value cache, for generation: q [B, T, Hq·D] holds the newest T positions.
+    /// Keys are cached transposed, keysT [B, Hkv·D, capacity] (each head's D rows of keys side by side), so a query's
+    /// scores are AXPYs across contiguous keys rather than one horizontal dot product per key; values [B, capacity,
+    /// Hkv·D]. <paramref name="keyLength"/> rows are valid per sequence, the newest T included, so query t sits at
+    /// position keyLength − T + t. keyMask [B·capacity] marks real keys. Records no gradient: training recomputes
+    /// attention with <see cref="Attention"/>.
     /// </summary>
-    public static unsafe Tensor CachedAttention(Tensor q, Tensor kCache, Tensor vCache, int keyLength, int heads, int kvHeads, ReadOnlySpan<float> keyMask)
+    public static unsafe Tensor CachedAttention(Tensor q, Tensor keysT, Tensor values, int keyLength, int heads, int kvHeads, ReadOnlySpan<float> keyMask)
     {
-        int batch = q.Dim(0), t = q.Dim(1), capacity = kCache.Dim(1), d = q.Dim(2) / heads;
-        if (q.Rank != 3 || kCache.Rank != 3 || !kCache.Shape.AsSpan().SequenceEqual(vCache.Shape) || kCache.Dim(0) != batch
-            || kCache.Dim(2) != kvHeads * d || d * heads != q.Dim(2) || heads % kvHeads != 0 || keyLength < t || keyLength > capacity
+        int batch = q.Dim(0), t = q.Dim(1), capacity = values.Dim(1), d = q.Dim(2) / heads, kvw = kvHeads * d;
+        if (q.Rank != 3 || keysT.Rank != 3 || values.Rank != 3 || keysT.Dim(0) != batch || values.Dim(0) != batch || keysT.Dim(1) != kvw
+            || keysT.Dim(2) != capacity || values.Dim(2) != kvw || d * heads != q.Dim(2) || heads % kvHeads != 0 || keyLength < t || keyLength > capacity
             || keyMask.Length != batch * capacity)
-            throw new ArgumentException($"cached attention: q {Tensor.Format(q.Shape)} ({heads} heads), cache {Tensor.Format(kCache.Shape)} ({kvHeads} kv heads), {keyLength} keys and a mask of {keyMask.Length} are inconsistent.");
+            throw new ArgumentException($"cached attention: q {Tensor.Format(q.Shape)} ({heads} heads), keys {Tensor.Format(keysT.Shape)}, values {Tensor.Format(values.Shape)} ({kvHeads} kv heads), {keyLength} keys and a mask of {keyMask.Length} are inconsistent.");
         if (Tape.IsRecording && q.RequiresGrad)
             throw new InvalidOperationException("cached attention is inference-only; it records no gradient. Use Attention for training or wrap generation in Tape.NoGrad().");
         var mask = keyMask.ToArray();
-        int group = heads / kvHeads, ldq = heads * d, ldk = kvHeads * d;
+        int group = heads / kvHeads, ldq = heads * d;
+        // Scores are computed for whole 32-key tiles (the cache's capacity is padded to them); keys past keyLength
+        // are cleared by the softmax.
+        int width = Math.Min(capacity, (keyLength + 31) / 32 * 32);
         float scale = 1f / MathF.Sqrt(d);
         var y = Tensor.Uninitialized([batch, t, heads * d]);
-        float* qp = q.Ptr, kp = kCache.Ptr, vp = vCache.Ptr, yp = y.Ptr;
+        float* qp = q.Ptr, kp = keysT.Ptr, vp = values.Ptr, yp = y.Ptr;
         Engine.For(batch * kvHeads, task =>
         {
             int b = task / kvHeads, kh = task % kvHeads;
-            var scores = BufferPool.Rent(group * t * keyLength);
+            var scores = BufferPool.Rent(t * width);
             fixed (float* sp = scores)
-                AttendGroup(b, kh, group, t, keyLength, d, qp, ldq, kp + (long)b * capacity * ldk, vp + (long)b * capacity * ldk, ldk,
-                    sp, yp, scale, causal: true, mask, b * capacity, null);
+            {
+                float* kb = kp + ((long)b * kvw + kh * d) * capacity, vb = vp + (long)b * capacity * kvw + kh * d;
+                for (int h = kh * group; h < (kh + 1) * group; h++)
+                {
+                    float* qb = qp + (long)b * t * ldq + h * d;
+                    Gemm.Multiply(false, false, t, width, d, qb, ldq, kb, capacity, sp, width, false, 1);
+                    for (int i = 0; i < t; i++)
+                        MaskedSoftmaxRow(new Span<float>(sp + (long)i * width, width), scale, 0, keyLength - t + i, mask, b * capacity);
+                    Gemm.Multiply(false, false, t, d, keyLength, sp, width, vb, kvw, yp + (long)b * t * ldq + h * d, ldq, false, 1);
+                }
+            }
             BufferPool.Return(scores);
         });
         Tape.MarkForward(y, "cached_attention");
