@@ -13,6 +13,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     SftCommand.Create(),
     DpoCommand.Create(),
     KtoCommand.Create(),
+    ConfigCommand.Create(),
 };
 try
 {

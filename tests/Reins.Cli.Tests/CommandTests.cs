@@ -105,3 +105,16 @@ public sealed class CommandTests : IDisposable
         Assert.Throws<InvalidDataException>(() => Run("sft", "--model", path, "--train", data, "--config", settings, "--out", run));
     }
 }
+
+public class DocumentationTests
+{
+    [Fact]
+    public void TrainingSettingsDocumentMatchesTheCode()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Reins.slnx"))) dir = dir.Parent;
+        var path = Path.Combine(dir!.FullName, "docs", "training-settings.md");
+        Assert.True(File.Exists(path), $"{path} is missing; run `reins config docs > docs/training-settings.md`.");
+        Assert.True(File.ReadAllText(path) == ConfigCommand.SettingsDocument(), "docs/training-settings.md is stale; regenerate it with `reins config docs > docs/training-settings.md`.");
+    }
+}
