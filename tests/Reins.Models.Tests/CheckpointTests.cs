@@ -44,6 +44,20 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void LargeModelsAreWrittenInShardsThatLoadBack()
+    {
+        var model = CausalLanguageModel.Create(ModelConfig.Gpt2(vocab: 40, hidden: 16, layers: 2, heads: 2, maxPositions: 16), seed: 6);
+        HfCheckpoint.Save(model, dir, maxShardBytes: 4_000);
+        Assert.False(File.Exists(Path.Combine(dir, "model.safetensors")));
+        var shards = Directory.GetFiles(dir, "model-*-of-*.safetensors");
+        Assert.True(shards.Length > 2, $"{shards.Length} shards");
+        var index = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "model.safetensors.index.json")))!;
+        Assert.Equal(model.Parameters.Count, index["weight_map"]!.AsObject().Count);
+        Assert.Equal(model.ParameterCount * 4, index["metadata"]!["total_size"]!.GetValue<long>());
+        Assert.Equal(model.Logits(Ids, 1, 5).ToArray(), HfCheckpoint.Load(dir).Logits(Ids, 1, 5).ToArray());
+    }
+
+    [Fact]
     public void HubGpt2FileWithoutPrefixAndWithAttentionBuffersLoads()
     {
         var model = CausalLanguageModel.Create(ModelConfig.Gpt2(vocab: 40, hidden: 16, layers: 2, heads: 2, maxPositions: 16), seed: 4);

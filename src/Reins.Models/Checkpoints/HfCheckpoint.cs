@@ -15,9 +15,12 @@ public static class HfCheckpoint
 
     /// <summary>
     /// Saves the model into <paramref name="directory"/> (replacing it). <paramref name="writeExtraFiles"/> receives
-    /// the temporary directory so tokenizer files land in the same atomic rename.
+    /// the temporary directory so tokenizer files land in the same atomic rename. Weights larger than
+    /// <paramref name="maxShardBytes"/> are split into model-0000i-of-0000N.safetensors shards with an index, as
+    /// transformers' save_pretrained does (its default shard size is 5 GB).
     /// </summary>
-    public static void Save(CausalLanguageModel model, string directory, Action<string>? writeExtraFiles = null, SafeTensorsDType dtype = SafeTensorsDType.F32)
+    public static void Save(CausalLanguageModel model, string directory, Action<string>? writeExtraFiles = null, SafeTensorsDType dtype = SafeTensorsDType.F32,
+        long maxShardBytes = 5_000_000_000)
     {
         var full = Path.GetFullPath(directory);
         var parent = Path.GetDirectoryName(full) ?? ".";
@@ -27,7 +30,7 @@ public static class HfCheckpoint
         Directory.CreateDirectory(tmp);
         File.WriteAllText(Path.Combine(tmp, "config.json"), model.Config.ToHuggingFace().ToJsonString(Indented));
         File.WriteAllText(Path.Combine(tmp, "generation_config.json"), GenerationConfig(model.Config).ToJsonString(Indented));
-        SafeTensorsWriter.Write(Path.Combine(tmp, "model.safetensors"), model.Parameters.Select(p => (p.Name!, p.Shape, p.ToArray())), dtype: dtype);
+        WriteWeights(tmp, model, dtype, maxShardBytes);
         writeExtraFiles?.Invoke(tmp);
         if (Directory.Exists(full))
         {
@@ -37,6 +40,34 @@ public static class HfCheckpoint
             Directory.Delete(old, recursive: true);
         }
         else Directory.Move(tmp, full);
+    }
+
+    private static void WriteWeights(string directory, CausalLanguageModel model, SafeTensorsDType dtype, long maxShardBytes)
+    {
+        // Greedy in parameter order, as transformers shards: a tensor larger than the limit gets a shard of its own.
+        var shards = new List<List<Tensors.Tensor>> { new() };
+        long size = 0, bytesPerValue = SafeTensorsReader.ElementSize(dtype);
+        foreach (var p in model.Parameters)
+        {
+            long bytes = p.Size * bytesPerValue;
+            if (size > 0 && size + bytes > maxShardBytes) { shards.Add([]); size = 0; }
+            shards[^1].Add(p);
+            size += bytes;
+        }
+        if (shards.Count == 1)
+        {
+            SafeTensorsWriter.Write(Path.Combine(directory, "model.safetensors"), model.Parameters.Select(p => (p.Name!, p.Shape, p.ToArray())), dtype: dtype);
+            return;
+        }
+        var map = new JsonObject();
+        for (int i = 0; i < shards.Count; i++)
+        {
+            string file = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+            SafeTensorsWriter.Write(Path.Combine(directory, file), shards[i].Select(p => (p.Name!, p.Shape, p.ToArray())), dtype: dtype);
+            foreach (var p in shards[i]) map[p.Name!] = file;
+        }
+        var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = model.Parameters.Sum(p => p.Size * bytesPerValue) }, ["weight_map"] = map };
+        File.WriteAllText(Path.Combine(directory, "model.safetensors.index.json"), index.ToJsonString(Indented));
     }
 
     private static JsonObject GenerationConfig(ModelConfig c)
