@@ -12,6 +12,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     GenerateCommand.Create(),
     SftCommand.Create(),
     DpoCommand.Create(),
+    RewardCommand.Create(),
 };
 try
 {
