@@ -13,9 +13,7 @@ peak_rss_mb is ru_maxrss of this process (interpreter and torch import included)
 high-water mark, so each thread setting runs in a fresh process.
 Run with Debian's PyTorch:  /usr/bin/python3 tools/torch_rm_bench.py [config] [threads|best]
 """
-import importlib.util
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -25,16 +23,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from anchor_peak_rss import load_anchor  # tools/ is this script's directory, so it is on sys.path
+
 LENGTH = 512
-
-
-def load_anchor():
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    path = os.path.join(repo, "..", "shared", "anchors", "pytorch_cpu_anchor.py")
-    spec = importlib.util.spec_from_file_location("pytorch_cpu_anchor", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 class RewardGPT(nn.Module):
