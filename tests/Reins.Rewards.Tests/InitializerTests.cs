@@ -1,5 +1,6 @@
 using Reins.Feedback.Tokenization;
 using Reins.Models.Chat;
+using Reins.Models.Transformers;
 using Reins.Rewards.RewardModels;
 using Reins.Tensors;
 
@@ -26,6 +27,22 @@ public class InitializerTests
         var again = RewardModelInitializer.FromLanguageModel(a, numLabels: 1, padTokenId: 258, seed: 9);
         Assert.Equal(a.ScoreWeight!.ToArray(), again.ScoreWeight!.ToArray());
         Assert.Equal([3, 32], RewardModelInitializer.FromLanguageModel(a, numLabels: 3, padTokenId: 258, seed: 9).ScoreWeight!.Shape);
+    }
+
+    [Fact]
+    public void LlamaWithAnUntiedHeadBecomesAClassifierWithoutIt()
+    {
+        var lm = CausalLanguageModel.Create(ModelConfig.Llama(vocab: 260, hidden: 32, layers: 2, heads: 4, maxPositions: 32, kvHeads: 2, tie: false), seed: 3);
+        Assert.True(lm.HasParameter("lm_head.weight"));
+        var rm = RewardModelInitializer.FromLanguageModel(lm, numLabels: 2, padTokenId: 258, seed: 4);
+        Assert.Equal("LlamaForSequenceClassification", rm.Config.Architecture);
+        Assert.False(rm.HasParameter("lm_head.weight"));
+        Assert.Equal(lm["model.layers.1.mlp.down_proj.weight"].ToArray(), rm["model.layers.1.mlp.down_proj.weight"].ToArray());
+        using var tape = new Tape(recordGradients: false);
+        int[] ids = [256, 97, 98, 257, 258, 258];
+        var scores = new RewardModel(rm).RawScores([new([256, 97, 98, 257], [])], batchSize: 1);
+        // Right padding is masked: the padded row scores as the bare one.
+        Assert.Equal(scores, rm.Scores(ids, 1, 6, [1, 1, 1, 1, 0, 0]).ToArray());
     }
 
     [Fact]

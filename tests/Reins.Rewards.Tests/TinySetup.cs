@@ -27,7 +27,7 @@ internal static class TinySetup
     public static RewardConfig Training(string outputDir, int steps = 150) => new()
     {
         OutputDir = outputDir, MaxSteps = steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16,
-        PerDeviceEvalBatchSize = 64, LoggingSteps = 25, MaxLength = 32, Seed = 1, WeightDecay = 0,
+        PerDeviceEvalBatchSize = 64, LoggingSteps = 25, MaxLength = 32, Seed = 1,
     };
 
     public static string RandomText(Rng rng, string alphabet, int length) =>
