@@ -11,10 +11,11 @@ namespace Reins.Rewards.RewardModels;
 public static class RewardModelInitializer
 {
     /// <summary>
-    /// The pad id written into the reward model's config. transformers reads a sequence's score at its last token that is
-    /// not <c>pad_token_id</c>; were that EOS, every sequence ending in EOS would be read one token early. So PAD is used
-    /// when it differs from EOS, else BOS when that does (transformers ≥ 4.48 looks for the rightmost non-pad token, so
-    /// a leading BOS is harmless); a vocabulary whose only special token is EOS needs a PAD added to its tokenizer.
+    /// The pad id written into the reward model's config. Reins reads scores through the attention mask, but transformers
+    /// reads a sequence's score at its last token that is not <c>pad_token_id</c>; were that EOS, every sequence ending in
+    /// EOS would be read one token early. So PAD is used when it differs from EOS, else BOS when that does (transformers
+    /// ≥ 4.48 looks for the rightmost non-pad token, so a leading BOS is harmless, but batches must then be padded with
+    /// BOS there); a vocabulary whose only special token is EOS (GPT-2's) needs a PAD added to its tokenizer.
     /// </summary>
     public static int PaddingTokenId(ITextEncoder encoder)
     {
