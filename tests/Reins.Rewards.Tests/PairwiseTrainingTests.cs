@@ -69,6 +69,12 @@ public class PairwiseTrainingTests
         Assert.Equal(std, saved.Std[0], 5);
         Assert.True(std > 1e-4, "scores of distinct sequences should vary");
 
+        // A larger training set is represented by a seeded sample of reward_normalization_samples sequences.
+        var sampled = new RewardTrainer(TinySetup.Training(dir.Path("sampled"), steps: 1) with { RewardNormalizationSamples = 30 },
+            TinySetup.LanguageModel(), TinySetup.Encoder, train, null, null).NormalizationStatistics();
+        Assert.Equal(30, sampled.Count);
+        Assert.NotEqual(saved.Mean[0], sampled.Mean[0]);
+
         // The scorer applies them: standardised rewards of the reference set have mean 0 and std 1.
         var standardised = model.Score(sequences, new Scoring.RewardScoringOptions()).Rewards;
         Assert.Equal(0, standardised.Average(s => (double)s), 4);

@@ -37,9 +37,6 @@ public abstract class RewardModelTrainer : Trainer<RewardConfig>
     /// <summary>Pads training and evaluation batches.</summary>
     private protected BatchCollator Collator { get; }
 
-    /// <summary>The model being trained, read as a reward model (no statistics).</summary>
-    private protected RewardModel Current => new(Model, Labels);
-
     /// <summary>The training sequences whose scores define the normalisation statistics.</summary>
     private protected abstract IReadOnlyList<TokenizedSequence> NormalizationReference { get; }
 
@@ -50,14 +47,14 @@ public abstract class RewardModelTrainer : Trainer<RewardConfig>
     protected override void WriteExtraFiles(string directory)
     {
         base.WriteExtraFiles(directory);
-        Statistics().Save(directory);
+        NormalizationStatistics().Save(directory);
     }
 
     /// <summary>The mean and std of the current model's scores over a seeded sample of the reference sequences.</summary>
-    public RewardNormalization Statistics()
+    public RewardNormalization NormalizationStatistics()
     {
         normalizationSample ??= Sample(NormalizationReference);
-        return RewardNormalization.Estimate(Labels, Current.RawScores(normalizationSample, Config.PerDeviceEvalBatchSize));
+        return RewardNormalization.Estimate(Labels, new RewardModel(Model, Labels).RawScores(normalizationSample, Config.PerDeviceEvalBatchSize));
     }
 
     private IReadOnlyList<TokenizedSequence> Sample(IReadOnlyList<TokenizedSequence> reference) =>
