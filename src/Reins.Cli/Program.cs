@@ -14,6 +14,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     DpoCommand.Create(),
     KtoCommand.Create(),
     ConfigCommand.Create(),
+    RewardCommand.Create(),
 };
 try
 {

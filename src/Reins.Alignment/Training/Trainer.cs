@@ -33,7 +33,7 @@ public abstract class Trainer<TConfig> where TConfig : TrainingArguments
     private readonly Action<string>? writeExtraFiles;
     private readonly AdamW optimizer;
 
-    /// <summary>Sets up the optimiser over the model's trainable parameters; <paramref name="writeExtraFiles"/> saves the tokenizer beside each checkpoint.</summary>
+    /// <summary>Sets up the optimiser over the model's trainable parameters; <paramref name="writeExtraFiles"/> saves the tokenizer beside each checkpoint and the final model.</summary>
     protected Trainer(TConfig config, CausalLanguageModel model, Action<string>? writeExtraFiles)
     {
         config.Validate();
@@ -57,6 +57,13 @@ public abstract class Trainer<TConfig> where TConfig : TrainingArguments
 
     /// <summary>Metrics over the evaluation set (without the eval_ prefix), or null when there is none.</summary>
     protected virtual IReadOnlyDictionary<string, double>? Evaluate() => null;
+
+    /// <summary>
+    /// Writes files that belong beside the weights into <paramref name="directory"/> (a checkpoint's or the final
+    /// model's staging directory): the constructor's writeExtraFiles, plus whatever a trainer derives from the
+    /// weights being saved (a reward model's normalisation statistics).
+    /// </summary>
+    protected virtual void WriteExtraFiles(string directory) => writeExtraFiles?.Invoke(directory);
 
     /// <summary>Runs to max_steps (or num_train_epochs), resuming from the latest checkpoint when <paramref name="resume"/> is set.</summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
@@ -121,7 +128,7 @@ public abstract class Trainer<TConfig> where TConfig : TrainingArguments
             if (Config.SaveSteps > 0 && step % Config.SaveSteps == 0 && step < total) SaveCheckpoint(step, sampler, total, stepsPerEpoch);
             progress?.Report((step, total, last));
         }
-        Run.SaveFinalModel(Model, writeExtraFiles);
+        Run.SaveFinalModel(Model, WriteExtraFiles);
         return new TrainResult(step, Interrupted: false, last);
     }
 
@@ -136,7 +143,7 @@ public abstract class Trainer<TConfig> where TConfig : TrainingArguments
     {
         HfCheckpoint.Save(Model, Run.CheckpointPath(step), dir =>
         {
-            writeExtraFiles?.Invoke(dir);
+            WriteExtraFiles(dir);
             OptimizerState.Save(Path.Combine(dir, OptimizerState.FileName), optimizer, Rng);
             sampler.Cursor.Save(Path.Combine(dir, DataCursor.FileName));
             new TrainerState(step, (double)step / stepsPerEpoch, total).Save(dir);

@@ -60,6 +60,19 @@ internal static class BenchCommand
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "pairs_per_s");
         });
         bench.Add(dpo);
+
+        var rmThreads = CommonOptions.Threads();
+        var rmConfig = new Option<string>("--config") { Description = "tiny, small or gpt2 (as tools/torch_rm_bench.py).", DefaultValueFactory = _ => "small" };
+        var rmSeconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
+        var rm = new Command("rm", "Reward-model training pairs/s: batch-size pairs of 512-token sequences, Bradley–Terry loss, backward and AdamW, as tools/torch_rm_bench.py measures.")
+            { rmConfig, rmThreads, rmSeconds };
+        rm.SetAction(r =>
+        {
+            var preset = ModelPreset.Get(r.GetValue(rmConfig)!);
+            if (r.GetValue(rmThreads) is { } t) Emit(RewardModelBench.Run(preset, t, r.GetValue(rmSeconds)));
+            else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "pairs_per_s");
+        });
+        bench.Add(rm);
         bench.Add(TokenizeBench.Create());
         return bench;
     }

@@ -6,5 +6,5 @@ namespace Reins.Cli.Commands;
 /// </summary>
 internal static class UserErrors
 {
-    public static bool Is(Exception e) => e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ArgumentException;
+    public static bool Is(Exception e) => e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ArgumentException or Feedback.Datasets.DatasetException;
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Reins.Alignment.Dpo;
 using Reins.Alignment.Kto;
+using Reins.Alignment.RewardModeling;
 using Reins.Alignment.Sft;
 using Reins.Alignment.Training;
 
@@ -18,6 +19,7 @@ internal static class ConfigCommand
         ["sft"] = Of<SftConfig>(),
         ["dpo"] = Of<DpoConfig>(),
         ["kto"] = Of<KtoConfig>(),
+        ["rm"] = Of<RewardConfig>(),
     };
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };

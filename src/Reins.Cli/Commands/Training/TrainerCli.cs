@@ -62,9 +62,9 @@ internal sealed class TrainerCli<TConfig> where TConfig : TrainingArguments, new
     }
 
     /// <summary>Reads --train (and --eval) as <typeparamref name="T"/> records, reporting skipped lines on stderr.</summary>
-    public (IReadOnlyList<T> Train, IReadOnlyList<T>? Eval) Datasets<T>(ParseResult r) where T : Example
+    public (IReadOnlyList<T> Train, IReadOnlyList<T>? Eval) Datasets<T>(ParseResult r, DatasetReadOptions? readOptions = null) where T : Example
     {
-        var options = new DatasetReadOptions { SkipInvalid = r.GetValue(skipInvalid) };
+        var options = (readOptions ?? new DatasetReadOptions()) with { SkipInvalid = r.GetValue(skipInvalid) };
         IReadOnlyList<T> Load(string path)
         {
             var set = JsonlDatasetReader.Load<T>(path, options);
@@ -89,7 +89,7 @@ internal sealed class TrainerCli<TConfig> where TConfig : TrainingArguments, new
                 var task = ctx.AddTask(name);
                 result = trainer.Train(resume, cancellation, new Progress(task));
             });
-        var last = string.Join(", ", result!.LastMetrics.Where(kv => kv.Key is "loss" or "epoch" || kv.Key.StartsWith("rewards/acc", StringComparison.Ordinal)).Select(kv => $"{kv.Key} {kv.Value:G4}"));
+        var last = string.Join(", ", result!.LastMetrics.Where(kv => kv.Key is "loss" or "epoch" or "accuracy" || kv.Key.StartsWith("rewards/acc", StringComparison.Ordinal)).Select(kv => $"{kv.Key} {kv.Value:G4}"));
         Console.Error.WriteLine(result.Interrupted
             ? $"{name}: interrupted at step {result.Steps}; checkpoint saved — rerun with --resume to continue."
             : $"{name}: {result.Steps} steps ({last}); model and metrics.jsonl in {trainer.Run.Path}");

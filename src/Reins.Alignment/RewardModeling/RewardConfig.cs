@@ -1,0 +1,35 @@
+using System.ComponentModel;
+using System.Text.Json.Serialization;
+using Reins.Alignment.Training;
+
+namespace Reins.Alignment.RewardModeling;
+
+/// <summary>Settings of reward-model training, with TRL's RewardConfig names where TRL has the setting.</summary>
+public sealed record RewardConfig : TrainingArguments
+{
+    /// <summary>Longest prompt+response; as TRL, longer records are dropped (and counted), never truncated.</summary>
+    [JsonPropertyName("max_length"), Description("Tokens per prompt+response; longer pairs or records are dropped and counted, as TRL does (capped at the model's n_positions).")]
+    public int MaxLength { get; init; } = 512;
+
+    /// <summary>Coefficient c of TRL's reward-centring term c·mean((r_c + r_r)²) (Eisenstein et al. 2023).</summary>
+    [JsonPropertyName("center_rewards_coefficient"), Description("Weight of the auxiliary loss mean((r_chosen + r_rejected)^2) that keeps rewards centred on 0 (0 = off).")]
+    public float CenterRewardsCoefficient { get; init; }
+
+    /// <summary>Assumed rate ε of flipped preference labels.</summary>
+    [JsonPropertyName("label_smoothing"), Description("Assumed label-flip rate eps: loss -(1-eps) log s(d) - eps log s(-d).")]
+    public float LabelSmoothing { get; init; }
+
+    /// <summary>Training sequences whose scores define the normalisation statistics saved with the model.</summary>
+    [JsonPropertyName("reward_normalization_samples"), Description("Training sequences (chosen and rejected alike) sampled to estimate the reward mean and std saved in reward_normalization.json.")]
+    public int RewardNormalizationSamples { get; init; } = 4096;
+
+    /// <summary>Checks the reward-model settings too.</summary>
+    public override void Validate()
+    {
+        base.Validate();
+        if (MaxLength < 2) throw new ArgumentException("max_length: must be at least 2.");
+        if (CenterRewardsCoefficient < 0) throw new ArgumentException("center_rewards_coefficient: must not be negative.");
+        if (LabelSmoothing is < 0 or >= 0.5f) throw new ArgumentException("label_smoothing: must be in [0, 0.5).");
+        if (RewardNormalizationSamples < 1) throw new ArgumentException("reward_normalization_samples: must be positive.");
+    }
+}

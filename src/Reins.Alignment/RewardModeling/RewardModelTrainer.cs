@@ -1,0 +1,63 @@
+using Reins.Alignment.Training;
+using Reins.Feedback.Batching;
+using Reins.Feedback.Sampling;
+using Reins.Feedback.Tokenization;
+using Reins.Models.Transformers;
+using Reins.Rewards.RewardModels;
+
+namespace Reins.Alignment.RewardModeling;
+
+/// <summary>
+/// What the pairwise and the regression reward-model trainers share: the network made from the given model (a causal
+/// LM gets a fresh score head; a reward model of the same width continues), the length limit, and the normalisation
+/// statistics written beside every checkpoint and the final model, estimated from that checkpoint's own scores.
+/// </summary>
+public abstract class RewardModelTrainer : Trainer<RewardConfig>
+{
+    private IReadOnlyList<TokenizedSequence>? normalizationSample;
+
+    /// <summary>Turns <paramref name="model"/> into a reward model of <paramref name="labels"/>.Count outputs.</summary>
+    private protected RewardModelTrainer(RewardConfig config, CausalLanguageModel model, IReadOnlyList<string> labels, ITextEncoder encoder, Action<string>? writeExtraFiles)
+        : base(config, RewardModelInitializer.FromLanguageModel(model, labels.Count, RewardModelInitializer.PaddingTokenId(encoder), config.Seed), writeExtraFiles)
+    {
+        Labels = labels;
+        Collator = new BatchCollator(new PaddingOptions(Model.Config.PadTokenId!.Value));
+        MaxLength = Math.Min(config.MaxLength, Model.Config.MaxPositions);
+    }
+
+    /// <summary>The outputs of the score head.</summary>
+    public IReadOnlyList<string> Labels { get; }
+
+    /// <summary>The effective length limit: max_length, or the model's n_positions when smaller.</summary>
+    public int MaxLength { get; }
+
+    /// <summary>Training and evaluation records dropped for exceeding <see cref="MaxLength"/>.</summary>
+    public (int Train, int Eval) DroppedTooLong { get; private protected set; }
+
+    /// <summary>Pads training and evaluation batches.</summary>
+    private protected BatchCollator Collator { get; }
+
+    /// <summary>The training sequences whose scores define the normalisation statistics.</summary>
+    private protected abstract IReadOnlyList<TokenizedSequence> NormalizationReference { get; }
+
+    /// <summary>Tokenisation for training: whole sequences, filtered by length afterwards.</summary>
+    private protected static TokenizationOptions TrainingTokenization => new() { MaxLength = null };
+
+    /// <summary>Saves the normalisation statistics of the weights being saved beside them.</summary>
+    protected override void WriteExtraFiles(string directory)
+    {
+        base.WriteExtraFiles(directory);
+        NormalizationStatistics().Save(directory);
+    }
+
+    /// <summary>The mean and std of the current model's scores over a seeded sample of the reference sequences.</summary>
+    public RewardNormalization NormalizationStatistics()
+    {
+        normalizationSample ??= Sample(NormalizationReference);
+        return RewardNormalization.Estimate(Labels, new RewardModel(Model, Labels).RawScores(normalizationSample, Config.PerDeviceEvalBatchSize));
+    }
+
+    private IReadOnlyList<TokenizedSequence> Sample(IReadOnlyList<TokenizedSequence> reference) =>
+        reference.Count <= Config.RewardNormalizationSamples ? reference
+            : [.. Permutation.Shuffled(reference.Count, Config.Seed)[..Config.RewardNormalizationSamples].Order().Select(i => reference[i])];
+}

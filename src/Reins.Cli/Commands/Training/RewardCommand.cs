@@ -1,0 +1,142 @@
+using System.CommandLine;
+using Reins.Alignment.RewardModeling;
+using Reins.Alignment.Training;
+using Reins.Feedback.Datasets;
+using Reins.Feedback.Tokenization;
+using Reins.Models.Tokenizers;
+using Reins.Rewards.Ensembles;
+using Reins.Rewards.RewardModels;
+using Reins.Rewards.Scoring;
+
+namespace Reins.Cli.Commands.Training;
+
+/// <summary>
+/// `reins rm`: train a reward model (pairwise Bradley–Terry, or multi-attribute regression), score JSONL with one
+/// (`rm score`), or train an ensemble of them (`rm ensemble`).
+/// </summary>
+internal static class RewardCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("rm", "Train a reward model: Bradley–Terry on prompt/chosen/rejected pairs (optional \"margin\" field), or regression on rating attributes (--objective regression).");
+        var objective = new Option<string>("--objective") { Description = "pairwise (Bradley–Terry on preference pairs) or regression (MSE on rating attributes).", DefaultValueFactory = _ => "pairwise" };
+        objective.AcceptOnlyFromAmong("pairwise", "regression");
+        var attributes = new Option<string?>("--attributes") { Description = "Regression: the rating fields to learn, comma-separated (default: every numeric field of the first record)." };
+        cmd.Add(objective);
+        cmd.Add(attributes);
+        var cli = new TrainerCli<RewardConfig>(cmd);
+        cmd.SetAction((r, cancellation) =>
+        {
+            var config = cli.Config(r);
+            var (model, tokenizer) = cli.LoadModel(r);
+            var encoder = new TokenizerEncoder(tokenizer);
+            RewardModelTrainer trainer;
+            if (r.GetValue(objective) == "regression")
+            {
+                var readOptions = new DatasetReadOptions
+                {
+                    Format = DatasetFormat.Ratings,
+                    RatingAttributes = r.GetValue(attributes)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                };
+                var (train, eval) = cli.Datasets<RatingExample>(r, readOptions);
+                trainer = new RegressionRewardTrainer(config, model, encoder, train, eval, tokenizer.Save);
+            }
+            else
+            {
+                var (train, eval) = cli.Datasets<PreferenceExample>(r);
+                trainer = new RewardTrainer(config, model, encoder, train, eval, tokenizer.Save);
+            }
+            ReportDropped(trainer);
+            return Task.FromResult(TrainerCli<RewardConfig>.Run("rm", trainer, cli.Resume(r), cancellation));
+        });
+        cmd.Add(Score());
+        cmd.Add(Ensemble());
+        return cmd;
+    }
+
+    private static Command Score()
+    {
+        var model = new Option<string>("--model") { Description = "Reward model directory, or an ensemble directory of member-N reward models.", Required = true };
+        var input = new Option<string>("--input") { Description = "JSONL of {prompt, completion} or {prompt, chosen, rejected} records (text or messages).", Required = true };
+        var output = new Option<string>("--output") { Description = "JSONL written with each record's fields plus score (or score_chosen and score_rejected).", Required = true };
+        var raw = new Option<bool>("--raw") { Description = "Write raw scores instead of scores standardised with the model's reward_normalization.json." };
+        var weights = new Option<string?>("--weights") { Description = "Multi-attribute models: the reward as a weighted sum, e.g. helpfulness=1,verbosity=-0.5 (default: the mean of the attributes)." };
+        var aggregation = new Option<string>("--aggregation") { Description = "Ensembles: mean, wco (worst case: the minimum) or uwo (mean − λ·variance).", DefaultValueFactory = _ => "mean" };
+        aggregation.AcceptOnlyFromAmong("mean", "wco", "uwo");
+        var lambda = new Option<float>("--uwo-lambda") { Description = "Ensembles: the variance penalty λ of uwo.", DefaultValueFactory = _ => 1f };
+        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass.", DefaultValueFactory = _ => 16 };
+        var threads = CommonOptions.Threads();
+        var cmd = new Command("score", "Score a JSONL file with a reward model or ensemble; one output line per input record, in order.")
+            { model, input, output, raw, weights, aggregation, lambda, batchSize, threads };
+        cmd.SetAction((r, cancellation) =>
+        {
+            CommonOptions.ApplyThreads(r.GetValue(threads));
+            string path = r.GetValue(model)!;
+            var options = new RewardScoringOptions
+            {
+                BatchSize = r.GetValue(batchSize), Normalize = !r.GetValue(raw),
+                Weights = r.GetValue(weights) is { } w ? AttributeWeights.Parse(w) : null,
+            };
+            var members = RewardEnsemble.MemberDirectories(path);
+            Func<IReadOnlyList<TokenizedSequence>, SequenceScores> score;
+            int maxLength;
+            if (members.Count > 0)
+            {
+                if (!options.Normalize) throw new ArgumentException("--raw: ensemble members are always standardised, since their minimum and variance mean nothing otherwise.");
+                var ensemble = RewardEnsemble.Load(path);
+                var how = r.GetValue(aggregation) switch { "wco" => EnsembleAggregation.WorstCase, "uwo" => EnsembleAggregation.UncertaintyWeighted, _ => EnsembleAggregation.Mean };
+                score = s => ensemble.Score(s, how, r.GetValue(lambda), options, cancellation);
+                maxLength = ensemble.MaxLength;
+            }
+            else
+            {
+                var rewardModel = RewardModel.Load(path);
+                if (options.Normalize && rewardModel.Normalization is null)
+                    Console.Error.WriteLine($"rm score: {path} has no {RewardNormalization.FileName}; writing raw scores.");
+                score = s => rewardModel.Score(s, options, cancellation);
+                maxLength = rewardModel.MaxLength;
+            }
+            var encoder = new TokenizerEncoder(Tokenizer.Load(members.Count > 0 ? members[0] : path));
+            int records = JsonlScoring.ScoreFile(r.GetValue(input)!, r.GetValue(output)!, encoder, maxLength, score, cancellation);
+            Console.Error.WriteLine($"rm score: {records} records → {r.GetValue(output)}");
+            return Task.FromResult(0);
+        });
+        return cmd;
+    }
+
+    private static Command Ensemble()
+    {
+        var members = new Option<int>("--members") { Description = "Ensemble size K; member i trains with seed + i into OUT/member-i.", Required = true };
+        var bootstrap = new Option<bool>("--bootstrap") { Description = "Train each member on its own bootstrap sample of the training set (n draws with replacement)." };
+        var cmd = new Command("ensemble", "Train K pairwise reward models (different seeds, optionally bootstrap samples) for mean / WCO / UWO scoring.") { members, bootstrap };
+        var cli = new TrainerCli<RewardConfig>(cmd);
+        cmd.SetAction((r, cancellation) =>
+        {
+            var config = cli.Config(r);
+            var (model, tokenizer) = cli.LoadModel(r);
+            var encoder = new TokenizerEncoder(tokenizer);
+            var (train, eval) = cli.Datasets<PreferenceExample>(r);
+            foreach (var member in RewardEnsembleTraining.Plan(config, train.Count, r.GetValue(members), r.GetValue(bootstrap)))
+            {
+                if (cli.Resume(r) && member.Finished)
+                {
+                    Console.Error.WriteLine($"rm ensemble: member {member.Index} is already trained ({member.Config.OutputDir}).");
+                    continue;
+                }
+                var trainer = new RewardTrainer(member.Config, model, encoder, [.. member.TrainIndices.Select(i => train[i])], eval, tokenizer.Save);
+                ReportDropped(trainer);
+                int status = TrainerCli<RewardConfig>.Run($"rm member {member.Index}", trainer, cli.Resume(r), cancellation);
+                if (status != 0) return Task.FromResult(status);
+            }
+            return Task.FromResult(0);
+        });
+        return cmd;
+    }
+
+    private static void ReportDropped(RewardModelTrainer trainer)
+    {
+        var (train, eval) = trainer.DroppedTooLong;
+        if (train + eval > 0)
+            Console.Error.WriteLine($"rm: dropped {train} training and {eval} evaluation records longer than {trainer.MaxLength} tokens (max_length, as TRL).");
+    }
+}

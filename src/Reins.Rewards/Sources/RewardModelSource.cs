@@ -1,0 +1,22 @@
+using Reins.Feedback.Tokenization;
+using Reins.Rewards.RewardModels;
+using Reins.Rewards.Scoring;
+
+namespace Reins.Rewards.Sources;
+
+/// <summary>
+/// A reward model as a reward source: each prompt+completion is encoded with the model's tokenizer (or taken as token
+/// ids), scored in batches, standardised with the model's statistics and, for a multi-attribute model, combined with the
+/// options' weights.
+/// </summary>
+public sealed class RewardModelSource(RewardModel model, ITextEncoder encoder, RewardScoringOptions? options = null, string name = "reward_model") : IRewardSource
+{
+    private readonly RewardScoringOptions options = (options ?? new RewardScoringOptions()).Validate();
+
+    /// <inheritdoc/>
+    public string Name { get; } = name;
+
+    /// <inheritdoc/>
+    public float[] Score(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default) =>
+        model.Score(ScoringTokenization.FromRequests(requests, encoder, model.MaxLength, options.UseRequestTokenIds), options, cancellation).Rewards;
+}
