@@ -12,6 +12,10 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     GenerateCommand.Create(),
     SftCommand.Create(),
     DpoCommand.Create(),
+    OnlineCommands.Ppo(),
+    OnlineCommands.Grpo(),
+    OnlineCommands.Rloo(),
+    OnlineCommands.ReinforcePlusPlus(),
 };
 try
 {

@@ -8,8 +8,8 @@ using Reins.Tensors;
 
 namespace Reins.Alignment.Tests.Online;
 
-/// <summary>PPO's KL control, its critic's save format, and exact resume and reproducibility of online runs.</summary>
-public class PpoTests
+/// <summary>Whole online runs: PPO's KL control and critic warm-up, the EOS penalty, exact resume, reproducibility, refused settings.</summary>
+public class OnlineRunTests
 {
     private static readonly FunctionRewardSource Zero = new("zero", _ => 0);
 
@@ -51,6 +51,39 @@ public class PpoTests
         Assert.True(after < 0.5 * before, $"exact KL {before:F4} → {after:F4}");
         Assert.True(loggedLast < 0.5 * loggedFirst, $"objective/kl {loggedFirst:F4} → {loggedLast:F4}");
         Assert.All(rows, r => Assert.Equal(0, r["objective/scores"]!.GetValue<double>()));
+    }
+
+    [Fact]
+    public void ValueWarmupTrainsOnlyTheCritic()
+    {
+        using var scratch = new Scratch();
+        var reference = TinyTask.Model();
+        var policy = LearningTests.Copy(reference);
+        var trainer = Ppo(Config(scratch.Dir("run"), 2) with { ValueWarmupSteps = 2 }, policy, reference, TinyTask.Reward());
+        var criticBefore = trainer.Critic.Parameters.Select(p => p.ToArray()).ToArray();
+        trainer.Train();
+        Assert.All(policy.Parameters, p => Assert.Equal(reference[p.Name!].ToArray(), p.ToArray()));
+        Assert.Contains(trainer.Critic.Parameters.Select((p, i) => !p.ToArray().SequenceEqual(criticBefore[i])), changed => changed);
+        Assert.All(Scratch.Metrics(scratch.Dir("run")), r => Assert.False(r.ContainsKey("loss/policy_avg")));
+    }
+
+    [Fact]
+    public void MissingEosPenaltyLowersTheScoreOfTruncatedCompletions()
+    {
+        using var scratch = new Scratch();
+        var policy = TinyTask.Model();
+        var config = new GrpoConfig
+        {
+            OutputDir = scratch.Dir("run"), MaxSteps = 3, PerDeviceTrainBatchSize = 16, NumGenerations = 4, MaxCompletionLength = 6, LoggingSteps = 1, MissingEosPenalty = 0.5f,
+        };
+        new GrpoTrainer(config, policy, null, new TinyTask(), TinyTask.Decode, new FunctionRewardSource("one", _ => 1), TinyTask.Prompts(), null).Train();
+        foreach (var row in Scratch.Metrics(scratch.Dir("run")))
+        {
+            double truncated = row["completions/clipped_ratio"]!.GetValue<double>();
+            Assert.InRange(truncated, 0.01, 0.99);
+            Assert.Equal(1 - 0.5 * truncated, row["reward"]!.GetValue<double>(), 6);
+            Assert.Equal(1, row["rewards/one/mean"]!.GetValue<double>());
+        }
     }
 
     [Fact]
