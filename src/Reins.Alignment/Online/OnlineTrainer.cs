@@ -1,5 +1,4 @@
 using Reins.Alignment.Training;
-using Reins.Feedback.Batching;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Sampling;
 using Reins.Feedback.Tokenization;
@@ -39,10 +38,8 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
     /// <summary>Steps completed (rollouts collected and learned from).</summary>
     protected long GlobalStep { get; private set; }
 
-    private readonly WeightedRewardSum reward;
-    private readonly Func<int[], string> decode;
+    private readonly CompletionSampler completions;
     private readonly IReadOnlyList<TokenizedPrompt> prompts;
-    private readonly int eosId, padId;
     private readonly AdamW policyOptimizer;
     private readonly Action<string>? writeExtraFiles;
     private long episode;
@@ -58,14 +55,11 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
         string method = GetType().Name;
         if (reference is null && (config.KlCoefficient > 0 || config.AdapKlCtrl))
             throw new ArgumentException($"{method}: a KL coefficient above 0 needs a reference model.");
-        (Config, Model, Reference, this.decode, this.writeExtraFiles) = (config, policy, reference, decode, writeExtraFiles);
+        (Config, Model, Reference, this.writeExtraFiles) = (config, policy, reference, writeExtraFiles);
         Reference?.SetTrainable(false);
-        this.reward = reward as WeightedRewardSum ?? new WeightedRewardSum([(reward, 1f)]);
-        eosId = encoder.EosId ?? throw new ArgumentException($"{method}: the tokenizer has no EOS id, so completions could never finish.");
-        padId = PaddingOptions.For(encoder).PadId;
-        var tokenizer = new DatasetTokenizer(encoder, new TokenizationOptions { MaxLength = null, MaxPromptLength = config.MaxPromptLength });
-        this.prompts = [.. prompts.Select(tokenizer.Prompt).OfType<TokenizedPrompt>()];
-        Report = tokenizer.Report;
+        completions = new CompletionSampler(encoder, decode, reward, config.MaxPromptLength);
+        this.prompts = completions.Tokenize(prompts);
+        Report = completions.Report;
         if (this.prompts.Count < config.PromptsPerStep)
             throw new InvalidDataException($"{method}: {this.prompts.Count} usable prompts, fewer than the {config.PromptsPerStep} one step samples from.");
         int longest = this.prompts.Max(p => p.InputIds.Length);
@@ -134,37 +128,27 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
     }
 
     /// <summary>
-    /// Samples G completions for each prompt, stopping at EOS or max_completion_length, then adds the reference
-    /// log-probs, the algorithm's own evaluations (<see cref="EvaluateRollout"/>) and the scores, logging what they show.
+    /// Samples and scores G completions of each prompt (stopping at EOS or max_completion_length), then adds the
+    /// reference log-probs and the algorithm's own evaluations (<see cref="EvaluateRollout"/>), logging what they show.
     /// </summary>
     private Rollout CollectRollout(int[] promptIndices, Dictionary<string, double> metrics)
     {
-        var batch = promptIndices.Select(i => prompts[i]).ToArray();
         var options = new SamplingOptions
         {
             MaxNewTokens = Config.MaxCompletionLength, Temperature = Config.Temperature, TopK = Config.TopK, TopP = Config.TopP,
-            StopTokenIds = [eosId], NumReturnSequences = Config.SamplesPerPrompt, Seed = Rng.NextUInt64(),
+            NumReturnSequences = Config.SamplesPerPrompt, Seed = Rng.NextUInt64(),
         };
-        var rollout = Rollout.FromSamples(Generator.Generate(Model, [.. batch.Select(p => p.InputIds)], options, decode), Config.SamplesPerPrompt, padId);
+        var scored = completions.Sample(Model, [.. promptIndices.Select(i => prompts[i])], options, Config.MissingEosPenalty);
+        var rollout = Rollout.FromSamples(scored.Samples, Config.SamplesPerPrompt, completions.PadId);
+        (rollout.Scores, rollout.RewardComponents) = (scored.Scores, scored.Components);
         if (Reference is { } reference)
             rollout.ReferenceLogProbs = rollout.Evaluate(rows => rollout.TokenLogProbs(reference, rows, Config.Temperature).LogProbs, Config.PerDeviceTrainBatchSize);
         EvaluateRollout(rollout);
-
-        var requests = rollout.Samples.Select(s => new ScoringRequest(batch[s.PromptIndex].Source.Prompt.Text ?? decode(s.PromptIds), s.Text!,
-            s.PromptIds, s.Tokens, s.FinishReason == FinishReason.Stop, batch[s.PromptIndex].Source.Extra)).ToArray();
-        var (scores, components) = reward.ScoreEach(requests);
-        // The "EOS trick" (TRL's missing_eos_penalty): a completion cut off by the length cap scores less, so the policy
-        // learns to finish instead of being rewarded for whatever text the cap happened to leave.
-        if (Config.MissingEosPenalty is { } penalty)
-            for (int r = 0; r < rollout.Rows; r++)
-                if (!rollout.Finished[r]) scores[r] -= penalty;
-        rollout.Scores = scores;
-        rollout.RewardComponents = components;
         Describe(rollout, metrics);
         return rollout;
     }
 
-    /// <summary>Adds per-rollout evaluations an algorithm needs before scoring (PPO: the critic's values).</summary>
+    /// <summary>Adds the per-rollout evaluations an algorithm needs before its advantages (PPO: the critic's values).</summary>
     protected virtual void EvaluateRollout(Rollout rollout) { }
 
     // What the rollout itself shows, in TRL's metric names.
