@@ -16,6 +16,8 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     OnlineCommands.Grpo(),
     OnlineCommands.Rloo(),
     OnlineCommands.ReinforcePlusPlus(),
+    OnlineCommands.ExpertIteration(),
+    BestOfNCommand.Create(),
 };
 try
 {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Reins.Alignment.ExpertIteration;
 using Reins.Alignment.Grpo;
 using Reins.Alignment.Online;
 using Reins.Alignment.Ppo;
@@ -14,7 +15,7 @@ using Reins.Rewards.Sources;
 namespace Reins.Cli.Commands.Training;
 
 /// <summary>
-/// `reins ppo`, `reins grpo`, `reins rloo`, `reins reinforce-pp`: online RL from a policy checkpoint (--model) and a
+/// `reins ppo`, `reins grpo`, `reins rloo`, `reins reinforce-pp`, `reins expert-iteration`: online RL from a policy checkpoint (--model) and a
 /// prompt-only JSONL (--train; extra fields reach the reward), with the trainer flags of every command, the reward
 /// flags of <see cref="RewardOptions"/>, and --ref-model for the frozen reference (default: --model).
 /// </summary>
@@ -41,6 +42,9 @@ internal static class OnlineCommands
 
     public static Command ReinforcePlusPlus() => Create<ReinforcePlusPlusConfig>("reinforce-pp", "REINFORCE++ (OpenRLHF): k1-shaped token returns whitened over the batch; --advantage-estimator reinforce_baseline for the group-baseline variant.", [],
         (_, config, x) => new ReinforcePlusPlusTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
+
+    public static Command ExpertIteration() => Create<ExpertIterationConfig>("expert-iteration", "Expert iteration (RAFT / rejection-sampling fine-tuning): sample n per prompt, fine-tune on the best k.", [],
+        (_, config, x) => new ExpertIterationTrainer(config, x.Policy, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
     private static Command Create<TConfig>(string name, string description, Option[] extra, Func<ParseResult, TConfig, Inputs, ITrainer> build)
         where TConfig : OnlineConfig, new()
