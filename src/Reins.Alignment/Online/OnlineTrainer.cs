@@ -84,7 +84,6 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
         long total = Config.MaxSteps > 0 ? Config.MaxSteps : (long)Math.Ceiling(Config.NumTrainEpochs * prompts.Count / Config.PromptsPerStep);
         // One schedule of peak 1 scales every optimiser's own peak learning rate (PPO's critic has its own).
         var schedule = new LearningRateSchedule(LearningRateSchedule.ParseKind(Config.LrSchedulerType), 1f, (long)(Config.WarmupRatio * total), total);
-        // dropLast keeps every rollout the same size, so groups and mini-batches always divide it.
         var sampler = new DataSampler(prompts.Count, Config.Seed, shuffle: true);
         Run.WriteConfig(ConfigBinder.ToJson(Config), Model.Config);
         if (resume && Run.Checkpoints() is { Count: > 0 } checkpoints)
@@ -103,6 +102,7 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
                 return new TrainResult(GlobalStep, Interrupted: true, last);
             }
             var metrics = new Dictionary<string, double>();
+            // dropLast keeps every rollout the same size, so groups and mini-batches always divide it.
             var rollout = CollectRollout(sampler.NextBatch(Config.PromptsPerStep, dropLast: true), metrics);
             ComputeAdvantages(rollout, metrics);
             Optimize(rollout, schedule.At(GlobalStep), metrics);
@@ -209,6 +209,7 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
                     var output = Loss(rollout, miniRows[(a * micro)..((a + 1) * micro)], shape);
                     tape.Backward(output.Loss);
                     window.Add(output.Metrics);
+                    // A micro-batch's share times the accumulation steps is its own loss; their mean is the mini-batch's.
                     window.Add(new Dictionary<string, double> { ["loss"] = output.Loss.Item() * accumulation });
                 }
                 foreach (var (gradNormMetric, optimizer, _) in optimizers)

@@ -27,7 +27,10 @@ public sealed record PpoConfig : OnlineConfig
     [JsonPropertyName("cliprange_value"), Description("Clip range of the value prediction around the rollout's value.")]
     public float ClipRangeValue { get; init; } = 0.2f;
 
-    /// <summary>Weight of the value loss.</summary>
+    /// <summary>
+    /// Weight of the value loss. TRL's policy and value share one optimiser, where it balances the two; here the critic
+    /// has its own Adam, which is scale-invariant, so it matters mainly through the critic's gradient clipping.
+    /// </summary>
     [JsonPropertyName("vf_coef"), Description("Weight of the value loss.")]
     public float VfCoef { get; init; } = 0.1f;
 
