@@ -5,11 +5,12 @@ using Reins.Models.Checkpoints;
 using Reins.Models.Transformers;
 using Reins.Rewards.Sources;
 using Reins.Tensors;
+using Xunit.Abstractions;
 
 namespace Reins.Alignment.Tests.Online;
 
 /// <summary>Whole online runs: PPO's KL control and critic warm-up, the EOS penalty, exact resume, reproducibility, refused settings.</summary>
-public class OnlineRunTests
+public class OnlineRunTests(ITestOutputHelper output)
 {
     private static readonly FunctionRewardSource Zero = new("zero", _ => 0);
 
@@ -48,6 +49,7 @@ public class OnlineRunTests
         double after = ExactKl(policy, reference);
         var rows = Scratch.Metrics(scratch.Dir("run"));
         double loggedFirst = rows[..5].Average(r => r["objective/kl"]!.GetValue<double>()), loggedLast = rows[^5..].Average(r => r["objective/kl"]!.GetValue<double>());
+        output.WriteLine($"exact KL {before:F4} → {after:F4}; objective/kl {loggedFirst:F4} → {loggedLast:F4}");
         Assert.True(after < 0.5 * before, $"exact KL {before:F4} → {after:F4}");
         Assert.True(loggedLast < 0.5 * loggedFirst, $"objective/kl {loggedFirst:F4} → {loggedLast:F4}");
         Assert.All(rows, r => Assert.Equal(0, r["objective/scores"]!.GetValue<double>()));
