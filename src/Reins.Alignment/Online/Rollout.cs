@@ -91,12 +91,8 @@ public sealed class Rollout
         return new Rollout(samples, samplesPerPrompt, padId);
     }
 
-    /// <summary>
-    /// The final hidden states [rows, CompletionLength, hidden] at the positions whose outputs score each completion
-    /// token, from one teacher-forced forward of the selected rows (position ids from the mask, so left padding
-    /// numbers tokens as the KV cache did during sampling).
-    /// </summary>
-    public Tensor CompletionHidden(CausalLanguageModel model, int[] rows)
+    // The selected rows' ids and attention mask [rows, PromptLength + CompletionLength], as one teacher-forced batch.
+    private (int[] Ids, float[] Mask, int Time) Inputs(int[] rows)
     {
         int time = PromptLength + CompletionLength;
         var ids = new int[rows.Length * time];
@@ -106,6 +102,17 @@ public sealed class Rollout
             InputIds.AsSpan(rows[i] * time, time).CopyTo(ids.AsSpan(i * time));
             AttentionMask.AsSpan(rows[i] * time, time).CopyTo(mask.AsSpan(i * time));
         }
+        return (ids, mask, time);
+    }
+
+    /// <summary>
+    /// The final hidden states [rows, CompletionLength, hidden] at the positions whose outputs score each completion
+    /// token, from one teacher-forced forward of the selected rows (position ids from the mask, so left padding
+    /// numbers tokens as the KV cache did during sampling).
+    /// </summary>
+    private Tensor CompletionHidden(CausalLanguageModel model, int[] rows)
+    {
+        var (ids, mask, time) = Inputs(rows);
         // Only the completion positions go through the LM head: for a real vocabulary the prompt's logits would cost most of the step.
         return Ops.Slice(model.Hidden(ids, rows.Length, time, mask), 1, PromptLength - 1, CompletionLength);
     }
@@ -127,9 +134,11 @@ public sealed class Rollout
     }
 
     /// <summary>A critic's value [rows·CompletionLength] before each completion token: its score head read at every position (TRL's value at context_length − 1 + t).</summary>
-    public Tensor CriticValues(CausalLanguageModel critic, int[] rows) =>
-        Ops.Reshape(Ops.Linear(CompletionHidden(critic, rows), critic.ScoreWeight ?? throw new ArgumentException("rollout: the critic has no score head (num_labels)."), null, Ops.WeightLayout.OutIn),
-            rows.Length * CompletionLength);
+    public Tensor CriticValues(CausalLanguageModel critic, int[] rows)
+    {
+        var (ids, mask, time) = Inputs(rows);
+        return Ops.Reshape(Ops.Slice(critic.ScoresAllPositions(ids, rows.Length, time, mask), 1, PromptLength - 1, CompletionLength), rows.Length * CompletionLength);
+    }
 
     /// <summary>Runs <paramref name="forward"/> ([rows·CompletionLength] per call) over every row in chunks, without gradients.</summary>
     public float[] Evaluate(Func<int[], Tensor> forward, int chunkRows)
