@@ -91,7 +91,7 @@ public sealed class RunDirectory
         if (settings is not null) WriteConfig(settings, model.Config);
     }
 
-    /// <summary>Writes a small state record (trainer_state.json and its kind) as JSON, atomically.</summary>
+    /// <summary>Writes a small state record of a checkpoint (trainer_state.json, online_state.json) as JSON, atomically.</summary>
     public static void SaveState<T>(string directory, string fileName, T state) =>
         WriteAtomically(System.IO.Path.Combine(directory, fileName), JsonSerializer.Serialize(state));
 
