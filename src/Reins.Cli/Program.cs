@@ -15,6 +15,12 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     KtoCommand.Create(),
     ConfigCommand.Create(),
     RewardCommand.Create(),
+    OnlineCommands.Ppo(),
+    OnlineCommands.Grpo(),
+    OnlineCommands.Rloo(),
+    OnlineCommands.ReinforcePlusPlus(),
+    OnlineCommands.ExpertIteration(),
+    BestOfNCommand.Create(),
 };
 try
 {

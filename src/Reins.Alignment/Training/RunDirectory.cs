@@ -91,6 +91,18 @@ public sealed class RunDirectory
         if (settings is not null) WriteConfig(settings, model.Config);
     }
 
+    /// <summary>Writes a small state record of a checkpoint (trainer_state.json, online_state.json) as JSON, atomically.</summary>
+    public static void SaveState<T>(string directory, string fileName, T state) =>
+        WriteAtomically(System.IO.Path.Combine(directory, fileName), JsonSerializer.Serialize(state));
+
+    /// <summary>Reads a state record written by <see cref="SaveState"/>; a malformed file is an error naming it.</summary>
+    public static T LoadState<T>(string directory, string fileName)
+    {
+        var path = System.IO.Path.Combine(directory, fileName);
+        try { return JsonSerializer.Deserialize<T>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path}: empty."); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: invalid {typeof(T).Name}: {e.Message}"); }
+    }
+
     /// <summary>Writes <paramref name="text"/> to a temporary file and renames it over <paramref name="path"/>.</summary>
     public static void WriteAtomically(string path, string text)
     {

@@ -19,7 +19,7 @@ public sealed record TrainResult(long Steps, bool Interrupted, IReadOnlyDictiona
 /// checkpoint (weights, optimiser, RNG, data position, metrics), and a checkpoint on cancellation (Ctrl-C).
 /// Subclasses say only how a micro-batch of example indices becomes a loss.
 /// </summary>
-public abstract class Trainer<TConfig> where TConfig : TrainingArguments
+public abstract class Trainer<TConfig> : ITrainer where TConfig : TrainingArguments
 {
     /// <summary>The resolved settings.</summary>
     public TConfig Config { get; }
@@ -79,16 +79,14 @@ public abstract class Trainer<TConfig> where TConfig : TrainingArguments
         if (resume && Run.Checkpoints() is { Count: > 0 } checkpoints)
         {
             var (at, path) = checkpoints[^1];
-            var loaded = HfCheckpoint.Load(path);
-            foreach (var p in Model.Parameters) p.Span.Clear();
-            foreach (var p in loaded.Parameters) loaded[p.Name!].Span.CopyTo(Model[p.Name!].Span);
+            Model.CopyParametersFrom(HfCheckpoint.Load(path));
             OptimizerState.Load(Path.Combine(path, OptimizerState.FileName), optimizer, Rng);
             sampler.Restore(DataCursor.Load(Path.Combine(path, DataCursor.FileName)));
             step = TrainerState.Load(path).GlobalStep;
             Run.TruncateMetricsAfter(step);
         }
 
-        var window = new Dictionary<string, (double Sum, int Count)>();
+        var window = new MetricsWindow();
         IReadOnlyDictionary<string, double> last = new Dictionary<string, double>();
         while (step < total)
         {
@@ -114,15 +112,14 @@ public abstract class Trainer<TConfig> where TConfig : TrainingArguments
             stepMetrics["learning_rate"] = optimizer.LearningRate;
             optimizer.Step();
             step++;
-            foreach (var (k, v) in stepMetrics) window[k] = (window.GetValueOrDefault(k).Sum + v, window.GetValueOrDefault(k).Count + 1);
+            window.Add(stepMetrics);
 
             if (step % Config.LoggingSteps == 0 || step == total)
             {
-                var row = window.ToDictionary(kv => kv.Key, kv => kv.Value.Sum / kv.Value.Count);
+                var row = window.Flush();
                 row["epoch"] = (double)step / stepsPerEpoch;
                 Run.AppendMetrics(step, row);
                 last = row;
-                window.Clear();
             }
             if (Config.EvalSteps > 0 && step % Config.EvalSteps == 0 || step == total) LogEvaluation(step);
             if (Config.SaveSteps > 0 && step % Config.SaveSteps == 0 && step < total) SaveCheckpoint(step, sampler, total, stepsPerEpoch);

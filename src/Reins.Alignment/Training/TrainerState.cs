@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Reins.Alignment.Training;
@@ -13,13 +12,8 @@ public sealed record TrainerState(
     public const string FileName = "trainer_state.json";
 
     /// <summary>Writes the state atomically.</summary>
-    public void Save(string directory) => RunDirectory.WriteAtomically(Path.Combine(directory, FileName), JsonSerializer.Serialize(this));
+    public void Save(string directory) => RunDirectory.SaveState(directory, FileName, this);
 
     /// <summary>Reads a state written by <see cref="Save"/>.</summary>
-    public static TrainerState Load(string directory)
-    {
-        var path = Path.Combine(directory, FileName);
-        try { return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path}: empty."); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: invalid trainer state: {e.Message}"); }
-    }
+    public static TrainerState Load(string directory) => RunDirectory.LoadState<TrainerState>(directory, FileName);
 }

@@ -47,6 +47,22 @@ public abstract class Module
         foreach (var p in parameters) p.ZeroGrad();
     }
 
+    /// <summary>
+    /// Copies every parameter of <paramref name="source"/> that this module also has (same name, same shape required) and
+    /// returns how many: a frozen copy of a policy, a critic started from a policy's trunk, a checkpoint restored.
+    /// </summary>
+    public int CopyParametersFrom(Module source)
+    {
+        int copied = 0;
+        foreach (var p in source.Parameters)
+            if (byName.ContainsKey(p.Name!))
+            {
+                Load(p.Name!, p.Span, p.Shape, source.GetType().Name);
+                copied++;
+            }
+        return copied;
+    }
+
     /// <summary>Copies values into the named parameter, checking the shape.</summary>
     public void Load(string name, ReadOnlySpan<float> values, int[] shape, string source)
     {

@@ -78,7 +78,7 @@ internal sealed class TrainerCli<TConfig> where TConfig : TrainingArguments, new
     public bool Resume(ParseResult r) => r.GetValue(resume);
 
     /// <summary>Runs a trainer with a progress bar on stderr; Ctrl-C saves a checkpoint and exits (resume with --resume).</summary>
-    public static int Run(string name, Trainer<TConfig> trainer, bool resume, CancellationToken cancellation)
+    public static int Run(string name, ITrainer trainer, bool resume, CancellationToken cancellation)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         console.MarkupLine($"[bold]reins {name}[/]: {trainer.Model.Config.Architecture} ({trainer.Model.ParameterCount:N0} parameters), {Engine.Threads} thread(s) → {Markup.Escape(trainer.Run.Path)}");
@@ -89,7 +89,7 @@ internal sealed class TrainerCli<TConfig> where TConfig : TrainingArguments, new
                 var task = ctx.AddTask(name);
                 result = trainer.Train(resume, cancellation, new Progress(task));
             });
-        var last = string.Join(", ", result!.LastMetrics.Where(kv => kv.Key is "loss" or "epoch" or "accuracy" || kv.Key.StartsWith("rewards/acc", StringComparison.Ordinal)).Select(kv => $"{kv.Key} {kv.Value:G4}"));
+        var last = string.Join(", ", result!.LastMetrics.Where(kv => kv.Key is "loss" or "epoch" or "accuracy" or "reward" || kv.Key.StartsWith("rewards/acc", StringComparison.Ordinal)).Select(kv => $"{kv.Key} {kv.Value:G4}"));
         Console.Error.WriteLine(result.Interrupted
             ? $"{name}: interrupted at step {result.Steps}; checkpoint saved — rerun with --resume to continue."
             : $"{name}: {result.Steps} steps ({last}); model and metrics.jsonl in {trainer.Run.Path}");

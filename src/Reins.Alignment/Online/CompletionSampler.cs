@@ -1,0 +1,63 @@
+using Reins.Feedback.Batching;
+using Reins.Feedback.Datasets;
+using Reins.Feedback.Tokenization;
+using Reins.Models.Generation;
+using Reins.Models.Transformers;
+using Reins.Rewards.Sources;
+
+namespace Reins.Alignment.Online;
+
+/// <summary>Sampled completions of a batch of prompts (G adjacent per prompt) and their rewards.</summary>
+/// <param name="Samples">As <see cref="Generator"/> returns them.</param>
+/// <param name="Scores">The weighted reward of each, after the missing-EOS penalty.</param>
+/// <param name="Components">Each reward source's own scores.</param>
+public sealed record ScoredCompletions(IReadOnlyList<GeneratedSequence> Samples, float[] Scores, IReadOnlyList<RewardComponent> Components);
+
+/// <summary>
+/// Samples completions of prompt records with a policy and scores them: the first stage of every online method, and
+/// the whole of best-of-n. Completions stop at EOS; the reward sees each prompt's text, the completion's text and ids,
+/// whether it finished, and every extra field of its record.
+/// </summary>
+public sealed class CompletionSampler
+{
+    private readonly DatasetTokenizer tokenizer;
+    private readonly Func<int[], string> decode;
+    private readonly WeightedRewardSum reward;
+
+    /// <summary>A sampler for prompts of up to <paramref name="maxPromptLength"/> tokens (longer ones keep their end).</summary>
+    public CompletionSampler(ITextEncoder encoder, Func<int[], string> decode, IRewardSource reward, int maxPromptLength)
+    {
+        EosId = encoder.EosId ?? throw new ArgumentException("the tokenizer has no EOS id, so completions could never finish.", nameof(encoder));
+        PadId = PaddingOptions.For(encoder).PadId;
+        tokenizer = new DatasetTokenizer(encoder, new TokenizationOptions { MaxLength = null, MaxPromptLength = maxPromptLength });
+        this.decode = decode;
+        this.reward = reward as WeightedRewardSum ?? new WeightedRewardSum([(reward, 1f)]);
+    }
+
+    /// <summary>The id that ends a completion.</summary>
+    public int EosId { get; }
+    /// <summary>The id written into padding.</summary>
+    public int PadId { get; }
+    /// <summary>What tokenisation reported about the prompts so far.</summary>
+    public TokenizationReport Report => tokenizer.Report;
+
+    /// <summary>The prompts as the policy sees them (conversations end with the assistant header); dropped records are counted in <see cref="Report"/>.</summary>
+    public IReadOnlyList<TokenizedPrompt> Tokenize(IReadOnlyList<PromptOnlyExample> prompts) => [.. prompts.Select(tokenizer.Prompt).OfType<TokenizedPrompt>()];
+
+    /// <summary>
+    /// Samples <see cref="SamplingOptions.NumReturnSequences"/> completions of each prompt and scores them. With
+    /// <paramref name="missingEosPenalty"/>, a completion cut off by the length cap scores that much less (TRL's
+    /// "EOS trick"), so a policy learns to finish rather than being paid for whatever text the cap left.
+    /// </summary>
+    public ScoredCompletions Sample(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts, SamplingOptions options, float? missingEosPenalty)
+    {
+        var samples = Generator.Generate(policy, [.. prompts.Select(p => p.InputIds)], options with { StopTokenIds = [EosId] }, decode);
+        var requests = samples.Select(s => new ScoringRequest(prompts[s.PromptIndex].Source.Prompt.Text ?? decode(s.PromptIds), s.Text!,
+            s.PromptIds, s.Tokens, s.FinishReason == FinishReason.Stop, prompts[s.PromptIndex].Source.Extra)).ToArray();
+        var (scores, components) = reward.ScoreEach(requests);
+        if (missingEosPenalty is { } penalty)
+            for (int i = 0; i < scores.Length; i++)
+                if (!requests[i].Finished) scores[i] -= penalty;
+        return new ScoredCompletions(samples, scores, components);
+    }
+}

@@ -1,0 +1,16 @@
+using Reins.Models.Transformers;
+
+namespace Reins.Alignment.Training;
+
+/// <summary>What the command line needs of any trainer, offline (<see cref="Trainer{TConfig}"/>) or online (PPO, GRPO, …).</summary>
+public interface ITrainer
+{
+    /// <summary>The model being trained (the policy).</summary>
+    CausalLanguageModel Model { get; }
+
+    /// <summary>The run's output directory.</summary>
+    RunDirectory Run { get; }
+
+    /// <summary>Runs to the configured number of steps, resuming from the latest checkpoint when <paramref name="resume"/> is set.</summary>
+    TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null);
+}

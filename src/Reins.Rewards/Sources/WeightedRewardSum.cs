@@ -1,0 +1,54 @@
+namespace Reins.Rewards.Sources;
+
+/// <summary>One source's scores of a batch, for logging rewards/&lt;name&gt;/mean beside the total.</summary>
+/// <param name="Name">The source's name.</param>
+/// <param name="Scores">Its score of each request (NaN where it does not apply).</param>
+public sealed record RewardComponent(string Name, float[] Scores);
+
+/// <summary>
+/// Σ_i w_i · r_i over several reward sources (TRL's reward_funcs with reward_weights). As in TRL, a source may answer
+/// NaN for a request it does not apply to (a code checker on a non-code prompt); the sum skips it there (nansum), and
+/// a request no source applies to scores 0.
+/// </summary>
+public sealed class WeightedRewardSum : IRewardSource
+{
+    /// <summary>The sources and their weights, in order.</summary>
+    public IReadOnlyList<(IRewardSource Source, float Weight)> Components { get; }
+
+    /// <summary>A sum over <paramref name="components"/>; names must differ, since each is logged under its own.</summary>
+    public WeightedRewardSum(IReadOnlyList<(IRewardSource Source, float Weight)> components)
+    {
+        if (components.Count == 0) throw new ArgumentException("a reward sum needs at least one source.", nameof(components));
+        if (components.GroupBy(c => c.Source.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"two reward sources are named '{twice.Key}'; their rewards/<name>/mean would collide.", nameof(components));
+        foreach (var (source, weight) in components)
+            if (!float.IsFinite(weight)) throw new ArgumentException($"reward source '{source.Name}' has weight {weight}.", nameof(components));
+        Components = components;
+    }
+
+    /// <summary>"reward", TRL's name for the total.</summary>
+    public string Name => "reward";
+
+    /// <inheritdoc/>
+    public float[] Score(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default) => ScoreEach(requests, cancellation).Total;
+
+    /// <summary>The weighted total of each request and every source's own scores.</summary>
+    public (float[] Total, IReadOnlyList<RewardComponent> Components) ScoreEach(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default)
+    {
+        var total = new float[requests.Count];
+        var parts = new List<RewardComponent>(Components.Count);
+        foreach (var (source, weight) in Components)
+        {
+            var scores = source.Score(requests, cancellation);
+            if (scores.Length != requests.Count)
+                throw new InvalidDataException($"reward source '{source.Name}' returned {scores.Length} scores for {requests.Count} completions.");
+            for (int i = 0; i < total.Length; i++)
+            {
+                if (float.IsInfinity(scores[i])) throw new InvalidDataException($"reward source '{source.Name}' scored completion {i} as {scores[i]}.");
+                if (!float.IsNaN(scores[i])) total[i] += weight * scores[i];
+            }
+            parts.Add(new RewardComponent(source.Name, scores));
+        }
+        return (total, parts);
+    }
+}

@@ -1,0 +1,31 @@
+using Reins.Alignment.BestOfN;
+using Reins.Alignment.Online;
+using Reins.Models.Generation;
+
+namespace Reins.Alignment.Tests.Online;
+
+/// <summary>Best-of-n keeps the highest-scoring samples of each prompt, and a prompt's samples do not depend on the batching.</summary>
+public class BestOfNTests
+{
+    [Fact]
+    public void TopIsBestFirstWithTiesInSampleOrder() => Assert.Equal([1, 2, 3], BestOfNSampler.Top([0.1f, 0.5f, 0.5f, 0.2f], 3));
+
+    [Fact]
+    public void KeepsTheBestOfEachPromptWhateverTheBatching()
+    {
+        var policy = TinyTask.Model();
+        var sampler = new CompletionSampler(new TinyTask(), TinyTask.Decode, TinyTask.Reward(), maxPromptLength: 8);
+        var options = new SamplingOptions { MaxNewTokens = 4, NumReturnSequences = 6, Seed = 7 };
+        var prompts = TinyTask.Prompts();
+        var one = BestOfNSampler.Sample(policy, sampler, prompts, options, keepTop: 2, promptsPerBatch: 1).ToList();
+        var four = BestOfNSampler.Sample(policy, sampler, prompts, options, keepTop: 2, promptsPerBatch: 4).ToList();
+        Assert.Equal(12, one.Count);
+        Assert.Equal(one.Select(k => (k.Source, string.Join(",", k.Sample.Tokens), k.Reward, k.Rank)), four.Select(k => (k.Source, string.Join(",", k.Sample.Tokens), k.Reward, k.Rank)));
+
+        // Rank 0 is the best of all six samples of its prompt: none of them, regenerated alone, scores higher.
+        var all = sampler.Sample(policy, sampler.Tokenize([prompts[0]]), options with { PromptSeeds = [options.Seed * 1_000_003UL] }, null);
+        Assert.Equal(all.Scores.Max(), one[0].Reward);
+        Assert.True(one[0].Reward >= one[1].Reward);
+        Assert.Equal(one[0].Reward, one[0].Rewards["copy"]);
+    }
+}

@@ -1,0 +1,147 @@
+using Reins.Alignment.Grpo;
+using Reins.Alignment.Online;
+using Reins.Alignment.Ppo;
+using Reins.Models.Checkpoints;
+using Reins.Models.Transformers;
+using Reins.Rewards.Sources;
+using Reins.Tensors;
+using Xunit.Abstractions;
+
+namespace Reins.Alignment.Tests.Online;
+
+/// <summary>Whole online runs: PPO's KL control and critic warm-up, the EOS penalty, exact resume, reproducibility, refused settings.</summary>
+public class OnlineRunTests(ITestOutputHelper output)
+{
+    private static readonly FunctionRewardSource Zero = new("zero", _ => 0);
+
+    private static PpoConfig Config(string dir, int steps) => new()
+    {
+        OutputDir = dir, MaxSteps = steps, LearningRate = 1e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 6, NumMiniBatches = 2,
+        NumPpoEpochs = 2, MaxCompletionLength = 4, LoggingSteps = 1,
+    };
+
+    private static PpoTrainer Ppo(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel reference, IRewardSource reward) =>
+        new(config, policy, reference, PpoTrainer.CriticFromPolicy(reference, seed: 3), new TinyTask(), TinyTask.Decode, reward, TinyTask.Prompts("abcdefabcdef"), null);
+
+    // KL(π‖π_ref) of the next-token distributions, exactly (over the vocabulary), averaged over every position of fixed sequences.
+    private static double ExactKl(CausalLanguageModel policy, CausalLanguageModel reference)
+    {
+        int[] ids = [TinyTask.Bos, 0, 3, 3, 7, TinyTask.Bos, 4, 1, 9, 9];
+        using var tape = new Tape(recordGradients: false);
+        var p = Ops.LogSoftmax(policy.Logits(ids, 2, 5)).ToArray();
+        var q = Ops.LogSoftmax(reference.Logits(ids, 2, 5)).ToArray();
+        double kl = 0;
+        for (int i = 0; i < p.Length; i++) kl += Math.Exp(p[i]) * (p[i] - q[i]);
+        return kl / 10;
+    }
+
+    [Fact]
+    public void WithZeroRewardTheKlPenaltyPullsThePolicyBackToTheReference()
+    {
+        using var scratch = new Scratch();
+        var reference = TinyTask.Model();
+        var policy = LearningTests.Copy(reference);
+        var rng = new Rng(9);
+        foreach (var w in policy.Parameters.Where(w => w.Rank == 2))
+            foreach (ref float x in w.Span) x += 0.15f * rng.NextNormal();
+        double before = ExactKl(policy, reference);
+        Ppo(Config(scratch.Dir("run"), 40) with { KlCoef = 0.5f }, policy, reference, Zero).Train();
+        double after = ExactKl(policy, reference);
+        var rows = Scratch.Metrics(scratch.Dir("run"));
+        double loggedFirst = rows[..5].Average(r => r["objective/kl"]!.GetValue<double>()), loggedLast = rows[^5..].Average(r => r["objective/kl"]!.GetValue<double>());
+        output.WriteLine($"exact KL {before:F4} → {after:F4}; objective/kl {loggedFirst:F4} → {loggedLast:F4}");
+        Assert.True(after < 0.5 * before, $"exact KL {before:F4} → {after:F4}");
+        Assert.True(loggedLast < 0.5 * loggedFirst, $"objective/kl {loggedFirst:F4} → {loggedLast:F4}");
+        Assert.All(rows, r => Assert.Equal(0, r["objective/scores"]!.GetValue<double>()));
+    }
+
+    [Fact]
+    public void ValueWarmupTrainsOnlyTheCritic()
+    {
+        using var scratch = new Scratch();
+        var reference = TinyTask.Model();
+        var policy = LearningTests.Copy(reference);
+        var trainer = Ppo(Config(scratch.Dir("run"), 2) with { ValueWarmupSteps = 2 }, policy, reference, TinyTask.Reward());
+        var criticBefore = trainer.Critic.Parameters.Select(p => p.ToArray()).ToArray();
+        trainer.Train();
+        Assert.All(policy.Parameters, p => Assert.Equal(reference[p.Name!].ToArray(), p.ToArray()));
+        Assert.Contains(trainer.Critic.Parameters.Select((p, i) => !p.ToArray().SequenceEqual(criticBefore[i])), changed => changed);
+        Assert.All(Scratch.Metrics(scratch.Dir("run")), r => Assert.False(r.ContainsKey("loss/policy_avg")));
+    }
+
+    [Fact]
+    public void MissingEosPenaltyLowersTheScoreOfTruncatedCompletions()
+    {
+        using var scratch = new Scratch();
+        var policy = TinyTask.Model();
+        var config = new GrpoConfig
+        {
+            OutputDir = scratch.Dir("run"), MaxSteps = 3, PerDeviceTrainBatchSize = 16, NumGenerations = 4, MaxCompletionLength = 6, LoggingSteps = 1, MissingEosPenalty = 0.5f,
+        };
+        new GrpoTrainer(config, policy, null, new TinyTask(), TinyTask.Decode, new FunctionRewardSource("one", _ => 1), TinyTask.Prompts(), null).Train();
+        foreach (var row in Scratch.Metrics(scratch.Dir("run")))
+        {
+            double truncated = row["completions/clipped_ratio"]!.GetValue<double>();
+            Assert.InRange(truncated, 0.01, 0.99);
+            Assert.Equal(1 - 0.5 * truncated, row["reward"]!.GetValue<double>(), 6);
+            Assert.Equal(1, row["rewards/one/mean"]!.GetValue<double>());
+        }
+    }
+
+    [Fact]
+    public void ResumeRestoresWeightsCriticKlControllerRngAndPromptPosition()
+    {
+        using var scratch = new Scratch();
+        string dir = scratch.Dir("run");
+        var config = Config(dir, 6) with { SaveSteps = 3, AdapKlCtrl = true, KlCoef = 0.2f, Target = 0.5f, Horizon = 100 };
+        var reference = TinyTask.Model();
+        Ppo(config, LearningTests.Copy(reference), reference, TinyTask.Reward()).Train();
+        string full = File.ReadAllText(Path.Combine(dir, "metrics.jsonl"));
+        var rows = Scratch.Metrics(dir);
+        Assert.NotEqual(rows[0]["objective/kl_coef"]!.GetValue<double>(), rows[^1]["objective/kl_coef"]!.GetValue<double>());
+
+        // checkpoint-3 holds what a resume needs; the final critic is a …ForSequenceClassification checkpoint.
+        string checkpoint = Path.Combine(dir, "checkpoint-3");
+        Assert.True(File.Exists(Path.Combine(checkpoint, OnlineState.FileName)));
+        Assert.Equal("GPT2ForSequenceClassification", HfCheckpoint.LoadConfig(Path.Combine(checkpoint, PpoTrainer.CriticDirectory)).Architecture);
+        var critic = HfCheckpoint.Load(Path.Combine(dir, PpoTrainer.CriticDirectory));
+        Assert.Equal(1, critic.Config.NumLabels);
+
+        // A fresh trainer (weights as at the start) resumed from checkpoint-3 re-logs steps 4–6 identically.
+        var resumed = Ppo(config, LearningTests.Copy(reference), reference, TinyTask.Reward());
+        Assert.Equal(6, resumed.Train(resume: true).Steps);
+        Assert.Equal(full, File.ReadAllText(Path.Combine(dir, "metrics.jsonl")));
+    }
+
+    [Fact]
+    public void SameSeedGivesTheSameMetrics()
+    {
+        using var scratch = new Scratch();
+        string Run(string name)
+        {
+            var policy = TinyTask.Model();
+            var config = new GrpoConfig
+            {
+                OutputDir = scratch.Dir(name), MaxSteps = 8, LearningRate = 3e-3f, PerDeviceTrainBatchSize = 8, NumGenerations = 4, MaxCompletionLength = 4,
+                Beta = 0.05f, NumIterations = 2, NumMiniBatches = 2, LoggingSteps = 2,
+            };
+            new GrpoTrainer(config, policy, LearningTests.Copy(policy), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null).Train();
+            return File.ReadAllText(Path.Combine(scratch.Dir(name), "metrics.jsonl"));
+        }
+        Assert.Equal(Run("a"), Run("b"));
+    }
+
+    [Fact]
+    public void SettingsThatCannotWorkAreRefused()
+    {
+        Assert.Contains("zero", Assert.Throws<ArgumentException>(() => new PpoConfig { UseKlLoss = true, KlEstimator = KlEstimator.K1 }.Validate()).Message);
+        new PpoConfig { UseKlLoss = true, KlEstimator = KlEstimator.K3 }.Validate();
+        Assert.Contains("num_generations", Assert.Throws<ArgumentException>(() => new GrpoConfig { NumGenerations = 1 }.Validate()).Message);
+        Assert.Contains("must divide", Assert.Throws<ArgumentException>(() => new GrpoConfig { NumGenerations = 3, PerDeviceTrainBatchSize = 8 }.Validate()).Message);
+        var policy = TinyTask.Model();
+        Assert.Contains("reference", Assert.Throws<ArgumentException>(() =>
+            new GrpoTrainer(new GrpoConfig { Beta = 0.1f }, policy, null, new TinyTask(), TinyTask.Decode, Zero, TinyTask.Prompts(), null)).Message);
+        Assert.Contains("positions", Assert.Throws<ArgumentException>(() =>
+            new GrpoTrainer(new GrpoConfig { MaxCompletionLength = 40 }, policy, null, new TinyTask(), TinyTask.Decode, Zero, TinyTask.Prompts(), null)).Message);
+    }
+}
