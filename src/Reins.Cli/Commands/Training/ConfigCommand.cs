@@ -1,7 +1,12 @@
 using System.CommandLine;
 using System.Text.Json;
 using Reins.Alignment.Dpo;
+using Reins.Alignment.ExpertIteration;
+using Reins.Alignment.Grpo;
 using Reins.Alignment.Kto;
+using Reins.Alignment.Ppo;
+using Reins.Alignment.ReinforcePlusPlus;
+using Reins.Alignment.Rloo;
 using Reins.Alignment.RewardModeling;
 using Reins.Alignment.Sft;
 using Reins.Alignment.Training;
@@ -20,6 +25,11 @@ internal static class ConfigCommand
         ["dpo"] = Of<DpoConfig>(),
         ["kto"] = Of<KtoConfig>(),
         ["rm"] = Of<RewardConfig>(),
+        ["ppo"] = Of<PpoConfig>(),
+        ["grpo"] = Of<GrpoConfig>(),
+        ["rloo"] = Of<RlooConfig>(),
+        ["reinforce-pp"] = Of<ReinforcePlusPlusConfig>(),
+        ["expert-iteration"] = Of<ExpertIterationConfig>(),
     };
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };

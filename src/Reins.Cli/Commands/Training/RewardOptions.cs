@@ -1,17 +1,25 @@
 using System.CommandLine;
 using System.Globalization;
+using Reins.Feedback.Tokenization;
+using Reins.Models.Tokenizers;
+using Reins.Rewards.Ensembles;
+using Reins.Rewards.RewardModels;
 using Reins.Rewards.Sources;
 
 namespace Reins.Cli.Commands.Training;
 
 /// <summary>
-/// The reward flags of the online commands: built-in verifiable functions (--reward-function, repeatable), an external
-/// JSON-lines program (--reward-command), an OpenRLHF-style HTTP reward model (--reward-url), combined as a weighted
-/// sum (--reward-weights, in that order). The reward-model source (a local …ForSequenceClassification checkpoint)
-/// joins this list as one more option.
+/// The reward flags of the online commands: a reward model (--reward-model DIR), an ensemble (--reward-ensemble DIR with
+/// mean/wco/uwo), built-in verifiable functions (--reward-function, repeatable), an external JSON-lines program
+/// (--reward-command) and an OpenRLHF-style HTTP reward model (--reward-url), combined as a weighted sum
+/// (--reward-weights, in that order).
 /// </summary>
 internal sealed class RewardOptions
 {
+    private readonly Option<string?> model = new("--reward-model") { Description = "Reward-model checkpoint (…ForSequenceClassification, normalised with its saved statistics)." };
+    private readonly Option<string?> ensemble = new("--reward-ensemble") { Description = "Directory of reward-model members (member-0, member-1, …) from `reins rm ensemble`." };
+    private readonly Option<string> aggregation = new("--ensemble-aggregation") { Description = "How ensemble members combine: mean, wco (minimum) or uwo (mean − λ·variance).", DefaultValueFactory = _ => "mean" };
+    private readonly Option<float> uncertainty = new("--uwo-lambda") { Description = "λ of UWO's variance penalty.", DefaultValueFactory = _ => 1f };
     private readonly Option<string[]> functions = new("--reward-function")
     {
         Description = "Built-in reward function, repeatable: " + string.Join("; ", VerifiableRewards.Descriptions.Select(d => $"{d.Key}: {d.Value}")) + ".",
@@ -28,25 +36,38 @@ internal sealed class RewardOptions
     };
     private readonly Option<string?> weights = new("--reward-weights")
     {
-        Description = "Comma-separated weights of the reward sources, in the order functions, command, url (default: all 1).",
+        Description = "Comma-separated weights of the reward sources, in the order model, ensemble, functions, command, url (default: all 1).",
     };
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public RewardOptions(Command command)
     {
-        foreach (var o in new Option[] { functions, this.command, url, labelField, weights }) command.Add(o);
+        foreach (var o in new Option[] { model, ensemble, aggregation, uncertainty, functions, this.command, url, labelField, weights }) command.Add(o);
     }
 
     /// <summary>The reward source the flags describe; dispose it when training ends (it may own a process).</summary>
     public WeightedRewardSum Build(ParseResult r, out IDisposable? resources)
     {
         var sources = new List<IRewardSource>();
+        if (r.GetValue(model) is { } rm)
+            sources.Add(new RewardModelSource(RewardModel.Load(rm), new TokenizerEncoder(Tokenizer.Load(rm))));
+        if (r.GetValue(ensemble) is { } dir)
+        {
+            var kind = r.GetValue(aggregation) switch
+            {
+                "mean" => EnsembleAggregation.Mean,
+                "wco" => EnsembleAggregation.WorstCase,
+                "uwo" => EnsembleAggregation.UncertaintyWeighted,
+                var other => throw new ArgumentException($"--ensemble-aggregation: '{other}' is not one of mean, wco, uwo."),
+            };
+            sources.Add(new EnsembleRewardSource(RewardEnsemble.Load(dir), new TokenizerEncoder(Tokenizer.Load(RewardEnsemble.MemberPath(dir, 0))), kind, r.GetValue(uncertainty)));
+        }
         sources.AddRange((r.GetValue(functions) ?? []).Select(VerifiableRewards.Create));
         CommandRewardSource? program = r.GetValue(command) is { } c ? new CommandRewardSource(c) : null;
         if (program is not null) sources.Add(program);
         if (r.GetValue(url) is { } u)
             sources.Add(new HttpRewardSource(Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri : throw new ArgumentException($"--reward-url: '{u}' is not an absolute URL."), r.GetValue(labelField)!));
-        if (sources.Count == 0) throw new ArgumentException("no reward: give --reward-function NAME, --reward-command CMD or --reward-url URL.");
+        if (sources.Count == 0) throw new ArgumentException("no reward: give --reward-model DIR, --reward-ensemble DIR, --reward-function NAME, --reward-command CMD or --reward-url URL.");
         var w = ParseWeights(r.GetValue(weights), sources.Count);
         resources = program;
         return new WeightedRewardSum([.. sources.Select((s, i) => (s, w[i]))]);
