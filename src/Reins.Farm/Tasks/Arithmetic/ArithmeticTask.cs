@@ -16,11 +16,18 @@ public sealed partial class ArithmeticTask : IFarmTask
     /// <summary>The extra field holding a prompt's answer, as in TRL's math datasets.</summary>
     public const string AnswerField = "answer";
 
+    private readonly TaskGenerators<Problem> generators;
+
     /// <summary>A task of the given difficulty (default <see cref="ArithmeticDifficulty"/>'s).</summary>
     public ArithmeticTask(ArithmeticDifficulty? difficulty = null)
     {
         Difficulty = difficulty ?? new ArithmeticDifficulty();
         Difficulty.Validate();
+        generators = new TaskGenerators<Problem>(Draw, p => p.Text, (_, p) => AnswerText(p.Answer), p => new Dictionary<string, JsonElement>
+        {
+            // The answer is a digit string, so quoting it is all it takes to make a JSON string.
+            [AnswerField] = JsonDocument.Parse($"\"{AnswerText(p.Answer)}\"").RootElement.Clone(),
+        });
     }
 
     /// <summary>Operand digits and chain length.</summary>
@@ -70,26 +77,17 @@ public sealed partial class ArithmeticTask : IFarmTask
         return new Problem(text.Append('=').ToString(), total);
     }
 
-    private List<Problem> Sample(FarmSplit split, int count, ulong seed) => PromptSampler.Sample(split, count, seed, Draw, p => p.Text);
-
     private static string AnswerText(long answer) => answer.ToString(CultureInfo.InvariantCulture);
 
     /// <inheritdoc/>
-    public IReadOnlyList<PromptOnlyExample> Prompts(FarmSplit split, int count, ulong seed) =>
-        [.. Sample(split, count, seed).Select(p => new PromptOnlyExample(TextOrConversation.FromText(p.Text))
-        {
-            // The answer is a digit string, so quoting it is all it takes to make a JSON string.
-            Extra = new Dictionary<string, JsonElement> { [AnswerField] = JsonDocument.Parse($"\"{AnswerText(p.Answer)}\"").RootElement.Clone() },
-        })];
+    public IReadOnlyList<PromptOnlyExample> Prompts(FarmSplit split, int count, ulong seed) => generators.Prompts(split, count, seed);
 
     /// <inheritdoc/>
-    public IReadOnlyList<PromptCompletionExample> Demonstrations(int count, ulong seed) =>
-        [.. Sample(FarmSplit.Train, count, seed).Select(p =>
-            new PromptCompletionExample(TextOrConversation.FromText(p.Text), TextOrConversation.FromText(AnswerText(p.Answer))))];
+    public IReadOnlyList<PromptCompletionExample> Demonstrations(int count, ulong seed) => generators.Demonstrations(count, seed);
 
     /// <summary>Solved training problems ("47+38=85"), one per document: the arithmetic a base model knows before SFT.</summary>
     public IReadOnlyList<string> PretrainingCorpus(int documents, ulong seed) =>
-        [.. Sample(FarmSplit.Train, documents, seed).Select(p => p.Text + AnswerText(p.Answer))];
+        [.. generators.Sample(FarmSplit.Train, documents, seed).Select(p => p.Text + AnswerText(p.Answer))];
 
     /// <summary>1 when the first integer in <paramref name="response"/> equals the prompt's value, else 0.</summary>
     public double Gold(string prompt, string response)

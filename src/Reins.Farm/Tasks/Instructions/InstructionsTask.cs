@@ -21,8 +21,6 @@ public sealed partial class InstructionsTask : IFarmTask
 
     private const int MaxUppercaseWords = 4;
 
-    private const double PromptDocumentProbability = 0.25;
-
     // Short, common words: a ≤512-token BPE then spends few tokens on them even in uppercase.
     private static readonly (string Name, string[] Words)[] Topics =
     [
@@ -81,27 +79,16 @@ public sealed partial class InstructionsTask : IFarmTask
         return new Instruction(topic, words, constraints);
     }
 
-    private static List<Instruction> Sample(FarmSplit split, int count, ulong seed) =>
-        PromptSampler.Sample(split, count, seed, DrawInstruction, i => i.Text);
+    private static readonly TaskGenerators<Instruction> Generators = new(DrawInstruction, i => i.Text, Respond);
 
     /// <inheritdoc/>
-    public IReadOnlyList<PromptOnlyExample> Prompts(FarmSplit split, int count, ulong seed) =>
-        [.. Sample(split, count, seed).Select(i => new PromptOnlyExample(TextOrConversation.FromText(i.Text)))];
+    public IReadOnlyList<PromptOnlyExample> Prompts(FarmSplit split, int count, ulong seed) => Generators.Prompts(split, count, seed);
 
     /// <inheritdoc/>
-    public IReadOnlyList<PromptCompletionExample> Demonstrations(int count, ulong seed)
-    {
-        var rng = new Rng(seed ^ 0xD3E0);
-        return [.. Sample(FarmSplit.Train, count, seed).Select(i =>
-            new PromptCompletionExample(TextOrConversation.FromText(i.Text), TextOrConversation.FromText(Respond(rng, i))))];
-    }
+    public IReadOnlyList<PromptCompletionExample> Demonstrations(int count, ulong seed) => Generators.Demonstrations(count, seed);
 
-    /// <summary>Documents that are either a training prompt or a response on its own, so the base model learns both languages but not yet to answer.</summary>
-    public IReadOnlyList<string> PretrainingCorpus(int documents, ulong seed)
-    {
-        var rng = new Rng(seed ^ 0xC0E9);
-        return [.. Sample(FarmSplit.Train, documents, seed).Select(i => rng.NextDouble() < PromptDocumentProbability ? i.Text : Respond(rng, i))];
-    }
+    /// <summary>Documents that are either a training prompt or a response on its own (<see cref="TaskGenerators{TProblem}.PromptOrResponseCorpus"/>).</summary>
+    public IReadOnlyList<string> PretrainingCorpus(int documents, ulong seed) => Generators.PromptOrResponseCorpus(documents, seed);
 
     [GeneratedRegex(@"[^.]+\.")]
     private static partial Regex SentencePattern();

@@ -12,7 +12,6 @@ public sealed class ReviewsTask : IFarmTask
 {
     private const double MentionAspectProbability = 0.5;
     private const int MaxSentences = 3;
-    private const double PromptDocumentProbability = 0.25;
 
     /// <inheritdoc/>
     public string Name => "reviews";
@@ -39,27 +38,16 @@ public sealed class ReviewsTask : IFarmTask
         return new ReviewPrompt(item, rng.NextDouble() < MentionAspectProbability ? ReviewLexicon.Aspects[rng.NextInt(ReviewLexicon.Aspects.Length)] : null);
     }
 
-    private static List<ReviewPrompt> Sample(FarmSplit split, int count, ulong seed) =>
-        PromptSampler.Sample(split, count, seed, DrawPrompt, p => p.Text);
+    private static readonly TaskGenerators<ReviewPrompt> Generators = new(DrawPrompt, p => p.Text, Review);
 
     /// <inheritdoc/>
-    public IReadOnlyList<PromptOnlyExample> Prompts(FarmSplit split, int count, ulong seed) =>
-        [.. Sample(split, count, seed).Select(p => new PromptOnlyExample(TextOrConversation.FromText(p.Text)))];
+    public IReadOnlyList<PromptOnlyExample> Prompts(FarmSplit split, int count, ulong seed) => Generators.Prompts(split, count, seed);
 
     /// <inheritdoc/>
-    public IReadOnlyList<PromptCompletionExample> Demonstrations(int count, ulong seed)
-    {
-        var rng = new Rng(seed ^ 0xD3E0);
-        return [.. Sample(FarmSplit.Train, count, seed).Select(p =>
-            new PromptCompletionExample(TextOrConversation.FromText(p.Text), TextOrConversation.FromText(Review(rng, p))))];
-    }
+    public IReadOnlyList<PromptCompletionExample> Demonstrations(int count, ulong seed) => Generators.Demonstrations(count, seed);
 
-    /// <summary>Documents that are either a training prompt or a review on its own, so the base model learns both languages but not yet to answer.</summary>
-    public IReadOnlyList<string> PretrainingCorpus(int documents, ulong seed)
-    {
-        var rng = new Rng(seed ^ 0xC0E9);
-        return [.. Sample(FarmSplit.Train, documents, seed).Select(p => rng.NextDouble() < PromptDocumentProbability ? p.Text : Review(rng, p))];
-    }
+    /// <summary>Documents that are either a training prompt or a review on its own (<see cref="TaskGenerators{TProblem}.PromptOrResponseCorpus"/>).</summary>
+    public IReadOnlyList<string> PretrainingCorpus(int documents, ulong seed) => Generators.PromptOrResponseCorpus(documents, seed);
 
     /// <inheritdoc/>
     public double Gold(string prompt, string response) => ReviewScore.Of(response).Total;
