@@ -58,6 +58,16 @@ public sealed class FarmTaskTests
         }
     }
 
+    [Theory, MemberData(nameof(TaskNames))]
+    public void RatingScaleSeparatesGoodDemonstrationsFromEmptyAnswers(string name)
+    {
+        var task = FarmTasks.Get(name);
+        var demos = task.Demonstrations(300, 10);
+        var best = demos.MaxBy(d => task.Gold(d.Prompt.Text!, d.Completion.Text!))!;
+        Assert.Equal(7, task.RatingScale.ToRating(task.Gold(best.Prompt.Text!, best.Completion.Text!)));
+        Assert.True(task.RatingScale.ToRating(task.Gold(best.Prompt.Text!, "")) <= 3);
+    }
+
     [Fact]
     public void TasksAreFoundByUniqueName()
     {

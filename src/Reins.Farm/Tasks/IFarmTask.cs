@@ -1,3 +1,4 @@
+using Reins.Feedback.Annotators;
 using Reins.Feedback.Datasets;
 
 namespace Reins.Farm.Tasks;
@@ -33,6 +34,12 @@ public interface IFarmTask
 
     /// <summary><paramref name="documents"/> documents of the task's language for pre-training, from training prompts only.</summary>
     IReadOnlyList<string> PretrainingCorpus(int documents, ulong seed);
+
+    /// <summary>
+    /// The gold rewards a pointwise annotator rates 1 and 7: the task's poor and excellent responses, so ratings spread
+    /// over the scale.
+    /// </summary>
+    RatingScale RatingScale { get; }
 
     /// <summary>The gold reward of <paramref name="response"/> to <paramref name="prompt"/>; higher is better.</summary>
     double Gold(string prompt, string response);

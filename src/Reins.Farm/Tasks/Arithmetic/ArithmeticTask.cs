@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Reins.Feedback.Annotators;
 using Reins.Feedback.Datasets;
 using Reins.Tensors;
 
@@ -88,6 +89,10 @@ public sealed partial class ArithmeticTask : IFarmTask
     /// <summary>Solved training problems ("47+38=85"), one per document: the arithmetic a base model knows before SFT.</summary>
     public IReadOnlyList<string> PretrainingCorpus(int documents, ulong seed) =>
         [.. generators.Sample(FarmSplit.Train, documents, seed).Select(p => p.Text + AnswerText(p.Answer))];
+
+    /// <inheritdoc/>
+    /// <remarks>A wrong answer rates 1, a right one 7.</remarks>
+    public RatingScale RatingScale => new(0, 1);
 
     /// <summary>1 when the first integer in <paramref name="response"/> equals the prompt's value, else 0.</summary>
     public double Gold(string prompt, string response)

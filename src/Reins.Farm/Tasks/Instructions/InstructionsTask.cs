@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Reins.Feedback.Annotators;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Sampling;
 using Reins.Tensors;
@@ -96,6 +97,10 @@ public sealed partial class InstructionsTask : IFarmTask
     /// <summary>The constraints a prompt of this task states, in order.</summary>
     public static IReadOnlyList<InstructionConstraint> Constraints(string prompt) =>
         [.. SentencePattern().Matches(prompt).Skip(1).Select(m => InstructionConstraint.Parse(m.Value.Trim()))];
+
+    /// <inheritdoc/>
+    /// <remarks>No constraint met rates 1, all met rates 7.</remarks>
+    public RatingScale RatingScale => new(0, 1);
 
     /// <inheritdoc/>
     public double Gold(string prompt, string response)

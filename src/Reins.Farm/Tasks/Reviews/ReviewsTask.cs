@@ -1,3 +1,4 @@
+using Reins.Feedback.Annotators;
 using Reins.Feedback.Datasets;
 using Reins.Tensors;
 
@@ -48,6 +49,10 @@ public sealed class ReviewsTask : IFarmTask
 
     /// <summary>Documents that are either a training prompt or a review on its own (<see cref="TaskGenerators{TProblem}.PromptOrResponseCorpus"/>).</summary>
     public IReadOnlyList<string> PretrainingCorpus(int documents, ulong seed) => Generators.PromptOrResponseCorpus(documents, seed);
+
+    /// <inheritdoc/>
+    /// <remarks>Negative or broken reviews rate 1; a fluent, varied, positive one (≈1.9) rates 7.</remarks>
+    public RatingScale RatingScale => new(-1, 2);
 
     /// <inheritdoc/>
     public double Gold(string prompt, string response) => ReviewScore.Of(response).Total;
