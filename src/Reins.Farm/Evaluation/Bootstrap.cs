@@ -23,7 +23,8 @@ public static class Bootstrap
 
     /// <summary>
     /// Any statistic of <paramref name="count"/> prompts, computed by <paramref name="statistic"/> from a list of prompt
-    /// indices (the identity 0…count−1 for the estimate, a resample for each replicate).
+    /// indices (the identity 0…count−1 for the estimate, a resample for each replicate). The index list is reused
+    /// between replicates, so the statistic must not keep it.
     /// </summary>
     public static ConfidenceInterval Statistic(int count, Func<IReadOnlyList<int>, double> statistic, ulong seed,
         int resamples = DefaultResamples, double level = 0.95)
