@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Text;
+using Reins.Farm.Report.Charts;
+
+namespace Reins.Farm.Report;
+
+/// <summary>
+/// report.html: one self-contained page (inline CSS and SVG, nothing fetched) with the results table, the reward–KL
+/// frontier, the over-optimisation curves, win-rate bars with intervals, annotator agreement, training curves and
+/// example responses. The markup is also well-formed XML, so it can be checked by an XML parser.
+/// </summary>
+public static class HtmlReport
+{
+    /// <summary>The file name inside a run's output directory.</summary>
+    public const string FileName = "report.html";
+
+    /// <summary>Raw agreement between AlpacaFarm's human annotators (Dubois et al. 2023), drawn for comparison.</summary>
+    public const double HumanAgreement = 0.65;
+
+    private const string Style =
+        "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}" +
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}" +
+        "th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}" +
+        "td.response{white-space:pre-wrap;font-family:monospace;max-width:22em}" +
+        "svg.chart{display:block;margin:1em 0}";
+
+    /// <summary>The page as a string; <paramref name="taskDescription"/> is shown under the title when given.</summary>
+    public static string Render(FarmResults results, IReadOnlyList<TrainingCurve> curves, IReadOnlyList<ExampleResponse> examples, string? taskDescription = null)
+    {
+        var sb = new StringBuilder();
+        string heading = $"Reins farm: {results.Task}, seed {results.Seed}";
+        sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>")
+          .Append($"<title>{Html.Escape(heading)}</title><style>{Style}</style></head><body>")
+          .Append($"<h1>{Html.Escape(heading)}</h1>");
+        if (taskDescription is not null) sb.Append($"<p>{Html.Escape(taskDescription)}</p>");
+
+        sb.Append("<h2>Results</h2>");
+        ResultsTable(sb, results);
+
+        sb.Append("<h2>Reward against KL</h2>").Append(Frontier(results));
+        sb.Append("<h2>Over-optimisation</h2>")
+          .Append(Overoptimization(results, "Gold reward against sqrt(KL)", "gold reward", p => p.GoldReward, dashed: false))
+          .Append(Overoptimization(results, "Proxy reward against sqrt(KL)", "proxy reward", p => p.ProxyReward, dashed: true));
+        sb.Append("<h2>Win-rate against SFT</h2>").Append(WinRates(results));
+        sb.Append("<h2>Annotator agreement</h2>").Append(Agreement(results.Annotators));
+
+        sb.Append("<h2>Training curves</h2>");
+        if (curves.Count == 0) sb.Append("<p>No training metrics were logged.</p>");
+        foreach (var byMetric in curves.GroupBy(c => c.Metric))
+        {
+            var chart = new XyChart(byMetric.Key, "step", byMetric.Key);
+            foreach (var (curve, i) in byMetric.Select((c, i) => (c, i)))
+                chart.Add(curve.Method, curve.Points.Select(p => new ChartPoint(p.Step, p.Value)), MethodColour(curve.Method, i));
+            sb.Append(chart.Render());
+        }
+
+        sb.Append("<h2>Example responses</h2>");
+        Examples(sb, examples);
+        sb.Append("</body></html>\n");
+        return sb.ToString();
+    }
+
+    /// <summary>Writes <see cref="FileName"/> into <paramref name="directory"/> and returns its path.</summary>
+    public static string Write(string directory, FarmResults results, IReadOnlyList<TrainingCurve> curves, IReadOnlyList<ExampleResponse> examples, string? taskDescription = null)
+    {
+        Directory.CreateDirectory(directory);
+        string path = Path.Combine(directory, FileName);
+        File.WriteAllText(path, Render(results, curves, examples, taskDescription));
+        return path;
+    }
+
+    private static string F(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
+
+    private static string Interval(double[]? ci) => ci is [var low, var high] ? $"[{F(low)}, {F(high)}]" : "";
+
+    /// <summary>A method keeps its colour in every chart; unknown names take colours after the known ones.</summary>
+    private static string MethodColour(string method, int fallback)
+    {
+        int known = MethodNames.All.ToList().IndexOf(method);
+        return Svg.Colour(known >= 0 ? known : MethodNames.All.Count + fallback);
+    }
+
+    private static void ResultsTable(StringBuilder sb, FarmResults results)
+    {
+        sb.Append("<table><tr><th>method</th><th>gold reward</th><th>95% CI</th><th>proxy reward</th><th>KL to SFT</th>")
+          .Append("<th>KL bound</th><th>win-rate vs SFT</th><th>95% CI</th><th>LC win-rate</th><th>mean length</th><th>seconds</th></tr>");
+        foreach (var m in results.Methods)
+            sb.Append($"<tr><td>{Html.Escape(m.Name)}</td><td class=\"num\">{F(m.GoldReward)}</td><td class=\"num\">{Interval(m.GoldRewardCi)}</td>")
+              .Append($"<td class=\"num\">{F(m.ProxyReward)}</td><td class=\"num\">{F(m.KlToSft)}</td><td class=\"num\">{(m.KlBound is { } b ? F(b) : "")}</td>")
+              .Append($"<td class=\"num\">{F(m.WinRateVsSft)}</td><td class=\"num\">{Interval(m.WinRateVsSftCi)}</td><td class=\"num\">{F(m.LcWinRateVsSft)}</td>")
+              .Append($"<td class=\"num\">{m.MeanLength.ToString("0.0", CultureInfo.InvariantCulture)}</td><td class=\"num\">{m.Seconds.ToString("0.0", CultureInfo.InvariantCulture)}</td></tr>");
+        sb.Append("</table>");
+    }
+
+    private static string Frontier(FarmResults results)
+    {
+        var chart = new XyChart("Gold reward against KL(policy || SFT), 95% CI", "KL to SFT (nats)", "gold reward");
+        foreach (var (m, i) in results.Methods.Select((m, i) => (m, i)))
+        {
+            var (low, high) = m.GoldRewardCi is [var l, var h] ? (l, h) : ((double?)null, (double?)null);
+            chart.Add(m.Name, [new ChartPoint(m.KlToSft, m.GoldReward, low, high, m.Name)], MethodColour(m.Name, i), lines: false);
+        }
+        return chart.Render();
+    }
+
+    private static string Overoptimization(FarmResults results, string title, string yLabel, Func<OveroptimizationPoint, double> reward, bool dashed)
+    {
+        var chart = new XyChart(title, "sqrt(KL to SFT)", yLabel);
+        foreach (var ((name, points), i) in results.Overoptimization.Curves().Select((c, i) => (c, i)))
+            chart.Add(name, points.Select(p => new ChartPoint(p.SqrtKl, reward(p))), Svg.Colour(i), dashed: dashed);
+        return chart.Render();
+    }
+
+    private static string WinRates(FarmResults results)
+    {
+        var names = results.Methods.Select(m => m.Name).ToList();
+        return new BarChart("Win-rate against SFT (evaluator pool, ties count half)", "win-rate", names)
+            .Add("win-rate", [.. results.Methods.Select(m => m.WinRateVsSft)], Svg.Colour(0), [.. results.Methods.Select(m => m.WinRateVsSftCi)])
+            .Add("length-controlled", [.. results.Methods.Select(m => m.LcWinRateVsSft)], Svg.Colour(1))
+            .Reference(0.5, "SFT")
+            .Render();
+    }
+
+    private static string Agreement(AnnotatorResults annotators)
+    {
+        var measures = new List<(string Name, double Value)>
+        {
+            ("with gold", annotators.AgreementWithGold),
+            ("inter-annotator", annotators.InterAnnotator),
+        };
+        if (annotators.CohensKappa is { } cohen) measures.Add(("Cohen's kappa", cohen));
+        if (annotators.FleissKappa is { } fleiss) measures.Add(("Fleiss' kappa", fleiss));
+        return new BarChart("Training annotator pool", "agreement", [.. measures.Select(m => m.Name)])
+            .Add("pool", [.. measures.Select(m => m.Value)], Svg.Colour(2))
+            .Reference(HumanAgreement, "AlpacaFarm humans agree 65%")
+            .Render();
+    }
+
+    private static void Examples(StringBuilder sb, IReadOnlyList<ExampleResponse> examples)
+    {
+        if (examples.Count == 0) { sb.Append("<p>No examples.</p>"); return; }
+        var methods = examples.Select(e => e.Method).Distinct().ToList();
+        sb.Append("<table><tr><th>prompt</th>");
+        foreach (var m in methods) sb.Append($"<th>{Html.Escape(m)}</th>");
+        sb.Append("</tr>");
+        foreach (var byPrompt in examples.GroupBy(e => e.Prompt))
+        {
+            sb.Append($"<tr><td class=\"response\">{Html.Escape(byPrompt.Key)}</td>");
+            foreach (var m in methods)
+            {
+                var e = byPrompt.FirstOrDefault(x => x.Method == m);
+                sb.Append(e is null ? "<td></td>" : $"<td class=\"response\">{Html.Escape(e.Response)}\n<small>gold {F(e.GoldReward)}</small></td>");
+            }
+            sb.Append("</tr>");
+        }
+        sb.Append("</table>");
+    }
+}

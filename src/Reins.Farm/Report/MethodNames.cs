@@ -1,0 +1,34 @@
+namespace Reins.Farm.Report;
+
+/// <summary>The names results.json gives the methods and the over-optimisation runs, exactly as the farm's issue fixes them.</summary>
+public static class MethodNames
+{
+    /// <summary>The SFT model, the reference every other method is compared with.</summary>
+    public const string Sft = "sft";
+    /// <summary>Best of 4 SFT samples by the proxy reward.</summary>
+    public const string BestOf4 = "best_of_4";
+    /// <summary>Best of 16 SFT samples by the proxy reward.</summary>
+    public const string BestOf16 = "best_of_16";
+    /// <summary>SFT on the policy's own best-of-n samples.</summary>
+    public const string ExpertIteration = "expert_iteration";
+    /// <summary>Direct preference optimisation on the annotated pairs.</summary>
+    public const string Dpo = "dpo";
+    /// <summary>DPO on fresh policy samples labelled by the reward model.</summary>
+    public const string OnlineDpo = "online_dpo";
+    /// <summary>PPO against the reward model.</summary>
+    public const string Ppo = "ppo";
+    /// <summary>Group relative policy optimisation.</summary>
+    public const string Grpo = "grpo";
+    /// <summary>REINFORCE leave-one-out.</summary>
+    public const string Rloo = "rloo";
+
+    /// <summary>Every method, in the order the report lists them.</summary>
+    public static IReadOnlyList<string> All { get; } = [Sft, BestOf4, BestOf16, ExpertIteration, Dpo, OnlineDpo, Ppo, Grpo, Rloo];
+
+    /// <summary>Over-optimisation run against a single reward model.</summary>
+    public const string Single = "single";
+    /// <summary>Over-optimisation run against the worst-case (minimum) of a reward-model ensemble.</summary>
+    public const string WorstCaseOptimization = "wco";
+    /// <summary>Over-optimisation run against the uncertainty-weighted (mean − λ·variance) ensemble reward.</summary>
+    public const string UncertaintyWeightedOptimization = "uwo";
+}

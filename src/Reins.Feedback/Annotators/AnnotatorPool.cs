@@ -1,0 +1,51 @@
+using Reins.Feedback.Datasets;
+using Reins.Tensors;
+
+namespace Reins.Feedback.Annotators;
+
+/// <summary>
+/// A pool of simulated annotators. As in AlpacaFarm's p_sim, each pairwise or pointwise query goes to one member
+/// drawn at random, so the pool's labels mix its members' temperatures and biases; <see cref="CompareAll"/> asks every
+/// member, which agreement statistics need. Seeded: the same seed and the same sequence of calls give the same labels.
+/// </summary>
+public sealed class AnnotatorPool
+{
+    private readonly Rng chooser;
+
+    /// <summary>A pool with one annotator per profile, all judging by <paramref name="gold"/>(prompt, response).</summary>
+    public AnnotatorPool(IReadOnlyList<AnnotatorProfile> profiles, Func<string, string, double> gold, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(profiles);
+        if (profiles.Count == 0) throw new ArgumentException("an annotator pool needs at least one annotator", nameof(profiles));
+        Gold = gold ?? throw new ArgumentNullException(nameof(gold));
+        chooser = new Rng(seed);
+        // Rng expands its seed with SplitMix64, so mixing the member's index in by a multiply gives unrelated streams.
+        Annotators = [.. profiles.Select((p, i) => new SimulatedAnnotator(p, gold, seed ^ (0x9E3779B97F4A7C15UL * (ulong)(i + 1))))];
+    }
+
+    /// <summary>The members, in the order of their profiles.</summary>
+    public IReadOnlyList<SimulatedAnnotator> Annotators { get; }
+
+    /// <summary>The gold reward the members judge by.</summary>
+    public Func<string, string, double> Gold { get; }
+
+    /// <summary>The preference of one randomly drawn member.</summary>
+    public Preference Compare(string prompt, string first, string second) => Draw().Compare(prompt, first, second);
+
+    /// <summary>Every member's preference, in member order.</summary>
+    public Preference[] CompareAll(string prompt, string first, string second) =>
+        [.. Annotators.Select(a => a.Compare(prompt, first, second))];
+
+    /// <summary>The 1–7 rating of one randomly drawn member.</summary>
+    public int Rate(string prompt, string response, RatingScale scale) => Draw().Rate(prompt, response, scale);
+
+    /// <summary>A preference record (TRL's prompt / chosen / rejected) labelled by one randomly drawn member.</summary>
+    public PreferenceExample Annotate(string prompt, string first, string second)
+    {
+        bool firstWins = Compare(prompt, first, second) == Preference.First;
+        return new PreferenceExample(TextOrConversation.FromText(prompt),
+            TextOrConversation.FromText(firstWins ? first : second), TextOrConversation.FromText(firstWins ? second : first));
+    }
+
+    private SimulatedAnnotator Draw() => Annotators[chooser.NextInt(Annotators.Count)];
+}
