@@ -21,6 +21,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     OnlineCommands.ReinforcePlusPlus(),
     OnlineCommands.ExpertIteration(),
     BestOfNCommand.Create(),
+    FarmCommand.Create(),
 };
 try
 {
