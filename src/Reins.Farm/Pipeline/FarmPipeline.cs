@@ -142,6 +142,9 @@ public sealed class FarmPipeline
         })
         {
             var points = curvesByReward[name] = [];
+            // Every curve starts at the SFT policy (step 0, KL 0), so a rise and fall of the gold reward is visible.
+            var start = evaluation.Measure(FromSft());
+            points.Add(new OveroptimizationPoint(0, 0, start.Gold, start.Proxy));
             TrainPpo("overopt-" + name, config.OveroptimizationKl, config.OveroptimizationSteps, reward, FromSft(), rewardModels[0],
                 (step, policy) =>
                 {
