@@ -8,7 +8,6 @@ for 1 and 2 threads and a last line with the best.
 Run: /usr/bin/python3 tools/torch_dpo_bench.py
 """
 import copy
-import importlib.util
 import json
 import os
 import resource
@@ -18,16 +17,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+from anchor_peak_rss import load_anchor  # tools/ is this script's directory, so it is on sys.path
+
 PAIRS, PROMPT, COMPLETION = 4, 256, 256
-
-
-def load_anchor():
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    path = os.path.join(repo, "..", "shared", "anchors", "pytorch_cpu_anchor.py")
-    spec = importlib.util.spec_from_file_location("anchor", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def sequence_logps(model, x, mask):
