@@ -9,7 +9,6 @@ Run: /usr/bin/python3 tools/torch_dpo_bench.py
 """
 import copy
 import json
-import os
 import resource
 import sys
 import time
