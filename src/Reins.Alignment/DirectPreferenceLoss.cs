@@ -45,7 +45,26 @@ public sealed record PreferenceLossOptions
 /// <param name="RejectedLengths">Response tokens of each rejected response.</param>
 /// <param name="ChosenNll">Mean token NLL of the chosen responses, a scalar (needed by ORPO and RPO).</param>
 public sealed record PreferenceLogProbs(Tensor PolicyChosen, Tensor PolicyRejected, Tensor? ReferenceChosen, Tensor? ReferenceRejected,
-    float[] ChosenLengths, float[] RejectedLengths, Tensor? ChosenNll = null);
+    float[] ChosenLengths, float[] RejectedLengths, Tensor? ChosenNll = null)
+{
+    /// <summary>
+    /// The inputs from one concatenated forward (TRL's): per-row sums [2B] and lengths of B chosen rows, then their B
+    /// rejected rows, and the reference's sums in the same layout (null for the reference-free losses). The chosen
+    /// NLL is computed only when <paramref name="options"/> need it (ORPO, RPO).
+    /// </summary>
+    public static PreferenceLogProbs Concatenated(Tensor sums, float[] lengths, float[]? referenceSums, PreferenceLossOptions options)
+    {
+        int pairs = lengths.Length / 2;
+        var chosen = Ops.Narrow0(sums, 0, pairs);
+        Tensor? nll = null;
+        if (options.Type == PreferenceLossType.Orpo || options.RpoAlpha > 0)
+            nll = -Ops.Sum(chosen) / lengths.Take(pairs).Sum();        // mean token NLL of the chosen responses, as TRL's nll_loss
+        return new PreferenceLogProbs(chosen, Ops.Narrow0(sums, pairs, pairs),
+            referenceSums is null ? null : Tensor.FromArray(referenceSums.AsSpan(0, pairs), pairs),
+            referenceSums is null ? null : Tensor.FromArray(referenceSums.AsSpan(pairs, pairs), pairs),
+            lengths[..pairs], lengths[pairs..], nll);
+    }
+}
 
 /// <summary>The loss and TRL's logged quantities (<c>rewards/chosen</c> etc., batch means).</summary>
 public sealed record PreferenceLossResult(Tensor Loss, float RewardsChosen, float RewardsRejected, float RewardsAccuracy, float RewardsMargin, float LogpsChosen, float LogpsRejected);

@@ -20,6 +20,8 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     OnlineCommands.Rloo(),
     OnlineCommands.ReinforcePlusPlus(),
     OnlineCommands.ExpertIteration(),
+    OnlineCommands.OnlineDpo(),
+    OnlineCommands.IterativeDpo(),
     BestOfNCommand.Create(),
     FarmCommand.Create(),
 };

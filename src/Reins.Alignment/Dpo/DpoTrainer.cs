@@ -10,7 +10,7 @@ using Reins.Tensors;
 namespace Reins.Alignment.Dpo;
 
 /// <summary>Settings of direct preference optimisation, with TRL's DPOConfig names (CPOConfig's for SimPO).</summary>
-public sealed record DpoConfig : TrainingArguments
+public record DpoConfig : TrainingArguments
 {
     /// <summary>Objective: sigmoid (DPO), robust, ipo, hinge, simpo or orpo.</summary>
     [JsonPropertyName("loss_type"), Description("sigmoid (DPO; cDPO with label_smoothing), robust, ipo, hinge, simpo or orpo.")]
@@ -92,22 +92,44 @@ public sealed class DpoTrainer : Trainer<DpoConfig>
     /// </summary>
     public DpoTrainer(DpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, ITextEncoder encoder,
         IReadOnlyList<PreferenceExample> trainSet, IReadOnlyList<PreferenceExample>? evalSet, Action<string>? writeExtraFiles)
+        : this(config, policy, reference, Tokenize(config, encoder, trainSet, evalSet), PaddingOptions.For(encoder), writeExtraFiles)
+    {
+    }
+
+    /// <summary>
+    /// Trains on pairs already tokenised, as iterative DPO builds them from sampled token ids (re-encoding decoded text
+    /// could change the tokens, and would end a completion cut off by the length cap with EOS). They are used as given.
+    /// </summary>
+    public DpoTrainer(DpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, IReadOnlyList<TokenizedPair> trainPairs,
+        IReadOnlyList<TokenizedPair>? evalPairs, PaddingOptions padding, Action<string>? writeExtraFiles)
+        : this(config, policy, reference, new Tokenized(trainPairs, evalPairs ?? [], new TokenizationReport()), padding, writeExtraFiles)
+    {
+    }
+
+    private sealed record Tokenized(IReadOnlyList<TokenizedPair> Train, IReadOnlyList<TokenizedPair> Eval, TokenizationReport Report);
+
+    private static Tokenized Tokenize(DpoConfig config, ITextEncoder encoder, IReadOnlyList<PreferenceExample> trainSet, IReadOnlyList<PreferenceExample>? evalSet)
+    {
+        var options = new TokenizationOptions
+        {
+            MaxLength = config.MaxLength, MaxPromptLength = config.MaxPromptLength, MaxCompletionLength = config.MaxCompletionLength, TruncationMode = config.TruncationMode,
+        };
+        var tokenizer = new DatasetTokenizer(encoder, options);
+        IReadOnlyList<TokenizedPair> train = [.. trainSet.Select(tokenizer.Preference).OfType<TokenizedPair>()];
+        IReadOnlyList<TokenizedPair> eval = evalSet is null ? [] : [.. evalSet.Select(new DatasetTokenizer(encoder, options).Preference).OfType<TokenizedPair>()];
+        return new Tokenized(train, eval, tokenizer.Report);
+    }
+
+    private DpoTrainer(DpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, Tokenized pairs, PaddingOptions padding, Action<string>? writeExtraFiles)
         : base(config, policy, writeExtraFiles)
     {
         bool referenceFree = config.LossType is PreferenceLossType.Simpo or PreferenceLossType.Orpo;
         if (!referenceFree && reference is null) throw new ArgumentException($"dpo: loss_type {ConfigBinder.SnakeCase(config.LossType.ToString())} needs a reference model.");
         this.reference = referenceFree ? null : reference;
         this.reference?.SetTrainable(false);
-        var options = new TokenizationOptions
-        {
-            MaxLength = config.MaxLength, MaxPromptLength = config.MaxPromptLength, MaxCompletionLength = config.MaxCompletionLength, TruncationMode = config.TruncationMode,
-        };
-        var tokenizer = new DatasetTokenizer(encoder, options);
-        train = [.. trainSet.Select(tokenizer.Preference).OfType<TokenizedPair>()];
-        Report = tokenizer.Report;
-        eval = evalSet is null ? [] : [.. evalSet.Select(new DatasetTokenizer(encoder, options).Preference).OfType<TokenizedPair>()];
+        (train, eval, Report) = (pairs.Train, pairs.Eval, pairs.Report);
         if (train.Count == 0) throw new InvalidDataException("dpo: the training set has no usable pairs after tokenisation.");
-        collator = new BatchCollator(PaddingOptions.For(encoder));
+        collator = new BatchCollator(padding);
         if (config.PrecomputeRefLogProbs && this.reference is not null)
         {
             // Chosen and rejected reference log-probs of every pair: [pair·2 + side].
@@ -152,17 +174,9 @@ public sealed class DpoTrainer : Trainer<DpoConfig>
 
     private PreferenceLossResult Loss(PreferenceBatch batch, (float[] Chosen, float[] Rejected)? refs)
     {
-        int pairs = batch.Pairs;
         var (sums, lengths, _) = SequenceLogProbs.Compute(Model, batch.Tokens);
-        var chosen = Ops.Narrow0(sums, 0, pairs);
-        var rejected = Ops.Narrow0(sums, pairs, pairs);
-        Tensor? nll = null;
-        if (Config.LossType == PreferenceLossType.Orpo || Config.RpoAlpha > 0)
-            nll = -Ops.Sum(chosen) / lengths.Take(pairs).Sum();        // mean token NLL of the chosen responses, as TRL's nll_loss
-        var input = new PreferenceLogProbs(chosen, rejected,
-            refs is { } r1 ? Tensor.FromArray(r1.Chosen, pairs) : null, refs is { } r2 ? Tensor.FromArray(r2.Rejected, pairs) : null,
-            lengths[..pairs], lengths[pairs..], nll);
-        return DirectPreferenceLoss.Compute(input, Config.LossOptions);
+        float[]? referenceSums = refs is { } r ? [.. r.Chosen, .. r.Rejected] : null;
+        return DirectPreferenceLoss.Compute(PreferenceLogProbs.Concatenated(sums, lengths, referenceSums, Config.LossOptions), Config.LossOptions);
     }
 
     private (float[] Chosen, float[] Rejected) ReferenceLogProbs(PreferenceBatch batch, int pairs)
@@ -172,7 +186,8 @@ public sealed class DpoTrainer : Trainer<DpoConfig>
         return (sums[..pairs], sums[pairs..]);
     }
 
-    private static Dictionary<string, double> Metrics(PreferenceLossResult r) => new()
+    /// <summary>TRL's DPO metrics of a loss result.</summary>
+    public static Dictionary<string, double> Metrics(PreferenceLossResult r) => new()
     {
         ["rewards/chosen"] = r.RewardsChosen, ["rewards/rejected"] = r.RewardsRejected, ["rewards/accuracies"] = r.RewardsAccuracy,
         ["rewards/margins"] = r.RewardsMargin, ["logps/chosen"] = r.LogpsChosen, ["logps/rejected"] = r.LogpsRejected,

@@ -9,9 +9,10 @@ namespace Reins.Alignment.Online;
 
 /// <summary>Sampled completions of a batch of prompts (G adjacent per prompt) and their rewards.</summary>
 /// <param name="Samples">As <see cref="Generator"/> returns them.</param>
+/// <param name="Requests">What the reward saw of each sample (texts, ids, whether it finished, the record's fields).</param>
 /// <param name="Scores">The weighted reward of each, after the missing-EOS penalty.</param>
 /// <param name="Components">Each reward source's own scores.</param>
-public sealed record ScoredCompletions(IReadOnlyList<GeneratedSequence> Samples, float[] Scores, IReadOnlyList<RewardComponent> Components);
+public sealed record ScoredCompletions(IReadOnlyList<GeneratedSequence> Samples, IReadOnlyList<ScoringRequest> Requests, float[] Scores, IReadOnlyList<RewardComponent> Components);
 
 /// <summary>
 /// Samples completions of prompt records with a policy and scores them: the first stage of every online method, and
@@ -49,15 +50,22 @@ public sealed class CompletionSampler
     /// <paramref name="missingEosPenalty"/>, a completion cut off by the length cap scores that much less (TRL's
     /// "EOS trick"), so a policy learns to finish rather than being paid for whatever text the cap left.
     /// </summary>
-    public ScoredCompletions Sample(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts, SamplingOptions options, float? missingEosPenalty)
+    public ScoredCompletions Sample(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts, SamplingOptions options, float? missingEosPenalty) =>
+        Score(prompts, Generate(policy, prompts, options), missingEosPenalty);
+
+    /// <summary>The first half of <see cref="Sample"/>: completions of each prompt, stopping at EOS, decoded.</summary>
+    public IReadOnlyList<GeneratedSequence> Generate(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts, SamplingOptions options) =>
+        Generator.Generate(policy, [.. prompts.Select(p => p.InputIds)], options with { StopTokenIds = [EosId] }, decode);
+
+    /// <summary>The second half of <see cref="Sample"/>: the reward of each sample of <paramref name="prompts"/>, less the missing-EOS penalty.</summary>
+    public ScoredCompletions Score(IReadOnlyList<TokenizedPrompt> prompts, IReadOnlyList<GeneratedSequence> samples, float? missingEosPenalty)
     {
-        var samples = Generator.Generate(policy, [.. prompts.Select(p => p.InputIds)], options with { StopTokenIds = [EosId] }, decode);
         var requests = samples.Select(s => new ScoringRequest(prompts[s.PromptIndex].Source.Prompt.Text ?? decode(s.PromptIds), s.Text!,
             s.PromptIds, s.Tokens, s.FinishReason == FinishReason.Stop, prompts[s.PromptIndex].Source.Extra)).ToArray();
         var (scores, components) = reward.ScoreEach(requests);
         if (missingEosPenalty is { } penalty)
             for (int i = 0; i < scores.Length; i++)
                 if (!requests[i].Finished) scores[i] -= penalty;
-        return new ScoredCompletions(samples, scores, components);
+        return new ScoredCompletions(samples, requests, scores, components);
     }
 }

@@ -20,8 +20,8 @@ public abstract record OnlineConfig : TrainingArguments
     [JsonPropertyName("max_completion_length"), Description("New tokens per completion at most.")]
     public int MaxCompletionLength { get; init; } = 64;
 
-    /// <summary>Sampling temperature; the log-probs of every loss are taken at the same temperature.</summary>
-    [JsonPropertyName("temperature"), Description("Sampling temperature (> 0); log-probs in the loss use the same temperature.")]
+    /// <summary>Sampling temperature; the policy-gradient losses take their log-probs at the same temperature (online DPO at 1).</summary>
+    [JsonPropertyName("temperature"), Description("Sampling temperature (> 0); policy-gradient losses take log-probs at the same temperature (online DPO at 1).")]
     public float Temperature { get; init; } = 1f;
 
     /// <summary>Top-k sampling filter (0 = off).</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Sampling;
@@ -42,6 +43,7 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
     private readonly IReadOnlyList<TokenizedPrompt> prompts;
     private readonly AdamW policyOptimizer;
     private readonly Action<string>? writeExtraFiles;
+    private readonly Dictionary<string, double> phaseSeconds = [];
     private long episode;
 
     /// <summary>
@@ -75,6 +77,29 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
     protected AdamW NewOptimizer(CausalLanguageModel model) =>
         new(model.TrainableParameters, Config.LearningRate, Config.AdamBeta1, Config.AdamBeta2, Config.AdamEpsilon, Config.WeightDecay) { DecayFilter = p => p.Rank >= 2 };
 
+    /// <summary>
+    /// Seconds spent so far in each phase of the steps: generation, reward, reference, evaluation (PPO's critic values),
+    /// advantages, update. For `reins bench ppo`; never logged, so metrics.jsonl stays reproducible.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> PhaseSeconds => phaseSeconds;
+
+    private T Timed<T>(string phase, Func<T> body)
+    {
+        long start = Stopwatch.GetTimestamp();
+        var result = body();
+        phaseSeconds[phase] = phaseSeconds.GetValueOrDefault(phase) + Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return result;
+    }
+
+    private void Timed(string phase, Action body) => Timed(phase, () => { body(); return 0; });
+
+    /// <summary>
+    /// The temperature of the log-probs that the losses, the reference and the logged KL and entropy use: the sampling
+    /// temperature, so that the PPO family's ratio compares the distribution actually sampled from. DPO overrides it
+    /// with 1: its objective is about π itself, whatever temperature explored it.
+    /// </summary>
+    protected virtual float LogProbTemperature => Config.Temperature;
+
     /// <summary>Fills <see cref="Rollout.Advantages"/> (and whatever else the algorithm needs) from the scored rollout, adding its metrics.</summary>
     protected abstract void ComputeAdvantages(Rollout rollout, Dictionary<string, double> metrics);
 
@@ -104,8 +129,8 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
             var metrics = new Dictionary<string, double>();
             // dropLast keeps every rollout the same size, so groups and mini-batches always divide it.
             var rollout = CollectRollout(sampler.NextBatch(Config.PromptsPerStep, dropLast: true), metrics);
-            ComputeAdvantages(rollout, metrics);
-            Optimize(rollout, schedule.At(GlobalStep), metrics);
+            Timed("advantages", () => ComputeAdvantages(rollout, metrics));
+            Timed("update", () => Optimize(rollout, schedule.At(GlobalStep), metrics));
             if (metrics.TryGetValue("objective/kl", out double kl)) Kl.Update(kl, rollout.Rows);
             episode += rollout.Rows;
             GlobalStep++;
@@ -138,12 +163,17 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
             MaxNewTokens = Config.MaxCompletionLength, Temperature = Config.Temperature, TopK = Config.TopK, TopP = Config.TopP,
             NumReturnSequences = Config.SamplesPerPrompt, Seed = Rng.NextUInt64(),
         };
-        var scored = completions.Sample(Model, [.. promptIndices.Select(i => prompts[i])], options, Config.MissingEosPenalty);
+        var batch = promptIndices.Select(i => prompts[i]).ToArray();
+        var samples = Timed("generation", () => completions.Generate(Model, batch, options));
+        var scored = Timed("reward", () => completions.Score(batch, samples, Config.MissingEosPenalty));
         var rollout = Rollout.FromSamples(scored.Samples, Config.SamplesPerPrompt, completions.PadId);
-        (rollout.Scores, rollout.RewardComponents) = (scored.Scores, scored.Components);
+        (rollout.Scores, rollout.RewardComponents, rollout.Requests) = (scored.Scores, scored.Components, scored.Requests);
+        // The generator's log-probs are at the sampling temperature; a method that scores at another re-scores them.
+        if (LogProbTemperature != Config.Temperature)
+            Timed("evaluation", () => rollout.Evaluate(rows => rollout.TokenLogProbs(Model, rows, LogProbTemperature).LogProbs, Config.PerDeviceTrainBatchSize).CopyTo(rollout.LogProbs, 0));
         if (Reference is { } reference)
-            rollout.ReferenceLogProbs = rollout.Evaluate(rows => rollout.TokenLogProbs(reference, rows, Config.Temperature).LogProbs, Config.PerDeviceTrainBatchSize);
-        EvaluateRollout(rollout);
+            rollout.ReferenceLogProbs = Timed("reference", () => rollout.Evaluate(rows => rollout.TokenLogProbs(reference, rows, LogProbTemperature).LogProbs, Config.PerDeviceTrainBatchSize));
+        Timed("evaluation", () => EvaluateRollout(rollout));
         Describe(rollout, metrics);
         return rollout;
     }
@@ -196,7 +226,7 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
         bool stopped = false;
         for (int epoch = 0; epoch < Config.UpdateEpochs && !stopped; epoch++)
         {
-            var order = Permutation.Shuffled(rollout.Rows, Rng.NextUInt64());
+            var order = UpdateOrder(rollout);
             for (int m = 0; m < Config.NumMiniBatches && !stopped; m++)
             {
                 var miniRows = order[(m * mini)..((m + 1) * mini)];
@@ -207,7 +237,8 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
                 {
                     using var tape = new Tape();
                     var output = Loss(rollout, miniRows[(a * micro)..((a + 1) * micro)], shape);
-                    tape.Backward(output.Loss);
+                    // A micro-batch with nothing to learn from (online DPO's tied pairs only) has a constant loss and no backward.
+                    if (output.Loss.RequiresGrad) tape.Backward(output.Loss);
                     window.Add(output.Metrics);
                     // A micro-batch's share times the accumulation steps is its own loss; their mean is the mini-batch's.
                     window.Add(new Dictionary<string, double> { ["loss"] = output.Loss.Item() * accumulation });
@@ -225,6 +256,9 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
         foreach (var (k, v) in all.Flush()) metrics[k] = v;
     }
 
+    /// <summary>The rows of one pass over the rollout, in the order they are cut into mini- and micro-batches: a fresh shuffle each pass.</summary>
+    protected virtual int[] UpdateOrder(Rollout rollout) => Permutation.Shuffled(rollout.Rows, Rng.NextUInt64());
+
     /// <summary>The optimisers stepped after each mini-batch, with the metric their gradient norm is logged under and their peak learning rate.</summary>
     protected virtual IEnumerable<(string GradNormMetric, AdamW Optimizer, float PeakLearningRate)> Optimizers()
     {
@@ -240,7 +274,7 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
     /// </summary>
     protected virtual StepOutput Loss(Rollout rollout, int[] rows, MiniBatch miniBatch)
     {
-        var (logProbs, logits) = rollout.TokenLogProbs(Model, rows, Config.Temperature);
+        var (logProbs, logits) = rollout.TokenLogProbs(Model, rows, LogProbTemperature);
         var mask = rollout.Gather(rollout.LossMask, rows);
         var (surrogate, s) = ClippedSurrogate.Compute(logProbs, rollout.Gather(rollout.LogProbs, rows), rollout.Gather(rollout.Advantages, rows), Config.ClipLow, Config.ClipHigh, mask);
         var metrics = new Dictionary<string, double>
@@ -258,7 +292,7 @@ public abstract class OnlineTrainer<TConfig> : ITrainer where TConfig : OnlineCo
         }
         // Entropy of softmax(logits / T), the distribution sampled from; it carries a gradient only when it is a bonus.
         Tensor entropy;
-        using (Config.EntCoef > 0 ? null : Tape.NoGrad()) entropy = Ops.Entropy(logits * (1f / Config.Temperature));
+        using (Config.EntCoef > 0 ? null : Tape.NoGrad()) entropy = Ops.Entropy(logits * (1f / LogProbTemperature));
         metrics["policy/entropy_avg"] = MaskedStatistics.Mean(entropy.Span, mask);
         if (Config.EntCoef > 0) perToken = perToken - Config.EntCoef * entropy;
         var weights = TokenLossWeights.Of(Config.Aggregation, mask, rows.Length, rollout.CompletionLength, miniBatch);

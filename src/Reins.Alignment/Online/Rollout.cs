@@ -33,7 +33,7 @@ public sealed class Rollout
     public bool[] Finished { get; }
     /// <summary>[Rows, CompletionLength]: 1 on generated tokens, 0 on the padding after a row's last token.</summary>
     public float[] CompletionMask { get; }
-    /// <summary>[Rows, CompletionLength] log softmax(logits / T) of each sampled token under the sampling policy (π_old).</summary>
+    /// <summary>[Rows, CompletionLength] log softmax(logits / T) of each sampled token under the sampling policy (π_old), T the trainer's log-prob temperature.</summary>
     public float[] LogProbs { get; }
     /// <summary>The samples as the generator returned them (prompt ids, tokens, text, finish reason).</summary>
     public IReadOnlyList<GeneratedSequence> Samples { get; }
@@ -44,6 +44,8 @@ public sealed class Rollout
     public float[]? Values { get; set; }
     /// <summary>[Rows] the reward of each completion (after the missing-EOS penalty).</summary>
     public float[] Scores { get; set; } = [];
+    /// <summary>What the reward saw of each row (texts, ids, whether it finished, the record's fields), for judges comparing rows.</summary>
+    public IReadOnlyList<ScoringRequest> Requests { get; set; } = [];
     /// <summary>Each reward source's own scores, for rewards/&lt;name&gt;/mean.</summary>
     public IReadOnlyList<RewardComponent> RewardComponents { get; set; } = [];
     /// <summary>[Rows, CompletionLength] the tokens the policy loss counts: the completion mask, less any rows a trainer excludes.</summary>

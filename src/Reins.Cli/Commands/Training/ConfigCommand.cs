@@ -3,7 +3,9 @@ using System.Text.Json;
 using Reins.Alignment.Dpo;
 using Reins.Alignment.ExpertIteration;
 using Reins.Alignment.Grpo;
+using Reins.Alignment.IterativeDpo;
 using Reins.Alignment.Kto;
+using Reins.Alignment.OnlineDpo;
 using Reins.Alignment.Ppo;
 using Reins.Alignment.ReinforcePlusPlus;
 using Reins.Alignment.Rloo;
@@ -30,6 +32,8 @@ internal static class ConfigCommand
         ["rloo"] = Of<RlooConfig>(),
         ["reinforce-pp"] = Of<ReinforcePlusPlusConfig>(),
         ["expert-iteration"] = Of<ExpertIterationConfig>(),
+        ["online-dpo"] = Of<OnlineDpoConfig>(),
+        ["iterative-dpo"] = Of<IterativeDpoConfig>(),
     };
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };

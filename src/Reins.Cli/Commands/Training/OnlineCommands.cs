@@ -1,7 +1,10 @@
 using System.CommandLine;
+using Reins.Alignment;
 using Reins.Alignment.ExpertIteration;
 using Reins.Alignment.Grpo;
+using Reins.Alignment.IterativeDpo;
 using Reins.Alignment.Online;
+using Reins.Alignment.OnlineDpo;
 using Reins.Alignment.Ppo;
 using Reins.Alignment.ReinforcePlusPlus;
 using Reins.Alignment.Rloo;
@@ -15,9 +18,10 @@ using Reins.Rewards.Sources;
 namespace Reins.Cli.Commands.Training;
 
 /// <summary>
-/// `reins ppo`, `reins grpo`, `reins rloo`, `reins reinforce-pp`, `reins expert-iteration`: online RL from a policy checkpoint (--model) and a
-/// prompt-only JSONL (--train; extra fields reach the reward), with the trainer flags of every command, the reward
-/// flags of <see cref="RewardOptions"/>, and --ref-model for the frozen reference (default: --model).
+/// `reins ppo`, `reins grpo`, `reins rloo`, `reins reinforce-pp`, `reins expert-iteration`, `reins online-dpo`,
+/// `reins iterative-dpo`: online training from a policy checkpoint (--model) and a prompt-only JSONL (--train; extra
+/// fields reach the reward), with the trainer flags of every command, the reward flags of <see cref="RewardOptions"/>,
+/// and --ref-model for the frozen reference (default: --model).
 /// </summary>
 internal static class OnlineCommands
 {
@@ -28,29 +32,39 @@ internal static class OnlineCommands
     public static Command Ppo()
     {
         var valueModel = new Option<string?>("--value-model") { Description = "…ForSequenceClassification checkpoint (e.g. the reward model) to start the critic from (default: the policy's weights with a new value head)." };
-        return Create<PpoConfig>("ppo", "PPO with a critic (InstructGPT): KL-shaped token rewards, GAE, clipped policy and value losses.", [valueModel],
+        return Create<PpoConfig>("ppo", "PPO with a critic (InstructGPT): KL-shaped token rewards, GAE, clipped policy and value losses.", [valueModel], KlNeedsReference,
             (r, config, x) => new PpoTrainer(config, x.Policy, x.Reference,
                 r.GetValue(valueModel) is { } path ? HfCheckpoint.Load(path) : PpoTrainer.CriticFromPolicy(x.Policy, config.Seed),
                 x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
     }
 
-    public static Command Grpo() => Create<GrpoConfig>("grpo", "GRPO: G completions per prompt, group-relative advantages, k3 KL in the loss; DAPO and Dr. GRPO through --loss-type.", [],
+    public static Command Grpo() => Create<GrpoConfig>("grpo", "GRPO: G completions per prompt, group-relative advantages, k3 KL in the loss; DAPO and Dr. GRPO through --loss-type.", [], KlNeedsReference,
         (_, config, x) => new GrpoTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
-    public static Command Rloo() => Create<RlooConfig>("rloo", "RLOO: k completions per prompt, each baselined by the mean reward of the others.", [],
+    public static Command Rloo() => Create<RlooConfig>("rloo", "RLOO: k completions per prompt, each baselined by the mean reward of the others.", [], KlNeedsReference,
         (_, config, x) => new RlooTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
-    public static Command ReinforcePlusPlus() => Create<ReinforcePlusPlusConfig>("reinforce-pp", "REINFORCE++ (OpenRLHF): k1-shaped token returns whitened over the batch; --advantage-estimator reinforce_baseline for the group-baseline variant.", [],
+    public static Command ReinforcePlusPlus() => Create<ReinforcePlusPlusConfig>("reinforce-pp", "REINFORCE++ (OpenRLHF): k1-shaped token returns whitened over the batch; --advantage-estimator reinforce_baseline for the group-baseline variant.", [], KlNeedsReference,
         (_, config, x) => new ReinforcePlusPlusTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
-    public static Command ExpertIteration() => Create<ExpertIterationConfig>("expert-iteration", "Expert iteration (RAFT / rejection-sampling fine-tuning): sample n per prompt, fine-tune on the best k.", [],
+    public static Command ExpertIteration() => Create<ExpertIterationConfig>("expert-iteration", "Expert iteration (RAFT / rejection-sampling fine-tuning): sample n per prompt, fine-tune on the best k.", [], KlNeedsReference,
         (_, config, x) => new ExpertIterationTrainer(config, x.Policy, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
-    private static Command Create<TConfig>(string name, string description, Option[] extra, Func<ParseResult, TConfig, Inputs, ITrainer> build)
-        where TConfig : OnlineConfig, new()
+    public static Command OnlineDpo() => Create<OnlineDpoConfig>("online-dpo", "Online DPO (OAIF): two samples per prompt each step, the reward's preferred one chosen, one DPO step (any --loss-type) against the reference.", [],
+        config => config.NeedsReference,
+        (_, config, x) => new OnlineDpoTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
+
+    public static Command IterativeDpo() => Create<IterativeDpoConfig>("iterative-dpo", "Iterative DPO (RLHF Workflow): each iteration samples n per prompt, pairs best against worst by reward, and runs a DPO pass; --update-reference moves the reference along.", [],
+        config => !config.UpdateReference && config.LossType is not (PreferenceLossType.Simpo or PreferenceLossType.Orpo),
+        (_, config, x) => new IterativeDpoTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
+
+    private static bool KlNeedsReference(OnlineConfig config) => config.KlCoefficient > 0 || config.AdapKlCtrl;
+
+    private static Command Create<TConfig>(string name, string description, Option[] extra, Func<TConfig, bool> needsReference, Func<ParseResult, TConfig, Inputs, ITrainer> build)
+        where TConfig : TrainingArguments, new()
     {
         var cmd = new Command(name, description);
-        var reference = new Option<string?>("--ref-model") { Description = "Reference model directory (default: --model); loaded only when a KL coefficient is set." };
+        var reference = new Option<string?>("--ref-model") { Description = "Reference model directory (default: --model); loaded only when the method needs one (a KL coefficient, a DPO loss with a reference)." };
         cmd.Add(reference);
         foreach (var o in extra) cmd.Add(o);
         var rewards = new RewardOptions(cmd);
@@ -61,8 +75,7 @@ internal static class OnlineCommands
             var (policy, tokenizer) = cli.LoadModel(r);
             var (prompts, eval) = cli.Datasets<PromptOnlyExample>(r);
             if (eval is not null) throw new ArgumentException($"{name}: --eval is not supported by the online trainers; their metrics.jsonl logs the reward of every rollout.");
-            bool needsReference = config.KlCoefficient > 0 || config.AdapKlCtrl;
-            var referenceModel = needsReference ? cli.LoadModel(r, r.GetValue(reference) ?? cli.ModelPath(r)).Model : null;
+            var referenceModel = needsReference(config) ? cli.LoadModel(r, r.GetValue(reference) ?? cli.ModelPath(r)).Model : null;
             var reward = rewards.Build(r, out var resources);
             using (resources)
             {
