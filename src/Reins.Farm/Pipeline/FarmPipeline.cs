@@ -4,6 +4,7 @@ using Reins.Alignment.Dpo;
 using Reins.Alignment.ExpertIteration;
 using Reins.Alignment.Grpo;
 using Reins.Alignment.Online;
+using Reins.Alignment.OnlineDpo;
 using Reins.Alignment.Ppo;
 using Reins.Alignment.RewardModeling;
 using Reins.Alignment.Rloo;
@@ -126,6 +127,9 @@ public sealed class FarmPipeline
             MaxLength = config.Context, MaxPromptLength = config.Context - config.MaxResponseTokens, MaxCompletionLength = config.MaxResponseTokens,
             LoggingSteps = 5, Seed = seed,
         }, FromSft(), FromSft(), encoder, preferences, null, tokenizer.Save)), evaluation);
+        // Online DPO (OAIF): each step's two samples per prompt are judged by the reward model, the same proxy PPO optimises.
+        TimedPolicy(MethodNames.OnlineDpo, () => Train(MethodNames.OnlineDpo, new OnlineDpoTrainer(
+            Online(new OnlineDpoConfig { Beta = 0.1f, LearningRate = 2e-4f }, MethodNames.OnlineDpo), FromSft(), FromSft(), encoder, Decode, proxy, prompts, tokenizer.Save)), evaluation);
         TimedPolicy(MethodNames.Ppo, () => TrainPpo(MethodNames.Ppo, config.PpoKl, config.OnlineSteps, onlineReward, FromSft(), rewardModels[0], null), evaluation);
         TimedPolicy(MethodNames.Grpo, () => Train(MethodNames.Grpo, new GrpoTrainer(
             Online(new GrpoConfig { NumGenerations = 4, LearningRate = 3e-4f }, MethodNames.Grpo), FromSft(), FromSft(), encoder, Decode, onlineReward, prompts, tokenizer.Save)), evaluation);
