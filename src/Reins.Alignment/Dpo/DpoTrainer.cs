@@ -10,7 +10,7 @@ using Reins.Tensors;
 namespace Reins.Alignment.Dpo;
 
 /// <summary>Settings of direct preference optimisation, with TRL's DPOConfig names (CPOConfig's for SimPO).</summary>
-public record DpoConfig : TrainingArguments
+public record DpoConfig : PreferenceDataArguments
 {
     /// <summary>Objective: sigmoid (DPO), robust, ipo, hinge, simpo or orpo.</summary>
     [JsonPropertyName("loss_type"), Description("sigmoid (DPO; cDPO with label_smoothing), robust, ipo, hinge, simpo or orpo.")]
@@ -36,21 +36,6 @@ public record DpoConfig : TrainingArguments
     [JsonPropertyName("length_normalize"), Description("Use per-token average log-probs in sigmoid/robust/hinge (length-normalised DPO).")]
     public bool LengthNormalize { get; init; }
 
-    /// <summary>Tokens of prompt + completion at most, cut as truncation_mode says.</summary>
-    [JsonPropertyName("max_length"), Description("Tokens of prompt + completion at most (after the prompt and completion limits).")]
-    public int MaxLength { get; init; } = 512;
-
-    /// <summary>Which end of an over-long sequence survives (TRL's truncation_mode).</summary>
-    [JsonPropertyName("truncation_mode"), Description("keep_end (drop the head) or keep_start (drop the tail) when max_length is exceeded.")]
-    public TruncationMode TruncationMode { get; init; } = TruncationMode.KeepEnd;
-
-    /// <summary>Tokens kept of each prompt (the end is kept).</summary>
-    [JsonPropertyName("max_prompt_length"), Description("Prompt tokens kept (from the end).")]
-    public int MaxPromptLength { get; init; } = 256;
-
-    /// <summary>Tokens kept of each completion (the start is kept).</summary>
-    [JsonPropertyName("max_completion_length"), Description("Completion tokens kept (from the start).")]
-    public int MaxCompletionLength { get; init; } = 256;
 
     /// <summary>Compute the reference log-probs once before training instead of every step.</summary>
     [JsonPropertyName("precompute_ref_log_probs"), Description("Compute reference log-probs once up front and cache them.")]
@@ -110,10 +95,7 @@ public sealed class DpoTrainer : Trainer<DpoConfig>
 
     private static Tokenized Tokenize(DpoConfig config, ITextEncoder encoder, IReadOnlyList<PreferenceExample> trainSet, IReadOnlyList<PreferenceExample>? evalSet)
     {
-        var options = new TokenizationOptions
-        {
-            MaxLength = config.MaxLength, MaxPromptLength = config.MaxPromptLength, MaxCompletionLength = config.MaxCompletionLength, TruncationMode = config.TruncationMode,
-        };
+        var options = config.TokenizationOptions;
         var tokenizer = new DatasetTokenizer(encoder, options);
         IReadOnlyList<TokenizedPair> train = [.. trainSet.Select(tokenizer.Preference).OfType<TokenizedPair>()];
         IReadOnlyList<TokenizedPair> eval = evalSet is null ? [] : [.. evalSet.Select(new DatasetTokenizer(encoder, options).Preference).OfType<TokenizedPair>()];

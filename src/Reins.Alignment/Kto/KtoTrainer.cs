@@ -10,7 +10,7 @@ using Reins.Tensors;
 namespace Reins.Alignment.Kto;
 
 /// <summary>Settings of KTO, with TRL's KTOConfig names.</summary>
-public sealed record KtoConfig : TrainingArguments
+public sealed record KtoConfig : PreferenceDataArguments
 {
     /// <summary>β.</summary>
     [JsonPropertyName("beta"), Description("beta: scale of the implied reward.")]
@@ -24,21 +24,6 @@ public sealed record KtoConfig : TrainingArguments
     [JsonPropertyName("undesirable_weight"), Description("Weight of undesirable examples (lambda_U); the paper advises lambda_D·n_D / (lambda_U·n_U) in [1, 4/3].")]
     public float UndesirableWeight { get; init; } = 1f;
 
-    /// <summary>Tokens of prompt + completion at most, cut as truncation_mode says.</summary>
-    [JsonPropertyName("max_length"), Description("Tokens of prompt + completion at most (after the prompt and completion limits).")]
-    public int MaxLength { get; init; } = 512;
-
-    /// <summary>Which end of an over-long sequence survives (TRL's truncation_mode).</summary>
-    [JsonPropertyName("truncation_mode"), Description("keep_end (drop the head) or keep_start (drop the tail) when max_length is exceeded.")]
-    public TruncationMode TruncationMode { get; init; } = TruncationMode.KeepEnd;
-
-    /// <summary>Prompt tokens kept (from the end).</summary>
-    [JsonPropertyName("max_prompt_length"), Description("Prompt tokens kept (from the end).")]
-    public int MaxPromptLength { get; init; } = 256;
-
-    /// <summary>Completion tokens kept (from the start).</summary>
-    [JsonPropertyName("max_completion_length"), Description("Completion tokens kept (from the start).")]
-    public int MaxCompletionLength { get; init; } = 256;
 
     /// <summary>Checks the KTO settings too.</summary>
     public override void Validate()
@@ -71,10 +56,7 @@ public sealed class KtoTrainer : Trainer<KtoConfig>
         reference.SetTrainable(false);
         this.trainSet = trainSet;
         this.evalSet = evalSet ?? [];
-        tokenizer = new DatasetTokenizer(encoder, new TokenizationOptions
-        {
-            MaxLength = config.MaxLength, MaxPromptLength = config.MaxPromptLength, MaxCompletionLength = config.MaxCompletionLength, TruncationMode = config.TruncationMode,
-        });
+        tokenizer = new DatasetTokenizer(encoder, config.TokenizationOptions);
         collator = new BatchCollator(PaddingOptions.For(encoder));
     }
 

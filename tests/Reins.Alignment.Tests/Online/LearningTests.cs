@@ -52,7 +52,7 @@ public class LearningTests(ITestOutputHelper output)
     [Fact]
     public void Rloo() => Learns("rloo", (dir, policy) => new RlooTrainer(new RlooConfig
     {
-        OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, NumGenerations = 4,
+        OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 32, NumGenerations = 8,
         MaxCompletionLength = TinyTask.CompletionLength, Beta = 0.01f, LoggingSteps = 10,
     }, policy, Copy(policy), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null));
 
