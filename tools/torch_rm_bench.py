@@ -15,7 +15,6 @@ Run with Debian's PyTorch:  /usr/bin/python3 tools/torch_rm_bench.py [config] [t
 """
 import json
 import resource
-import subprocess
 import sys
 import time
 
@@ -23,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from anchor_peak_rss import load_anchor  # tools/ is this script's directory, so it is on sys.path
+from anchor_peak_rss import load_anchor, run_best_of_threads  # tools/ is this script's directory, so it is on sys.path
 
 LENGTH = 512
 
@@ -81,13 +80,6 @@ if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "small"
     th = sys.argv[2] if len(sys.argv) > 2 else "best"
     if th == "best":
-        rows = []
-        for t in (1, 2):
-            out = subprocess.run([sys.executable, __file__, name, str(t)], check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(out.strip().splitlines()[-1]))
-            print(json.dumps(rows[-1]))
-        best = dict(max(rows, key=lambda r: r["pairs_per_s"]))
-        best["best_threads"], best["threads"] = best["threads"], "best of 1,2"
-        print(json.dumps(best))
+        run_best_of_threads(__file__, name, "pairs_per_s")
     else:
         print(json.dumps(bench(name, int(th))))

@@ -13,6 +13,19 @@ public class ModelTests
         ? ModelConfig.Gpt2(vocab: 40, hidden: 16, layers: 2, heads: 2, maxPositions: 32)
         : ModelConfig.Llama(vocab: 40, hidden: 16, layers: 2, heads: 4, maxPositions: 32, kvHeads: 2, tie: false);
 
+    [Fact]
+    public void ParameterCountMatchesTheBuiltModel()
+    {
+        ModelConfig[] configs =
+        [
+            Config("gpt2"), Config("llama"), Config("gpt2") with { NumLabels = 1 }, Config("llama") with { NumLabels = 3 },
+            Config("gpt2") with { TieWordEmbeddings = false }, Config("llama") with { TieWordEmbeddings = true, QkvBias = true, OutputBias = true },
+        ];
+        foreach (var config in configs) Assert.Equal(CausalLanguageModel.Create(config, seed: 0).ParameterCount, config.ParameterCount());
+        // GPT-2 small as OpenAI published it.
+        Assert.Equal(124_439_808, ModelConfig.Gpt2(50257, 768, 12, 12, 1024).ParameterCount());
+    }
+
     private static float[] TrainLosses(ModelConfig config, int threads, int steps = 4)
     {
         int saved = Engine.Threads;

@@ -73,6 +73,19 @@ internal static class BenchCommand
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "pairs_per_s");
         });
         bench.Add(rm);
+
+        var ppoThreads = CommonOptions.Threads();
+        var ppoConfig = new Option<string>("--config") { Description = "tiny, small or gpt2 (as tools/torch_ppo_bench.py).", DefaultValueFactory = _ => "small" };
+        var ppoSteps = new Option<int>("--steps") { Description = "Timed PPO steps (after one warm-up step).", DefaultValueFactory = _ => 3 };
+        var ppo = new Command("ppo", "One PPO step (8 prompts × 64 tokens, 64 sampled tokens, reward model, reference, critic, one update): rollout and training tokens/s and each phase's share, as tools/torch_ppo_bench.py.")
+            { ppoConfig, ppoThreads, ppoSteps };
+        ppo.SetAction(r =>
+        {
+            var preset = ModelPreset.Get(r.GetValue(ppoConfig)!);
+            if (r.GetValue(ppoThreads) is { } t) Emit(PpoBench.Run(preset, t, r.GetValue(ppoSteps)));
+            else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "steps_per_s");
+        });
+        bench.Add(ppo);
         bench.Add(TokenizeBench.Create());
         return bench;
     }

@@ -1,0 +1,102 @@
+using Reins.Models.Transformers;
+
+namespace Reins.Alignment.Online;
+
+/// <summary>The methods <see cref="MemoryPlan"/> knows, told apart by the models each keeps in memory.</summary>
+public enum OnlineMethod
+{
+    /// <summary>Policy and critic trained; reference and reward model frozen.</summary>
+    Ppo,
+    /// <summary>Policy trained; reference (β &gt; 0) and reward model frozen.</summary>
+    Grpo,
+    /// <summary>As GRPO.</summary>
+    Rloo,
+    /// <summary>As GRPO.</summary>
+    ReinforcePlusPlus,
+    /// <summary>Policy trained; reference and reward model frozen.</summary>
+    OnlineDpo,
+    /// <summary>Policy trained; reference and reward model frozen (the reward model stays loaded between passes).</summary>
+    IterativeDpo,
+    /// <summary>Policy trained; reward model frozen; no reference.</summary>
+    ExpertIteration,
+    /// <summary>Policy and reward model, inference only.</summary>
+    BestOfN,
+}
+
+/// <summary>The batch shape that activations are estimated for.</summary>
+/// <param name="MicroBatchRows">Sequences per forward and backward (per_device_train_batch_size).</param>
+/// <param name="PromptLength">Prompt tokens per sequence.</param>
+/// <param name="CompletionLength">Completion tokens per sequence.</param>
+/// <param name="RolloutRows">Sequences sampled at once with the KV cache.</param>
+public sealed record MemoryBatch(int MicroBatchRows, int PromptLength, int CompletionLength, int RolloutRows);
+
+/// <summary>
+/// fp32 memory of an online method whose models (policy, critic, reference, reward model) all share one config: a
+/// trained model holds weights, gradients and AdamW's two moments (16 bytes a parameter), a frozen one its weights
+/// (4 bytes); on top, the larger of the training activations (one micro-batch through every trained model) and the
+/// rollout's KV cache. The activation count is rough — what a GPT-2 block saves for its backward, per layer and
+/// token: 8·d + 3·ffn floats (norm, attention and MLP inputs and outputs) and heads·T attention probabilities, plus
+/// logits, softmax and gradient at the completion positions of the LM head — and leaves out allocator slack.
+/// With 24 GiB, 4 sequences of 128 + 128 tokens per micro-batch and 64-sequence rollouts, of GPT-2's sizes
+/// (<see cref="Gpt2Sizes"/>): PPO fits gpt2-medium (355M; 774M would need 40 bytes × 774M = 31 GB of states alone),
+/// GRPO, RLOO, REINFORCE++, online and iterative DPO and expert iteration fit gpt2-large (774M), and best-of-n
+/// gpt2-xl (1.5B) (tests/Reins.Alignment.Tests/Online/MemoryPlanTests.cs prints the table).
+/// </summary>
+/// <param name="Method">The method planned for.</param>
+/// <param name="ParametersPerModel">Parameters of each model.</param>
+/// <param name="TrainedModels">Models with gradients and optimiser state.</param>
+/// <param name="FrozenModels">Models with weights only.</param>
+/// <param name="StateBytes">Weights, gradients and optimiser moments of every model.</param>
+/// <param name="ActivationBytes">The larger of the training activations and the rollout's KV cache.</param>
+public sealed record MemoryPlan(OnlineMethod Method, long ParametersPerModel, int TrainedModels, int FrozenModels, long StateBytes, long ActivationBytes)
+{
+    /// <summary>2³⁰ bytes.</summary>
+    public const long Gibibyte = 1L << 30;
+
+    /// <summary>Everything the plan counts.</summary>
+    public long TotalBytes => StateBytes + ActivationBytes;
+
+    /// <summary>The trained and frozen models a method keeps in memory.</summary>
+    public static (int Trained, int Frozen) Models(OnlineMethod method) => method switch
+    {
+        OnlineMethod.Ppo => (2, 2),
+        OnlineMethod.ExpertIteration => (1, 1),
+        OnlineMethod.BestOfN => (0, 2),
+        _ => (1, 2),
+    };
+
+    /// <summary>The plan of <paramref name="method"/> with models of <paramref name="model"/>'s config on <paramref name="batch"/>.</summary>
+    public static MemoryPlan For(OnlineMethod method, ModelConfig model, MemoryBatch batch)
+    {
+        var (trained, frozen) = Models(method);
+        long parameters = model.ParameterCount();
+        long activations = Math.Max(trained * TrainingActivationBytes(model, batch), KvCacheBytes(model, batch));
+        return new MemoryPlan(method, parameters, trained, frozen, 4 * parameters * (4L * trained + frozen), activations);
+    }
+
+    /// <summary>What one micro-batch's forward through one trained model keeps for the backward (rough; see the type's summary).</summary>
+    public static long TrainingActivationBytes(ModelConfig model, MemoryBatch batch)
+    {
+        long time = batch.PromptLength + batch.CompletionLength, tokens = batch.MicroBatchRows * time;
+        long perLayerAndToken = 8L * model.HiddenSize + 3L * model.IntermediateSize + model.Heads * time;
+        long head = 3L * batch.MicroBatchRows * batch.CompletionLength * model.VocabSize;
+        return 4 * (tokens * model.Layers * perLayerAndToken + head);
+    }
+
+    /// <summary>Keys and values of every layer for the sequences sampled at once.</summary>
+    public static long KvCacheBytes(ModelConfig model, MemoryBatch batch) =>
+        4L * 2 * model.Layers * batch.RolloutRows * (batch.PromptLength + batch.CompletionLength) * model.KvHeads * model.HeadDim;
+
+    /// <summary>The candidate with the most parameters whose plan fits <paramref name="budgetBytes"/>, or null when none does.</summary>
+    public static ModelConfig? Largest(OnlineMethod method, IEnumerable<ModelConfig> candidates, MemoryBatch batch, long budgetBytes) =>
+        candidates.Where(c => For(method, c, batch).TotalBytes <= budgetBytes).MaxBy(c => c.ParameterCount());
+
+    /// <summary>GPT-2's published sizes (Radford et al. 2019): 124M, 355M, 774M and 1.5B parameters, 1024 positions.</summary>
+    public static IReadOnlyList<(string Name, ModelConfig Config)> Gpt2Sizes { get; } =
+    [
+        ("gpt2", ModelConfig.Gpt2(50257, 768, 12, 12, 1024)),
+        ("gpt2-medium", ModelConfig.Gpt2(50257, 1024, 24, 16, 1024)),
+        ("gpt2-large", ModelConfig.Gpt2(50257, 1280, 36, 20, 1024)),
+        ("gpt2-xl", ModelConfig.Gpt2(50257, 1600, 48, 25, 1024)),
+    ];
+}

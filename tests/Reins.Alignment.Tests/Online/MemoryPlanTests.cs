@@ -1,0 +1,50 @@
+using Reins.Alignment.Online;
+using Reins.Models.Transformers;
+using Xunit.Abstractions;
+
+namespace Reins.Alignment.Tests.Online;
+
+/// <summary>The fp32 memory plan of each online method, and the largest GPT-2 each fits in 24 GiB.</summary>
+public class MemoryPlanTests(ITestOutputHelper output)
+{
+    // 4 sequences of 128 prompt + 128 completion tokens per micro-batch; 64 sequences sampled at once.
+    private static readonly MemoryBatch Batch = new(MicroBatchRows: 4, PromptLength: 128, CompletionLength: 128, RolloutRows: 64);
+
+    [Fact]
+    public void CountsStatesByHand()
+    {
+        var config = ModelConfig.Gpt2(vocab: 100, hidden: 16, layers: 2, heads: 2, maxPositions: 32);
+        long p = config.ParameterCount();
+        var plan = MemoryPlan.For(OnlineMethod.Ppo, config, Batch);
+        // Policy and critic: weights, gradients, two AdamW moments; reference and reward model: weights.
+        Assert.Equal(4 * p * (4 + 4 + 1 + 1), plan.StateBytes);
+        Assert.Equal(4 * p * (4 + 1 + 1), MemoryPlan.For(OnlineMethod.OnlineDpo, config, Batch).StateBytes);
+        Assert.Equal(4 * p * (4 + 1), MemoryPlan.For(OnlineMethod.ExpertIteration, config, Batch).StateBytes);
+        Assert.Equal(4 * p * 2, MemoryPlan.For(OnlineMethod.BestOfN, config, Batch).StateBytes);
+        // Activations: 4 × 256 tokens × 2 layers × (8·16 + 3·64 + 2·256) floats, plus 3 × 4 × 128 × 100 at the LM head; twice for PPO.
+        long training = 4L * (4 * 256 * 2 * (8 * 16 + 3 * 64 + 2 * 256) + 3 * 4 * 128 * 100);
+        Assert.Equal(training, MemoryPlan.TrainingActivationBytes(config, Batch));
+        Assert.Equal(Math.Max(2 * training, MemoryPlan.KvCacheBytes(config, Batch)), plan.ActivationBytes);
+        Assert.Equal(4L * 2 * 2 * 64 * 256 * 16, MemoryPlan.KvCacheBytes(config, Batch));
+    }
+
+    [Fact]
+    public void LargestGpt2ThatFitsIn24GiB()
+    {
+        long budget = 24 * MemoryPlan.Gibibyte;
+        foreach (var method in Enum.GetValues<OnlineMethod>())
+        {
+            foreach (var (name, config) in MemoryPlan.Gpt2Sizes)
+            {
+                var plan = MemoryPlan.For(method, config, Batch);
+                output.WriteLine($"{method,-18} {name,-12} {plan.ParametersPerModel / 1e6,7:F1}M  states {plan.StateBytes / (double)MemoryPlan.Gibibyte,5:F1} GiB" +
+                    $"  activations {plan.ActivationBytes / (double)MemoryPlan.Gibibyte,5:F1} GiB  total {plan.TotalBytes / (double)MemoryPlan.Gibibyte,5:F1} GiB{(plan.TotalBytes <= budget ? "" : "  (over)")}");
+            }
+        }
+        string Largest(OnlineMethod method) => MemoryPlan.Gpt2Sizes.Single(s => s.Config == MemoryPlan.Largest(method, MemoryPlan.Gpt2Sizes.Select(x => x.Config), Batch, budget)).Name;
+        Assert.Equal("gpt2-medium", Largest(OnlineMethod.Ppo));
+        foreach (var method in new[] { OnlineMethod.Grpo, OnlineMethod.Rloo, OnlineMethod.ReinforcePlusPlus, OnlineMethod.OnlineDpo, OnlineMethod.IterativeDpo, OnlineMethod.ExpertIteration })
+            Assert.Equal("gpt2-large", Largest(method));
+        Assert.Equal("gpt2-xl", Largest(OnlineMethod.BestOfN));
+    }
+}
