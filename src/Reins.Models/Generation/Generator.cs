@@ -58,7 +58,8 @@ public static class Generator
             for (int i = 0; i < prompts.Count; i++)
             {
                 if (prompts[i].Length == 0) throw new ArgumentException($"generate: prompt {i} is empty (start it with BOS if the model has one).");
-                if (prompts[i].Length + options.MaxNewTokens > model.Config.MaxPositions)
+                // The last new token is sampled but never fed back, so a sequence occupies prompt + max_new_tokens − 1 positions.
+                if (prompts[i].Length + options.MaxNewTokens - 1 > model.Config.MaxPositions)
                     throw new ArgumentException($"generate: prompt {i} has {prompts[i].Length} tokens; with max_new_tokens {options.MaxNewTokens} it exceeds the model's {model.Config.MaxPositions} positions.");
                 foreach (int t in prompts[i])
                     if ((uint)t >= (uint)model.Config.VocabSize) throw new ArgumentException($"generate: prompt {i} holds token {t}, outside the vocabulary of {model.Config.VocabSize}.");
