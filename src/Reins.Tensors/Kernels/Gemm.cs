@@ -242,7 +242,9 @@ public static unsafe class Gemm
     private static void Skinny(bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads)
     {
         int stripe = transB ? 8 : 32;
-        int workers = (long)n * k < 1_000_000 ? 1 : Math.Min(threads, 8);
+        // Splitting pays from a quarter-million weights (~30 µs of streaming), far above a fork-join's few µs: it took
+        // small's decode from 1 317 to ~1 550 tokens/s (BENCHMARKS.md); a 1 M threshold left most layers on one thread.
+        int workers = (long)n * k < 250_000 ? 1 : Math.Min(threads, 8);
         if (workers <= 1)
         {
             SkinnyColumns(transB, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate);
