@@ -34,12 +34,33 @@ internal static class FarmCommand
                 string dir = runSeeds.Length == 1 ? r.GetValue(output)! : Path.Combine(r.GetValue(output)!, $"seed-{s}");
                 var clock = Stopwatch.StartNew();
                 console.MarkupLine($"[bold]reins farm[/]: task {farmTask.Name}, seed {s}{(r.GetValue(quick) ? ", quick" : "")} → {Markup.Escape(Path.GetFullPath(dir))}");
-                var results = new FarmPipeline(farmTask, config, s, dir, line => console.MarkupLine($"  [grey]{clock.Elapsed:mm\\:ss}[/] {Markup.Escape(line)}")).Run();
+                // One bar per stage while the run goes; the stage summaries are printed once the bars are done.
+                var lines = new List<string>();
+                FarmResults results = null!;
+                console.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                    .Start(ctx =>
+                    {
+                        var bars = new Dictionary<string, ProgressTask>();
+                        var progress = new StageBars(p =>
+                        {
+                            if (!bars.TryGetValue(p.Stage, out var bar)) bars[p.Stage] = bar = ctx.AddTask(Markup.Escape(p.Stage), maxValue: p.Total);
+                            bar.MaxValue = p.Total;
+                            bar.Value = p.Step;
+                        });
+                        results = new FarmPipeline(farmTask, config, s, dir, line => lines.Add($"{clock.Elapsed:mm\\:ss} {line}"), progress).Run();
+                    });
+                foreach (var line in lines) console.MarkupLine($"  [grey]{Markup.Escape(line)}[/]");
                 console.Write(Table(results));
                 console.MarkupLine($"finished in {clock.Elapsed:mm\\:ss}; report: {Markup.Escape(Path.Combine(Path.GetFullPath(dir), HtmlReport.FileName))}");
             }
         });
         return cmd;
+    }
+
+    // Synchronous: Progress<T> would post updates to the thread pool, out of order with the steps.
+    private sealed class StageBars(Action<FarmProgress> report) : IProgress<FarmProgress>
+    {
+        public void Report(FarmProgress value) => report(value);
     }
 
     private static Table Table(FarmResults results)

@@ -42,13 +42,18 @@ public sealed class FarmPipeline
     private readonly ulong seed;
     private readonly string outDir;
     private readonly Action<string> log;
+    private readonly IProgress<FarmProgress>? progress;
     private Tokenizer tokenizer = null!;
     private TokenizerEncoder encoder = null!;
     private readonly List<TrainingCurve> curves = [];
 
-    /// <summary>A pipeline writing to <paramref name="outDir"/>; <paramref name="log"/> receives one line per stage.</summary>
-    public FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, string outDir, Action<string> log)
+    /// <summary>
+    /// A pipeline writing to <paramref name="outDir"/>; <paramref name="log"/> receives one line per finished stage and
+    /// <paramref name="progress"/> each training step of each stage.
+    /// </summary>
+    public FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, string outDir, Action<string> log, IProgress<FarmProgress>? progress = null)
     {
+        this.progress = progress;
         this.task = task;
         this.config = config;
         this.seed = seed;
@@ -190,7 +195,11 @@ public sealed class FarmPipeline
         var ppoConfig = Online(new PpoConfig { KlCoef = kl, LearningRate = 1e-4f, CriticLearningRate = 3e-4f }, name) with { OutputDir = Dir(name), MaxSteps = steps };
         var trainer = new PpoTrainer(ppoConfig, policy, HfCheckpoint.Load(Dir("sft")), CloneNetwork(critic.Network), encoder, Decode, reward,
             task.Prompts(FarmSplit.Train, config.PreferencePrompts, seed + 6), tokenizer.Save);
-        trainer.Train(progress: onStep is null ? null : new StepCallback(step => onStep(step, policy)));
+        trainer.Train(progress: new StepCallback((step, total) =>
+        {
+            progress?.Report(new FarmProgress(name, step, total));
+            onStep?.Invoke(step, policy);
+        }));
         curves.AddRange(TrainingCurve.FromMetricsJsonl(name, Path.Combine(Dir(name), "metrics.jsonl"), ["reward", "objective/kl"]));
         log($"{name}: {steps} steps");
         return policy;
@@ -203,9 +212,10 @@ public sealed class FarmPipeline
         return copy;
     }
 
-    private sealed class StepCallback(Action<long> onStep) : IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>
+    // Synchronous, so a step's callback runs before the next step starts (Progress<T> would post it to the thread pool).
+    private sealed class StepCallback(Action<long, long> onStep) : IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>
     {
-        public void Report((long Step, long Total, IReadOnlyDictionary<string, double> Metrics) value) => onStep(value.Step);
+        public void Report((long Step, long Total, IReadOnlyDictionary<string, double> Metrics) value) => onStep(value.Step, value.Total);
     }
 
     private CausalLanguageModel Pretrain(string name, (int Hidden, int Layers, int Heads) size, IReadOnlyList<string> corpus, int steps)
@@ -236,7 +246,7 @@ public sealed class FarmPipeline
     private CausalLanguageModel Train(string name, ITrainer trainer)
     {
         var timer = Stopwatch.StartNew();
-        var result = trainer.Train();
+        var result = trainer.Train(progress: new StepCallback((step, total) => progress?.Report(new FarmProgress(name, step, total))));
         string loss = result.LastMetrics.TryGetValue("loss", out var l) ? $", loss {l:F3}" : "";
         string reward = result.LastMetrics.TryGetValue("reward", out var r) ? $", reward {r:F3}" : "";
         log($"{name}: {result.Steps} steps in {timer.Elapsed.TotalSeconds:F1} s{loss}{reward}");
