@@ -98,7 +98,7 @@ public sealed class OfflineTrainerTests : IDisposable
         Sft(straight, 8).Train();
 
         using var cts = new CancellationTokenSource();
-        var first = Sft(resumed, 8).Train(cancellation: cts.Token, progress: new Cancel(cts, atStep: 5));
+        var first = Sft(resumed, 8).Train(cancellation: cts.Token, progress: new SynchronousProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>(p => { if (p.Step == 5) cts.Cancel(); }));
         Assert.True(first.Interrupted);
         Assert.Equal(5, first.Steps);
         var second = Sft(resumed, 8).Train(resume: true);
@@ -106,14 +106,6 @@ public sealed class OfflineTrainerTests : IDisposable
 
         Assert.Equal(File.ReadAllLines(Path.Combine(straight, "metrics.jsonl")), File.ReadAllLines(Path.Combine(resumed, "metrics.jsonl")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(resumed, "model.safetensors")));
-    }
-
-    private sealed class Cancel(CancellationTokenSource cts, long atStep) : IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>
-    {
-        public void Report((long Step, long Total, IReadOnlyDictionary<string, double> Metrics) value)
-        {
-            if (value.Step == atStep) cts.Cancel();
-        }
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Reins.Alignment.Training;
 using System.Text.Json.Nodes;
 using Reins.Alignment.RewardModeling;
 using Reins.Feedback.Datasets;
@@ -113,7 +114,7 @@ public class PairwiseTrainingTests
         Trainer(whole).Train();
         using (var cancel = new CancellationTokenSource())
         {
-            var stopAtFive = new Stop(cancel, 5);
+            var stopAtFive = new SynchronousProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>(p => { if (p.Step == 5) cancel.Cancel(); });
             var first = Trainer(split).Train(cancellation: cancel.Token, progress: stopAtFive);
             Assert.True(first.Interrupted);
             Assert.Equal(5, first.Steps);
@@ -166,13 +167,5 @@ public class PairwiseTrainingTests
         var capped = new RewardTrainer(TinySetup.Training(dir.Path("run2")) with { MaxLength = 4096 }, TinySetup.LanguageModel(), TinySetup.Encoder,
             TinySetup.Load<PreferenceExample>(dir, "train2.jsonl", lines), null, null);
         Assert.Equal(32, capped.MaxLength);
-    }
-
-    private sealed class Stop(CancellationTokenSource cancel, long atStep) : IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>
-    {
-        public void Report((long Step, long Total, IReadOnlyDictionary<string, double> Metrics) value)
-        {
-            if (value.Step == atStep) cancel.Cancel();
-        }
     }
 }

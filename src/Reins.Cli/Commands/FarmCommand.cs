@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Reins.Alignment.Training;
 using Reins.Farm.Pipeline;
 using Reins.Farm.Report;
 using Reins.Farm.Tasks;
@@ -41,7 +42,7 @@ internal static class FarmCommand
                     .Start(ctx =>
                     {
                         var bars = new Dictionary<string, ProgressTask>();
-                        var progress = new StageBars(p =>
+                        var progress = new SynchronousProgress<FarmProgress>(p =>
                         {
                             if (!bars.TryGetValue(p.Stage, out var bar)) bars[p.Stage] = bar = ctx.AddTask(Markup.Escape(p.Stage), maxValue: p.Total);
                             bar.MaxValue = p.Total;
@@ -55,12 +56,6 @@ internal static class FarmCommand
             }
         });
         return cmd;
-    }
-
-    // Synchronous: Progress<T> would post updates to the thread pool, out of order with the steps.
-    private sealed class StageBars(Action<FarmProgress> report) : IProgress<FarmProgress>
-    {
-        public void Report(FarmProgress value) => report(value);
     }
 
     private static Table Table(FarmResults results)

@@ -135,7 +135,7 @@ public sealed class FarmPipeline
         // Online DPO (OAIF): each step's two samples per prompt are judged by the reward model, the same proxy PPO optimises.
         TimedPolicy(MethodNames.OnlineDpo, () => Train(MethodNames.OnlineDpo, new OnlineDpoTrainer(
             Online(new OnlineDpoConfig { Beta = 0.1f, LearningRate = 2e-4f }, MethodNames.OnlineDpo), FromSft(), FromSft(), encoder, Decode, proxy, prompts, tokenizer.Save)), evaluation);
-        TimedPolicy(MethodNames.Ppo, () => TrainPpo(MethodNames.Ppo, config.PpoKl, config.OnlineSteps, onlineReward, FromSft(), rewardModels[0], null), evaluation);
+        TimedPolicy(MethodNames.Ppo, () => TrainPpo(MethodNames.Ppo, config.PpoKl, config.OnlineSteps, onlineReward, FromSft(), rewardModels[0], prompts, null), evaluation);
         TimedPolicy(MethodNames.Grpo, () => Train(MethodNames.Grpo, new GrpoTrainer(
             Online(new GrpoConfig { NumGenerations = 4, LearningRate = 3e-4f }, MethodNames.Grpo), FromSft(), FromSft(), encoder, Decode, onlineReward, prompts, tokenizer.Save)), evaluation);
         TimedPolicy(MethodNames.Rloo, () => Train(MethodNames.Rloo, new RlooTrainer(
@@ -154,7 +154,7 @@ public sealed class FarmPipeline
             // Every curve starts at the SFT policy (step 0, KL 0), so a rise and fall of the gold reward is visible.
             var start = evaluation.Measure(FromSft());
             points.Add(new OveroptimizationPoint(0, 0, start.Gold, start.Proxy));
-            TrainPpo("overopt-" + name, config.OveroptimizationKl, config.OveroptimizationSteps, reward, FromSft(), rewardModels[0],
+            TrainPpo("overopt-" + name, config.OveroptimizationKl, config.OveroptimizationSteps, reward, FromSft(), rewardModels[0], prompts,
                 (step, policy) =>
                 {
                     if (step % config.OveroptimizationEvery != 0) return;
@@ -189,16 +189,16 @@ public sealed class FarmPipeline
         MaxCompletionLength = config.MaxResponseTokens, LoggingSteps = 2, Seed = seed, MissingEosPenalty = 1f,
     };
 
-    private CausalLanguageModel TrainPpo(string name, float kl, int steps, IRewardSource reward, CausalLanguageModel policy, RewardModel critic,
+    private CausalLanguageModel TrainPpo(string name, float kl, int steps, IRewardSource reward, CausalLanguageModel policy, RewardModel critic, IReadOnlyList<PromptOnlyExample> prompts,
         Action<long, CausalLanguageModel>? onStep)
     {
         var ppoConfig = Online(new PpoConfig { KlCoef = kl, LearningRate = 1e-4f, CriticLearningRate = 3e-4f }, name) with { OutputDir = Dir(name), MaxSteps = steps };
         var trainer = new PpoTrainer(ppoConfig, policy, HfCheckpoint.Load(Dir("sft")), CloneNetwork(critic.Network), encoder, Decode, reward,
-            task.Prompts(FarmSplit.Train, config.PreferencePrompts, seed + 6), tokenizer.Save);
-        trainer.Train(progress: new StepCallback((step, total) =>
+            prompts, tokenizer.Save);
+        trainer.Train(progress: new SynchronousProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>(p =>
         {
-            progress?.Report(new FarmProgress(name, step, total));
-            onStep?.Invoke(step, policy);
+            progress?.Report(new FarmProgress(name, p.Step, p.Total));
+            onStep?.Invoke(p.Step, policy);
         }));
         curves.AddRange(TrainingCurve.FromMetricsJsonl(name, Path.Combine(Dir(name), "metrics.jsonl"), ["reward", "objective/kl"]));
         log($"{name}: {steps} steps");
@@ -210,12 +210,6 @@ public sealed class FarmPipeline
         var copy = CausalLanguageModel.Create(network.Config, 0);
         copy.CopyParametersFrom(network);
         return copy;
-    }
-
-    // Synchronous, so a step's callback runs before the next step starts (Progress<T> would post it to the thread pool).
-    private sealed class StepCallback(Action<long, long> onStep) : IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>
-    {
-        public void Report((long Step, long Total, IReadOnlyDictionary<string, double> Metrics) value) => onStep(value.Step, value.Total);
     }
 
     private CausalLanguageModel Pretrain(string name, (int Hidden, int Layers, int Heads) size, IReadOnlyList<string> corpus, int steps)
@@ -246,7 +240,8 @@ public sealed class FarmPipeline
     private CausalLanguageModel Train(string name, ITrainer trainer)
     {
         var timer = Stopwatch.StartNew();
-        var result = trainer.Train(progress: new StepCallback((step, total) => progress?.Report(new FarmProgress(name, step, total))));
+        var result = trainer.Train(progress: new SynchronousProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>(
+            p => progress?.Report(new FarmProgress(name, p.Step, p.Total))));
         string loss = result.LastMetrics.TryGetValue("loss", out var l) ? $", loss {l:F3}" : "";
         string reward = result.LastMetrics.TryGetValue("reward", out var r) ? $", reward {r:F3}" : "";
         log($"{name}: {result.Steps} steps in {timer.Elapsed.TotalSeconds:F1} s{loss}{reward}");

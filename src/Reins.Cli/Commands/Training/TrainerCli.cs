@@ -87,23 +87,17 @@ internal sealed class TrainerCli<TConfig> where TConfig : TrainingArguments, new
             .Start(ctx =>
             {
                 var task = ctx.AddTask(name);
-                result = trainer.Train(resume, cancellation, new Progress(task));
+                result = trainer.Train(resume, cancellation, new SynchronousProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>(p =>
+                {
+                    task.MaxValue = p.Total;
+                    task.Value = p.Step;
+                    if (p.Metrics.TryGetValue("loss", out var loss)) task.Description = $"step {p.Step}/{p.Total} loss {loss:F4}";
+                }));
             });
         var last = string.Join(", ", result!.LastMetrics.Where(kv => kv.Key is "loss" or "epoch" or "accuracy" or "reward" || kv.Key.StartsWith("rewards/acc", StringComparison.Ordinal)).Select(kv => $"{kv.Key} {kv.Value:G4}"));
         Console.Error.WriteLine(result.Interrupted
             ? $"{name}: interrupted at step {result.Steps}; checkpoint saved — rerun with --resume to continue."
             : $"{name}: {result.Steps} steps ({last}); model and metrics.jsonl in {trainer.Run.Path}");
         return result.Interrupted ? 130 : 0;
-    }
-
-    // Synchronous progress: Progress<T> would post to the thread pool and update the bar after training ends.
-    private sealed class Progress(ProgressTask task) : IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>
-    {
-        public void Report((long Step, long Total, IReadOnlyDictionary<string, double> Metrics) value)
-        {
-            task.MaxValue = value.Total;
-            task.Value = value.Step;
-            if (value.Metrics.TryGetValue("loss", out var loss)) task.Description = $"step {value.Step}/{value.Total} loss {loss:F4}";
-        }
     }
 }
