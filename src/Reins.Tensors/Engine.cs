@@ -4,6 +4,7 @@ namespace Reins.Tensors;
 public static class Engine
 {
     private static int threads = DefaultThreads();
+    private static readonly WorkerPool Pool = new();
 
     /// <summary>
     /// Worker threads kernels may use. The default is every logical processor: on the reference machine
@@ -24,7 +25,10 @@ public static class Engine
         return Environment.ProcessorCount;
     }
 
-    /// <summary>Runs body(i) for i in [0, count) on up to <see cref="Threads"/> threads, in order when single-threaded.</summary>
+    /// <summary>
+    /// Runs body(i) for i in [0, count) on up to <see cref="Threads"/> threads (see <see cref="WorkerPool"/>), in order when
+    /// single-threaded. The first exception a body throws is rethrown once every index has run.
+    /// </summary>
     public static void For(int count, Action<int> body, int minPerThread = 1)
     {
         int workers = Math.Min(Threads, count / Math.Max(1, minPerThread));
@@ -33,6 +37,6 @@ public static class Engine
             for (int i = 0; i < count; i++) body(i);
             return;
         }
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
+        Pool.Run(count, workers - 1, body);
     }
 }

@@ -78,11 +78,11 @@ internal static class BenchCommand
         var ppoConfig = new Option<string>("--config") { Description = "tiny, small or gpt2 (as tools/torch_ppo_bench.py).", DefaultValueFactory = _ => "small" };
         var ppoSteps = new Option<int>("--steps") { Description = "Timed PPO steps (after one warm-up step).", DefaultValueFactory = _ => 3 };
         var ppo = new Command("ppo", "One PPO step (8 prompts × 64 tokens, 64 sampled tokens, reward model, reference, critic, one update): rollout and training tokens/s and each phase's share, as tools/torch_ppo_bench.py.")
-            { ppoConfig, ppoThreads, ppoSteps };
+            { ppoConfig, ppoThreads, ppoSteps, profile };
         ppo.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(ppoConfig)!);
-            if (r.GetValue(ppoThreads) is { } t) Emit(PpoBench.Run(preset, t, r.GetValue(ppoSteps)));
+            if (r.GetValue(ppoThreads) is { } t) Emit(PpoBench.Run(preset, t, r.GetValue(ppoSteps), r.GetValue(profile)));
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "steps_per_s");
         });
         bench.Add(ppo);
@@ -221,7 +221,7 @@ internal static class BenchCommand
         Emit(row);
     }
 
-    private static void PrintProfile(OpProfile profile, double steps, string unit)
+    internal static void PrintProfile(OpProfile profile, double steps, string unit)
     {
         Console.Error.WriteLine($"profile per {unit} (op, forward s, backward s, calls):");
         foreach (var (op, f, bw, calls) in profile.Rows())

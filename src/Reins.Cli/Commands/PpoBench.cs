@@ -37,7 +37,7 @@ internal static class PpoBench
         public static string Decode(int[] ids) => string.Join(' ', ids);
     }
 
-    public static Dictionary<string, object> Run(ModelPreset preset, int threads, int steps)
+    public static Dictionary<string, object> Run(ModelPreset preset, int threads, int steps, bool profile)
     {
         Engine.Threads = threads;
         var config = preset.ToConfig();
@@ -59,7 +59,7 @@ internal static class PpoBench
                 MaxCompletionLength = NewTokens, LearningRate = 1e-5f, LrSchedulerType = "constant", LoggingSteps = 1,
             };
             var trainer = new PpoTrainer(ppo, policy, reference, critic, encoder, IdEncoder.Decode, reward, prompts, null);
-            var timing = new StepTiming(trainer);
+            var timing = new StepTiming(trainer, profile);
             trainer.Train(progress: timing);
             var phases = timing.Phases;
             double generated = timing.MeanLength * Prompts * steps, trained = (PromptTokens + timing.MeanLength) * Prompts * steps;
@@ -84,7 +84,7 @@ internal static class PpoBench
     }
 
     // Phase times and completion lengths of the steps after the first (warm-up) one, read as each step ends.
-    private sealed class StepTiming(PpoTrainer trainer) : IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>
+    private sealed class StepTiming(PpoTrainer trainer, bool profile) : IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>
     {
         private Dictionary<string, double> atWarmUp = [];
         private readonly Stopwatch clock = new();
@@ -99,6 +99,7 @@ internal static class PpoBench
             if (value.Step == 1)
             {
                 atWarmUp = new Dictionary<string, double>(trainer.PhaseSeconds);
+                if (profile) Tape.Profile = new OpProfile();
                 clock.Restart();
                 return;
             }
@@ -106,6 +107,11 @@ internal static class PpoBench
             if (value.Step < value.Total) return;
             Seconds = clock.Elapsed.TotalSeconds;
             Phases = trainer.PhaseSeconds.ToDictionary(kv => kv.Key, kv => kv.Value - atWarmUp.GetValueOrDefault(kv.Key));
+            if (Tape.Profile is { } prof)
+            {
+                BenchCommand.PrintProfile(prof, lengths.Count, "step");
+                Tape.Profile = null;
+            }
         }
     }
 }

@@ -5,8 +5,8 @@ namespace Reins.Models.Generation;
 
 /// <summary>
 /// Keys and values of every layer for a batch of sequences being generated, preallocated to a fixed capacity so
-/// decoding allocates nothing per token. Keys are stored transposed ([batch, kv width, capacity], see
-/// <see cref="Ops.CachedAttention"/>) and the capacity is padded to whole 32-key tiles. Also tracks the key padding
+/// decoding allocates nothing per token. Keys and values are stored head-major, [batch, kv heads, capacity, head dim]
+/// (see <see cref="Ops.CachedAttention"/>). Also tracks the key padding
 /// mask and each row's next position id, so left-padded prompts continue at cumsum(mask) − 1 exactly as a
 /// teacher-forced forward numbers them.
 /// </summary>
@@ -15,16 +15,17 @@ public sealed class KvCache
     private readonly Tensor[] keys, values;
     private readonly float[] mask;
     private readonly int[] nextPosition;
+    private readonly int kvHeads, headDim;
 
     /// <summary>Rows (sequences) in the cache.</summary>
     public int Batch { get; }
-    /// <summary>Positions each row can hold (prompt + new tokens, padding included; rounded up to 32).</summary>
+    /// <summary>Positions each row can hold (prompt + new tokens, padding included).</summary>
     public int Capacity { get; }
     /// <summary>Positions filled so far (the same for every row; padding counts).</summary>
     public int Length { get; private set; }
 
     /// <summary>An empty cache for <paramref name="batch"/> sequences of up to <paramref name="capacity"/> positions.</summary>
-    public KvCache(ModelConfig config, int batch, int capacity) : this(config.Layers, batch, capacity, config.KvHeads * config.HeadDim) { }
+    public KvCache(ModelConfig config, int batch, int capacity) : this(config.Layers, batch, capacity, config.KvHeads, config.HeadDim) { }
 
     /// <summary>The key padding mask [batch·capacity] (1 = real token).</summary>
     public ReadOnlySpan<float> Mask => mask;
@@ -48,18 +49,19 @@ public sealed class KvCache
         return positions;
     }
 
-    /// <summary>Stores layer <paramref name="layer"/>'s keys and values [batch, time, width] for the current step.</summary>
+    /// <summary>Stores layer <paramref name="layer"/>'s keys and values [batch, time, kv heads·head dim] for the current step.</summary>
     public void Write(int layer, Tensor k, Tensor v)
     {
-        int time = k.Dim(1), width = k.Dim(2);
-        var ks = k.Span; var kt = keys[layer].Span;
+        int time = k.Dim(1), width = kvHeads * headDim;
+        var ks = k.Span; var vs = v.Span; var kc = keys[layer].Span; var vc = values[layer].Span;
         for (int b = 0; b < Batch; b++)
-        {
-            v.Span.Slice(b * time * width, time * width).CopyTo(values[layer].Span.Slice((b * Capacity + Length) * width));
             for (int t = 0; t < time; t++)
-                for (int c = 0; c < width; c++)
-                    kt[(b * width + c) * Capacity + Length + t] = ks[(b * time + t) * width + c];
-        }
+                for (int h = 0; h < kvHeads; h++)
+                {
+                    int from = (b * time + t) * width + h * headDim, to = ((b * kvHeads + h) * Capacity + Length + t) * headDim;
+                    ks.Slice(from, headDim).CopyTo(kc.Slice(to));
+                    vs.Slice(from, headDim).CopyTo(vc.Slice(to));
+                }
     }
 
     /// <summary>Attention of the current step's queries over everything cached so far, for layer <paramref name="layer"/>.</summary>
@@ -76,33 +78,34 @@ public sealed class KvCache
     public KvCache Select(ReadOnlySpan<int> rows, int capacity)
     {
         if (capacity < Length) throw new ArgumentOutOfRangeException(nameof(capacity), $"KV cache: capacity {capacity} is below the {Length} cached positions.");
-        int width = keys[0].Dim(1);
-        var copy = new KvCache(keys.Length, rows.Length, capacity, width) { Length = Length };
+        var copy = new KvCache(keys.Length, rows.Length, capacity, kvHeads, headDim) { Length = Length };
         for (int i = 0; i < rows.Length; i++)
         {
             int r = rows[i];
             for (int l = 0; l < keys.Length; l++)
-            {
-                for (int c = 0; c < width; c++)
-                    keys[l].Span.Slice((r * width + c) * Capacity, Length).CopyTo(copy.keys[l].Span.Slice((i * width + c) * copy.Capacity));
-                values[l].Span.Slice(r * Capacity * width, Length * width).CopyTo(copy.values[l].Span.Slice(i * copy.Capacity * width));
-            }
+                for (int h = 0; h < kvHeads; h++)
+                {
+                    int from = (r * kvHeads + h) * Capacity * headDim, to = (i * kvHeads + h) * copy.Capacity * headDim;
+                    keys[l].Span.Slice(from, Length * headDim).CopyTo(copy.keys[l].Span.Slice(to));
+                    values[l].Span.Slice(from, Length * headDim).CopyTo(copy.values[l].Span.Slice(to));
+                }
             mask.AsSpan(r * Capacity, Length).CopyTo(copy.mask.AsSpan(i * copy.Capacity));
             copy.nextPosition[i] = nextPosition[r];
         }
         return copy;
     }
 
-    private KvCache(int layers, int batch, int capacity, int width)
+    private KvCache(int layers, int batch, int capacity, int kvHeads, int headDim)
     {
         Batch = batch;
-        Capacity = (capacity + 31) / 32 * 32;
+        Capacity = capacity;
+        (this.kvHeads, this.headDim) = (kvHeads, headDim);
         keys = new Tensor[layers];
         values = new Tensor[layers];
         for (int l = 0; l < layers; l++)
         {
-            keys[l] = Tensor.Zeros(batch, width, Capacity).Persist();
-            values[l] = Tensor.Zeros(batch, Capacity, width).Persist();
+            keys[l] = Tensor.Zeros(batch, kvHeads, Capacity, headDim).Persist();
+            values[l] = Tensor.Zeros(batch, kvHeads, Capacity, headDim).Persist();
         }
         mask = new float[batch * Capacity];
         nextPosition = new int[batch];

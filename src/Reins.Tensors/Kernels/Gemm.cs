@@ -50,7 +50,7 @@ public static unsafe class Gemm
         int extent = splitN ? n : m, align = splitN ? NR : MR;
         int per = (extent / workers + align - 1) / align * align;
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+        Engine.For(workers, w =>
         {
             int s = Math.Min(extent, w * per), e = Math.Min(extent, s + per);
             if (w == workers - 1) e = extent;
@@ -244,7 +244,7 @@ public static unsafe class Gemm
         int stripe = transB ? 8 : 32;
         // Splitting pays from a quarter-million weights (~30 µs of streaming), far above a fork-join's few µs: it took
         // small's decode from 1 317 to ~1 550 tokens/s (BENCHMARKS.md); a 1 M threshold left most layers on one thread.
-        int workers = (long)n * k < 250_000 ? 1 : Math.Min(threads, 8);
+        int workers = (long)n * k < 100_000 ? 1 : Math.Min(threads, 8);
         if (workers <= 1)
         {
             SkinnyColumns(transB, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate);
@@ -252,7 +252,7 @@ public static unsafe class Gemm
         }
         int per = ((n + workers - 1) / workers + stripe - 1) / stripe * stripe;
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+        Engine.For(workers, w =>
             SkinnyColumns(transB, m, Math.Min(n, w * per), Math.Min(n, (w + 1) * per), k, (float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, accumulate));
     }
 
@@ -277,6 +277,9 @@ public static unsafe class Gemm
         for (int j = j0; j < j1; j++)
         {
             float* bj = b + (long)j * ldb;
+            // Request the row after next now, so its DRAM latency overlaps this row's arithmetic.
+            if (Sse.IsSupported && j + 2 < j1)
+                for (int p = 0; p < k; p += 16) Sse.Prefetch0(bj + 2L * ldb + p);
             int i = 0;
             for (; i + 4 <= m; i += 4)
             {
