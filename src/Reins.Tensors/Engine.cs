@@ -39,4 +39,16 @@ public static class Engine
         }
         Pool.Run(count, workers - 1, body);
     }
+
+    /// <summary>
+    /// Runs body(start, length) over [0, <paramref name="length"/>) cut into consecutive pieces of <paramref name="piece"/>
+    /// elements (the last shorter), as <see cref="For"/> runs indices. The cut does not depend on the thread count, so
+    /// per-piece partial sums combine the same way on any machine.
+    /// </summary>
+    public static void ForRanges(int length, int piece, Action<int, int> body)
+    {
+        int pieces = (length + piece - 1) / piece;
+        if (pieces <= 1) body(0, length);
+        else For(pieces, i => body(i * piece, Math.Min(piece, length - i * piece)));
+    }
 }

@@ -23,7 +23,7 @@ public static partial class Ops
             throw new ArgumentException($"attention: q {Tensor.Format(q.Shape)} with {heads} heads and k {Tensor.Format(k.Shape)} / v {Tensor.Format(v.Shape)} with {kvHeads} kv heads are inconsistent.");
         if (!keyMask.IsEmpty && keyMask.Length != batch * s)
             throw new ArgumentException($"attention: key mask has {keyMask.Length} entries, expected B·S = {batch * s}.");
-        var mask = keyMask.IsEmpty ? null : keyMask.ToArray();
+        var mask = MaskBias(keyMask);
         var firstKey = segments.IsEmpty ? null : SegmentStarts(segments, batch, t, s);
         int group = heads / kvHeads, ldq = heads * d, ldk = kvHeads * d;
         float scale = 1f / MathF.Sqrt(d);
@@ -51,27 +51,30 @@ public static partial class Ops
             {
                 int b = task / kvHeads, kh = task % kvHeads;
                 long kvOff = (long)b * s * ldk + kh * d;
-                var dScores = BufferPool.Rent(t * s);
+                var dScores = BufferPool.Rent(Math.Min(QueryBlock, t) * s);
                 fixed (float* ds = dScores)
                 {
                     for (int h = kh * group; h < (kh + 1) * group; h++)
-                    {
-                        long qOff = (long)b * t * ldq + h * d;
-                        float* pb = pp + ((long)b * heads + h) * t * s;
-                        if (dv != null) Gemm.Multiply(true, false, s, d, t, pb, s, dy + qOff, ldq, dv + kvOff, ldk, true, 1);       // dV += Pᵀ·dO
-                        Gemm.Multiply(false, true, t, s, d, dy + qOff, ldq, vp + kvOff, ldk, ds, s, false, 1);                       // dP = dO·Vᵀ
-                        for (int i = 0; i < t; i++)                                                                                  // dS = P ⊙ (dP − ⟨dP, P⟩) · scale
+                        for (int r0 = 0; r0 < t; r0 += QueryBlock)
                         {
-                            var pr = new ReadOnlySpan<float>(pb + (long)i * s, s);
-                            var dr = new Span<float>(ds + (long)i * s, s);
-                            float dot = TensorPrimitives.Dot(pr, dr);
-                            TensorPrimitives.Subtract(dr, dot, dr);
-                            TensorPrimitives.Multiply(dr, pr, dr);
-                            TensorPrimitives.Multiply(dr, scale, dr);
+                            // Query rows [r0, r0 + rows) and the keys they see; probabilities past those keys are 0.
+                            int rows = Math.Min(QueryBlock, t - r0), keys = KeysSeen(r0 + rows, t, s, causal);
+                            long qOff = (long)(b * t + r0) * ldq + h * d;
+                            float* pb = pp + (((long)b * heads + h) * t + r0) * s;
+                            if (dv != null) Gemm.Multiply(true, false, keys, d, rows, pb, s, dy + qOff, ldq, dv + kvOff, ldk, true, 1);       // dV += Pᵀ·dO
+                            Gemm.Multiply(false, true, rows, keys, d, dy + qOff, ldq, vp + kvOff, ldk, ds, keys, false, 1);                     // dP = dO·Vᵀ
+                            for (int i = 0; i < rows; i++)                                                                                      // dS = P ⊙ (dP − ⟨dP, P⟩) · scale
+                            {
+                                var pr = new ReadOnlySpan<float>(pb + (long)i * s, keys);
+                                var dr = new Span<float>(ds + (long)i * keys, keys);
+                                float dot = TensorPrimitives.Dot(pr, dr);
+                                TensorPrimitives.Subtract(dr, dot, dr);
+                                TensorPrimitives.Multiply(dr, pr, dr);
+                                TensorPrimitives.Multiply(dr, scale, dr);
+                            }
+                            if (dq != null) Gemm.Multiply(false, false, rows, d, keys, ds, keys, kp + kvOff, ldk, dq + qOff, ldq, true, 1);     // dQ += dS·K
+                            if (dk != null) Gemm.Multiply(true, false, keys, d, rows, ds, keys, qp + qOff, ldq, dk + kvOff, ldk, true, 1);     // dK += dSᵀ·Q
                         }
-                        if (dq != null) Gemm.Multiply(false, false, t, d, s, ds, s, kp + kvOff, ldk, dq + qOff, ldq, true, 1);        // dQ += dS·K
-                        if (dk != null) Gemm.Multiply(true, false, s, d, t, ds, s, qp + qOff, ldq, dk + kvOff, ldk, true, 1);        // dK += dSᵀ·Q
-                    }
                 }
                 BufferPool.Return(dScores);
             });
@@ -95,7 +98,7 @@ public static partial class Ops
             throw new ArgumentException($"cached attention: q {Tensor.Format(q.Shape)} ({heads} heads), keys {Tensor.Format(keys.Shape)}, values {Tensor.Format(values.Shape)} ({kvHeads} kv heads), {keyLength} keys and a mask of {keyMask.Length} are inconsistent.");
         if (Tape.IsRecording && q.RequiresGrad)
             throw new InvalidOperationException("cached attention is inference-only; it records no gradient. Use Attention for training or wrap generation in Tape.NoGrad().");
-        var mask = keyMask.ToArray();
+        var mask = MaskBias(keyMask);
         int group = heads / kvHeads, ldq = heads * d;
         float scale = 1f / MathF.Sqrt(d);
         var y = Tensor.Uninitialized([batch, t, heads * d]);
@@ -130,7 +133,7 @@ public static partial class Ops
 
     // A decode step's single query against one head's cache (keys and values [keyLength, d], contiguous): a dot product
     // per key and an AXPY per value row, which at one query cost far less than two GEMM calls' set-up.
-    private static unsafe void AttendOneQuery(float* q, float* keys, float* values, int d, int keyLength, float* scores, float* y, float scale, float[] mask, int maskOffset)
+    private static unsafe void AttendOneQuery(float* q, float* keys, float* values, int d, int keyLength, float* scores, float* y, float scale, float[]? mask, int maskOffset)
     {
         int dv = d / 16 * 16;
         for (int j = 0; j < keyLength; j++)
@@ -163,13 +166,25 @@ public static partial class Ops
         for (int g = 0; g < group; g++)
         {
             int h = kh * group + g;
-            float* qb = qp + (long)b * t * ldq + h * d, pb = probs + (long)g * t * s;
-            Gemm.Multiply(false, true, t, s, d, qb, ldq, kb, ldk, pb, s, false, 1);
-            for (int i = 0; i < t; i++)
-                MaskedSoftmaxRow(new Span<float>(pb + (long)i * s, s), scale, firstKey?[b * t + i] ?? 0, causal ? s - t + i : s - 1, mask, maskOffset);
-            Gemm.Multiply(false, false, t, d, s, pb, s, vb, ldk, yp + (long)b * t * ldq + h * d, ldq, false, 1);
+            float* qb = qp + (long)b * t * ldq + h * d, pb = probs + (long)g * t * s, yb = yp + (long)b * t * ldq + h * d;
+            for (int r0 = 0; r0 < t; r0 += QueryBlock)
+            {
+                int rows = Math.Min(QueryBlock, t - r0), keys = KeysSeen(r0 + rows, t, s, causal);
+                float* pr = pb + (long)r0 * s;
+                Gemm.Multiply(false, true, rows, keys, d, qb + (long)r0 * ldq, ldq, kb, ldk, pr, s, false, 1);
+                for (int i = r0; i < r0 + rows; i++)
+                    MaskedSoftmaxRow(new Span<float>(pb + (long)i * s, s), scale, firstKey?[b * t + i] ?? 0, causal ? s - t + i : s - 1, mask, maskOffset);
+                Gemm.Multiply(false, false, rows, d, keys, pr, s, vb, ldk, yb + (long)r0 * ldq, ldq, false, 1);
+            }
         }
     }
+
+    // Causal attention works on blocks of query rows, each against only the keys its last row may see, so the masked
+    // upper triangle of the score matrix (nearly half of it) is neither computed nor multiplied.
+    private const int QueryBlock = 32;
+
+    // Keys [0, result) that query rows [0, rowEnd) may attend to; query t sits at position s − T + t.
+    private static int KeysSeen(int rowEnd, int t, int s, bool causal) => causal ? s - t + rowEnd : s;
 
     // For packed rows: the index of the first key of each query's segment, which must be one contiguous run.
     private static int[] SegmentStarts(ReadOnlySpan<int> segments, int batch, int t, int s)
@@ -192,7 +207,18 @@ public static partial class Ops
         return first;
     }
 
-    // Softmax of scale·row over the keys firstKey ≤ j ≤ lastKey that the mask allows; every other entry becomes 0.
+    // The key mask as an additive bias (0 for a real key, −∞ for padding), so masking is one vector add per row; null
+    // when every key is real.
+    private static float[]? MaskBias(ReadOnlySpan<float> keyMask)
+    {
+        if (!keyMask.ContainsAnyExcept(1f)) return null;
+        var bias = new float[keyMask.Length];
+        for (int i = 0; i < bias.Length; i++) bias[i] = keyMask[i] == 0 ? float.NegativeInfinity : 0;
+        return bias;
+    }
+
+    // Softmax of scale·row over the keys firstKey ≤ j ≤ lastKey that the mask (a bias from MaskBias) allows; every
+    // other entry becomes 0.
     private static void MaskedSoftmaxRow(Span<float> row, float scale, int firstKey, int lastKey, float[]? mask, int maskOffset)
     {
         int n = Math.Min(lastKey + 1, row.Length);
@@ -201,9 +227,7 @@ public static partial class Ops
         if (firstKey >= n) return;
         var live = row[firstKey..n];
         maskOffset += firstKey;
-        if (mask is not null)
-            for (int j = 0; j < live.Length; j++)
-                if (mask[maskOffset + j] == 0) live[j] = float.NegativeInfinity;
+        if (mask is not null) TensorPrimitives.Add(live, mask.AsSpan(maskOffset, live.Length), live);
         float max = TensorPrimitives.Max(live);
         if (float.IsNegativeInfinity(max)) { live.Clear(); return; }
         // exp(scale·(x − max)): masked entries are −∞ and come out exactly 0.

@@ -9,11 +9,18 @@ public static partial class Ops
     // Accumulates the input gradient: dx += dy · f'(x) (y = f(x) is given so ops can reuse it).
     private delegate void UnaryBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx);
 
+    // Elements per parallel piece of an elementwise op: 128 KB, enough to pay for handing it to another thread.
+    private const int ElementwisePiece = 1 << 15;
+
     private static Tensor Unary(string op, Tensor x, UnaryForward forward, UnaryBackward backward)
     {
         var y = Tensor.Uninitialized((int[])x.Shape.Clone());
-        forward(x.Span, y.Span);
-        Tape.Record(y, op, () => backward(x.Span, y.Span, y.Grad!.Span, x.EnsureGrad().Span), x);
+        Engine.ForRanges(x.Size, ElementwisePiece, (s, n) => forward(x.Span.Slice(s, n), y.Span.Slice(s, n)));
+        Tape.Record(y, op, () =>
+        {
+            var dx = x.EnsureGrad();
+            Engine.ForRanges(x.Size, ElementwisePiece, (s, n) => backward(x.Span.Slice(s, n), y.Span.Slice(s, n), y.Grad!.Span.Slice(s, n), dx.Span.Slice(s, n)));
+        }, x);
         return y;
     }
 
@@ -86,44 +93,42 @@ public static partial class Ops
     /// <summary>GELU with the tanh approximation (GPT-2's "gelu_new"): 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))).</summary>
     public static Tensor GeluTanh(Tensor x) => Unary("gelu_tanh", x, GeluTanhForward, GeluTanhBackward);
 
-    private static void GeluTanhInner(ReadOnlySpan<float> x, Span<float> t)
+    // s = σ(2u) with u = √(2/π)·(x + c·x³), since 0.5(1 + tanh u) = σ(2u): one vectorised sigmoid where the tanh form
+    // needs extra passes; computed one cache-sized chunk at a time.
+    private static void GeluGate(ReadOnlySpan<float> x, Span<float> s)
     {
-        // t = tanh(√(2/π)·(x + c·x³)), vectorised through TensorPrimitives one cache-sized chunk at a time.
-        TensorPrimitives.Multiply(x, x, t);
-        TensorPrimitives.Multiply(t, GeluCoefficient, t);
-        TensorPrimitives.Add(t, 1f, t);
-        TensorPrimitives.Multiply(t, x, t);
-        TensorPrimitives.Multiply(t, SqrtTwoOverPi, t);
-        TensorPrimitives.Tanh(t, t);
+        TensorPrimitives.Multiply(x, x, s);
+        TensorPrimitives.Multiply(s, 2 * SqrtTwoOverPi * GeluCoefficient, s);
+        TensorPrimitives.Add(s, 2 * SqrtTwoOverPi, s);
+        TensorPrimitives.Multiply(s, x, s);
+        TensorPrimitives.Sigmoid(s, s);
     }
 
     private static void GeluTanhForward(ReadOnlySpan<float> x, Span<float> y)
     {
-        Span<float> t = stackalloc float[Chunk];
         for (int s = 0; s < x.Length; s += Chunk)
         {
             int n = Math.Min(Chunk, x.Length - s);
-            var xs = x.Slice(s, n); var ts = t[..n];
-            GeluTanhInner(xs, ts);
-            TensorPrimitives.Add(ts, 1f, ts);
-            TensorPrimitives.Multiply(ts, xs, ts);
-            TensorPrimitives.Multiply(ts, 0.5f, y.Slice(s, n));
+            var ys = y.Slice(s, n);
+            GeluGate(x.Slice(s, n), ys);
+            TensorPrimitives.Multiply(ys, x.Slice(s, n), ys);
         }
     }
 
     private static void GeluTanhBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
     {
-        Span<float> t = stackalloc float[Chunk];
+        Span<float> gate = stackalloc float[Chunk];
         for (int s = 0; s < x.Length; s += Chunk)
         {
             int n = Math.Min(Chunk, x.Length - s);
             var xs = x.Slice(s, n);
-            GeluTanhInner(xs, t[..n]);
+            GeluGate(xs, gate[..n]);
+            // d/dx x·σ(2u) = σ + x·σ(1 − σ)·2u′, with 2u′ = 2√(2/π)(1 + 3c·x²).
             for (int i = 0; i < n; i++)
             {
-                float xi = xs[i], ti = t[i];
-                float du = SqrtTwoOverPi * (1 + 3 * GeluCoefficient * xi * xi);
-                dx[s + i] += dy[s + i] * (0.5f * (1 + ti) + 0.5f * xi * (1 - ti * ti) * du);
+                float xi = xs[i], si = gate[i];
+                float du2 = 2 * SqrtTwoOverPi * (1 + 3 * GeluCoefficient * xi * xi);
+                dx[s + i] += dy[s + i] * (si + xi * si * (1 - si) * du2);
             }
         }
     }

@@ -31,21 +31,24 @@ public static partial class Ops
         var y = Tensor.Uninitialized((int[])x.Shape.Clone());
         var mean = new float[rows];
         var rstd = new float[rows];
-        var ys = y.Span; var w = weight.Span;
-        var b = bias is null ? default : bias.Span;
-        for (int r = 0; r < rows; r++)
+        Engine.ForRanges(rows, Math.Max(1, ElementwisePiece / Math.Max(1, n)), (first, count) =>
         {
-            var xr = input.Span.Slice(r * n, n);
-            if (delta is not null) TensorPrimitives.Add(x.Span.Slice(r * n, n), delta.Span.Slice(r * n, n), xr);
-            var yr = ys.Slice(r * n, n);
-            float mu = rms ? 0 : TensorPrimitives.Sum(xr) / n;
-            TensorPrimitives.Subtract(xr, mu, yr);
-            float rs = 1f / MathF.Sqrt(TensorPrimitives.Dot(yr, yr) / n + eps);
-            mean[r] = mu; rstd[r] = rs;
-            TensorPrimitives.Multiply(yr, rs, yr);
-            if (b.IsEmpty) TensorPrimitives.Multiply(yr, w, yr);
-            else TensorPrimitives.FusedMultiplyAdd(yr, w, b, yr);
-        }
+            var ys = y.Span; var w = weight.Span;
+            var b = bias is null ? default : bias.Span;
+            for (int r = first; r < first + count; r++)
+            {
+                var xr = input.Span.Slice(r * n, n);
+                if (delta is not null) TensorPrimitives.Add(x.Span.Slice(r * n, n), delta.Span.Slice(r * n, n), xr);
+                var yr = ys.Slice(r * n, n);
+                float mu = rms ? 0 : TensorPrimitives.Sum(xr) / n;
+                TensorPrimitives.Subtract(xr, mu, yr);
+                float rs = 1f / MathF.Sqrt(TensorPrimitives.Dot(yr, yr) / n + eps);
+                mean[r] = mu; rstd[r] = rs;
+                TensorPrimitives.Multiply(yr, rs, yr);
+                if (b.IsEmpty) TensorPrimitives.Multiply(yr, w, yr);
+                else TensorPrimitives.FusedMultiplyAdd(yr, w, b, yr);
+            }
+        });
         if (delta is not null)
             Tape.Record(input, "add", () =>
             {
@@ -57,25 +60,44 @@ public static partial class Ops
         {
             // With x̂ = (x−μ)·rstd (μ = 0 for RMSNorm) and g = dy ⊙ w:
             // dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)), without the mean(g) term for RMSNorm.
-            var xs = input.Span; var dy = y.Grad!.Span; var w = weight.Span;
-            var dx = input.RequiresGrad ? input.EnsureGrad().Span : default;
-            var dw = weight.RequiresGrad ? weight.EnsureGrad().Span : default;
-            var db = bias is { RequiresGrad: true } ? bias.EnsureGrad().Span : default;
-            Span<float> xhat = n <= 8192 ? stackalloc float[n] : new float[n];
-            Span<float> g = n <= 8192 ? stackalloc float[n] : new float[n];
-            for (int r = 0; r < rows; r++)
-            {
-                var gy = dy.Slice(r * n, n);
-                TensorPrimitives.Subtract(xs.Slice(r * n, n), mean[r], xhat);
-                TensorPrimitives.Multiply(xhat, rstd[r], xhat);
-                if (!dw.IsEmpty) TensorPrimitives.MultiplyAdd(gy, xhat, dw, dw);
-                if (!db.IsEmpty) TensorPrimitives.Add(db, gy, db);
-                if (dx.IsEmpty) continue;
-                TensorPrimitives.Multiply(gy, w, g);
-                float meanG = rms ? 0 : TensorPrimitives.Sum(g) / n, meanGx = TensorPrimitives.Dot(g, xhat) / n;
-                var dxr = dx.Slice(r * n, n);
-                for (int i = 0; i < n; i++) dxr[i] += rstd[r] * (g[i] - meanG - xhat[i] * meanGx);
-            }
+            // dx is per row, so rows run in parallel; dw and db sum over rows, so their columns are split instead and
+            // each column is still summed in row order, whatever the thread count.
+            var dx = input.RequiresGrad ? input.EnsureGrad() : null;
+            var dw = weight.RequiresGrad ? weight.EnsureGrad() : null;
+            var db = bias is { RequiresGrad: true } ? bias.EnsureGrad() : null;
+            if (dx is not null)
+                Engine.ForRanges(rows, Math.Max(1, ElementwisePiece / Math.Max(1, n)), (first, count) =>
+                {
+                    var xs = input.Span; var dy = y.Grad!.Span; var w = weight.Span; var dxs = dx.Span;
+                    Span<float> xhat = n <= 8192 ? stackalloc float[n] : new float[n];
+                    Span<float> g = n <= 8192 ? stackalloc float[n] : new float[n];
+                    for (int r = first; r < first + count; r++)
+                    {
+                        TensorPrimitives.Subtract(xs.Slice(r * n, n), mean[r], xhat);
+                        TensorPrimitives.Multiply(xhat, rstd[r], xhat);
+                        TensorPrimitives.Multiply(dy.Slice(r * n, n), w, g);
+                        float meanG = rms ? 0 : TensorPrimitives.Sum(g) / n, meanGx = TensorPrimitives.Dot(g, xhat) / n;
+                        var dxr = dxs.Slice(r * n, n);
+                        for (int i = 0; i < n; i++) dxr[i] += rstd[r] * (g[i] - meanG - xhat[i] * meanGx);
+                    }
+                });
+            if (dw is not null || db is not null)
+                Engine.ForRanges(n, Math.Max(16, n / 8), (c0, width) =>
+                {
+                    var xs = input.Span; var dy = y.Grad!.Span;
+                    Span<float> xhat = stackalloc float[width];
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var gy = dy.Slice(r * n + c0, width);
+                        if (dw is not null)
+                        {
+                            TensorPrimitives.Subtract(xs.Slice(r * n + c0, width), mean[r], xhat);
+                            TensorPrimitives.Multiply(xhat, rstd[r], xhat);
+                            TensorPrimitives.MultiplyAdd(gy, xhat, dw.Span.Slice(c0, width), dw.Span.Slice(c0, width));
+                        }
+                        if (db is not null) TensorPrimitives.Add(db.Span.Slice(c0, width), gy, db.Span.Slice(c0, width));
+                    }
+                });
         }, input, weight, bias);
         return (input, y);
     }

@@ -37,11 +37,10 @@ public sealed class AdamW : Optimizer
         foreach (var p in Parameters)
         {
             if (!p.RequiresGrad || p.Grad is not { } grad) continue;
-            var w = p.Span; var g = grad.Span;
             var m = StateFor(expAvg, p);
             var v = StateFor(expAvgSq, p);
             float decay = DecayFilter(p) ? 1 - LearningRate * WeightDecay : 1;
-            UpdateChunk(w, g, m, v, decay, stepSize, bc2Sqrt);
+            Engine.ForRanges(p.Size, ParallelPiece, (s, n) => UpdateChunk(p.Span.Slice(s, n), grad.Span.Slice(s, n), m.AsSpan(s, n), v.AsSpan(s, n), decay, stepSize, bc2Sqrt));
         }
     }
 

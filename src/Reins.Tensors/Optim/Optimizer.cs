@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Reins.Tensors.Optim;
 
 /// <summary>An optimiser over a fixed list of parameters, with state that can be saved for exact resume.</summary>
@@ -43,16 +45,24 @@ public abstract class Optimizer
     {
         double sq = 0;
         foreach (var p in Parameters)
-            if (p.Grad is { } g)
-                foreach (var v in g.Span) sq += (double)v * v;
+        {
+            if (p.Grad is not { } g) continue;
+            // Squares summed per piece in float, as PyTorch sums each tensor's norm, then the pieces in order in double.
+            var partial = new double[(g.Size + ParallelPiece - 1) / ParallelPiece];
+            Engine.ForRanges(g.Size, ParallelPiece, (s, n) => partial[s / ParallelPiece] = TensorPrimitives.Dot(g.Span.Slice(s, n), g.Span.Slice(s, n)));
+            foreach (var x in partial) sq += x;
+        }
         float norm = (float)Math.Sqrt(sq);
         // PyTorch's clip_grad_norm_: coefficient max/(norm + 1e-6), applied only when it is below 1.
         float coef = maxNorm / (norm + 1e-6f);
         if (coef < 1)
             foreach (var p in Parameters)
-                if (p.Grad is { } g) System.Numerics.Tensors.TensorPrimitives.Multiply(g.Span, coef, g.Span);
+                if (p.Grad is { } g) Engine.ForRanges(g.Size, ParallelPiece, (s, n) => TensorPrimitives.Multiply(g.Span.Slice(s, n), coef, g.Span.Slice(s, n)));
         return norm;
     }
+
+    /// <summary>Elements per parallel piece of an update (64 K: enough work to hand to another thread).</summary>
+    private protected const int ParallelPiece = 1 << 16;
 
     private protected static float[] StateFor(Dictionary<Tensor, float[]> state, Tensor p)
     {
