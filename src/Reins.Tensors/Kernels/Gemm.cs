@@ -243,8 +243,8 @@ public static unsafe class Gemm
     private static void Skinny(bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads)
     {
         int stripe = transB ? 8 : 32;
-        // Splitting pays from a quarter-million weights (~30 µs of streaming), far above a fork-join's few µs: it took
-        // small's decode from 1 317 to ~1 550 tokens/s (BENCHMARKS.md); a 1 M threshold left most layers on one thread.
+        // Splitting pays from 100 k weights (~20 µs of streaming) with the spinning worker pool, whose hand-off takes a
+        // few µs: small's 384×384 projection went from ~0.3 to ~0.22 ms per decode step (BENCHMARKS.md).
         int workers = (long)n * k < 100_000 ? 1 : Math.Min(threads, 8);
         if (workers <= 1)
         {
