@@ -269,6 +269,29 @@ public class OpGradientTests
         Check(x => Ops.Attention(x[0], x[1], x[2], 2, 2, default, causal: true), [q, k, v]);
     }
 
+    [Theory]
+    [InlineData(70, 70)]
+    [InlineData(40, 75)]
+    public void CausalAttentionAcrossSeveralQueryBlocks(int t, int s)
+    {
+        // More query rows than one 32-row block, with the first keys padded, so rows whose visible keys end inside
+        // the score matrix are checked in the forward and the backward.
+        var q = Input(37, -1, 1, 1, t, 4);
+        var k = Input(38, -1, 1, 1, s, 2);
+        var v = Input(39, -1, 1, 1, s, 2);
+        float[] mask = [.. Enumerable.Range(0, s).Select(j => j < 3 ? 0f : 1f)];
+        Check(x => Ops.Attention(x[0], x[1], x[2], 2, 1, mask, causal: true), [q, k, v]);
+
+        // Row i equals one query attending, without a causal mask, to exactly the keys up to its position.
+        var y = Ops.Attention(q, k, v, 2, 1, mask, causal: true).ToArray();
+        foreach (int i in new[] { 5, 31, 32, 33, t - 1 })
+        {
+            int seen = s - t + i + 1;
+            var alone = Ops.Attention(Ops.Slice(q, 1, i, 1), Ops.Slice(k, 1, 0, seen), Ops.Slice(v, 1, 0, seen), 2, 1, mask.AsSpan(0, seen), causal: false).ToArray();
+            for (int c = 0; c < 4; c++) Assert.Equal(alone[c], y[i * 4 + c], 5);
+        }
+    }
+
     [Fact]
     public void RotaryEmbedding()
     {
