@@ -278,9 +278,6 @@ public static unsafe class Gemm
         for (int j = j0; j < j1; j++)
         {
             float* bj = b + (long)j * ldb;
-            // Request the row after next now, so its DRAM latency overlaps this row's arithmetic.
-            if (Sse.IsSupported && j + 2 < j1)
-                for (int p = 0; p < k; p += 16) Sse.Prefetch0(bj + 2L * ldb + p);
             int i = 0;
             for (; i + 4 <= m; i += 4)
             {
