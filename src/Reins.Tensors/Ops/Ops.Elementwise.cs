@@ -12,6 +12,13 @@ public static partial class Ops
     // Elements per parallel piece of an elementwise op: 128 KB, enough to pay for handing it to another thread.
     private const int ElementwisePiece = 1 << 15;
 
+    // Rows of width n per parallel piece of a row-wise op (about ElementwisePiece elements).
+    private static int RowPiece(int n) => Math.Max(1, ElementwisePiece / Math.Max(1, n));
+
+    // Columns per parallel piece of a sum over rows into n columns: each piece sums its columns over every row in row
+    // order, so the result does not depend on the thread count.
+    private static int ColumnPiece(int n) => Math.Max(16, n / 8);
+
     private static Tensor Unary(string op, Tensor x, UnaryForward forward, UnaryBackward backward)
     {
         var y = Tensor.Uninitialized((int[])x.Shape.Clone());
@@ -94,7 +101,7 @@ public static partial class Ops
     public static Tensor GeluTanh(Tensor x) => Unary("gelu_tanh", x, GeluTanhForward, GeluTanhBackward);
 
     // s = σ(2u) with u = √(2/π)·(x + c·x³), since 0.5(1 + tanh u) = σ(2u): one vectorised sigmoid where the tanh form
-    // needs extra passes; computed one cache-sized chunk at a time.
+    // needs extra passes. Callers pass one cache-sized chunk at a time.
     private static void GeluGate(ReadOnlySpan<float> x, Span<float> s)
     {
         TensorPrimitives.Multiply(x, x, s);

@@ -102,9 +102,8 @@ public static partial class Ops
             }
             if (bias is { RequiresGrad: true })
             {
-                // Columns in parallel, each summed over the rows in order.
                 var db = bias.EnsureGrad();
-                Engine.ForRanges(n, Math.Max(16, n / 8), (c0, width) =>
+                Engine.ForRanges(n, ColumnPiece(n), (c0, width) =>
                 {
                     var g = y.Grad!.Span; var dbs = db.Span.Slice(c0, width);
                     for (int r = 0; r < rows; r++) TensorPrimitives.Add(dbs, g.Slice(r * n + c0, width), dbs);

@@ -31,7 +31,7 @@ public static partial class Ops
         var y = Tensor.Uninitialized((int[])x.Shape.Clone());
         var mean = new float[rows];
         var rstd = new float[rows];
-        Engine.ForRanges(rows, Math.Max(1, ElementwisePiece / Math.Max(1, n)), (first, count) =>
+        Engine.ForRanges(rows, RowPiece(n), (first, count) =>
         {
             var ys = y.Span; var w = weight.Span;
             var b = bias is null ? default : bias.Span;
@@ -60,13 +60,12 @@ public static partial class Ops
         {
             // With x̂ = (x−μ)·rstd (μ = 0 for RMSNorm) and g = dy ⊙ w:
             // dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)), without the mean(g) term for RMSNorm.
-            // dx is per row, so rows run in parallel; dw and db sum over rows, so their columns are split instead and
-            // each column is still summed in row order, whatever the thread count.
+            // dx is per row, so rows run in parallel; dw and db sum over rows, so their columns are split instead.
             var dx = input.RequiresGrad ? input.EnsureGrad() : null;
             var dw = weight.RequiresGrad ? weight.EnsureGrad() : null;
             var db = bias is { RequiresGrad: true } ? bias.EnsureGrad() : null;
             if (dx is not null)
-                Engine.ForRanges(rows, Math.Max(1, ElementwisePiece / Math.Max(1, n)), (first, count) =>
+                Engine.ForRanges(rows, RowPiece(n), (first, count) =>
                 {
                     var xs = input.Span; var dy = y.Grad!.Span; var w = weight.Span; var dxs = dx.Span;
                     Span<float> xhat = n <= 8192 ? stackalloc float[n] : new float[n];
@@ -82,7 +81,7 @@ public static partial class Ops
                     }
                 });
             if (dw is not null || db is not null)
-                Engine.ForRanges(n, Math.Max(16, n / 8), (c0, width) =>
+                Engine.ForRanges(n, ColumnPiece(n), (c0, width) =>
                 {
                     var xs = input.Span; var dy = y.Grad!.Span;
                     Span<float> xhat = stackalloc float[width];
