@@ -19,6 +19,13 @@ public enum PreferenceLossType
     Orpo,
 }
 
+/// <summary>What the trainers need to know about a <see cref="PreferenceLossType"/>.</summary>
+public static class PreferenceLossTypes
+{
+    /// <summary>Whether the objective compares against a frozen reference model: all but SimPO and ORPO.</summary>
+    public static bool NeedsReference(this PreferenceLossType type) => type is not (PreferenceLossType.Simpo or PreferenceLossType.Orpo);
+}
+
 /// <summary>Hyperparameters of <see cref="DirectPreferenceLoss"/>, with TRL's names and defaults.</summary>
 public sealed record PreferenceLossOptions
 {
@@ -85,8 +92,7 @@ public static class DirectPreferenceLoss
         if (p.PolicyRejected.Size != batch || p.ChosenLengths.Length != batch || p.RejectedLengths.Length != batch)
             throw new ArgumentException($"preference loss: inconsistent batch ({batch} chosen log-probs, {p.PolicyRejected.Size} rejected, {p.ChosenLengths.Length}/{p.RejectedLengths.Length} lengths).");
         if (o.LabelSmoothing is < 0 or >= 0.5f) throw new ArgumentOutOfRangeException(nameof(o), o.LabelSmoothing, "label_smoothing must be in [0, 0.5).");
-        bool referenceFree = o.Type is PreferenceLossType.Simpo or PreferenceLossType.Orpo;
-        if (!referenceFree && (p.ReferenceChosen is null || p.ReferenceRejected is null))
+        if (o.Type.NeedsReference() && (p.ReferenceChosen is null || p.ReferenceRejected is null))
             throw new ArgumentException($"preference loss '{o.Type}': reference log-probs are required.");
         if ((o.Type == PreferenceLossType.Orpo || o.RpoAlpha > 0) && p.ChosenNll is null)
             throw new ArgumentException($"preference loss '{o.Type}'{(o.RpoAlpha > 0 ? " with rpo_alpha" : "")}: the chosen responses' NLL is required.");

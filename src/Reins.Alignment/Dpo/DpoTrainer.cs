@@ -105,9 +105,9 @@ public sealed class DpoTrainer : Trainer<DpoConfig>
     private DpoTrainer(DpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, Tokenized pairs, PaddingOptions padding, Action<string>? writeExtraFiles)
         : base(config, policy, writeExtraFiles)
     {
-        bool referenceFree = config.LossType is PreferenceLossType.Simpo or PreferenceLossType.Orpo;
-        if (!referenceFree && reference is null) throw new ArgumentException($"dpo: loss_type {ConfigBinder.SnakeCase(config.LossType.ToString())} needs a reference model.");
-        this.reference = referenceFree ? null : reference;
+        bool needsReference = config.LossType.NeedsReference();
+        if (needsReference && reference is null) throw new ArgumentException($"dpo: loss_type {ConfigBinder.SnakeCase(config.LossType.ToString())} needs a reference model.");
+        this.reference = needsReference ? reference : null;
         this.reference?.SetTrainable(false);
         (train, eval, Report) = (pairs.Train, pairs.Eval, pairs.Report);
         if (train.Count == 0) throw new InvalidDataException("dpo: the training set has no usable pairs after tokenisation.");

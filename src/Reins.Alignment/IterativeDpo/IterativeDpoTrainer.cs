@@ -129,8 +129,7 @@ public sealed class IterativeDpoTrainer : ITrainer
         int longest = this.prompts.Max(p => p.InputIds.Length);
         if (longest + config.MaxCompletionLength > policy.Config.MaxPositions)
             throw new ArgumentException($"iterative-dpo: prompts of up to {longest} tokens plus max_completion_length {config.MaxCompletionLength} exceed the model's {policy.Config.MaxPositions} positions.");
-        bool referenceFree = config.LossType is PreferenceLossType.Simpo or PreferenceLossType.Orpo;
-        initialReference = referenceFree || config.UpdateReference ? null : reference ?? FrozenCopy(policy);
+        initialReference = !config.LossType.NeedsReference() || config.UpdateReference ? null : reference ?? FrozenCopy(policy);
         padding = PaddingOptions.For(encoder);
         Run = new RunDirectory(config.OutputDir);
     }
@@ -161,7 +160,7 @@ public sealed class IterativeDpoTrainer : ITrainer
             string directory = IterationPath(k);
             if (pairs.Count > 0)
             {
-                var reference = Config.UpdateReference && Config.LossType is not (PreferenceLossType.Simpo or PreferenceLossType.Orpo) ? FrozenCopy(Model) : initialReference;
+                var reference = Config.UpdateReference && Config.LossType.NeedsReference() ? FrozenCopy(Model) : initialReference;
                 var pass = new DpoTrainer(Config with { OutputDir = directory }, Model, reference, pairs, null, padding, writeExtraFiles);
                 var result = pass.Train(resume: resume && k == done + 1, cancellation);
                 if (result.Interrupted) return new TrainResult(k - 1, Interrupted: true, last);

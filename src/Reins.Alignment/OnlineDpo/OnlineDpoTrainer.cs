@@ -41,7 +41,7 @@ public sealed record OnlineDpoConfig : OnlineConfig
     public float RpoAlpha { get; init; }
 
     /// <summary>Whether the loss needs the frozen reference (all but SimPO and ORPO).</summary>
-    public bool NeedsReference => LossType is not (PreferenceLossType.Simpo or PreferenceLossType.Orpo);
+    public bool NeedsReference => LossType.NeedsReference();
 
     /// <summary>The options the loss function takes.</summary>
     public PreferenceLossOptions LossOptions => new() { Type = LossType, Beta = Beta, LabelSmoothing = LabelSmoothing, SimpoGamma = SimpoGamma, RpoAlpha = RpoAlpha };

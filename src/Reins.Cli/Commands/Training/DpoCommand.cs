@@ -24,7 +24,7 @@ internal static class DpoCommand
             if (r.GetValue(loss) is { } name)
                 config = config with { LossType = name == "dpo" ? PreferenceLossType.Sigmoid : ConfigBinder.ParseEnum<PreferenceLossType>(name, "loss") };
             var (policy, tokenizer) = cli.LoadModel(r);
-            bool needsReference = config.LossType is not (PreferenceLossType.Simpo or PreferenceLossType.Orpo);
+            bool needsReference = config.LossType.NeedsReference();
             var referenceModel = needsReference ? cli.LoadModel(r, r.GetValue(reference) ?? cli.ModelPath(r)).Model : null;
             var (train, eval) = cli.Datasets<PreferenceExample>(r);
             var trainer = new DpoTrainer(config, policy, referenceModel, new TokenizerEncoder(tokenizer), train, eval, tokenizer.Save);

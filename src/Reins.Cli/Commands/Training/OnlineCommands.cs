@@ -55,7 +55,7 @@ internal static class OnlineCommands
         (_, config, x) => new OnlineDpoTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
     public static Command IterativeDpo() => Create<IterativeDpoConfig>("iterative-dpo", "Iterative DPO (RLHF Workflow): each iteration samples n per prompt, pairs best against worst by reward, and runs a DPO pass; --update-reference moves the reference along.", [],
-        config => !config.UpdateReference && config.LossType is not (PreferenceLossType.Simpo or PreferenceLossType.Orpo),
+        config => !config.UpdateReference && config.LossType.NeedsReference(),
         (_, config, x) => new IterativeDpoTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
     private static bool KlNeedsReference(OnlineConfig config) => config.KlCoefficient > 0 || config.AdapKlCtrl;
