@@ -136,6 +136,21 @@ public sealed class Tensor
         return new Tensor(storage, 0, (int[])init.Shape.Clone()) { Name = name, RequiresGrad = true };
     }
 
+    /// <summary>
+    /// Uninitialised storage from the <see cref="BufferPool"/> that no tape owns: the caller hands it back with
+    /// <see cref="ReturnToPool"/>. For large scratch that lives across tapes and is made again and again (a
+    /// generation's KV cache): fresh GC memory costs a page fault per 4 KB each time.
+    /// </summary>
+    public static Tensor RentUninitialized(params int[] shape)
+    {
+        foreach (var d in shape)
+            if (d < 0) throw new ArgumentException($"Negative extent in shape {Format(shape)}.");
+        return new Tensor(BufferPool.Rent(ShapeSize(shape)), 0, (int[])shape.Clone());
+    }
+
+    /// <summary>Gives the storage of a <see cref="RentUninitialized"/> tensor back to the pool; the tensor is unusable afterwards.</summary>
+    public void ReturnToPool() => Release();
+
     internal static Tensor Uninitialized(int[] shape)
     {
         foreach (var d in shape)
@@ -171,13 +186,31 @@ public sealed class Tensor
         }
         if (grad is null)
         {
-            // A parameter's gradient lives as long as the parameter; an activation's goes back to the pool with its tape.
-            var tape = Name is null ? Tape.Current : null;
-            grad = new Tensor(tape is null ? GC.AllocateUninitializedArray<float>(Size, pinned: true) : BufferPool.Rent(Size), 0, Shape);
-            grad.Span.Clear();
-            tape?.OwnGrad(this);
+            NewGrad();
+            grad!.Span.Clear();
         }
         return grad;
+    }
+
+    /// <summary>
+    /// The gradient buffer for a backward step that writes every element of it. When this tensor has no gradient yet,
+    /// one is made without zeroing it and <paramref name="overwrite"/> is true: the caller must store, not add (so the
+    /// first contribution costs no separate pass to clear memory). Otherwise it is <see cref="EnsureGrad"/>'s, to add into.
+    /// </summary>
+    internal Tensor GradToWrite(out bool overwrite)
+    {
+        overwrite = viewBase is null && grad is null;
+        if (!overwrite) return EnsureGrad();
+        NewGrad();
+        return grad!;
+    }
+
+    private void NewGrad()
+    {
+        // A parameter's gradient lives as long as the parameter; an activation's goes back to the pool with its tape.
+        var tape = Name is null ? Tape.Current : null;
+        grad = new Tensor(tape is null ? GC.AllocateUninitializedArray<float>(Size, pinned: true) : BufferPool.Rent(Size), 0, Shape);
+        tape?.OwnGrad(this);
     }
 
     /// <summary>Sets the gradient to zero (keeping its buffer) — call between optimiser steps.</summary>

@@ -63,6 +63,32 @@ public class GenerationTests
 
     [Theory]
     [MemberData(nameof(Families))]
+    public void KvCachesInRecycledBuffersIgnoreWhatTheyHeld(string family)
+    {
+        // The cache takes unzeroed buffers from the pool and gives them back when generation ends: positions are read
+        // only after they are written. NaN in every pooled buffer of the caches' sizes would surface in any log-prob
+        // that read a position before its write.
+        var model = Model(family);
+        var options = new SamplingOptions { MaxNewTokens = 12, Temperature = 1f, NumReturnSequences = 2, Seed = 5 };
+        int maxPrompt = Prompts.Max(p => p.Length), perPosition = model.Config.KvHeads * model.Config.HeadDim;
+        foreach (int size in new[] { Prompts.Length * maxPrompt * perPosition, 2 * Prompts.Length * (maxPrompt + 12) * perPosition })
+        {
+            var held = Enumerable.Range(0, 4 * model.Config.Layers).Select(_ => BufferPool.Rent(size)).ToList();
+            foreach (var buffer in held) { Array.Fill(buffer, float.NaN); BufferPool.Return(buffer); }
+        }
+        var first = Generator.Generate(model, Prompts, options);
+        var expected = TeacherForced(model, first, 1f);
+        for (int i = 0; i < first.Count; i++)
+            for (int t = 0; t < first[i].Tokens.Length; t++)
+                Assert.True(Math.Abs(first[i].LogProbs[t] - expected[i][t]) <= 1e-4, $"sequence {i} token {t}: cached {first[i].LogProbs[t]} vs teacher-forced {expected[i][t]}");
+        // A second generation reuses the first one's returned caches, full of its keys, and must draw the same.
+        var again = Generator.Generate(model, Prompts, options);
+        Assert.Equal(first.Select(r => r.Tokens), again.Select(r => r.Tokens));
+        Assert.Equal(first.Select(r => r.LogProbs), again.Select(r => r.LogProbs));
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
     public void GreedyFollowsTheTeacherForcedArgmax(string family)
     {
         var model = Model(family);

@@ -11,10 +11,10 @@ public unsafe class GemmTests
         return Enumerable.Range(0, n).Select(_ => rng.NextFloat() * 2 - 1).ToArray();
     }
 
-    private static float[] Run(bool ta, bool tb, int m, int n, int k, float[] a, int lda, float[] b, int ldb, float[] c, int ldc, bool acc, int threads)
+    private static float[] Run(bool ta, bool tb, int m, int n, int k, float[] a, int lda, float[] b, int ldb, float[] c, int ldc, bool acc, int threads, float[]? bias = null)
     {
         var result = (float[])c.Clone();
-        fixed (float* pa = a, pb = b, pc = result) Gemm.Multiply(ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, acc, threads);
+        fixed (float* pa = a, pb = b, pc = result, pbias = bias) Gemm.Multiply(ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, acc, threads, pbias);
         return result;
     }
 
@@ -35,15 +35,17 @@ public unsafe class GemmTests
             var a = Random((ta ? k : m) * lda, 1);
             var b = Random((tb ? n : k) * ldb, 2);
             var c0 = Random(m * ldc, 3);
+            var bias = Random(n, 4);
             foreach (bool acc in new[] { false, true })
+            foreach (bool withBias in new[] { false, true })
             {
-                var c = Run(ta, tb, m, n, k, a, lda, b, ldb, c0, ldc, acc, 1);
+                var c = Run(ta, tb, m, n, k, a, lda, b, ldb, c0, ldc, acc, 1, withBias ? bias : null);
                 for (int i = 0; i < m; i++)
                     for (int j = 0; j < n; j++)
                     {
-                        double s = acc ? c0[i * ldc + j] : 0;
+                        double s = (acc ? c0[i * ldc + j] : 0) + (withBias ? bias[j] : 0);
                         for (int p = 0; p < k; p++) s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
-                        Assert.True(Math.Abs(s - c[i * ldc + j]) <= 1e-5 * Math.Sqrt(k) + 1e-6, $"ta={ta} tb={tb} acc={acc} C[{i},{j}] = {c[i * ldc + j]}, expected {s}");
+                        Assert.True(Math.Abs(s - c[i * ldc + j]) <= 1e-5 * Math.Sqrt(k) + 1e-6, $"ta={ta} tb={tb} acc={acc} bias={withBias} C[{i},{j}] = {c[i * ldc + j]}, expected {s}");
                     }
                 // Padding columns between n and ldc belong to someone else and must be untouched.
                 for (int i = 0; i < m; i++)
@@ -66,6 +68,27 @@ public unsafe class GemmTests
         {
             var alone = Run(false, tb, 1, n, k, a[(i * k)..((i + 1) * k)], k, b, tb ? k : n, new float[n], n, false, 1);
             Assert.Equal(all[(i * n)..((i + 1) * n)], alone);
+        }
+    }
+
+    [Theory]
+    [InlineData(4, 70, 19)]      // few rows: the unpacked path
+    [InlineData(100, 130, 520)]  // packed, with edge tiles and two passes over k
+    [InlineData(301, 517, 290)]  // split across threads
+    public void BiasRoundsAsIfWrittenIntoCBeforeAccumulating(int m, int n, int k)
+    {
+        // Linear layers pass their bias to the GEMM instead of copying it into every row of C first; the two must
+        // agree to the bit, so a checkpoint's outputs do not change with how the bias reaches the sum.
+        foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true) })
+        {
+            var a = Random(m * k, 11);
+            var b = Random(k * n, 12);
+            var bias = Random(n, 13);
+            var rows = new float[m * n];
+            for (int i = 0; i < m; i++) bias.CopyTo(rows, i * n);
+            var written = Run(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, rows, n, true, 2);
+            var fused = Run(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, new float[m * n], n, false, 2, bias);
+            Assert.Equal(written, fused);
         }
     }
 

@@ -16,6 +16,38 @@ public class InvariantTests
     }
 
     [Fact]
+    public void RowParallelOpsGiveTheSameBitsOnAnyThreadCount()
+    {
+        // 40 rows of 3000 logits are several parallel pieces; every row (and each loss sum, taken in row order
+        // afterwards) must come out the same whether one thread or two computed it.
+        (float[] Values, float[] LogitGrad, float[] ResidualGrad) Run(int threads)
+        {
+            int saved = Engine.Threads;
+            Engine.Threads = threads;
+            try
+            {
+                var logits = Tensor.Uniform(new Rng(5), -4, 4, 40, 3000);
+                var residual = Tensor.Uniform(new Rng(6), -1, 1, 40, 3000);
+                logits.RequiresGrad = residual.RequiresGrad = true;
+                var targets = Enumerable.Range(0, 40).Select(i => i % 7 == 0 ? -100 : i * 71 % 3000).ToArray();
+                using var tape = new Tape();
+                var z = logits * residual + residual;
+                var lp = Ops.TokenLogProbs(z, targets, 0.7f);
+                var h = Ops.Entropy(z);
+                var ce = Ops.CrossEntropy(z, targets);
+                tape.Backward(Ops.Sum(lp * h) + ce);
+                return ([.. lp.ToArray(), .. h.ToArray(), ce.Item()], logits.Grad!.ToArray(), residual.Grad!.ToArray());
+            }
+            finally { Engine.Threads = saved; }
+        }
+        var one = Run(1);
+        var two = Run(2);
+        Assert.Equal(one.Values, two.Values);
+        Assert.Equal(one.LogitGrad, two.LogitGrad);
+        Assert.Equal(one.ResidualGrad, two.ResidualGrad);
+    }
+
+    [Fact]
     public void CrossEntropyOfUniformLogitsIsLogV()
     {
         var loss = Ops.CrossEntropy(Tensor.Zeros(3, 50), [0, 7, 49]);

@@ -197,6 +197,33 @@ public class OpGradientTests
     }
 
     [Fact]
+    public void FirstGradientsStoredIntoRecycledBuffersIgnoreWhatTheyHeld()
+    {
+        // Linear, the norms and the residual add store (rather than add) the first gradient of an input into an
+        // unzeroed pooled buffer (Tensor.GradToWrite). With NaN in every pooled buffer of the sizes in play, any element
+        // that is added to instead of stored, or never written, shows up; the last case makes x's second gradient add.
+        var x = Input(40, -1, 1, 2, 3, 8);
+        var d = Input(41, -1, 1, 2, 3, 8);
+        var w = Input(42, -1, 1, 8, 8);
+        var g = Input(43, 0.5f, 1.5f, 8);
+        foreach (var f in new Func<Tensor[], Tensor>[]
+        {
+            t => Ops.Linear(t[0], t[2], null, Ops.WeightLayout.OutIn),
+            t => Ops.LayerNorm(Ops.Linear(t[0], t[2], null, Ops.WeightLayout.InOut), t[3], null, 1e-5f),
+            t => Ops.ResidualLayerNorm(t[0], t[1], t[3], null, 1e-5f).Normed,
+            t => Ops.ResidualLayerNorm(t[0], Ops.Linear(t[0], t[2], null, Ops.WeightLayout.OutIn), t[3], null, 1e-5f).Normed,
+        })
+        {
+            foreach (int size in new[] { x.Size, w.Size, g.Size })
+            {
+                var held = Enumerable.Range(0, 8).Select(_ => BufferPool.Rent(size)).ToList();
+                foreach (var buffer in held) { Array.Fill(buffer, float.NaN); BufferPool.Return(buffer); }
+            }
+            Check(f, [x, d, w, g]);
+        }
+    }
+
+    [Fact]
     public void MinimumMaximumAndWhere()
     {
         var a = Input(23, -1, 1, 4, 5);

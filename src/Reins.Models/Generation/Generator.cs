@@ -120,8 +120,10 @@ public static class Generator
                     var select = new int[rows];
                     for (int r = 0; r < rows; r++) select[r] = r / n;
                     cache = prefill.Select(select, capacity);
+                    prefill.Dispose();
                 }
             }
+            using var _ = cache;
 
             var next = new int[rows];
             var nextMask = new float[rows];

@@ -8,9 +8,9 @@ namespace Reins.Models.Generation;
 /// decoding allocates nothing per token. Keys and values are stored head-major, [batch, kv heads, capacity, head dim]
 /// (see <see cref="Ops.CachedAttention"/>). Also tracks the key padding
 /// mask and each row's next position id, so left-padded prompts continue at cumsum(mask) − 1 exactly as a
-/// teacher-forced forward numbers them.
+/// teacher-forced forward numbers them. Its storage is pooled: dispose the cache to give it back.
 /// </summary>
-public sealed class KvCache
+public sealed class KvCache : IDisposable
 {
     private readonly Tensor[] keys, values;
     private readonly float[] mask;
@@ -104,10 +104,17 @@ public sealed class KvCache
         values = new Tensor[layers];
         for (int l = 0; l < layers; l++)
         {
-            keys[l] = Tensor.Zeros(batch, kvHeads, Capacity, headDim).Persist();
-            values[l] = Tensor.Zeros(batch, kvHeads, Capacity, headDim).Persist();
+            // Left uninitialised: attention reads only positions below Length, and every one of those is written first.
+            keys[l] = Tensor.RentUninitialized(batch, kvHeads, Capacity, headDim);
+            values[l] = Tensor.RentUninitialized(batch, kvHeads, Capacity, headDim);
         }
         mask = new float[batch * Capacity];
         nextPosition = new int[batch];
+    }
+
+    /// <summary>Returns the keys and values to the buffer pool; the cache must not be used afterwards.</summary>
+    public void Dispose()
+    {
+        foreach (var t in keys.Concat(values)) t.ReturnToPool();
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -20,14 +21,28 @@ public static unsafe class Gemm
     [ThreadStatic] private static float[]? packA, packB;
 
     /// <summary>
-    /// C[m×n] = op(A)·op(B) + (accumulate ? C : 0). op(A) is m×k: A is stored row-major [m×k] with leading dimension lda,
-    /// or, when transA, as [k×m]. op(B) is k×n: B stored [k×n] (ldb), or when transB [n×k]. C is [m×n] with leading
-    /// dimension ldc. threads: how many threads may be used (1 = the caller's thread only).
+    /// C[m×n] = op(A)·op(B) + (accumulate ? C : 0) + bias. op(A) is m×k: A is stored row-major [m×k] with leading
+    /// dimension lda, or, when transA, as [k×m]. op(B) is k×n: B stored [k×n] (ldb), or when transB [n×k]. C is [m×n]
+    /// with leading dimension ldc. bias, when not null, is a row of n values added to every row of C, in the same
+    /// rounding as writing it into C first and accumulating. threads: how many threads may be used (1 = the caller's
+    /// thread only).
     /// </summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads)
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias = null)
     {
         if (m <= 0 || n <= 0) return;
+        // Few rows: writing the bias first is cheap, and the paths below then only accumulate.
+        if (bias != null && (k <= 0 || m <= 2 * SkinnyRows))
+        {
+            for (int i = 0; i < m; i++)
+            {
+                var row = new Span<float>(c + (long)i * ldc, n);
+                if (accumulate) TensorPrimitives.Add(row, new ReadOnlySpan<float>(bias, n), row);
+                else new ReadOnlySpan<float>(bias, n).CopyTo(row);
+            }
+            accumulate = true;
+            bias = null;
+        }
         if (k <= 0)
         {
             if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
@@ -43,28 +58,28 @@ public static unsafe class Gemm
         int workers = work < 4_000_000 ? 1 : Math.Min(threads, 8);
         if (workers <= 1)
         {
-            Blocked(transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            Blocked(transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
             return;
         }
         // Split the larger output dimension into independent stripes, aligned to the register tile.
         bool splitN = n >= m;
         int extent = splitN ? n : m, align = splitN ? NR : MR;
         int per = (extent / workers + align - 1) / align * align;
-        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pbias = (nint)bias;
         Engine.For(workers, w =>
         {
             int s = Math.Min(extent, w * per), e = Math.Min(extent, s + per);
             if (w == workers - 1) e = extent;
             if (s >= e) return;
-            if (splitN) Blocked(transA, transB, 0, m, s, e, k, (float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, accumulate);
-            else Blocked(transA, transB, s, e, 0, n, k, (float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, accumulate);
+            if (splitN) Blocked(transA, transB, 0, m, s, e, k, (float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, accumulate, (float*)pbias);
+            else Blocked(transA, transB, s, e, 0, n, k, (float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, accumulate, (float*)pbias);
         });
     }
 
     private static void Blocked(bool transA, bool transB, int m0, int m1, int n0, int n1, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, float* bias)
     {
-        packA ??= GC.AllocateUninitializedArray<float>(MC * KC, pinned: true);
+        packA ??= GC.AllocateUninitializedArray<float>(MC * KC + 8, pinned: true);
         packB ??= GC.AllocateUninitializedArray<float>(KC * (NC + NR), pinned: true);
         float* pa = (float*)Unsafe.AsPointer(ref packA[0]);
         float* pb = (float*)Unsafe.AsPointer(ref packB[0]);
@@ -76,6 +91,7 @@ public static unsafe class Gemm
             {
                 int kc = Math.Min(KC, k - pc);
                 bool add = accumulate || pc > 0;
+                float* biasRow = pc == 0 && bias != null ? bias + jc : null;
                 PackB(transB, b, ldb, pc, kc, jc, nc, pb);
                 for (int ic = m0; ic < m1; ic += MC)
                 {
@@ -87,16 +103,19 @@ public static unsafe class Gemm
                         for (int ir = 0; ir < mc; ir += MR)
                         {
                             int mr = Math.Min(MR, mc - ir);
-                            float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
+                            float* cTile = c + (long)(ic + ir) * ldc + jc + jr, biasTile = biasRow == null ? null : biasRow + jr;
                             if (mr == MR && nr == NR)
-                                Kernel(kc, pa + ir * kc, pb + jr * kc, cTile, ldc, add);
+                                Kernel(kc, pa + ir * kc, pb + jr * kc, cTile, ldc, add, biasTile);
                             else
                             {
                                 // Edge tile: compute the full tile into scratch, then merge only the valid part.
-                                Kernel(kc, pa + ir * kc, pb + jr * kc, edge, NR, false);
+                                Kernel(kc, pa + ir * kc, pb + jr * kc, edge, NR, false, null);
                                 for (int i = 0; i < mr; i++)
                                     for (int j = 0; j < nr; j++)
-                                        cTile[(long)i * ldc + j] = add ? cTile[(long)i * ldc + j] + edge[i * NR + j] : edge[i * NR + j];
+                                    {
+                                        float v = add ? cTile[(long)i * ldc + j] + edge[i * NR + j] : edge[i * NR + j];
+                                        cTile[(long)i * ldc + j] = biasTile == null ? v : v + biasTile[j];
+                                    }
                             }
                         }
                     }
@@ -130,9 +149,18 @@ public static unsafe class Gemm
                     }
                 }
             }
+            else if (nr == NR && Avx.IsSupported)
+            {
+                // B is [n×k]: 8×8 blocks are transposed in registers, so both the reads and the writes are rows.
+                int p = 0;
+                for (; p + 8 <= kc; p += 8)
+                    for (int j = 0; j < NR; j += 8)
+                        Transpose8x8(b + (long)(jc + jr + j) * ldb + pc + p, ldb, panel + p * NR + j, NR);
+                for (; p < kc; p++)
+                    for (int j = 0; j < NR; j++) panel[p * NR + j] = b[(long)(jc + jr + j) * ldb + pc + p];
+            }
             else
             {
-                // B is [n×k]: each output column j is a contiguous row of B.
                 for (int j = 0; j < nr; j++)
                 {
                     float* src = b + (long)(jc + jr + j) * ldb + pc;
@@ -142,6 +170,40 @@ public static unsafe class Gemm
                     for (int p = 0; p < kc; p++) panel[p * NR + j] = 0;
             }
         }
+    }
+
+    // dst row q (stride ldDst) = column q of the 8×8 block at src (row stride ldSrc).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, long ldSrc, float* dst, int ldDst)
+    {
+        var r0 = Vector256.Load(src); var r1 = Vector256.Load(src + ldSrc);
+        var r2 = Vector256.Load(src + 2 * ldSrc); var r3 = Vector256.Load(src + 3 * ldSrc);
+        var r4 = Vector256.Load(src + 4 * ldSrc); var r5 = Vector256.Load(src + 5 * ldSrc);
+        var r6 = Vector256.Load(src + 6 * ldSrc); var r7 = Vector256.Load(src + 7 * ldSrc);
+        Transpose8x8(r0, r1, r2, r3, r4, r5, r6, r7, dst, ldDst);
+    }
+
+    // Stores column q of the rows r0…r7 at dst + q·ldDst, in ascending q (PackA relies on the order to overlap stores).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* dst, int ldDst)
+    {
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44); var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        Vector256.Store(Avx.Permute2x128(s0, s4, 0x20), dst);
+        Vector256.Store(Avx.Permute2x128(s1, s5, 0x20), dst + ldDst);
+        Vector256.Store(Avx.Permute2x128(s2, s6, 0x20), dst + 2 * ldDst);
+        Vector256.Store(Avx.Permute2x128(s3, s7, 0x20), dst + 3 * ldDst);
+        Vector256.Store(Avx.Permute2x128(s0, s4, 0x31), dst + 4 * ldDst);
+        Vector256.Store(Avx.Permute2x128(s1, s5, 0x31), dst + 5 * ldDst);
+        Vector256.Store(Avx.Permute2x128(s2, s6, 0x31), dst + 6 * ldDst);
+        Vector256.Store(Avx.Permute2x128(s3, s7, 0x31), dst + 7 * ldDst);
     }
 
     // Packs op(A)[ic:ic+mc, pc:pc+kc] as consecutive MR×kc panels stored k-major (MR values per k), zero-padded.
@@ -158,10 +220,29 @@ public static unsafe class Gemm
                 {
                     float* src = a + (long)(pc + p) * lda + ic + ir;
                     float* d = panel + p * MR;
+                    if (mr == MR)
+                    {
+                        Vector128.Store(Vector128.Load(src), d);
+                        *(long*)(d + 4) = *(long*)(src + 4);
+                        continue;
+                    }
                     int i = 0;
                     for (; i < mr; i++) d[i] = src[i];
                     for (; i < MR; i++) d[i] = 0;
                 }
+            }
+            else if (mr == MR && Avx.IsSupported)
+            {
+                // Six rows and two zero rows transposed 8 k-values at a time; each 8-wide store spills two zeros into
+                // the next k's slot, which the next store overwrites (the buffer has room for the last spill).
+                float* s0 = a + (long)(ic + ir) * lda + pc;
+                int p = 0;
+                for (; p + 8 <= kc; p += 8)
+                    Transpose8x8(Vector256.Load(s0 + p), Vector256.Load(s0 + lda + p), Vector256.Load(s0 + 2 * lda + p),
+                        Vector256.Load(s0 + 3 * lda + p), Vector256.Load(s0 + 4 * lda + p), Vector256.Load(s0 + 5 * lda + p),
+                        Vector256<float>.Zero, Vector256<float>.Zero, panel + p * MR, MR);
+                for (; p < kc; p++)
+                    for (int i = 0; i < MR; i++) panel[p * MR + i] = s0[(long)i * lda + p];
             }
             else
             {
@@ -178,9 +259,9 @@ public static unsafe class Gemm
 
     // The 6×32 micro-kernel: twelve Vector512 accumulators, two B loads and six broadcasts per k step.
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel(int kc, float* a, float* b, float* c, int ldc, bool add)
+    private static void Kernel(int kc, float* a, float* b, float* c, int ldc, bool add, float* bias)
     {
-        if (!Vector512.IsHardwareAccelerated) { Kernel256(kc, a, b, c, ldc, add); return; }
+        if (!Vector512.IsHardwareAccelerated) { Kernel256(kc, a, b, c, ldc, add, bias); return; }
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
                          c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
@@ -196,6 +277,14 @@ public static unsafe class Gemm
             a += MR;
             b += NR;
         }
+        if (bias != null)
+        {
+            var b0 = Vector512.Load(bias);
+            var b1 = Vector512.Load(bias + 16);
+            Store(c, c00, c01, add, b0, b1); Store(c + ldc, c10, c11, add, b0, b1); Store(c + 2 * ldc, c20, c21, add, b0, b1);
+            Store(c + 3 * ldc, c30, c31, add, b0, b1); Store(c + 4 * ldc, c40, c41, add, b0, b1); Store(c + 5 * ldc, c50, c51, add, b0, b1);
+            return;
+        }
         Store(c, c00, c01, add); Store(c + ldc, c10, c11, add); Store(c + 2 * ldc, c20, c21, add);
         Store(c + 3 * ldc, c30, c31, add); Store(c + 4 * ldc, c40, c41, add); Store(c + 5 * ldc, c50, c51, add);
     }
@@ -208,8 +297,17 @@ public static unsafe class Gemm
         Vector512.Store(hi, c + 16);
     }
 
+    // The bias is added last, as when it was written into C before accumulating: (C + A·B) + bias.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* c, Vector512<float> lo, Vector512<float> hi, bool add, Vector512<float> biasLo, Vector512<float> biasHi)
+    {
+        if (add) { lo += Vector512.Load(c); hi += Vector512.Load(c + 16); }
+        Vector512.Store(lo + biasLo, c);
+        Vector512.Store(hi + biasHi, c + 16);
+    }
+
     // Fallback for CPUs without AVX-512: the same 6×32 tile as four Vector256 columns per row.
-    private static void Kernel256(int kc, float* a, float* b, float* c, int ldc, bool add)
+    private static void Kernel256(int kc, float* a, float* b, float* c, int ldc, bool add, float* bias)
     {
         var acc = stackalloc Vector256<float>[MR * 4];
         for (int i = 0; i < MR * 4; i++) acc[i] = default;
@@ -233,6 +331,7 @@ public static unsafe class Gemm
                 float* dst = c + (long)r * ldc + q * 8;
                 var v = acc[r * 4 + q];
                 if (add) v += Vector256.Load(dst);
+                if (bias != null) v += Vector256.Load(bias + q * 8);
                 Vector256.Store(v, dst);
             }
     }

@@ -68,9 +68,17 @@ public static partial class Ops
     {
         var plan = new Broadcast(op, a.Shape, b.Shape);
         var y = Tensor.Uninitialized(plan.OutShape);
-        var sa = a.Span; var sb = b.Span; var sy = y.Span;
         int n = plan.Inner;
-        for (int r = 0; r < plan.Rows; r++)
+        // Each output row is written once, so rows run in parallel.
+        Engine.ForRanges(plan.Rows, RowPiece(n), (r0, count) => BinaryRows(plan, kind, a.Span, b.Span, y.Span, r0, count));
+        Tape.Record(y, op, () => BinaryBackward(plan, kind, a, b, y), a, b);
+        return y;
+    }
+
+    private static void BinaryRows(Broadcast plan, BinaryKind kind, ReadOnlySpan<float> sa, ReadOnlySpan<float> sb, Span<float> sy, int r0, int count)
+    {
+        int n = plan.Inner;
+        for (int r = r0; r < r0 + count; r++)
         {
             var (oa, ob) = plan.RowOffsets(r);
             var row = sy.Slice(r * n, n);
@@ -103,19 +111,25 @@ public static partial class Ops
                     break;
             }
         }
-        Tape.Record(y, op, () => BinaryBackward(plan, kind, a, b, y), a, b);
-        return y;
     }
 
     // d(a∘b)/da and /db per output element, summed back over broadcast axes into each operand's gradient.
     private static void BinaryBackward(Broadcast plan, BinaryKind kind, Tensor a, Tensor b, Tensor y)
     {
-        var sa = a.Span; var sb = b.Span; var dy = y.Grad!.Span;
-        var da = a.RequiresGrad ? a.EnsureGrad().Span : default;
-        var db = b.RequiresGrad ? b.EnsureGrad().Span : default;
+        var da = a.RequiresGrad ? a.EnsureGrad() : null;
+        var db = b.RequiresGrad ? b.EnsureGrad() : null;
+        // Rows may run in parallel only when no operand is broadcast, so that no two rows add into one gradient element.
+        bool disjoint = a.Size == y.Size && b.Size == y.Size;
+        Engine.ForRanges(plan.Rows, disjoint ? RowPiece(plan.Inner) : Math.Max(1, plan.Rows), (r0, count) =>
+            BinaryBackwardRows(plan, kind, a.Span, b.Span, y.Grad!.Span, da is null ? default : da.Span, db is null ? default : db.Span, r0, count));
+    }
+
+    private static void BinaryBackwardRows(Broadcast plan, BinaryKind kind, ReadOnlySpan<float> sa, ReadOnlySpan<float> sb, ReadOnlySpan<float> dy,
+        Span<float> da, Span<float> db, int r0, int count)
+    {
         int n = plan.Inner;
         Span<float> temp = new float[n];
-        for (int r = 0; r < plan.Rows; r++)
+        for (int r = r0; r < r0 + count; r++)
         {
             var (oa, ob) = plan.RowOffsets(r);
             var g = dy.Slice(r * n, n);

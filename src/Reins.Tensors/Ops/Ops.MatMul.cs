@@ -87,14 +87,15 @@ public static partial class Ops
         var shape = (int[])x.Shape.Clone();
         shape[^1] = n;
         var y = Tensor.Uninitialized(shape);
-        if (bias is not null)
-            for (int r = 0; r < rows; r++) bias.Span.CopyTo(y.Span.Slice(r * n, n));
-        Gemm.Multiply(false, transB, rows, n, k, x.Ptr, k, weight.Ptr, transB ? k : n, y.Ptr, n, bias is not null, Engine.Threads);
+        Gemm.Multiply(false, transB, rows, n, k, x.Ptr, k, weight.Ptr, transB ? k : n, y.Ptr, n, false, Engine.Threads, bias is null ? null : bias.Ptr);
         Tape.Record(y, "linear", () =>
         {
             float* dy = y.Grad!.Ptr;
             if (x.RequiresGrad)
-                Gemm.Multiply(false, !transB, rows, k, n, dy, n, weight.Ptr, transB ? k : n, x.EnsureGrad().Ptr, k, true, Engine.Threads);
+            {
+                var dx = x.GradToWrite(out bool overwrite);
+                Gemm.Multiply(false, !transB, rows, k, n, dy, n, weight.Ptr, transB ? k : n, dx.Ptr, k, !overwrite, Engine.Threads);
+            }
             if (weight.RequiresGrad)
             {
                 if (transB) Gemm.Multiply(true, false, n, k, rows, dy, n, x.Ptr, k, weight.EnsureGrad().Ptr, k, true, Engine.Threads);

@@ -52,16 +52,25 @@ public static partial class Ops
         if (delta is not null)
             Tape.Record(input, "add", () =>
             {
-                var g = input.Grad!.Span;
-                if (x.RequiresGrad) TensorPrimitives.Add(x.EnsureGrad().Span, g, x.Grad!.Span);
-                if (delta.RequiresGrad) TensorPrimitives.Add(delta.EnsureGrad().Span, g, delta.Grad!.Span);
+                foreach (var operand in (ReadOnlySpan<Tensor>)[x, delta])
+                {
+                    if (!operand.RequiresGrad) continue;
+                    var d = operand.GradToWrite(out bool overwrite);
+                    Engine.ForRanges(d.Size, ElementwisePiece, (s, len) =>
+                    {
+                        var g = input.Grad!.Span.Slice(s, len); var ds = d.Span.Slice(s, len);
+                        if (overwrite) g.CopyTo(ds);
+                        else TensorPrimitives.Add(ds, g, ds);
+                    });
+                }
             }, x, delta);
         Tape.Record(y, op, () =>
         {
             // With x̂ = (x−μ)·rstd (μ = 0 for RMSNorm) and g = dy ⊙ w:
             // dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)), without the mean(g) term for RMSNorm.
             // dx is per row, so rows run in parallel; dw and db sum over rows, so their columns are split instead.
-            var dx = input.RequiresGrad ? input.EnsureGrad() : null;
+            bool overwrite = false;
+            var dx = input.RequiresGrad ? input.GradToWrite(out overwrite) : null;
             var dw = weight.RequiresGrad ? weight.EnsureGrad() : null;
             var db = bias is { RequiresGrad: true } ? bias.EnsureGrad() : null;
             if (dx is not null)
@@ -77,7 +86,8 @@ public static partial class Ops
                         TensorPrimitives.Multiply(dy.Slice(r * n, n), w, g);
                         float meanG = rms ? 0 : TensorPrimitives.Sum(g) / n, meanGx = TensorPrimitives.Dot(g, xhat) / n;
                         var dxr = dxs.Slice(r * n, n);
-                        for (int i = 0; i < n; i++) dxr[i] += rstd[r] * (g[i] - meanG - xhat[i] * meanGx);
+                        if (overwrite) for (int i = 0; i < n; i++) dxr[i] = rstd[r] * (g[i] - meanG - xhat[i] * meanGx);
+                        else for (int i = 0; i < n; i++) dxr[i] += rstd[r] * (g[i] - meanG - xhat[i] * meanGx);
                     }
                 });
             if (dw is not null || db is not null)

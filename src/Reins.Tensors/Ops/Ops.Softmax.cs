@@ -73,6 +73,16 @@ public static partial class Ops
         return max + (float)Math.Log(sum);
     }
 
+    // The targets as an array, each checked to be a vocabulary id or ignoreIndex, before any row is computed in parallel.
+    private static int[] CheckTargets(string op, ReadOnlySpan<int> targets, int vocab, int ignoreIndex)
+    {
+        var tgt = targets.ToArray();
+        for (int r = 0; r < tgt.Length; r++)
+            if (tgt[r] != ignoreIndex && (uint)tgt[r] >= (uint)vocab)
+                throw new ArgumentOutOfRangeException(nameof(targets), $"{op}: target {tgt[r]} at row {r} is outside the vocabulary [0, {vocab}).");
+        return tgt;
+    }
+
     /// <summary>
     /// Fused cross-entropy over logits [..., V] and integer targets (one per row). Rows whose target equals
     /// <paramref name="ignoreIndex"/> contribute nothing. Returns the mean over counted rows as [1], or with
@@ -84,23 +94,24 @@ public static partial class Ops
         int v = logits.Dim(-1), rows = logits.Size / Math.Max(1, v);
         if (targets.Length != rows)
             throw new ArgumentException($"cross_entropy: logits {Tensor.Format(logits.Shape)} have {rows} rows but {targets.Length} targets were given.");
-        var tgt = targets.ToArray();
+        var tgt = CheckTargets("cross_entropy", targets, v, ignoreIndex);
         var lse = new float[rows];
         var losses = Tensor.Uninitialized(logits.Rank > 1 ? logits.Shape[..^1] : [1]);
-        var ls = losses.Span;
+        Engine.ForRanges(rows, RowPiece(v), (r0, count) =>
+        {
+            var ls = losses.Span;
+            for (int r = r0; r < r0 + count; r++)
+            {
+                if (tgt[r] == ignoreIndex) { ls[r] = 0; continue; }
+                var row = logits.Span.Slice(r * v, v);
+                lse[r] = LogSumExp(row);
+                ls[r] = lse[r] - row[tgt[r]];
+            }
+        });
         int counted = 0;
         double total = 0;
         for (int r = 0; r < rows; r++)
-        {
-            int t = tgt[r];
-            if (t == ignoreIndex) { ls[r] = 0; continue; }
-            if ((uint)t >= (uint)v) throw new ArgumentOutOfRangeException(nameof(targets), $"cross_entropy: target {t} at row {r} is outside the vocabulary [0, {v}).");
-            var row = logits.Span.Slice(r * v, v);
-            lse[r] = LogSumExp(row);
-            ls[r] = lse[r] - row[t];
-            total += ls[r];
-            counted++;
-        }
+            if (tgt[r] != ignoreIndex) { total += losses.Span[r]; counted++; }
         Tensor y = losses;
         if (!perToken)
         {
@@ -111,16 +122,20 @@ public static partial class Ops
         Tape.Record(y, "cross_entropy", () =>
         {
             // d loss_r / d z = softmax(z) − onehot(target), scaled by the upstream gradient of that row.
-            var xs = logits.Span; var dy = y.Grad!.Span; var dx = logits.EnsureGrad().Span;
-            for (int r = 0; r < rows; r++)
+            var dx = logits.EnsureGrad();
+            Engine.ForRanges(rows, RowPiece(v), (r0, count) =>
             {
-                if (tgt[r] == ignoreIndex) continue;
-                float g = perToken ? dy[r] : dy[0] * meanScale;
-                if (g == 0) continue;
-                var xr = xs.Slice(r * v, v); var gr = dx.Slice(r * v, v);
-                AddScaledSoftmax(xr, lse[r], g, gr);
-                gr[tgt[r]] -= g;
-            }
+                var xs = logits.Span; var dy = y.Grad!.Span; var dxs = dx.Span;
+                for (int r = r0; r < r0 + count; r++)
+                {
+                    if (tgt[r] == ignoreIndex) continue;
+                    float g = perToken ? dy[r] : dy[0] * meanScale;
+                    if (g == 0) continue;
+                    var xr = xs.Slice(r * v, v); var gr = dxs.Slice(r * v, v);
+                    AddScaledSoftmax(xr, lse[r], g, gr);
+                    gr[tgt[r]] -= g;
+                }
+            });
         }, logits);
         return y;
     }
@@ -148,36 +163,43 @@ public static partial class Ops
         int v = logits.Dim(-1), rows = logits.Size / Math.Max(1, v);
         if (targets.Length != rows)
             throw new ArgumentException($"token_log_probs: logits {Tensor.Format(logits.Shape)} have {rows} rows but {targets.Length} targets were given.");
-        var tgt = targets.ToArray();
+        var tgt = CheckTargets("token_log_probs", targets, v, ignoreIndex);
         var lse = new float[rows];
         var y = Tensor.Uninitialized(logits.Rank > 1 ? logits.Shape[..^1] : [1]);
-        var ys = y.Span;
         float invT = 1f / temperature;
-        var scaled = temperature == 1f ? default : new float[v];
-        for (int r = 0; r < rows; r++)
+        Engine.ForRanges(rows, RowPiece(v), (r0, count) =>
         {
-            int t = tgt[r];
-            if (t == ignoreIndex) { ys[r] = 0; continue; }
-            if ((uint)t >= (uint)v) throw new ArgumentOutOfRangeException(nameof(targets), $"token_log_probs: target {t} at row {r} is outside the vocabulary [0, {v}).");
-            ReadOnlySpan<float> row = logits.Span.Slice(r * v, v);
-            if (temperature != 1f) { TensorPrimitives.Multiply(row, invT, scaled); row = scaled; }
-            lse[r] = LogSumExp(row);
-            ys[r] = row[t] - lse[r];
-        }
+            var ys = y.Span;
+            var scaled = temperature == 1f ? null : BufferPool.Rent(v);
+            for (int r = r0; r < r0 + count; r++)
+            {
+                if (tgt[r] == ignoreIndex) { ys[r] = 0; continue; }
+                ReadOnlySpan<float> row = logits.Span.Slice(r * v, v);
+                if (scaled is not null) { TensorPrimitives.Multiply(row, invT, scaled); row = scaled; }
+                lse[r] = LogSumExp(row);
+                ys[r] = row[tgt[r]] - lse[r];
+            }
+            if (scaled is not null) BufferPool.Return(scaled);
+        });
         Tape.Record(y, "token_log_probs", () =>
         {
             // d/dz log softmax(z/T)[t] = (onehot(t) − softmax(z/T)) / T.
-            var xs = logits.Span; var dy = y.Grad!.Span; var dx = logits.EnsureGrad().Span;
-            var buf = temperature == 1f ? default : new float[v];
-            for (int r = 0; r < rows; r++)
+            var dx = logits.EnsureGrad();
+            Engine.ForRanges(rows, RowPiece(v), (r0, count) =>
             {
-                if (tgt[r] == ignoreIndex || dy[r] == 0) continue;
-                ReadOnlySpan<float> row = xs.Slice(r * v, v);
-                if (temperature != 1f) { TensorPrimitives.Multiply(row, invT, buf); row = buf; }
-                var gr = dx.Slice(r * v, v);
-                AddScaledSoftmax(row, lse[r], -dy[r] * invT, gr);
-                gr[tgt[r]] += dy[r] * invT;
-            }
+                var xs = logits.Span; var dy = y.Grad!.Span; var dxs = dx.Span;
+                var buf = temperature == 1f ? null : BufferPool.Rent(v);
+                for (int r = r0; r < r0 + count; r++)
+                {
+                    if (tgt[r] == ignoreIndex || dy[r] == 0) continue;
+                    ReadOnlySpan<float> row = xs.Slice(r * v, v);
+                    if (buf is not null) { TensorPrimitives.Multiply(row, invT, buf); row = buf; }
+                    var gr = dxs.Slice(r * v, v);
+                    AddScaledSoftmax(row, lse[r], -dy[r] * invT, gr);
+                    gr[tgt[r]] += dy[r] * invT;
+                }
+                if (buf is not null) BufferPool.Return(buf);
+            });
         }, logits);
         return y;
     }
@@ -188,31 +210,38 @@ public static partial class Ops
         int v = logits.Dim(-1), rows = logits.Size / Math.Max(1, v);
         var y = Tensor.Uninitialized(logits.Rank > 1 ? logits.Shape[..^1] : [1]);
         var lse = new float[rows];
-        var p = new float[v];
-        for (int r = 0; r < rows; r++)
+        Engine.ForRanges(rows, RowPiece(v), (r0, count) =>
         {
-            var row = logits.Span.Slice(r * v, v);
-            lse[r] = LogSumExp(row);
-            TensorPrimitives.Subtract(row, lse[r], p);
-            TensorPrimitives.Exp(p, p);
-            // H = lse − Σ p·z
-            y.Span[r] = lse[r] - TensorPrimitives.Dot(p, row);
-        }
+            var p = BufferPool.Rent(v);
+            for (int r = r0; r < r0 + count; r++)
+            {
+                var row = logits.Span.Slice(r * v, v);
+                lse[r] = LogSumExp(row);
+                TensorPrimitives.Subtract(row, lse[r], p);
+                TensorPrimitives.Exp(p, p);
+                // H = lse − Σ p·z
+                y.Span[r] = lse[r] - TensorPrimitives.Dot(p, row);
+            }
+            BufferPool.Return(p);
+        });
         Tape.Record(y, "entropy", () =>
         {
             // ∂H/∂z_j = −p_j (log p_j + H).
-            var xs = logits.Span; var dy = y.Grad!.Span; var dx = logits.EnsureGrad().Span; var hs = y.Span;
-            var pr = new float[v];
-            for (int r = 0; r < rows; r++)
+            var dx = logits.EnsureGrad();
+            Engine.ForRanges(rows, RowPiece(v), (r0, count) =>
             {
-                if (dy[r] == 0) continue;
-                var row = xs.Slice(r * v, v); var gr = dx.Slice(r * v, v);
-                for (int j = 0; j < v; j++)
+                var xs = logits.Span; var dy = y.Grad!.Span; var dxs = dx.Span; var hs = y.Span;
+                for (int r = r0; r < r0 + count; r++)
                 {
-                    float logp = row[j] - lse[r];
-                    gr[j] -= dy[r] * MathF.Exp(logp) * (logp + hs[r]);
+                    if (dy[r] == 0) continue;
+                    var row = xs.Slice(r * v, v); var gr = dxs.Slice(r * v, v);
+                    for (int j = 0; j < v; j++)
+                    {
+                        float logp = row[j] - lse[r];
+                        gr[j] -= dy[r] * MathF.Exp(logp) * (logp + hs[r]);
+                    }
                 }
-            }
+            });
         }, logits);
         return y;
     }
