@@ -112,6 +112,64 @@ public class ModelTests
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }
 
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void LastPositionsGiveTheFullForwardsValuesAndParameterGradients(string family)
+    {
+        // Rows padded on both sides, as rollouts are: the last block run on the last 4 positions only must give those
+        // positions' hidden states, and the same gradient in every parameter, as the whole forward sliced afterwards.
+        var model = CausalLanguageModel.Create(Config(family), seed: 6);
+        int[] ids = [0, 0, 5, 9, 2, 33, 17, 0, 4, 8, 15, 16, 23, 42 % 40, 1, 7];
+        float[] mask = [0, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1];
+        var weights = Tensor.Normal(new Rng(8), 0, 1, 2, 4, 16);
+        (float[] Hidden, float[][] Grads) Run(bool narrowed)
+        {
+            foreach (var p in model.Parameters) p.Grad?.Span.Clear();
+            using var tape = new Tape();
+            var hidden = narrowed ? model.Hidden(ids, 2, 8, mask, lastPositions: 4) : Ops.Slice(model.Hidden(ids, 2, 8, mask), 1, 4, 4);
+            tape.Backward(Ops.Sum(hidden * weights));
+            return (hidden.ToArray(), model.Parameters.Select(p => p.Grad?.ToArray() ?? new float[p.Size]).ToArray());
+        }
+        var (full, fullGrads) = Run(narrowed: false);
+        var (narrow, narrowGrads) = Run(narrowed: true);
+        Assert.Equal(full.Length, narrow.Length);
+        for (int i = 0; i < full.Length; i++) Assert.True(Math.Abs(full[i] - narrow[i]) <= 1e-5f, $"hidden {i}: {full[i]} vs {narrow[i]}");
+        Assert.Contains(fullGrads[0], g => g != 0);
+        for (int p = 0; p < fullGrads.Length; p++)
+            for (int i = 0; i < fullGrads[p].Length; i++)
+                Assert.True(Math.Abs(fullGrads[p][i] - narrowGrads[p][i]) <= 1e-5f * (1 + Math.Abs(fullGrads[p][i])),
+                    $"parameter {model.Parameters[p].Name}[{i}]: {fullGrads[p][i]} vs {narrowGrads[p][i]}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void ScoresReadTheLastRealTokenWhicheverRowEndsFirst(string family)
+    {
+        // Scores narrow the last block to the positions from the earliest last token on; right-padded rows of
+        // different lengths must still score as each would alone.
+        var model = CausalLanguageModel.Create(Config(family) with { NumLabels = 1 }, seed: 9);
+        int[] ids = [5, 9, 2, 0, 0, 0, 4, 8, 15, 16, 23, 1, 7, 3, 3, 3, 3, 0];
+        float[] mask = [1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0];
+        var scores = model.Scores(ids, 3, 6, mask).ToArray();
+        int[] lengths = [3, 6, 5];
+        for (int b = 0; b < 3; b++)
+        {
+            var alone = model.Scores(ids.AsSpan(b * 6, lengths[b]), 1, lengths[b]).Item();
+            Assert.True(Math.Abs(alone - scores[b]) < 1e-5, $"row {b}: {scores[b]} in the batch vs {alone} alone");
+        }
+    }
+
+    [Fact]
+    public void LastPositionsOutsideTheSequenceOrWithPackedDocumentsAreRefused()
+    {
+        var model = CausalLanguageModel.Create(Config("gpt2"), seed: 1);
+        int[] ids = [1, 2, 3, 4];
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Hidden(ids, 1, 4, lastPositions: 5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Hidden(ids, 1, 4, lastPositions: -1));
+        var ex = Assert.Throws<ArgumentException>(() => model.Hidden(ids, 1, 4, documentIds: [0, 0, 1, 1], lastPositions: 2));
+        Assert.Contains("documentIds", ex.Message);
+    }
+
     [Fact]
     public void ValueHeadReadsTheLastRealTokenUnderEitherPadding()
     {

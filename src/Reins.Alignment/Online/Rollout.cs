@@ -115,8 +115,9 @@ public sealed class Rollout
     private Tensor CompletionHidden(CausalLanguageModel model, int[] rows)
     {
         var (ids, mask, time) = Inputs(rows);
-        // Only the completion positions go through the LM head: for a real vocabulary the prompt's logits would cost most of the step.
-        return Ops.Slice(model.Hidden(ids, rows.Length, time, mask), 1, PromptLength - 1, CompletionLength);
+        // Only the positions before each completion token are computed past the last block's keys and values, and only
+        // they go through the LM head: for a real vocabulary the prompt's logits would cost most of the step.
+        return Ops.Slice(model.Hidden(ids, rows.Length, time, mask, lastPositions: CompletionLength + 1), 1, 0, CompletionLength);
     }
 
     /// <summary>
@@ -139,7 +140,8 @@ public sealed class Rollout
     public Tensor CriticValues(CausalLanguageModel critic, int[] rows)
     {
         var (ids, mask, time) = Inputs(rows);
-        return Ops.Reshape(Ops.Slice(critic.ScoresAllPositions(ids, rows.Length, time, mask), 1, PromptLength - 1, CompletionLength), rows.Length * CompletionLength);
+        var values = critic.ScoresAllPositions(ids, rows.Length, time, mask, lastPositions: CompletionLength + 1);
+        return Ops.Reshape(Ops.Slice(values, 1, 0, CompletionLength), rows.Length * CompletionLength);
     }
 
     /// <summary>Runs <paramref name="forward"/> ([rows·CompletionLength] per call) over every row in chunks, without gradients.</summary>

@@ -24,17 +24,27 @@ public abstract class CausalLanguageModel : Module
         _ => throw new ArgumentOutOfRangeException(nameof(config), config.Family, "unknown model family"),
     };
 
-    /// <summary>The final hidden states [batch, time, hidden] after the last norm.</summary>
+    /// <summary>The final hidden states [batch, time, hidden] after the last norm, or [batch, lastPositions, hidden].</summary>
     /// <param name="ids">Token ids [batch·time].</param>
     /// <param name="batch">Rows.</param>
     /// <param name="time">Positions per row.</param>
     /// <param name="attentionMask">1 = real token, 0 = padding; empty = all real.</param>
     /// <param name="positions">Position ids; default cumsum(mask) − 1.</param>
     /// <param name="documentIds">For packed rows: each token's document, so attention stays within documents.</param>
-    public Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null, int[]? documentIds = null)
+    /// <param name="lastPositions">
+    /// When 1..time−1, only each row's last this many positions are returned (transformers' <c>logits_to_keep</c>,
+    /// applied one block earlier): the last block's attention output, MLP and final norm run on those positions alone,
+    /// which is all a completion's log-probs, a critic's values or a reward model's score read. 0 = every position.
+    /// </param>
+    public Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null, int[]? documentIds = null, int lastPositions = 0)
     {
         CheckInputs(ids, batch, time, attentionMask, positions);
-        return Forward(ids, batch, time, positions ?? PositionIds(attentionMask, batch, time), new AttentionContext(attentionMask, documentIds, null));
+        if (lastPositions < 0 || lastPositions > time)
+            throw new ArgumentOutOfRangeException(nameof(lastPositions), $"{Config.Architecture}: {lastPositions} last positions of {time}.");
+        int keep = lastPositions == 0 ? time : lastPositions;
+        if (keep < time && documentIds is not null)
+            throw new ArgumentException($"{Config.Architecture}: lastPositions cannot be combined with packed documents (documentIds).");
+        return Forward(ids, batch, time, positions ?? PositionIds(attentionMask, batch, time), new AttentionContext(attentionMask, documentIds, null), keep);
     }
 
     /// <summary>What attention needs besides q, k, v: key padding, packed-document ids, or the KV cache when decoding.</summary>
@@ -48,9 +58,17 @@ public abstract class CausalLanguageModel : Module
     /// <summary>
     /// The blocks and final norm. Without a cache, attention runs over these <paramref name="time"/> positions
     /// under <paramref name="attentionMask"/>; with one, each layer appends its keys and values to the cache and
-    /// attends over everything cached (the mask then lives in the cache).
+    /// attends over everything cached (the mask then lives in the cache). The result holds each row's last
+    /// <paramref name="keep"/> positions: the last block narrows its queries and residual stream to them with
+    /// <see cref="LastPositions"/>.
     /// </summary>
-    private protected abstract Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, int[] positions, in AttentionContext context);
+    private protected abstract Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, int[] positions, in AttentionContext context, int keep);
+
+    /// <summary>
+    /// [batch, time, n] → its last <paramref name="keep"/> positions, for the last block when fewer are wanted. Keys
+    /// and values stay whole; attention places the narrowed queries at the end of the key sequence.
+    /// </summary>
+    private protected static Tensor LastPositions(Tensor x, int keep) => keep == x.Dim(1) ? x : Ops.Slice(x, 1, x.Dim(1) - keep, keep);
 
     /// <summary>
     /// Incremental decoding: runs <paramref name="time"/> new tokens per row (mask [batch·time], empty = all real)
@@ -62,7 +80,7 @@ public abstract class CausalLanguageModel : Module
         CheckInputs(ids, batch, time, newMask, null);
         if (cache.Batch != batch) throw new ArgumentException($"{Config.Architecture}: cache holds {cache.Batch} rows, the input {batch}.");
         var positions = cache.BeginStep(time, newMask);
-        var hidden = Forward(ids, batch, time, positions, new AttentionContext(default, default, cache));
+        var hidden = Forward(ids, batch, time, positions, new AttentionContext(default, default, cache), time);
         cache.EndStep(time);
         var last = new int[batch];
         for (int b = 0; b < batch; b++) last[b] = b * time + time - 1;
@@ -88,12 +106,18 @@ public abstract class CausalLanguageModel : Module
     /// Sequence scores [batch, num_labels] read at each sequence's last real token, as transformers'
     /// …ForSequenceClassification does (reward models).
     /// </summary>
-    public Tensor Scores(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default) =>
-        Ops.Linear(ValueHead.AtLastToken(Hidden(ids, batch, time, attentionMask), attentionMask), RequireScore(), null, Ops.WeightLayout.OutIn);
+    public Tensor Scores(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default)
+    {
+        CheckInputs(ids, batch, time, attentionMask, null);
+        // The last block only needs the positions from the earliest of the rows' last tokens on.
+        int keep = time - ValueHead.LastRealTokens(attentionMask, batch, time).Min();
+        var hidden = Hidden(ids, batch, time, attentionMask, lastPositions: keep);
+        return Ops.Linear(ValueHead.AtLastToken(hidden, attentionMask, time), RequireScore(), null, Ops.WeightLayout.OutIn);
+    }
 
-    /// <summary>Scores at every position [batch, time, num_labels] (PPO critics).</summary>
-    public Tensor ScoresAllPositions(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default) =>
-        Ops.Linear(Hidden(ids, batch, time, attentionMask), RequireScore(), null, Ops.WeightLayout.OutIn);
+    /// <summary>Scores at every position [batch, time, num_labels], or at the last <paramref name="lastPositions"/> (PPO critics).</summary>
+    public Tensor ScoresAllPositions(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int lastPositions = 0) =>
+        Ops.Linear(Hidden(ids, batch, time, attentionMask, lastPositions: lastPositions), RequireScore(), null, Ops.WeightLayout.OutIn);
 
     private Tensor RequireScore() => ScoreWeight ?? throw new InvalidOperationException($"{Config.Architecture} has no score head (num_labels is not set).");
 

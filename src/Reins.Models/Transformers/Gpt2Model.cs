@@ -45,7 +45,7 @@ public sealed class Gpt2Model : CausalLanguageModel
     /// <inheritdoc/>
     public override Tensor LmHeadWeight => lmHead ?? (Config.NumLabels is null ? wte : throw NoLmHead());
 
-    private protected override Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, int[] positions, in AttentionContext context)
+    private protected override Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, int[] positions, in AttentionContext context, int keep)
     {
         foreach (var p in positions)
             if ((uint)p >= (uint)Config.MaxPositions)
@@ -57,7 +57,9 @@ public sealed class Gpt2Model : CausalLanguageModel
             var blk = blocks[l];
             var a = Ops.LayerNorm(x, blk.Ln1W, blk.Ln1B, Config.NormEps);
             var qkv = Ops.Linear(a, blk.AttnW, blk.AttnB, Ops.WeightLayout.InOut);
-            var y = SelfAttention(l, Ops.Slice(qkv, -1, 0, c), Ops.Slice(qkv, -1, c, c), Ops.Slice(qkv, -1, 2 * c, c), h, h, context);
+            var q = Ops.Slice(qkv, -1, 0, c);
+            if (l == blocks.Length - 1) (q, x) = (LastPositions(q, keep), LastPositions(x, keep));
+            var y = SelfAttention(l, q, Ops.Slice(qkv, -1, c, c), Ops.Slice(qkv, -1, 2 * c, c), h, h, context);
             (x, var m) = Ops.ResidualLayerNorm(x, Ops.Linear(y, blk.ProjW, blk.ProjB, Ops.WeightLayout.InOut), blk.Ln2W, blk.Ln2B, Config.NormEps);
             var fc = Ops.Linear(m, blk.FcW, blk.FcB, Ops.WeightLayout.InOut);
             var act = Config.Activation == "gelu" ? Ops.GeluExact(fc) : Ops.GeluTanh(fc);

@@ -71,7 +71,7 @@ public sealed class LlamaModel : CausalLanguageModel
     /// <inheritdoc/>
     public override Tensor LmHeadWeight => lmHead ?? (Config.NumLabels is null ? embed : throw NoLmHead());
 
-    private protected override Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, int[] positions, in AttentionContext context)
+    private protected override Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, int[] positions, in AttentionContext context, int keep)
     {
         int h = Config.Heads, kvh = Config.KvHeads;
         var x = Ops.Embedding(embed, ids, batch, time);
@@ -82,6 +82,7 @@ public sealed class LlamaModel : CausalLanguageModel
             var q = Ops.Rotary(Ops.Linear(a, blk.Q, blk.QBias, Ops.WeightLayout.OutIn), h, positions, cos, sin);
             var k = Ops.Rotary(Ops.Linear(a, blk.K, blk.KBias, Ops.WeightLayout.OutIn), kvh, positions, cos, sin);
             var v = Ops.Linear(a, blk.V, blk.VBias, Ops.WeightLayout.OutIn);
+            if (l == blocks.Length - 1) (q, x) = (LastPositions(q, keep), LastPositions(x, keep));
             var y = SelfAttention(l, q, k, v, h, kvh, context);
             (x, var m) = Ops.ResidualRmsNorm(x, Ops.Linear(y, blk.O, blk.OBias, Ops.WeightLayout.OutIn), blk.PostNorm, Config.NormEps);
             var gate = Ops.Silu(Ops.Linear(m, blk.Gate, null, Ops.WeightLayout.OutIn));

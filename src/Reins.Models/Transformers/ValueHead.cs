@@ -28,22 +28,37 @@ public sealed class ValueHead : Module
     /// mask; with left padding it is position T−1. A row with no real token is an error.
     /// </summary>
     public Tensor LastToken(Tensor hidden, ReadOnlySpan<float> attentionMask) =>
-        Ops.Linear(AtLastToken(hidden, attentionMask), this["score.weight"], null, Ops.WeightLayout.OutIn);
+        Ops.Linear(AtLastToken(hidden, attentionMask, hidden.Dim(1)), this["score.weight"], null, Ops.WeightLayout.OutIn);
 
-    /// <summary>Hidden states [B, C] at each sequence's last real token (see <see cref="LastToken"/>).</summary>
-    public static Tensor AtLastToken(Tensor hidden, ReadOnlySpan<float> attentionMask)
+    /// <summary>
+    /// Hidden states [B, C] at each sequence's last real token (see <see cref="LastToken"/>). hidden [B, T′, C] holds
+    /// the last T′ of the <paramref name="time"/> positions the mask [B·time] covers (T′ = time unless the model was
+    /// asked for its last positions only).
+    /// </summary>
+    public static Tensor AtLastToken(Tensor hidden, ReadOnlySpan<float> attentionMask, int time)
     {
-        int batch = hidden.Dim(0), time = hidden.Dim(1), c = hidden.Dim(2);
-        var rows = new int[batch];
+        int batch = hidden.Dim(0), held = hidden.Dim(1), c = hidden.Dim(2), skipped = time - held;
+        var rows = LastRealTokens(attentionMask, batch, time);
         for (int b = 0; b < batch; b++)
         {
-            int last = attentionMask.IsEmpty ? time - 1 : -1;
-            if (!attentionMask.IsEmpty)
-                for (int t = 0; t < time; t++) if (attentionMask[b * time + t] != 0) last = t;
-            if (last < 0) throw new ArgumentException($"value head: sequence {b} of the batch has no real token (all padding).");
-            rows[b] = b * time + last;
+            if (rows[b] < skipped) throw new ArgumentException($"value head: sequence {b}'s last real token {rows[b]} is before the {held} positions held.");
+            rows[b] = b * held + rows[b] - skipped;
         }
         // Gathering rows is an embedding lookup into the flattened hidden states, whose backward scatters back.
-        return Ops.Embedding(Ops.Reshape(hidden, batch * time, c), rows, batch);
+        return Ops.Embedding(Ops.Reshape(hidden, batch * held, c), rows, batch);
+    }
+
+    /// <summary>Each sequence's last real position (mask [B·time], empty = all real); a row of padding only is an error.</summary>
+    public static int[] LastRealTokens(ReadOnlySpan<float> attentionMask, int batch, int time)
+    {
+        var last = new int[batch];
+        for (int b = 0; b < batch; b++)
+        {
+            last[b] = attentionMask.IsEmpty ? time - 1 : -1;
+            if (!attentionMask.IsEmpty)
+                for (int t = 0; t < time; t++) if (attentionMask[b * time + t] != 0) last[b] = t;
+            if (last[b] < 0) throw new ArgumentException($"value head: sequence {b} of the batch has no real token (all padding).");
+        }
+        return last;
     }
 }
