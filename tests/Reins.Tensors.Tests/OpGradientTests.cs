@@ -287,6 +287,39 @@ public class OpGradientTests
         Assert.Throws<ArgumentException>(() => Ops.Attention(q, k, v, 2, 1, mask, causal: true, [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
     }
 
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(3, true)]
+    [InlineData(1, true)]
+    public void AttentionOnAFusedQkvProjection(int queries, bool leftPadded)
+    {
+        // [B, T, 3·H·D] read in place, queries at the last positions only when queries > 0: gradients by finite
+        // differences, and values and qkv's gradient equal to attention on the three slices.
+        int batch = 2, t = 5, heads = 2, d = 3, c = heads * d, tq = queries == 0 ? t : queries;
+        var qkv = Input(40, -1, 1, batch, t, 3 * c);
+        float[] mask = leftPadded ? [0, 1, 1, 1, 1, 0, 0, 1, 1, 1] : [];
+        Check(x => Ops.Attention(x[0], heads, mask, causal: true, default, queries), [qkv]);
+
+        var weights = Tensor.Uniform(new Rng(41), -1, 1, batch, tq, c);
+        float[] Grad(Func<Tensor, Tensor> attend)
+        {
+            qkv.ClearGrad();
+            using var tape = new Tape();
+            tape.Backward(Ops.Sum(attend(qkv) * weights));
+            return qkv.Grad!.ToArray();
+        }
+        Tensor Sliced(Tensor p) => Ops.Attention(Ops.Slice(Ops.Slice(p, -1, 0, c), 1, t - tq, tq), Ops.Slice(p, -1, c, c), Ops.Slice(p, -1, 2 * c, c), heads, heads, mask, causal: true);
+        var fused = Ops.Attention(qkv, heads, mask, causal: true, default, queries).ToArray();
+        var sliced = Sliced(qkv).ToArray();
+        Assert.Equal(sliced.Length, fused.Length);
+        for (int i = 0; i < fused.Length; i++) Assert.Equal(sliced[i], fused[i], 6);
+        var (gf, gs) = (Grad(p => Ops.Attention(p, heads, mask, causal: true, default, queries)), Grad(Sliced));
+        Assert.Contains(gf, g => g != 0);
+        for (int i = 0; i < gf.Length; i++) Assert.Equal(gs[i], gf[i], 6);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Ops.Attention(qkv, heads, mask, causal: true, default, t + 1));
+        Assert.Throws<ArgumentException>(() => Ops.Attention(Input(42, -1, 1, batch, t, 3 * c + 1), heads, mask, causal: true));
+    }
+
     [Fact]
     public void AttentionWithCachedKeysLongerThanQueries()
     {

@@ -96,6 +96,18 @@ public abstract class CausalLanguageModel : Module
         return cache.Attend(layer, q, q.Dim(1), heads, kvHeads);
     }
 
+    /// <summary>
+    /// Self-attention of one block from a fused q/k/v projection [B, T, 3·H·D] (GPT-2's c_attn), with queries at each
+    /// row's last <paramref name="queries"/> positions. Training and scoring read the projection in place; decoding
+    /// slices it for the cache.
+    /// </summary>
+    private protected static Tensor FusedSelfAttention(int layer, Tensor qkv, int heads, int queries, in AttentionContext context)
+    {
+        if (context.Cache is null) return Ops.Attention(qkv, heads, context.Mask, causal: true, context.Segments, queries);
+        int c = qkv.Dim(2) / 3;
+        return SelfAttention(layer, Ops.Slice(qkv, -1, 0, c), Ops.Slice(qkv, -1, c, c), Ops.Slice(qkv, -1, 2 * c, c), heads, heads, context);
+    }
+
     /// <summary>The matrix [vocab, hidden] that maps hidden states to logits (the embedding when tied).</summary>
     public abstract Tensor LmHeadWeight { get; }
 

@@ -50,16 +50,16 @@ public sealed class Gpt2Model : CausalLanguageModel
         foreach (var p in positions)
             if ((uint)p >= (uint)Config.MaxPositions)
                 throw new ArgumentOutOfRangeException(nameof(positions), $"GPT-2: position {p} exceeds n_positions {Config.MaxPositions}.");
-        int c = Config.HiddenSize, h = Config.Heads;
+        int h = Config.Heads;
         var x = Ops.Embedding(wte, ids, batch, time) + Ops.Embedding(wpe, positions, batch, time);
         for (int l = 0; l < blocks.Length; l++)
         {
             var blk = blocks[l];
             var a = Ops.LayerNorm(x, blk.Ln1W, blk.Ln1B, Config.NormEps);
             var qkv = Ops.Linear(a, blk.AttnW, blk.AttnB, Ops.WeightLayout.InOut);
-            var q = Ops.Slice(qkv, -1, 0, c);
-            if (l == blocks.Length - 1) (q, x) = (LastPositions(q, keep), LastPositions(x, keep));
-            var y = SelfAttention(l, q, Ops.Slice(qkv, -1, c, c), Ops.Slice(qkv, -1, 2 * c, c), h, h, context);
+            bool last = l == blocks.Length - 1;
+            var y = FusedSelfAttention(l, qkv, h, last ? keep : time, context);
+            if (last) x = LastPositions(x, keep);
             (x, var m) = Ops.ResidualLayerNorm(x, Ops.Linear(y, blk.ProjW, blk.ProjB, Ops.WeightLayout.InOut), blk.Ln2W, blk.Ln2B, Config.NormEps);
             var fc = Ops.Linear(m, blk.FcW, blk.FcB, Ops.WeightLayout.InOut);
             var act = Config.Activation == "gelu" ? Ops.GeluExact(fc) : Ops.GeluTanh(fc);

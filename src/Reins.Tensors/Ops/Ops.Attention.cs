@@ -14,43 +14,72 @@ public static partial class Ops
     /// <paramref name="segments"/> [B·T] (S = T), when given, confines each query to keys of its own segment: packed
     /// sequences, whose documents must each be one contiguous run.
     /// </summary>
-    public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, int kvHeads, ReadOnlySpan<float> keyMask, bool causal, ReadOnlySpan<int> segments = default)
+    public static Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, int kvHeads, ReadOnlySpan<float> keyMask, bool causal, ReadOnlySpan<int> segments = default)
     {
         if (q.Rank != 3 || k.Rank != 3 || v.Rank != 3)
             throw new ArgumentException($"attention: q, k, v must be [B, T, H·D]; got {Tensor.Format(q.Shape)}, {Tensor.Format(k.Shape)}, {Tensor.Format(v.Shape)}.");
         int batch = q.Dim(0), t = q.Dim(1), s = k.Dim(1), d = q.Dim(2) / heads;
         if (heads % kvHeads != 0 || d * heads != q.Dim(2) || k.Dim(2) != kvHeads * d || !k.Shape.AsSpan().SequenceEqual(v.Shape) || k.Dim(0) != batch || s < t)
             throw new ArgumentException($"attention: q {Tensor.Format(q.Shape)} with {heads} heads and k {Tensor.Format(k.Shape)} / v {Tensor.Format(v.Shape)} with {kvHeads} kv heads are inconsistent.");
+        return Attend(new(q, 0, t, 0, q.Dim(2)), new(k, 0, s, 0, k.Dim(2)), new(v, 0, s, 0, v.Dim(2)), batch, t, s, heads, kvHeads, d, keyMask, causal, segments);
+    }
+
+    /// <summary>
+    /// Attention on the output of a fused q/k/v projection (GPT-2's c_attn): <paramref name="qkv"/> [B, T, 3·H·D] holds
+    /// q, k and v side by side on its last axis and is read in place, so neither the three slices nor their gradients
+    /// are copied. Returns [B, queries, H·D] for each row's last <paramref name="queries"/> positions (0 = all T), which
+    /// attend to all T keys; otherwise as <see cref="Attention(Tensor, Tensor, Tensor, int, int, ReadOnlySpan{float}, bool, ReadOnlySpan{int})"/>.
+    /// </summary>
+    public static Tensor Attention(Tensor qkv, int heads, ReadOnlySpan<float> keyMask, bool causal, ReadOnlySpan<int> segments = default, int queries = 0)
+    {
+        if (qkv.Rank != 3 || qkv.Dim(2) % (3 * heads) != 0)
+            throw new ArgumentException($"attention: fused qkv must be [B, T, 3·H·D] with {heads} heads; got {Tensor.Format(qkv.Shape)}.");
+        int batch = qkv.Dim(0), s = qkv.Dim(1), c = qkv.Dim(2) / 3, t = queries == 0 ? s : queries;
+        if (queries < 0 || queries > s)
+            throw new ArgumentOutOfRangeException(nameof(queries), $"attention: {queries} query positions of {s}.");
+        return Attend(new(qkv, 0, s, s - t, 3 * c), new(qkv, c, s, 0, 3 * c), new(qkv, 2 * c, s, 0, 3 * c), batch, t, s, heads, heads, c / heads, keyMask, causal, segments);
+    }
+
+    // A matrix inside a tensor's storage: row r of sequence b is row b·BatchRows + First + r, Column floats in, Ld floats
+    // apart. Separate q, k and v tensors are plain [B·T, H·D] matrices; a fused projection holds all three at one Ld.
+    private readonly record struct Operand(Tensor Source, int Column, int BatchRows, int First, int Ld)
+    {
+        public long Row(int b, int r) => ((long)b * BatchRows + First + r) * Ld + Column;
+    }
+
+    private static unsafe Tensor Attend(Operand q, Operand k, Operand v, int batch, int t, int s, int heads, int kvHeads, int d,
+        ReadOnlySpan<float> keyMask, bool causal, ReadOnlySpan<int> segments)
+    {
         if (!keyMask.IsEmpty && keyMask.Length != batch * s)
             throw new ArgumentException($"attention: key mask has {keyMask.Length} entries, expected B·S = {batch * s}.");
         var mask = MaskBias(keyMask);
         var firstKey = segments.IsEmpty ? null : SegmentStarts(segments, batch, t, s);
-        int group = heads / kvHeads, ldq = heads * d, ldk = kvHeads * d;
+        int group = heads / kvHeads, ldy = heads * d;
         float scale = 1f / MathF.Sqrt(d);
         var probs = Tensor.Uninitialized([batch, heads, t, s]);
-        var y = Tensor.Uninitialized([batch, t, heads * d]);
-        float* qp = q.Ptr, kp = k.Ptr, vp = v.Ptr, pp = probs.Ptr, yp = y.Ptr;
+        var y = Tensor.Uninitialized([batch, t, ldy]);
+        float* qp = q.Source.Ptr, kp = k.Source.Ptr, vp = v.Source.Ptr, pp = probs.Ptr, yp = y.Ptr;
 
         // One task per (batch, kv head): the q heads sharing a kv head run together, so the backward's
         // accumulation into dK and dV never races and the result does not depend on the thread count.
         Engine.For(batch * kvHeads, task =>
         {
             int b = task / kvHeads, kh = task % kvHeads;
-            AttendGroup(b, kh, group, t, s, d, qp, ldq, kp + (long)b * s * ldk, vp + (long)b * s * ldk, ldk,
-                pp + ((long)b * heads + kh * group) * t * s, yp, scale, causal, mask, b * s, firstKey);
+            AttendGroup(kh, group, t, s, d, qp + q.Row(b, 0), q.Ld, kp + k.Row(b, 0), vp + v.Row(b, 0), k.Ld,
+                pp + ((long)b * heads + kh * group) * t * s, yp + (long)b * t * ldy, ldy, scale, causal, mask, b * s, firstKey, b * t);
         });
 
         Tape.Record(y, "attention", () =>
         {
             float* dy = y.Grad!.Ptr;
-            float* dq = q.RequiresGrad ? q.EnsureGrad().Ptr : null;
-            float* dk = k.RequiresGrad ? k.EnsureGrad().Ptr : null;
-            float* dv = v.RequiresGrad ? v.EnsureGrad().Ptr : null;
-            float* qp = q.Ptr, kp = k.Ptr, vp = v.Ptr, pp = probs.Ptr;
+            float* dq = q.Source.RequiresGrad ? q.Source.EnsureGrad().Ptr : null;
+            float* dk = k.Source.RequiresGrad ? k.Source.EnsureGrad().Ptr : null;
+            float* dv = v.Source.RequiresGrad ? v.Source.EnsureGrad().Ptr : null;
+            float* qp = q.Source.Ptr, kp = k.Source.Ptr, vp = v.Source.Ptr, pp = probs.Ptr;
             Engine.For(batch * kvHeads, task =>
             {
                 int b = task / kvHeads, kh = task % kvHeads;
-                long kvOff = (long)b * s * ldk + kh * d;
+                long kOff = k.Row(b, 0) + kh * d, vOff = v.Row(b, 0) + kh * d;
                 var dScores = BufferPool.Rent(Math.Min(QueryBlock, t) * s);
                 fixed (float* ds = dScores)
                 {
@@ -59,10 +88,10 @@ public static partial class Ops
                         {
                             // Query rows [r0, r0 + rows) and the keys they see; probabilities past those keys are 0.
                             int rows = Math.Min(QueryBlock, t - r0), keys = KeysSeen(r0 + rows, t, s, causal);
-                            long qOff = (long)(b * t + r0) * ldq + h * d;
+                            long qOff = q.Row(b, r0) + h * d, yOff = (long)(b * t + r0) * ldy + h * d;
                             float* pb = pp + (((long)b * heads + h) * t + r0) * s;
-                            if (dv != null) Gemm.Multiply(true, false, keys, d, rows, pb, s, dy + qOff, ldq, dv + kvOff, ldk, true, 1);       // dV += Pᵀ·dO
-                            Gemm.Multiply(false, true, rows, keys, d, dy + qOff, ldq, vp + kvOff, ldk, ds, keys, false, 1);                     // dP = dO·Vᵀ
+                            if (dv != null) Gemm.Multiply(true, false, keys, d, rows, pb, s, dy + yOff, ldy, dv + vOff, v.Ld, true, 1);       // dV += Pᵀ·dO
+                            Gemm.Multiply(false, true, rows, keys, d, dy + yOff, ldy, vp + vOff, v.Ld, ds, keys, false, 1);                     // dP = dO·Vᵀ
                             for (int i = 0; i < rows; i++)                                                                                      // dS = P ⊙ (dP − ⟨dP, P⟩) · scale
                             {
                                 var pr = new ReadOnlySpan<float>(pb + (long)i * s, keys);
@@ -72,13 +101,13 @@ public static partial class Ops
                                 TensorPrimitives.Multiply(dr, pr, dr);
                                 TensorPrimitives.Multiply(dr, scale, dr);
                             }
-                            if (dq != null) Gemm.Multiply(false, false, rows, d, keys, ds, keys, kp + kvOff, ldk, dq + qOff, ldq, true, 1);     // dQ += dS·K
-                            if (dk != null) Gemm.Multiply(true, false, keys, d, rows, ds, keys, qp + qOff, ldq, dk + kvOff, ldk, true, 1);     // dK += dSᵀ·Q
+                            if (dq != null) Gemm.Multiply(false, false, rows, d, keys, ds, keys, kp + kOff, k.Ld, dq + qOff, q.Ld, true, 1);   // dQ += dS·K
+                            if (dk != null) Gemm.Multiply(true, false, keys, d, rows, ds, keys, qp + qOff, q.Ld, dk + kOff, k.Ld, true, 1);   // dK += dSᵀ·Q
                         }
                 }
                 BufferPool.Return(dScores);
             });
-        }, q, k, v);
+        }, q.Source, k.Source == q.Source ? null : k.Source, v.Source == q.Source ? null : v.Source);
         return y;
     }
 
@@ -156,25 +185,26 @@ public static partial class Ops
         }
     }
 
-    // The q heads of kv head kh in sequence b: probabilities into probs [group, t, s], outputs into y. kb and vb
-    // point at the sequence's first key row; maskOffset is where its s keys start in mask.
-    private static unsafe void AttendGroup(int b, int kh, int group, int t, int s, int d, float* qp, int ldq, float* kb, float* vb, int ldk,
-        float* probs, float* yp, float scale, bool causal, float[]? mask, int maskOffset, int[]? firstKey)
+    // The q heads of kv head kh in one sequence: probabilities into probs [group, t, s], outputs into y (ldy apart).
+    // qb, kb and vb point at the sequence's first query, key and value rows; maskOffset is where its s keys start in
+    // mask, segmentOffset where its t queries start in firstKey.
+    private static unsafe void AttendGroup(int kh, int group, int t, int s, int d, float* qb, int ldq, float* kb, float* vb, int ldk,
+        float* probs, float* yb, int ldy, float scale, bool causal, float[]? mask, int maskOffset, int[]? firstKey, int segmentOffset)
     {
         kb += kh * d;
         vb += kh * d;
         for (int g = 0; g < group; g++)
         {
             int h = kh * group + g;
-            float* qb = qp + (long)b * t * ldq + h * d, pb = probs + (long)g * t * s, yb = yp + (long)b * t * ldq + h * d;
+            float* qh = qb + h * d, pb = probs + (long)g * t * s, yh = yb + h * d;
             for (int r0 = 0; r0 < t; r0 += QueryBlock)
             {
                 int rows = Math.Min(QueryBlock, t - r0), keys = KeysSeen(r0 + rows, t, s, causal);
                 float* pr = pb + (long)r0 * s;
-                Gemm.Multiply(false, true, rows, keys, d, qb + (long)r0 * ldq, ldq, kb, ldk, pr, s, false, 1);
+                Gemm.Multiply(false, true, rows, keys, d, qh + (long)r0 * ldq, ldq, kb, ldk, pr, s, false, 1);
                 for (int i = r0; i < r0 + rows; i++)
-                    MaskedSoftmaxRow(new Span<float>(pb + (long)i * s, s), scale, firstKey?[b * t + i] ?? 0, causal ? s - t + i : s - 1, mask, maskOffset);
-                Gemm.Multiply(false, false, rows, d, keys, pr, s, vb, ldk, yb + (long)r0 * ldq, ldq, false, 1);
+                    MaskedSoftmaxRow(new Span<float>(pb + (long)i * s, s), scale, firstKey?[segmentOffset + i] ?? 0, causal ? s - t + i : s - 1, mask, maskOffset);
+                Gemm.Multiply(false, false, rows, d, keys, pr, s, vb, ldk, yh + (long)r0 * ldy, ldy, false, 1);
             }
         }
     }
