@@ -191,12 +191,15 @@ public class OpGradientTests
         Check(x => Ops.Embedding(x[0], ids, 2, 3), [w]);
     }
 
-    [Fact]
-    public void LayerNormAndRmsNorm()
+    [Theory]
+    [InlineData(8)]
+    [InlineData(37)]
+    public void LayerNormAndRmsNorm(int n)
     {
-        var x = Input(20, -2, 2, 3, 8);
-        var w = Input(21, 0.5f, 1.5f, 8);
-        var b = Input(22, -1, 1, 8);
+        // 37 features: the input gradient's vector body and its scalar tail.
+        var x = Input(20, -2, 2, 3, n);
+        var w = Input(21, 0.5f, 1.5f, n);
+        var b = Input(22, -1, 1, n);
         Check(t => Ops.LayerNorm(t[0], t[1], t[2], 1e-5f), [x, w, b]);
         Check(t => Ops.LayerNorm(t[0], t[1], null, 1e-5f), [x, w]);
         Check(t => Ops.RmsNorm(t[0], t[1], 1e-6f), [x, w]);

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Reins.Tensors;
 
@@ -86,8 +87,21 @@ public static partial class Ops
                         TensorPrimitives.Multiply(dy.Slice(r * n, n), w, g);
                         float meanG = rms ? 0 : TensorPrimitives.Sum(g) / n, meanGx = TensorPrimitives.Dot(g, xhat) / n;
                         var dxr = dxs.Slice(r * n, n);
-                        if (overwrite) for (int i = 0; i < n; i++) dxr[i] = rstd[r] * (g[i] - meanG - xhat[i] * meanGx);
-                        else for (int i = 0; i < n; i++) dxr[i] += rstd[r] * (g[i] - meanG - xhat[i] * meanGx);
+                        // Vectors, then a scalar tail with the same operations in the same order.
+                        int i = 0;
+                        if (Vector512.IsHardwareAccelerated)
+                            for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
+                            {
+                                var term = Vector512.Create(rstd[r]) * (Vector512.Create(g.Slice(i, Vector512<float>.Count)) - Vector512.Create(meanG)
+                                    - Vector512.Create(xhat.Slice(i, Vector512<float>.Count)) * Vector512.Create(meanGx));
+                                var d = dxr.Slice(i, Vector512<float>.Count);
+                                (overwrite ? term : Vector512.Create(d) + term).CopyTo(d);
+                            }
+                        for (; i < n; i++)
+                        {
+                            float term = rstd[r] * (g[i] - meanG - xhat[i] * meanGx);
+                            dxr[i] = overwrite ? term : dxr[i] + term;
+                        }
                     }
                 });
             if (dw is not null || db is not null)
