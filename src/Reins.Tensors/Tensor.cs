@@ -143,8 +143,7 @@ public sealed class Tensor
     /// </summary>
     public static Tensor RentUninitialized(params int[] shape)
     {
-        foreach (var d in shape)
-            if (d < 0) throw new ArgumentException($"Negative extent in shape {Format(shape)}.");
+        CheckExtents(shape);
         return new Tensor(BufferPool.Rent(ShapeSize(shape)), 0, (int[])shape.Clone());
     }
 
@@ -153,12 +152,17 @@ public sealed class Tensor
 
     internal static Tensor Uninitialized(int[] shape)
     {
-        foreach (var d in shape)
-            if (d < 0) throw new ArgumentException($"Negative extent in shape {Format(shape)}.");
+        CheckExtents(shape);
         var tape = Tape.Current;
         var t = new Tensor(tape is null ? GC.AllocateUninitializedArray<float>(ShapeSize(shape), pinned: true) : BufferPool.Rent(ShapeSize(shape)), 0, shape);
         tape?.Own(t);
         return t;
+    }
+
+    private static void CheckExtents(int[] shape)
+    {
+        foreach (var d in shape)
+            if (d < 0) throw new ArgumentException($"Negative extent in shape {Format(shape)}.");
     }
 
     /// <summary>A tensor with the same shape and a fresh copy of the data, detached from any tape.</summary>
