@@ -259,11 +259,13 @@ public sealed class FarmPipeline
         for (int start = 0; start < ids.Count; start += Batch)
         {
             var chunk = ids.Skip(start).Take(Batch).ToList();
-            results.AddRange(Generator.Generate(policy, chunk, new SamplingOptions
+            var generated = Generator.Generate(policy, chunk, new SamplingOptions
             {
                 MaxNewTokens = config.MaxResponseTokens, Temperature = temperature, NumReturnSequences = n, StopTokenIds = [tokenizer.EosId!.Value],
                 PromptSeeds = [.. Enumerable.Range(start, chunk.Count).Select(i => sampleSeed * 1_000_003UL + (ulong)i)],
-            }, Decode));
+            }, Decode);
+            // The generator numbers prompts within its call; the scoring requests index the whole prompt list.
+            results.AddRange(generated.Select(s => s with { PromptIndex = start + s.PromptIndex }));
         }
         return results;
     }
