@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Reins.Alignment.Dpo;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Kto;
 using Reins.Alignment.Sft;
 using Reins.Alignment.Training;
@@ -42,7 +43,11 @@ public sealed class OfflineTrainerTests : IDisposable
     public void DpoRaisesHeldOutImplicitRewardAccuracyAndMovesTheRatioTheRightWay()
     {
         Engine.Threads = 1;
-        var config = new DpoConfig { OutputDir = dir, MaxSteps = 40, LearningRate = 3e-3f, PerDeviceTrainBatchSize = 8, LoggingSteps = 10, Beta = 0.1f, Seed = 3 };
+        var config = new DpoConfig
+        {
+            Training = new() { OutputDir = dir, MaxSteps = 40, LearningRate = 3e-3f, PerDeviceTrainBatchSize = 8, LoggingSteps = 10, Seed = 3 },
+            Loss = new() { Beta = 0.1f },
+        };
         var heldOut = Pairs(40, 99);
         var trainer = new DpoTrainer(config, TinyModel(), TinyModel(), Encoder, Pairs(64, 1), heldOut, null);
         trainer.Train();
@@ -87,7 +92,14 @@ public sealed class OfflineTrainerTests : IDisposable
     }
 
     private SftTrainer Sft(string output, int maxSteps) => new(
-        new SftConfig { OutputDir = output, MaxSteps = maxSteps, SaveSteps = 3, LoggingSteps = 1, LearningRate = 1e-2f, PerDeviceTrainBatchSize = 4, GradientAccumulationSteps = 2, Seed = 5, WarmupRatio = 0.2, LrSchedulerType = "cosine" },
+        new SftConfig
+        {
+            Training = new()
+            {
+                OutputDir = output, MaxSteps = maxSteps, SaveSteps = 3, LoggingSteps = 1, LearningRate = 1e-2f, PerDeviceTrainBatchSize = 4, GradientAccumulationSteps = 2,
+                Seed = 5, WarmupRatio = 0.2, LrSchedulerType = "cosine",
+            },
+        },
         TinyModel(7), Encoder, [.. Enumerable.Range(0, 30).Select(i => new PromptCompletionExample(T($"n{i}="), T(new string((char)('a' + i % 5), 3 + i % 4))))], null, null);
 
     [Fact]
@@ -112,8 +124,8 @@ public sealed class OfflineTrainerTests : IDisposable
     public void SftLearnsCompletionsAndReportsPerplexity()
     {
         var examples = Enumerable.Range(0, 40).Select(i => new PromptCompletionExample(T($"{i % 4}>"), T(new[] { "alpha", "beta", "gamma", "delta" }[i % 4]))).ToList<Example>();
-        var trainer = new SftTrainer(new SftConfig { OutputDir = dir, MaxSteps = 60, LearningRate = 1e-2f, PerDeviceTrainBatchSize = 8, LoggingSteps = 20, EvalSteps = 60 },
-            TinyModel(), Encoder, examples, examples.Take(8).ToList(), null);
+        var config = new SftConfig { Training = new() { OutputDir = dir, MaxSteps = 60, LearningRate = 1e-2f, PerDeviceTrainBatchSize = 8, LoggingSteps = 20, EvalSteps = 60 } };
+        var trainer = new SftTrainer(config, TinyModel(), Encoder, examples, examples.Take(8).ToList(), null);
         trainer.Train();
         var rows = File.ReadAllLines(Path.Combine(dir, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
         var eval = rows.Last(r => r["eval_loss"] is not null);
@@ -124,14 +136,35 @@ public sealed class OfflineTrainerTests : IDisposable
     }
 
     [Fact]
+    public void EvalFractionEvaluatesOnAHeldOutShareWhenNoEvalSetIsGiven()
+    {
+        var examples = Enumerable.Range(0, 40).Select(i => new PromptCompletionExample(T($"{i % 4}>"), T(new[] { "alpha", "beta", "gamma", "delta" }[i % 4]))).ToList<Example>();
+        var config = new SftConfig { Training = new() { OutputDir = dir, MaxSteps = 4, LearningRate = 1e-2f, PerDeviceTrainBatchSize = 8, LoggingSteps = 2, EvalSteps = 2, EvalFraction = 0.25 } };
+        var trainer = new SftTrainer(config, TinyModel(), Encoder, examples, null, null);
+        trainer.Train();
+        var rows = File.ReadAllLines(Path.Combine(dir, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal([2L, 4L], rows.Where(r => r["eval_loss"] is not null).Select(r => r["step"]!.GetValue<long>()));
+        // The 30 training examples left make epochs of four steps of 8 (all 40 would make five).
+        Assert.Equal(4 / 4.0, rows.Last(r => r["epoch"] is not null)["epoch"]!.GetValue<double>(), 6);
+    }
+
+    [Fact]
     public void PackedSftSeesTheSameLossAsUnpackedOnOneDocumentPerBlock()
     {
         // With packing, attention is confined to each document, so the loss of packed documents equals that of the
         // documents alone (it would not if attention leaked across the packed boundary).
         var docs = new List<Example> { new LanguageModelingExample(T("abcde")), new LanguageModelingExample(T("xyz")) };
-        var packed = new SftTrainer(new SftConfig { OutputDir = dir, Packing = true, MaxLength = 16, MaxSteps = 1, LearningRate = 1e-9f, PerDeviceTrainBatchSize = 1 }, TinyModel(), Encoder, docs, null, null);
+        var packed = new SftTrainer(new SftConfig
+        {
+            Training = new() { OutputDir = dir, MaxSteps = 1, LearningRate = 1e-9f, PerDeviceTrainBatchSize = 1 },
+            Packing = true,
+            MaxLength = 16,
+        }, TinyModel(), Encoder, docs, null, null);
         var packedLoss = packed.Train();
-        var plain = new SftTrainer(new SftConfig { OutputDir = dir + "-plain", MaxSteps = 1, LearningRate = 1e-9f, PerDeviceTrainBatchSize = 2 }, TinyModel(), Encoder, docs, null, null);
+        var plain = new SftTrainer(new SftConfig
+        {
+            Training = new() { OutputDir = dir + "-plain", MaxSteps = 1, LearningRate = 1e-9f, PerDeviceTrainBatchSize = 2 },
+        }, TinyModel(), Encoder, docs, null, null);
         var plainLoss = plain.Train();
         Directory.Delete(dir + "-plain", true);
         Assert.Equal(plainLoss.LastMetrics["loss"], packedLoss.LastMetrics["loss"], 4);
@@ -142,7 +175,10 @@ public sealed class OfflineTrainerTests : IDisposable
     {
         var rng = new Rng(2);
         var data = Enumerable.Range(0, 48).Select(i => new UnpairedPreferenceExample(T("p" + (char)('a' + rng.NextInt(26)) + ":"), T(i % 2 == 0 ? "yes" : "no"), i % 2 == 0)).ToList();
-        var trainer = new KtoTrainer(new KtoConfig { OutputDir = dir, MaxSteps = 30, LearningRate = 3e-3f, PerDeviceTrainBatchSize = 8, LoggingSteps = 30 }, TinyModel(), TinyModel(), Encoder, data, null, null);
+        var trainer = new KtoTrainer(new KtoConfig
+        {
+            Training = new() { OutputDir = dir, MaxSteps = 30, LearningRate = 3e-3f, PerDeviceTrainBatchSize = 8, LoggingSteps = 30 },
+        }, TinyModel(), TinyModel(), Encoder, data, null, null);
         var result = trainer.Train();
         Assert.True(result.LastMetrics["rewards/margins"] > 0.1, $"margin {result.LastMetrics["rewards/margins"]}");
         Assert.True(result.LastMetrics["kl"] >= 0);
@@ -155,10 +191,10 @@ public sealed class OfflineTrainerTests : IDisposable
         var file = Path.Combine(dir, "dpo.json");
         File.WriteAllText(file, """{"beta": 0.3, "learning_rate": 0.001, "loss_type": "ipo"}""");
         var config = ConfigBinder.Resolve<DpoConfig>(file, new Dictionary<string, string> { ["learning_rate"] = "0.005" });
-        Assert.Equal(0.3f, config.Beta);
-        Assert.Equal(0.005f, config.LearningRate);
-        Assert.Equal(PreferenceLossType.Ipo, config.LossType);
-        Assert.Equal(8, config.PerDeviceTrainBatchSize);
+        Assert.Equal(0.3f, config.Loss.Beta);
+        Assert.Equal(0.005f, config.Training.LearningRate);
+        Assert.Equal(PreferenceLossType.Ipo, config.Loss.Type);
+        Assert.Equal(8, config.Training.PerDeviceTrainBatchSize);
 
         File.WriteAllText(file, """{"learnig_rate": 0.001}""");
         var ex = Assert.Throws<InvalidDataException>(() => ConfigBinder.Resolve<DpoConfig>(file, new Dictionary<string, string>()));

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
-using Reins.Alignment;
-using Reins.Rewards;
+using Reins.Alignment.Objectives;
 using Reins.Tensors;
 
 namespace Reins.Alignment.Tests;

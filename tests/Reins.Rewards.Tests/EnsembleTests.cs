@@ -64,10 +64,10 @@ public class EnsembleTests
     [Fact]
     public void PlanGivesEachMemberItsSeedDirectoryAndBootstrapSample()
     {
-        var config = TinySetup.Training("/tmp/ens") with { Seed = 40 };
+        var config = TinySetup.Training("/tmp/ens").With(t => t with { Seed = 40 });
         var plan = RewardEnsembleTraining.Plan(config, trainCount: 50, members: 3, bootstrap: true);
-        Assert.Equal([40UL, 41UL, 42UL], plan.Select(m => m.Config.Seed));
-        Assert.Equal(RewardEnsemble.MemberPath("/tmp/ens", 2), plan[2].Config.OutputDir);
+        Assert.Equal([40UL, 41UL, 42UL], plan.Select(m => m.Config.Training.Seed));
+        Assert.Equal(RewardEnsemble.MemberPath("/tmp/ens", 2), plan[2].Config.Training.OutputDir);
         foreach (var member in plan)
         {
             Assert.Equal(50, member.TrainIndices.Length);
@@ -90,7 +90,7 @@ public class EnsembleTests
         // sample, trained until they agree on the training distribution. Sharing one initialisation and stopping at 60
         // steps made the comparison a coin toss (off/in ratio 0.3-2.5 over six seeds); this way it was 1.2-2.8.
         foreach (var member in RewardEnsembleTraining.Plan(TinySetup.Training(root, steps: 200), train.Count, members: 3, bootstrap: true))
-            new RewardTrainer(member.Config, TinySetup.LanguageModel(seed: member.Config.Seed), TinySetup.Encoder, [.. member.TrainIndices.Select(i => train[i])], null, TinySetup.Tokenizer.Save).Train();
+            new RewardTrainer(member.Config, TinySetup.LanguageModel(seed: member.Config.Training.Seed), TinySetup.Encoder, [.. member.TrainIndices.Select(i => train[i])], null, TinySetup.Tokenizer.Save).Train();
 
         var ensemble = RewardEnsemble.Load(root);
         Assert.Equal(3, ensemble.Members.Count);

@@ -20,7 +20,7 @@ public class PairwiseTrainingTests
         var train = TinySetup.Load<PreferenceExample>(dir, "train.jsonl", TinySetup.PreferenceLines(400, seed: 1));
         var eval = TinySetup.Load<PreferenceExample>(dir, "eval.jsonl", TinySetup.PreferenceLines(200, seed: 2));
         var run = dir.Path("run");
-        var result = new RewardTrainer(TinySetup.Training(run, steps: 60) with { LoggingSteps = 10 }, TinySetup.LanguageModel(), TinySetup.Encoder, train, eval, TinySetup.Tokenizer.Save).Train();
+        var result = new RewardTrainer(TinySetup.Training(run, steps: 60).With(t => t with { LoggingSteps = 10 }), TinySetup.LanguageModel(), TinySetup.Encoder, train, eval, TinySetup.Tokenizer.Save).Train();
         Assert.False(result.Interrupted);
 
         var rows = TinySetup.Metrics(run);
@@ -107,7 +107,7 @@ public class PairwiseTrainingTests
         using var dir = new TempDirectory();
         var train = TinySetup.Load<PreferenceExample>(dir, "train.jsonl", TinySetup.PreferenceLines(50, seed: 4));
         var eval = TinySetup.Load<PreferenceExample>(dir, "eval.jsonl", TinySetup.PreferenceLines(20, seed: 5));
-        RewardConfig Settings(string run) => TinySetup.Training(run, steps: 8) with { LoggingSteps = 1, EvalSteps = 3, SaveSteps = 2, PerDeviceTrainBatchSize = 8 };
+        RewardConfig Settings(string run) => TinySetup.Training(run, steps: 8).With(t => t with { LoggingSteps = 1, EvalSteps = 3, SaveSteps = 2, PerDeviceTrainBatchSize = 8 });
         RewardTrainer Trainer(string run) => new(Settings(run), TinySetup.LanguageModel(), TinySetup.Encoder, train, eval, null);
 
         string whole = dir.Path("whole"), split = dir.Path("split");
@@ -137,7 +137,7 @@ public class PairwiseTrainingTests
         double FirstLoss(string name, string[] data)
         {
             var run = dir.Path(name);
-            new RewardTrainer(TinySetup.Training(run, steps: 1) with { LoggingSteps = 1 }, TinySetup.LanguageModel(), TinySetup.Encoder,
+            new RewardTrainer(TinySetup.Training(run, steps: 1).With(t => t with { LoggingSteps = 1 }), TinySetup.LanguageModel(), TinySetup.Encoder,
                 TinySetup.Load<PreferenceExample>(dir, name + ".jsonl", data), null, null).Train();
             return TinySetup.Value(TinySetup.Metrics(run)[0], "loss");
         }

@@ -19,7 +19,7 @@ public class RegressionTests
         var train = TinySetup.Load<RatingExample>(dir, "train.jsonl", TinySetup.RatingLines(300, seed: 31));
         var eval = TinySetup.Load<RatingExample>(dir, "eval.jsonl", TinySetup.RatingLines(100, seed: 32));
         var run = dir.Path("run");
-        var trainer = new RegressionRewardTrainer(TinySetup.Training(run, steps: 120) with { EvalSteps = 120 }, TinySetup.LanguageModel(), TinySetup.Encoder, train, eval, TinySetup.Tokenizer.Save);
+        var trainer = new RegressionRewardTrainer(TinySetup.Training(run, steps: 120).With(t => t with { EvalSteps = 120 }), TinySetup.LanguageModel(), TinySetup.Encoder, train, eval, TinySetup.Tokenizer.Save);
         Assert.Equal(["a", "b"], trainer.Labels);
         trainer.Train();
 

@@ -1,3 +1,4 @@
+using Reins.Alignment.Training;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Reins.Alignment.RewardModeling;
@@ -26,9 +27,16 @@ internal static class TinySetup
 
     public static RewardConfig Training(string outputDir, int steps = 150) => new()
     {
-        OutputDir = outputDir, MaxSteps = steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16,
-        PerDeviceEvalBatchSize = 64, LoggingSteps = 25, MaxLength = 32, Seed = 1,
+        Training = new()
+        {
+            OutputDir = outputDir, MaxSteps = steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16,
+            PerDeviceEvalBatchSize = 64, LoggingSteps = 25, Seed = 1,
+        },
+        MaxLength = 32,
     };
+
+    /// <summary><paramref name="config"/> with its training arguments changed by <paramref name="change"/>.</summary>
+    public static RewardConfig With(this RewardConfig config, Func<TrainingArguments, TrainingArguments> change) => config with { Training = change(config.Training) };
 
     public static string RandomText(Rng rng, string alphabet, int length) =>
         new([.. Enumerable.Range(0, length).Select(_ => alphabet[rng.NextInt(alphabet.Length)])]);

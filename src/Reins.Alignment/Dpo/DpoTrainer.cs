@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Training;
 using Reins.Feedback.Batching;
 using Reins.Feedback.Datasets;
@@ -10,49 +11,27 @@ using Reins.Tensors;
 namespace Reins.Alignment.Dpo;
 
 /// <summary>Settings of direct preference optimisation, with TRL's DPOConfig names (CPOConfig's for SimPO).</summary>
-public record DpoConfig : PreferenceDataArguments
+public sealed record DpoConfig : ITrainerConfig
 {
-    /// <summary>Objective: sigmoid (DPO), robust, ipo, hinge, simpo or orpo.</summary>
-    [JsonPropertyName("loss_type"), Description("sigmoid (DPO; cDPO with label_smoothing), robust, ipo, hinge, simpo or orpo.")]
-    public PreferenceLossType LossType { get; init; } = PreferenceLossType.Sigmoid;
+    /// <inheritdoc/>
+    public TrainingArguments Training { get; init; } = new();
 
-    /// <summary>β.</summary>
-    [JsonPropertyName("beta"), Description("beta: KL strength (DPO family), reward scale (SimPO), lambda (ORPO).")]
-    public float Beta { get; init; } = 0.1f;
+    /// <summary>How prompts and completions are cut.</summary>
+    public PreferenceDataArguments Data { get; init; } = new();
 
-    /// <summary>ε for cDPO, robust DPO and SimPO.</summary>
-    [JsonPropertyName("label_smoothing"), Description("Assumed label-flip rate for cDPO / robust DPO / SimPO.")]
-    public float LabelSmoothing { get; init; }
-
-    /// <summary>SimPO's γ.</summary>
-    [JsonPropertyName("simpo_gamma"), Description("SimPO target reward margin gamma.")]
-    public float SimpoGamma { get; init; } = 0.5f;
-
-    /// <summary>RPO's α (0 = off).</summary>
-    [JsonPropertyName("rpo_alpha"), Description("Weight of the chosen responses' NLL added to the loss (RPO; 0 = off).")]
-    public float RpoAlpha { get; init; }
-
-    /// <summary>Length-normalised DPO.</summary>
-    [JsonPropertyName("length_normalize"), Description("Use per-token average log-probs in sigmoid/robust/hinge (length-normalised DPO).")]
-    public bool LengthNormalize { get; init; }
-
+    /// <summary>The objective and its β.</summary>
+    public PreferenceLossOptions Loss { get; init; } = new();
 
     /// <summary>Compute the reference log-probs once before training instead of every step.</summary>
     [JsonPropertyName("precompute_ref_log_probs"), Description("Compute reference log-probs once up front and cache them.")]
     public bool PrecomputeRefLogProbs { get; init; }
 
-    /// <summary>The options the loss function takes.</summary>
-    public PreferenceLossOptions LossOptions => new()
+    /// <summary>Checks every DPO setting.</summary>
+    public void Validate()
     {
-        Type = LossType, Beta = Beta, LabelSmoothing = LabelSmoothing, SimpoGamma = SimpoGamma, RpoAlpha = RpoAlpha, LengthNormalize = LengthNormalize,
-    };
-
-    /// <summary>Checks the DPO settings too.</summary>
-    public override void Validate()
-    {
-        base.Validate();
-        if (Beta <= 0) throw new ArgumentException("beta: must be positive.");
-        if (MaxPromptLength < 1 || MaxCompletionLength < 1) throw new ArgumentException("max_prompt_length/max_completion_length: must be positive.");
+        Training.Validate();
+        Data.Validate();
+        Loss.Validate();
     }
 }
 
@@ -62,7 +41,7 @@ public record DpoConfig : PreferenceDataArguments
 /// tokens without gradients, or once up front when precompute_ref_log_probs is set. Logs TRL's rewards/chosen,
 /// rewards/rejected, rewards/accuracies, rewards/margins, logps/chosen, logps/rejected.
 /// </summary>
-public sealed class DpoTrainer : Trainer<DpoConfig>
+public sealed class DpoTrainer : OfflineTrainer<DpoConfig>
 {
     private readonly CausalLanguageModel? reference;
     private readonly IReadOnlyList<TokenizedPair> train, eval;
@@ -87,15 +66,22 @@ public sealed class DpoTrainer : Trainer<DpoConfig>
     /// </summary>
     public DpoTrainer(DpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, IReadOnlyList<TokenizedPair> trainPairs,
         IReadOnlyList<TokenizedPair>? evalPairs, PaddingOptions padding, Action<string>? writeExtraFiles)
-        : this(config, policy, reference, new Tokenized(trainPairs, evalPairs ?? [], new TokenizationReport()), padding, writeExtraFiles)
+        : this(config, policy, reference, Split(config, trainPairs, evalPairs), padding, writeExtraFiles)
     {
     }
 
     private sealed record Tokenized(IReadOnlyList<TokenizedPair> Train, IReadOnlyList<TokenizedPair> Eval, TokenizationReport Report);
 
-    private static Tokenized Tokenize(DpoConfig config, ITextEncoder encoder, IReadOnlyList<PreferenceExample> trainSet, IReadOnlyList<PreferenceExample>? evalSet)
+    private static Tokenized Split(DpoConfig config, IReadOnlyList<TokenizedPair> trainPairs, IReadOnlyList<TokenizedPair>? evalPairs)
     {
-        var options = config.TokenizationOptions;
+        var (train, eval) = config.Training.EvaluationSplit(trainPairs, evalPairs);
+        return new Tokenized(train, eval ?? [], new TokenizationReport());
+    }
+
+    private static Tokenized Tokenize(DpoConfig config, ITextEncoder encoder, IReadOnlyList<PreferenceExample> examples, IReadOnlyList<PreferenceExample>? evalExamples)
+    {
+        var (trainSet, evalSet) = config.Training.EvaluationSplit(examples, evalExamples);
+        var options = config.Data.TokenizationOptions;
         var tokenizer = new DatasetTokenizer(encoder, options);
         IReadOnlyList<TokenizedPair> train = [.. trainSet.Select(tokenizer.Preference).OfType<TokenizedPair>()];
         IReadOnlyList<TokenizedPair> eval = evalSet is null ? [] : [.. evalSet.Select(new DatasetTokenizer(encoder, options).Preference).OfType<TokenizedPair>()];
@@ -105,8 +91,8 @@ public sealed class DpoTrainer : Trainer<DpoConfig>
     private DpoTrainer(DpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, Tokenized pairs, PaddingOptions padding, Action<string>? writeExtraFiles)
         : base(config, policy, writeExtraFiles)
     {
-        bool needsReference = config.LossType.NeedsReference();
-        if (needsReference && reference is null) throw new ArgumentException($"dpo: loss_type {ConfigBinder.SnakeCase(config.LossType.ToString())} needs a reference model.");
+        bool needsReference = config.Loss.Type.NeedsReference();
+        if (needsReference && reference is null) throw new ArgumentException($"dpo: loss_type {ConfigBinder.SnakeCase(config.Loss.Type.ToString())} needs a reference model.");
         this.reference = needsReference ? reference : null;
         this.reference?.SetTrainable(false);
         (train, eval, Report) = (pairs.Train, pairs.Eval, pairs.Report);
@@ -116,9 +102,9 @@ public sealed class DpoTrainer : Trainer<DpoConfig>
         {
             // Chosen and rejected reference log-probs of every pair: [pair·2 + side].
             cachedReference = new float[2 * train.Count];
-            for (int start = 0; start < train.Count; start += config.PerDeviceEvalBatchSize)
+            for (int start = 0; start < train.Count; start += config.Training.PerDeviceEvalBatchSize)
             {
-                int n = Math.Min(config.PerDeviceEvalBatchSize, train.Count - start);
+                int n = Math.Min(config.Training.PerDeviceEvalBatchSize, train.Count - start);
                 var refs = ReferenceLogProbs(collator.Preference([.. train.Skip(start).Take(n)]), n);
                 for (int i = 0; i < n; i++) { cachedReference[2 * (start + i)] = refs.Chosen[i]; cachedReference[2 * (start + i) + 1] = refs.Rejected[i]; }
             }
@@ -143,9 +129,9 @@ public sealed class DpoTrainer : Trainer<DpoConfig>
     {
         if (eval.Count == 0) return null;
         var sums = new Dictionary<string, double>();
-        for (int start = 0; start < eval.Count; start += Config.PerDeviceEvalBatchSize)
+        for (int start = 0; start < eval.Count; start += Config.Training.PerDeviceEvalBatchSize)
         {
-            var pairs = eval.Skip(start).Take(Config.PerDeviceEvalBatchSize).ToList();
+            var pairs = eval.Skip(start).Take(Config.Training.PerDeviceEvalBatchSize).ToList();
             var batch = collator.Preference(pairs);
             var r = Loss(batch, reference is null ? null : ReferenceLogProbs(batch, batch.Pairs));
             foreach (var (k, v) in Metrics(r).Append(KeyValuePair.Create("loss", (double)r.Loss.Item())))
@@ -158,7 +144,7 @@ public sealed class DpoTrainer : Trainer<DpoConfig>
     {
         var (sums, lengths, _) = SequenceLogProbs.Compute(Model, batch.Tokens);
         float[]? referenceSums = refs is { } r ? [.. r.Chosen, .. r.Rejected] : null;
-        return DirectPreferenceLoss.Compute(PreferenceLogProbs.Concatenated(sums, lengths, referenceSums, Config.LossOptions), Config.LossOptions);
+        return DirectPreferenceLoss.Compute(PreferenceLogProbs.Concatenated(sums, lengths, referenceSums, Config.Loss), Config.Loss);
     }
 
     private (float[] Chosen, float[] Rejected) ReferenceLogProbs(PreferenceBatch batch, int pairs)

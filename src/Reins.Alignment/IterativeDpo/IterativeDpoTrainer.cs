@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
 using Reins.Alignment.Dpo;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
 using Reins.Feedback.Batching;
@@ -16,12 +17,23 @@ using Reins.Tensors;
 namespace Reins.Alignment.IterativeDpo;
 
 /// <summary>
-/// Settings of iterative DPO: <see cref="DpoConfig"/>'s, which each iteration's DPO pass uses as they are (num_train_epochs
-/// or max_steps per pass; a fresh optimiser and schedule each pass), plus the sampling between passes.
-/// max_prompt_length and max_completion_length bound the sampled prompts and completions, which are never truncated.
+/// Settings of iterative DPO: each iteration's DPO pass runs with the training arguments, loss and
+/// precompute_ref_log_probs as they are (num_train_epochs or max_steps per pass; a fresh optimiser and schedule each
+/// pass), and the sampling between passes. max_prompt_length and max_completion_length bound the sampled prompts and
+/// completions, which are never truncated.
 /// </summary>
-public sealed record IterativeDpoConfig : DpoConfig
+public sealed record IterativeDpoConfig : ITrainerConfig
 {
+    /// <inheritdoc/>
+    public TrainingArguments Training { get; init; } = new();
+
+    /// <summary>Each pass's objective and its β.</summary>
+    public PreferenceLossOptions Loss { get; init; } = new();
+
+    /// <summary>Compute each pass's reference log-probs once up front instead of every step.</summary>
+    [JsonPropertyName("precompute_ref_log_probs"), Description("Compute reference log-probs once up front and cache them.")]
+    public bool PrecomputeRefLogProbs { get; init; }
+
     /// <summary>K, rounds of sampling and DPO.</summary>
     [JsonPropertyName("iterations"), Description("Rounds of sampling then DPO (K).")]
     public int Iterations { get; init; } = 3;
@@ -34,21 +46,8 @@ public sealed record IterativeDpoConfig : DpoConfig
     [JsonPropertyName("prompts_per_iteration"), Description("Prompts sampled each iteration, taken in turn from a seeded shuffle, so iterations see fresh prompts (null = all).")]
     public int? PromptsPerIteration { get; init; }
 
-    /// <summary>Sampling temperature.</summary>
-    [JsonPropertyName("temperature"), Description("Sampling temperature (> 0).")]
-    public float Temperature { get; init; } = 1f;
-
-    /// <summary>Top-k sampling filter (0 = off).</summary>
-    [JsonPropertyName("top_k"), Description("Sample from the k most likely tokens only (0 = off).")]
-    public int TopK { get; init; }
-
-    /// <summary>Nucleus sampling filter (1 = off).</summary>
-    [JsonPropertyName("top_p"), Description("Nucleus sampling mass (1 = off).")]
-    public float TopP { get; init; } = 1f;
-
-    /// <summary>Subtracted from the reward of a completion cut off without EOS (null = off).</summary>
-    [JsonPropertyName("missing_eos_penalty"), Description("Subtract this from the reward of completions that end without EOS (null = off).")]
-    public float? MissingEosPenalty { get; init; }
+    /// <summary>How completions are sampled (prompts and completions of up to 256 tokens by default, as offline DPO keeps).</summary>
+    public SamplingSettings Sampling { get; init; } = new() { MaxPromptLength = 256, MaxCompletionLength = 256 };
 
     /// <summary>Prompts per generation call.</summary>
     [JsonPropertyName("generation_batch_size"), Description("Prompts per generation call (each sampled n times).")]
@@ -58,18 +57,23 @@ public sealed record IterativeDpoConfig : DpoConfig
     [JsonPropertyName("update_reference"), Description("Reference of each DPO pass: the policy the iteration started from (true) or the initial model (false, as RLHF Workflow).")]
     public bool UpdateReference { get; init; }
 
-    /// <summary>Checks the iterative settings too.</summary>
-    public override void Validate()
+    /// <summary>The settings of the DPO pass that writes to <paramref name="outputDir"/>; its pairs are as long as sampling allows.</summary>
+    public DpoConfig Pass(string outputDir) => new()
     {
-        base.Validate();
-        static void Require(bool ok, string key, string why) { if (!ok) throw new ArgumentException($"{key}: {why}."); }
-        Require(Iterations >= 1, "iterations", "must be positive");
-        Require(NumGenerations >= 2, "num_generations", "a pair needs at least 2 completions per prompt");
-        Require(PromptsPerIteration is null or >= 1, "prompts_per_iteration", "must be positive");
-        Require(Temperature > 0 && float.IsFinite(Temperature), "temperature", "must be positive");
-        Require(TopK >= 0 && TopP is > 0 and <= 1, "top_k/top_p", "top_k ≥ 0, top_p in (0, 1]");
-        Require(GenerationBatchSize >= 1, "generation_batch_size", "must be positive");
-        Require(MaxPromptLength + MaxCompletionLength <= MaxLength, "max_length", $"must hold max_prompt_length + max_completion_length ({MaxPromptLength + MaxCompletionLength}), so no sampled pair is cut");
+        Training = Training with { OutputDir = outputDir }, Loss = Loss, PrecomputeRefLogProbs = PrecomputeRefLogProbs,
+        Data = new() { MaxPromptLength = Sampling.MaxPromptLength, MaxCompletionLength = Sampling.MaxCompletionLength, MaxLength = Sampling.MaxPromptLength + Sampling.MaxCompletionLength },
+    };
+
+    /// <summary>Checks every iterative-DPO setting.</summary>
+    public void Validate()
+    {
+        Training.Validate();
+        Loss.Validate();
+        Sampling.Validate();
+        Settings.Require(Iterations >= 1, "iterations", "must be positive");
+        Settings.Require(NumGenerations >= 2, "num_generations", "a pair needs at least 2 completions per prompt");
+        Settings.Require(PromptsPerIteration is null or >= 1, "prompts_per_iteration", "must be positive");
+        Settings.Require(GenerationBatchSize >= 1, "generation_batch_size", "must be positive");
     }
 }
 
@@ -96,13 +100,15 @@ public sealed record IterationState(
 /// the final model lands in output_dir. --resume continues after the last finished iteration, inside an unfinished
 /// pass from its latest checkpoint (its pairs are sampled again, identically: same weights, same seed).
 /// </summary>
-public sealed class IterativeDpoTrainer : ITrainer
+public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
 {
     private readonly CompletionSampler sampler;
     private readonly IReadOnlyList<TokenizedPrompt> prompts;
     private readonly CausalLanguageModel? initialReference;
     private readonly PaddingOptions padding;
     private readonly Action<string>? writeExtraFiles;
+    private DataSampler promptOrder = null!;
+    private long resumePassAt;
 
     /// <summary>The resolved settings.</summary>
     public IterativeDpoConfig Config { get; }
@@ -122,59 +128,79 @@ public sealed class IterativeDpoTrainer : ITrainer
     {
         config.Validate();
         (Config, Model, this.writeExtraFiles) = (config, policy, writeExtraFiles);
-        sampler = new CompletionSampler(encoder, decode, reward, config.MaxPromptLength);
+        sampler = new CompletionSampler(encoder, decode, reward, config.Sampling.MaxPromptLength);
         this.prompts = sampler.Tokenize(prompts);
         if (this.prompts.Count < (config.PromptsPerIteration ?? 1))
             throw new InvalidDataException($"iterative-dpo: {this.prompts.Count} usable prompts, fewer than prompts_per_iteration ({config.PromptsPerIteration}).");
         int longest = this.prompts.Max(p => p.InputIds.Length);
-        if (longest + config.MaxCompletionLength > policy.Config.MaxPositions)
-            throw new ArgumentException($"iterative-dpo: prompts of up to {longest} tokens plus max_completion_length {config.MaxCompletionLength} exceed the model's {policy.Config.MaxPositions} positions.");
-        initialReference = !config.LossType.NeedsReference() || config.UpdateReference ? null : reference ?? FrozenCopy(policy);
+        if (longest + config.Sampling.MaxCompletionLength > policy.Config.MaxPositions)
+            throw new ArgumentException($"iterative-dpo: prompts of up to {longest} tokens plus max_completion_length {config.Sampling.MaxCompletionLength} exceed the model's {policy.Config.MaxPositions} positions.");
+        initialReference = !config.Loss.Type.NeedsReference() || config.UpdateReference ? null : reference ?? FrozenCopy(policy);
         padding = PaddingOptions.For(encoder);
-        Run = new RunDirectory(config.OutputDir);
+        Run = new RunDirectory(config.Training.OutputDir);
     }
 
     /// <summary>Directory of iteration <paramref name="k"/> (from 1): its DPO pass's run directory.</summary>
     public string IterationPath(int k) => Path.Combine(Run.Path, $"iteration-{k}");
 
-    /// <summary>Runs the iterations, resuming after the last finished one when <paramref name="resume"/> is set; progress counts iterations.</summary>
+    private int PromptsPerIteration => Config.PromptsPerIteration ?? prompts.Count;
+
+    /// <summary>
+    /// Runs the iterations on the <see cref="TrainingLoop"/>, one step and one metrics row each, resuming after the last
+    /// finished one when <paramref name="resume"/> is set; progress counts iterations.
+    /// </summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
         Run.WriteConfig(ConfigBinder.ToJson(Config), Model.Config);
-        int count = Config.PromptsPerIteration ?? prompts.Count;
-        var promptOrder = new DataSampler(prompts.Count, Config.Seed, shuffle: true);
-        int done = 0;
-        if (resume)
-        {
-            while (done < Config.Iterations && File.Exists(Path.Combine(IterationPath(done + 1), IterationState.FileName))) done++;
-            if (done > 0) Model.CopyParametersFrom(HfCheckpoint.Load(IterationPath(done)));
-            Run.TruncateMetricsAfter(done);
-            for (int k = 0; k < done; k++) promptOrder.NextBatch(count, dropLast: true);
-        }
-
-        IReadOnlyDictionary<string, double> last = new Dictionary<string, double>();
-        for (int k = done + 1; k <= Config.Iterations; k++)
-        {
-            var (pairs, metrics) = SamplePairs(k, promptOrder.NextBatch(count, dropLast: true), cancellation);
-            if (cancellation.IsCancellationRequested) return new TrainResult(k - 1, Interrupted: true, last);
-            string directory = IterationPath(k);
-            if (pairs.Count > 0)
-            {
-                var reference = Config.UpdateReference && Config.LossType.NeedsReference() ? FrozenCopy(Model) : initialReference;
-                var pass = new DpoTrainer(Config with { OutputDir = directory }, Model, reference, pairs, null, padding, writeExtraFiles);
-                var result = pass.Train(resume: resume && k == done + 1, cancellation);
-                if (result.Interrupted) return new TrainResult(k - 1, Interrupted: true, last);
-                foreach (var (key, value) in result.LastMetrics) metrics["dpo/" + key] = value;
-            }
-            else new RunDirectory(directory).SaveFinalModel(Model, writeExtraFiles);        // every prompt tied: the policy goes on unchanged
-            RunDirectory.SaveState(directory, IterationState.FileName, new IterationState(k, pairs.Count, (int)metrics["pairs/ties"]));
-            Run.AppendMetrics(k, metrics);
-            last = metrics;
-            progress?.Report((k, Config.Iterations, last));
-        }
-        Run.SaveFinalModel(Model, writeExtraFiles);
-        return new TrainResult(Config.Iterations, Interrupted: false, last);
+        promptOrder = new DataSampler(prompts.Count, Config.Training.Seed, shuffle: true);
+        resumePassAt = 0;
+        return new TrainingLoop(Run, new LoopSchedule(LoggingSteps: 1, EvalSteps: 0), this).Run(Config.Iterations, this, resume, cancellation, progress);
     }
+
+    /// <summary>Iteration step + 1: its pairs sampled and judged, then its whole DPO pass (resumed inside, when the run resumes there).</summary>
+    IReadOnlyDictionary<string, double>? ITrainingSteps.Step(long step, CancellationToken cancellation)
+    {
+        int k = (int)step + 1;
+        var (pairs, metrics) = SamplePairs(k, promptOrder.NextBatch(PromptsPerIteration, dropLast: true), cancellation);
+        if (cancellation.IsCancellationRequested) return null;
+        string directory = IterationPath(k);
+        if (pairs.Count > 0)
+        {
+            var reference = Config.UpdateReference && Config.Loss.Type.NeedsReference() ? FrozenCopy(Model) : initialReference;
+            var pass = new DpoTrainer(Config.Pass(directory), Model, reference, pairs, null, padding, writeExtraFiles);
+            var result = pass.Train(resume: k == resumePassAt, cancellation);
+            if (result.Interrupted) return null;
+            foreach (var (key, value) in result.LastMetrics) metrics["dpo/" + key] = value;
+        }
+        else new RunDirectory(directory).SaveFinalModel(Model, writeExtraFiles);        // every prompt tied: the policy goes on unchanged
+        RunDirectory.SaveState(directory, IterationState.FileName, new IterationState(k, pairs.Count, (int)metrics["pairs/ties"]));
+        return metrics;
+    }
+
+    IReadOnlyDictionary<string, double> ITrainingSteps.Progress(long steps) => new Dictionary<string, double>();
+
+    IReadOnlyDictionary<string, double>? ITrainingSteps.Evaluate() => null;
+
+    /// <summary>
+    /// An iteration's directory is its checkpoint: the last one whose iteration_state.json exists (and every one before
+    /// it) is finished, its final model the policy to go on from; the prompt order is replayed up to it.
+    /// </summary>
+    long? ICheckpoints.RestoreLatest()
+    {
+        int done = 0;
+        while (done < Config.Iterations && File.Exists(Path.Combine(IterationPath(done + 1), IterationState.FileName))) done++;
+        if (done > 0) Model.CopyParametersFrom(HfCheckpoint.Load(IterationPath(done)));
+        for (int k = 0; k < done; k++) promptOrder.NextBatch(PromptsPerIteration, dropLast: true);
+        resumePassAt = done + 1;
+        return done;
+    }
+
+    // Each iteration saves its state as it ends, and an interrupted pass its own checkpoint.
+    void ICheckpoints.AfterStep(long step, long total) { }
+
+    void ICheckpoints.SaveInterrupted(long step, long total) { }
+
+    void ICheckpoints.SaveFinal() => Run.SaveFinalModel(Model, writeExtraFiles);
 
     /// <summary>
     /// Iteration <paramref name="k"/>'s pairs: n samples of each prompt, best against worst, built from the sampled
@@ -184,7 +210,7 @@ public sealed class IterativeDpoTrainer : ITrainer
     {
         int n = Config.NumGenerations;
         // Each iteration's seed differs, and is the same whenever the iteration is run again (a resumed pass).
-        ulong seed = new Rng(Config.Seed ^ (0x9E3779B97F4A7C15UL * (ulong)k)).NextUInt64();
+        ulong seed = new Rng(Config.Training.Seed ^ (0x9E3779B97F4A7C15UL * (ulong)k)).NextUInt64();
         var pairs = new List<TokenizedPair>();
         var scores = new List<float>();
         var best = new List<float>();
@@ -193,12 +219,7 @@ public sealed class IterativeDpoTrainer : ITrainer
         for (int start = 0; start < promptIndices.Length && !cancellation.IsCancellationRequested; start += Config.GenerationBatchSize)
         {
             var batch = promptIndices.Skip(start).Take(Config.GenerationBatchSize).Select(i => prompts[i]).ToArray();
-            var options = new SamplingOptions
-            {
-                MaxNewTokens = Config.MaxCompletionLength, Temperature = Config.Temperature, TopK = Config.TopK, TopP = Config.TopP,
-                NumReturnSequences = n, Seed = seed + (ulong)start,
-            };
-            var scored = sampler.Sample(Model, batch, options, Config.MissingEosPenalty);
+            var scored = sampler.Sample(Model, batch, Config.Sampling.Options(n, seed + (ulong)start), Config.Sampling.MissingEosPenalty);
             scores.AddRange(scored.Scores);
             finished += scored.Requests.Count(r => r.Finished);
             tokens += scored.Samples.Sum(s => s.Tokens.Length);

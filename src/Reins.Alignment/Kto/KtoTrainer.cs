@@ -1,5 +1,4 @@
-using System.ComponentModel;
-using System.Text.Json.Serialization;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Training;
 using Reins.Feedback.Batching;
 using Reins.Feedback.Datasets;
@@ -10,27 +9,24 @@ using Reins.Tensors;
 namespace Reins.Alignment.Kto;
 
 /// <summary>Settings of KTO, with TRL's KTOConfig names.</summary>
-public sealed record KtoConfig : PreferenceDataArguments
+public sealed record KtoConfig : ITrainerConfig
 {
-    /// <summary>β.</summary>
-    [JsonPropertyName("beta"), Description("beta: scale of the implied reward.")]
-    public float Beta { get; init; } = 0.1f;
+    /// <inheritdoc/>
+    public TrainingArguments Training { get; init; } = new();
 
-    /// <summary>λ_D.</summary>
-    [JsonPropertyName("desirable_weight"), Description("Weight of desirable examples (lambda_D).")]
-    public float DesirableWeight { get; init; } = 1f;
+    /// <summary>How prompts and completions are cut.</summary>
+    public PreferenceDataArguments Data { get; init; } = new();
 
-    /// <summary>λ_U.</summary>
-    [JsonPropertyName("undesirable_weight"), Description("Weight of undesirable examples (lambda_U); the paper advises lambda_D·n_D / (lambda_U·n_U) in [1, 4/3].")]
-    public float UndesirableWeight { get; init; } = 1f;
+    /// <summary>β and the weights of desirable and undesirable examples.</summary>
+    public KtoOptions Loss { get; init; } = new();
 
-
-    /// <summary>Checks the KTO settings too.</summary>
-    public override void Validate()
+    /// <summary>Checks every KTO setting.</summary>
+    public void Validate()
     {
-        base.Validate();
-        if (Beta <= 0) throw new ArgumentException("beta: must be positive.");
-        if (PerDeviceTrainBatchSize < 2) throw new ArgumentException("per_device_train_batch_size: KTO estimates its KL reference point from mismatched pairs within a batch, so it needs at least 2.");
+        Training.Validate();
+        Data.Validate();
+        Loss.Validate();
+        Settings.Require(Training.PerDeviceTrainBatchSize >= 2, "per_device_train_batch_size", "KTO estimates its KL reference point from mismatched pairs within a batch, so it needs at least 2");
     }
 }
 
@@ -39,7 +35,7 @@ public sealed record KtoConfig : PreferenceDataArguments
 /// reference point is estimated per batch from mismatched pairs: prompt i with completion i+1 (mod batch), as TRL
 /// does, scored by policy and reference; it is clamped at 0 and carries no gradient.
 /// </summary>
-public sealed class KtoTrainer : Trainer<KtoConfig>
+public sealed class KtoTrainer : OfflineTrainer<KtoConfig>
 {
     private readonly CausalLanguageModel reference;
     private readonly IReadOnlyList<UnpairedPreferenceExample> trainSet, evalSet;
@@ -52,11 +48,12 @@ public sealed class KtoTrainer : Trainer<KtoConfig>
         : base(config, policy, writeExtraFiles)
     {
         if (trainSet.Count == 0) throw new InvalidDataException("kto: the training set is empty.");
+        (trainSet, evalSet) = config.Training.EvaluationSplit(trainSet, evalSet);
         this.reference = reference;
         reference.SetTrainable(false);
         this.trainSet = trainSet;
         this.evalSet = evalSet ?? [];
-        tokenizer = new DatasetTokenizer(encoder, config.TokenizationOptions);
+        tokenizer = new DatasetTokenizer(encoder, config.Data.TokenizationOptions);
         collator = new BatchCollator(PaddingOptions.For(encoder));
     }
 
@@ -79,9 +76,9 @@ public sealed class KtoTrainer : Trainer<KtoConfig>
         if (evalSet.Count < 2) return null;
         var sums = new Dictionary<string, double>();
         int batches = 0;
-        for (int start = 0; start + 1 < evalSet.Count; start += Config.PerDeviceEvalBatchSize)
+        for (int start = 0; start + 1 < evalSet.Count; start += Config.Training.PerDeviceEvalBatchSize)
         {
-            var (loss, metrics) = Loss([.. evalSet.Skip(start).Take(Config.PerDeviceEvalBatchSize)]);
+            var (loss, metrics) = Loss([.. evalSet.Skip(start).Take(Config.Training.PerDeviceEvalBatchSize)]);
             foreach (var (k, v) in metrics.Append(KeyValuePair.Create("loss", (double)loss.Item())))
                 if (double.IsFinite(v)) sums[k] = sums.GetValueOrDefault(k) + v;
             batches++;
@@ -107,7 +104,7 @@ public sealed class KtoTrainer : Trainer<KtoConfig>
         }
         var (loss, z, chosen, rejected) = KtoLoss.Compute(policy, Tensor.FromArray(referenceLogps, referenceLogps.Length), batch.Desirable,
             Tensor.FromArray(klPolicy, klPolicy.Length), Tensor.FromArray(klReference, klReference.Length),
-            new KtoOptions { Beta = Config.Beta, DesirableWeight = Config.DesirableWeight, UndesirableWeight = Config.UndesirableWeight });
+            Config.Loss);
         return (loss, new Dictionary<string, double> { ["kl"] = z, ["rewards/chosen"] = chosen, ["rewards/rejected"] = rejected, ["rewards/margins"] = chosen - rejected });
     }
 }

@@ -1,17 +1,17 @@
 using Reins.Feedback.Tokenization;
 using Reins.Models.Generation;
 using Reins.Models.Transformers;
-using Reins.Rewards.Sources;
 using Reins.Tensors;
 
 namespace Reins.Alignment.Online;
 
 /// <summary>
-/// One batch of sampled completions in the layout every online trainer consumes. Row r holds prompt r / G (G samples
-/// per prompt, adjacent), left-padded to <see cref="PromptLength"/>, then its completion right-padded to
-/// <see cref="CompletionLength"/>. Per-token arrays are [Rows, CompletionLength]: entry t of a row belongs to its t-th
-/// generated token, which the model scores with its output at position PromptLength − 1 + t. The stages of an update
-/// fill the later fields in turn: reference log-probs, values, scores, advantages.
+/// The first stage of a step: one batch of sampled completions in the layout every online method consumes. Row r holds
+/// prompt r / G (G samples per prompt, adjacent), left-padded to <see cref="PromptLength"/>, then its completion
+/// right-padded to <see cref="CompletionLength"/>. Per-token arrays are [Rows, CompletionLength]: entry t of a row
+/// belongs to its t-th generated token, which the model scores with its output at position PromptLength − 1 + t. The
+/// later stages (<see cref="ScoredRollout"/>, <see cref="EvaluatedRollout"/>, a method's batch) add to it without
+/// changing it.
 /// </summary>
 public sealed class Rollout
 {
@@ -33,27 +33,10 @@ public sealed class Rollout
     public bool[] Finished { get; }
     /// <summary>[Rows, CompletionLength]: 1 on generated tokens, 0 on the padding after a row's last token.</summary>
     public float[] CompletionMask { get; }
-    /// <summary>[Rows, CompletionLength] log softmax(logits / T) of each sampled token under the sampling policy (π_old), T the trainer's log-prob temperature.</summary>
+    /// <summary>[Rows, CompletionLength] log softmax(logits / T) of each sampled token under the sampling policy (π_old), T the method's log-prob temperature.</summary>
     public float[] LogProbs { get; }
     /// <summary>The samples as the generator returned them (prompt ids, tokens, text, finish reason).</summary>
     public IReadOnlyList<GeneratedSequence> Samples { get; }
-
-    /// <summary>[Rows, CompletionLength] log-probs of the same tokens under the frozen reference model, or null without one.</summary>
-    public float[]? ReferenceLogProbs { get; set; }
-    /// <summary>[Rows, CompletionLength] the critic's value before each token (PPO), or null.</summary>
-    public float[]? Values { get; set; }
-    /// <summary>[Rows] the reward of each completion (after the missing-EOS penalty).</summary>
-    public float[] Scores { get; set; } = [];
-    /// <summary>What the reward saw of each row (texts, ids, whether it finished, the record's fields), for judges comparing rows.</summary>
-    public IReadOnlyList<ScoringRequest> Requests { get; set; } = [];
-    /// <summary>Each reward source's own scores, for rewards/&lt;name&gt;/mean.</summary>
-    public IReadOnlyList<RewardComponent> RewardComponents { get; set; } = [];
-    /// <summary>[Rows, CompletionLength] the tokens the policy loss counts: the completion mask, less any rows a trainer excludes.</summary>
-    public float[] LossMask { get; set; }
-    /// <summary>[Rows, CompletionLength] advantage of each token.</summary>
-    public float[] Advantages { get; set; } = [];
-    /// <summary>[Rows, CompletionLength] the critic's targets (PPO), or null.</summary>
-    public float[]? Returns { get; set; }
 
     private Rollout(IReadOnlyList<GeneratedSequence> samples, int samplesPerPrompt, int padId)
     {
@@ -82,8 +65,18 @@ public sealed class Rollout
             CompletionMask.AsSpan(r * CompletionLength, s.Tokens.Length).Fill(1);
             s.LogProbs.CopyTo(LogProbs, r * CompletionLength);
         }
-        LossMask = (float[])CompletionMask.Clone();
     }
+
+    private Rollout(Rollout layout, float[] logProbs)
+    {
+        (Rows, PromptLength, CompletionLength, SamplesPerPrompt) = (layout.Rows, layout.PromptLength, layout.CompletionLength, layout.SamplesPerPrompt);
+        (InputIds, AttentionMask, Lengths, Finished, CompletionMask, Samples) = (layout.InputIds, layout.AttentionMask, layout.Lengths, layout.Finished, layout.CompletionMask, layout.Samples);
+        LogProbs = logProbs;
+    }
+
+    /// <summary>The same samples with their log-probs taken again (at another temperature than the generator's).</summary>
+    public Rollout WithLogProbs(float[] logProbs) =>
+        logProbs.Length == LogProbs.Length ? new Rollout(this, logProbs) : throw new ArgumentException($"rollout: {logProbs.Length} log-probs for {LogProbs.Length} token slots.", nameof(logProbs));
 
     /// <summary>Lays out <paramref name="samples"/> (G adjacent samples per prompt, as <see cref="Generator"/> returns them).</summary>
     public static Rollout FromSamples(IReadOnlyList<GeneratedSequence> samples, int samplesPerPrompt, int padId)
@@ -91,6 +84,15 @@ public sealed class Rollout
         if (samples.Count == 0 || samples.Count % samplesPerPrompt != 0)
             throw new ArgumentException($"rollout: {samples.Count} samples do not form groups of {samplesPerPrompt}.", nameof(samples));
         return new Rollout(samples, samplesPerPrompt, padId);
+    }
+
+    /// <summary>A per-token mask [Rows·CompletionLength]: the completion mask, with the rows <paramref name="keep"/> refuses cleared.</summary>
+    public float[] MaskWhere(Func<int, bool> keep)
+    {
+        var mask = (float[])CompletionMask.Clone();
+        for (int r = 0; r < Rows; r++)
+            if (!keep(r)) mask.AsSpan(r * CompletionLength, CompletionLength).Clear();
+        return mask;
     }
 
     // The selected rows' ids and attention mask [rows, PromptLength + CompletionLength], as one teacher-forced batch.
@@ -163,16 +165,6 @@ public sealed class Rollout
         var result = new float[rows.Length * CompletionLength];
         for (int i = 0; i < rows.Length; i++) perToken.AsSpan(rows[i] * CompletionLength, CompletionLength).CopyTo(result.AsSpan(i * CompletionLength));
         return result;
-    }
-
-    /// <summary>The KL estimate at each completion token against the reference [Rows·CompletionLength], 0 on padding.</summary>
-    public float[] TokenKl(KlEstimator estimator)
-    {
-        var reference = ReferenceLogProbs ?? throw new InvalidOperationException("rollout: KL needs the reference log-probs.");
-        var kl = new float[LogProbs.Length];
-        for (int i = 0; i < kl.Length; i++)
-            if (CompletionMask[i] != 0) kl[i] = KlPenalty.Value(estimator, LogProbs[i], reference[i]);
-        return kl;
     }
 
     /// <summary>Each row's sum of a per-token array [Rows].</summary>

@@ -1,10 +1,8 @@
-using System.ComponentModel;
-using System.Text.Json.Serialization;
 using Reins.Alignment.Dpo;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
-using Reins.Feedback.Sampling;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Transformers;
 using Reins.Rewards.Judges;
@@ -15,60 +13,39 @@ namespace Reins.Alignment.OnlineDpo;
 
 /// <summary>
 /// Settings of online DPO, with TRL's OnlineDPOConfig names; the loss takes every <see cref="PreferenceLossType"/> (TRL's
-/// takes sigmoid and ipo) with <see cref="DpoConfig"/>'s options. A step samples two completions of each of
+/// takes sigmoid and ipo) with offline DPO's options. A step samples two completions of each of
 /// per_device_train_batch_size × gradient_accumulation_steps × num_mini_batches / 2 prompts.
 /// </summary>
-public sealed record OnlineDpoConfig : OnlineConfig
+public sealed record OnlineDpoConfig : IOnlineConfig
 {
-    /// <summary>Objective: sigmoid (DPO), robust, ipo, hinge, simpo or orpo.</summary>
-    [JsonPropertyName("loss_type"), Description("sigmoid (DPO; cDPO with label_smoothing), robust, ipo, hinge, simpo or orpo.")]
-    public PreferenceLossType LossType { get; init; } = PreferenceLossType.Sigmoid;
-
-    /// <summary>β: the strength of the implicit KL regularisation towards the reference.</summary>
-    [JsonPropertyName("beta"), Description("beta: KL strength (DPO family), reward scale (SimPO), lambda (ORPO).")]
-    public float Beta { get; init; } = 0.1f;
-
-    /// <summary>ε for cDPO, robust DPO and SimPO.</summary>
-    [JsonPropertyName("label_smoothing"), Description("Assumed label-flip rate for cDPO / robust DPO / SimPO.")]
-    public float LabelSmoothing { get; init; }
-
-    /// <summary>SimPO's γ.</summary>
-    [JsonPropertyName("simpo_gamma"), Description("SimPO target reward margin gamma.")]
-    public float SimpoGamma { get; init; } = 0.5f;
-
-    /// <summary>RPO's α (0 = off).</summary>
-    [JsonPropertyName("rpo_alpha"), Description("Weight of the chosen responses' NLL added to the loss (RPO; 0 = off).")]
-    public float RpoAlpha { get; init; }
-
-    /// <summary>Whether the loss needs the frozen reference (all but SimPO and ORPO).</summary>
-    public bool NeedsReference => LossType.NeedsReference();
-
-    /// <summary>The options the loss function takes.</summary>
-    public PreferenceLossOptions LossOptions => new() { Type = LossType, Beta = Beta, LabelSmoothing = LabelSmoothing, SimpoGamma = SimpoGamma, RpoAlpha = RpoAlpha };
-
-    /// <summary>Two completions per prompt: the pair the judge compares.</summary>
-    public override int SamplesPerPrompt => 2;
-    /// <summary>One pass: every pair is used once, by the policy that sampled it.</summary>
-    public override int UpdateEpochs => 1;
-    /// <summary>Unused: the DPO loss has no ratio to clip.</summary>
-    public override float ClipLow => 0.2f;
-    /// <summary>Unused, as <see cref="ClipLow"/>.</summary>
-    public override float ClipHigh => 0.2f;
-    /// <summary>β, whose KL regularisation is implicit in the loss; 0 for the reference-free losses.</summary>
-    public override float KlCoefficient => NeedsReference ? Beta : 0;
     /// <inheritdoc/>
-    public override KlEstimator? KlLoss => null;
-    /// <summary>Unused: the loss is a mean over pairs.</summary>
-    public override LossAggregation Aggregation => LossAggregation.Bnpo;
+    public TrainingArguments Training { get; init; } = new();
 
-    /// <summary>Checks the online-DPO settings too.</summary>
-    public override void Validate()
+    /// <inheritdoc/>
+    public OnlineArguments Online { get; init; } = new();
+
+    /// <summary>The preference objective and its β.</summary>
+    public PreferenceLossOptions Loss { get; init; } = new();
+
+    /// <summary>Checks every online-DPO setting.</summary>
+    public void Validate()
     {
-        base.Validate();
-        if (Beta <= 0) throw new ArgumentException("beta: must be positive.");
-        if (PerDeviceTrainBatchSize % 2 != 0) throw new ArgumentException("per_device_train_batch_size: must be even, so that each micro-batch holds whole pairs.");
-        if (AdapKlCtrl || EntCoef != 0) throw new ArgumentException("adap_kl_ctrl/ent_coef: not part of the DPO objective; leave them off.");
+        Training.Validate();
+        Online.Validate();
+        Online.ValidateGroups(Training, 2);
+        Loss.Validate();
+        Settings.Require(Training.PerDeviceTrainBatchSize % 2 == 0, "per_device_train_batch_size", "must be even, so that each micro-batch holds whole pairs");
     }
+}
+
+/// <summary>Online DPO's batch: each prompt's pair as the judge decided it (null: a tie), and each row's Σ log π_ref.</summary>
+/// <param name="Evaluated">The evaluated rollout (rows 2p and 2p + 1 are prompt p's samples).</param>
+/// <param name="Pairs">Prompt p's pair, or null where the judge tied.</param>
+/// <param name="ReferenceSums">[Rows] each row's summed reference log-probs, or null for the reference-free losses.</param>
+public sealed record JudgedPairs(EvaluatedRollout Evaluated, PreferencePair?[] Pairs, float[]? ReferenceSums) : IRolloutBatch
+{
+    /// <inheritdoc/>
+    public float[] LossMask => Evaluated.Rollout.CompletionMask;
 }
 
 /// <summary>
@@ -81,12 +58,10 @@ public sealed record OnlineDpoConfig : OnlineConfig
 /// objective/kl, objective/entropy, objective/scores, objective/scores_margin, objective/non_score_reward,
 /// objective/rlhf_reward, rewards/*, logps/*, val/contain_eos_token and beta, plus pairs/tie_fraction.
 /// </summary>
-public sealed class OnlineDpoTrainer : OnlineTrainer<OnlineDpoConfig>
+public sealed class OnlineDpoTrainer : OnlineTrainer<JudgedPairs>
 {
+    private readonly OnlineDpoConfig config;
     private readonly IPairwiseJudge? judge;
-    // The pairs of the rollout being learned from, by prompt (null: a tie), and each row's Σ log π_ref.
-    private PreferencePair?[] pairs = [];
-    private float[]? referenceSums;
 
     /// <summary>
     /// Sets up online DPO. Preferences come from <paramref name="judge"/> when given, else from <paramref name="reward"/>'s
@@ -95,53 +70,61 @@ public sealed class OnlineDpoTrainer : OnlineTrainer<OnlineDpoConfig>
     /// </summary>
     public OnlineDpoTrainer(OnlineDpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, ITextEncoder encoder, Func<int[], string> decode,
         IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, Action<string>? writeExtraFiles, IPairwiseJudge? judge = null)
-        : base(config, policy, config.NeedsReference ? reference : null, encoder, decode, reward, prompts, writeExtraFiles)
+        : base(config, Plan(config), policy, config.Loss.Type.NeedsReference() ? reference : null, encoder, decode, reward, prompts, writeExtraFiles)
     {
+        this.config = config;
         this.judge = judge;
     }
 
-    /// <inheritdoc/>
-    protected override float LogProbTemperature => 1f;
-
-    /// <summary>Shuffles whole pairs, the two rows of a prompt kept adjacent, so that every micro-batch holds complete pairs.</summary>
-    protected override int[] UpdateOrder(Rollout rollout) =>
-        [.. Permutation.Shuffled(rollout.Rows / 2, Rng.NextUInt64()).SelectMany(p => new[] { 2 * p, 2 * p + 1 })];
+    // Two samples per prompt, used once by the policy that sampled them, shuffled as whole pairs; β's regularisation is
+    // implicit in the loss (the coefficient only names it for objective/kl_coef), and log-probs are at temperature 1.
+    private static RolloutPlan Plan(OnlineDpoConfig config) =>
+        new(SamplesPerPrompt: 2, UpdateEpochs: 1, new FixedKlController(config.Loss.Type.NeedsReference() ? config.Loss.Beta : 0))
+        {
+            LogProbTemperature = 1f, ShuffleUnit = 2,
+        };
 
     /// <summary>Judges each prompt's two samples and logs what the judgements and scores show; DPO needs no advantages.</summary>
-    protected override void ComputeAdvantages(Rollout rollout, Dictionary<string, double> metrics)
+    protected override JudgedPairs Advantages(EvaluatedRollout evaluated, Dictionary<string, double> metrics)
     {
-        pairs = judge is null
-            ? PreferencePairs.BestVersusWorst(rollout.Scores, 2)
-            : PreferencePairs.FromJudgements(judge.Judge([.. Enumerable.Range(0, rollout.Rows / 2).Select(p => new PairToJudge(rollout.Requests[2 * p], rollout.Requests[2 * p + 1]))]));
-        referenceSums = rollout.ReferenceLogProbs is { } reference ? rollout.SequenceSums(reference) : null;
-        double scores = rollout.Scores.Average();
-        metrics["objective/scores"] = scores;
+        var rollout = evaluated.Rollout;
+        var scores = evaluated.Scores;
+        var requests = evaluated.Scored.Requests;
+        var pairs = judge is null
+            ? PreferencePairs.BestVersusWorst(scores, 2)
+            : PreferencePairs.FromJudgements(judge.Judge([.. Enumerable.Range(0, rollout.Rows / 2).Select(p => new PairToJudge(requests[2 * p], requests[2 * p + 1]))]));
+        var referenceSums = evaluated.ReferenceLogProbs is { } reference ? rollout.SequenceSums(reference) : null;
+        double mean = scores.Average();
+        float beta = config.Loss.Beta;
+        metrics["objective/scores"] = mean;
         // A tie counts as a margin of 0, as TRL's first-wins pairing of equal scores gives.
-        metrics["objective/scores_margin"] = pairs.Average(p => p is { } q ? rollout.Scores[q.Chosen] - rollout.Scores[q.Rejected] : 0.0);
+        metrics["objective/scores_margin"] = pairs.Average(p => p is { } q ? scores[q.Chosen] - scores[q.Rejected] : 0.0);
         metrics["val/contain_eos_token"] = rollout.Finished.Count(f => f) / (double)rollout.Rows;
         metrics["pairs/tie_fraction"] = pairs.Count(p => p is null) / (double)pairs.Length;
-        metrics["beta"] = Config.Beta;
+        metrics["beta"] = beta;
         if (metrics.TryGetValue("objective/kl", out double kl))
         {
-            metrics["objective/non_score_reward"] = -Config.Beta * kl;
-            metrics["objective/rlhf_reward"] = scores - Config.Beta * kl;
+            metrics["objective/non_score_reward"] = -beta * kl;
+            metrics["objective/rlhf_reward"] = mean - beta * kl;
         }
+        return new JudgedPairs(evaluated, pairs, referenceSums);
     }
 
     /// <summary>
     /// The DPO loss of the micro-batch's decided pairs (one forward of their chosen rows, then their rejected rows), a
     /// mean over those pairs divided by the accumulation steps, as transformers accumulates.
     /// </summary>
-    protected override StepOutput Loss(Rollout rollout, int[] rows, MiniBatch miniBatch)
+    protected override StepOutput Loss(JudgedPairs batch, int[] rows, MiniBatch miniBatch)
     {
-        var decided = Enumerable.Range(0, rows.Length / 2).Select(i => pairs[rows[2 * i] / 2]).OfType<PreferencePair>().ToArray();
+        var decided = Enumerable.Range(0, rows.Length / 2).Select(i => batch.Pairs[rows[2 * i] / 2]).OfType<PreferencePair>().ToArray();
         if (decided.Length == 0) return new StepOutput(Tensor.FromArray([0f], 1), new Dictionary<string, double>());
+        var rollout = batch.Evaluated.Rollout;
         int[] ordered = [.. decided.Select(p => p.Chosen), .. decided.Select(p => p.Rejected)];
-        var (logProbs, _) = rollout.TokenLogProbs(Model, ordered, LogProbTemperature);
+        var (logProbs, _) = rollout.TokenLogProbs(Model, ordered, temperature: 1f);
         var sums = Ops.Sum(Ops.Reshape(logProbs, ordered.Length, rollout.CompletionLength), 1);
         float[] lengths = [.. ordered.Select(r => (float)rollout.Lengths[r])];
-        var input = PreferenceLogProbs.Concatenated(sums, lengths, referenceSums is { } refs ? [.. ordered.Select(r => refs[r])] : null, Config.LossOptions);
-        var result = DirectPreferenceLoss.Compute(input, Config.LossOptions);
+        var input = PreferenceLogProbs.Concatenated(sums, lengths, batch.ReferenceSums is { } refs ? [.. ordered.Select(r => refs[r])] : null, config.Loss);
+        var result = DirectPreferenceLoss.Compute(input, config.Loss);
         return new StepOutput(result.Loss * (1f / miniBatch.AccumulationSteps), DpoTrainer.Metrics(result));
     }
 }

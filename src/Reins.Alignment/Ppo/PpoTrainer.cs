@@ -1,20 +1,28 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
-using Reins.Models.Checkpoints;
 using Reins.Models.Transformers;
 using Reins.Rewards.Sources;
 using Reins.Tensors;
-using Reins.Tensors.Optim;
 
 namespace Reins.Alignment.Ppo;
 
 /// <summary>Settings of PPO for language models, with TRL's PPOConfig names (and the older TRL's for early stopping).</summary>
-public sealed record PpoConfig : OnlineConfig
+public sealed record PpoConfig : IOnlineConfig
 {
+    /// <inheritdoc/>
+    public TrainingArguments Training { get; init; } = new();
+
+    /// <inheritdoc/>
+    public OnlineArguments Online { get; init; } = new();
+
+    /// <summary>The entropy bonus and adaptive KL control.</summary>
+    public PolicyGradientSettings PolicyGradient { get; init; } = new();
+
     /// <summary>Passes over each rollout.</summary>
     [JsonPropertyName("num_ppo_epochs"), Description("Passes over each rollout.")]
     public int NumPpoEpochs { get; init; } = 4;
@@ -70,25 +78,16 @@ public sealed record PpoConfig : OnlineConfig
     [JsonPropertyName("value_warmup_steps"), Description("Initial steps that train only the critic, the policy frozen.")]
     public int ValueWarmupSteps { get; init; }
 
-    /// <inheritdoc/>
-    public override int SamplesPerPrompt => 1;
-    /// <inheritdoc/>
-    public override int UpdateEpochs => NumPpoEpochs;
-    /// <inheritdoc/>
-    public override float ClipLow => Cliprange;
-    /// <inheritdoc/>
-    public override float ClipHigh => Cliprange;
-    /// <inheritdoc/>
-    public override float KlCoefficient => KlCoef;
-    /// <inheritdoc/>
-    public override KlEstimator? KlLoss => UseKlLoss ? KlEstimator : null;
-    /// <inheritdoc/>
-    public override LossAggregation Aggregation => LossAggregation.Bnpo;
-
-    /// <summary>Checks the PPO settings too.</summary>
-    public override void Validate()
+    /// <summary>Checks every PPO setting.</summary>
+    public void Validate()
     {
-        base.Validate();
+        Training.Validate();
+        Online.Validate();
+        Online.ValidateGroups(Training, 1);
+        PolicyGradient.Validate();
+        Settings.Require(NumPpoEpochs >= 1, "num_ppo_epochs", "must be positive");
+        Settings.Require(Cliprange is > 0 and < 1, "cliprange", "must be in (0, 1)");
+        Settings.Require(KlCoef >= 0, "kl_coef", "must not be negative");
         if (UseKlLoss && KlEstimator == KlEstimator.K1)
             throw new ArgumentException("kl_estimator: k1 cannot be a loss term — its expected gradient is zero (E[∇log π] = 0); use k2 or k3 with use_kl_loss, or k1 in the reward.");
         if (ClipRangeValue <= 0 || VfCoef < 0 || CriticLearningRate is <= 0 || ValueWarmupSteps < 0 || TargetKl is <= 0)
@@ -106,13 +105,13 @@ public sealed record PpoConfig : OnlineConfig
 /// critic is a separate …ForSequenceClassification model (num_labels 1) read at every position, started from a reward
 /// model or from the policy's weights, and saved as one. Logs TRL's objective/*, policy/*, loss/*, val/* names.
 /// </summary>
-public sealed class PpoTrainer : OnlineTrainer<PpoConfig>
+public sealed class PpoTrainer : OnlineTrainer<PolicyGradientBatch>
 {
     /// <summary>Directory name of the critic inside the run and its checkpoints.</summary>
     public const string CriticDirectory = "critic";
-    private const string CriticOptimizerFile = "critic_optimizer.safetensors";
 
-    private readonly AdamW criticOptimizer;
+    private readonly PpoConfig config;
+    private readonly PolicyLossSettings policyLoss;
 
     /// <summary>The value model.</summary>
     public CausalLanguageModel Critic { get; }
@@ -120,13 +119,27 @@ public sealed class PpoTrainer : OnlineTrainer<PpoConfig>
     /// <summary>Sets up PPO; <paramref name="critic"/> is a …ForSequenceClassification model with one label (see <see cref="CriticFromPolicy"/>).</summary>
     public PpoTrainer(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, CausalLanguageModel critic, ITextEncoder encoder,
         Func<int[], string> decode, IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, Action<string>? writeExtraFiles)
-        : base(config, policy, reference, encoder, decode, reward, prompts, writeExtraFiles)
+        : base(config, Plan(config, policy, critic), policy, reference, encoder, decode, reward, prompts, writeExtraFiles)
+    {
+        this.config = config;
+        Critic = critic;
+        // InstructGPT's KL is in the reward (k1 by default); use_kl_loss moves it into the loss as OpenRLHF does.
+        policyLoss = new PolicyLossSettings(config.Cliprange, config.Cliprange, config.UseKlLoss ? config.KlEstimator : null, config.PolicyGradient.EntCoef, LossAggregation.Bnpo);
+    }
+
+    // One completion per prompt; the critic is a second trained model with its own learning rate, logged as val/grad_norm.
+    private static RolloutPlan Plan(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel critic)
     {
         if (critic.Config.NumLabels != 1) throw new ArgumentException($"ppo: the critic must be a …ForSequenceClassification model with num_labels 1; it is {critic.Config.Architecture}.");
         if (critic.Config.VocabSize != policy.Config.VocabSize)
             throw new ArgumentException($"ppo: the critic's vocabulary ({critic.Config.VocabSize}) differs from the policy's ({policy.Config.VocabSize}); it must read the same tokens.");
-        Critic = critic;
-        criticOptimizer = NewOptimizer(critic);
+        var training = config.Training;
+        return new RolloutPlan(SamplesPerPrompt: 1, config.NumPpoEpochs, config.PolicyGradient.Controller(config.KlCoef))
+        {
+            Critic = new TrainableModel(critic, training, config.CriticLearningRate ?? training.LearningRate, "val/grad_norm", CriticDirectory),
+            PolicyFrozenSteps = config.ValueWarmupSteps,
+            TargetKl = config.TargetKl,
+        };
     }
 
     /// <summary>A critic on the policy's trunk: the same architecture and weights, its LM head replaced by a fresh scalar score head.</summary>
@@ -137,90 +150,52 @@ public sealed class PpoTrainer : OnlineTrainer<PpoConfig>
         return critic;
     }
 
-    /// <inheritdoc/>
-    protected override void EvaluateRollout(Rollout rollout) =>
-        rollout.Values = rollout.Evaluate(rows => rollout.CriticValues(Critic, rows), Config.PerDeviceTrainBatchSize);
-
-    /// <inheritdoc/>
-    protected override void ComputeAdvantages(Rollout rollout, Dictionary<string, double> metrics)
+    /// <summary>
+    /// Token rewards −β·KL_t with the score added at the last real token (EOS, or the last before the cap), optionally
+    /// whitened; GAE against the critic's values gives the returns (the critic's targets) and the advantages, whitened
+    /// over the rollout's tokens.
+    /// </summary>
+    protected override PolicyGradientBatch Advantages(EvaluatedRollout evaluated, Dictionary<string, double> metrics)
     {
+        var rollout = evaluated.Rollout;
         int width = rollout.CompletionLength;
+        float beta = evaluated.KlCoefficient;
         var rewards = new float[rollout.Rows * width];
-        if (!Config.UseKlLoss && Kl.Value > 0)
+        if (!config.UseKlLoss && beta > 0)
         {
             // InstructGPT's reward shaping: every token pays −β·KL; the estimator is k1 unless kl_estimator says otherwise.
-            var kl = rollout.TokenKl(Config.KlEstimator);
-            for (int i = 0; i < rewards.Length; i++) rewards[i] = -Kl.Value * kl[i];
+            var kl = evaluated.TokenKl(config.KlEstimator);
+            for (int i = 0; i < rewards.Length; i++) rewards[i] = -beta * kl[i];
         }
         double nonScore = rollout.SequenceSums(rewards).Average();
-        // The score arrives at the completion's last real token (EOS, or the last token before the cap).
-        for (int r = 0; r < rollout.Rows; r++) rewards[r * width + rollout.Lengths[r] - 1] += rollout.Scores[r];
-        if (Config.WhitenRewards) rewards = MaskedStatistics.Whiten(rewards, rollout.CompletionMask, shiftMean: false);
-        var (advantages, returns) = GeneralizedAdvantageEstimation.Compute(rewards, rollout.Values!, rollout.Lengths, width, Config.Gamma, Config.Lam);
-        rollout.Returns = returns;
-        rollout.Advantages = MaskedStatistics.Whiten(advantages, rollout.CompletionMask);
-        metrics["objective/scores"] = rollout.Scores.Average();
+        for (int r = 0; r < rollout.Rows; r++) rewards[r * width + rollout.Lengths[r] - 1] += evaluated.Scores[r];
+        if (config.WhitenRewards) rewards = MaskedStatistics.Whiten(rewards, rollout.CompletionMask, shiftMean: false);
+        var (advantages, returns) = GeneralizedAdvantageEstimation.Compute(rewards, evaluated.Values!, rollout.Lengths, width, config.Gamma, config.Lam);
+        metrics["objective/scores"] = evaluated.Scores.Average();
         metrics["objective/non_score_reward"] = nonScore;
-        metrics["objective/rlhf_reward"] = rollout.Scores.Average() + nonScore;
-    }
-
-    private bool WarmingUp => GlobalStep < Config.ValueWarmupSteps;
-
-    /// <inheritdoc/>
-    protected override IEnumerable<(string GradNormMetric, AdamW Optimizer, float PeakLearningRate)> Optimizers()
-    {
-        if (!WarmingUp)
-            foreach (var policy in base.Optimizers()) yield return policy;
-        yield return ("val/grad_norm", criticOptimizer, Config.CriticLearningRate ?? Config.LearningRate);
+        metrics["objective/rlhf_reward"] = evaluated.Scores.Average() + nonScore;
+        return new PolicyGradientBatch(evaluated, MaskedStatistics.Whiten(advantages, rollout.CompletionMask), rollout.CompletionMask, returns);
     }
 
     /// <summary>
-    /// The policy's clipped surrogate (none while the critic warms up) plus vf_coef × the clipped value loss
-    /// ½·max((V − R)², (clip(V, V_old ± cliprange_value) − R)²), a token mean over the micro-batch.
+    /// The policy's clipped surrogate (none while the critic warms up) plus vf_coef × the clipped value loss, a token mean
+    /// over the micro-batch.
     /// </summary>
-    protected override StepOutput Loss(Rollout rollout, int[] rows, MiniBatch miniBatch)
+    protected override StepOutput Loss(PolicyGradientBatch batch, int[] rows, MiniBatch miniBatch)
     {
-        var policy = WarmingUp ? null : base.Loss(rollout, rows, miniBatch);
-        int n = rows.Length * rollout.CompletionLength;
+        var policy = GlobalStep < config.ValueWarmupSteps ? null : batch.PolicyLoss(Model, rows, miniBatch, policyLoss, config.Online.Sampling.Temperature);
+        var rollout = batch.Evaluated.Rollout;
         var mask = rollout.Gather(rollout.CompletionMask, rows);
-        var oldValues = Tensor.FromArray(rollout.Gather(rollout.Values!, rows), n);
-        var returns = Tensor.FromArray(rollout.Gather(rollout.Returns!, rows), n);
         var values = rollout.CriticValues(Critic, rows);
-        var clippedValues = oldValues + Ops.Clamp(values - oldValues, -Config.ClipRangeValue, Config.ClipRangeValue);
-        var unclippedLoss = Ops.Pow(values - returns, 2);
-        var clippedLoss = Ops.Pow(clippedValues - returns, 2);
-        var valueLoss = 0.5f * Ops.Maximum(unclippedLoss, clippedLoss);
+        var (valueLoss, clipped) = ValueLoss.Compute(values, rollout.Gather(batch.Evaluated.Values!, rows), rollout.Gather(batch.Returns!, rows), config.ClipRangeValue);
         var weights = TokenLossWeights.Of(LossAggregation.Bnpo, mask, rows.Length, rollout.CompletionLength, miniBatch);
-        var loss = Config.VfCoef * Ops.Sum(valueLoss * Tensor.FromArray(weights, n));
+        var loss = config.VfCoef * Ops.Sum(valueLoss * Tensor.FromArray(weights, weights.Length));
         if (policy is not null) loss = policy.Loss + loss;
 
         var metrics = policy is null ? new Dictionary<string, double>() : new Dictionary<string, double>(policy.Metrics);
-        var clipped = new float[n];
-        for (int i = 0; i < n; i++) clipped[i] = clippedLoss.Span[i] > unclippedLoss.Span[i] ? 1 : 0;
         metrics["loss/value_avg"] = MaskedStatistics.Mean(valueLoss.Span, mask);
         metrics["val/clipfrac_avg"] = MaskedStatistics.Mean(clipped, mask);
         metrics["val/vpred"] = MaskedStatistics.Mean(values.Span, mask);
         return new StepOutput(loss, metrics);
     }
-
-    /// <summary>Old TRL's early stopping: a mini-batch whose approximate KL passed 1.5 × target_kl ends this rollout's updates.</summary>
-    protected override bool StopUpdates(IReadOnlyDictionary<string, double> miniBatchMetrics) =>
-        Config.TargetKl is { } target && miniBatchMetrics.TryGetValue("policy/approxkl_avg", out double kl) && kl > 1.5 * target;
-
-    /// <inheritdoc/>
-    protected override void SaveExtras(string directory)
-    {
-        HfCheckpoint.Save(Critic, Path.Combine(directory, CriticDirectory));
-        OptimizerState.Save(Path.Combine(directory, CriticOptimizerFile), criticOptimizer);
-    }
-
-    /// <inheritdoc/>
-    protected override void RestoreExtras(string directory)
-    {
-        Critic.CopyParametersFrom(HfCheckpoint.Load(Path.Combine(directory, CriticDirectory)));
-        OptimizerState.Load(Path.Combine(directory, CriticOptimizerFile), criticOptimizer);
-    }
-
-    /// <inheritdoc/>
-    protected override void SaveFinalExtras() => HfCheckpoint.Save(Critic, Path.Combine(Run.Path, CriticDirectory), WriteExtraFiles);
 }

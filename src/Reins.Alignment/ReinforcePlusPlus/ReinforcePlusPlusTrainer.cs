@@ -1,6 +1,8 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
+using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Transformers;
@@ -18,53 +20,47 @@ public enum ReinforceEstimator
 }
 
 /// <summary>Settings of REINFORCE++, with OpenRLHF's names where TRL has none.</summary>
-public sealed record ReinforcePlusPlusConfig : OnlineConfig
+public sealed record ReinforcePlusPlusConfig : IOnlineConfig
 {
+    /// <inheritdoc/>
+    public TrainingArguments Training { get; init; } = new();
+
+    /// <inheritdoc/>
+    public OnlineArguments Online { get; init; } = new();
+
     /// <summary>reinforce or reinforce_baseline.</summary>
     [JsonPropertyName("advantage_estimator"), Description("reinforce (k1 in the reward) or reinforce_baseline (group mean subtracted, k2 KL loss).")]
     public ReinforceEstimator AdvantageEstimator { get; init; } = ReinforceEstimator.Reinforce;
 
-    /// <summary>Completions per prompt (OpenRLHF's n_samples_per_prompt).</summary>
-    [JsonPropertyName("num_generations"), Description("Completions per prompt (at least 2 for reinforce_baseline).")]
-    public int NumGenerations { get; init; } = 4;
+    /// <summary>Completions per prompt (OpenRLHF's n_samples_per_prompt) and passes over each rollout (its max_epochs).</summary>
+    public GroupSettings Group { get; init; } = new();
 
     /// <summary>β (OpenRLHF's init_kl_coef).</summary>
     [JsonPropertyName("kl_coef"), Description("KL coefficient: of k1 in the reward (reinforce) or of the k2 loss (reinforce_baseline).")]
     public float KlCoef { get; init; } = 0.01f;
 
-    /// <summary>ε of the clipped ratio (OpenRLHF's eps_clip).</summary>
-    [JsonPropertyName("epsilon"), Description("Clip range of the ratio.")]
-    public float Epsilon { get; init; } = 0.2f;
+    /// <summary>The clip range of the ratio (OpenRLHF's eps_clip).</summary>
+    public ClipSettings Clip { get; init; } = new();
 
-    /// <summary>Passes over each rollout (OpenRLHF's max_epochs).</summary>
-    [JsonPropertyName("num_iterations"), Description("Passes over each rollout.")]
-    public int NumIterations { get; init; } = 1;
+    /// <summary>The entropy bonus and adaptive control of β.</summary>
+    public PolicyGradientSettings PolicyGradient { get; init; } = new();
 
     /// <summary>γ of the returns.</summary>
     [JsonPropertyName("gamma"), Description("Discount of the per-token returns.")]
     public float Gamma { get; init; } = 1f;
 
-    /// <inheritdoc/>
-    public override int SamplesPerPrompt => NumGenerations;
-    /// <inheritdoc/>
-    public override int UpdateEpochs => NumIterations;
-    /// <inheritdoc/>
-    public override float ClipLow => Epsilon;
-    /// <inheritdoc/>
-    public override float ClipHigh => Epsilon;
-    /// <inheritdoc/>
-    public override float KlCoefficient => KlCoef;
-    /// <inheritdoc/>
-    public override KlEstimator? KlLoss => AdvantageEstimator == ReinforceEstimator.ReinforceBaseline ? KlEstimator.K2 : null;
-    /// <inheritdoc/>
-    public override LossAggregation Aggregation => LossAggregation.Bnpo;
-
-    /// <summary>Checks the REINFORCE++ settings too.</summary>
-    public override void Validate()
+    /// <summary>Checks every REINFORCE++ setting.</summary>
+    public void Validate()
     {
-        if (AdvantageEstimator == ReinforceEstimator.ReinforceBaseline && NumGenerations < 2)
-            throw new ArgumentException("num_generations: reinforce_baseline subtracts the group's mean score, so it needs at least 2 completions per prompt.");
-        base.Validate();
+        Settings.Require(AdvantageEstimator != ReinforceEstimator.ReinforceBaseline || Group.NumGenerations >= 2, "num_generations",
+            "reinforce_baseline subtracts the group's mean score, so it needs at least 2 completions per prompt");
+        Training.Validate();
+        Online.Validate();
+        Online.ValidateGroups(Training, Group.NumGenerations);
+        Group.Validate();
+        Clip.Validate();
+        PolicyGradient.Validate();
+        Settings.Require(KlCoef >= 0, "kl_coef", "must not be negative");
     }
 }
 
@@ -77,30 +73,34 @@ public sealed record ReinforcePlusPlusConfig : OnlineConfig
 /// </summary>
 public sealed class ReinforcePlusPlusTrainer(ReinforcePlusPlusConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, ITextEncoder encoder,
     Func<int[], string> decode, IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, Action<string>? writeExtraFiles)
-    : OnlineTrainer<ReinforcePlusPlusConfig>(config, policy, reference, encoder, decode, reward, prompts, writeExtraFiles)
+    : OnlineTrainer<PolicyGradientBatch>(config, new RolloutPlan(config.Group.NumGenerations, config.Group.NumIterations, config.PolicyGradient.Controller(config.KlCoef)),
+        policy, reference, encoder, decode, reward, prompts, writeExtraFiles)
 {
-    /// <inheritdoc/>
-    protected override void ComputeAdvantages(Rollout rollout, Dictionary<string, double> metrics)
+    private readonly bool baseline = config.AdvantageEstimator == ReinforceEstimator.ReinforceBaseline;
+    private readonly PolicyLossSettings loss = new(config.Clip.Epsilon, config.Clip.High,
+        config.AdvantageEstimator == ReinforceEstimator.ReinforceBaseline ? KlEstimator.K2 : null, config.PolicyGradient.EntCoef, LossAggregation.Bnpo);
+
+    /// <summary>The whitened discounted returns of the KL-shaped token rewards (of the group-centred scores for reinforce_baseline).</summary>
+    protected override PolicyGradientBatch Advantages(EvaluatedRollout evaluated, Dictionary<string, double> metrics)
     {
-        var scores = (float[])rollout.Scores.Clone();
-        if (Config.AdvantageEstimator == ReinforceEstimator.ReinforceBaseline)
-            for (int g = 0; g < rollout.Rows / Config.NumGenerations; g++)
-            {
-                var group = scores.AsSpan(g * Config.NumGenerations, Config.NumGenerations);
-                float mean = group.ToArray().Average();
-                foreach (ref float s in group) s -= mean;
-            }
+        var rollout = evaluated.Rollout;
+        var scores = baseline ? GroupMeanBaseline.Subtract(evaluated.Scores, config.Group.NumGenerations) : evaluated.Scores;
         var rewards = new float[rollout.Rows * rollout.CompletionLength];
-        if (Config.AdvantageEstimator == ReinforceEstimator.Reinforce && Kl.Value > 0)
+        float beta = evaluated.KlCoefficient;
+        if (!baseline && beta > 0)
         {
-            var kl = rollout.TokenKl(KlEstimator.K1);
-            for (int i = 0; i < rewards.Length; i++) rewards[i] = -Kl.Value * kl[i];
+            var kl = evaluated.TokenKl(KlEstimator.K1);
+            for (int i = 0; i < rewards.Length; i++) rewards[i] = -beta * kl[i];
             metrics["objective/non_score_reward"] = rollout.SequenceSums(rewards).Average();
         }
         for (int r = 0; r < rollout.Rows; r++) rewards[r * rollout.CompletionLength + rollout.Lengths[r] - 1] += scores[r];
         // The discounted return is GAE with λ = 1 and no critic (V = 0).
-        var (returns, _) = GeneralizedAdvantageEstimation.Compute(rewards, new float[rewards.Length], rollout.Lengths, rollout.CompletionLength, Config.Gamma, 1f);
+        var (returns, _) = GeneralizedAdvantageEstimation.Compute(rewards, new float[rewards.Length], rollout.Lengths, rollout.CompletionLength, config.Gamma, 1f);
         // OpenRLHF whitens with the biased variance over every kept token of the batch.
-        rollout.Advantages = MaskedStatistics.Whiten(returns, rollout.CompletionMask, unbiased: false);
+        return new PolicyGradientBatch(evaluated, MaskedStatistics.Whiten(returns, rollout.CompletionMask, unbiased: false), rollout.CompletionMask);
     }
+
+    /// <summary>The clipped surrogate (with β·k2 in the loss for reinforce_baseline), a token mean over each micro-batch.</summary>
+    protected override StepOutput Loss(PolicyGradientBatch batch, int[] rows, MiniBatch miniBatch) =>
+        batch.PolicyLoss(Model, rows, miniBatch, loss, config.Online.Sampling.Temperature);
 }

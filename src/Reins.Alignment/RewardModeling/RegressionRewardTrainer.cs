@@ -22,6 +22,9 @@ public sealed class RegressionRewardTrainer : RewardModelTrainer
         IReadOnlyList<RatingExample> trainSet, IReadOnlyList<RatingExample>? evalSet, Action<string>? writeExtraFiles)
         : base(config, model, AttributesOf(trainSet, evalSet), encoder, writeExtraFiles)
     {
+        if (config.LabelSmoothing != 0 || config.CenterRewardsCoefficient != 0)
+            throw new ArgumentException("label_smoothing/center_rewards_coefficient: belong to the pairwise objective; a regression reward model fits ratings by MSE.");
+        (trainSet, evalSet) = config.Training.EvaluationSplit(trainSet, evalSet);
         train = Tokenize(trainSet, encoder);
         if (train.Count == 0) throw new InvalidDataException($"rm: no rated response fits max_length {MaxLength} tokens.");
         eval = evalSet is null ? [] : Tokenize(evalSet, encoder);
@@ -45,9 +48,9 @@ public sealed class RegressionRewardTrainer : RewardModelTrainer
     {
         if (eval.Count == 0) return null;
         var sums = new double[Labels.Count];
-        for (int start = 0; start < eval.Count; start += Config.PerDeviceEvalBatchSize)
+        for (int start = 0; start < eval.Count; start += Config.Training.PerDeviceEvalBatchSize)
         {
-            int n = Math.Min(Config.PerDeviceEvalBatchSize, eval.Count - start);
+            int n = Math.Min(Config.Training.PerDeviceEvalBatchSize, eval.Count - start);
             var (_, perAttribute) = Loss([.. eval.Skip(start).Take(n)]);
             for (int j = 0; j < sums.Length; j++) sums[j] += perAttribute[j] * n;
         }

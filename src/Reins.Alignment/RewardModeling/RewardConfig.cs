@@ -5,8 +5,11 @@ using Reins.Alignment.Training;
 namespace Reins.Alignment.RewardModeling;
 
 /// <summary>Settings of reward-model training, with TRL's RewardConfig names where TRL has the setting.</summary>
-public sealed record RewardConfig : TrainingArguments
+public sealed record RewardConfig : ITrainerConfig
 {
+    /// <inheritdoc/>
+    public TrainingArguments Training { get; init; } = new();
+
     /// <summary>Longest prompt+response; as TRL, longer records are dropped (and counted), never truncated.</summary>
     [JsonPropertyName("max_length"), Description("Tokens per prompt+response; longer pairs or records are dropped and counted, as TRL does (capped at the model's n_positions).")]
     public int MaxLength { get; init; } = 512;
@@ -23,10 +26,10 @@ public sealed record RewardConfig : TrainingArguments
     [JsonPropertyName("reward_normalization_samples"), Description("Training sequences (chosen and rejected alike) sampled to estimate the reward mean and std saved in reward_normalization.json.")]
     public int RewardNormalizationSamples { get; init; } = 4096;
 
-    /// <summary>Checks the reward-model settings too.</summary>
-    public override void Validate()
+    /// <summary>Checks every reward-model setting.</summary>
+    public void Validate()
     {
-        base.Validate();
+        Training.Validate();
         if (MaxLength < 2) throw new ArgumentException("max_length: must be at least 2.");
         if (CenterRewardsCoefficient < 0) throw new ArgumentException("center_rewards_coefficient: must not be negative.");
         if (LabelSmoothing is < 0 or >= 0.5f) throw new ArgumentException("label_smoothing: must be in [0, 0.5).");

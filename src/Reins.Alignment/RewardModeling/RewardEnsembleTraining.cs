@@ -17,7 +17,7 @@ public static class RewardEnsembleTraining
     public sealed record Member(int Index, RewardConfig Config, int[] TrainIndices)
     {
         /// <summary>Whether the member's final model is already saved (a resumed ensemble run skips it).</summary>
-        public bool Finished => File.Exists(Path.Combine(Config.OutputDir, "model.safetensors"));
+        public bool Finished => File.Exists(Path.Combine(Config.Training.OutputDir, "model.safetensors"));
     }
 
     /// <summary>The plan of <paramref name="members"/> members over a training set of <paramref name="trainCount"/> records.</summary>
@@ -27,8 +27,8 @@ public static class RewardEnsembleTraining
         if (trainCount < 1) throw new ArgumentOutOfRangeException(nameof(trainCount), trainCount, "rm ensemble: the training set is empty.");
         return [.. Enumerable.Range(0, members).Select(i =>
         {
-            ulong seed = config.Seed + (ulong)i;
-            var memberConfig = config with { Seed = seed, OutputDir = RewardEnsemble.MemberPath(config.OutputDir, i) };
+            ulong seed = config.Training.Seed + (ulong)i;
+            var memberConfig = config with { Training = config.Training with { Seed = seed, OutputDir = RewardEnsemble.MemberPath(config.Training.OutputDir, i) } };
             return new Member(i, memberConfig, bootstrap ? Bootstrap(trainCount, seed) : [.. Enumerable.Range(0, trainCount)]);
         })];
     }

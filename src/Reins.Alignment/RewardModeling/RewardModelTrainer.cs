@@ -12,13 +12,13 @@ namespace Reins.Alignment.RewardModeling;
 /// LM gets a fresh score head; a reward model of the same width continues), the length limit, and the normalisation
 /// statistics written beside every checkpoint and the final model, estimated from that checkpoint's own scores.
 /// </summary>
-public abstract class RewardModelTrainer : Trainer<RewardConfig>
+public abstract class RewardModelTrainer : OfflineTrainer<RewardConfig>
 {
     private IReadOnlyList<TokenizedSequence>? normalizationSample;
 
     /// <summary>Turns <paramref name="model"/> into a reward model of <paramref name="labels"/>.Count outputs.</summary>
     private protected RewardModelTrainer(RewardConfig config, CausalLanguageModel model, IReadOnlyList<string> labels, ITextEncoder encoder, Action<string>? writeExtraFiles)
-        : base(config, RewardModelInitializer.FromLanguageModel(model, labels.Count, RewardModelInitializer.PaddingTokenId(encoder), config.Seed), writeExtraFiles)
+        : base(config, RewardModelInitializer.FromLanguageModel(model, labels.Count, RewardModelInitializer.PaddingTokenId(encoder), config.Training.Seed), writeExtraFiles)
     {
         Labels = labels;
         Collator = new BatchCollator(new PaddingOptions(Model.Config.PadTokenId!.Value));
@@ -54,10 +54,10 @@ public abstract class RewardModelTrainer : Trainer<RewardConfig>
     public RewardNormalization NormalizationStatistics()
     {
         normalizationSample ??= Sample(NormalizationReference);
-        return RewardNormalization.Estimate(Labels, new RewardModel(Model, Labels).RawScores(normalizationSample, Config.PerDeviceEvalBatchSize));
+        return RewardNormalization.Estimate(Labels, new RewardModel(Model, Labels).RawScores(normalizationSample, Config.Training.PerDeviceEvalBatchSize));
     }
 
     private IReadOnlyList<TokenizedSequence> Sample(IReadOnlyList<TokenizedSequence> reference) =>
         reference.Count <= Config.RewardNormalizationSamples ? reference
-            : [.. Permutation.Shuffled(reference.Count, Config.Seed)[..Config.RewardNormalizationSamples].Order().Select(i => reference[i])];
+            : [.. Permutation.Shuffled(reference.Count, Config.Training.Seed)[..Config.RewardNormalizationSamples].Order().Select(i => reference[i])];
 }

@@ -3,7 +3,7 @@ using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Transformers;
-using Reins.Rewards;
+using Reins.Alignment.Objectives;
 using Reins.Rewards.Evaluation;
 using Reins.Rewards.RewardModels;
 using Reins.Tensors;
@@ -27,6 +27,7 @@ public sealed class RewardTrainer : RewardModelTrainer
         IReadOnlyList<PreferenceExample> trainSet, IReadOnlyList<PreferenceExample>? evalSet, Action<string>? writeExtraFiles)
         : base(config, model, RewardModel.DefaultLabels(1), encoder, writeExtraFiles)
     {
+        (trainSet, evalSet) = config.Training.EvaluationSplit(trainSet, evalSet);
         var trainKept = Tokenize(trainSet, encoder);
         if (trainKept.Count == 0) throw new InvalidDataException($"rm: no training pair fits max_length {MaxLength} tokens.");
         var evalKept = evalSet is null ? [] : Tokenize(evalSet, encoder);
@@ -61,9 +62,9 @@ public sealed class RewardTrainer : RewardModelTrainer
         var chosen = new float[eval.Count];
         var rejected = new float[eval.Count];
         double lossSum = 0;
-        for (int start = 0; start < eval.Count; start += Config.PerDeviceEvalBatchSize)
+        for (int start = 0; start < eval.Count; start += Config.Training.PerDeviceEvalBatchSize)
         {
-            int n = Math.Min(Config.PerDeviceEvalBatchSize, eval.Count - start);
+            int n = Math.Min(Config.Training.PerDeviceEvalBatchSize, eval.Count - start);
             var (loss, c, r) = Loss([.. eval.Skip(start).Take(n)], evalMargins?[start..(start + n)]);
             lossSum += loss.Item() * n;
             c.CopyTo(chosen, start);

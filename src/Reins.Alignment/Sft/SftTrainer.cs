@@ -10,8 +10,11 @@ using Reins.Tensors;
 namespace Reins.Alignment.Sft;
 
 /// <summary>Settings of supervised fine-tuning, with TRL's SFTConfig names.</summary>
-public sealed record SftConfig : TrainingArguments
+public sealed record SftConfig : ITrainerConfig
 {
+    /// <inheritdoc/>
+    public TrainingArguments Training { get; init; } = new();
+
     /// <summary>Tokens per example (prompt + completion); longer ones are truncated and counted.</summary>
     [JsonPropertyName("max_length"), Description("Tokens per example; longer examples are truncated (keep-start) and counted.")]
     public int MaxLength { get; init; } = 512;
@@ -28,11 +31,11 @@ public sealed record SftConfig : TrainingArguments
     [JsonPropertyName("assistant_only_loss"), Description("Train only on assistant turns of conversational data.")]
     public bool AssistantOnlyLoss { get; init; }
 
-    /// <summary>Checks the SFT settings too.</summary>
-    public override void Validate()
+    /// <summary>Checks every SFT setting.</summary>
+    public void Validate()
     {
-        base.Validate();
-        if (MaxLength < 2) throw new ArgumentException("max_length: must be at least 2.");
+        Training.Validate();
+        Settings.Require(MaxLength >= 2, "max_length", "must be at least 2");
     }
 }
 
@@ -41,7 +44,7 @@ public sealed record SftConfig : TrainingArguments
 /// carry a label, so prompts, padding and (optionally) user turns teach nothing. Logs TRL's num_tokens and
 /// mean_token_accuracy; evaluation reports eval_loss and eval_perplexity = exp(eval_loss).
 /// </summary>
-public sealed class SftTrainer : Trainer<SftConfig>
+public sealed class SftTrainer : OfflineTrainer<SftConfig>
 {
     private readonly IReadOnlyList<PackedBlock> trainBlocks;
     private readonly IReadOnlyList<TokenizedSequence> train, eval;
@@ -58,6 +61,7 @@ public sealed class SftTrainer : Trainer<SftConfig>
         {
             MaxLength = config.MaxLength, CompletionOnlyLoss = config.CompletionOnlyLoss, AssistantOnlyLoss = config.AssistantOnlyLoss,
         });
+        (trainSet, evalSet) = config.Training.EvaluationSplit(trainSet, evalSet);
         train = [.. trainSet.Select(tokenizer.Sft).OfType<TokenizedSequence>()];
         Report = tokenizer.Report;
         eval = evalSet is null ? [] : [.. evalSet.Select(new DatasetTokenizer(encoder, tokenizer.Options).Sft).OfType<TokenizedSequence>()];
@@ -87,9 +91,9 @@ public sealed class SftTrainer : Trainer<SftConfig>
     {
         if (eval.Count == 0) return null;
         double lossSum = 0, correct = 0, tokens = 0;
-        for (int start = 0; start < eval.Count; start += Config.PerDeviceEvalBatchSize)
+        for (int start = 0; start < eval.Count; start += Config.Training.PerDeviceEvalBatchSize)
         {
-            var (loss, accuracy, n) = LanguageModelLoss(collator.Sft([.. eval.Skip(start).Take(Config.PerDeviceEvalBatchSize)]));
+            var (loss, accuracy, n) = LanguageModelLoss(collator.Sft([.. eval.Skip(start).Take(Config.Training.PerDeviceEvalBatchSize)]));
             lossSum += loss.Item() * n;
             correct += accuracy * n;
             tokens += n;

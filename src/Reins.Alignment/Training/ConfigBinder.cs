@@ -8,24 +8,66 @@ using System.Text.Json.Serialization;
 namespace Reins.Alignment.Training;
 
 /// <summary>
+/// A record of settings. Its <see cref="JsonPropertyNameAttribute"/> properties are keys; its properties whose type is
+/// itself <see cref="ISettings"/> are sections shared between methods (sampling, a preference loss, training
+/// arguments), whose keys a config file and the command line see flat, as TRL's configs are.
+/// </summary>
+public interface ISettings
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the key of the first out-of-range setting.</summary>
+    void Validate();
+}
+
+/// <summary>
 /// Resolves a trainer config from its defaults, then a JSON file (TRL's snake_case keys), then command-line values;
 /// later sources win. An unknown key or a value of the wrong type is an error naming the source and the key.
 /// </summary>
 public static class ConfigBinder
 {
-    /// <summary>A settable config field: its snake_case key, description and type.</summary>
-    public sealed record Field(string Key, string Description, Type Type, PropertyInfo Property);
+    /// <summary>A settable config field: its snake_case key, description, type, and the properties leading to it (sections, then the field).</summary>
+    public sealed record Field(string Key, string Description, Type Type, IReadOnlyList<PropertyInfo> Path)
+    {
+        /// <summary>The field's value in <paramref name="config"/>.</summary>
+        public object? Get(object config) => Path.Aggregate((object?)config, (o, p) => p.GetValue(o));
 
-    /// <summary>The fields of <typeparamref name="T"/> in declaration order (base record first).</summary>
-    public static IReadOnlyList<Field> Fields<T>() => Fields(typeof(T));
+        // Sets the value in a config this binder made: each section on the way is replaced by a copy, so a section
+        // instance shared with another config (a record's `with` copies sections by reference) is never changed.
+        internal void Set(object config, object? value)
+        {
+            var owner = config;
+            foreach (var section in Path.SkipLast(1))
+            {
+                var copy = Copy(section.GetValue(owner)!);
+                section.SetValue(owner, copy);
+                owner = copy;
+            }
+            Path[^1].SetValue(owner, value);
+        }
 
-    private static IReadOnlyList<Field> Fields(Type type) =>
-        [.. type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.GetCustomAttribute<JsonPropertyNameAttribute>() is not null && p.CanWrite)
-            .OrderBy(p => Depth(p.DeclaringType!))
-            .Select(p => new Field(p.GetCustomAttribute<JsonPropertyNameAttribute>()!.Name, p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "", p.PropertyType, p))];
+        private static object Copy(object record) =>
+            record.GetType().GetMethod("<Clone>$")?.Invoke(record, null) ?? throw new InvalidOperationException($"{record.GetType().Name}: a settings section must be a record.");
+    }
 
-    private static int Depth(Type t) { int d = 0; for (var b = t.BaseType; b is not null; b = b.BaseType) d++; return d; }
+    /// <summary>The fields of <typeparamref name="T"/> in declaration order, each section's where the section is declared.</summary>
+    public static IReadOnlyList<Field> Fields<T>()
+    {
+        var fields = Fields(typeof(T), []);
+        if (fields.GroupBy(f => f.Key).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new InvalidOperationException($"{typeof(T).Name}: the key '{twice.Key}' is declared by more than one of its sections.");
+        return fields;
+    }
+
+    private static List<Field> Fields(Type type, PropertyInfo[] prefix)
+    {
+        var fields = new List<Field>();
+        foreach (var p in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).OrderBy(p => p.MetadataToken))
+        {
+            if (typeof(ISettings).IsAssignableFrom(p.PropertyType)) fields.AddRange(Fields(p.PropertyType, [.. prefix, p]));
+            else if (p.GetCustomAttribute<JsonPropertyNameAttribute>() is { } name)
+                fields.Add(new Field(name.Name, p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "", p.PropertyType, [.. prefix, p]));
+        }
+        return fields;
+    }
 
     /// <summary>Defaults ← <paramref name="jsonPath"/> (if given) ← <paramref name="overrides"/> (snake_case key → text).</summary>
     public static T Resolve<T>(string? jsonPath, IReadOnlyDictionary<string, string> overrides) where T : new()
@@ -41,13 +83,13 @@ public static class ConfigBinder
             {
                 if (!fields.TryGetValue(key, out var field))
                     throw new InvalidDataException($"{jsonPath}: unknown key '{key}' for {typeof(T).Name}{Suggest(key, fields.Keys)}.");
-                field.Property.SetValue(config, FromJson(value, field, jsonPath));
+                field.Set(config, FromJson(value, field, jsonPath));
             }
         }
         foreach (var (key, text) in overrides)
         {
             if (!fields.TryGetValue(key, out var field)) throw new ArgumentException($"unknown setting '{key}' for {typeof(T).Name}{Suggest(key, fields.Keys)}.");
-            field.Property.SetValue(config, FromText(text, field, "--" + key.Replace('_', '-')));
+            field.Set(config, FromText(text, field, "--" + key.Replace('_', '-')));
         }
         return (T)config;
     }
@@ -58,7 +100,7 @@ public static class ConfigBinder
         var o = new JsonObject();
         foreach (var f in Fields<T>())
         {
-            var v = f.Property.GetValue(config);
+            var v = f.Get(config!);
             o[f.Key] = v switch
             {
                 null => null,
@@ -70,7 +112,7 @@ public static class ConfigBinder
     }
 
     /// <summary>The default value of a field, as shown in --help.</summary>
-    public static string DefaultText<T>(Field field) where T : new() => field.Property.GetValue(new T()) switch
+    public static string DefaultText<T>(Field field) where T : new() => field.Get(new T()) switch
     {
         null => "none",
         Enum e => SnakeCase(e.ToString()),
@@ -114,7 +156,7 @@ public static class ConfigBinder
 
     /// <summary>Parses an enum setting by its snake_case name (or member name), naming the key when it fails.</summary>
     public static TEnum ParseEnum<TEnum>(string text, string key) where TEnum : struct, Enum =>
-        (TEnum)ParseEnum(text, typeof(TEnum), "--" + key.Replace('_', '-'), new Field(key, "", typeof(TEnum), null!));
+        (TEnum)ParseEnum(text, typeof(TEnum), "--" + key.Replace('_', '-'), new Field(key, "", typeof(TEnum), []));
 
     private static object ParseEnum(string text, Type type, string source, Field field)
     {

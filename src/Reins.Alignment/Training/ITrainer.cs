@@ -2,7 +2,7 @@ using Reins.Models.Transformers;
 
 namespace Reins.Alignment.Training;
 
-/// <summary>What the command line needs of any trainer, offline (<see cref="Trainer{TConfig}"/>) or online (PPO, GRPO, …).</summary>
+/// <summary>What the command line needs of any trainer, offline (<see cref="OfflineTrainer{TConfig}"/>), online (<see cref="Online.OnlineTrainer{TBatch}"/>) or iterative.</summary>
 public interface ITrainer
 {
     /// <summary>The model being trained (the policy).</summary>

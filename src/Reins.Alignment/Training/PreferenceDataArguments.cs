@@ -5,7 +5,7 @@ using Reins.Feedback.Tokenization;
 namespace Reins.Alignment.Training;
 
 /// <summary>How the offline preference trainers (DPO, KTO) cut prompts and completions, with TRL's names.</summary>
-public abstract record PreferenceDataArguments : TrainingArguments
+public sealed record PreferenceDataArguments : ISettings
 {
     /// <summary>Tokens of prompt + completion at most, cut as truncation_mode says.</summary>
     [JsonPropertyName("max_length"), Description("Tokens of prompt + completion at most (after the prompt and completion limits).")]
@@ -28,4 +28,7 @@ public abstract record PreferenceDataArguments : TrainingArguments
     {
         MaxLength = MaxLength, MaxPromptLength = MaxPromptLength, MaxCompletionLength = MaxCompletionLength, TruncationMode = TruncationMode,
     };
+
+    /// <inheritdoc/>
+    public void Validate() => Settings.Require(MaxPromptLength >= 1 && MaxCompletionLength >= 1, "max_prompt_length/max_completion_length", "must be positive");
 }

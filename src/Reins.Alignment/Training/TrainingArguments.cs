@@ -1,13 +1,32 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
+using Reins.Feedback.Sampling;
 
 namespace Reins.Alignment.Training;
 
+/// <summary>A trainer's config: its sections and settings, with the training arguments every trainer has.</summary>
+public interface ITrainerConfig : ISettings
+{
+    /// <summary>The run, the optimiser and the batch layout.</summary>
+    TrainingArguments Training { get; }
+}
+
+/// <summary>Checks of setting values.</summary>
+public static class Settings
+{
+    /// <summary>Throws "key: why." unless <paramref name="ok"/>.</summary>
+    public static void Require(bool ok, string key, string why)
+    {
+        if (!ok) throw new ArgumentException($"{key}: {why}.");
+    }
+}
+
 /// <summary>
-/// Settings every trainer shares, named as TRL's (transformers') TrainingArguments so a JSON config written for TRL
-/// reads the same here. Defaults suit the small models trained on one CPU, and are stated in `--help`.
+/// The section every trainer's config has: the run, the optimiser and the batch layout, named as TRL's (transformers')
+/// TrainingArguments so a JSON config written for TRL reads the same here. Defaults suit the small models trained on
+/// one CPU, and are stated in `--help`.
 /// </summary>
-public record TrainingArguments
+public sealed record TrainingArguments : ISettings
 {
     /// <summary>Run directory: metrics.jsonl, checkpoint-N/, config.json and the final model.</summary>
     [JsonPropertyName("output_dir"), Description("Run directory (metrics.jsonl, checkpoint-N/, config.json, final model).")]
@@ -85,19 +104,37 @@ public record TrainingArguments
     [JsonPropertyName("save_total_limit"), Description("Keep at most this many checkpoint-N directories (0 = all).")]
     public int SaveTotalLimit { get; init; }
 
-    /// <summary>Validates the shared fields, naming the offending key.</summary>
-    public virtual void Validate()
+    /// <summary>Share of the training set held out, by a seeded split, to evaluate on when no evaluation set is given.</summary>
+    [JsonPropertyName("eval_fraction"), Description("Hold out this share of the training set (seeded split) for evaluation when no eval set is given (0 = none).")]
+    public double EvalFraction { get; init; }
+
+    /// <summary>
+    /// The training and evaluation sets: <paramref name="eval"/> when one is given, else eval_fraction of
+    /// <paramref name="train"/> held out by a split seeded with seed (rounded up, as Hugging Face's train_test_split),
+    /// else no evaluation set.
+    /// </summary>
+    public (IReadOnlyList<T> Train, IReadOnlyList<T>? Eval) EvaluationSplit<T>(IReadOnlyList<T> train, IReadOnlyList<T>? eval)
     {
-        static void Require(bool ok, string key, string why) { if (!ok) throw new ArgumentException($"{key}: {why}."); }
-        Require(LearningRate > 0, "learning_rate", "must be positive");
-        Require(PerDeviceTrainBatchSize > 0, "per_device_train_batch_size", "must be positive");
-        Require(PerDeviceEvalBatchSize > 0, "per_device_eval_batch_size", "must be positive");
-        Require(GradientAccumulationSteps > 0, "gradient_accumulation_steps", "must be positive");
-        Require(MaxSteps > 0 || NumTrainEpochs > 0, "max_steps", "or num_train_epochs must be positive");
-        Require(WarmupRatio is >= 0 and < 1, "warmup_ratio", "must be in [0, 1)");
-        Require(LoggingSteps > 0, "logging_steps", "must be positive");
-        Require(EvalSteps >= 0 && SaveSteps >= 0 && SaveTotalLimit >= 0, "eval_steps/save_steps/save_total_limit", "must not be negative");
-        Require(MaxGradNorm >= 0, "max_grad_norm", "must not be negative");
+        Settings.Require(EvalFraction is >= 0 and < 1, "eval_fraction", "must be in [0, 1)");
+        if (EvalFraction == 0) return (train, eval);
+        if (eval is not null) throw new ArgumentException("eval_fraction: an evaluation set is given already; hold out part of the training set or give one, not both.");
+        var split = DatasetSplit<T>.ByFraction(train, EvalFraction, Seed);
+        return (split.Train, split.Test);
+    }
+
+    /// <summary>Validates the shared fields, naming the offending key.</summary>
+    public void Validate()
+    {
+        Settings.Require(LearningRate > 0, "learning_rate", "must be positive");
+        Settings.Require(PerDeviceTrainBatchSize > 0, "per_device_train_batch_size", "must be positive");
+        Settings.Require(PerDeviceEvalBatchSize > 0, "per_device_eval_batch_size", "must be positive");
+        Settings.Require(GradientAccumulationSteps > 0, "gradient_accumulation_steps", "must be positive");
+        Settings.Require(MaxSteps > 0 || NumTrainEpochs > 0, "max_steps", "or num_train_epochs must be positive");
+        Settings.Require(WarmupRatio is >= 0 and < 1, "warmup_ratio", "must be in [0, 1)");
+        Settings.Require(LoggingSteps > 0, "logging_steps", "must be positive");
+        Settings.Require(EvalSteps >= 0 && SaveSteps >= 0 && SaveTotalLimit >= 0, "eval_steps/save_steps/save_total_limit", "must not be negative");
+        Settings.Require(MaxGradNorm >= 0, "max_grad_norm", "must not be negative");
+        Settings.Require(EvalFraction is >= 0 and < 1, "eval_fraction", "must be in [0, 1)");
         Tensors.Optim.LearningRateSchedule.ParseKind(LrSchedulerType);
     }
 }

@@ -281,9 +281,9 @@ internal static class BenchCommand
             using (var tape = new Tape())
             {
                 var (sums, lengths, _) = Reins.Alignment.SequenceLogProbs.Compute(policy, batch);
-                var loss = Reins.Alignment.DirectPreferenceLoss.Compute(new Reins.Alignment.PreferenceLogProbs(
+                var loss = Reins.Alignment.Objectives.DirectPreferenceLoss.Compute(new Reins.Alignment.Objectives.PreferenceLogProbs(
                     Ops.Narrow0(sums, 0, Pairs), Ops.Narrow0(sums, Pairs, Pairs), Tensor.FromArray(refs.AsSpan(0, Pairs), Pairs), Tensor.FromArray(refs.AsSpan(Pairs), Pairs),
-                    lengths[..Pairs], lengths[Pairs..]), new Reins.Alignment.PreferenceLossOptions()).Loss;
+                    lengths[..Pairs], lengths[Pairs..]), new Reins.Alignment.Objectives.PreferenceLossOptions()).Loss;
                 opt.ZeroGrad();
                 tape.Backward(loss);
             }

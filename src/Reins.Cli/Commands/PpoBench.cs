@@ -55,8 +55,9 @@ internal static class PpoBench
         {
             var ppo = new PpoConfig
             {
-                OutputDir = dir, MaxSteps = 1 + steps, PerDeviceTrainBatchSize = Prompts, NumPpoEpochs = 1, MaxPromptLength = PromptTokens,
-                MaxCompletionLength = NewTokens, LearningRate = 1e-5f, LrSchedulerType = "constant", LoggingSteps = 1,
+                Training = new() { OutputDir = dir, MaxSteps = 1 + steps, PerDeviceTrainBatchSize = Prompts, LearningRate = 1e-5f, LrSchedulerType = "constant", LoggingSteps = 1 },
+                Online = new() { Sampling = new() { MaxPromptLength = PromptTokens, MaxCompletionLength = NewTokens } },
+                NumPpoEpochs = 1,
             };
             var trainer = new PpoTrainer(ppo, policy, reference, critic, encoder, IdEncoder.Decode, reward, prompts, null);
             var timing = new StepTiming(trainer, profile);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Reins.Feedback.Batching;
 using Reins.Models.Transformers;
-using Reins.Rewards;
+using Reins.Alignment.Objectives;
 using Reins.Rewards.RewardModels;
 using Reins.Tensors;
 using Reins.Tensors.Optim;

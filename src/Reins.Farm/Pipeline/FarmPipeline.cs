@@ -80,8 +80,8 @@ public sealed class FarmPipeline
         var rewardBase = Pretrain("pretrain-rm", config.RewardModel, corpus, config.RewardBasePretrainSteps);
         var sft = Train("sft", new SftTrainer(new SftConfig
         {
-            OutputDir = Dir("sft"), MaxSteps = config.SftSteps, LearningRate = 1e-3f, PerDeviceTrainBatchSize = 16, MaxLength = config.Context,
-            LoggingSteps = 10, Seed = seed, LrSchedulerType = "cosine", WarmupRatio = 0.1,
+            Training = new() { OutputDir = Dir("sft"), MaxSteps = config.SftSteps, LearningRate = 1e-3f, PerDeviceTrainBatchSize = 16, LoggingSteps = 10, Seed = seed, LrSchedulerType = "cosine", WarmupRatio = 0.1 },
+            MaxLength = config.Context,
         }, policyBase, encoder, [.. task.Demonstrations(config.Demonstrations, seed)], null, tokenizer.Save));
         double sftSeconds = clock.Elapsed.TotalSeconds;
 
@@ -124,22 +124,22 @@ public sealed class FarmPipeline
         }
         var prompts = task.Prompts(FarmSplit.Train, config.PreferencePrompts, seed + 6);
         TimedPolicy(MethodNames.ExpertIteration, () => Train(MethodNames.ExpertIteration, new ExpertIterationTrainer(
-            Online(new ExpertIterationConfig { NumGenerations = 4, KeepTop = 1, LearningRate = 3e-4f }, MethodNames.ExpertIteration),
+            new ExpertIterationConfig { Training = OnlineTraining(MethodNames.ExpertIteration, 3e-4f, config.OnlineSteps), Online = OnlineArguments(), Group = new() { NumGenerations = 4 }, KeepTop = 1 },
             FromSft(), encoder, Decode, proxy, prompts, tokenizer.Save)), evaluation);
         TimedPolicy(MethodNames.Dpo, () => Train(MethodNames.Dpo, new DpoTrainer(new DpoConfig
         {
-            OutputDir = Dir(MethodNames.Dpo), MaxSteps = config.DpoSteps, LearningRate = 2e-4f, PerDeviceTrainBatchSize = 16, Beta = 0.1f,
-            MaxLength = config.Context, MaxPromptLength = config.Context - config.MaxResponseTokens, MaxCompletionLength = config.MaxResponseTokens,
-            LoggingSteps = 5, Seed = seed,
+            Training = new() { OutputDir = Dir(MethodNames.Dpo), MaxSteps = config.DpoSteps, LearningRate = 2e-4f, PerDeviceTrainBatchSize = 16, LoggingSteps = 5, Seed = seed },
+            Data = new() { MaxLength = config.Context, MaxPromptLength = config.Context - config.MaxResponseTokens, MaxCompletionLength = config.MaxResponseTokens },
+            Loss = new() { Beta = 0.1f },
         }, FromSft(), FromSft(), encoder, preferences, null, tokenizer.Save)), evaluation);
         // Online DPO (OAIF): each step's two samples per prompt are judged by the reward model, the same proxy PPO optimises.
         TimedPolicy(MethodNames.OnlineDpo, () => Train(MethodNames.OnlineDpo, new OnlineDpoTrainer(
-            Online(new OnlineDpoConfig { Beta = 0.1f, LearningRate = 2e-4f }, MethodNames.OnlineDpo), FromSft(), FromSft(), encoder, Decode, proxy, prompts, tokenizer.Save)), evaluation);
+            new OnlineDpoConfig { Training = OnlineTraining(MethodNames.OnlineDpo, 2e-4f, config.OnlineSteps), Online = OnlineArguments(), Loss = new() { Beta = 0.1f } }, FromSft(), FromSft(), encoder, Decode, proxy, prompts, tokenizer.Save)), evaluation);
         TimedPolicy(MethodNames.Ppo, () => TrainPpo(MethodNames.Ppo, config.PpoKl, config.OnlineSteps, onlineReward, FromSft(), rewardModels[0], prompts, null), evaluation);
         TimedPolicy(MethodNames.Grpo, () => Train(MethodNames.Grpo, new GrpoTrainer(
-            Online(new GrpoConfig { NumGenerations = 4, LearningRate = 3e-4f }, MethodNames.Grpo), FromSft(), FromSft(), encoder, Decode, onlineReward, prompts, tokenizer.Save)), evaluation);
+            new GrpoConfig { Training = OnlineTraining(MethodNames.Grpo, 3e-4f, config.OnlineSteps), Online = OnlineArguments(), Group = new() { NumGenerations = 4 } }, FromSft(), FromSft(), encoder, Decode, onlineReward, prompts, tokenizer.Save)), evaluation);
         TimedPolicy(MethodNames.Rloo, () => Train(MethodNames.Rloo, new RlooTrainer(
-            Online(new RlooConfig { NumGenerations = 4, LearningRate = 3e-4f }, MethodNames.Rloo), FromSft(), FromSft(), encoder, Decode, onlineReward, prompts, tokenizer.Save)), evaluation);
+            new RlooConfig { Training = OnlineTraining(MethodNames.Rloo, 3e-4f, config.OnlineSteps), Online = OnlineArguments(), Group = new() { NumGenerations = 4 } }, FromSft(), FromSft(), encoder, Decode, onlineReward, prompts, tokenizer.Save)), evaluation);
 
         // Over-optimisation (Gao et al.): small-KL PPO against one reward model, the worst case and the uncertainty-weighted ensemble.
         var curvesByReward = new Dictionary<string, List<OveroptimizationPoint>>();
@@ -183,16 +183,18 @@ public sealed class FarmPipeline
         evaluation.AddPolicy(name, policy, timer);
     }
 
-    private TConfig Online<TConfig>(TConfig c, string name) where TConfig : OnlineConfig => c with
+    private TrainingArguments OnlineTraining(string name, float learningRate, int steps) =>
+        new() { OutputDir = Dir(name), MaxSteps = steps, LearningRate = learningRate, PerDeviceTrainBatchSize = 16, LoggingSteps = 2, Seed = seed };
+
+    private OnlineArguments OnlineArguments() => new()
     {
-        OutputDir = Dir(name), MaxSteps = config.OnlineSteps, PerDeviceTrainBatchSize = 16, MaxPromptLength = config.Context - config.MaxResponseTokens,
-        MaxCompletionLength = config.MaxResponseTokens, LoggingSteps = 2, Seed = seed, MissingEosPenalty = 1f,
+        Sampling = new() { MaxPromptLength = config.Context - config.MaxResponseTokens, MaxCompletionLength = config.MaxResponseTokens, MissingEosPenalty = 1f },
     };
 
     private CausalLanguageModel TrainPpo(string name, float kl, int steps, IRewardSource reward, CausalLanguageModel policy, RewardModel critic, IReadOnlyList<PromptOnlyExample> prompts,
         Action<long, CausalLanguageModel>? onStep)
     {
-        var ppoConfig = Online(new PpoConfig { KlCoef = kl, LearningRate = 1e-4f, CriticLearningRate = 3e-4f }, name) with { OutputDir = Dir(name), MaxSteps = steps };
+        var ppoConfig = new PpoConfig { Training = OnlineTraining(name, 1e-4f, steps), Online = OnlineArguments(), KlCoef = kl, CriticLearningRate = 3e-4f };
         var trainer = new PpoTrainer(ppoConfig, policy, HfCheckpoint.Load(Dir("sft")), CloneNetwork(critic.Network), encoder, Decode, reward,
             prompts, tokenizer.Save);
         trainer.Train(progress: new SynchronousProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>(p =>
@@ -220,8 +222,8 @@ public sealed class FarmPipeline
         }, seed);
         return Train(name, new SftTrainer(new SftConfig
         {
-            OutputDir = Dir(name), MaxSteps = steps, LearningRate = 3e-3f, PerDeviceTrainBatchSize = 16, MaxLength = config.Context, Packing = true,
-            LoggingSteps = 10, Seed = seed, LrSchedulerType = "cosine", WarmupRatio = 0.05, WeightDecay = 0.1f,
+            Training = new() { OutputDir = Dir(name), MaxSteps = steps, LearningRate = 3e-3f, PerDeviceTrainBatchSize = 16, LoggingSteps = 10, Seed = seed, LrSchedulerType = "cosine", WarmupRatio = 0.05, WeightDecay = 0.1f },
+            MaxLength = config.Context, Packing = true,
         }, model, encoder, [.. corpus.Select(text => new LanguageModelingExample(TextOrConversation.FromText(text)))], null, tokenizer.Save));
     }
 
@@ -231,8 +233,8 @@ public sealed class FarmPipeline
         var network = CloneNetwork(rewardBase);
         Train(name, new RewardTrainer(new RewardConfig
         {
-            OutputDir = Dir(name), MaxSteps = config.RewardSteps, LearningRate = 1e-3f, PerDeviceTrainBatchSize = 16, MaxLength = config.Context,
-            LoggingSteps = 10, Seed = seed + (ulong)member * 7919,
+            Training = new() { OutputDir = Dir(name), MaxSteps = config.RewardSteps, LearningRate = 1e-3f, PerDeviceTrainBatchSize = 16, LoggingSteps = 10, Seed = seed + (ulong)member * 7919 },
+            MaxLength = config.Context,
         }, network, encoder, preferences, null, tokenizer.Save));
         return RewardModel.Load(Dir(name));
     }

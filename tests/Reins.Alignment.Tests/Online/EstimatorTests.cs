@@ -1,6 +1,5 @@
-using Reins.Alignment.Grpo;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
-using Reins.Alignment.Rloo;
 using Reins.Tensors;
 
 namespace Reins.Alignment.Tests.Online;

@@ -11,9 +11,12 @@ public class IterativeDpoTests(ITestOutputHelper output)
 {
     private static IterativeDpoConfig Config(string dir, int iterations) => new()
     {
-        OutputDir = dir, Iterations = iterations, NumGenerations = 8, LearningRate = 3e-3f, LrSchedulerType = "constant", Beta = 0.25f,
-        PerDeviceTrainBatchSize = 8, NumTrainEpochs = 4, MaxPromptLength = 8, MaxCompletionLength = TinyTask.CompletionLength, MaxLength = 16,
-        LoggingSteps = 5, GenerationBatchSize = 12,
+        Training = new() { OutputDir = dir, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 8, NumTrainEpochs = 4, LoggingSteps = 5 },
+        Sampling = new() { MaxPromptLength = 8, MaxCompletionLength = TinyTask.CompletionLength },
+        Loss = new() { Beta = 0.25f },
+        Iterations = iterations,
+        NumGenerations = 8,
+        GenerationBatchSize = 12,
     };
 
     private static IterativeDpoTrainer Trainer(IterativeDpoConfig config, IRewardSource reward) =>

@@ -45,8 +45,10 @@ public class LearningTests(ITestOutputHelper output)
     [Fact]
     public void Grpo() => Learns("grpo", (dir, policy) => new GrpoTrainer(new GrpoConfig
     {
-        OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, NumGenerations = 4,
-        MaxCompletionLength = TinyTask.CompletionLength, Beta = 0.01f, LoggingSteps = 10,
+        Training = new() { OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, LoggingSteps = 10 },
+        Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
+        Group = new() { NumGenerations = 4 },
+        Beta = 0.01f,
     }, policy, Copy(policy), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null));
 
     [Fact]
@@ -54,16 +56,20 @@ public class LearningTests(ITestOutputHelper output)
     {
         // k = 8 samples per prompt: with k = 4 the run rose slowly and sat between 0.56 and 0.81 at step 300 depending on
         // last-bit numerics, too close to the threshold for a test.
-        OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 32, NumGenerations = 8,
-        MaxCompletionLength = TinyTask.CompletionLength, Beta = 0.01f, LoggingSteps = 10,
+        Training = new() { OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 32, LoggingSteps = 10 },
+        Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
+        Group = new() { NumGenerations = 8 },
+        Beta = 0.01f,
     }, policy, Copy(policy), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null));
 
     [Fact]
     public void Ppo() => Learns("ppo", (dir, policy) => new PpoTrainer(new PpoConfig
     {
         // One completion per prompt, so each letter appears twice per rollout; two epochs of two mini-batches per rollout.
-        OutputDir = dir, MaxSteps = Steps, LearningRate = 2e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 6, NumMiniBatches = 2,
-        NumPpoEpochs = 2, MaxCompletionLength = TinyTask.CompletionLength, KlCoef = 0.01f, LoggingSteps = 10,
+        Training = new() { OutputDir = dir, MaxSteps = Steps, LearningRate = 2e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 6, LoggingSteps = 10 },
+        Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength }, NumMiniBatches = 2 },
+        NumPpoEpochs = 2,
+        KlCoef = 0.01f,
     }, policy, Copy(policy), PpoTrainer.CriticFromPolicy(policy, seed: 2), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts("abcdefabcdef"), null));
 
     [Theory]
@@ -71,15 +77,20 @@ public class LearningTests(ITestOutputHelper output)
     [InlineData(ReinforceEstimator.ReinforceBaseline)]
     public void ReinforcePlusPlus(ReinforceEstimator estimator) => Learns($"reinforce++ {estimator}", (dir, policy) => new ReinforcePlusPlusTrainer(new ReinforcePlusPlusConfig
     {
-        OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, NumGenerations = 4,
-        MaxCompletionLength = TinyTask.CompletionLength, KlCoef = 0.01f, AdvantageEstimator = estimator, LoggingSteps = 10,
+        Training = new() { OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, LoggingSteps = 10 },
+        Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
+        Group = new() { NumGenerations = 4 },
+        KlCoef = 0.01f,
+        AdvantageEstimator = estimator,
     }, policy, Copy(policy), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null));
 
     [Fact]
     public void ExpertIteration() => Learns("expert iteration", (dir, policy) => new ExpertIterationTrainer(new ExpertIterationConfig
     {
         // Only completions with at least one right letter are imitated: the best of four wrong ones would teach noise.
-        OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, NumGenerations = 4,
-        RewardThreshold = 0.25f, MaxCompletionLength = TinyTask.CompletionLength, LoggingSteps = 10,
+        Training = new() { OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, LoggingSteps = 10 },
+        Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
+        Group = new() { NumGenerations = 4 },
+        RewardThreshold = 0.25f,
     }, policy, new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null), klLogged: false);
 }

@@ -14,8 +14,9 @@ public class OnlineDpoTests(ITestOutputHelper output)
 
     private static OnlineDpoConfig Config(string dir, int steps) => new()
     {
-        OutputDir = dir, MaxSteps = steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 48,
-        MaxCompletionLength = TinyTask.CompletionLength, Beta = 0.25f, LoggingSteps = 1,
+        Training = new() { OutputDir = dir, MaxSteps = steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 48, LoggingSteps = 1 },
+        Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
+        Loss = new() { Beta = 0.25f },
     };
 
     private static OnlineDpoTrainer Trainer(OnlineDpoConfig config, IRewardSource reward, IPairwiseJudge? judge = null)
@@ -43,7 +44,8 @@ public class OnlineDpoTests(ITestOutputHelper output)
     public void LogsTrlsOnlineDpoMetrics()
     {
         using var scratch = new Scratch();
-        Trainer(Config(scratch.Dir("run"), 2) with { MissingEosPenalty = 1f }, TinyTask.Reward()).Train();
+        var config = Config(scratch.Dir("run"), 2);
+        Trainer(config with { Online = config.Online with { Sampling = config.Online.Sampling with { MissingEosPenalty = 1f } } }, TinyTask.Reward()).Train();
         string[] names =
         [
             "objective/kl", "objective/entropy", "objective/scores", "objective/scores_margin", "objective/non_score_reward", "objective/rlhf_reward",
@@ -104,7 +106,12 @@ public class OnlineDpoTests(ITestOutputHelper output)
     {
         using var scratch = new Scratch();
         string dir = scratch.Dir("run");
-        var config = Config(dir, 6) with { SaveSteps = 3, PerDeviceTrainBatchSize = 8, GradientAccumulationSteps = 2, NumMiniBatches = 2, Temperature = 0.8f };
+        var six = Config(dir, 6);
+        var config = six with
+        {
+            Training = six.Training with { SaveSteps = 3, PerDeviceTrainBatchSize = 8, GradientAccumulationSteps = 2 },
+            Online = six.Online with { NumMiniBatches = 2, Sampling = six.Online.Sampling with { Temperature = 0.8f } },
+        };
         var reference = TinyTask.Model();
         OnlineDpoTrainer Fresh() => new(config, LearningTests.Copy(reference), reference, new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(Letters), null);
         Fresh().Train();

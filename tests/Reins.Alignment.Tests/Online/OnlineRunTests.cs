@@ -1,4 +1,5 @@
 using Reins.Alignment.Grpo;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Ppo;
 using Reins.Models.Checkpoints;
@@ -16,8 +17,9 @@ public class OnlineRunTests(ITestOutputHelper output)
 
     private static PpoConfig Config(string dir, int steps) => new()
     {
-        OutputDir = dir, MaxSteps = steps, LearningRate = 1e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 6, NumMiniBatches = 2,
-        NumPpoEpochs = 2, MaxCompletionLength = 4, LoggingSteps = 1,
+        Training = new() { OutputDir = dir, MaxSteps = steps, LearningRate = 1e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 6, LoggingSteps = 1 },
+        Online = new() { Sampling = new() { MaxCompletionLength = 4 }, NumMiniBatches = 2 },
+        NumPpoEpochs = 2,
     };
 
     private static PpoTrainer Ppo(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel reference, IRewardSource reward) =>
@@ -76,7 +78,9 @@ public class OnlineRunTests(ITestOutputHelper output)
         var policy = TinyTask.Model();
         var config = new GrpoConfig
         {
-            OutputDir = scratch.Dir("run"), MaxSteps = 3, PerDeviceTrainBatchSize = 16, NumGenerations = 4, MaxCompletionLength = 6, LoggingSteps = 1, MissingEosPenalty = 0.5f,
+            Training = new() { OutputDir = scratch.Dir("run"), MaxSteps = 3, PerDeviceTrainBatchSize = 16, LoggingSteps = 1 },
+            Online = new() { Sampling = new() { MaxCompletionLength = 6, MissingEosPenalty = 0.5f } },
+            Group = new() { NumGenerations = 4 },
         };
         new GrpoTrainer(config, policy, null, new TinyTask(), TinyTask.Decode, new FunctionRewardSource("one", _ => 1), TinyTask.Prompts(), null).Train();
         foreach (var row in Scratch.Metrics(scratch.Dir("run")))
@@ -93,7 +97,12 @@ public class OnlineRunTests(ITestOutputHelper output)
     {
         using var scratch = new Scratch();
         string dir = scratch.Dir("run");
-        var config = Config(dir, 6) with { SaveSteps = 3, AdapKlCtrl = true, KlCoef = 0.2f, Target = 0.5f, Horizon = 100 };
+        var six = Config(dir, 6);
+        var config = six with
+        {
+            Training = six.Training with { SaveSteps = 3 }, KlCoef = 0.2f,
+            PolicyGradient = new() { AdapKlCtrl = true, Target = 0.5f, Horizon = 100 },
+        };
         var reference = TinyTask.Model();
         Ppo(config, LearningTests.Copy(reference), reference, TinyTask.Reward()).Train();
         string full = File.ReadAllText(Path.Combine(dir, "metrics.jsonl"));
@@ -122,8 +131,10 @@ public class OnlineRunTests(ITestOutputHelper output)
             var policy = TinyTask.Model();
             var config = new GrpoConfig
             {
-                OutputDir = scratch.Dir(name), MaxSteps = 8, LearningRate = 3e-3f, PerDeviceTrainBatchSize = 8, NumGenerations = 4, MaxCompletionLength = 4,
-                Beta = 0.05f, NumIterations = 2, NumMiniBatches = 2, LoggingSteps = 2,
+                Training = new() { OutputDir = scratch.Dir(name), MaxSteps = 8, LearningRate = 3e-3f, PerDeviceTrainBatchSize = 8, LoggingSteps = 2 },
+                Online = new() { Sampling = new() { MaxCompletionLength = 4 }, NumMiniBatches = 2 },
+                Group = new() { NumGenerations = 4, NumIterations = 2 },
+                Beta = 0.05f,
             };
             new GrpoTrainer(config, policy, LearningTests.Copy(policy), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null).Train();
             return File.ReadAllText(Path.Combine(scratch.Dir(name), "metrics.jsonl"));
@@ -136,12 +147,16 @@ public class OnlineRunTests(ITestOutputHelper output)
     {
         Assert.Contains("zero", Assert.Throws<ArgumentException>(() => new PpoConfig { UseKlLoss = true, KlEstimator = KlEstimator.K1 }.Validate()).Message);
         new PpoConfig { UseKlLoss = true, KlEstimator = KlEstimator.K3 }.Validate();
-        Assert.Contains("num_generations", Assert.Throws<ArgumentException>(() => new GrpoConfig { NumGenerations = 1 }.Validate()).Message);
-        Assert.Contains("must divide", Assert.Throws<ArgumentException>(() => new GrpoConfig { NumGenerations = 3, PerDeviceTrainBatchSize = 8 }.Validate()).Message);
+        Assert.Contains("num_generations", Assert.Throws<ArgumentException>(() => new GrpoConfig { Group = new() { NumGenerations = 1 } }.Validate()).Message);
+        Assert.Contains("must divide", Assert.Throws<ArgumentException>(() =>
+            new GrpoConfig { Group = new() { NumGenerations = 3 }, Training = new() { PerDeviceTrainBatchSize = 8 } }.Validate()).Message);
         var policy = TinyTask.Model();
         Assert.Contains("reference", Assert.Throws<ArgumentException>(() =>
             new GrpoTrainer(new GrpoConfig { Beta = 0.1f }, policy, null, new TinyTask(), TinyTask.Decode, Zero, TinyTask.Prompts(), null)).Message);
         Assert.Contains("positions", Assert.Throws<ArgumentException>(() =>
-            new GrpoTrainer(new GrpoConfig { MaxCompletionLength = 40 }, policy, null, new TinyTask(), TinyTask.Decode, Zero, TinyTask.Prompts(), null)).Message);
+            new GrpoTrainer(new GrpoConfig
+            {
+                Online = new() { Sampling = new() { MaxCompletionLength = 40 } },
+            }, policy, null, new TinyTask(), TinyTask.Decode, Zero, TinyTask.Prompts(), null)).Message);
     }
 }

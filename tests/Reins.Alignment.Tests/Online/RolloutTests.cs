@@ -67,8 +67,9 @@ public class RolloutTests
         var policy = TinyTask.Model();
         var config = new GrpoConfig
         {
-            OutputDir = scratch.Dir("run"), MaxSteps = 2, PerDeviceTrainBatchSize = 8, NumGenerations = 4, Temperature = 0.7f,
-            MaxCompletionLength = 6, LoggingSteps = 1,
+            Training = new() { OutputDir = scratch.Dir("run"), MaxSteps = 2, PerDeviceTrainBatchSize = 8, LoggingSteps = 1 },
+            Online = new() { Sampling = new() { Temperature = 0.7f, MaxCompletionLength = 6 } },
+            Group = new() { NumGenerations = 4 },
         };
         new GrpoTrainer(config, policy, null, new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null).Train();
         foreach (var row in Scratch.Metrics(scratch.Dir("run")))

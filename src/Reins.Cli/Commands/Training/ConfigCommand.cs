@@ -38,7 +38,7 @@ internal static class ConfigCommand
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    private static Trainer Of<T>() where T : TrainingArguments, new() => new(
+    private static Trainer Of<T>() where T : ITrainerConfig, new() => new(
         () => ConfigBinder.ToJson(new T()).ToJsonString(Indented),
         () => "| key (flag) | default | meaning |\n|---|---|---|\n" + string.Concat(ConfigBinder.Fields<T>().Select(f =>
             $"| `{f.Key}` (`--{(f.Key == "output_dir" ? "out" : f.Key.Replace('_', '-'))}`) | `{ConfigBinder.DefaultText<T>(f)}` | {f.Description} |\n")));

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Reins.Alignment;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Dpo;
 using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
@@ -22,9 +22,9 @@ internal static class DpoCommand
         {
             var config = cli.Config(r);
             if (r.GetValue(loss) is { } name)
-                config = config with { LossType = name == "dpo" ? PreferenceLossType.Sigmoid : ConfigBinder.ParseEnum<PreferenceLossType>(name, "loss") };
+                config = config with { Loss = config.Loss with { Type = name == "dpo" ? PreferenceLossType.Sigmoid : ConfigBinder.ParseEnum<PreferenceLossType>(name, "loss") } };
             var (policy, tokenizer) = cli.LoadModel(r);
-            bool needsReference = config.LossType.NeedsReference();
+            bool needsReference = config.Loss.Type.NeedsReference();
             var referenceModel = needsReference ? cli.LoadModel(r, r.GetValue(reference) ?? cli.ModelPath(r)).Model : null;
             var (train, eval) = cli.Datasets<PreferenceExample>(r);
             var trainer = new DpoTrainer(config, policy, referenceModel, new TokenizerEncoder(tokenizer), train, eval, tokenizer.Save);

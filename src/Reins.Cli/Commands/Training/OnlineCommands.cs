@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Reins.Alignment;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.ExpertIteration;
 using Reins.Alignment.Grpo;
 using Reins.Alignment.IterativeDpo;
@@ -32,36 +32,36 @@ internal static class OnlineCommands
     public static Command Ppo()
     {
         var valueModel = new Option<string?>("--value-model") { Description = "…ForSequenceClassification checkpoint (e.g. the reward model) to start the critic from (default: the policy's weights with a new value head)." };
-        return Create<PpoConfig>("ppo", "PPO with a critic (InstructGPT): KL-shaped token rewards, GAE, clipped policy and value losses.", [valueModel], KlNeedsReference,
+        return Create<PpoConfig>("ppo", "PPO with a critic (InstructGPT): KL-shaped token rewards, GAE, clipped policy and value losses.", [valueModel], c => KlNeedsReference(c.KlCoef, c.PolicyGradient),
             (r, config, x) => new PpoTrainer(config, x.Policy, x.Reference,
-                r.GetValue(valueModel) is { } path ? HfCheckpoint.Load(path) : PpoTrainer.CriticFromPolicy(x.Policy, config.Seed),
+                r.GetValue(valueModel) is { } path ? HfCheckpoint.Load(path) : PpoTrainer.CriticFromPolicy(x.Policy, config.Training.Seed),
                 x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
     }
 
-    public static Command Grpo() => Create<GrpoConfig>("grpo", "GRPO: G completions per prompt, group-relative advantages, k3 KL in the loss; DAPO and Dr. GRPO through --loss-type.", [], KlNeedsReference,
+    public static Command Grpo() => Create<GrpoConfig>("grpo", "GRPO: G completions per prompt, group-relative advantages, k3 KL in the loss; DAPO and Dr. GRPO through --loss-type.", [], c => KlNeedsReference(c.Beta, c.PolicyGradient),
         (_, config, x) => new GrpoTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
-    public static Command Rloo() => Create<RlooConfig>("rloo", "RLOO: k completions per prompt, each baselined by the mean reward of the others.", [], KlNeedsReference,
+    public static Command Rloo() => Create<RlooConfig>("rloo", "RLOO: k completions per prompt, each baselined by the mean reward of the others.", [], c => KlNeedsReference(c.Beta, c.PolicyGradient),
         (_, config, x) => new RlooTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
-    public static Command ReinforcePlusPlus() => Create<ReinforcePlusPlusConfig>("reinforce-pp", "REINFORCE++ (OpenRLHF): k1-shaped token returns whitened over the batch; --advantage-estimator reinforce_baseline for the group-baseline variant.", [], KlNeedsReference,
+    public static Command ReinforcePlusPlus() => Create<ReinforcePlusPlusConfig>("reinforce-pp", "REINFORCE++ (OpenRLHF): k1-shaped token returns whitened over the batch; --advantage-estimator reinforce_baseline for the group-baseline variant.", [], c => KlNeedsReference(c.KlCoef, c.PolicyGradient),
         (_, config, x) => new ReinforcePlusPlusTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
-    public static Command ExpertIteration() => Create<ExpertIterationConfig>("expert-iteration", "Expert iteration (RAFT / rejection-sampling fine-tuning): sample n per prompt, fine-tune on the best k.", [], KlNeedsReference,
+    public static Command ExpertIteration() => Create<ExpertIterationConfig>("expert-iteration", "Expert iteration (RAFT / rejection-sampling fine-tuning): sample n per prompt, fine-tune on the best k.", [], _ => false,
         (_, config, x) => new ExpertIterationTrainer(config, x.Policy, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
     public static Command OnlineDpo() => Create<OnlineDpoConfig>("online-dpo", "Online DPO (OAIF): two samples per prompt each step, the reward's preferred one chosen, one DPO step (any --loss-type) against the reference.", [],
-        config => config.NeedsReference,
+        config => config.Loss.Type.NeedsReference(),
         (_, config, x) => new OnlineDpoTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
     public static Command IterativeDpo() => Create<IterativeDpoConfig>("iterative-dpo", "Iterative DPO (RLHF Workflow): each iteration samples n per prompt, pairs best against worst by reward, and runs a DPO pass; --update-reference moves the reference along.", [],
-        config => !config.UpdateReference && config.LossType.NeedsReference(),
+        config => !config.UpdateReference && config.Loss.Type.NeedsReference(),
         (_, config, x) => new IterativeDpoTrainer(config, x.Policy, x.Reference, x.Encoder, x.Decode, x.Reward, x.Prompts, x.WriteExtraFiles));
 
-    private static bool KlNeedsReference(OnlineConfig config) => config.KlCoefficient > 0 || config.AdapKlCtrl;
+    private static bool KlNeedsReference(float coefficient, PolicyGradientSettings settings) => coefficient > 0 || settings.AdapKlCtrl;
 
     private static Command Create<TConfig>(string name, string description, Option[] extra, Func<TConfig, bool> needsReference, Func<ParseResult, TConfig, Inputs, ITrainer> build)
-        where TConfig : TrainingArguments, new()
+        where TConfig : ITrainerConfig, new()
     {
         var cmd = new Command(name, description);
         var reference = new Option<string?>("--ref-model") { Description = "Reference model directory (default: --model); loaded only when the method needs one (a KL coefficient, a DPO loss with a reference)." };

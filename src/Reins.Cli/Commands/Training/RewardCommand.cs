@@ -120,7 +120,7 @@ internal static class RewardCommand
             {
                 if (cli.Resume(r) && member.Finished)
                 {
-                    Console.Error.WriteLine($"rm ensemble: member {member.Index} is already trained ({member.Config.OutputDir}).");
+                    Console.Error.WriteLine($"rm ensemble: member {member.Index} is already trained ({member.Config.Training.OutputDir}).");
                     continue;
                 }
                 var trainer = new RewardTrainer(member.Config, model, encoder, [.. member.TrainIndices.Select(i => train[i])], eval, tokenizer.Save);

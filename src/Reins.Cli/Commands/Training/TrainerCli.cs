@@ -15,7 +15,7 @@ namespace Reins.Cli.Commands.Training;
 /// flag per config field (kebab-case, with the snake_case spelling as an alias; --out for output_dir). Settings
 /// resolve as defaults &lt; --config JSON &lt; flags.
 /// </summary>
-internal sealed class TrainerCli<TConfig> where TConfig : TrainingArguments, new()
+internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
 {
     private readonly Option<string> model = new("--model") { Description = "Checkpoint directory of the model to train (with its tokenizer).", Required = true };
     private readonly Option<string> train = new("--train") { Description = "Training JSONL.", Required = true };

@@ -1,6 +1,6 @@
 using Reins.Tensors;
 
-namespace Reins.Rewards;
+namespace Reins.Alignment.Objectives;
 
 /// <summary>
 /// The pairwise reward-model loss of InstructGPT (Ouyang et al. 2022): −log σ(r_chosen − r_rejected − margin), with

@@ -1,6 +1,6 @@
 using Reins.Tensors;
 
-namespace Reins.Alignment.Online;
+namespace Reins.Alignment.Objectives;
 
 /// <summary>
 /// Single-sample estimators of KL(π‖π_ref) at a token y sampled from π (Schulman 2020, "Approximating KL divergence"),

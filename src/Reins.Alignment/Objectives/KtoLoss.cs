@@ -1,16 +1,27 @@
+using System.ComponentModel;
+using System.Text.Json.Serialization;
+using Reins.Alignment.Training;
 using Reins.Tensors;
 
-namespace Reins.Alignment;
+namespace Reins.Alignment.Objectives;
 
-/// <summary>Hyperparameters of <see cref="KtoLoss"/>, with TRL's names and defaults.</summary>
-public sealed record KtoOptions
+/// <summary>Hyperparameters of <see cref="KtoLoss"/>, with TRL's names and defaults: the section of the KTO config.</summary>
+public sealed record KtoOptions : ISettings
 {
     /// <summary>β, the scale of the implied reward.</summary>
+    [JsonPropertyName("beta"), Description("beta: scale of the implied reward.")]
     public float Beta { get; init; } = 0.1f;
+
     /// <summary>λ_D, the weight of desirable examples.</summary>
+    [JsonPropertyName("desirable_weight"), Description("Weight of desirable examples (lambda_D).")]
     public float DesirableWeight { get; init; } = 1f;
+
     /// <summary>λ_U, the weight of undesirable examples.</summary>
+    [JsonPropertyName("undesirable_weight"), Description("Weight of undesirable examples (lambda_U); the paper advises lambda_D·n_D / (lambda_U·n_U) in [1, 4/3].")]
     public float UndesirableWeight { get; init; } = 1f;
+
+    /// <inheritdoc/>
+    public void Validate() => Settings.Require(Beta > 0, "beta", "must be positive");
 }
 
 /// <summary>

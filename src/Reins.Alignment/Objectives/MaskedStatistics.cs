@@ -1,4 +1,4 @@
-namespace Reins.Alignment.Online;
+namespace Reins.Alignment.Objectives;
 
 /// <summary>
 /// Means, variances and whitening over the entries a mask keeps (TRL's masked_mean, masked_var, masked_whiten): the

@@ -1,6 +1,6 @@
 using Reins.Tensors;
 
-namespace Reins.Alignment.Online;
+namespace Reins.Alignment.Objectives;
 
 /// <summary>What the clipped objective did on one micro-batch, over its kept tokens.</summary>
 /// <param name="ApproxKl">½·mean((log π − log π_old)²), TRL's policy/approxkl.</param>

@@ -1,4 +1,4 @@
-namespace Reins.Alignment.Online;
+namespace Reins.Alignment.Objectives;
 
 /// <summary>
 /// How per-token losses ℓ_{i,t} (kept by the mask m_{i,t}) become one mini-batch loss: TRL's GRPO loss_type values.

@@ -1,8 +1,9 @@
 using System.Globalization;
 using Reins.Tensors;
+using Reins.Models.Checkpoints;
 using Reins.Tensors.Optim;
 
-namespace Reins.Models.Checkpoints;
+namespace Reins.Alignment.Training;
 
 /// <summary>
 /// Saves and restores what exact resumption needs beyond the weights: the optimiser's moment tensors, its step

@@ -1,6 +1,9 @@
+using System.ComponentModel;
+using System.Text.Json.Serialization;
+using Reins.Alignment.Training;
 using Reins.Tensors;
 
-namespace Reins.Alignment;
+namespace Reins.Alignment.Objectives;
 
 /// <summary>The direct-alignment objectives, named as TRL's <c>loss_type</c> values.</summary>
 public enum PreferenceLossType
@@ -26,21 +29,42 @@ public static class PreferenceLossTypes
     public static bool NeedsReference(this PreferenceLossType type) => type is not (PreferenceLossType.Simpo or PreferenceLossType.Orpo);
 }
 
-/// <summary>Hyperparameters of <see cref="DirectPreferenceLoss"/>, with TRL's names and defaults.</summary>
-public sealed record PreferenceLossOptions
+/// <summary>
+/// The direct-preference objective and its hyperparameters, with TRL's names and defaults: the section of the offline,
+/// online and iterative DPO configs.
+/// </summary>
+public sealed record PreferenceLossOptions : ISettings
 {
     /// <summary>Which objective.</summary>
+    [JsonPropertyName("loss_type"), Description("sigmoid (DPO; cDPO with label_smoothing), robust, ipo, hinge, simpo or orpo.")]
     public PreferenceLossType Type { get; init; } = PreferenceLossType.Sigmoid;
+
     /// <summary>β: the KL-regularisation strength (DPO family) or reward scale (SimPO) or λ (ORPO).</summary>
+    [JsonPropertyName("beta"), Description("beta: KL strength (DPO family), reward scale (SimPO), lambda (ORPO).")]
     public float Beta { get; init; } = 0.1f;
+
     /// <summary>ε, the assumed probability that a label is flipped (cDPO, robust DPO, SimPO).</summary>
+    [JsonPropertyName("label_smoothing"), Description("Assumed label-flip rate for cDPO / robust DPO / SimPO.")]
     public float LabelSmoothing { get; init; }
+
     /// <summary>SimPO's target reward margin γ.</summary>
+    [JsonPropertyName("simpo_gamma"), Description("SimPO target reward margin gamma.")]
     public float SimpoGamma { get; init; } = 0.5f;
+
     /// <summary>RPO's weight α on the chosen responses' NLL (Pang et al. 2024); 0 = off.</summary>
+    [JsonPropertyName("rpo_alpha"), Description("Weight of the chosen responses' NLL added to the loss (RPO; 0 = off).")]
     public float RpoAlpha { get; init; }
+
     /// <summary>Use per-token average log-probs instead of sums in DPO/robust/hinge (length-normalised DPO).</summary>
+    [JsonPropertyName("length_normalize"), Description("Use per-token average log-probs in sigmoid/robust/hinge (length-normalised DPO).")]
     public bool LengthNormalize { get; init; }
+
+    /// <inheritdoc/>
+    public void Validate()
+    {
+        Settings.Require(Beta > 0, "beta", "must be positive");
+        Settings.Require(LabelSmoothing is >= 0 and < 0.5f, "label_smoothing", "must be in [0, 0.5)");
+    }
 }
 
 /// <summary>Per-sequence inputs: summed response log-probs, response lengths, and the chosen responses' mean NLL.</summary>

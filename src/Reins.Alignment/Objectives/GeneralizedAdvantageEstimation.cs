@@ -1,4 +1,4 @@
-namespace Reins.Alignment.Online;
+namespace Reins.Alignment.Objectives;
 
 /// <summary>
 /// Generalized advantage estimation (Schulman et al. 2016, Eq. 16) over token rewards: δ_t = r_t + γ·V_{t+1} − V_t,

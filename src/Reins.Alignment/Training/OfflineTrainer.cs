@@ -1,0 +1,92 @@
+using Reins.Feedback.Sampling;
+using Reins.Models.Transformers;
+using Reins.Tensors;
+using Reins.Tensors.Optim;
+
+namespace Reins.Alignment.Training;
+
+/// <summary>
+/// What every offline trainer (SFT, the DPO family, KTO, reward models) shares, on the <see cref="TrainingLoop"/>:
+/// seeded shuffling over epochs, micro-batches with gradient accumulation, global-norm clipping, warm-up and decay,
+/// AdamW, checkpoints holding the optimiser, the run's RNG and the data position. A trainer says only how a
+/// micro-batch of example indices becomes a loss, and how it evaluates.
+/// </summary>
+public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where TConfig : ITrainerConfig
+{
+    private readonly Action<string>? writeExtraFiles;
+    private readonly TrainableModel policy;
+    private DataSampler sampler = null!;
+    private LearningRateSchedule schedule = null!;
+    private long stepsPerEpoch;
+
+    /// <summary>The resolved settings.</summary>
+    public TConfig Config { get; }
+    /// <summary>The model being trained.</summary>
+    public CausalLanguageModel Model { get; }
+    /// <summary>The run's output directory.</summary>
+    public RunDirectory Run { get; }
+
+    /// <summary>Sets up the optimiser over the model's trainable parameters; <paramref name="writeExtraFiles"/> saves the tokenizer beside each checkpoint and the final model.</summary>
+    protected OfflineTrainer(TConfig config, CausalLanguageModel model, Action<string>? writeExtraFiles)
+    {
+        config.Validate();
+        (Config, Model, this.writeExtraFiles) = (config, model, writeExtraFiles);
+        Run = new RunDirectory(config.Training.OutputDir);
+        // The run's generator: no offline step draws from it yet, but checkpoints carry it as online runs' do.
+        policy = new TrainableModel(model, config.Training, config.Training.LearningRate, rng: new Rng(config.Training.Seed ^ 0x5DEECE66DUL));
+    }
+
+    /// <summary>Examples in the training set.</summary>
+    protected abstract int TrainCount { get; }
+
+    /// <summary>Forward pass of one micro-batch (inside a recording tape): the mean loss and metrics.</summary>
+    protected abstract StepOutput Step(int[] exampleIndices);
+
+    /// <summary>Metrics over the evaluation set (without the eval_ prefix), or null when there is none.</summary>
+    protected virtual IReadOnlyDictionary<string, double>? Evaluate() => null;
+
+    /// <summary>
+    /// Writes files that belong beside the weights into <paramref name="directory"/> (a checkpoint's or the final
+    /// model's staging directory): the constructor's writeExtraFiles, plus whatever a trainer derives from the
+    /// weights being saved (a reward model's normalisation statistics).
+    /// </summary>
+    protected virtual void WriteExtraFiles(string directory) => writeExtraFiles?.Invoke(directory);
+
+    /// <summary>Runs to max_steps (or num_train_epochs), resuming from the latest checkpoint when <paramref name="resume"/> is set.</summary>
+    public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
+    {
+        var t = Config.Training;
+        int perStep = t.PerDeviceTrainBatchSize * t.GradientAccumulationSteps;
+        stepsPerEpoch = Math.Max(1, (TrainCount + perStep - 1) / perStep);
+        long total = t.MaxSteps > 0 ? t.MaxSteps : (long)Math.Ceiling(t.NumTrainEpochs * stepsPerEpoch);
+        schedule = new LearningRateSchedule(LearningRateSchedule.ParseKind(t.LrSchedulerType), t.LearningRate, (long)(t.WarmupRatio * total), total);
+        sampler = new DataSampler(TrainCount, t.Seed, shuffle: true);
+        Run.WriteConfig(ConfigBinder.ToJson(Config), Model.Config);
+        var checkpoints = new RunCheckpoints(Run, Model, WriteExtraFiles, [policy, new SamplerPart(sampler)], t, step => (double)step / stepsPerEpoch);
+        return new TrainingLoop(Run, LoopSchedule.Of(t), checkpoints).Run(total, this, resume, cancellation, progress);
+    }
+
+    IReadOnlyDictionary<string, double>? ITrainingSteps.Step(long step, CancellationToken cancellation)
+    {
+        var t = Config.Training;
+        int accumulation = t.GradientAccumulationSteps;
+        policy.Optimizer.LearningRate = schedule.At(step);
+        // Each micro-batch's mean loss is scaled so the accumulated gradient is the mean over the whole step.
+        var (micro, norms) = TrainableModel.Step([policy], accumulation, _ => Step(sampler.NextBatch(t.PerDeviceTrainBatchSize)), 1f / accumulation, t.MaxGradNorm);
+        var metrics = new Dictionary<string, double>();
+        foreach (var (microMetrics, loss) in micro)
+        {
+            Add(metrics, "loss", loss / accumulation);
+            foreach (var (k, v) in microMetrics) Add(metrics, k, v / accumulation);
+        }
+        metrics["grad_norm"] = norms[0].Norm;
+        metrics["learning_rate"] = policy.Optimizer.LearningRate;
+        return metrics;
+    }
+
+    IReadOnlyDictionary<string, double> ITrainingSteps.Progress(long steps) => new Dictionary<string, double> { ["epoch"] = (double)steps / stepsPerEpoch };
+
+    IReadOnlyDictionary<string, double>? ITrainingSteps.Evaluate() => Evaluate();
+
+    private static void Add(Dictionary<string, double> d, string key, double value) => d[key] = d.GetValueOrDefault(key) + value;
+}
