@@ -4,10 +4,7 @@ using Reins.Alignment.BestOfN;
 using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
-using Reins.Feedback.Datasets;
-using Reins.Feedback.Tokenization;
 using Reins.Models.Transformers;
-using Reins.Rewards.Sources;
 using Reins.Tensors;
 
 namespace Reins.Alignment.ExpertIteration;
@@ -54,10 +51,9 @@ public sealed record ImitationBatch(EvaluatedRollout Evaluated, float[] LossMask
 /// reward_threshold), and takes supervised steps on them: the token-mean negative log-likelihood at temperature 1,
 /// no ratio, no KL. The others are masked out of the loss. Logs kept/fraction and kept/reward_mean.
 /// </summary>
-public sealed class ExpertIterationTrainer(ExpertIterationConfig config, CausalLanguageModel policy, ITextEncoder encoder, Func<int[], string> decode,
-    IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, Action<string>? writeExtraFiles)
+public sealed class ExpertIterationTrainer(ExpertIterationConfig config, CausalLanguageModel policy, OnlineInputs inputs)
     : OnlineTrainer<ImitationBatch>(config, new RolloutPlan(config.Group.NumGenerations, config.Group.NumIterations, new FixedKlController(0)),
-        policy, reference: null, encoder, decode, reward, prompts, writeExtraFiles)
+        policy, reference: null, inputs)
 {
     /// <summary>The best k of each prompt's n by reward (earlier samples first among equals), above the threshold if one is set.</summary>
     protected override ImitationBatch Advantages(EvaluatedRollout evaluated, Dictionary<string, double> metrics)

@@ -3,10 +3,7 @@ using System.Text.Json.Serialization;
 using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
-using Reins.Feedback.Datasets;
-using Reins.Feedback.Tokenization;
 using Reins.Models.Transformers;
-using Reins.Rewards.Sources;
 
 namespace Reins.Alignment.Grpo;
 
@@ -65,10 +62,9 @@ public sealed record GrpoConfig : IOnlineConfig
 /// setting: DAPO (epsilon_high, loss_type dapo, mask_truncated_completions), Dr. GRPO (loss_type dr_grpo). Logs TRL's
 /// reward, reward_std, rewards/&lt;name&gt;/mean, frac_reward_zero_std, completions/*, kl, clip_ratio/*.
 /// </summary>
-public sealed class GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, ITextEncoder encoder, Func<int[], string> decode,
-    IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, Action<string>? writeExtraFiles)
+public sealed class GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
     : OnlineTrainer<PolicyGradientBatch>(config, new RolloutPlan(config.Group.NumGenerations, config.Group.NumIterations, config.PolicyGradient.Controller(config.Beta)),
-        policy, reference, encoder, decode, reward, prompts, writeExtraFiles)
+        policy, reference, inputs)
 {
     private readonly PolicyLossSettings loss = new(config.Clip.Epsilon, config.Clip.High, KlEstimator.K3, config.PolicyGradient.EntCoef, config.LossType);
 

@@ -123,20 +123,21 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
     /// Sets up the run. <paramref name="reference"/> is the initial model (null: a frozen copy of <paramref name="policy"/>
     /// as it is now); the reference-free losses (SimPO, ORPO) use none.
     /// </summary>
-    public IterativeDpoTrainer(IterativeDpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, ITextEncoder encoder, Func<int[], string> decode,
-        IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, Action<string>? writeExtraFiles)
+    public IterativeDpoTrainer(IterativeDpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
     {
         config.Validate();
-        (Config, Model, this.writeExtraFiles) = (config, policy, writeExtraFiles);
-        sampler = new CompletionSampler(encoder, decode, reward, config.Sampling.MaxPromptLength);
-        this.prompts = sampler.Tokenize(prompts);
+        if (inputs.EvalPrompts is not null)
+            throw new ArgumentException("iterative-dpo: evaluation prompts are not used; each DPO pass evaluates on eval_fraction of its pairs.");
+        (Config, Model, writeExtraFiles) = (config, policy, inputs.WriteExtraFiles);
+        sampler = new CompletionSampler(inputs.Encoder, inputs.Decode, inputs.Reward, config.Sampling.MaxPromptLength);
+        prompts = sampler.Tokenize(inputs.Prompts);
         if (this.prompts.Count < (config.PromptsPerIteration ?? 1))
             throw new InvalidDataException($"iterative-dpo: {this.prompts.Count} usable prompts, fewer than prompts_per_iteration ({config.PromptsPerIteration}).");
         int longest = this.prompts.Max(p => p.InputIds.Length);
         if (longest + config.Sampling.MaxCompletionLength > policy.Config.MaxPositions)
             throw new ArgumentException($"iterative-dpo: prompts of up to {longest} tokens plus max_completion_length {config.Sampling.MaxCompletionLength} exceed the model's {policy.Config.MaxPositions} positions.");
         initialReference = !config.Loss.Type.NeedsReference() || config.UpdateReference ? null : reference ?? FrozenCopy(policy);
-        padding = PaddingOptions.For(encoder);
+        padding = PaddingOptions.For(inputs.Encoder);
         Run = new RunDirectory(config.Training.OutputDir);
     }
 

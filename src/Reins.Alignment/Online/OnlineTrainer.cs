@@ -5,6 +5,7 @@ using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Sampling;
 using Reins.Feedback.Tokenization;
+using Reins.Models.Generation;
 using Reins.Models.Transformers;
 using Reins.Rewards.Sources;
 using Reins.Tensors;
@@ -40,6 +41,20 @@ public sealed record RolloutPlan(int SamplesPerPrompt, int UpdateEpochs, KlContr
     public int ShuffleUnit { get; init; } = 1;
 }
 
+/// <summary>What an online run learns from besides its models: the prompts, the reward, and the tokenizer both ways.</summary>
+/// <param name="Encoder">Tokenises the prompts (conversations end with the assistant header).</param>
+/// <param name="Decode">Turns completion ids into the text the reward reads.</param>
+/// <param name="Reward">Scores completions; a weighted sum logs each source as rewards/&lt;name&gt;/mean.</param>
+/// <param name="Prompts">Prompt-only records; every other field of a record reaches the reward.</param>
+public sealed record OnlineInputs(ITextEncoder Encoder, Func<int[], string> Decode, IRewardSource Reward, IReadOnlyList<PromptOnlyExample> Prompts)
+{
+    /// <summary>Prompts to evaluate on every eval_steps (eval_reward, …); without them, eval_fraction of <see cref="Prompts"/> is held out.</summary>
+    public IReadOnlyList<PromptOnlyExample>? EvalPrompts { get; init; }
+
+    /// <summary>Saves the tokenizer beside each checkpoint and the final model.</summary>
+    public Action<string>? WriteExtraFiles { get; init; }
+}
+
 /// <summary>What an online run carries between steps besides weights, optimiser, RNG and data position (online_state.json).</summary>
 public sealed record OnlineState(
     [property: JsonPropertyName("kl_coef")] float KlCoefficient,
@@ -64,7 +79,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     private readonly IOnlineConfig config;
     private readonly RolloutPlan plan;
     private readonly CompletionSampler completions;
-    private readonly IReadOnlyList<TokenizedPrompt> prompts;
+    private readonly IReadOnlyList<TokenizedPrompt> prompts, evalPrompts;
     private readonly TrainableModel policy;
     private readonly Action<string>? writeExtraFiles;
     private readonly Dictionary<string, double> phaseSeconds = [];
@@ -84,12 +99,8 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     /// <summary>Steps completed (rollouts collected and learned from) before the current one.</summary>
     protected long GlobalStep { get; private set; }
 
-    /// <summary>
-    /// Tokenises the prompts and sets up the policy's optimiser. <paramref name="decode"/> turns completion ids into
-    /// text for the reward source; <paramref name="writeExtraFiles"/> saves the tokenizer beside each checkpoint.
-    /// </summary>
-    protected OnlineTrainer(IOnlineConfig config, RolloutPlan plan, CausalLanguageModel policy, CausalLanguageModel? reference, ITextEncoder encoder,
-        Func<int[], string> decode, IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, Action<string>? writeExtraFiles)
+    /// <summary>Tokenises the prompts (holding out eval_fraction of them when no evaluation prompts are given) and sets up the policy's optimiser.</summary>
+    protected OnlineTrainer(IOnlineConfig config, RolloutPlan plan, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
     {
         config.Validate();
         string method = GetType().Name;
@@ -97,11 +108,13 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         var sampling = config.Online.Sampling;
         if (reference is null && (plan.Kl.Value > 0 || plan.Kl is AdaptiveKlController))
             throw new ArgumentException($"{method}: a KL coefficient above 0 needs a reference model.");
-        (this.config, this.plan, Model, Reference, this.writeExtraFiles) = (config, plan, policy, reference, writeExtraFiles);
+        (this.config, this.plan, Model, Reference, writeExtraFiles) = (config, plan, policy, reference, inputs.WriteExtraFiles);
         Reference?.SetTrainable(false);
-        completions = new CompletionSampler(encoder, decode, reward, sampling.MaxPromptLength);
+        completions = new CompletionSampler(inputs.Encoder, inputs.Decode, inputs.Reward, sampling.MaxPromptLength);
+        var (prompts, evalPrompts) = training.EvaluationSplit(inputs.Prompts, inputs.EvalPrompts);
         this.prompts = completions.Tokenize(prompts);
         Report = completions.Report;
+        this.evalPrompts = evalPrompts is null ? [] : completions.Tokenize(evalPrompts);
         if (this.prompts.Count < PromptsPerStep)
             throw new InvalidDataException($"{method}: {this.prompts.Count} usable prompts, fewer than the {PromptsPerStep} one step samples from.");
         int longest = this.prompts.Max(p => p.InputIds.Length);
@@ -174,7 +187,44 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
 
     IReadOnlyDictionary<string, double> ITrainingSteps.Progress(long steps) => new Dictionary<string, double> { ["episode"] = episode, ["epoch"] = Epoch(steps) };
 
-    IReadOnlyDictionary<string, double>? ITrainingSteps.Evaluate() => null;
+    /// <summary>
+    /// The policy on the evaluation prompts: one completion each, sampled as in training but from seeds of its own, the
+    /// same at every evaluation (so they differ only by the policy) and apart from the run's generator (so evaluating
+    /// changes nothing in training); their reward and length as TRL's GRPO logs them, prefixed eval_.
+    /// </summary>
+    IReadOnlyDictionary<string, double>? ITrainingSteps.Evaluate()
+    {
+        if (evalPrompts.Count == 0) return null;
+        var sampling = config.Online.Sampling;
+        var seed = config.Training.Seed ^ 0xE7A15EEDUL;
+        var samples = new List<GeneratedSequence>();
+        var scores = new List<float>();
+        var components = new List<IReadOnlyList<RewardComponent>>();
+        for (int start = 0; start < evalPrompts.Count; start += config.Training.PerDeviceEvalBatchSize)
+        {
+            var batch = evalPrompts.Skip(start).Take(config.Training.PerDeviceEvalBatchSize).ToArray();
+            var options = sampling.Options(1, seed) with { PromptSeeds = [.. Enumerable.Range(start, batch.Length).Select(i => seed * 1_000_003UL + (ulong)i)] };
+            var scored = completions.Sample(Model, batch, options, sampling.MissingEosPenalty);
+            samples.AddRange(scored.Samples);
+            scores.AddRange(scored.Scores);
+            components.Add(scored.Components);
+        }
+        var all = new float[scores.Count];
+        Array.Fill(all, 1f);
+        var metrics = new Dictionary<string, double>
+        {
+            ["reward"] = MaskedStatistics.Mean([.. scores], all),
+            ["reward_std"] = Math.Sqrt(MaskedStatistics.Variance([.. scores], all, unbiased: true)),
+        };
+        foreach (var name in components[0].Select(c => c.Name))
+        {
+            var values = components.SelectMany(c => c.First(x => x.Name == name).Scores).Where(s => !float.IsNaN(s)).ToArray();
+            metrics[$"rewards/{name}/mean"] = values.Length > 0 ? values.Average() : double.NaN;
+        }
+        metrics["completions/mean_length"] = samples.Average(s => s.Tokens.Length);
+        metrics["completions/clipped_ratio"] = samples.Count(s => s.FinishReason != FinishReason.Stop) / (double)samples.Count;
+        return metrics;
+    }
 
     /// <summary>
     /// The first two stages and the frozen models' view: G completions of each prompt sampled and scored (stopping at

@@ -2,11 +2,8 @@ using Reins.Alignment.Dpo;
 using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
-using Reins.Feedback.Datasets;
-using Reins.Feedback.Tokenization;
 using Reins.Models.Transformers;
 using Reins.Rewards.Judges;
-using Reins.Rewards.Sources;
 using Reins.Tensors;
 
 namespace Reins.Alignment.OnlineDpo;
@@ -64,13 +61,12 @@ public sealed class OnlineDpoTrainer : OnlineTrainer<JudgedPairs>
     private readonly IPairwiseJudge? judge;
 
     /// <summary>
-    /// Sets up online DPO. Preferences come from <paramref name="judge"/> when given, else from <paramref name="reward"/>'s
+    /// Sets up online DPO. Preferences come from <paramref name="judge"/> when given, else from the reward's
     /// scores (which are logged as objective/scores either way); <paramref name="reference"/> may be null only for
     /// SimPO and ORPO.
     /// </summary>
-    public OnlineDpoTrainer(OnlineDpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, ITextEncoder encoder, Func<int[], string> decode,
-        IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, Action<string>? writeExtraFiles, IPairwiseJudge? judge = null)
-        : base(config, Plan(config), policy, config.Loss.Type.NeedsReference() ? reference : null, encoder, decode, reward, prompts, writeExtraFiles)
+    public OnlineDpoTrainer(OnlineDpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs, IPairwiseJudge? judge = null)
+        : base(config, Plan(config), policy, config.Loss.Type.NeedsReference() ? reference : null, inputs)
     {
         this.config = config;
         this.judge = judge;

@@ -3,10 +3,7 @@ using System.Text.Json.Serialization;
 using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
-using Reins.Feedback.Datasets;
-using Reins.Feedback.Tokenization;
 using Reins.Models.Transformers;
-using Reins.Rewards.Sources;
 using Reins.Tensors;
 
 namespace Reins.Alignment.Ppo;
@@ -117,9 +114,8 @@ public sealed class PpoTrainer : OnlineTrainer<PolicyGradientBatch>
     public CausalLanguageModel Critic { get; }
 
     /// <summary>Sets up PPO; <paramref name="critic"/> is a …ForSequenceClassification model with one label (see <see cref="CriticFromPolicy"/>).</summary>
-    public PpoTrainer(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, CausalLanguageModel critic, ITextEncoder encoder,
-        Func<int[], string> decode, IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, Action<string>? writeExtraFiles)
-        : base(config, Plan(config, policy, critic), policy, reference, encoder, decode, reward, prompts, writeExtraFiles)
+    public PpoTrainer(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, CausalLanguageModel critic, OnlineInputs inputs)
+        : base(config, Plan(config, policy, critic), policy, reference, inputs)
     {
         this.config = config;
         Critic = critic;

@@ -3,10 +3,7 @@ using System.Text.Json.Serialization;
 using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
-using Reins.Feedback.Datasets;
-using Reins.Feedback.Tokenization;
 using Reins.Models.Transformers;
-using Reins.Rewards.Sources;
 
 namespace Reins.Alignment.ReinforcePlusPlus;
 
@@ -71,10 +68,9 @@ public sealed record ReinforcePlusPlusConfig : IOnlineConfig
 /// group's mean score before the returns (but not its std: the global whitening scales), and moves the KL from the
 /// reward into the loss as β·k2, whose gradient is that of KL(π‖π_ref).
 /// </summary>
-public sealed class ReinforcePlusPlusTrainer(ReinforcePlusPlusConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, ITextEncoder encoder,
-    Func<int[], string> decode, IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, Action<string>? writeExtraFiles)
+public sealed class ReinforcePlusPlusTrainer(ReinforcePlusPlusConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
     : OnlineTrainer<PolicyGradientBatch>(config, new RolloutPlan(config.Group.NumGenerations, config.Group.NumIterations, config.PolicyGradient.Controller(config.KlCoef)),
-        policy, reference, encoder, decode, reward, prompts, writeExtraFiles)
+        policy, reference, inputs)
 {
     private readonly bool baseline = config.AdvantageEstimator == ReinforceEstimator.ReinforceBaseline;
     private readonly PolicyLossSettings loss = new(config.Clip.Epsilon, config.Clip.High,

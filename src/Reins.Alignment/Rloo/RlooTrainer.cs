@@ -3,10 +3,7 @@ using System.Text.Json.Serialization;
 using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
-using Reins.Feedback.Datasets;
-using Reins.Feedback.Tokenization;
 using Reins.Models.Transformers;
-using Reins.Rewards.Sources;
 
 namespace Reins.Alignment.Rloo;
 
@@ -56,10 +53,9 @@ public sealed record RlooConfig : IOnlineConfig
 /// baseline (<see cref="LeaveOneOutBaseline"/>), applied to every token through the clipped surrogate (token-level
 /// ratio and mean, as TRL ≥ 0.20). Logs objective/rlhf_reward and objective/non_score_reward beside the shared metrics.
 /// </summary>
-public sealed class RlooTrainer(RlooConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, ITextEncoder encoder, Func<int[], string> decode,
-    IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, Action<string>? writeExtraFiles)
+public sealed class RlooTrainer(RlooConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
     : OnlineTrainer<PolicyGradientBatch>(config, new RolloutPlan(config.Group.NumGenerations, config.Group.NumIterations, config.PolicyGradient.Controller(config.Beta)),
-        policy, reference, encoder, decode, reward, prompts, writeExtraFiles)
+        policy, reference, inputs)
 {
     private readonly PolicyLossSettings loss = new(config.Clip.Epsilon, config.Clip.High, KlLoss: null, config.PolicyGradient.EntCoef, LossAggregation.Bnpo);
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Reins.Alignment.Online;
 using Reins.Alignment.Ppo;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
@@ -59,7 +60,7 @@ internal static class PpoBench
                 Online = new() { Sampling = new() { MaxPromptLength = PromptTokens, MaxCompletionLength = NewTokens } },
                 NumPpoEpochs = 1,
             };
-            var trainer = new PpoTrainer(ppo, policy, reference, critic, encoder, IdEncoder.Decode, reward, prompts, null);
+            var trainer = new PpoTrainer(ppo, policy, reference, critic, new OnlineInputs(encoder, IdEncoder.Decode, reward, prompts));
             var timing = new StepTiming(trainer, profile);
             trainer.Train(progress: timing);
             var phases = timing.Phases;

@@ -123,9 +123,7 @@ public sealed class FarmPipeline
             evaluation.AddBestOfN(n, timer);
         }
         var prompts = task.Prompts(FarmSplit.Train, config.PreferencePrompts, seed + 6);
-        TimedPolicy(MethodNames.ExpertIteration, () => Train(MethodNames.ExpertIteration, new ExpertIterationTrainer(
-            new ExpertIterationConfig { Training = OnlineTraining(MethodNames.ExpertIteration, 3e-4f, config.OnlineSteps), Online = OnlineArguments(), Group = new() { NumGenerations = 4 }, KeepTop = 1 },
-            FromSft(), encoder, Decode, proxy, prompts, tokenizer.Save)), evaluation);
+        TimedPolicy(MethodNames.ExpertIteration, () => Train(MethodNames.ExpertIteration, new ExpertIterationTrainer(new ExpertIterationConfig { Training = OnlineTraining(MethodNames.ExpertIteration, 3e-4f, config.OnlineSteps), Online = OnlineArguments(), Group = new() { NumGenerations = 4 }, KeepTop = 1 }, FromSft(), new OnlineInputs(encoder, Decode, proxy, prompts) { WriteExtraFiles = tokenizer.Save })), evaluation);
         TimedPolicy(MethodNames.Dpo, () => Train(MethodNames.Dpo, new DpoTrainer(new DpoConfig
         {
             Training = new() { OutputDir = Dir(MethodNames.Dpo), MaxSteps = config.DpoSteps, LearningRate = 2e-4f, PerDeviceTrainBatchSize = 16, LoggingSteps = 5, Seed = seed },
@@ -133,13 +131,10 @@ public sealed class FarmPipeline
             Loss = new() { Beta = 0.1f },
         }, FromSft(), FromSft(), encoder, preferences, null, tokenizer.Save)), evaluation);
         // Online DPO (OAIF): each step's two samples per prompt are judged by the reward model, the same proxy PPO optimises.
-        TimedPolicy(MethodNames.OnlineDpo, () => Train(MethodNames.OnlineDpo, new OnlineDpoTrainer(
-            new OnlineDpoConfig { Training = OnlineTraining(MethodNames.OnlineDpo, 2e-4f, config.OnlineSteps), Online = OnlineArguments(), Loss = new() { Beta = 0.1f } }, FromSft(), FromSft(), encoder, Decode, proxy, prompts, tokenizer.Save)), evaluation);
+        TimedPolicy(MethodNames.OnlineDpo, () => Train(MethodNames.OnlineDpo, new OnlineDpoTrainer(new OnlineDpoConfig { Training = OnlineTraining(MethodNames.OnlineDpo, 2e-4f, config.OnlineSteps), Online = OnlineArguments(), Loss = new() { Beta = 0.1f } }, FromSft(), FromSft(), new OnlineInputs(encoder, Decode, proxy, prompts) { WriteExtraFiles = tokenizer.Save })), evaluation);
         TimedPolicy(MethodNames.Ppo, () => TrainPpo(MethodNames.Ppo, config.PpoKl, config.OnlineSteps, onlineReward, FromSft(), rewardModels[0], prompts, null), evaluation);
-        TimedPolicy(MethodNames.Grpo, () => Train(MethodNames.Grpo, new GrpoTrainer(
-            new GrpoConfig { Training = OnlineTraining(MethodNames.Grpo, 3e-4f, config.OnlineSteps), Online = OnlineArguments(), Group = new() { NumGenerations = 4 } }, FromSft(), FromSft(), encoder, Decode, onlineReward, prompts, tokenizer.Save)), evaluation);
-        TimedPolicy(MethodNames.Rloo, () => Train(MethodNames.Rloo, new RlooTrainer(
-            new RlooConfig { Training = OnlineTraining(MethodNames.Rloo, 3e-4f, config.OnlineSteps), Online = OnlineArguments(), Group = new() { NumGenerations = 4 } }, FromSft(), FromSft(), encoder, Decode, onlineReward, prompts, tokenizer.Save)), evaluation);
+        TimedPolicy(MethodNames.Grpo, () => Train(MethodNames.Grpo, new GrpoTrainer(new GrpoConfig { Training = OnlineTraining(MethodNames.Grpo, 3e-4f, config.OnlineSteps), Online = OnlineArguments(), Group = new() { NumGenerations = 4 } }, FromSft(), FromSft(), new OnlineInputs(encoder, Decode, onlineReward, prompts) { WriteExtraFiles = tokenizer.Save })), evaluation);
+        TimedPolicy(MethodNames.Rloo, () => Train(MethodNames.Rloo, new RlooTrainer(new RlooConfig { Training = OnlineTraining(MethodNames.Rloo, 3e-4f, config.OnlineSteps), Online = OnlineArguments(), Group = new() { NumGenerations = 4 } }, FromSft(), FromSft(), new OnlineInputs(encoder, Decode, onlineReward, prompts) { WriteExtraFiles = tokenizer.Save })), evaluation);
 
         // Over-optimisation (Gao et al.): small-KL PPO against one reward model, the worst case and the uncertainty-weighted ensemble.
         var curvesByReward = new Dictionary<string, List<OveroptimizationPoint>>();
@@ -195,8 +190,7 @@ public sealed class FarmPipeline
         Action<long, CausalLanguageModel>? onStep)
     {
         var ppoConfig = new PpoConfig { Training = OnlineTraining(name, 1e-4f, steps), Online = OnlineArguments(), KlCoef = kl, CriticLearningRate = 3e-4f };
-        var trainer = new PpoTrainer(ppoConfig, policy, HfCheckpoint.Load(Dir("sft")), CloneNetwork(critic.Network), encoder, Decode, reward,
-            prompts, tokenizer.Save);
+        var trainer = new PpoTrainer(ppoConfig, policy, HfCheckpoint.Load(Dir("sft")), CloneNetwork(critic.Network), new OnlineInputs(encoder, Decode, reward, prompts) { WriteExtraFiles = tokenizer.Save });
         trainer.Train(progress: new SynchronousProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>(p =>
         {
             progress?.Report(new FarmProgress(name, p.Step, p.Total));

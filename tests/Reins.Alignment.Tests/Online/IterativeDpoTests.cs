@@ -20,7 +20,7 @@ public class IterativeDpoTests(ITestOutputHelper output)
     };
 
     private static IterativeDpoTrainer Trainer(IterativeDpoConfig config, IRewardSource reward) =>
-        new(config, TinyTask.Model(), null, new TinyTask(), TinyTask.Decode, reward, TinyTask.Prompts(string.Concat(Enumerable.Repeat("abcdef", 8))), null);
+        new(config, TinyTask.Model(), null, TinyTask.Inputs(reward, TinyTask.Prompts(string.Concat(Enumerable.Repeat("abcdef", 8)))));
 
     [Fact]
     public void RaisesTheBestOfSampleRewardAcrossIterations()

@@ -49,7 +49,7 @@ public class LearningTests(ITestOutputHelper output)
         Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
         Group = new() { NumGenerations = 4 },
         Beta = 0.01f,
-    }, policy, Copy(policy), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null));
+    }, policy, Copy(policy), TinyTask.Inputs(TinyTask.Reward())));
 
     [Fact]
     public void Rloo() => Learns("rloo", (dir, policy) => new RlooTrainer(new RlooConfig
@@ -60,7 +60,7 @@ public class LearningTests(ITestOutputHelper output)
         Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
         Group = new() { NumGenerations = 8 },
         Beta = 0.01f,
-    }, policy, Copy(policy), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null));
+    }, policy, Copy(policy), TinyTask.Inputs(TinyTask.Reward())));
 
     [Fact]
     public void Ppo() => Learns("ppo", (dir, policy) => new PpoTrainer(new PpoConfig
@@ -70,7 +70,7 @@ public class LearningTests(ITestOutputHelper output)
         Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength }, NumMiniBatches = 2 },
         NumPpoEpochs = 2,
         KlCoef = 0.01f,
-    }, policy, Copy(policy), PpoTrainer.CriticFromPolicy(policy, seed: 2), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts("abcdefabcdef"), null));
+    }, policy, Copy(policy), PpoTrainer.CriticFromPolicy(policy, seed: 2), TinyTask.Inputs(TinyTask.Reward(), TinyTask.Prompts("abcdefabcdef"))));
 
     [Theory]
     [InlineData(ReinforceEstimator.Reinforce)]
@@ -82,7 +82,7 @@ public class LearningTests(ITestOutputHelper output)
         Group = new() { NumGenerations = 4 },
         KlCoef = 0.01f,
         AdvantageEstimator = estimator,
-    }, policy, Copy(policy), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null));
+    }, policy, Copy(policy), TinyTask.Inputs(TinyTask.Reward())));
 
     [Fact]
     public void ExpertIteration() => Learns("expert iteration", (dir, policy) => new ExpertIterationTrainer(new ExpertIterationConfig
@@ -92,5 +92,5 @@ public class LearningTests(ITestOutputHelper output)
         Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
         Group = new() { NumGenerations = 4 },
         RewardThreshold = 0.25f,
-    }, policy, new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null), klLogged: false);
+    }, policy, TinyTask.Inputs(TinyTask.Reward())), klLogged: false);
 }

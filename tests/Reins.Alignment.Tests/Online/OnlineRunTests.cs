@@ -23,7 +23,7 @@ public class OnlineRunTests(ITestOutputHelper output)
     };
 
     private static PpoTrainer Ppo(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel reference, IRewardSource reward) =>
-        new(config, policy, reference, PpoTrainer.CriticFromPolicy(reference, seed: 3), new TinyTask(), TinyTask.Decode, reward, TinyTask.Prompts("abcdefabcdef"), null);
+        new(config, policy, reference, PpoTrainer.CriticFromPolicy(reference, seed: 3), TinyTask.Inputs(reward, TinyTask.Prompts("abcdefabcdef")));
 
     // KL(π‖π_ref) of the next-token distributions, exactly (over the vocabulary), averaged over every position of fixed sequences.
     private static double ExactKl(CausalLanguageModel policy, CausalLanguageModel reference)
@@ -82,7 +82,7 @@ public class OnlineRunTests(ITestOutputHelper output)
             Online = new() { Sampling = new() { MaxCompletionLength = 6, MissingEosPenalty = 0.5f } },
             Group = new() { NumGenerations = 4 },
         };
-        new GrpoTrainer(config, policy, null, new TinyTask(), TinyTask.Decode, new FunctionRewardSource("one", _ => 1), TinyTask.Prompts(), null).Train();
+        new GrpoTrainer(config, policy, null, TinyTask.Inputs(new FunctionRewardSource("one", _ => 1))).Train();
         foreach (var row in Scratch.Metrics(scratch.Dir("run")))
         {
             double truncated = row["completions/clipped_ratio"]!.GetValue<double>();
@@ -136,10 +136,37 @@ public class OnlineRunTests(ITestOutputHelper output)
                 Group = new() { NumGenerations = 4, NumIterations = 2 },
                 Beta = 0.05f,
             };
-            new GrpoTrainer(config, policy, LearningTests.Copy(policy), new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null).Train();
+            new GrpoTrainer(config, policy, LearningTests.Copy(policy), TinyTask.Inputs(TinyTask.Reward())).Train();
             return File.ReadAllText(Path.Combine(scratch.Dir(name), "metrics.jsonl"));
         }
         Assert.Equal(Run("a"), Run("b"));
+    }
+
+    [Fact]
+    public void EvaluationPromptsAreScoredEveryEvalStepsWithoutChangingTraining()
+    {
+        using var scratch = new Scratch();
+        List<System.Text.Json.Nodes.JsonObject> Run(string name, int evalSteps, IReadOnlyList<Reins.Feedback.Datasets.PromptOnlyExample>? eval)
+        {
+            var policy = TinyTask.Model();
+            var config = new GrpoConfig
+            {
+                Training = new() { OutputDir = scratch.Dir(name), MaxSteps = 4, LearningRate = 3e-3f, PerDeviceTrainBatchSize = 8, LoggingSteps = 1, EvalSteps = evalSteps, PerDeviceEvalBatchSize = 2 },
+                Online = new() { Sampling = new() { MaxCompletionLength = 4 } },
+            };
+            new GrpoTrainer(config, policy, null, TinyTask.Inputs(TinyTask.Reward()) with { EvalPrompts = eval }).Train();
+            return Scratch.Metrics(scratch.Dir(name));
+        }
+        var plain = Run("plain", 0, null);
+        var evaluated = Run("evaluated", 2, TinyTask.Prompts("abc"));
+        var evalRows = evaluated.Where(r => r.ContainsKey("eval_reward")).ToList();
+        Assert.Equal([2L, 4L], evalRows.Select(r => r["step"]!.GetValue<long>()));
+        Assert.All(evalRows, r => Assert.InRange(r["eval_reward"]!.GetValue<double>(), 0, 1));
+        Assert.All(evalRows, r => Assert.Equal(r["eval_reward"]!.GetValue<double>(), r["eval_rewards/copy/mean"]!.GetValue<double>(), 6));
+        // The evaluation draws from seeds of its own: the training rows are those of the run without it.
+        Assert.Equal(plain.Select(r => r.ToJsonString()), evaluated.Where(r => !r.ContainsKey("eval_reward")).Select(r => r.ToJsonString()));
+        // Evaluated twice at the same weights (a fresh trainer per run), the same prompts give the same numbers.
+        Assert.Equal(evalRows[0].ToJsonString(), Run("again", 2, TinyTask.Prompts("abc")).First(r => r.ContainsKey("eval_reward")).ToJsonString());
     }
 
     [Fact]
@@ -152,11 +179,11 @@ public class OnlineRunTests(ITestOutputHelper output)
             new GrpoConfig { Group = new() { NumGenerations = 3 }, Training = new() { PerDeviceTrainBatchSize = 8 } }.Validate()).Message);
         var policy = TinyTask.Model();
         Assert.Contains("reference", Assert.Throws<ArgumentException>(() =>
-            new GrpoTrainer(new GrpoConfig { Beta = 0.1f }, policy, null, new TinyTask(), TinyTask.Decode, Zero, TinyTask.Prompts(), null)).Message);
+            new GrpoTrainer(new GrpoConfig { Beta = 0.1f }, policy, null, TinyTask.Inputs(Zero))).Message);
         Assert.Contains("positions", Assert.Throws<ArgumentException>(() =>
             new GrpoTrainer(new GrpoConfig
             {
                 Online = new() { Sampling = new() { MaxCompletionLength = 40 } },
-            }, policy, null, new TinyTask(), TinyTask.Decode, Zero, TinyTask.Prompts(), null)).Message);
+            }, policy, null, TinyTask.Inputs(Zero))).Message);
     }
 }

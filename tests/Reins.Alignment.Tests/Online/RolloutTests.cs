@@ -71,7 +71,7 @@ public class RolloutTests
             Online = new() { Sampling = new() { Temperature = 0.7f, MaxCompletionLength = 6 } },
             Group = new() { NumGenerations = 4 },
         };
-        new GrpoTrainer(config, policy, null, new TinyTask(), TinyTask.Decode, TinyTask.Reward(), TinyTask.Prompts(), null).Train();
+        new GrpoTrainer(config, policy, null, TinyTask.Inputs(TinyTask.Reward())).Train();
         foreach (var row in Scratch.Metrics(scratch.Dir("run")))
         {
             Assert.True(Math.Abs(row["val/ratio"]!.GetValue<double>() - 1) <= 1e-4, row.ToJsonString());

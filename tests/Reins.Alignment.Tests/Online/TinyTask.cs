@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Reins.Alignment.Online;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Chat;
@@ -37,6 +38,9 @@ internal sealed class TinyTask : ITextEncoder
         {
             Extra = new Dictionary<string, JsonElement> { ["answer"] = JsonSerializer.SerializeToElement(c.ToString()) },
         })];
+
+    /// <summary>What an online trainer learns from: <paramref name="prompts"/> (default: one per letter a–f) scored by <paramref name="reward"/>.</summary>
+    public static OnlineInputs Inputs(IRewardSource reward, IReadOnlyList<PromptOnlyExample>? prompts = null) => new(new TinyTask(), Decode, reward, prompts ?? Prompts());
 
     /// <summary>The share of the first four completion characters that repeat the prompt's letter.</summary>
     public static FunctionRewardSource Reward() => new("copy", r =>
