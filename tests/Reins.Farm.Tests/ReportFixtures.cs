@@ -1,3 +1,4 @@
+using Reins.Farm.Pipeline;
 using Reins.Farm.Report;
 
 namespace Reins.Farm.Tests;
@@ -8,6 +9,7 @@ internal static class ReportFixtures
     public static FarmResults Results(bool withExtensions = true) => new(
         Task: "reviews",
         Seed: 3,
+        Config: FarmConfig.Quick,
         Annotators: withExtensions ? new AnnotatorResults(0.71, 0.64, 0.28, 0.27) : new AnnotatorResults(0.71, 0.64),
         Methods:
         [

@@ -12,7 +12,7 @@ public sealed class ResultsJsonTests
     {
         using var doc = JsonDocument.Parse(ReportFixtures.Results(withExtensions: false).ToJson());
         var root = doc.RootElement;
-        Assert.Equal(["task", "seed", "annotators", "methods", "overoptimization"], Keys(root));
+        Assert.Equal(["task", "seed", "config", "annotators", "methods", "overoptimization"], Keys(root));
         Assert.Equal(["agreement_with_gold", "inter_annotator"], Keys(root.GetProperty("annotators")));
         Assert.All(root.GetProperty("methods").EnumerateArray(), m => Assert.Equal(
             ["name", "gold_reward", "gold_reward_ci", "proxy_reward", "kl_to_sft", "win_rate_vs_sft", "lc_win_rate_vs_sft", "mean_length", "seconds"], Keys(m)));
@@ -49,6 +49,11 @@ public sealed class ResultsJsonTests
             Assert.Equal(results.Methods[1].KlBound, read.Methods[1].KlBound);
             Assert.Null(read.Methods[0].KlBound);
             Assert.Equal(results.Overoptimization.Single, read.Overoptimization.Single);
+            // The run's settings come back whole: every stage's steps, learning rates and seed offsets.
+            Assert.Equal(results.Config.Seeds, read.Config.Seeds);
+            Assert.Equal(results.Config.Ppo, read.Config.Ppo);
+            Assert.Equal(results.Config.Online, read.Config.Online);
+            Assert.Equal(results.Config.BestOfN, read.Config.BestOfN);
         }
         finally { dir.Delete(recursive: true); }
     }

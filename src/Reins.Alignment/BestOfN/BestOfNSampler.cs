@@ -28,8 +28,7 @@ public static class BestOfNSampler
         for (int start = 0; start < prompts.Count && !cancellation.IsCancellationRequested; start += promptsPerBatch)
         {
             var batch = sampler.Tokenize([.. prompts.Skip(start).Take(promptsPerBatch)]);
-            var seeds = Enumerable.Range(start, batch.Count).Select(i => options.Seed * 1_000_003UL + (ulong)i).ToArray();
-            var scored = sampler.Sample(policy, batch, options with { PromptSeeds = seeds }, missingEosPenalty);
+            var scored = sampler.Sample(policy, batch, CompletionSampler.SeededByPrompt(options, start, batch.Count), missingEosPenalty);
             for (int p = 0; p < batch.Count; p++)
             {
                 var ranked = Top(scored.Scores.AsSpan(p * n, n), keepTop);

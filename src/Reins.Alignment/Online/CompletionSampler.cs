@@ -57,6 +57,27 @@ public sealed class CompletionSampler
     public IReadOnlyList<GeneratedSequence> Generate(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts, SamplingOptions options) =>
         Generator.Generate(policy, [.. prompts.Select(p => p.InputIds)], options with { StopTokenIds = [EosId] }, decode);
 
+    /// <summary>
+    /// Completions of every prompt, <paramref name="promptsPerCall"/> prompts per generation call. Prompt i's samples are
+    /// drawn from seed <see cref="SamplingOptions.Seed"/> · 1 000 003 + i (<see cref="SeededByPrompt"/>), so the batching
+    /// does not change them, and their <see cref="GeneratedSequence.PromptIndex"/> counts in <paramref name="prompts"/>.
+    /// </summary>
+    public IReadOnlyList<GeneratedSequence> GenerateAll(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts, SamplingOptions options, int promptsPerCall)
+    {
+        var samples = new List<GeneratedSequence>(prompts.Count * options.NumReturnSequences);
+        for (int start = 0; start < prompts.Count; start += promptsPerCall)
+        {
+            var batch = prompts.Skip(start).Take(promptsPerCall).ToArray();
+            // The generator numbers prompts within its call.
+            samples.AddRange(Generate(policy, batch, SeededByPrompt(options, start, batch.Length)).Select(s => s with { PromptIndex = start + s.PromptIndex }));
+        }
+        return samples;
+    }
+
+    /// <summary><paramref name="options"/> with prompts <paramref name="first"/>…<paramref name="first"/> + <paramref name="count"/> − 1 each seeded by its index.</summary>
+    public static SamplingOptions SeededByPrompt(SamplingOptions options, int first, int count) =>
+        options with { PromptSeeds = [.. Enumerable.Range(first, count).Select(i => options.Seed * 1_000_003UL + (ulong)i)] };
+
     /// <summary>The second half of <see cref="Sample"/>: the reward of each sample of <paramref name="prompts"/>, less the missing-EOS penalty.</summary>
     public ScoredCompletions Score(IReadOnlyList<TokenizedPrompt> prompts, IReadOnlyList<GeneratedSequence> samples, float? missingEosPenalty)
     {

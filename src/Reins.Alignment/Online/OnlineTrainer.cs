@@ -196,34 +196,9 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     {
         if (evalPrompts.Count == 0) return null;
         var sampling = config.Online.Sampling;
-        var seed = config.Training.Seed ^ 0xE7A15EEDUL;
-        var samples = new List<GeneratedSequence>();
-        var scores = new List<float>();
-        var components = new List<IReadOnlyList<RewardComponent>>();
-        for (int start = 0; start < evalPrompts.Count; start += config.Training.PerDeviceEvalBatchSize)
-        {
-            var batch = evalPrompts.Skip(start).Take(config.Training.PerDeviceEvalBatchSize).ToArray();
-            var options = sampling.Options(1, seed) with { PromptSeeds = [.. Enumerable.Range(start, batch.Length).Select(i => seed * 1_000_003UL + (ulong)i)] };
-            var scored = completions.Sample(Model, batch, options, sampling.MissingEosPenalty);
-            samples.AddRange(scored.Samples);
-            scores.AddRange(scored.Scores);
-            components.Add(scored.Components);
-        }
-        var all = new float[scores.Count];
-        Array.Fill(all, 1f);
-        var metrics = new Dictionary<string, double>
-        {
-            ["reward"] = MaskedStatistics.Mean([.. scores], all),
-            ["reward_std"] = Math.Sqrt(MaskedStatistics.Variance([.. scores], all, unbiased: true)),
-        };
-        foreach (var name in components[0].Select(c => c.Name))
-        {
-            var values = components.SelectMany(c => c.First(x => x.Name == name).Scores).Where(s => !float.IsNaN(s)).ToArray();
-            metrics[$"rewards/{name}/mean"] = values.Length > 0 ? values.Average() : double.NaN;
-        }
-        metrics["completions/mean_length"] = samples.Average(s => s.Tokens.Length);
-        metrics["completions/clipped_ratio"] = samples.Count(s => s.FinishReason != FinishReason.Stop) / (double)samples.Count;
-        return metrics;
+        var samples = completions.GenerateAll(Model, evalPrompts, sampling.Options(1, config.Training.Seed ^ 0xE7A15EEDUL), config.Training.PerDeviceEvalBatchSize);
+        var scored = completions.Score(evalPrompts, samples, sampling.MissingEosPenalty);
+        return CompletionMetrics(scored.Scores, scored.Components, [.. samples.Select(s => s.Tokens.Length)], [.. samples.Select(s => s.FinishReason == FinishReason.Stop)]);
     }
 
     /// <summary>
@@ -253,22 +228,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     private static void Describe(EvaluatedRollout evaluated, Dictionary<string, double> metrics)
     {
         var rollout = evaluated.Rollout;
-        var allRows = new float[rollout.Rows];
-        Array.Fill(allRows, 1f);
-        metrics["reward"] = MaskedStatistics.Mean(evaluated.Scores, allRows);
-        metrics["reward_std"] = Math.Sqrt(MaskedStatistics.Variance(evaluated.Scores, allRows, unbiased: true));
-        foreach (var c in evaluated.Scored.Components)
-        {
-            // A source answers NaN where it does not apply; its mean is over the completions it scored.
-            var applies = c.Scores.Select(s => float.IsNaN(s) ? 0f : 1f).ToArray();
-            var values = c.Scores.Select(s => float.IsNaN(s) ? 0f : s).ToArray();
-            metrics[$"rewards/{c.Name}/mean"] = applies.Contains(1f) ? MaskedStatistics.Mean(values, applies) : double.NaN;
-            metrics[$"rewards/{c.Name}/std"] = applies.Contains(1f) ? Math.Sqrt(MaskedStatistics.Variance(values, applies, unbiased: true)) : double.NaN;
-        }
-        metrics["completions/mean_length"] = rollout.Lengths.Average();
-        metrics["completions/min_length"] = rollout.Lengths.Min();
-        metrics["completions/max_length"] = rollout.Lengths.Max();
-        metrics["completions/clipped_ratio"] = rollout.Finished.Count(f => !f) / (double)rollout.Rows;
+        foreach (var (key, value) in CompletionMetrics(evaluated.Scores, evaluated.Scored.Components, rollout.Lengths, rollout.Finished)) metrics[key] = value;
         metrics["val/num_eos_tokens"] = rollout.Finished.Count(f => f);
         // TRL's objective/entropy: the sampled sequences' −log π summed over tokens, averaged over sequences.
         metrics["objective/entropy"] = -rollout.LogProbs.Sum() / rollout.Rows;
@@ -278,6 +238,31 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
             metrics["objective/kl"] = rollout.SequenceSums(evaluated.TokenKl(KlEstimator.K1)).Average();
             metrics["objective/kl_coef"] = evaluated.KlCoefficient;
         }
+    }
+
+    // The rewards and lengths of scored completions: reward, reward_std, rewards/<name>/mean and std, completions/*.
+    private static Dictionary<string, double> CompletionMetrics(float[] scores, IReadOnlyList<RewardComponent> components, int[] lengths, bool[] finished)
+    {
+        var all = new float[scores.Length];
+        Array.Fill(all, 1f);
+        var metrics = new Dictionary<string, double>
+        {
+            ["reward"] = MaskedStatistics.Mean(scores, all),
+            ["reward_std"] = Math.Sqrt(MaskedStatistics.Variance(scores, all, unbiased: true)),
+        };
+        foreach (var c in components)
+        {
+            // A source answers NaN where it does not apply; its mean is over the completions it scored.
+            var applies = c.Scores.Select(s => float.IsNaN(s) ? 0f : 1f).ToArray();
+            var values = c.Scores.Select(s => float.IsNaN(s) ? 0f : s).ToArray();
+            metrics[$"rewards/{c.Name}/mean"] = applies.Contains(1f) ? MaskedStatistics.Mean(values, applies) : double.NaN;
+            metrics[$"rewards/{c.Name}/std"] = applies.Contains(1f) ? Math.Sqrt(MaskedStatistics.Variance(values, applies, unbiased: true)) : double.NaN;
+        }
+        metrics["completions/mean_length"] = lengths.Average();
+        metrics["completions/min_length"] = lengths.Min();
+        metrics["completions/max_length"] = lengths.Max();
+        metrics["completions/clipped_ratio"] = finished.Count(f => !f) / (double)finished.Length;
+        return metrics;
     }
 
     /// <summary>

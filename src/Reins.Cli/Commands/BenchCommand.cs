@@ -277,10 +277,10 @@ internal static class BenchCommand
         void Step()
         {
             float[] refs;
-            using (var noGrad = new Tape(recordGradients: false)) refs = Reins.Alignment.SequenceLogProbs.Compute(reference, batch).Sums.ToArray();
+            using (var noGrad = new Tape(recordGradients: false)) refs = Reins.Alignment.Objectives.SequenceLogProbs.Compute(reference, batch).Sums.ToArray();
             using (var tape = new Tape())
             {
-                var (sums, lengths, _) = Reins.Alignment.SequenceLogProbs.Compute(policy, batch);
+                var (sums, lengths, _) = Reins.Alignment.Objectives.SequenceLogProbs.Compute(policy, batch);
                 var loss = Reins.Alignment.Objectives.DirectPreferenceLoss.Compute(new Reins.Alignment.Objectives.PreferenceLogProbs(
                     Ops.Narrow0(sums, 0, Pairs), Ops.Narrow0(sums, Pairs, Pairs), Tensor.FromArray(refs.AsSpan(0, Pairs), Pairs), Tensor.FromArray(refs.AsSpan(Pairs), Pairs),
                     lengths[..Pairs], lengths[Pairs..]), new Reins.Alignment.Objectives.PreferenceLossOptions()).Loss;

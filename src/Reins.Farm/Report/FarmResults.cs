@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Reins.Farm.Pipeline;
 
 namespace Reins.Farm.Report;
 
@@ -9,12 +10,14 @@ namespace Reins.Farm.Report;
 /// </summary>
 /// <param name="Task">The task's name.</param>
 /// <param name="Seed">The run's seed.</param>
+/// <param name="Config">The settings the run used: every size, step count, learning rate and seed offset.</param>
 /// <param name="Annotators">Agreement of the training annotator pool.</param>
 /// <param name="Methods">One row per method, sft first.</param>
 /// <param name="Overoptimization">The over-optimisation curves.</param>
 public sealed record FarmResults(
     [property: JsonPropertyName("task")] string Task,
     [property: JsonPropertyName("seed")] ulong Seed,
+    [property: JsonPropertyName("config")] FarmConfig Config,
     [property: JsonPropertyName("annotators")] AnnotatorResults Annotators,
     [property: JsonPropertyName("methods")] IReadOnlyList<MethodResult> Methods,
     [property: JsonPropertyName("overoptimization")] OveroptimizationResults Overoptimization)
@@ -42,6 +45,6 @@ public sealed record FarmResults(
     public static FarmResults Read(string path) => FromJson(File.ReadAllText(path));
 }
 
-[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(FarmResults))]
 internal sealed partial class FarmResultsJsonContext : JsonSerializerContext;

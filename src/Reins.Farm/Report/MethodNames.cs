@@ -6,9 +6,11 @@ public static class MethodNames
     /// <summary>The SFT model, the reference every other method is compared with.</summary>
     public const string Sft = "sft";
     /// <summary>Best of 4 SFT samples by the proxy reward.</summary>
-    public const string BestOf4 = "best_of_4";
+    public static readonly string BestOf4 = BestOf(4);
     /// <summary>Best of 16 SFT samples by the proxy reward.</summary>
-    public const string BestOf16 = "best_of_16";
+    public static readonly string BestOf16 = BestOf(16);
+    /// <summary>Best of n SFT samples by the proxy reward (best_of_4, best_of_16, …).</summary>
+    public static string BestOf(int n) => $"best_of_{n}";
     /// <summary>SFT on the policy's own best-of-n samples.</summary>
     public const string ExpertIteration = "expert_iteration";
     /// <summary>Direct preference optimisation on the annotated pairs.</summary>

@@ -41,6 +41,12 @@ public interface IFarmTask
     /// </summary>
     RatingScale RatingScale { get; }
 
+    /// <summary>
+    /// How much the task's annotators and evaluators favour the longer response: the fraction of the gold range added to
+    /// a response's utility per word (0 = no length bias).
+    /// </summary>
+    double LengthBias { get; }
+
     /// <summary>The gold reward of <paramref name="response"/> to <paramref name="prompt"/>; higher is better.</summary>
     double Gold(string prompt, string response);
 }

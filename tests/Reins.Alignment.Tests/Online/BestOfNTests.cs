@@ -28,4 +28,21 @@ public class BestOfNTests
         Assert.True(one[0].Reward >= one[1].Reward);
         Assert.Equal(one[0].Reward, one[0].Rewards["copy"]);
     }
+
+    [Fact]
+    public void GenerateAllNumbersPromptsInTheWholeListWhateverTheBatching()
+    {
+        var policy = TinyTask.Model();
+        var sampler = new CompletionSampler(new TinyTask(), TinyTask.Decode, TinyTask.Reward(), maxPromptLength: 8);
+        var prompts = sampler.Tokenize(TinyTask.Prompts("abcdefghij"));
+        var options = new SamplingOptions { MaxNewTokens = 4, NumReturnSequences = 2, Seed = 11 };
+        var inThrees = sampler.GenerateAll(policy, prompts, options, promptsPerCall: 3);
+        var atOnce = sampler.GenerateAll(policy, prompts, options, promptsPerCall: 10);
+        Assert.Equal(Enumerable.Range(0, 20).Select(r => r / 2), inThrees.Select(s => s.PromptIndex));
+        Assert.Equal(atOnce.Select(s => string.Join(",", s.Tokens)), inThrees.Select(s => string.Join(",", s.Tokens)));
+        // Scoring reads each sample's own prompt record, the last call's as much as the first's.
+        var scored = sampler.Score(prompts, inThrees, missingEosPenalty: null);
+        Assert.Equal(inThrees.Select(s => prompts[s.PromptIndex].Source.Prompt.Text), scored.Requests.Select(r => r.Prompt));
+        Assert.Equal(Enumerable.Range(0, 20).Select(r => "abcdefghij"[r / 2].ToString()), scored.Requests.Select(r => r.Extra["answer"].GetString()));
+    }
 }

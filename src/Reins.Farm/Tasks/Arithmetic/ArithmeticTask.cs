@@ -48,6 +48,9 @@ public sealed partial class ArithmeticTask : IFarmTask
     /// <inheritdoc/>
     public bool IsVerifiable => true;
 
+    /// <inheritdoc/>
+    public double LengthBias => 0;
+
     [GeneratedRegex(@"^(\d+)((?:[+-]\d+)+)=$")]
     private static partial Regex PromptPattern();
 

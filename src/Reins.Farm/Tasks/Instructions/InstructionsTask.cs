@@ -55,6 +55,9 @@ public sealed partial class InstructionsTask : IFarmTask
     /// <inheritdoc/>
     public bool IsVerifiable => false;
 
+    /// <summary>Annotators and evaluators prefer longer answers, as AlpacaFarm's did: the bias the length-controlled win-rate removes.</summary>
+    public double LengthBias => 0.02;
+
     private sealed record Instruction(string Topic, string[] TopicWords, InstructionConstraint[] Constraints)
     {
         public string Text => $"Write about {Topic}. " + string.Join(' ', Constraints.Select(c => c.Instruction));

@@ -28,6 +28,9 @@ public sealed class ReviewsTask : IFarmTask
     /// <inheritdoc/>
     public bool IsVerifiable => false;
 
+    /// <inheritdoc/>
+    public double LengthBias => 0;
+
     private sealed record ReviewPrompt(string Item, string? Aspect)
     {
         public string Text => Aspect is null ? $"Write a review of the {Item}." : $"Write a review of the {Item} that mentions its {Aspect}.";

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using Reins.Alignment.Objectives;
+using Reins.Farm.Pipeline;
+using Reins.Farm.Report;
+using Reins.Feedback.Annotators;
+using Reins.Feedback.Datasets;
+using Reins.Models.Generation;
+using Reins.Models.Transformers;
+using Reins.Rewards.Sources;
+
+namespace Reins.Farm.Evaluation;
+
+/// <summary>
+/// The last stage: every method on the same held-out prompts — one sample each (best-of-n: the proxy's pick of n SFT
+/// samples), its gold reward, proxy reward, KL to the SFT policy and length, then the evaluator pool's win-rate against
+/// SFT (raw and length-controlled) and bootstrap intervals of each.
+/// </summary>
+internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnlyExample> prompts, IRewardSource proxy, AnnotatorPool evaluators)
+{
+    private sealed record Row(string Name, string[] Responses, double[] Gold, double[] Proxy, double[] Kl, double[] Lengths, double Seconds, double? KlBound);
+    private readonly List<Row> rows = [];
+    private CausalLanguageModel sft = null!;
+    private SeedOffsets Seeds => farm.Config.Seeds;
+    private IReadOnlyList<string> PromptTexts => [.. prompts.Select(p => p.Prompt.Text!)];
+
+    /// <summary>The SFT policy: the reference every other row is compared with.</summary>
+    public void AddSft(CausalLanguageModel model, double seconds)
+    {
+        sft = model;
+        var samples = farm.Sample(model, prompts, 1, farm.Seed + Seeds.SftSamples);
+        rows.Add(Measure(MethodNames.Sft, samples, new double[samples.Count], seconds, null));
+    }
+
+    /// <summary>Best of <paramref name="n"/> SFT samples by the proxy reward.</summary>
+    public void AddBestOfN(int n, Stopwatch timer)
+    {
+        var samples = farm.Sample(sft, prompts, n, farm.Seed + Seeds.BestOfNSamples + (ulong)n);
+        var scores = farm.Score(proxy, prompts, samples);
+        var best = Enumerable.Range(0, prompts.Count).Select(i => samples[i * n + Enumerable.Range(0, n).MaxBy(j => scores[i * n + j])]).ToList();
+        // π_BoN has no tractable density, so its KL is reported as the analytic bound log n − (n−1)/n (Beirami et al. 2024).
+        double bound = BestOfNKlBound.Of(n);
+        rows.Add(Measure(MethodNames.BestOf(n), best, Enumerable.Repeat(bound, best.Count).ToArray(), timer.Elapsed.TotalSeconds, bound));
+    }
+
+    /// <summary>A trained policy; <paramref name="timer"/> has run since its training started.</summary>
+    public void AddPolicy(string name, CausalLanguageModel policy, Stopwatch timer)
+    {
+        var samples = farm.Sample(policy, prompts, 1, farm.Seed + Seeds.PolicySamples + (ulong)rows.Count);
+        rows.Add(Measure(name, samples, Kl(samples), timer.Elapsed.TotalSeconds, null));
+    }
+
+    /// <summary>Gold, proxy and KL of a policy's samples, for the over-optimisation curves.</summary>
+    public (double Gold, double Proxy, double Kl) Measure(CausalLanguageModel policy)
+    {
+        var samples = farm.Sample(policy, prompts, 1, farm.Seed + Seeds.CheckpointSamples);
+        var row = Measure("checkpoint", samples, Kl(samples), 0, null);
+        return (row.Gold.Average(), row.Proxy.Average(), row.Kl.Average());
+    }
+
+    // KL(π‖π_SFT) estimated from π's own samples: Σ_t log π − log π_SFT per response (the generator's log-probs are at T = 1).
+    private double[] Kl(IReadOnlyList<GeneratedSequence> samples)
+    {
+        var reference = SequenceLogProbs.OfCompletions(sft, samples, sft.Config.PadTokenId ?? 0, rowsPerBatch: 32);
+        return KlEstimate.PerResponse([.. samples.Select(s => s.LogProbs)], reference);
+    }
+
+    private Row Measure(string name, IReadOnlyList<GeneratedSequence> samples, double[] kl, double seconds, double? bound)
+    {
+        var texts = samples.Select(s => s.Text!).ToArray();
+        var gold = samples.Select((s, i) => farm.Task.Gold(prompts[i].Prompt.Text!, texts[i])).ToArray();
+        var proxyScores = farm.Score(proxy, prompts, samples).Select(x => (double)x).ToArray();
+        return new Row(name, texts, gold, proxyScores, kl, [.. samples.Select(s => (double)s.Tokens.Length)], seconds, bound);
+    }
+
+    /// <summary>Every row's measurements with intervals, and win-rates against SFT from the evaluator pool.</summary>
+    public IReadOnlyList<MethodResult> Results()
+    {
+        ulong bootstrap = farm.Seed + Seeds.Bootstrap;
+        var sftRow = rows.Single(r => r.Name == MethodNames.Sft);
+        var outcomes = rows.ToDictionary(r => r.Name, r => r.Name == MethodNames.Sft ? [] : WinRate.Judge(evaluators, PromptTexts, r.Responses, sftRow.Responses, farm.Seed + Seeds.WinRates));
+        var results = new List<MethodResult>();
+        foreach (var row in rows)
+        {
+            var gold = Bootstrap.Mean(row.Gold, bootstrap);
+            var proxyCi = Bootstrap.Mean(row.Proxy, bootstrap + 1);
+            var klCi = Bootstrap.Mean(row.Kl, bootstrap + 2);
+            double win = 0.5, lc = 0.5;
+            double[]? winCi = null;
+            if (row.Name != MethodNames.Sft)
+            {
+                var o = outcomes[row.Name];
+                win = WinRate.Of(o);
+                var w = Bootstrap.Mean(o, bootstrap + 3);
+                winCi = [w.Low, w.High];
+                var lengthDifferences = row.Responses.Select((r, i) => (double)(r.Length - sftRow.Responses[i].Length)).ToArray();
+                var others = outcomes.Where(kv => kv.Key != row.Name && kv.Key != MethodNames.Sft).Select(kv => (IReadOnlyList<double>)kv.Value).ToList();
+                lc = LengthControlledWinRate.Fit(o, lengthDifferences, others.Count > 0 ? LengthControlledWinRate.InstructionDifficulty(others) : null).WinRate;
+            }
+            results.Add(new MethodResult(row.Name, gold.Estimate, [gold.Low, gold.High], proxyCi.Estimate, row.Name == MethodNames.Sft ? 0 : klCi.Estimate,
+                win, lc, row.Lengths.Average(), Math.Round(row.Seconds, 1), [proxyCi.Low, proxyCi.High],
+                row.Name == MethodNames.Sft ? [0, 0] : [klCi.Low, klCi.High], winCi, row.KlBound));
+        }
+        return results;
+    }
+
+    /// <summary>Each method's response to the first <paramref name="count"/> prompts, for the report.</summary>
+    public IReadOnlyList<ExampleResponse> Examples(int count) =>
+        [.. Enumerable.Range(0, Math.Min(count, prompts.Count)).SelectMany(i => rows.Select(r => new ExampleResponse(prompts[i].Prompt.Text!, r.Name, r.Responses[i], r.Gold[i])))];
+}

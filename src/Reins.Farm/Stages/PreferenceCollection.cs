@@ -1,0 +1,51 @@
+using Reins.Farm.Pipeline;
+using Reins.Farm.Tasks;
+using Reins.Feedback.Annotators;
+using Reins.Feedback.Datasets;
+using Reins.Models.Transformers;
+
+namespace Reins.Farm.Stages;
+
+/// <summary>What the annotation stage produced: the labelled pairs and how well the pool agreed.</summary>
+/// <param name="Preferences">One record per pair whose two responses differ, labelled by one annotator of the pool.</param>
+/// <param name="Agreement">The pool's agreement with the gold reward and with itself.</param>
+internal sealed record AnnotatedPreferences(IReadOnlyList<PreferenceExample> Preferences, AgreementReport Agreement);
+
+/// <summary>
+/// The third stage, AlpacaFarm's: two SFT samples of each training prompt, labelled by a pool of simulated annotators
+/// (Bradley–Terry choosers on the gold reward with spread temperatures, label flips, position and length biases).
+/// </summary>
+internal static class PreferenceCollection
+{
+    /// <summary>The pool of a task: temperatures as fractions of its gold range, its length bias.</summary>
+    public static AnnotatorPool Pool(FarmContext farm, double maxTemperature, double flipProbability, ulong seedOffset)
+    {
+        var settings = farm.Config.Annotation;
+        double range = farm.Task.RatingScale.GoldAtHighest - farm.Task.RatingScale.GoldAtLowest;
+        var profiles = AnnotatorProfile.Spread(settings.Annotators, settings.MinTemperature * range, maxTemperature * range, flipProbability,
+            farm.Task.LengthBias * range, settings.PositionBias);
+        return new AnnotatorPool(profiles, farm.Task.Gold, farm.Seed + seedOffset);
+    }
+
+    /// <summary>Samples and labels the pairs of preference_prompts training prompts.</summary>
+    public static AnnotatedPreferences Run(FarmContext farm, CausalLanguageModel sft)
+    {
+        var settings = farm.Config.Annotation;
+        var annotators = Pool(farm, settings.MaxTemperature, settings.FlipProbability, farm.Config.Seeds.Annotators);
+        var prompts = farm.Task.Prompts(FarmSplit.Train, farm.Config.PreferencePrompts, farm.Seed + farm.Config.Seeds.PreferencePrompts);
+        var samples = farm.Sample(sft, prompts, 2, farm.Seed + farm.Config.Seeds.PreferenceSamples);
+        var pairs = new List<ResponsePair>();
+        var preferences = new List<PreferenceExample>();
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            string prompt = prompts[i].Prompt.Text!, a = samples[2 * i].Text!, b = samples[2 * i + 1].Text!;
+            // Identical responses tell the annotator nothing to choose between.
+            if (a == b) continue;
+            pairs.Add(new ResponsePair(prompt, a, b));
+            preferences.Add(annotators.Annotate(prompt, a, b));
+        }
+        var agreement = AgreementReport.Measure(annotators, pairs);
+        farm.Log($"preferences: {preferences.Count} pairs, annotators agree with gold {agreement.AgreementWithGold:P1}, with each other {agreement.InterAnnotator:P1}");
+        return new AnnotatedPreferences(preferences, agreement);
+    }
+}

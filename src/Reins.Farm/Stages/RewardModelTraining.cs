@@ -1,0 +1,36 @@
+using Reins.Alignment.RewardModeling;
+using Reins.Farm.Pipeline;
+using Reins.Feedback.Datasets;
+using Reins.Models.Transformers;
+using Reins.Rewards.RewardModels;
+
+namespace Reins.Farm.Stages;
+
+/// <summary>
+/// The fourth stage: Bradley–Terry reward models on the annotated pairs, each from the reward model's base with its own
+/// seed (its score head's initialisation and data order): the first is the proxy reward every method optimises, all of
+/// them the ensemble of the over-optimisation study (Coste et al. 2024).
+/// </summary>
+internal static class RewardModelTraining
+{
+    /// <summary>ensemble_members reward models ("reward-model", "reward-model-1", …), loaded back as saved.</summary>
+    public static IReadOnlyList<RewardModel> Run(FarmContext farm, CausalLanguageModel rewardBase, IReadOnlyList<PreferenceExample> preferences)
+    {
+        var settings = farm.Config.RewardModels;
+        return [.. Enumerable.Range(0, settings.EnsembleMembers).Select(member =>
+        {
+            string name = member == 0 ? "reward-model" : $"reward-model-{member}";
+            var config = new RewardConfig
+            {
+                Training = new()
+                {
+                    OutputDir = farm.RunDir(name), MaxSteps = settings.Steps, LearningRate = settings.LearningRate, PerDeviceTrainBatchSize = farm.Config.BatchSize,
+                    LoggingSteps = 10, Seed = farm.Seed + (ulong)member * settings.MemberSeedStride,
+                },
+                MaxLength = farm.Config.Context,
+            };
+            farm.Train(name, new RewardTrainer(config, FarmContext.Clone(rewardBase), farm.Encoder, preferences, null, farm.Tokenizer.Save));
+            return RewardModel.Load(farm.RunDir(name));
+        })];
+    }
+}
