@@ -22,7 +22,7 @@ public class OptimizerStateTests
                 float value;
                 using (var tape = new Tape())
                 {
-                    var loss = m.Loss(ids, ids.Skip(1).Append(-100).ToArray(), 2, 8);
+                    var loss = m.Loss(new ModelInput(ids, 2, 8), ids.Skip(1).Append(-100).ToArray());
                     value = loss.Item();
                     opt.ZeroGrad();
                     tape.Backward(loss);

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Reins.Cli.Commands;
 using Reins.Cli.Commands.Training;
 using Reins.Models.Checkpoints;
+using Reins.Models.Transformers;
 using Reins.Tensors;
 
 namespace Reins.Cli.Tests;
@@ -50,7 +51,7 @@ public sealed class CommandTests : IDisposable
         var printed = JsonNode.Parse(output)!["logits"]!.AsArray();
         Assert.Equal(3, printed.Count);
         using var tape = new Tape(recordGradients: false);
-        var expected = HfCheckpoint.Load(path).Logits([1, 2, 3], 1, 3).ToArray();
+        var expected = HfCheckpoint.Load(path).Logits(new ModelInput([1, 2, 3], 1, 3)).ToArray();
         var flat = printed.SelectMany(row => row!.AsArray().Select(x => x!.GetValue<float>())).ToArray();
         Assert.Equal(expected, flat);
         Assert.Throws<ArgumentException>(() => Run("model", "forward", "--model", path, "--token-ids", "1,x"));

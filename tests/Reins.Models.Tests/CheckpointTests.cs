@@ -35,7 +35,7 @@ public sealed class CheckpointTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "model.safetensors.index.json"), new JsonObject { ["metadata"] = new JsonObject(), ["weight_map"] = map }.ToJsonString());
 
         var loaded = HfCheckpoint.Load(dir);
-        Assert.Equal(model.Logits(Ids, 1, 5).ToArray(), loaded.Logits(Ids, 1, 5).ToArray());
+        Assert.Equal(model.Logits(new ModelInput(Ids, 1, 5)).ToArray(), loaded.Logits(new ModelInput(Ids, 1, 5)).ToArray());
 
         map[all[0].Name!] = "model-00002-of-00002.safetensors";
         File.WriteAllText(Path.Combine(dir, "model.safetensors.index.json"), new JsonObject { ["weight_map"] = map.DeepClone() }.ToJsonString());
@@ -54,7 +54,7 @@ public sealed class CheckpointTests : IDisposable
         var index = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "model.safetensors.index.json")))!;
         Assert.Equal(model.Parameters.Count, index["weight_map"]!.AsObject().Count);
         Assert.Equal(model.ParameterCount * 4, index["metadata"]!["total_size"]!.GetValue<long>());
-        Assert.Equal(model.Logits(Ids, 1, 5).ToArray(), HfCheckpoint.Load(dir).Logits(Ids, 1, 5).ToArray());
+        Assert.Equal(model.Logits(new ModelInput(Ids, 1, 5)).ToArray(), HfCheckpoint.Load(dir).Logits(new ModelInput(Ids, 1, 5)).ToArray());
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public sealed class CheckpointTests : IDisposable
         }
         SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors);
         var loaded = HfCheckpoint.Load(dir);
-        Assert.Equal(model.Logits(Ids, 1, 5).ToArray(), loaded.Logits(Ids, 1, 5).ToArray());
+        Assert.Equal(model.Logits(new ModelInput(Ids, 1, 5)).ToArray(), loaded.Logits(new ModelInput(Ids, 1, 5)).ToArray());
     }
 
     [Fact]
@@ -118,8 +118,8 @@ public sealed class CheckpointTests : IDisposable
         var loaded = HfCheckpoint.Load(dir);
         Assert.Equal(1, loaded.Config.NumLabels);
         float[] mask = [0, 1, 1, 1, 1];
-        Assert.Equal(model.Scores(Ids, 1, 5, mask).ToArray(), loaded.Scores(Ids, 1, 5, mask).ToArray());
-        Assert.Throws<InvalidOperationException>(() => loaded.LmHeadWeight);
+        Assert.Equal(model.Scores(ModelInput.Padded(Ids, 1, 5, mask)).ToArray(), loaded.Scores(ModelInput.Padded(Ids, 1, 5, mask)).ToArray());
+        Assert.Throws<InvalidOperationException>(() => loaded.Logits(ModelInput.Of(Ids)));
     }
 
     [Fact]

@@ -32,7 +32,7 @@ public class GenerationTests
                 targets[b * time + pad + results[b].PromptIds.Length - 1 + i] = results[b].Tokens[i];
         }
         using var tape = new Tape(recordGradients: false);
-        var lp = Ops.TokenLogProbs(Ops.Reshape(model.Logits(ids, batch, time, mask), batch * time, v), targets, temperature).ToArray();
+        var lp = Ops.TokenLogProbs(Ops.Reshape(model.Logits(ModelInput.Padded(ids, batch, time, mask)), batch * time, v), targets, temperature).ToArray();
         return results.Select((r, b) =>
         {
             int start = b * time + time - r.Tokens.Length - 1;
@@ -99,7 +99,7 @@ public class GenerationTests
             foreach (int token in r.Tokens)
             {
                 using var tape = new Tape(recordGradients: false);
-                var logits = model.Logits(seq, 1, seq.Length).Span[((seq.Length - 1) * 50)..];
+                var logits = model.Logits(new ModelInput(seq, 1, seq.Length)).Span[((seq.Length - 1) * 50)..];
                 Assert.Equal(System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits), token);
                 seq = [.. seq, token];
             }

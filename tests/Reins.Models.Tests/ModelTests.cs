@@ -41,7 +41,7 @@ public class ModelTests
             {
                 using (var tape = new Tape())
                 {
-                    var loss = model.Loss(ids, ids.Skip(1).Append(-100).ToArray(), 2, 12);
+                    var loss = model.Loss(new ModelInput(ids, 2, 12), ids.Skip(1).Append(-100).ToArray());
                     losses[s] = loss.Item();
                     opt.ZeroGrad();
                     tape.Backward(loss);
@@ -69,10 +69,10 @@ public class ModelTests
     {
         var model = CausalLanguageModel.Create(Config(family), seed: 1);
         int[] tokens = [5, 9, 2, 33, 17];
-        var plain = model.Logits(tokens, 1, 5).ToArray();
+        var plain = model.Logits(new ModelInput(tokens, 1, 5)).ToArray();
         int[] padded = [0, 0, 0, .. tokens];
         float[] mask = [0, 0, 0, 1, 1, 1, 1, 1];
-        var logits = model.Logits(padded, 1, 8, mask).ToArray();
+        var logits = model.Logits(ModelInput.Padded(padded, 1, 8, mask)).ToArray();
         var realPart = logits.AsSpan(3 * 40).ToArray();
         for (int i = 0; i < plain.Length; i++) Assert.True(Math.Abs(plain[i] - realPart[i]) < 1e-5, $"logit {i}: {plain[i]} vs {realPart[i]}");
     }
@@ -89,7 +89,7 @@ public class ModelTests
             Assert.True(File.Exists(Path.Combine(dir, "config.json")));
             var loaded = HfCheckpoint.Load(dir);
             int[] ids = [1, 2, 3, 4];
-            Assert.Equal(model.Logits(ids, 1, 4).ToArray(), loaded.Logits(ids, 1, 4).ToArray());
+            Assert.Equal(model.Logits(new ModelInput(ids, 1, 4)).ToArray(), loaded.Logits(new ModelInput(ids, 1, 4)).ToArray());
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }
@@ -126,7 +126,7 @@ public class ModelTests
         {
             foreach (var p in model.Parameters) p.Grad?.Span.Clear();
             using var tape = new Tape();
-            var hidden = narrowed ? model.Hidden(ids, 2, 8, mask, lastPositions: 4) : Ops.Slice(model.Hidden(ids, 2, 8, mask), 1, 4, 4);
+            var hidden = narrowed ? model.Hidden(ModelInput.Padded(ids, 2, 8, mask) with { KeepLast = 4 }) : Ops.Slice(model.Hidden(ModelInput.Padded(ids, 2, 8, mask)), 1, 4, 4);
             tape.Backward(Ops.Sum(hidden * weights));
             return (hidden.ToArray(), model.Parameters.Select(p => p.Grad?.ToArray() ?? new float[p.Size]).ToArray());
         }
@@ -150,11 +150,11 @@ public class ModelTests
         var model = CausalLanguageModel.Create(Config(family) with { NumLabels = 1 }, seed: 9);
         int[] ids = [5, 9, 2, 0, 0, 0, 4, 8, 15, 16, 23, 1, 7, 3, 3, 3, 3, 0];
         float[] mask = [1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0];
-        var scores = model.Scores(ids, 3, 6, mask).ToArray();
+        var scores = model.Scores(ModelInput.Padded(ids, 3, 6, mask)).ToArray();
         int[] lengths = [3, 6, 5];
         for (int b = 0; b < 3; b++)
         {
-            var alone = model.Scores(ids.AsSpan(b * 6, lengths[b]), 1, lengths[b]).Item();
+            var alone = model.Scores(new ModelInput(ids.AsSpan(b * 6, lengths[b]).ToArray(), 1, lengths[b])).Item();
             Assert.True(Math.Abs(alone - scores[b]) < 1e-5, $"row {b}: {scores[b]} in the batch vs {alone} alone");
         }
     }
@@ -164,22 +164,25 @@ public class ModelTests
     {
         var model = CausalLanguageModel.Create(Config("gpt2"), seed: 1);
         int[] ids = [1, 2, 3, 4];
-        Assert.Throws<ArgumentOutOfRangeException>(() => model.Hidden(ids, 1, 4, lastPositions: 5));
-        Assert.Throws<ArgumentOutOfRangeException>(() => model.Hidden(ids, 1, 4, lastPositions: -1));
-        var ex = Assert.Throws<ArgumentException>(() => model.Hidden(ids, 1, 4, documentIds: [0, 0, 1, 1], lastPositions: 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Hidden(new ModelInput(ids, 1, 4) with { KeepLast = 5 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Hidden(new ModelInput(ids, 1, 4) with { KeepLast = -1 }));
+        var ex = Assert.Throws<ArgumentException>(() => model.Hidden(new ModelInput(ids, 1, 4) with { KeepLast = 2, DocumentIds = [0, 0, 1, 1] }));
         Assert.Contains("documentIds", ex.Message);
     }
 
     [Fact]
-    public void ValueHeadReadsTheLastRealTokenUnderEitherPadding()
+    public void ScoreHeadReadsTheLastRealTokenUnderEitherPadding()
     {
-        var model = CausalLanguageModel.Create(Config("llama"), seed: 4);
-        var head = new ValueHead(16, 1, new Rng(5));
+        var model = CausalLanguageModel.Create(Config("llama") with { NumLabels = 1 }, seed: 4);
         int[] tokens = [5, 9, 2];
-        var expected = head.LastToken(model.Hidden(tokens, 1, 3), default).Item();
-        var left = head.LastToken(model.Hidden([0, 0, .. tokens], 1, 5, [0, 0, 1, 1, 1]), [0, 0, 1, 1, 1]).Item();
-        var right = head.LastToken(model.Hidden([.. tokens, 0, 0], 1, 5, [1, 1, 1, 0, 0]), [1, 1, 1, 0, 0]).Item();
+        var expected = model.Scores(ModelInput.Of(tokens)).Item();
+        var left = model.Scores(ModelInput.Padded([0, 0, .. tokens], 1, 5, [0, 0, 1, 1, 1])).Item();
+        var right = model.Scores(ModelInput.Padded([.. tokens, 0, 0], 1, 5, [1, 1, 1, 0, 0])).Item();
         Assert.True(Math.Abs(expected - left) < 1e-5 && Math.Abs(expected - right) < 1e-5, $"{expected} vs left {left}, right {right}");
+        // The hidden state read is the last real token's, wherever the padding sits.
+        var hidden = model.Hidden(ModelInput.Padded([.. tokens, 0, 0], 1, 5, [1, 1, 1, 0, 0]));
+        Assert.Equal(Ops.Slice(hidden, 1, 2, 1).ToArray(), CausalLanguageModel.AtLastToken(hidden, [1, 1, 1, 0, 0], 5).ToArray());
+        Assert.Throws<ArgumentException>(() => CausalLanguageModel.AtLastToken(hidden, [0, 0, 0, 0, 0], 5));
     }
 
     [Fact]

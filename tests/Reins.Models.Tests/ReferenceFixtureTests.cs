@@ -41,7 +41,7 @@ public class ReferenceFixtureTests
 
         using (var tape = new Tape())
         {
-            var logits = model.Logits(ids, batch, time, mask);
+            var logits = model.Logits(ModelInput.Padded(ids, batch, time, mask));
             Assert.True(Fixtures.RelativeError(logits.Span, fx.ReadFloats("logits")) <= 1e-4, $"{file}: logits differ");
             var loss = Ops.CrossEntropy(Ops.Reshape(logits, batch * time, model.Config.VocabSize), targets);
             Assert.True(Fixtures.RelativeError(loss.Span, fx.ReadFloats("loss")) <= 1e-4, $"{file}: loss {loss.Item()} vs {fx.ReadFloats("loss")[0]}");

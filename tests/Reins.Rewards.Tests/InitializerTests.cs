@@ -20,7 +20,7 @@ public class InitializerTests
         Assert.False(a.HasParameter("lm_head.weight"));
         int[] ids = [256, 113, 58, 97, 98, 257];
         using (new Tape(recordGradients: false))
-            Assert.Equal(lm.Hidden(ids, 1, ids.Length).ToArray(), a.Hidden(ids, 1, ids.Length).ToArray());
+            Assert.Equal(lm.Hidden(new ModelInput(ids, 1, ids.Length)).ToArray(), a.Hidden(new ModelInput(ids, 1, ids.Length)).ToArray());
         Assert.NotEqual(a.ScoreWeight!.ToArray(), b.ScoreWeight!.ToArray());
 
         // A reward model of the same width keeps its head; another width gets a new one.
@@ -42,7 +42,7 @@ public class InitializerTests
         int[] ids = [256, 97, 98, 257, 258, 258];
         var scores = new RewardModel(rm).RawScores([new([256, 97, 98, 257], [])], batchSize: 1);
         // Right padding is masked: the padded row scores as the bare one.
-        Assert.Equal(scores, rm.Scores(ids, 1, 6, [1, 1, 1, 1, 0, 0]).ToArray());
+        Assert.Equal(scores, rm.Scores(ModelInput.Padded(ids, 1, 6, [1, 1, 1, 1, 0, 0])).ToArray());
     }
 
     [Fact]

@@ -1,7 +1,7 @@
-using Reins.Alignment.Training;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Reins.Alignment.RewardModeling;
+using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Tokenizers;

@@ -16,7 +16,7 @@ public static class SequenceLogProbs
     public static (Tensor Sums, float[] Lengths, Tensor PerToken) Compute(CausalLanguageModel model, TokenBatch batch, float temperature = 1f)
     {
         var targets = batch.NextTokenTargets();
-        var logits = model.Logits(batch.InputIds, batch.Rows, batch.Length, batch.AttentionMask);
+        var logits = model.Logits(batch.Input);
         var perToken = Ops.TokenLogProbs(Ops.Reshape(logits, batch.Rows * batch.Length, model.Config.VocabSize), targets, temperature);
         var lengths = new float[batch.Rows];
         for (int i = 0; i < targets.Length; i++)

@@ -95,8 +95,13 @@ public sealed class Rollout
         return mask;
     }
 
-    // The selected rows' ids and attention mask [rows, PromptLength + CompletionLength], as one teacher-forced batch.
-    private (int[] Ids, float[] Mask, int Time) Inputs(int[] rows)
+    /// <summary>
+    /// The selected rows [rows, PromptLength + CompletionLength] as one teacher-forced batch, computed past the last
+    /// block's keys and values only at the positions that score completion tokens (and the one after the last): for a
+    /// real vocabulary the prompt's logits would cost most of the step. Position ids come from the mask, so left padding
+    /// numbers tokens as the KV cache did during sampling.
+    /// </summary>
+    private ModelInput Input(int[] rows)
     {
         int time = PromptLength + CompletionLength;
         var ids = new int[rows.Length * time];
@@ -106,20 +111,7 @@ public sealed class Rollout
             InputIds.AsSpan(rows[i] * time, time).CopyTo(ids.AsSpan(i * time));
             AttentionMask.AsSpan(rows[i] * time, time).CopyTo(mask.AsSpan(i * time));
         }
-        return (ids, mask, time);
-    }
-
-    /// <summary>
-    /// The final hidden states [rows, CompletionLength, hidden] at the positions whose outputs score each completion
-    /// token, from one teacher-forced forward of the selected rows (position ids from the mask, so left padding
-    /// numbers tokens as the KV cache did during sampling).
-    /// </summary>
-    private Tensor CompletionHidden(CausalLanguageModel model, int[] rows)
-    {
-        var (ids, mask, time) = Inputs(rows);
-        // Only the positions before each completion token are computed past the last block's keys and values, and only
-        // they go through the LM head: for a real vocabulary the prompt's logits would cost most of the step.
-        return Ops.Slice(model.Hidden(ids, rows.Length, time, mask, lastPositions: CompletionLength + 1), 1, 0, CompletionLength);
+        return ModelInput.Padded(ids, rows.Length, time, mask) with { KeepLast = CompletionLength + 1 };
     }
 
     /// <summary>
@@ -128,8 +120,9 @@ public sealed class Rollout
     /// </summary>
     public (Tensor LogProbs, Tensor Logits) TokenLogProbs(CausalLanguageModel model, int[] rows, float temperature)
     {
-        var logits = Ops.Reshape(Ops.Linear(CompletionHidden(model, rows), model.LmHeadWeight, null, Ops.WeightLayout.OutIn),
-            rows.Length * CompletionLength, model.Config.VocabSize);
+        // The hidden state before each completion token, through the LM head.
+        var hidden = Ops.Slice(model.Hidden(Input(rows)), 1, 0, CompletionLength);
+        var logits = Ops.Reshape(model.LmHead(hidden), rows.Length * CompletionLength, model.Config.VocabSize);
         int time = PromptLength + CompletionLength;
         var targets = new int[rows.Length * CompletionLength];
         for (int i = 0; i < rows.Length; i++)
@@ -141,8 +134,7 @@ public sealed class Rollout
     /// <summary>A critic's value [rows·CompletionLength] before each completion token: its score head read at every position (TRL's value at context_length − 1 + t).</summary>
     public Tensor CriticValues(CausalLanguageModel critic, int[] rows)
     {
-        var (ids, mask, time) = Inputs(rows);
-        var values = critic.ScoresAllPositions(ids, rows.Length, time, mask, lastPositions: CompletionLength + 1);
+        var values = critic.ScoresAllPositions(Input(rows));
         return Ops.Reshape(Ops.Slice(values, 1, 0, CompletionLength), rows.Length * CompletionLength);
     }
 

@@ -107,7 +107,7 @@ public sealed class SftTrainer : OfflineTrainer<SftConfig>
     {
         var t = batch.Tokens;
         var targets = t.NextTokenTargets();
-        var logits = Model.Logits(t.InputIds, t.Rows, t.Length, t.AttentionMask, batch.PositionIds, batch.DocumentIds);
+        var logits = Model.Logits(batch.Input);
         int v = Model.Config.VocabSize, tokens = 0, correct = 0;
         var span = logits.Span;
         for (int i = 0; i < targets.Length; i++)

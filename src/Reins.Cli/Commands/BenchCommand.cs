@@ -185,7 +185,7 @@ internal static class BenchCommand
             float loss;
             using (var tape = new Tape())
             {
-                var l = model.Loss(x, y, b, ctx);
+                var l = model.Loss(new ModelInput(x, b, ctx), y);
                 loss = l.Item();
                 opt.ZeroGrad();
                 tape.Backward(l);

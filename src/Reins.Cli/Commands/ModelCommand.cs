@@ -72,7 +72,7 @@ internal static class ModelCommand
                     : throw new ArgumentException($"--token-ids: item {i + 1} ('{s}') is not a token id in [0, {model.Config.VocabSize}).")).ToArray();
             if (tokens.Length == 0) throw new ArgumentException("--token-ids: no ids given.");
             using var tape = new Tape(recordGradients: false);
-            var logits = model.Logits(tokens, 1, tokens.Length).Span;
+            var logits = model.Logits(ModelInput.Of(tokens)).Span;
             int v = model.Config.VocabSize;
             var sb = new StringBuilder("{\"logits\":[");
             for (int t = 0; t < tokens.Length; t++)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Reins.Cli.Demo;
 using Reins.Models.Checkpoints;
+using Reins.Models.Transformers;
 using Reins.Tensors;
 using Reins.Tensors.Optim;
 using Spectre.Console;
@@ -64,7 +65,7 @@ internal static class PretrainCommand
                     opt.LearningRate = schedule.At(step);
                     using (var tape = new Tape())
                     {
-                        var l = model.Loss(ids, targets, b, t);
+                        var l = model.Loss(new ModelInput(ids, b, t), targets);
                         loss = l.Item();
                         opt.ZeroGrad();
                         tape.Backward(l);

@@ -1,4 +1,5 @@
 using Reins.Feedback.Tokenization;
+using Reins.Models.Transformers;
 
 namespace Reins.Feedback.Batching;
 
@@ -13,6 +14,9 @@ namespace Reins.Feedback.Batching;
 /// <param name="Labels">[rows, length] labels aligned with the ids.</param>
 public sealed record TokenBatch(int Rows, int Length, int[] InputIds, float[] AttentionMask, int[] Labels)
 {
+    /// <summary>The rows as a model reads them: ids and attention mask.</summary>
+    public ModelInput Input => ModelInput.Padded(InputIds, Rows, Length, AttentionMask);
+
     /// <summary>
     /// The labels shifted one position left, so position t holds the token t+1 that its logits predict, with −100 at
     /// each row's end: the <c>targets</c> of <c>CausalLanguageModel.Loss</c>.

@@ -112,7 +112,7 @@ public static class Generator
                 }
                 int capacity = maxPrompt + options.MaxNewTokens;
                 var prefill = new KvCache(model.Config, prompts.Count, n == 1 ? capacity : maxPrompt);
-                var first = model.NextTokenLogits(ids, prompts.Count, maxPrompt, prefill, mask).Span;
+                var first = model.NextTokenLogits(ModelInput.Padded(ids, prompts.Count, maxPrompt, mask), prefill).Span;
                 for (int r = 0; r < rows; r++) first.Slice(r / n * vocab, vocab).CopyTo(logits.AsSpan(r * vocab));
                 if (n == 1) cache = prefill;
                 else
@@ -159,7 +159,7 @@ public static class Generator
                     nextMask[r] = live ? 1 : 0;
                 }
                 using var tape = new Tape(recordGradients: false);
-                model.NextTokenLogits(next, rows, 1, cache, nextMask).Span.CopyTo(logits);
+                model.NextTokenLogits(ModelInput.Padded(next, rows, 1, nextMask), cache).Span.CopyTo(logits);
             }
         }
 

@@ -1,15 +1,17 @@
 using Reins.Tensors;
-using Reins.Models.Generation;
 using Reins.Tensors.Nn;
 
 namespace Reins.Models.Transformers;
 
 /// <summary>
-/// A decoder-only language model. Inputs are token ids [batch, time] with an optional attention mask
-/// (1 = real token, 0 = padding; left or right padding both work).
+/// A decoder-only language model made of layers (<see cref="Embedding"/>, <see cref="TransformerBlock"/>s of attention
+/// and an MLP, a final norm) with an LM head, or a score head when it is a …ForSequenceClassification model. It reads
+/// a <see cref="ModelInput"/>: token ids with an optional attention mask (left or right padding both work).
 /// </summary>
 public abstract class CausalLanguageModel : Module
 {
+    private Linear? lmHead, scoreHead;
+
     /// <summary>The architecture.</summary>
     public ModelConfig Config { get; }
 
@@ -24,132 +26,82 @@ public abstract class CausalLanguageModel : Module
         _ => throw new ArgumentOutOfRangeException(nameof(config), config.Family, "unknown model family"),
     };
 
-    /// <summary>The final hidden states [batch, time, hidden] after the last norm, or [batch, lastPositions, hidden].</summary>
-    /// <param name="ids">Token ids [batch·time].</param>
-    /// <param name="batch">Rows.</param>
-    /// <param name="time">Positions per row.</param>
-    /// <param name="attentionMask">1 = real token, 0 = padding; empty = all real.</param>
-    /// <param name="positions">Position ids; default cumsum(mask) − 1.</param>
-    /// <param name="documentIds">For packed rows: each token's document, so attention stays within documents.</param>
-    /// <param name="lastPositions">
-    /// When 1..time−1, only each row's last this many positions are returned (transformers' <c>logits_to_keep</c>,
-    /// applied one block earlier): the last block's attention output, MLP and final norm run on those positions alone,
-    /// which is all a completion's log-probs, a critic's values or a reward model's score read. 0 = every position.
-    /// </param>
-    public Tensor Hidden(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null, int[]? documentIds = null, int lastPositions = 0)
+    /// <summary>
+    /// The LM head [vocab, hidden] (tied to <paramref name="embedding"/> unless tie_word_embeddings is off) of a language
+    /// model, or the score head [num_labels, hidden] of a …ForSequenceClassification one; registered after the trunk,
+    /// as transformers orders them.
+    /// </summary>
+    private protected void AddHeads(Tensor embedding, Func<int[], float, Tensor> normal)
     {
-        CheckInputs(ids, batch, time, attentionMask, positions);
-        if (lastPositions < 0 || lastPositions > time)
-            throw new ArgumentOutOfRangeException(nameof(lastPositions), $"{Config.Architecture}: {lastPositions} last positions of {time}.");
-        int keep = lastPositions == 0 ? time : lastPositions;
-        if (keep < time && documentIds is not null)
-            throw new ArgumentException($"{Config.Architecture}: lastPositions cannot be combined with packed documents (documentIds).");
-        return Forward(ids, batch, time, positions ?? PositionIds(attentionMask, batch, time), new AttentionContext(attentionMask, documentIds, null), keep);
+        int c = Config.HiddenSize;
+        if (Config.NumLabels is { } labels) scoreHead = new Linear(Builder.Push("score"), normal([labels, c], Config.InitializerRange), null, Ops.WeightLayout.OutIn);
+        else lmHead = Config.TieWordEmbeddings ? new Linear(embedding, Ops.WeightLayout.OutIn)
+            : new Linear(Builder.Push("lm_head"), normal([Config.VocabSize, c], Config.InitializerRange), null, Ops.WeightLayout.OutIn);
     }
 
-    /// <summary>What attention needs besides q, k, v: key padding, packed-document ids, or the KV cache when decoding.</summary>
-    private protected readonly ref struct AttentionContext(ReadOnlySpan<float> mask, ReadOnlySpan<int> segments, KvCache? cache)
+    /// <summary>The final hidden states [rows, kept positions, hidden] after the last norm (see <see cref="ModelInput.KeepLast"/>).</summary>
+    public Tensor Hidden(ModelInput input)
     {
-        public ReadOnlySpan<float> Mask { get; } = mask;
-        public ReadOnlySpan<int> Segments { get; } = segments;
-        public KvCache? Cache { get; } = cache;
+        input.Validate(Config.Architecture);
+        return Forward(input, input.PositionIds ?? PositionIds(input.AttentionMask, input.Rows, input.Time), new AttentionContext(input.AttentionMask, input.DocumentIds, null));
     }
 
     /// <summary>
-    /// The blocks and final norm. Without a cache, attention runs over these <paramref name="time"/> positions
-    /// under <paramref name="attentionMask"/>; with one, each layer appends its keys and values to the cache and
-    /// attends over everything cached (the mask then lives in the cache). The result holds each row's last
-    /// <paramref name="keep"/> positions: the last block narrows its queries and residual stream to them with
-    /// <see cref="LastPositions"/>.
+    /// The embeddings, blocks and final norm. Without a cache, attention runs over the input's positions under its mask;
+    /// with one, each layer appends its keys and values to the cache and attends over everything cached (the mask then
+    /// lives in the cache). The last block narrows its queries and residual stream to the positions kept.
     /// </summary>
-    private protected abstract Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, int[] positions, in AttentionContext context, int keep);
+    private protected abstract Tensor Forward(ModelInput input, int[] positionIds, in AttentionContext context);
 
     /// <summary>
-    /// [batch, time, n] → its last <paramref name="keep"/> positions, for the last block when fewer are wanted. Keys
-    /// and values stay whole; attention places the narrowed queries at the end of the key sequence.
+    /// Incremental decoding: runs the input's new tokens per row (its mask marks padding among them) through the
+    /// model, appending to <paramref name="cache"/>, and returns the logits [rows, vocab] at each row's last new
+    /// position. Inference only; use under <see cref="Tape.NoGrad"/> or a non-recording tape.
     /// </summary>
-    private protected static Tensor LastPositions(Tensor x, int keep) => keep == x.Dim(1) ? x : Ops.Slice(x, 1, x.Dim(1) - keep, keep);
-
-    /// <summary>
-    /// Incremental decoding: runs <paramref name="time"/> new tokens per row (mask [batch·time], empty = all real)
-    /// through the model, appending to <paramref name="cache"/>, and returns the logits [batch, vocab] at each row's
-    /// last new position. Inference only; use under <see cref="Tape.NoGrad"/> or a non-recording tape.
-    /// </summary>
-    public Tensor NextTokenLogits(ReadOnlySpan<int> ids, int batch, int time, KvCache cache, ReadOnlySpan<float> newMask = default)
+    public Tensor NextTokenLogits(ModelInput input, KvCache cache)
     {
-        CheckInputs(ids, batch, time, newMask, null);
+        input.Validate(Config.Architecture);
+        int batch = input.Rows, time = input.Time;
         if (cache.Batch != batch) throw new ArgumentException($"{Config.Architecture}: cache holds {cache.Batch} rows, the input {batch}.");
-        var positions = cache.BeginStep(time, newMask);
-        var hidden = Forward(ids, batch, time, positions, new AttentionContext(default, default, cache), time);
+        var positions = cache.BeginStep(time, input.AttentionMask);
+        var hidden = Forward(input, positions, new AttentionContext(default, default, cache));
         cache.EndStep(time);
         var last = new int[batch];
         for (int b = 0; b < batch; b++) last[b] = b * time + time - 1;
         var rows = time == 1 ? Ops.Reshape(hidden, batch, Config.HiddenSize) : Ops.Embedding(Ops.Reshape(hidden, batch * time, Config.HiddenSize), last, batch);
-        return Ops.Linear(rows, LmHeadWeight, null, Ops.WeightLayout.OutIn);
+        return LmHead(rows);
     }
 
-    /// <summary>Self-attention of one block, over this call's positions or through the KV cache.</summary>
-    private protected static Tensor SelfAttention(int layer, Tensor q, Tensor k, Tensor v, int heads, int kvHeads, in AttentionContext context)
-    {
-        if (context.Cache is not { } cache) return Ops.Attention(q, k, v, heads, kvHeads, context.Mask, causal: true, context.Segments);
-        cache.Write(layer, k, v);
-        return cache.Attend(layer, q, q.Dim(1), heads, kvHeads);
-    }
-
-    /// <summary>
-    /// Self-attention of one block from a fused q/k/v projection [B, T, 3·H·D] (GPT-2's c_attn), with queries at each
-    /// row's last <paramref name="queries"/> positions. Training and scoring read the projection in place; decoding
-    /// slices it for the cache.
-    /// </summary>
-    private protected static Tensor FusedSelfAttention(int layer, Tensor qkv, int heads, int queries, in AttentionContext context)
-    {
-        if (context.Cache is null) return Ops.Attention(qkv, heads, context.Mask, causal: true, context.Segments, queries);
-        int c = qkv.Dim(2) / 3;
-        return SelfAttention(layer, Ops.Slice(qkv, -1, 0, c), Ops.Slice(qkv, -1, c, c), Ops.Slice(qkv, -1, 2 * c, c), heads, heads, context);
-    }
-
-    /// <summary>The matrix [vocab, hidden] that maps hidden states to logits (the embedding when tied).</summary>
-    public abstract Tensor LmHeadWeight { get; }
+    /// <summary>Logits of hidden states [.., hidden] → [.., vocab].</summary>
+    public Tensor LmHead(Tensor hidden) => (lmHead ?? throw new InvalidOperationException($"{Config.Architecture} has no language-model head.")).Forward(hidden);
 
     /// <summary>The <c>score.weight</c> [num_labels, hidden] of a …ForSequenceClassification model, else null.</summary>
-    public Tensor? ScoreWeight { get; private set; }
+    public Tensor? ScoreWeight => scoreHead?.Weight;
 
     /// <summary>
-    /// Sequence scores [batch, num_labels] read at each sequence's last real token, as transformers'
+    /// Sequence scores [rows, num_labels] read at each sequence's last real token, as transformers'
     /// …ForSequenceClassification does (reward models).
     /// </summary>
-    public Tensor Scores(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default)
+    public Tensor Scores(ModelInput input)
     {
-        CheckInputs(ids, batch, time, attentionMask, null);
+        input.Validate(Config.Architecture);
         // The last block only needs the positions from the earliest of the rows' last tokens on.
-        int keep = time - ValueHead.LastRealTokens(attentionMask, batch, time).Min();
-        var hidden = Hidden(ids, batch, time, attentionMask, lastPositions: keep);
-        return Ops.Linear(ValueHead.AtLastToken(hidden, attentionMask, time), RequireScore(), null, Ops.WeightLayout.OutIn);
+        int keep = input.Time - LastRealTokens(input.AttentionMask, input.Rows, input.Time).Min();
+        var hidden = Hidden(input with { KeepLast = keep });
+        return ScoreHead(AtLastToken(hidden, input.AttentionMask, input.Time));
     }
 
-    /// <summary>Scores at every position [batch, time, num_labels], or at the last <paramref name="lastPositions"/> (PPO critics).</summary>
-    public Tensor ScoresAllPositions(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int lastPositions = 0) =>
-        Ops.Linear(Hidden(ids, batch, time, attentionMask, lastPositions: lastPositions), RequireScore(), null, Ops.WeightLayout.OutIn);
+    /// <summary>Scores at every kept position [rows, kept, num_labels] (PPO critics).</summary>
+    public Tensor ScoresAllPositions(ModelInput input) => ScoreHead(Hidden(input));
 
-    private Tensor RequireScore() => ScoreWeight ?? throw new InvalidOperationException($"{Config.Architecture} has no score head (num_labels is not set).");
+    private Tensor ScoreHead(Tensor hidden) => (scoreHead ?? throw new InvalidOperationException($"{Config.Architecture} has no score head (num_labels is not set).")).Forward(hidden);
 
-    private protected InvalidOperationException NoLmHead() => new($"{Config.Architecture} has no language-model head.");
-
-    private protected void RegisterScoreHead(Rng rng)
-    {
-        if (Config.NumLabels is { } labels) ScoreWeight = Register("score.weight", Normal(rng, Config.InitializerRange, labels, Config.HiddenSize));
-    }
-
-    /// <summary>Next-token logits [batch, time, vocab].</summary>
-    public Tensor Logits(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask = default, int[]? positions = null, int[]? documentIds = null) =>
-        Ops.Linear(Hidden(ids, batch, time, attentionMask, positions, documentIds), LmHeadWeight, null, Ops.WeightLayout.OutIn);
+    /// <summary>Next-token logits [rows, time, vocab].</summary>
+    public Tensor Logits(ModelInput input) => LmHead(Hidden(input));
 
     /// <summary>Mean next-token cross-entropy; <paramref name="targets"/> holds one id per position, −100 where ignored.</summary>
-    public Tensor Loss(ReadOnlySpan<int> ids, ReadOnlySpan<int> targets, int batch, int time, ReadOnlySpan<float> attentionMask = default)
-    {
-        var logits = Logits(ids, batch, time, attentionMask);
-        return Ops.CrossEntropy(Ops.Reshape(logits, batch * time, Config.VocabSize), targets);
-    }
+    public Tensor Loss(ModelInput input, ReadOnlySpan<int> targets) =>
+        Ops.CrossEntropy(Ops.Reshape(Logits(input), input.Rows * input.Time, Config.VocabSize), targets);
 
     /// <summary>
     /// Position ids from an attention mask: cumsum(mask) − 1, with padding positions at 0, so a left-padded
@@ -170,15 +122,35 @@ public abstract class CausalLanguageModel : Module
         return pos;
     }
 
-    private protected void CheckInputs(ReadOnlySpan<int> ids, int batch, int time, ReadOnlySpan<float> attentionMask, int[]? positions)
+    /// <summary>
+    /// Hidden states [B, C] at each sequence's last real token: with right padding the last 1 of the mask, with left
+    /// padding position T−1. hidden [B, T′, C] holds the last T′ of the <paramref name="time"/> positions the mask
+    /// [B·time] covers (T′ = time unless the model was asked for its last positions only).
+    /// </summary>
+    public static Tensor AtLastToken(Tensor hidden, ReadOnlySpan<float> attentionMask, int time)
     {
-        if (ids.Length != batch * time)
-            throw new ArgumentException($"{GetType().Name}: {ids.Length} token ids do not fill [batch {batch}, time {time}].");
-        if (!attentionMask.IsEmpty && attentionMask.Length != batch * time)
-            throw new ArgumentException($"{GetType().Name}: attention mask has {attentionMask.Length} entries, expected {batch * time}.");
-        if (positions is not null && positions.Length != batch * time)
-            throw new ArgumentException($"{GetType().Name}: {positions.Length} position ids, expected {batch * time}.");
+        int batch = hidden.Dim(0), held = hidden.Dim(1), c = hidden.Dim(2), skipped = time - held;
+        var rows = LastRealTokens(attentionMask, batch, time);
+        for (int b = 0; b < batch; b++)
+        {
+            if (rows[b] < skipped) throw new ArgumentException($"value head: sequence {b}'s last real token {rows[b]} is before the {held} positions held.");
+            rows[b] = b * held + rows[b] - skipped;
+        }
+        // Gathering rows is an embedding lookup into the flattened hidden states, whose backward scatters back.
+        return Ops.Embedding(Ops.Reshape(hidden, batch * held, c), rows, batch);
     }
 
-    private protected Tensor Normal(Rng rng, float std, params int[] shape) => Tensor.Normal(rng, 0, std, shape);
+    /// <summary>Each sequence's last real position (mask [B·time], empty = all real); a row of padding only is an error.</summary>
+    public static int[] LastRealTokens(ReadOnlySpan<float> attentionMask, int batch, int time)
+    {
+        var last = new int[batch];
+        for (int b = 0; b < batch; b++)
+        {
+            last[b] = attentionMask.IsEmpty ? time - 1 : -1;
+            if (!attentionMask.IsEmpty)
+                for (int t = 0; t < time; t++) if (attentionMask[b * time + t] != 0) last[b] = t;
+            if (last[b] < 0) throw new ArgumentException($"value head: sequence {b} of the batch has no real token (all padding).");
+        }
+        return last;
+    }
 }

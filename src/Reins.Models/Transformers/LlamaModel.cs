@@ -1,49 +1,39 @@
-using Reins.Models.Generation;
 using Reins.Tensors;
+using Reins.Tensors.Nn;
 
 namespace Reins.Models.Transformers;
 
 /// <summary>
-/// The Llama family (Llama 2/3, Qwen2, Mistral, SmolLM) with Hugging Face's names: RMSNorm pre-norm blocks,
-/// rotary positions ("rotate half"), grouped-query attention, SwiGLU MLP, optional q/k/v (and o) biases.
+/// The Llama family (Llama 2/3, Qwen2, Mistral, SmolLM) with Hugging Face's names: pre-norm blocks of RMSNorm,
+/// grouped-query attention with rotary positions ("rotate half") and optional q/k/v (and o) biases, and a SwiGLU MLP;
+/// a final RMSNorm and an LM head, tied to the embedding or not.
 /// </summary>
 public sealed class LlamaModel : CausalLanguageModel
 {
-    private readonly Tensor embed, norm;
-    private readonly Tensor? lmHead;
-    private readonly Block[] blocks;
-    private readonly Tensor cos, sin;
-
-    private sealed record Block(Tensor InputNorm, Tensor Q, Tensor? QBias, Tensor K, Tensor? KBias, Tensor V, Tensor? VBias,
-        Tensor O, Tensor? OBias, Tensor PostNorm, Tensor Gate, Tensor Up, Tensor Down);
+    private readonly Embedding tokens;
+    private readonly TransformerBlock[] blocks;
+    private readonly RmsNorm finalNorm;
 
     /// <summary>Registers parameters with N(0, initializer_range) weights, zero biases and unit norms.</summary>
     public LlamaModel(ModelConfig config, Rng rng) : base(config)
     {
         if (config.Family != ModelFamily.Llama) throw new ArgumentException("LlamaModel needs a Llama family config.");
-        int c = config.HiddenSize, d = config.HeadDim, f = config.IntermediateSize, qw = config.Heads * d, kvw = config.KvHeads * d;
+        int c = config.HiddenSize;
         float std = config.InitializerRange;
-        embed = Register("model.embed_tokens.weight", Normal(rng, std, config.VocabSize, c));
-        blocks = new Block[config.Layers];
+        Tensor Normal(int[] shape, float s) => Tensor.Normal(rng, 0, s, shape);
+        var (cos, sin) = RotaryTables(config.HeadDim, config.MaxPositions, config.RopeTheta, config.RopeScaling);
+        var p = Builder.Push("model");
+        tokens = new Embedding(p.Push("embed_tokens"), Normal([config.VocabSize, c], std));
+        blocks = new TransformerBlock[config.Layers];
         for (int i = 0; i < config.Layers; i++)
         {
-            string p = $"model.layers.{i}.";
-            Tensor? Bias(string name, int n, bool present) => present ? Register(p + name, Tensor.Zeros(n)) : null;
-            blocks[i] = new Block(
-                Register(p + "input_layernorm.weight", Tensor.Full(1, c)),
-                Register(p + "self_attn.q_proj.weight", Normal(rng, std, qw, c)), Bias("self_attn.q_proj.bias", qw, config.QkvBias),
-                Register(p + "self_attn.k_proj.weight", Normal(rng, std, kvw, c)), Bias("self_attn.k_proj.bias", kvw, config.QkvBias),
-                Register(p + "self_attn.v_proj.weight", Normal(rng, std, kvw, c)), Bias("self_attn.v_proj.bias", kvw, config.QkvBias),
-                Register(p + "self_attn.o_proj.weight", Normal(rng, std, c, qw)), Bias("self_attn.o_proj.bias", c, config.OutputBias),
-                Register(p + "post_attention_layernorm.weight", Tensor.Full(1, c)),
-                Register(p + "mlp.gate_proj.weight", Normal(rng, std, f, c)),
-                Register(p + "mlp.up_proj.weight", Normal(rng, std, f, c)),
-                Register(p + "mlp.down_proj.weight", Normal(rng, std, c, f)));
+            var layer = p.Push($"layers.{i}");
+            blocks[i] = new TransformerBlock(
+                new RmsNorm(layer.Push("input_layernorm"), c, config.NormEps), new GroupedQueryAttention(layer.Push("self_attn"), i, config, Normal, cos, sin),
+                new RmsNorm(layer.Push("post_attention_layernorm"), c, config.NormEps), new SwiGluMlp(layer.Push("mlp"), c, config.IntermediateSize, Normal, std));
         }
-        norm = Register("model.norm.weight", Tensor.Full(1, c));
-        if (!config.TieWordEmbeddings && config.NumLabels is null) lmHead = Register("lm_head.weight", Normal(rng, std, config.VocabSize, c));
-        RegisterScoreHead(rng);
-        (cos, sin) = RotaryTables(config.HeadDim, config.MaxPositions, config.RopeTheta, config.RopeScaling);
+        finalNorm = new RmsNorm(p.Push("norm"), c, config.NormEps);
+        AddHeads(tokens.Weight, Normal);
     }
 
     /// <summary>
@@ -68,26 +58,11 @@ public sealed class LlamaModel : CausalLanguageModel
         return (Tensor.FromArray(c, positions, half).Persist(), Tensor.FromArray(s, positions, half).Persist());
     }
 
-    /// <inheritdoc/>
-    public override Tensor LmHeadWeight => lmHead ?? (Config.NumLabels is null ? embed : throw NoLmHead());
-
-    private protected override Tensor Forward(ReadOnlySpan<int> ids, int batch, int time, int[] positions, in AttentionContext context, int keep)
+    private protected override Tensor Forward(ModelInput input, int[] positionIds, in AttentionContext context)
     {
-        int h = Config.Heads, kvh = Config.KvHeads;
-        var x = Ops.Embedding(embed, ids, batch, time);
+        var x = tokens.Forward(input.Ids, input.Rows, input.Time);
         for (int l = 0; l < blocks.Length; l++)
-        {
-            var blk = blocks[l];
-            var a = Ops.RmsNorm(x, blk.InputNorm, Config.NormEps);
-            var q = Ops.Rotary(Ops.Linear(a, blk.Q, blk.QBias, Ops.WeightLayout.OutIn), h, positions, cos, sin);
-            var k = Ops.Rotary(Ops.Linear(a, blk.K, blk.KBias, Ops.WeightLayout.OutIn), kvh, positions, cos, sin);
-            var v = Ops.Linear(a, blk.V, blk.VBias, Ops.WeightLayout.OutIn);
-            if (l == blocks.Length - 1) (q, x) = (LastPositions(q, keep), LastPositions(x, keep));
-            var y = SelfAttention(l, q, k, v, h, kvh, context);
-            (x, var m) = Ops.ResidualRmsNorm(x, Ops.Linear(y, blk.O, blk.OBias, Ops.WeightLayout.OutIn), blk.PostNorm, Config.NormEps);
-            var gate = Ops.Silu(Ops.Linear(m, blk.Gate, null, Ops.WeightLayout.OutIn));
-            x = x + Ops.Linear(gate * Ops.Linear(m, blk.Up, null, Ops.WeightLayout.OutIn), blk.Down, null, Ops.WeightLayout.OutIn);
-        }
-        return Ops.RmsNorm(x, norm, Config.NormEps);
+            x = blocks[l].Forward(x, positionIds, context, l == blocks.Length - 1 ? input.Kept : input.Time);
+        return finalNorm.Forward(x);
     }
 }

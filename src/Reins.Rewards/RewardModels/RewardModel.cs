@@ -54,7 +54,7 @@ public sealed class RewardModel
 
     /// <summary>Scores [rows, num_labels] of padded rows, read at each row's last real token (differentiable).</summary>
     public static Tensor Scores(CausalLanguageModel network, TokenBatch tokens) =>
-        network.Scores(tokens.InputIds, tokens.Rows, tokens.Length, tokens.AttentionMask);
+        network.Scores(tokens.Input);
 
     /// <summary>
     /// Rewards [pairs] of the chosen and the rejected sequences of a preference batch, from one forward pass over both

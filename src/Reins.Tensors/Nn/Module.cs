@@ -22,8 +22,11 @@ public abstract class Module
     /// <summary>Whether a parameter of that name exists.</summary>
     public bool HasParameter(string name) => byName.ContainsKey(name);
 
+    /// <summary>A builder registering this module's parameters under their dotted names, for the layers it is made of.</summary>
+    protected ParameterBuilder Builder => new(this, "");
+
     /// <summary>Registers a trainable parameter initialised from <paramref name="init"/>.</summary>
-    protected Tensor Register(string name, Tensor init)
+    protected internal Tensor Register(string name, Tensor init)
     {
         if (byName.ContainsKey(name)) throw new ArgumentException($"Parameter '{name}' registered twice.");
         var p = Tensor.Parameter(name, init);

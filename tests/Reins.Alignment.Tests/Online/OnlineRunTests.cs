@@ -30,8 +30,8 @@ public class OnlineRunTests(ITestOutputHelper output)
     {
         int[] ids = [TinyTask.Bos, 0, 3, 3, 7, TinyTask.Bos, 4, 1, 9, 9];
         using var tape = new Tape(recordGradients: false);
-        var p = Ops.LogSoftmax(policy.Logits(ids, 2, 5)).ToArray();
-        var q = Ops.LogSoftmax(reference.Logits(ids, 2, 5)).ToArray();
+        var p = Ops.LogSoftmax(policy.Logits(new ModelInput(ids, 2, 5))).ToArray();
+        var q = Ops.LogSoftmax(reference.Logits(new ModelInput(ids, 2, 5))).ToArray();
         double kl = 0;
         for (int i = 0; i < p.Length; i++) kl += Math.Exp(p[i]) * (p[i] - q[i]);
         return kl / 10;

@@ -71,22 +71,4 @@ public class TokenizerErrorTests : IDisposable
         var e = Assert.Throws<InvalidDataException>(() => Tokenizer.Load(_directory));
         Assert.Contains($"{merges}: line 3", e.Message);
     }
-
-    [Fact]
-    public void Tokenize_stream_keeps_one_output_line_per_input_line()
-    {
-        var tokenizer = Tokenizer.CreateByteLevel(259);
-        var input = new StringReader("{\"text\": \"hi\"}\nnot json\n{\"other\": 1}\n{\"text\": 5}\n\n{\"text\": \"é\"}\n");
-        var output = new StringWriter();
-        int errors = JsonlTokenization.Run(tokenizer, input, output, addSpecialTokens: true);
-        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(6, lines.Length);
-        Assert.Equal(4, errors);
-        Assert.Equal("{\"ids\":[256,104,105]}", lines[0]);
-        Assert.StartsWith("{\"error\":\"line 2: not valid JSON", lines[1]);
-        Assert.Equal("{\"error\":\"line 3: missing field \\\"text\\\"\"}", lines[2]);
-        Assert.StartsWith("{\"error\":\"line 4: field \\\"text\\\" is Number", lines[3]);
-        Assert.StartsWith("{\"error\":\"line 5:", lines[4]);
-        Assert.Equal("{\"ids\":[256,195,169]}", lines[5]);
-    }
 }

@@ -1,9 +1,10 @@
 using System.Text.Json;
+using Reins.Models.Tokenizers;
 
-namespace Reins.Models.Tokenizers;
+namespace Reins.Cli.Commands;
 
 /// <summary>The `reins tokenize` stream: JSONL {"text": …} in, one {"ids": […]} line out per input line.</summary>
-public static class JsonlTokenization
+internal static class JsonlTokenization
 {
     /// <summary>
     /// Encodes each input line. A line that cannot be read yields {"error": "line N: …"} in its place, so output

@@ -1,8 +1,9 @@
 using System.Text.Json.Nodes;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
+using Reins.Rewards.Scoring;
 
-namespace Reins.Rewards.Scoring;
+namespace Reins.Cli.Commands.Training;
 
 /// <summary>
 /// Scores a JSONL file of prompt/completion records (or prompt/chosen/rejected pairs, text or conversations) and writes
@@ -10,7 +11,7 @@ namespace Reins.Rewards.Scoring;
 /// <c>score_rejected</c>) and, when the scorer reports them, the details under <c>scores</c> (<c>scores_chosen</c>,
 /// <c>scores_rejected</c>). Records are scored in chunks, so files of any size stream through.
 /// </summary>
-public static class JsonlScoring
+internal static class JsonlScoring
 {
     private const int ChunkRecords = 256;
 

@@ -1,7 +1,6 @@
-using Reins.Models.Transformers;
 using Reins.Tensors;
 
-namespace Reins.Models.Generation;
+namespace Reins.Models.Transformers;
 
 /// <summary>
 /// Keys and values of every layer for a batch of sequences being generated, preallocated to a fixed capacity so
