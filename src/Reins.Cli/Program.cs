@@ -24,6 +24,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     OnlineCommands.IterativeDpo(),
     BestOfNCommand.Create(),
     FarmCommand.Create(),
+    MemoryPlanCommand.Create(),
 };
 try
 {

@@ -20,7 +20,7 @@ public sealed class CommandTests : IDisposable
 
     private static (int Code, string Out) Run(params string[] args)
     {
-        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create() };
+        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo() };
         var previous = Console.Out;
         var writer = new StringWriter(CultureInfo.InvariantCulture);
         Console.SetOut(writer);
@@ -75,6 +75,59 @@ public sealed class CommandTests : IDisposable
         File.WriteAllText(input, "{\"prompt\":\"ab\"}\n{\"prompt\":5}\n");
         var ex = Assert.Throws<InvalidDataException>(() => Run("generate", "--model", path, "--input", input, "--output", output));
         Assert.Contains("prompts.jsonl:2", ex.Message);
+    }
+
+    [Fact]
+    public void OnlineDpoTakesItsPreferencesFromAJudgeRewardModel()
+    {
+        var path = Init("judged");
+        var prefs = Path.Combine(dir, "prefs.jsonl");
+        File.WriteAllLines(prefs, Enumerable.Range(0, 8).Select(i => $"{{\"prompt\":\"{i}:\",\"chosen\":\"yes\",\"rejected\":\"no\"}}"));
+        var judge = Path.Combine(dir, "judge");
+        Assert.Equal(0, Run("rm", "--model", path, "--train", prefs, "--max-steps", "1", "--out", judge, "--threads", "1").Code);
+        var prompts = Path.Combine(dir, "prompts.jsonl");
+        File.WriteAllLines(prompts, Enumerable.Range(0, 8).Select(i => $"{{\"prompt\":\"{i}:\"}}"));
+        string[] common = ["online-dpo", "--model", path, "--train", prompts, "--reward-function", "contains:never", "--max-steps", "2",
+            "--per-device-train-batch-size", "8", "--max-completion-length", "4", "--logging-steps", "1", "--threads", "1"];
+        double Ties(string run) => File.ReadLines(Path.Combine(run, "metrics.jsonl")).Average(l => JsonNode.Parse(l)!["pairs/tie_fraction"]!.GetValue<double>());
+        // The reward scores every completion 0, so by it every pair ties; the judge's scores decide them.
+        Assert.Equal(0, Run([.. common, "--out", Path.Combine(dir, "scored")]).Code);
+        Assert.Equal(1, Ties(Path.Combine(dir, "scored")));
+        Assert.Equal(0, Run([.. common, "--judge-reward-model", judge, "--out", Path.Combine(dir, "judged-run")]).Code);
+        Assert.True(Ties(Path.Combine(dir, "judged-run")) < 0.5);
+    }
+
+    [Fact]
+    public void SgdIsAnOptimiserChoice()
+    {
+        var path = Init("sgd");
+        var data = Path.Combine(dir, "sgd.jsonl");
+        File.WriteAllLines(data, Enumerable.Range(0, 16).Select(i => $"{{\"prompt\":\"{i % 2}:\",\"completion\":\"abab\"}}"));
+        var run = Path.Combine(dir, "sgd-run");
+        Assert.Equal(0, Run("sft", "--model", path, "--train", data, "--optim", "sgd", "--learning-rate", "0.5", "--max-steps", "20", "--logging-steps", "5",
+            "--save-steps", "10", "--out", run, "--threads", "1").Code);
+        var losses = File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!["loss"]!.GetValue<double>()).ToArray();
+        Assert.True(losses[^1] < 0.5 * losses[0], $"sgd loss {losses[0]} → {losses[^1]}");
+        var optimizer = new Reins.Models.Checkpoints.SafeTensorsReader(Path.Combine(run, "checkpoint-10", "optimizer.safetensors"));
+        Assert.Equal("Sgd", optimizer.Metadata["optimizer"]);
+        Assert.Throws<ArgumentException>(() => Run("sft", "--model", path, "--train", data, "--optim", "lion", "--out", run));
+    }
+
+    [Fact]
+    public void MemoryPlanNamesTheLargestModelEachMethodFits()
+    {
+        string Row(string output, string method) => output.Split('\n').Single(l => l.StartsWith(method + " ", StringComparison.Ordinal));
+        var (code, output) = Run("memory-plan");
+        Assert.Equal(0, code);
+        Assert.Contains("gpt2-medium", Row(output, "ppo"));
+        Assert.Contains("gpt2-large", Row(output, "grpo"));
+        Assert.Contains("gpt2-xl", Row(output, "bon"));
+        // A smaller budget moves every method down; a checkpoint is planned by its own architecture.
+        Assert.Contains("gpt2 ", Row(Run("memory-plan", "--budget-gib", "8").Out, "ppo"));
+        Assert.Contains("none", Row(Run("memory-plan", "--budget-gib", "4").Out, "ppo"));
+        var path = Init("plan");
+        Assert.Contains("plan", Row(Run("memory-plan", "--model", path, "--budget-gib", "1").Out, "ppo"));
+        Assert.Contains("none", Row(Run("memory-plan", "--model", path, "--budget-gib", "0.000001").Out, "ppo"));
     }
 
     [Fact]

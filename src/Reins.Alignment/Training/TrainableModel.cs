@@ -16,8 +16,8 @@ public sealed class TrainableModel : ICheckpointPart
     private readonly Rng? rng;
 
     /// <summary>
-    /// AdamW over <paramref name="model"/>'s trainable parameters with <paramref name="arguments"/>' betas, ε and weight
-    /// decay (none on biases and norm weights, as transformers). <paramref name="directory"/> is null for the policy and
+    /// The optimiser <paramref name="arguments"/> name over <paramref name="model"/>'s trainable parameters — AdamW with
+    /// their betas, ε and weight decay, or SGD — with no weight decay on biases and norm weights, as transformers. <paramref name="directory"/> is null for the policy and
     /// names the subdirectory of any other model; <paramref name="rng"/>, the run's generator, is saved in the optimiser
     /// file so sampling resumes exactly.
     /// </summary>
@@ -30,16 +30,16 @@ public sealed class TrainableModel : ICheckpointPart
         Directory = directory;
         this.rng = rng;
         optimizerFile = directory is null ? OptimizerState.FileName : $"{directory}_{OptimizerState.FileName}";
-        Optimizer = new AdamW(model.TrainableParameters, arguments.LearningRate, arguments.AdamBeta1, arguments.AdamBeta2, arguments.AdamEpsilon, arguments.WeightDecay)
-        {
-            DecayFilter = p => p.Rank >= 2,
-        };
+        static bool Decays(Tensor p) => p.Rank >= 2;
+        Optimizer = arguments.Optim == "sgd"
+            ? new Sgd(model.TrainableParameters, arguments.LearningRate, weightDecay: arguments.WeightDecay) { DecayFilter = Decays }
+            : new AdamW(model.TrainableParameters, arguments.LearningRate, arguments.AdamBeta1, arguments.AdamBeta2, arguments.AdamEpsilon, arguments.WeightDecay) { DecayFilter = Decays };
     }
 
     /// <summary>The model.</summary>
     public CausalLanguageModel Model { get; }
     /// <summary>Its optimiser.</summary>
-    public AdamW Optimizer { get; }
+    public Optimizer Optimizer { get; }
     /// <summary>The learning rate a schedule's factor multiplies.</summary>
     public float PeakLearningRate { get; }
     /// <summary>The metric its gradient norm (before clipping) is logged under.</summary>

@@ -56,6 +56,10 @@ public sealed record TrainingArguments : ISettings
     [JsonPropertyName("warmup_ratio"), Description("Fraction of the steps spent in linear warm-up.")]
     public double WarmupRatio { get; init; }
 
+    /// <summary>The optimiser: adamw_torch (AdamW as torch.optim.AdamW) or sgd (torch.optim.SGD, no momentum).</summary>
+    [JsonPropertyName("optim"), Description("Optimiser: adamw_torch (AdamW) or sgd (plain SGD, weight decay as L2).")]
+    public string Optim { get; init; } = "adamw_torch";
+
     /// <summary>Decoupled weight decay of AdamW.</summary>
     [JsonPropertyName("weight_decay"), Description("AdamW's decoupled weight decay.")]
     public float WeightDecay { get; init; }
@@ -135,6 +139,7 @@ public sealed record TrainingArguments : ISettings
         Settings.Require(EvalSteps >= 0 && SaveSteps >= 0 && SaveTotalLimit >= 0, "eval_steps/save_steps/save_total_limit", "must not be negative");
         Settings.Require(MaxGradNorm >= 0, "max_grad_norm", "must not be negative");
         Settings.Require(EvalFraction is >= 0 and < 1, "eval_fraction", "must be in [0, 1)");
+        Settings.Require(Optim is "adamw_torch" or "adamw" or "sgd", "optim", $"'{Optim}' is not one of adamw_torch, sgd");
         Tensors.Optim.LearningRateSchedule.ParseKind(LrSchedulerType);
     }
 }

@@ -13,6 +13,8 @@ public sealed class Sgd : Optimizer
     public bool Nesterov { get; }
     /// <summary>L2 weight decay added to the gradient (coupled, as torch.optim.SGD).</summary>
     public float WeightDecay { get; }
+    /// <summary>Parameters that weight decay applies to (e.g. not biases and norm weights, as most recipes do).</summary>
+    public Func<Tensor, bool> DecayFilter { get; init; } = _ => true;
 
     /// <summary>Creates the optimiser.</summary>
     public Sgd(IEnumerable<Tensor> parameters, float learningRate, float momentum = 0, bool nesterov = false, float weightDecay = 0)
@@ -32,7 +34,7 @@ public sealed class Sgd : Optimizer
             var w = p.Span; var g = grad.Span;
             var d = new float[w.Length];
             g.CopyTo(d);
-            if (WeightDecay != 0) TensorPrimitives.MultiplyAdd(w, WeightDecay, d, d);
+            if (WeightDecay != 0 && DecayFilter(p)) TensorPrimitives.MultiplyAdd(w, WeightDecay, d, d);
             if (Momentum != 0)
             {
                 // buf = μ·buf + d (the first step initialises buf = d, as PyTorch does); Nesterov uses d + μ·buf.

@@ -1,8 +1,8 @@
 using System.CommandLine;
-using Reins.Alignment.Objectives;
 using Reins.Alignment.ExpertIteration;
 using Reins.Alignment.Grpo;
 using Reins.Alignment.IterativeDpo;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.OnlineDpo;
 using Reins.Alignment.Ppo;
@@ -12,7 +12,10 @@ using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Checkpoints;
+using Reins.Models.Tokenizers;
 using Reins.Models.Transformers;
+using Reins.Rewards.Judges;
+using Reins.Rewards.RewardModels;
 using Reins.Rewards.Sources;
 
 namespace Reins.Cli.Commands.Training;
@@ -46,8 +49,18 @@ internal static class OnlineCommands
     public static Command ExpertIteration() => Create<ExpertIterationConfig>("expert-iteration", "Expert iteration (RAFT / rejection-sampling fine-tuning): sample n per prompt, fine-tune on the best k.", [],
         _ => false, (_, config, policy, _, inputs) => new ExpertIterationTrainer(config, policy, inputs));
 
-    public static Command OnlineDpo() => Create<OnlineDpoConfig>("online-dpo", "Online DPO (OAIF): two samples per prompt each step, the reward's preferred one chosen, one DPO step (any --loss-type) against the reference.", [],
-        config => config.Loss.Type.NeedsReference(), (_, config, policy, reference, inputs) => new OnlineDpoTrainer(config, policy, reference, inputs));
+    public static Command OnlineDpo()
+    {
+        var judge = new Option<string?>("--judge-reward-model")
+        {
+            Description = "Reward-model checkpoint that decides each pair (the higher score is chosen); the reward flags' scores are then only logged, as objective/scores.",
+        };
+        return Create<OnlineDpoConfig>("online-dpo", "Online DPO (OAIF): two samples per prompt each step, the reward's (or --judge-reward-model's) preferred one chosen, one DPO step (any --loss-type) against the reference.",
+            [judge], config => config.Loss.Type.NeedsReference(),
+            (r, config, policy, reference, inputs) => new OnlineDpoTrainer(config, policy, reference, inputs, r.GetValue(judge) is { } dir
+                ? new RewardSourceJudge(new RewardModelSource(RewardModel.Load(dir), new TokenizerEncoder(Tokenizer.Load(dir)), name: "judge"))
+                : null));
+    }
 
     public static Command IterativeDpo() => Create<IterativeDpoConfig>("iterative-dpo", "Iterative DPO (RLHF Workflow): each iteration samples n per prompt, pairs best against worst by reward, and runs a DPO pass; --update-reference moves the reference along.", [],
         config => !config.UpdateReference && config.Loss.Type.NeedsReference(), (_, config, policy, reference, inputs) => new IterativeDpoTrainer(config, policy, reference, inputs));

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using System.Globalization;
+using Reins.Alignment.Online;
+using Reins.Alignment.Training;
+using Reins.Models.Checkpoints;
+
+namespace Reins.Cli.Commands;
+
+/// <summary>
+/// `reins memory-plan`: for a memory budget and a batch shape, the largest GPT-2 size each method's models fit (fp32,
+/// <see cref="MemoryPlan"/>), or, with --model, what that checkpoint's architecture needs under each method.
+/// </summary>
+internal static class MemoryPlanCommand
+{
+    public static Command Create()
+    {
+        var budget = new Option<double>("--budget-gib") { Description = "Memory budget in GiB.", DefaultValueFactory = _ => 24 };
+        var micro = new Option<int>("--micro-batch") { Description = "Sequences per forward and backward (per_device_train_batch_size).", DefaultValueFactory = _ => 4 };
+        var prompt = new Option<int>("--prompt-length") { Description = "Prompt tokens per sequence.", DefaultValueFactory = _ => 128 };
+        var completion = new Option<int>("--completion-length") { Description = "Completion tokens per sequence.", DefaultValueFactory = _ => 128 };
+        var rollout = new Option<int>("--rollout") { Description = "Sequences sampled at once with the KV cache.", DefaultValueFactory = _ => 64 };
+        var model = new Option<string?>("--model") { Description = "A checkpoint directory: plan its architecture instead of GPT-2's sizes." };
+        var cmd = new Command("memory-plan", "The largest model each online method fits in a memory budget (fp32 weights, gradients, AdamW moments, activations or KV cache).")
+            { budget, micro, prompt, completion, rollout, model };
+        cmd.SetAction(r =>
+        {
+            var batch = new MemoryBatch(r.GetValue(micro), r.GetValue(prompt), r.GetValue(completion), r.GetValue(rollout));
+            if (batch.MicroBatchRows < 1 || batch.PromptLength < 1 || batch.CompletionLength < 1 || batch.RolloutRows < 1)
+                throw new ArgumentException("memory-plan: --micro-batch, --prompt-length, --completion-length and --rollout must be positive.");
+            double gib = r.GetValue(budget);
+            if (!(gib > 0)) throw new ArgumentException($"--budget-gib: {gib.ToString(CultureInfo.InvariantCulture)} is not a positive number of GiB.");
+            long bytes = (long)(gib * MemoryPlan.Gibibyte);
+            var candidates = r.GetValue(model) is { } path ? [(Path.GetFileName(Path.GetFullPath(path)), HfCheckpoint.LoadConfig(path))] : MemoryPlan.Gpt2Sizes;
+            Console.Out.WriteLine($"{"method",-17} {"largest that fits",-18} {"parameters",14} {"trained+frozen",14} {"states GiB",10} {"activations GiB",15} {"total GiB",9}");
+            foreach (var method in Enum.GetValues<OnlineMethod>())
+            {
+                var fits = MemoryPlan.Largest(method, candidates.Select(c => c.Config), batch, bytes);
+                var shown = fits ?? candidates.MinBy(c => c.Config.ParameterCount()).Config;
+                var plan = MemoryPlan.For(method, shown, batch);
+                string name = fits is null ? "none" : candidates.First(c => c.Config == fits).Name;
+                Console.Out.WriteLine($"{CommandName(method),-17} {name,-18} {plan.ParametersPerModel,14:N0} {$"{plan.TrainedModels} + {plan.FrozenModels}",14} " +
+                    $"{Gib(plan.StateBytes),10} {Gib(plan.ActivationBytes),15} {Gib(plan.TotalBytes),9}{(fits is null ? "  (the smallest, over the budget)" : "")}");
+            }
+            Console.Out.WriteLine($"fp32; budget {gib.ToString(CultureInfo.InvariantCulture)} GiB; micro-batches of {batch.MicroBatchRows} × ({batch.PromptLength} + {batch.CompletionLength}) tokens; rollouts of {batch.RolloutRows} sequences.");
+        });
+        return cmd;
+    }
+
+    // The command that trains with the method.
+    private static string CommandName(OnlineMethod method) => method switch
+    {
+        OnlineMethod.ReinforcePlusPlus => "reinforce-pp",
+        OnlineMethod.BestOfN => "bon",
+        _ => ConfigBinder.SnakeCase(method.ToString()).Replace('_', '-'),
+    };
+
+    private static string Gib(long bytes) => (bytes / (double)MemoryPlan.Gibibyte).ToString("G3", CultureInfo.InvariantCulture);
+}
