@@ -8,7 +8,6 @@ using Reins.Cli.Commands.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Checkpoints;
-using Reins.Models.Generation;
 using Reins.Models.Tokenizers;
 
 namespace Reins.Cli.Commands;
@@ -29,22 +28,19 @@ internal static class BestOfNCommand
         var output = new Option<string>("--output") { Description = "JSONL written: the kept completions, best first per prompt.", Required = true };
         var n = new Option<int>("--n") { Description = "Completions sampled per prompt.", DefaultValueFactory = _ => 4 };
         var keepTop = new Option<int>("--keep-top") { Description = "Completions kept per prompt (the highest rewards).", DefaultValueFactory = _ => 1 };
-        var maxPrompt = new Option<int>("--max-prompt-length") { Description = "Prompt tokens kept (from the end).", DefaultValueFactory = _ => 128 };
-        var maxNew = new Option<int>("--max-completion-length") { Description = "New tokens per completion at most.", DefaultValueFactory = _ => 64 };
-        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature.", DefaultValueFactory = _ => 1f };
-        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = off).", DefaultValueFactory = _ => 0 };
-        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off).", DefaultValueFactory = _ => 1f };
-        var penalty = new Option<float?>("--missing-eos-penalty") { Description = "Subtract this from the reward of completions that end without EOS." };
         var batchSize = new Option<int>("--batch-size") { Description = "Prompts per generation call.", DefaultValueFactory = _ => 8 };
         var skipInvalid = new Option<bool>("--skip-invalid") { Description = "Skip (and count) malformed lines instead of stopping." };
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
         var cmd = new Command("bon", "Best-of-n sampling: n completions per prompt, ranked by the reward, the best written as an SFT dataset.")
-            { model, input, output, n, keepTop, maxPrompt, maxNew, temperature, topK, topP, penalty, batchSize, skipInvalid, seed, threads };
+            { model, input, output, n, keepTop, batchSize, skipInvalid, seed, threads };
+        var sampling = new SettingsOptions<SamplingSettings>(cmd);
         var rewards = new RewardOptions(cmd);
         cmd.SetAction((r, cancellation) =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
+            var settings = sampling.Resolve(r);
+            settings.Validate();
             string dir = r.GetValue(model)!;
             var policy = HfCheckpoint.Load(dir);
             var tokenizer = Tokenizer.Load(dir);
@@ -53,17 +49,13 @@ internal static class BestOfNCommand
             var reward = rewards.Build(r, out var resources);
             using (resources)
             {
-                var sampler = new CompletionSampler(new TokenizerEncoder(tokenizer), ids => tokenizer.Decode(ids, skipSpecialTokens: true), reward, r.GetValue(maxPrompt));
-                var options = new SamplingOptions
-                {
-                    MaxNewTokens = r.GetValue(maxNew), Temperature = r.GetValue(temperature), TopK = r.GetValue(topK), TopP = r.GetValue(topP),
-                    NumReturnSequences = r.GetValue(n), Seed = r.GetValue(seed),
-                }.Validate();
+                var sampler = new CompletionSampler(new TokenizerEncoder(tokenizer), ids => tokenizer.Decode(ids, skipSpecialTokens: true), reward, settings.MaxPromptLength);
+                var options = settings.Options(r.GetValue(n), r.GetValue(seed)).Validate();
                 string outPath = r.GetValue(output)!, tmp = outPath + ".tmp";
                 int written = 0;
                 double total = 0;
                 using (var writer = new StreamWriter(tmp))
-                    foreach (var kept in BestOfNSampler.Sample(policy, sampler, prompts.Examples, options, r.GetValue(keepTop), r.GetValue(batchSize), r.GetValue(penalty), cancellation))
+                    foreach (var kept in BestOfNSampler.Sample(policy, sampler, prompts.Examples, options, r.GetValue(keepTop), r.GetValue(batchSize), settings.MissingEosPenalty, cancellation))
                     {
                         writer.WriteLine(Record(kept).ToJsonString(Readable));
                         written++;

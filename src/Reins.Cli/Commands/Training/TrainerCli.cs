@@ -24,31 +24,17 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
     private readonly Option<bool> resume = new("--resume") { Description = "Continue from the latest checkpoint-N in the output directory." };
     private readonly Option<bool> skipInvalid = new("--skip-invalid", "--skip_invalid") { Description = "Skip (and count) malformed dataset lines instead of stopping." };
     private readonly Option<int?> threads = CommonOptions.Threads();
-    private readonly List<(string Key, Option<string?> Option)> fields = [];
+    private readonly SettingsOptions<TConfig> settings;
 
     /// <summary>Adds the shared options and one per config field to <paramref name="command"/>.</summary>
     public TrainerCli(Command command)
     {
         foreach (var o in new Option[] { model, train, eval, config, resume, skipInvalid, threads }) command.Add(o);
-        foreach (var f in ConfigBinder.Fields<TConfig>())
-        {
-            string kebab = f.Key.Replace('_', '-');
-            var option = f.Key == "output_dir"
-                ? new Option<string?>("--out", "--output-dir", "--output_dir")
-                : new Option<string?>("--" + kebab, "--" + f.Key);
-            option.Description = $"{f.Description} (default: {ConfigBinder.DefaultText<TConfig>(f)})";
-            option.HelpName = "value";
-            command.Add(option);
-            fields.Add((f.Key, option));
-        }
+        settings = new SettingsOptions<TConfig>(command);
     }
 
     /// <summary>The resolved settings.</summary>
-    public TConfig Config(ParseResult r)
-    {
-        var overrides = fields.Where(f => r.GetValue(f.Option) is not null).ToDictionary(f => f.Key, f => r.GetValue(f.Option)!);
-        return ConfigBinder.Resolve<TConfig>(r.GetValue(config), overrides);
-    }
+    public TConfig Config(ParseResult r) => settings.Resolve(r, r.GetValue(config));
 
     /// <summary>Model directory given by --model.</summary>
     public string ModelPath(ParseResult r) => r.GetValue(model)!;

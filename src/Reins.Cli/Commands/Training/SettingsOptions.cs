@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Reins.Alignment.Training;
+
+namespace Reins.Cli.Commands.Training;
+
+/// <summary>
+/// One flag per field of a settings record and its sections (<see cref="ConfigBinder.Fields{T}"/>): kebab-case, with the
+/// snake_case spelling as an alias, --out for output_dir, each flag's help ending with its default.
+/// </summary>
+internal sealed class SettingsOptions<T> where T : new()
+{
+    private readonly List<(string Key, Option<string?> Option)> fields = [];
+
+    /// <summary>Adds the flags to <paramref name="command"/>.</summary>
+    public SettingsOptions(Command command)
+    {
+        foreach (var f in ConfigBinder.Fields<T>())
+        {
+            var option = f.Key == "output_dir"
+                ? new Option<string?>("--out", "--output-dir", "--output_dir")
+                : new Option<string?>("--" + f.Key.Replace('_', '-'), "--" + f.Key);
+            option.Description = $"{f.Description} (default: {ConfigBinder.DefaultText<T>(f)})";
+            option.HelpName = "value";
+            command.Add(option);
+            fields.Add((f.Key, option));
+        }
+    }
+
+    /// <summary>The settings: defaults, then <paramref name="jsonPath"/>'s keys (when given), then the flags given.</summary>
+    public T Resolve(ParseResult r, string? jsonPath = null)
+    {
+        var overrides = fields.Where(f => r.GetValue(f.Option) is not null).ToDictionary(f => f.Key, f => r.GetValue(f.Option)!);
+        return ConfigBinder.Resolve<T>(jsonPath, overrides);
+    }
+}
