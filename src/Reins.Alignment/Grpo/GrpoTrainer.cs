@@ -8,7 +8,7 @@ using Reins.Models.Transformers;
 namespace Reins.Alignment.Grpo;
 
 /// <summary>Settings of group relative policy optimisation, with TRL's GRPOConfig names.</summary>
-public sealed record GrpoConfig : IOnlineConfig
+public sealed record GrpoConfig : IGroupPolicyGradientConfig
 {
     /// <inheritdoc/>
     public TrainingArguments Training { get; init; } = new();
@@ -42,17 +42,7 @@ public sealed record GrpoConfig : IOnlineConfig
     public bool MaskTruncatedCompletions { get; init; }
 
     /// <summary>Checks every GRPO setting.</summary>
-    public void Validate()
-    {
-        Settings.Require(Group.NumGenerations >= 2, "num_generations", "GRPO needs at least 2 completions per prompt (a group of one has no baseline)");
-        Training.Validate();
-        Online.Validate();
-        Online.ValidateGroups(Training, Group.NumGenerations);
-        Group.Validate();
-        Clip.Validate();
-        PolicyGradient.Validate();
-        Settings.Require(Beta >= 0, "beta", "must not be negative");
-    }
+    public void Validate() => this.Validate(Beta, "beta", minimumGenerations: 2, "GRPO needs at least 2 completions per prompt (a group of one has no baseline)");
 }
 
 /// <summary>
@@ -63,10 +53,9 @@ public sealed record GrpoConfig : IOnlineConfig
 /// reward, reward_std, rewards/&lt;name&gt;/mean, frac_reward_zero_std, completions/*, kl, clip_ratio/*.
 /// </summary>
 public sealed class GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
-    : OnlineTrainer<PolicyGradientBatch>(config, new RolloutPlan(config.Group.NumGenerations, config.Group.NumIterations, config.PolicyGradient.Controller(config.Beta)),
-        policy, reference, inputs)
+    : OnlineTrainer<PolicyGradientBatch>(config, config.Plan(config.Beta), policy, reference, inputs)
 {
-    private readonly PolicyLossSettings loss = new(config.Clip.Epsilon, config.Clip.High, KlEstimator.K3, config.PolicyGradient.EntCoef, config.LossType);
+    private readonly PolicyLossSettings loss = config.PolicyLoss(KlEstimator.K3, config.LossType);
 
     /// <summary>Each completion's reward against its group's (Eq. 3's Â_{i,t}, the same for every token of completion i).</summary>
     protected override PolicyGradientBatch Advantages(EvaluatedRollout evaluated, Dictionary<string, double> metrics)

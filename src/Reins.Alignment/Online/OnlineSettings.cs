@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
+using Reins.Alignment.Objectives;
 using Reins.Alignment.Training;
 using Reins.Models.Generation;
 
@@ -136,6 +137,49 @@ public sealed record ClipSettings : ISettings
 
     /// <inheritdoc/>
     public void Validate() => Settings.Require(Epsilon is > 0 and < 1 && High > 0, "epsilon/epsilon_high", "epsilon must be in (0, 1) and epsilon_high positive");
+}
+
+/// <summary>
+/// The config of a critic-free policy-gradient method (GRPO, RLOO, REINFORCE++): a group of completions per prompt whose
+/// rewards baseline each other, the clipped ratio, the entropy bonus and KL control (the KL coefficient each names its own way).
+/// </summary>
+public interface IGroupPolicyGradientConfig : IOnlineConfig
+{
+    /// <summary>Completions per prompt and passes over each rollout.</summary>
+    GroupSettings Group { get; }
+    /// <summary>The clip range of the ratio.</summary>
+    ClipSettings Clip { get; }
+    /// <summary>The entropy bonus and adaptive KL control.</summary>
+    PolicyGradientSettings PolicyGradient { get; }
+}
+
+/// <summary>What the critic-free policy-gradient methods derive from their shared sections.</summary>
+public static class GroupPolicyGradient
+{
+    /// <summary>
+    /// Checks the method's needs first — at least <paramref name="minimumGenerations"/> completions per prompt (else
+    /// <paramref name="why"/>), a KL coefficient <paramref name="beta"/> (named <paramref name="betaKey"/>) not below 0 —
+    /// then the shared sections, and that groups of num_generations fill a step.
+    /// </summary>
+    public static void Validate(this IGroupPolicyGradientConfig config, float beta, string betaKey, int minimumGenerations, string why)
+    {
+        Settings.Require(config.Group.NumGenerations >= minimumGenerations, "num_generations", why);
+        Settings.Require(beta >= 0, betaKey, "must not be negative");
+        config.Training.Validate();
+        config.Online.Validate();
+        config.Online.ValidateGroups(config.Training, config.Group.NumGenerations);
+        config.Group.Validate();
+        config.Clip.Validate();
+        config.PolicyGradient.Validate();
+    }
+
+    /// <summary>G completions per prompt, μ passes, and the KL coefficient <paramref name="beta"/>, fixed or adaptive.</summary>
+    public static RolloutPlan Plan(this IGroupPolicyGradientConfig config, float beta) =>
+        new(config.Group.NumGenerations, config.Group.NumIterations, config.PolicyGradient.Controller(beta));
+
+    /// <summary>The clipped surrogate with the method's KL term and aggregation.</summary>
+    public static PolicyLossSettings PolicyLoss(this IGroupPolicyGradientConfig config, KlEstimator? klLoss, LossAggregation aggregation) =>
+        new(config.Clip.Epsilon, config.Clip.High, klLoss, config.PolicyGradient.EntCoef, aggregation);
 }
 
 /// <summary>The group of completions per prompt, and the passes over each rollout, of GRPO, RLOO, REINFORCE++ and expert iteration.</summary>

@@ -17,7 +17,7 @@ public enum ReinforceEstimator
 }
 
 /// <summary>Settings of REINFORCE++, with OpenRLHF's names where TRL has none.</summary>
-public sealed record ReinforcePlusPlusConfig : IOnlineConfig
+public sealed record ReinforcePlusPlusConfig : IGroupPolicyGradientConfig
 {
     /// <inheritdoc/>
     public TrainingArguments Training { get; init; } = new();
@@ -47,18 +47,8 @@ public sealed record ReinforcePlusPlusConfig : IOnlineConfig
     public float Gamma { get; init; } = 1f;
 
     /// <summary>Checks every REINFORCE++ setting.</summary>
-    public void Validate()
-    {
-        Settings.Require(AdvantageEstimator != ReinforceEstimator.ReinforceBaseline || Group.NumGenerations >= 2, "num_generations",
-            "reinforce_baseline subtracts the group's mean score, so it needs at least 2 completions per prompt");
-        Training.Validate();
-        Online.Validate();
-        Online.ValidateGroups(Training, Group.NumGenerations);
-        Group.Validate();
-        Clip.Validate();
-        PolicyGradient.Validate();
-        Settings.Require(KlCoef >= 0, "kl_coef", "must not be negative");
-    }
+    public void Validate() => this.Validate(KlCoef, "kl_coef", minimumGenerations: AdvantageEstimator == ReinforceEstimator.ReinforceBaseline ? 2 : 1,
+        "reinforce_baseline subtracts the group's mean score, so it needs at least 2 completions per prompt");
 }
 
 /// <summary>
@@ -69,12 +59,10 @@ public sealed record ReinforcePlusPlusConfig : IOnlineConfig
 /// reward into the loss as β·k2, whose gradient is that of KL(π‖π_ref).
 /// </summary>
 public sealed class ReinforcePlusPlusTrainer(ReinforcePlusPlusConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
-    : OnlineTrainer<PolicyGradientBatch>(config, new RolloutPlan(config.Group.NumGenerations, config.Group.NumIterations, config.PolicyGradient.Controller(config.KlCoef)),
-        policy, reference, inputs)
+    : OnlineTrainer<PolicyGradientBatch>(config, config.Plan(config.KlCoef), policy, reference, inputs)
 {
     private readonly bool baseline = config.AdvantageEstimator == ReinforceEstimator.ReinforceBaseline;
-    private readonly PolicyLossSettings loss = new(config.Clip.Epsilon, config.Clip.High,
-        config.AdvantageEstimator == ReinforceEstimator.ReinforceBaseline ? KlEstimator.K2 : null, config.PolicyGradient.EntCoef, LossAggregation.Bnpo);
+    private readonly PolicyLossSettings loss = config.PolicyLoss(config.AdvantageEstimator == ReinforceEstimator.ReinforceBaseline ? KlEstimator.K2 : null, LossAggregation.Bnpo);
 
     /// <summary>The whitened discounted returns of the KL-shaped token rewards (of the group-centred scores for reinforce_baseline).</summary>
     protected override PolicyGradientBatch Advantages(EvaluatedRollout evaluated, Dictionary<string, double> metrics)

@@ -8,7 +8,7 @@ using Reins.Models.Transformers;
 namespace Reins.Alignment.Rloo;
 
 /// <summary>Settings of REINFORCE leave-one-out, with TRL's RLOOConfig names.</summary>
-public sealed record RlooConfig : IOnlineConfig
+public sealed record RlooConfig : IGroupPolicyGradientConfig
 {
     /// <inheritdoc/>
     public TrainingArguments Training { get; init; } = new();
@@ -34,17 +34,7 @@ public sealed record RlooConfig : IOnlineConfig
     public bool NormalizeAdvantages { get; init; }
 
     /// <summary>Checks every RLOO setting.</summary>
-    public void Validate()
-    {
-        Settings.Require(Group.NumGenerations >= 2, "num_generations", "RLOO needs at least 2 completions per prompt (the baseline is the others' mean)");
-        Training.Validate();
-        Online.Validate();
-        Online.ValidateGroups(Training, Group.NumGenerations);
-        Group.Validate();
-        Clip.Validate();
-        PolicyGradient.Validate();
-        Settings.Require(Beta >= 0, "beta", "must not be negative");
-    }
+    public void Validate() => this.Validate(Beta, "beta", minimumGenerations: 2, "RLOO needs at least 2 completions per prompt (the baseline is the others' mean)");
 }
 
 /// <summary>
@@ -54,10 +44,9 @@ public sealed record RlooConfig : IOnlineConfig
 /// ratio and mean, as TRL ≥ 0.20). Logs objective/rlhf_reward and objective/non_score_reward beside the shared metrics.
 /// </summary>
 public sealed class RlooTrainer(RlooConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
-    : OnlineTrainer<PolicyGradientBatch>(config, new RolloutPlan(config.Group.NumGenerations, config.Group.NumIterations, config.PolicyGradient.Controller(config.Beta)),
-        policy, reference, inputs)
+    : OnlineTrainer<PolicyGradientBatch>(config, config.Plan(config.Beta), policy, reference, inputs)
 {
-    private readonly PolicyLossSettings loss = new(config.Clip.Epsilon, config.Clip.High, KlLoss: null, config.PolicyGradient.EntCoef, LossAggregation.Bnpo);
+    private readonly PolicyLossSettings loss = config.PolicyLoss(klLoss: null, LossAggregation.Bnpo);
 
     /// <summary>The KL-penalised sequence reward less the mean of the group's others (Eq. 5), on every token of the completion.</summary>
     protected override PolicyGradientBatch Advantages(EvaluatedRollout evaluated, Dictionary<string, double> metrics)

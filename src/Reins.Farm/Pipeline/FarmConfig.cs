@@ -50,9 +50,9 @@ public sealed record FarmConfig
     /// <summary>PPO against the reward model (or the gold reward on a verifiable task).</summary>
     public PpoSettings Ppo { get; init; } = new();
     /// <summary>GRPO.</summary>
-    public GroupMethodSettings Grpo { get; init; } = new(LearningRate: 3e-4f);
+    public GroupMethodSettings Grpo { get; init; } = new();
     /// <summary>RLOO.</summary>
-    public GroupMethodSettings Rloo { get; init; } = new(LearningRate: 3e-4f);
+    public GroupMethodSettings Rloo { get; init; } = new();
     /// <summary>The n of each best-of-n row.</summary>
     public IReadOnlyList<int> BestOfN { get; init; } = [4, 16];
     /// <summary>The over-optimisation study (Gao et al.): small-KL PPO against one reward model and two ensemble aggregates.</summary>
@@ -67,13 +67,13 @@ public sealed record FarmConfig
     public static FarmConfig Quick { get; } = new()
     {
         CorpusDocuments = 1500, Demonstrations = 400, PreferencePrompts = 200, EvalPrompts = 40,
-        Pretrain = new() { Steps = 60, RewardBaseSteps = 40 },
+        Pretrain = new(Steps: 60, RewardBaseSteps: 40),
         Sft = Default.Sft with { Steps = 60 },
-        Annotation = new() { Annotators = 4 },
-        RewardModels = new() { Steps = 40, EnsembleMembers = 2 },
-        Dpo = new() { Steps = 20 },
-        Online = new() { Steps = 8 },
-        Overoptimization = new() { Steps = 12, Every = 4 },
+        Annotation = new(Annotators: 4),
+        RewardModels = new(Steps: 40, EnsembleMembers: 2),
+        Dpo = new(Steps: 20),
+        Online = new(Steps: 8),
+        Overoptimization = new(Steps: 12, Every: 4),
     };
 }
 
@@ -84,148 +84,88 @@ public sealed record ModelSize(int Hidden, int Layers, int Heads);
 public sealed record TrainingStage(int Steps, float LearningRate, double WarmupRatio);
 
 /// <summary>Pre-training of the two bases on the task's corpus.</summary>
-public sealed record PretrainSettings
-{
-    /// <summary>Steps of the policy's base.</summary>
-    public int Steps { get; init; } = 300;
-    /// <summary>Steps of the reward model's base.</summary>
-    public int RewardBaseSteps { get; init; } = 200;
-    /// <summary>Peak learning rate (cosine schedule).</summary>
-    public float LearningRate { get; init; } = 3e-3f;
-    /// <summary>Share of the steps in warm-up.</summary>
-    public double WarmupRatio { get; init; } = 0.05;
-    /// <summary>AdamW's weight decay.</summary>
-    public float WeightDecay { get; init; } = 0.1f;
-}
+/// <param name="Steps">Steps of the policy's base.</param>
+/// <param name="RewardBaseSteps">Steps of the reward model's base.</param>
+/// <param name="LearningRate">Peak learning rate (cosine schedule).</param>
+/// <param name="WarmupRatio">Share of the steps in warm-up.</param>
+/// <param name="WeightDecay">AdamW's weight decay.</param>
+public sealed record PretrainSettings(int Steps = 300, int RewardBaseSteps = 200, float LearningRate = 3e-3f, double WarmupRatio = 0.05, float WeightDecay = 0.1f);
 
 /// <summary>
 /// The annotator pools (AlpacaFarm's p_sim): Bradley–Terry choosers on the gold reward whose temperatures, as fractions
 /// of the task's gold range, spread geometrically between a low and a high one, with a position bias and the task's
 /// length bias. Training annotators also flip a share of their labels; evaluators do not.
 /// </summary>
-public sealed record AnnotationSettings
-{
-    /// <summary>Annotators in the training pool and in the evaluator pool.</summary>
-    public int Annotators { get; init; } = 8;
-    /// <summary>The most careful annotator's temperature, as a fraction of the gold range.</summary>
-    public double MinTemperature { get; init; } = 0.05;
-    /// <summary>The most careless training annotator's temperature.</summary>
-    public double MaxTemperature { get; init; } = 0.3;
-    /// <summary>The most careless evaluator's temperature.</summary>
-    public double EvaluatorMaxTemperature { get; init; } = 0.2;
-    /// <summary>Share of the training labels flipped at random.</summary>
-    public double FlipProbability { get; init; } = AnnotatorProfile.AlpacaFarmFlipProbability;
-    /// <summary>Logit added to preferring the first response shown (its sign alternates across the pool).</summary>
-    public double PositionBias { get; init; } = 0.2;
-}
+/// <param name="Annotators">Annotators in the training pool and in the evaluator pool.</param>
+/// <param name="MinTemperature">The most careful annotator's temperature, as a fraction of the gold range.</param>
+/// <param name="MaxTemperature">The most careless training annotator's temperature.</param>
+/// <param name="EvaluatorMaxTemperature">The most careless evaluator's temperature.</param>
+/// <param name="FlipProbability">Share of the training labels flipped at random (AlpacaFarm's 0.25).</param>
+/// <param name="PositionBias">Logit added to preferring the first response shown (its sign alternates across the pool).</param>
+public sealed record AnnotationSettings(int Annotators = 8, double MinTemperature = 0.05, double MaxTemperature = 0.3, double EvaluatorMaxTemperature = 0.2,
+    double FlipProbability = AnnotatorProfile.AlpacaFarmFlipProbability, double PositionBias = 0.2);
 
 /// <summary>The reward models trained on the annotated pairs.</summary>
-public sealed record RewardModelSettings
-{
-    /// <summary>Steps of each member.</summary>
-    public int Steps { get; init; } = 200;
-    /// <summary>Learning rate (linear decay).</summary>
-    public float LearningRate { get; init; } = 1e-3f;
-    /// <summary>Members of the ensemble (WCO/UWO); the first is the proxy every method optimises.</summary>
-    public int EnsembleMembers { get; init; } = 3;
-    /// <summary>Member m trains with seed + m × this, its own initialisation and data order.</summary>
-    public ulong MemberSeedStride { get; init; } = 7919;
-}
+/// <param name="Steps">Steps of each member.</param>
+/// <param name="LearningRate">Learning rate (linear decay).</param>
+/// <param name="EnsembleMembers">Members of the ensemble (WCO/UWO); the first is the proxy every method optimises.</param>
+/// <param name="MemberSeedStride">Member m trains with seed + m × this, its own initialisation and data order.</param>
+public sealed record RewardModelSettings(int Steps = 200, float LearningRate = 1e-3f, int EnsembleMembers = 3, ulong MemberSeedStride = 7919);
 
 /// <summary>Offline DPO on the annotated pairs.</summary>
-public sealed record DpoSettings
-{
-    /// <summary>Steps.</summary>
-    public int Steps { get; init; } = 150;
-    /// <summary>Learning rate (linear decay).</summary>
-    public float LearningRate { get; init; } = 2e-4f;
-    /// <summary>β.</summary>
-    public float Beta { get; init; } = 0.1f;
-}
+/// <param name="Steps">Steps.</param>
+/// <param name="LearningRate">Learning rate (linear decay).</param>
+/// <param name="Beta">β.</param>
+public sealed record DpoSettings(int Steps = 150, float LearningRate = 2e-4f, float Beta = 0.1f);
 
 /// <summary>What the online methods share: steps, batch, and the penalty for completions the length cap cut off.</summary>
-public sealed record OnlineSettings
-{
-    /// <summary>Steps of PPO, GRPO, RLOO, online DPO and expert iteration.</summary>
-    public int Steps { get; init; } = 60;
-    /// <summary>Completions per step.</summary>
-    public int BatchSize { get; init; } = 16;
-    /// <summary>Subtracted from the reward of a completion without EOS.</summary>
-    public float MissingEosPenalty { get; init; } = 1f;
-}
+/// <param name="Steps">Steps of PPO, GRPO, RLOO, online DPO and expert iteration.</param>
+/// <param name="BatchSize">Completions per step.</param>
+/// <param name="MissingEosPenalty">Subtracted from the reward of a completion without EOS.</param>
+public sealed record OnlineSettings(int Steps = 60, int BatchSize = 16, float MissingEosPenalty = 1f);
 
-/// <summary>A method sampling a group of completions per prompt (GRPO, RLOO, expert iteration).</summary>
-public sealed record GroupMethodSettings(float LearningRate, int NumGenerations = 4);
+/// <summary>A method sampling a group of completions per prompt (GRPO, RLOO).</summary>
+/// <param name="LearningRate">Learning rate.</param>
+/// <param name="NumGenerations">Completions sampled per prompt.</param>
+public sealed record GroupMethodSettings(float LearningRate = 3e-4f, int NumGenerations = 4);
 
 /// <summary>Expert iteration's learning rate, samples per prompt and how many of them it imitates.</summary>
-public sealed record ExpertIterationSettings
-{
-    /// <summary>Learning rate.</summary>
-    public float LearningRate { get; init; } = 3e-4f;
-    /// <summary>Completions sampled per prompt.</summary>
-    public int NumGenerations { get; init; } = 4;
-    /// <summary>The best of them imitated.</summary>
-    public int KeepTop { get; init; } = 1;
-}
+/// <param name="LearningRate">Learning rate.</param>
+/// <param name="NumGenerations">Completions sampled per prompt.</param>
+/// <param name="KeepTop">The best of them imitated.</param>
+public sealed record ExpertIterationSettings(float LearningRate = 3e-4f, int NumGenerations = 4, int KeepTop = 1);
 
 /// <summary>Online DPO's learning rate and β.</summary>
-public sealed record OnlineDpoSettings
-{
-    /// <summary>Learning rate.</summary>
-    public float LearningRate { get; init; } = 2e-4f;
-    /// <summary>β.</summary>
-    public float Beta { get; init; } = 0.1f;
-}
+/// <param name="LearningRate">Learning rate.</param>
+/// <param name="Beta">β.</param>
+public sealed record OnlineDpoSettings(float LearningRate = 2e-4f, float Beta = 0.1f);
 
 /// <summary>PPO's learning rates and KL coefficient; its critic starts from the proxy reward model.</summary>
-public sealed record PpoSettings
-{
-    /// <summary>The policy's learning rate.</summary>
-    public float LearningRate { get; init; } = 1e-4f;
-    /// <summary>The critic's learning rate.</summary>
-    public float CriticLearningRate { get; init; } = 3e-4f;
-    /// <summary>β of the KL penalty in the reward.</summary>
-    public float KlCoef { get; init; } = 0.05f;
-}
+/// <param name="LearningRate">The policy's learning rate.</param>
+/// <param name="CriticLearningRate">The critic's learning rate.</param>
+/// <param name="KlCoef">β of the KL penalty in the reward.</param>
+public sealed record PpoSettings(float LearningRate = 1e-4f, float CriticLearningRate = 3e-4f, float KlCoef = 0.05f);
 
 /// <summary>The over-optimisation runs: PPO with a small KL coefficient, evaluated every few steps.</summary>
-public sealed record OveroptimizationSettings
-{
-    /// <summary>Steps of each run.</summary>
-    public int Steps { get; init; } = 120;
-    /// <summary>Evaluation interval in steps.</summary>
-    public int Every { get; init; } = 20;
-    /// <summary>The small KL coefficient.</summary>
-    public float KlCoef { get; init; } = 0.001f;
-    /// <summary>λ of UWO's variance penalty.</summary>
-    public float UncertaintyPenalty { get; init; } = 1f;
-}
+/// <param name="Steps">Steps of each run.</param>
+/// <param name="Every">Evaluation interval in steps.</param>
+/// <param name="KlCoef">The small KL coefficient.</param>
+/// <param name="UncertaintyPenalty">λ of UWO's variance penalty.</param>
+public sealed record OveroptimizationSettings(int Steps = 120, int Every = 20, float KlCoef = 0.001f, float UncertaintyPenalty = 1f);
 
 /// <summary>Offsets from the run's seed of each random stream.</summary>
-public sealed record SeedOffsets
-{
-    /// <summary>The training annotator pool.</summary>
-    public ulong Annotators { get; init; } = 1;
-    /// <summary>The evaluator pool.</summary>
-    public ulong Evaluators { get; init; } = 2;
-    /// <summary>The prompts whose pairs are annotated.</summary>
-    public ulong PreferencePrompts { get; init; } = 3;
-    /// <summary>The two SFT samples of each of them.</summary>
-    public ulong PreferenceSamples { get; init; } = 4;
-    /// <summary>The held-out evaluation prompts.</summary>
-    public ulong EvalPrompts { get; init; } = 5;
-    /// <summary>The online methods' training prompts.</summary>
-    public ulong OnlinePrompts { get; init; } = 6;
-    /// <summary>SFT's samples of the evaluation prompts.</summary>
-    public ulong SftSamples { get; init; } = 100;
-    /// <summary>Best-of-n's samples (plus n).</summary>
-    public ulong BestOfNSamples { get; init; } = 200;
-    /// <summary>Each trained policy's samples (plus the policy's row).</summary>
-    public ulong PolicySamples { get; init; } = 300;
-    /// <summary>The over-optimisation checkpoints' samples.</summary>
-    public ulong CheckpointSamples { get; init; } = 400;
-    /// <summary>The evaluators' win-rate judgements.</summary>
-    public ulong WinRates { get; init; } = 500;
-    /// <summary>The bootstrap intervals (gold, proxy, KL and win-rate take this and the next three).</summary>
-    public ulong Bootstrap { get; init; } = 600;
-}
+/// <param name="Annotators">The training annotator pool.</param>
+/// <param name="Evaluators">The evaluator pool.</param>
+/// <param name="PreferencePrompts">The prompts whose pairs are annotated.</param>
+/// <param name="PreferenceSamples">The two SFT samples of each of them.</param>
+/// <param name="EvalPrompts">The held-out evaluation prompts.</param>
+/// <param name="OnlinePrompts">The online methods' training prompts.</param>
+/// <param name="SftSamples">SFT's samples of the evaluation prompts.</param>
+/// <param name="BestOfNSamples">Best-of-n's samples (plus n).</param>
+/// <param name="PolicySamples">Each trained policy's samples (plus the policy's row).</param>
+/// <param name="CheckpointSamples">The over-optimisation checkpoints' samples.</param>
+/// <param name="WinRates">The evaluators' win-rate judgements.</param>
+/// <param name="Bootstrap">The bootstrap intervals (gold, proxy, KL and win-rate take this and the next three).</param>
+public sealed record SeedOffsets(ulong Annotators = 1, ulong Evaluators = 2, ulong PreferencePrompts = 3, ulong PreferenceSamples = 4, ulong EvalPrompts = 5,
+    ulong OnlinePrompts = 6, ulong SftSamples = 100, ulong BestOfNSamples = 200, ulong PolicySamples = 300, ulong CheckpointSamples = 400, ulong WinRates = 500,
+    ulong Bootstrap = 600);

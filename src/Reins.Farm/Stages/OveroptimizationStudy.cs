@@ -32,12 +32,13 @@ internal static class OveroptimizationStudy
             var points = curves[name] = [];
             var start = evaluation.Measure(farm.LoadSft());
             points.Add(new OveroptimizationPoint(0, 0, start.Gold, start.Proxy));
-            PpoMethod.Train(farm, "overopt-" + name, settings.KlCoef, settings.Steps, reward, rewardModels[0], prompts, (step, policy) =>
+            var ppo = PolicyMethods.Ppo(farm, "overopt-" + name, settings.KlCoef, settings.Steps, reward, rewardModels[0], prompts);
+            farm.Train("overopt-" + name, ppo, step =>
             {
                 if (step % settings.Every != 0) return;
-                var (gold, proxyReward, kl) = evaluation.Measure(policy);
+                var (gold, proxyReward, kl) = evaluation.Measure(ppo.Model);
                 points.Add(new OveroptimizationPoint(step, Math.Sqrt(Math.Max(0, kl)), gold, proxyReward));
-            });
+            }, PolicyMethods.PpoCurves);
             farm.Log($"over-optimisation ({name}): {string.Join("; ", points.Select(p => $"√KL {p.SqrtKl:F2} gold {p.GoldReward:F3} proxy {p.ProxyReward:F3}"))}");
         }
         return new OveroptimizationResults(curves[MethodNames.Single], curves[MethodNames.WorstCaseOptimization], curves[MethodNames.UncertaintyWeightedOptimization]);
