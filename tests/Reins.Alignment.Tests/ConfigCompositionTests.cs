@@ -48,8 +48,22 @@ public class ConfigCompositionTests
             Assert.Contains(ignored, Keys<PpoConfig>());
         }
         Assert.DoesNotContain("max_length", Keys<IterativeDpoConfig>());
+        // Config files written when they were offered (`reins config defaults` output) hold them at their defaults, which still
+        // load; any other value is refused with the reason.
+        var dir = Directory.CreateTempSubdirectory("reins-retired-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, "expert-iteration.json");
+            File.WriteAllText(file, """{"learning_rate": 0.001, "ent_coef": 0, "adap_kl_ctrl": false, "target": 6.0, "horizon": 10000, "keep_top": 2}""");
+            Assert.Equal(2, ConfigBinder.Resolve<ExpertIterationConfig>(file, new Dictionary<string, string>()).KeepTop);
+            File.WriteAllText(file, """{"max_length": 512, "truncation_mode": "keep_end", "iterations": 2}""");
+            Assert.Equal(2, ConfigBinder.Resolve<IterativeDpoConfig>(file, new Dictionary<string, string>()).Iterations);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
         var e = Assert.Throws<ArgumentException>(() => ConfigBinder.Resolve<ExpertIterationConfig>(null, new Dictionary<string, string> { ["ent_coef"] = "0.1" }));
-        Assert.Contains("unknown setting 'ent_coef'", e.Message);
+        Assert.Contains("no entropy bonus", e.Message);
+        Assert.Contains("unknown setting 'ent_cof'", Assert.Throws<ArgumentException>(() =>
+            ConfigBinder.Resolve<ExpertIterationConfig>(null, new Dictionary<string, string> { ["ent_cof"] = "0" })).Message);
     }
 
     [Fact]

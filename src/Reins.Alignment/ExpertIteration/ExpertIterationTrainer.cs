@@ -10,6 +10,10 @@ using Reins.Tensors;
 namespace Reins.Alignment.ExpertIteration;
 
 /// <summary>Settings of expert iteration (rejection-sampling fine-tuning).</summary>
+[RetiredSetting("ent_coef", "0", "expert iteration imitates its best samples: it has no entropy bonus and no KL term")]
+[RetiredSetting("adap_kl_ctrl", "false", "expert iteration imitates its best samples: it has no entropy bonus and no KL term")]
+[RetiredSetting("target", "6", "expert iteration imitates its best samples: it has no entropy bonus and no KL term")]
+[RetiredSetting("horizon", "10000", "expert iteration imitates its best samples: it has no entropy bonus and no KL term")]
 public sealed record ExpertIterationConfig : IOnlineConfig
 {
     /// <inheritdoc/>

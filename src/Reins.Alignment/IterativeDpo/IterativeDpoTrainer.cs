@@ -22,6 +22,8 @@ namespace Reins.Alignment.IterativeDpo;
 /// pass), and the sampling between passes. max_prompt_length and max_completion_length bound the sampled prompts and
 /// completions, which are never truncated.
 /// </summary>
+[RetiredSetting("max_length", "512", "each pass trains on pairs as sampled, whose length max_prompt_length + max_completion_length bounds")]
+[RetiredSetting("truncation_mode", "keep_end", "each pass trains on pairs as sampled, whose length max_prompt_length + max_completion_length bounds")]
 public sealed record IterativeDpoConfig : ITrainerConfig
 {
     /// <inheritdoc/>

@@ -13,6 +13,10 @@ namespace Reins.Alignment.OnlineDpo;
 /// takes sigmoid and ipo) with offline DPO's options. A step samples two completions of each of
 /// per_device_train_batch_size × gradient_accumulation_steps × num_mini_batches / 2 prompts.
 /// </summary>
+[RetiredSetting("ent_coef", "0", "the DPO objective has no entropy bonus, and its KL strength is beta")]
+[RetiredSetting("adap_kl_ctrl", "false", "the DPO objective has no entropy bonus, and its KL strength is beta")]
+[RetiredSetting("target", "6", "the DPO objective has no entropy bonus, and its KL strength is beta")]
+[RetiredSetting("horizon", "10000", "the DPO objective has no entropy bonus, and its KL strength is beta")]
 public sealed record OnlineDpoConfig : IOnlineConfig
 {
     /// <inheritdoc/>

@@ -19,6 +19,28 @@ public interface ISettings
 }
 
 /// <summary>
+/// A key a config once accepted although its method never used it. Config files written then (`reins config defaults`
+/// output among them) hold it at <see cref="Default"/>, which is accepted and ignored; any other value is an error
+/// saying <see cref="Why"/>. It is neither a flag nor listed in the documentation.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]
+public sealed class RetiredSettingAttribute(string key, string @default, string why) : Attribute
+{
+    /// <summary>The snake_case key.</summary>
+    public string Key { get; } = key;
+    /// <summary>The value it had, as JSON text.</summary>
+    public string Default { get; } = @default;
+    /// <summary>Why the method has no such setting.</summary>
+    public string Why { get; } = why;
+
+    /// <summary>Whether <paramref name="text"/> (a JSON value or a flag's text) is the retired default.</summary>
+    public bool IsDefault(string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && double.TryParse(Default, NumberStyles.Float, CultureInfo.InvariantCulture, out double old)
+            ? value == old
+            : string.Equals(text.Trim('"'), Default.Trim('"'), StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>
 /// Resolves a trainer config from its defaults, then a JSON file (TRL's snake_case keys), then command-line values;
 /// later sources win. An unknown key or a value of the wrong type is an error naming the source and the key.
 /// </summary>
@@ -81,17 +103,28 @@ public static class ConfigBinder
             catch (JsonException e) { throw new InvalidDataException($"{jsonPath}: invalid JSON at line {e.LineNumber + 1}: {e.Message}"); }
             foreach (var (key, value) in json)
             {
-                if (!fields.TryGetValue(key, out var field))
+                if (fields.TryGetValue(key, out var field)) field.Set(config, FromJson(value, field, jsonPath));
+                else if (!IsRetiredDefault<T>(key, value?.ToJsonString() ?? "null", jsonPath))
                     throw new InvalidDataException($"{jsonPath}: unknown key '{key}' for {typeof(T).Name}{Suggest(key, fields.Keys)}.");
-                field.Set(config, FromJson(value, field, jsonPath));
             }
         }
         foreach (var (key, text) in overrides)
         {
-            if (!fields.TryGetValue(key, out var field)) throw new ArgumentException($"unknown setting '{key}' for {typeof(T).Name}{Suggest(key, fields.Keys)}.");
-            field.Set(config, FromText(text, field, "--" + key.Replace('_', '-')));
+            if (fields.TryGetValue(key, out var field)) field.Set(config, FromText(text, field, "--" + key.Replace('_', '-')));
+            else if (!IsRetiredDefault<T>(key, text, "--" + key.Replace('_', '-')))
+                throw new ArgumentException($"unknown setting '{key}' for {typeof(T).Name}{Suggest(key, fields.Keys)}.");
         }
         return (T)config;
+    }
+
+    /// <summary>The keys <typeparamref name="T"/> once accepted but never used (<see cref="RetiredSettingAttribute"/>).</summary>
+    public static IReadOnlyList<RetiredSettingAttribute> Retired<T>() => [.. typeof(T).GetCustomAttributes<RetiredSettingAttribute>()];
+
+    // A retired key at its old default is accepted and ignored; at any other value it is an error naming the reason.
+    private static bool IsRetiredDefault<T>(string key, string text, string source)
+    {
+        if (Retired<T>().FirstOrDefault(r => r.Key == key) is not { } retired) return false;
+        return retired.IsDefault(text) ? true : throw new ArgumentException($"{source}: '{key}' = {text}: {retired.Why}.");
     }
 
     /// <summary>The resolved settings as the JSON object written to the run's config.json.</summary>

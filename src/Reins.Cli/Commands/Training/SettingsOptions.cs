@@ -5,7 +5,8 @@ namespace Reins.Cli.Commands.Training;
 
 /// <summary>
 /// One flag per field of a settings record and its sections (<see cref="ConfigBinder.Fields{T}"/>): kebab-case, with the
-/// snake_case spelling as an alias, --out for output_dir, each flag's help ending with its default.
+/// snake_case spelling as an alias, --out for output_dir, each flag's help ending with its default; and a hidden one
+/// per retired key (<see cref="RetiredSettingAttribute"/>).
 /// </summary>
 internal sealed class SettingsOptions<T> where T : new()
 {
@@ -23,6 +24,13 @@ internal sealed class SettingsOptions<T> where T : new()
             option.HelpName = "value";
             command.Add(option);
             fields.Add((f.Key, option));
+        }
+        // Keys the method once accepted and never used still parse, hidden: their old default passes, anything else is refused.
+        foreach (var retired in ConfigBinder.Retired<T>())
+        {
+            var option = new Option<string?>("--" + retired.Key.Replace('_', '-'), "--" + retired.Key) { Hidden = true };
+            command.Add(option);
+            fields.Add((retired.Key, option));
         }
     }
 
