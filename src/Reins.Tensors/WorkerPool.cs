@@ -7,8 +7,10 @@ namespace Reins.Tensors;
 /// The threads behind <see cref="Engine.For"/>: the caller plus dedicated helpers that share a loop's indices through
 /// one atomic counter. A helper spins for a while after each loop before it sleeps, because a decode step runs about
 /// thirty parallel loops ~150 µs apart, and waking a sleeping thread-pool thread for each one cost ~0.2 ms of a ~4.5 ms
-/// step on the reference VM (BENCHMARKS.md). One loop runs at a time; a second caller, or a loop started from
-/// inside a loop body, runs on its own thread alone.
+/// step on the reference VM (BENCHMARKS.md). A sleeping helper waits for the generation to move past the one it has
+/// seen (a monitor with a predicate), so a wake-up can be neither lost nor taken by another helper, whatever the thread
+/// count, core count and load. One loop runs at a time; a second caller, or a loop started from inside a loop body,
+/// runs on its own thread alone.
 /// </summary>
 internal sealed class WorkerPool
 {
@@ -17,7 +19,7 @@ internal sealed class WorkerPool
 
     private readonly Lock gate = new();
     private readonly List<Thread> helpers = [];
-    private readonly SemaphoreSlim wake = new(0);
+    private readonly object sleepers = new();
     private long generation;
     private int sleeping, pending, wanted, next, count;
     private Action<int>? body;
@@ -42,8 +44,10 @@ internal sealed class WorkerPool
             }
             (this.body, this.count, next, failure, wanted, pending) = (body, count, 0, null, helperCount, helperCount);
             Interlocked.Increment(ref generation); // publishes the loop (a full fence)
-            int asleep = Volatile.Read(ref sleeping);
-            if (asleep > 0) wake.Release(asleep);
+            // A helper that counted itself asleep before this read waits on the monitor, or will find the new generation
+            // when it takes the monitor; one that counts itself after it sees the new generation without sleeping.
+            if (Volatile.Read(ref sleeping) > 0)
+                lock (sleepers) Monitor.PulseAll(sleepers);
             Work();
             var spin = new SpinWait();
             while (Volatile.Read(ref pending) > 0) spin.SpinOnce(sleep1Threshold: -1);
@@ -83,9 +87,11 @@ internal sealed class WorkerPool
             while (Volatile.Read(ref generation) == seen && Stopwatch.GetTimestamp() - start < SpinTicks) Thread.SpinWait(20);
             if (Volatile.Read(ref generation) == seen)
             {
-                // Announce the sleep, then look once more: a loop posted in between either sees us asleep and wakes us, or we see it here.
+                // Announce the sleep, then wait under the monitor until the generation moves: a loop posted after the
+                // announcement pulses the monitor, and one posted before it is seen by the predicate.
                 Interlocked.Increment(ref sleeping);
-                if (Volatile.Read(ref generation) == seen) wake.Wait();
+                lock (sleepers)
+                    while (Volatile.Read(ref generation) == seen) Monitor.Wait(sleepers);
                 Interlocked.Decrement(ref sleeping);
                 continue;
             }

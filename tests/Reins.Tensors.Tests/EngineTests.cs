@@ -43,4 +43,40 @@ public class EngineTests
         Engine.ForRanges(10, 4, (s, n) => { lock (pieces) pieces.Add((s, n)); });
         Assert.Equal([(0, 4), (4, 4), (8, 2)], pieces.OrderBy(p => p.Item1));
     }
+
+    [Fact]
+    public async Task MoreHelpersThanCoresUnderLoadNeverHang()
+    {
+        // Busy threads on every core, and loops with more helpers than cores separated by pauses long enough for the
+        // helpers to fall asleep, so wake-ups race with helpers going back to sleep. A lost or stolen wake-up leaves
+        // the caller waiting forever: the run must finish well within its limit.
+        int cores = Environment.ProcessorCount;
+        using var stop = new CancellationTokenSource();
+        var load = Enumerable.Range(0, cores).Select(_ => new Thread(() => { while (!stop.IsCancellationRequested) Thread.SpinWait(1000); }) { IsBackground = true }).ToList();
+        load.ForEach(t => t.Start());
+        try
+        {
+            var run = Task.Run(() =>
+            {
+                foreach (int helpers in new[] { cores, 2 * cores + 1, 8 * cores })
+                {
+                    var pool = new WorkerPool();
+                    for (int loop = 0; loop < 150; loop++)
+                    {
+                        var hits = new int[4 * (helpers + 1)];
+                        pool.Run(hits.Length, helpers, i => Interlocked.Increment(ref hits[i]));
+                        if (hits.Any(h => h != 1)) throw new InvalidOperationException($"{helpers} helpers, loop {loop}: an index ran {hits.First(h => h != 1)} times.");
+                        if (loop % 3 == 0) Thread.Sleep(2);
+                    }
+                }
+            });
+            var first = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(90)));
+            Assert.True(first == run, "the worker pool hung: a helper slept through a loop it was part of.");
+            await run;
+        }
+        finally
+        {
+            stop.Cancel();
+        }
+    }
 }
