@@ -28,7 +28,8 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
 };
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromMinutes(2) });
+    using var signals = new StopSignals();
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, signals.Token);
 }
 catch (Exception e) when (UserErrors.Is(e))
 {

@@ -114,6 +114,36 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public async Task RepeatedStopSignalsDuringAPendingRewardCallEndInACheckpointAndExitCode130()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var path = Init("signalled");
+        var prompts = Path.Combine(dir, "signal-prompts.jsonl");
+        File.WriteAllLines(prompts, Enumerable.Range(0, 8).Select(i => $"{{\"prompt\":\"{i}:\"}}"));
+        var run = Path.Combine(dir, "signal-run");
+        // A reward program that reads every request and never answers: the step waits in the reward call.
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "reins.dll"), "grpo", "--model", path, "--train", prompts, "--reward-command", "cat > /dev/null",
+            "--max-steps", "3", "--per-device-train-batch-size", "8", "--max-completion-length", "4", "--out", run, "--threads", "1" }) info.ArgumentList.Add(a);
+        using var reins = System.Diagnostics.Process.Start(info)!;
+        var stderr = new System.Text.StringBuilder();
+        reins.ErrorDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
+        reins.BeginErrorReadLine();
+        var started = DateTime.UtcNow;
+        while (!File.Exists(Path.Combine(run, "config.json")) && DateTime.UtcNow - started < TimeSpan.FromSeconds(60)) await Task.Delay(100);
+        await Task.Delay(1500);
+        for (int i = 0; i < 3; i++) System.Diagnostics.Process.Start("kill", ["-TERM", reins.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await reins.WaitForExitAsync(limit.Token);
+        string log;
+        lock (stderr) log = stderr.ToString();
+        Assert.DoesNotContain("Unhandled", log);
+        Assert.Equal(130, reins.ExitCode);
+        Assert.Contains("interrupted at step 0", log);
+        Assert.True(Directory.Exists(Path.Combine(run, "checkpoint-0")), log);
+    }
+
+    [Fact]
     public void MemoryPlanNamesTheLargestModelEachMethodFits()
     {
         string Row(string output, string method) => output.Split('\n').Single(l => l.StartsWith(method + " ", StringComparison.Ordinal));

@@ -28,7 +28,9 @@ public static class BestOfNSampler
         for (int start = 0; start < prompts.Count && !cancellation.IsCancellationRequested; start += promptsPerBatch)
         {
             var batch = sampler.Tokenize([.. prompts.Skip(start).Take(promptsPerBatch)]);
-            var scored = sampler.Sample(policy, batch, CompletionSampler.SeededByPrompt(options, start, batch.Count), missingEosPenalty);
+            ScoredCompletions scored;
+            try { scored = sampler.Sample(policy, batch, CompletionSampler.SeededByPrompt(options, start, batch.Count), missingEosPenalty, cancellation); }
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested) { break; }
             for (int p = 0; p < batch.Count; p++)
             {
                 var ranked = Top(scored.Scores.AsSpan(p * n, n), keepTop);

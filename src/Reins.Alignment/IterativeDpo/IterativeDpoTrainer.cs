@@ -222,7 +222,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
         for (int start = 0; start < promptIndices.Length && !cancellation.IsCancellationRequested; start += Config.GenerationBatchSize)
         {
             var batch = promptIndices.Skip(start).Take(Config.GenerationBatchSize).Select(i => prompts[i]).ToArray();
-            var scored = sampler.Sample(Model, batch, Config.Sampling.Options(n, seed + (ulong)start), Config.Sampling.MissingEosPenalty);
+            var scored = sampler.Sample(Model, batch, Config.Sampling.Options(n, seed + (ulong)start), Config.Sampling.MissingEosPenalty, cancellation);
             scores.AddRange(scored.Scores);
             finished += scored.Requests.Count(r => r.Finished);
             tokens += scored.Samples.Sum(s => s.Tokens.Length);

@@ -50,8 +50,9 @@ public sealed class CompletionSampler
     /// <paramref name="missingEosPenalty"/>, a completion cut off by the length cap scores that much less (TRL's
     /// "EOS trick"), so a policy learns to finish rather than being paid for whatever text the cap left.
     /// </summary>
-    public ScoredCompletions Sample(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts, SamplingOptions options, float? missingEosPenalty) =>
-        Score(prompts, Generate(policy, prompts, options), missingEosPenalty);
+    public ScoredCompletions Sample(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts, SamplingOptions options, float? missingEosPenalty,
+        CancellationToken cancellation = default) =>
+        Score(prompts, Generate(policy, prompts, options), missingEosPenalty, cancellation);
 
     /// <summary>The first half of <see cref="Sample"/>: completions of each prompt, stopping at EOS, decoded.</summary>
     public IReadOnlyList<GeneratedSequence> Generate(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts, SamplingOptions options) =>
@@ -79,11 +80,12 @@ public sealed class CompletionSampler
         options with { PromptSeeds = [.. Enumerable.Range(first, count).Select(i => options.Seed * 1_000_003UL + (ulong)i)] };
 
     /// <summary>The second half of <see cref="Sample"/>: the reward of each sample of <paramref name="prompts"/>, less the missing-EOS penalty.</summary>
-    public ScoredCompletions Score(IReadOnlyList<TokenizedPrompt> prompts, IReadOnlyList<GeneratedSequence> samples, float? missingEosPenalty)
+    public ScoredCompletions Score(IReadOnlyList<TokenizedPrompt> prompts, IReadOnlyList<GeneratedSequence> samples, float? missingEosPenalty,
+        CancellationToken cancellation = default)
     {
         var requests = samples.Select(s => new ScoringRequest(prompts[s.PromptIndex].Source.Prompt.Text ?? decode(s.PromptIds), s.Text!,
             s.PromptIds, s.Tokens, s.FinishReason == FinishReason.Stop, prompts[s.PromptIndex].Source.Extra)).ToArray();
-        var (scores, components) = reward.ScoreEach(requests);
+        var (scores, components) = reward.ScoreEach(requests, cancellation);
         if (missingEosPenalty is { } penalty)
             for (int i = 0; i < scores.Length; i++)
                 if (!requests[i].Finished) scores[i] -= penalty;

@@ -176,8 +176,21 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     {
         GlobalStep = step;
         var metrics = new Dictionary<string, double>();
-        // dropLast keeps every rollout the same size, so groups and mini-batches always divide it.
-        var rollout = Collect(sampler.NextBatch(PromptsPerStep, dropLast: true), metrics);
+        // A stop while the reward scores (a slow program, a server) ends the step before the update: the prompt position
+        // and the generator go back to where the step began, so the checkpoint then saved resumes exactly.
+        var (cursor, state) = (sampler.Cursor, rng.GetState());
+        EvaluatedRollout rollout;
+        try
+        {
+            // dropLast keeps every rollout the same size, so groups and mini-batches always divide it.
+            rollout = Collect(sampler.NextBatch(PromptsPerStep, dropLast: true), metrics, cancellation);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            sampler.Restore(cursor);
+            rng.SetState(state);
+            throw;
+        }
         var batch = Timed("advantages", () => Advantages(rollout, metrics));
         Timed("update", () => Update(batch, schedule.At(step), metrics));
         if (metrics.TryGetValue("objective/kl", out double kl)) plan.Kl.Update(kl, rollout.Rollout.Rows);
@@ -205,13 +218,13 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     /// The first two stages and the frozen models' view: G completions of each prompt sampled and scored (stopping at
     /// EOS or max_completion_length), then the reference's log-probs and the critic's values of their tokens.
     /// </summary>
-    private EvaluatedRollout Collect(int[] promptIndices, Dictionary<string, double> metrics)
+    private EvaluatedRollout Collect(int[] promptIndices, Dictionary<string, double> metrics, CancellationToken cancellation)
     {
         var sampling = config.Online.Sampling;
         var options = sampling.Options(plan.SamplesPerPrompt, rng.NextUInt64());
         var batch = promptIndices.Select(i => prompts[i]).ToArray();
         var samples = Timed("generation", () => completions.Generate(Model, batch, options));
-        var scored = Timed("reward", () => completions.Score(batch, samples, sampling.MissingEosPenalty));
+        var scored = Timed("reward", () => completions.Score(batch, samples, sampling.MissingEosPenalty, cancellation));
         var rollout = Rollout.FromSamples(scored.Samples, plan.SamplesPerPrompt, completions.PadId);
         int chunk = config.Training.PerDeviceTrainBatchSize;
         // The generator's log-probs are at the sampling temperature; a method that scores at another re-scores them.

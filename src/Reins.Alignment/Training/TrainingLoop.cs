@@ -11,7 +11,11 @@ public sealed record TrainResult(long Steps, bool Interrupted, IReadOnlyDictiona
 /// <summary>What a method gives the <see cref="TrainingLoop"/>: its steps, the progress each logged row records, and its evaluation.</summary>
 public interface ITrainingSteps
 {
-    /// <summary>Runs 0-based step <paramref name="step"/> and returns its metrics, or null when cancellation stopped it midway (it then saved what a resume needs itself).</summary>
+    /// <summary>
+    /// Runs 0-based step <paramref name="step"/> and returns its metrics; null when cancellation stopped it midway and it
+    /// saved what a resume needs itself; or an <see cref="OperationCanceledException"/> when it stopped before changing
+    /// anything a checkpoint holds (the loop then saves one as of the step's start).
+    /// </summary>
     IReadOnlyDictionary<string, double>? Step(long step, CancellationToken cancellation);
 
     /// <summary>What every logged row ends with after <paramref name="steps"/> steps: "epoch" (online runs put "episode" first).</summary>
@@ -59,7 +63,14 @@ public sealed class TrainingLoop(RunDirectory run, LoopSchedule schedule, ICheck
                 checkpoints.SaveInterrupted(step, total);
                 return new TrainResult(step, Interrupted: true, last);
             }
-            if (steps.Step(step, cancellation) is not { } metrics) return new TrainResult(step, Interrupted: true, last);
+            IReadOnlyDictionary<string, double>? metrics;
+            try { metrics = steps.Step(step, cancellation); }
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            {
+                checkpoints.SaveInterrupted(step, total);
+                return new TrainResult(step, Interrupted: true, last);
+            }
+            if (metrics is null) return new TrainResult(step, Interrupted: true, last);
             step++;
             window.Add(metrics);
 

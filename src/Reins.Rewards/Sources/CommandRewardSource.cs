@@ -8,10 +8,16 @@ namespace Reins.Rewards.Sources;
 /// Scores with an external program speaking JSON lines: for every request it reads one object on stdin (see
 /// <see cref="ScoringRequestJson.ToJson"/>) and writes one line on stdout, a number or {"reward": number} (null = does
 /// not apply), in request order; blank lines are skipped. The program is started once through the shell and kept
-/// running across batches, so it may load a model or a test harness once. Its stderr goes to ours.
+/// running across batches, so it may load a model or a test harness once. Its stderr goes to ours. A score that does
+/// not arrive within <c>timeout</c> (default <see cref="DefaultTimeout"/>) of the request, or of the score before it,
+/// is an error naming the program, which is stopped; the next batch starts it afresh.
 /// </summary>
-public sealed class CommandRewardSource(string command, string name = "command") : IRewardSource, IDisposable
+public sealed class CommandRewardSource(string command, string name = "command", TimeSpan? timeout = null) : IRewardSource, IDisposable
 {
+    /// <summary>How long a score may take when no timeout is given: 5 minutes.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(5);
+
+    private readonly TimeSpan timeout = timeout ?? DefaultTimeout;
     private Process? process;
 
     /// <inheritdoc/>
@@ -27,14 +33,14 @@ public sealed class CommandRewardSource(string command, string name = "command")
         {
             foreach (var request in requests) p.StandardInput.WriteLine(ScoringRequestJson.ToJson(request).ToJsonString());
             p.StandardInput.Flush();
-        }, cancellation);
+        }, CancellationToken.None);
         var scores = new float[requests.Count];
         try
         {
             for (int i = 0; i < scores.Length; i++)
             {
                 string? line;
-                do line = p.StandardOutput.ReadLineAsync(cancellation).AsTask().GetAwaiter().GetResult();
+                do line = ReadLine(p, i, scores.Length, cancellation);
                 while (line is not null && string.IsNullOrWhiteSpace(line));
                 if (line is null)
                 {
@@ -50,11 +56,24 @@ public sealed class CommandRewardSource(string command, string name = "command")
         }
         catch
         {
-            // The conversation is out of step now; the next batch starts a fresh program.
+            // The conversation is out of step now; the next batch starts a fresh program. Stopping this one ends the
+            // writer too (a broken pipe), whose failure is then of no interest.
             Dispose();
+            writing.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
             throw;
         }
         return scores;
+    }
+
+    // The next line of the program's output. A read of a pipe cannot be cancelled, so the wait for it is: on a timeout or
+    // a stop the caller kills the program, which ends the read.
+    private string? ReadLine(Process p, int index, int count, CancellationToken cancellation)
+    {
+        try { return p.StandardOutput.ReadLineAsync(CancellationToken.None).AsTask().WaitAsync(timeout, cancellation).GetAwaiter().GetResult(); }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"reward command '{command}': no score {index + 1} of {count} within {timeout.TotalSeconds:G} s (--reward-timeout).");
+        }
     }
 
     private Process Start()

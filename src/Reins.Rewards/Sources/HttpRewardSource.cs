@@ -9,12 +9,14 @@ namespace Reins.Rewards.Sources;
 /// {"query": [prompt + completion], "prompts": [...], "labels": [record[labelField] or null]}, answered by
 /// {"rewards": [one number per query]}. The body also carries "completions", "finished" and "records" (every request
 /// as <see cref="ScoringRequestJson.ToJson"/> writes it), so a server can read any field of the prompt record.
-/// A failed request (no connection, a 5xx status) is retried, as OpenRLHF does, before the error is raised.
+/// A failed request (no connection, a 5xx status) is retried, as OpenRLHF does, before the error is raised; a reply that
+/// does not come within <c>timeout</c> (default <see cref="CommandRewardSource.DefaultTimeout"/>) is an error at once.
 /// </summary>
-public sealed class HttpRewardSource(Uri endpoint, string labelField = "answer", string name = "remote", HttpClient? client = null) : IRewardSource
+public sealed class HttpRewardSource(Uri endpoint, string labelField = "answer", string name = "remote", HttpClient? client = null, TimeSpan? timeout = null) : IRewardSource
 {
     private const int Attempts = 3;
-    private readonly HttpClient http = client ?? new HttpClient { Timeout = TimeSpan.FromMinutes(3) };
+    private readonly HttpClient http = client ?? new HttpClient { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+    private readonly TimeSpan timeout = timeout ?? CommandRewardSource.DefaultTimeout;
 
     /// <inheritdoc/>
     public string Name { get; } = name;
@@ -44,10 +46,12 @@ public sealed class HttpRewardSource(Uri endpoint, string labelField = "answer",
     {
         for (int attempt = 1; ; attempt++)
         {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            deadline.CancelAfter(timeout);
             try
             {
-                using var response = http.PostAsJsonAsync(endpoint, body, cancellation).GetAwaiter().GetResult();
-                string text = response.Content.ReadAsStringAsync(cancellation).GetAwaiter().GetResult();
+                using var response = http.PostAsJsonAsync(endpoint, body, deadline.Token).GetAwaiter().GetResult();
+                string text = response.Content.ReadAsStringAsync(deadline.Token).GetAwaiter().GetResult();
                 if ((int)response.StatusCode >= 500 && attempt < Attempts) { Thread.Sleep(1000); continue; }
                 if (!response.IsSuccessStatusCode)
                     throw new InvalidDataException($"reward endpoint {endpoint}: HTTP {(int)response.StatusCode} {response.ReasonPhrase}: {Shorten(text)}");
@@ -61,6 +65,10 @@ public sealed class HttpRewardSource(Uri endpoint, string labelField = "answer",
             catch (HttpRequestException e)
             {
                 throw new InvalidDataException($"reward endpoint {endpoint}: {e.Message} (after {Attempts} attempts).");
+            }
+            catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+            {
+                throw new TimeoutException($"reward endpoint {endpoint}: no reply within {timeout.TotalSeconds:G} s (--reward-timeout).");
             }
         }
     }

@@ -169,6 +169,49 @@ public class OnlineRunTests(ITestOutputHelper output)
         Assert.Equal(evalRows[0].ToJsonString(), Run("again", 2, TinyTask.Prompts("abc")).First(r => r.ContainsKey("eval_reward")).ToJsonString());
     }
 
+    // Scores like TinyTask.Reward, except that its call number blockAt waits until the run is stopped.
+    private sealed class StallingReward(int blockAt) : IRewardSource
+    {
+        private readonly IRewardSource inner = TinyTask.Reward();
+        private int calls;
+        public string Name => "copy";
+        public float[] Score(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default)
+        {
+            if (++calls == blockAt) Task.Delay(Timeout.Infinite, cancellation).GetAwaiter().GetResult();
+            return inner.Score(requests, cancellation);
+        }
+    }
+
+    [Fact]
+    public async Task AStopWhileTheRewardScoresSavesTheStepsStartAndResumesExactly()
+    {
+        using var scratch = new Scratch();
+        GrpoConfig Config(string name) => new()
+        {
+            Training = new() { OutputDir = scratch.Dir(name), MaxSteps = 6, LearningRate = 3e-3f, PerDeviceTrainBatchSize = 8, LoggingSteps = 1 },
+            Online = new() { Sampling = new() { MaxCompletionLength = 4 } },
+            Beta = 0.05f,
+        };
+        var reference = TinyTask.Model();
+        new GrpoTrainer(Config("straight"), LearningTests.Copy(reference), reference, TinyTask.Inputs(TinyTask.Reward())).Train();
+
+        // The fourth reward call blocks; the stop comes while it waits.
+        using var stop = new CancellationTokenSource();
+        var stalled = new GrpoTrainer(Config("stopped"), LearningTests.Copy(reference), reference, TinyTask.Inputs(new StallingReward(blockAt: 4)));
+        var running = Task.Run(() => stalled.Train(cancellation: stop.Token));
+        await Task.Delay(2000);
+        stop.Cancel();
+        Assert.True(await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(60))) == running, "the stop did not end the pending reward call");
+        var interrupted = await running;
+        Assert.True(interrupted.Interrupted);
+        Assert.Equal(3, interrupted.Steps);
+        Assert.True(Directory.Exists(Path.Combine(scratch.Dir("stopped"), "checkpoint-3")));
+
+        var resumed = new GrpoTrainer(Config("stopped"), LearningTests.Copy(reference), reference, TinyTask.Inputs(TinyTask.Reward())).Train(resume: true);
+        Assert.Equal(6, resumed.Steps);
+        Assert.Equal(File.ReadAllText(Path.Combine(scratch.Dir("straight"), "metrics.jsonl")), File.ReadAllText(Path.Combine(scratch.Dir("stopped"), "metrics.jsonl")));
+    }
+
     [Fact]
     public void SettingsThatCannotWorkAreRefused()
     {

@@ -117,6 +117,50 @@ public class RewardSourceTests
         await server;
     }
 
+    [Fact]
+    public void ACommandThatNeverAnswersTimesOutNamingItselfAndIsStopped()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var silent = new CommandRewardSource("cat > /dev/null", "silent", TimeSpan.FromSeconds(1));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.Throws<TimeoutException>(() => silent.Score([Request("a"), Request("b")]));
+        Assert.Contains("cat > /dev/null", e.Message);
+        Assert.Contains("--reward-timeout", e.Message);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.9, 30);
+        // A stop while waiting ends the wait at once, as a cancellation.
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        using var slow = new CommandRewardSource("cat > /dev/null", "slow", TimeSpan.FromMinutes(10));
+        Assert.ThrowsAny<OperationCanceledException>(() => slow.Score([Request("a")], stop.Token));
+    }
+
+    [Fact]
+    public void AnEndpointThatNeverRepliesTimesOut()
+    {
+        // A server that accepts the connection and the request, and never answers.
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var accepted = new CancellationTokenSource();
+        var held = new List<TcpClient>();
+        var server = Task.Run(async () =>
+        {
+            try { while (true) held.Add(await listener.AcceptTcpClientAsync(accepted.Token)); }
+            catch (OperationCanceledException) { }
+        });
+        try
+        {
+            var source = new HttpRewardSource(new Uri($"http://127.0.0.1:{port}/score"), timeout: TimeSpan.FromSeconds(1));
+            var e = Assert.Throws<TimeoutException>(() => source.Score([Request("a")]));
+            Assert.Contains($"127.0.0.1:{port}", e.Message);
+        }
+        finally
+        {
+            accepted.Cancel();
+            listener.Stop();
+            held.ForEach(c => c.Dispose());
+        }
+    }
+
     private static int FreePort()
     {
         var probe = new TcpListener(IPAddress.Loopback, 0);

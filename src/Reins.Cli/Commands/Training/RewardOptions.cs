@@ -34,6 +34,11 @@ internal sealed class RewardOptions
     {
         Description = "Record field sent as the labels of --reward-url.", DefaultValueFactory = _ => "answer",
     };
+    private readonly Option<double> timeout = new("--reward-timeout")
+    {
+        Description = "Seconds a --reward-command may take for one score, or a --reward-url for one reply, before the step fails naming it.",
+        DefaultValueFactory = _ => CommandRewardSource.DefaultTimeout.TotalSeconds,
+    };
     private readonly Option<string?> weights = new("--reward-weights")
     {
         Description = "Comma-separated weights of the reward sources, in the order model, ensemble, functions, command, url (default: all 1).",
@@ -42,7 +47,7 @@ internal sealed class RewardOptions
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public RewardOptions(Command command)
     {
-        foreach (var o in new Option[] { model, ensemble, aggregation, uncertainty, functions, this.command, url, labelField, weights }) command.Add(o);
+        foreach (var o in new Option[] { model, ensemble, aggregation, uncertainty, functions, this.command, url, labelField, timeout, weights }) command.Add(o);
     }
 
     /// <summary>The reward source the flags describe; dispose it when training ends (it may own a process).</summary>
@@ -63,10 +68,13 @@ internal sealed class RewardOptions
             sources.Add(new EnsembleRewardSource(RewardEnsemble.Load(dir), new TokenizerEncoder(Tokenizer.Load(RewardEnsemble.MemberPath(dir, 0))), kind, r.GetValue(uncertainty)));
         }
         sources.AddRange((r.GetValue(functions) ?? []).Select(VerifiableRewards.Create));
-        CommandRewardSource? program = r.GetValue(command) is { } c ? new CommandRewardSource(c) : null;
+        double seconds = r.GetValue(timeout);
+        if (!(seconds > 0 && seconds <= int.MaxValue / 1000.0)) throw new ArgumentException($"--reward-timeout: {seconds.ToString(CultureInfo.InvariantCulture)} is not a number of seconds above 0.");
+        var limit = TimeSpan.FromSeconds(seconds);
+        CommandRewardSource? program = r.GetValue(command) is { } c ? new CommandRewardSource(c, timeout: limit) : null;
         if (program is not null) sources.Add(program);
         if (r.GetValue(url) is { } u)
-            sources.Add(new HttpRewardSource(Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri : throw new ArgumentException($"--reward-url: '{u}' is not an absolute URL."), r.GetValue(labelField)!));
+            sources.Add(new HttpRewardSource(Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri : throw new ArgumentException($"--reward-url: '{u}' is not an absolute URL."), r.GetValue(labelField)!, timeout: limit));
         if (sources.Count == 0) throw new ArgumentException("no reward: give --reward-model DIR, --reward-ensemble DIR, --reward-function NAME, --reward-command CMD or --reward-url URL.");
         var w = ParseWeights(r.GetValue(weights), sources.Count);
         resources = program;
