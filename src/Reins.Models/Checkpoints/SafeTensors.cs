@@ -44,7 +44,12 @@ public sealed class SafeTensorsReader
     /// <summary>Entries in header order.</summary>
     public IReadOnlyCollection<SafeTensorInfo> Tensors => tensors.Values;
 
-    /// <summary>Opens the file and validates its header against the file size.</summary>
+    /// <summary>
+    /// Opens the file and validates it as the reference implementation does: the header is UTF-8 JSON, an object whose
+    /// "__metadata__" (optional) maps strings to strings and whose every other entry has a known dtype, a shape of
+    /// non-negative integers and two integer data_offsets of exactly its size; sorted by offset, the tensors lie back to
+    /// back from the start of the data region and end exactly at the end of the file.
+    /// </summary>
     public SafeTensorsReader(string path)
     {
         Path = path;
@@ -59,35 +64,67 @@ public sealed class SafeTensorsReader
         var header = new byte[headerLength];
         RandomAccess.Read(file, header, 8);
         dataStart = 8 + (long)headerLength;
+        if (!System.Text.Unicode.Utf8.IsValid(header)) throw new InvalidDataException($"{path}: the header is not valid UTF-8.");
         JsonObject root;
-        try { root = JsonNode.Parse(header)?.AsObject() ?? throw new InvalidDataException($"{path}: empty header."); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: header is not valid JSON: {e.Message}"); }
+        // JsonObject materializes lazily and would only see a repeated name later; the document parser checks it up front.
+        try { root = JsonNode.Parse(header, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject ?? throw new InvalidDataException($"{path}: the header is not a JSON object."); }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: the header is not valid JSON with distinct names: {e.Message}");
+        }
         var meta = new Dictionary<string, string>();
         foreach (var (name, node) in root)
         {
             if (name == "__metadata__")
             {
-                foreach (var (k, v) in node!.AsObject()) meta[k] = v?.GetValue<string>() ?? "";
+                var map = node as JsonObject ?? throw new InvalidDataException($"{path}: __metadata__ is not an object.");
+                foreach (var (k, v) in map)
+                    meta[k] = v is JsonValue value && value.TryGetValue<string>(out var text) ? text : throw new InvalidDataException($"{path}: __metadata__ '{k}' is not a string.");
                 continue;
             }
             var o = node as JsonObject ?? throw new InvalidDataException($"{path}: entry '{name}' is not an object.");
-            string dt = o["dtype"]?.GetValue<string>() ?? throw new InvalidDataException($"{path}: tensor '{name}' has no dtype.");
+            string dt = o["dtype"] is JsonValue d && d.TryGetValue<string>(out var dtext) ? dtext : throw new InvalidDataException($"{path}: tensor '{name}' has no dtype string.");
             var dtype = dt switch
             {
                 "F32" => SafeTensorsDType.F32, "F16" => SafeTensorsDType.F16, "BF16" => SafeTensorsDType.BF16,
                 "I64" => SafeTensorsDType.I64, "I32" => SafeTensorsDType.I32,
                 _ => throw new InvalidDataException($"{path}: tensor '{name}' has dtype {dt}; Reins reads F32, F16, BF16, I64 and I32."),
             };
-            var shape = o["shape"]?.AsArray().Select(x => x!.GetValue<int>()).ToArray() ?? throw new InvalidDataException($"{path}: tensor '{name}' has no shape.");
-            var offs = o["data_offsets"]?.AsArray().Select(x => x!.GetValue<long>()).ToArray() ?? throw new InvalidDataException($"{path}: tensor '{name}' has no data_offsets.");
-            var info = new SafeTensorInfo(name, dtype, shape, offs[0], offs[1]);
-            if (offs.Length != 2 || offs[0] < 0 || offs[1] < offs[0] || info.Count * ElementSize(dtype) != offs[1] - offs[0])
+            var dims = Integers(o["shape"], $"{path}: tensor '{name}': shape");
+            if (dims.Any(x => x > int.MaxValue)) throw new InvalidDataException($"{path}: tensor '{name}' has a dimension above {int.MaxValue}.");
+            var offs = Integers(o["data_offsets"], $"{path}: tensor '{name}': data_offsets");
+            int[] shape = [.. dims.Select(x => (int)x)];
+            long count = 1;
+            foreach (long x in dims)
+                if (x != 0 && count > long.MaxValue / x / 8) throw new InvalidDataException($"{path}: tensor '{name}' has more elements than a file can hold.");
+                else count *= x;
+            if (offs.Length != 2 || offs[1] < offs[0] || count * ElementSize(dtype) != offs[1] - offs[0])
                 throw new InvalidDataException($"{path}: tensor '{name}' ({dt} {string.Join("x", shape)}) has data_offsets [{string.Join(",", offs)}] that do not match its size.");
-            if (dataStart + offs[1] > fileLength)
-                throw new InvalidDataException($"{path}: tensor '{name}' ends at byte {dataStart + offs[1]} but the file has {fileLength} (truncated).");
-            tensors[name] = info;
+            tensors[name] = new SafeTensorInfo(name, dtype, shape, offs[0], offs[1]);
         }
+        // Back to back from the data region's start to the file's end: no gap, overlap or trailing bytes, so a header
+        // length off by a few bytes (data read shifted) is caught, not loaded as garbage.
+        long end = 0;
+        foreach (var info in tensors.Values.OrderBy(t => t.Begin).ThenBy(t => t.End))
+        {
+            if (info.Begin != end)
+                throw new InvalidDataException($"{path}: tensor '{info.Name}' starts at data byte {info.Begin}, expected {end} ({(info.Begin < end ? "overlapping the tensor before it" : "a gap before it")}).");
+            end = info.End;
+        }
+        if (dataStart + end != fileLength)
+            throw new InvalidDataException($"{path}: the tensors cover {end} data bytes but the file holds {fileLength - dataStart} after its header ({(dataStart + end > fileLength ? "truncated" : "the header length or the offsets are wrong")}).");
         Metadata = meta;
+    }
+
+    // A JSON array of non-negative integers, or an error naming what it should be.
+    private static long[] Integers(JsonNode? node, string what)
+    {
+        if (node is not JsonArray array) throw new InvalidDataException($"{what} is not an array.");
+        var values = new long[array.Count];
+        for (int i = 0; i < values.Length; i++)
+            if (!(array[i] is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out values[i]) && values[i] >= 0))
+                throw new InvalidDataException($"{what}: element {i} ({array[i]?.ToJsonString() ?? "null"}) is not a non-negative integer.");
+        return values;
     }
 
     /// <summary>Bytes per element.</summary>
