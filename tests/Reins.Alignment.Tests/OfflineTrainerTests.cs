@@ -91,33 +91,114 @@ public sealed class OfflineTrainerTests : IDisposable
         }
     }
 
-    private SftTrainer Sft(string output, int maxSteps) => new(
+    private SftTrainer Sft(string output, int maxSteps, int loggingSteps = 1) => new(
         new SftConfig
         {
             Training = new()
             {
-                OutputDir = output, MaxSteps = maxSteps, SaveSteps = 3, LoggingSteps = 1, LearningRate = 1e-2f, PerDeviceTrainBatchSize = 4, GradientAccumulationSteps = 2,
+                OutputDir = output, MaxSteps = maxSteps, SaveSteps = 3, LoggingSteps = loggingSteps, LearningRate = 1e-2f, PerDeviceTrainBatchSize = 4, GradientAccumulationSteps = 2,
                 Seed = 5, WarmupRatio = 0.2, LrSchedulerType = "cosine",
             },
         },
         TinyModel(7), Encoder, [.. Enumerable.Range(0, 30).Select(i => new PromptCompletionExample(T($"n{i}="), T(new string((char)('a' + i % 5), 3 + i % 4))))], null, null);
 
-    [Fact]
-    public void ResumedRunReproducesTheUninterruptedOneExactly()
+    // With a row every 3 steps, the stop after step 5 falls inside the window of steps 4–6: the row at 6 must still
+    // average all three.
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void ResumedRunReproducesTheUninterruptedOneExactly(int loggingSteps)
     {
         Engine.Threads = 1;
         string straight = Path.Combine(dir, "straight"), resumed = Path.Combine(dir, "resumed");
-        Sft(straight, 8).Train();
+        Sft(straight, 8, loggingSteps).Train();
 
         using var cts = new CancellationTokenSource();
-        var first = Sft(resumed, 8).Train(cancellation: cts.Token, progress: new SynchronousProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>(p => { if (p.Step == 5) cts.Cancel(); }));
+        var first = Sft(resumed, 8, loggingSteps).Train(cancellation: cts.Token, progress: new SynchronousProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>(p => { if (p.Step == 5) cts.Cancel(); }));
         Assert.True(first.Interrupted);
         Assert.Equal(5, first.Steps);
-        var second = Sft(resumed, 8).Train(resume: true);
+        var second = Sft(resumed, 8, loggingSteps).Train(resume: true);
         Assert.False(second.Interrupted);
 
         Assert.Equal(File.ReadAllLines(Path.Combine(straight, "metrics.jsonl")), File.ReadAllLines(Path.Combine(resumed, "metrics.jsonl")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(resumed, "model.safetensors")));
+    }
+
+    // β = 1e38 scales the DPO gradient past float's range at the first step, whose loss (ln 2) is still finite.
+    private DpoTrainer Overflowing(string output, bool skip) => new(
+        new DpoConfig
+        {
+            Training = new() { OutputDir = output, MaxSteps = 3, SaveSteps = 1, LoggingSteps = 1, LearningRate = 1e-3f, MaxGradNorm = 0, PerDeviceTrainBatchSize = 4, SkipNonfiniteSteps = skip },
+            Loss = new() { Beta = 1e38f },
+        },
+        TinyModel(3), TinyModel(3), Encoder, Pairs(8, 2), null, null);
+
+    private static bool Finite(CausalLanguageModel model) => model.Parameters.All(p => p.ToArray().All(float.IsFinite));
+
+    [Fact]
+    public void ANonFiniteGradientStopsTheRunBeforeTheUpdate()
+    {
+        Engine.Threads = 1;
+        var trainer = Overflowing(Path.Combine(dir, "overflow"), skip: false);
+        var error = Assert.Throws<NonFiniteTrainingException>(() => trainer.Train());
+        Assert.StartsWith("step 1: grad_norm is ", error.Message);
+        Assert.True(Finite(trainer.Model), "the failing step was applied");
+        Assert.False(File.Exists(Path.Combine(dir, "overflow", "model.safetensors")));
+
+        // Asked to, the run skips such steps instead (here every one), counts them, and saves what it has.
+        var skipping = Overflowing(Path.Combine(dir, "skipping"), skip: true);
+        skipping.Train();
+        Assert.Equal([1.0, 1.0, 1.0], File.ReadLines(Path.Combine(dir, "skipping", "metrics.jsonl")).Select(l => JsonNode.Parse(l)!["nonfinite_skipped"]!.GetValue<double>()));
+        Assert.True(Finite(skipping.Model));
+    }
+
+    [Fact]
+    public void AnUpdateThatOverflowsTheWeightsStopsTheRunAndNoCheckpointHoldsThem()
+    {
+        Engine.Threads = 1;
+        string run = Path.Combine(dir, "diverged");
+        // AdamW moves every weight by about the learning rate: at 1e38 a few steps pass float's range, while the
+        // normalised forward pass can still give a finite loss.
+        var trainer = new SftTrainer(new SftConfig
+        {
+            Training = new() { OutputDir = run, MaxSteps = 8, SaveSteps = 1, LoggingSteps = 1, LearningRate = 1e38f, MaxGradNorm = 0, PerDeviceTrainBatchSize = 4 },
+        }, TinyModel(3), Encoder, [.. Enumerable.Range(0, 8).Select(i => new PromptCompletionExample(T($"n{i}="), T("abc")))], null, null);
+        Assert.IsType<NonFiniteTrainingException>(Record.Exception(() => trainer.Train()));
+        Assert.False(File.Exists(Path.Combine(run, "model.safetensors")));
+        foreach (var (_, checkpoint) in trainer.Run.Checkpoints())
+            Assert.True(Finite(Models.Checkpoints.HfCheckpoint.Load(checkpoint)), checkpoint);
+    }
+
+    [Fact]
+    public void OptimiserSettingsOutsideTheirRangeAreRefusedByName()
+    {
+        foreach (var (arguments, key) in new (TrainingArguments, string)[]
+        {
+            (new() { AdamBeta1 = 1 }, "adam_beta1"), (new() { AdamBeta2 = -0.5f }, "adam_beta2"), (new() { AdamEpsilon = 0 }, "adam_epsilon"),
+            (new() { LearningRate = float.PositiveInfinity }, "learning_rate"), (new() { WeightDecay = float.NaN }, "weight_decay"),
+        })
+            Assert.StartsWith(key + ":", Assert.Throws<ArgumentException>(arguments.Validate).Message);
+        var binder = Assert.Throws<ArgumentException>(() => ConfigBinder.Resolve<SftConfig>(null, new Dictionary<string, string> { ["learning_rate"] = "NaN" }));
+        Assert.Equal("--learning-rate: 'learning_rate' must be a finite number, got NaN.", binder.Message);
+    }
+
+    [Fact]
+    public void ARunDirectoryServesOneRunAtATime()
+    {
+        var run = new RunDirectory(Path.Combine(dir, "claimed"));
+        using (run.Claim(resume: false, overwrite: false))
+        {
+            Assert.Contains("another run is using this output directory", Assert.Throws<IOException>(() => run.Claim(resume: true, overwrite: false)).Message);
+            File.WriteAllText(run.MetricsPath, "{\"step\":1}\n");
+            Directory.CreateDirectory(run.CheckpointPath(1));
+        }
+        // Released: a fresh run is refused over the earlier one's files, a resume is not, and overwrite clears them.
+        Assert.Contains("already holds files of an earlier run", Assert.Throws<IOException>(() => run.Claim(resume: false, overwrite: false)).Message);
+        run.Claim(resume: true, overwrite: false).Dispose();
+        Directory.CreateDirectory(Path.Combine(run.Path, ".checkpoint-2.tmp-12345"));
+        File.WriteAllText(Path.Combine(run.Path, "config.json.tmp"), "half");
+        run.Claim(resume: false, overwrite: true).Dispose();
+        Assert.Equal([RunDirectory.LockFileName], Directory.EnumerateFileSystemEntries(run.Path).Select(Path.GetFileName));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Reins.Cli.Commands;
@@ -105,17 +106,22 @@ public sealed class StreamFormatTests
     public void TokenizeStreamKeepsOneOutputLinePerInputLine()
     {
         var tokenizer = Tokenizer.CreateByteLevel(259);
-        var input = new StringReader("{\"text\": \"hi\"}\nnot json\n{\"other\": 1}\n{\"text\": 5}\n\n{\"text\": \"é\"}\n");
+        // Line 7 escapes a lone surrogate, line 8 has a byte that is not UTF-8: each an error line, not a crash or U+FFFD.
+        var input = new MemoryStream([.. Encoding.UTF8.GetBytes("{\"text\": \"hi\"}\nnot json\n{\"other\": 1}\n{\"text\": 5}\n\n{\"text\": \"é\"}\n{\"text\": \"a\\ud800\"}\n{\"text\": \"a"),
+            0xFF, .. Encoding.UTF8.GetBytes("\"}\r\n{\"text\": \"b\"}")]);
         var output = new StringWriter();
         int errors = JsonlTokenization.Run(tokenizer, input, output, addSpecialTokens: true);
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(6, lines.Length);
-        Assert.Equal(4, errors);
+        Assert.Equal(9, lines.Length);
+        Assert.Equal(6, errors);
         Assert.Equal("{\"ids\":[256,104,105]}", lines[0]);
         Assert.StartsWith("{\"error\":\"line 2: not valid JSON", lines[1]);
         Assert.Equal("{\"error\":\"line 3: missing field \\\"text\\\"\"}", lines[2]);
         Assert.StartsWith("{\"error\":\"line 4: field \\\"text\\\" is Number", lines[3]);
         Assert.StartsWith("{\"error\":\"line 5:", lines[4]);
         Assert.Equal("{\"ids\":[256,195,169]}", lines[5]);
+        Assert.StartsWith("{\"error\":\"line 7: field \\\"text\\\" holds a lone surrogate", lines[6]);
+        Assert.StartsWith("{\"error\":\"line 8: not valid UTF-8 at byte 12", lines[7]);
+        Assert.Equal("{\"ids\":[256,98]}", lines[8]);
     }
 }

@@ -112,6 +112,42 @@ public sealed class ReaderErrorTests : FileWritingTests
     }
 
     [Fact]
+    public void BytesThatAreNotUtf8AreRefusedNamingTheLineNeverReplaced()
+    {
+        // A StreamReader would hand the parser U+FFFD in place of the bad byte, and the record would train as if valid.
+        string path = Files.PathOf("latin1.jsonl");
+        File.WriteAllBytes(path, [.. System.Text.Encoding.UTF8.GetBytes(Valid + "\n{\"prompt\": \"caf"), 0xE9, .. System.Text.Encoding.UTF8.GetBytes("\", \"chosen\": \"a\", \"rejected\": \"b\"}\n")]);
+        var error = ReadFails(path);
+        Assert.Equal((DatasetErrorReason.InvalidText, 2), (error.Reason, error.LineNumber));
+        Assert.StartsWith($"{path}:2: not valid UTF-8 at byte 16", error.Message);
+
+        var reader = new JsonlDatasetReader(path, new DatasetReadOptions { SkipInvalid = true });
+        Assert.Single(reader.Read().ToList());
+        Assert.Equal(1, reader.Report.Skipped[DatasetErrorReason.InvalidText]);
+    }
+
+    [Fact]
+    public void ALoneSurrogateEscapeIsInvalidTextNamingTheField()
+    {
+        string path = Files.Write("surrogate.jsonl", Valid, """{"prompt": "Q", "chosen": "a\ud800b", "rejected": "bad"}""", """{"prompt": "Q", "chosen": "a", "rejected": "b", "x\udc00": 1}""");
+        var error = ReadFails(path);
+        Assert.Equal((DatasetErrorReason.InvalidText, 2, "chosen"), (error.Reason, error.LineNumber, error.Field));
+        Assert.Contains("lone surrogate", error.Message);
+
+        var reader = new JsonlDatasetReader(path, new DatasetReadOptions { SkipInvalid = true });
+        Assert.Single(reader.Read().ToList());
+        Assert.Equal(2, reader.Report.Skipped[DatasetErrorReason.InvalidText]);
+    }
+
+    [Fact]
+    public void AByteOrderMarkAndCrLfLineEndsStillRead()
+    {
+        string path = Files.PathOf("bom.jsonl");
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(Valid + "\r\n" + Valid + "\r\n")]);
+        Assert.Equal(2, JsonlDatasetReader.Load<PreferenceExample>(path).Examples.Count);
+    }
+
+    [Fact]
     public void WithoutSkipInvalidTheFirstBadLineStopsTheRead()
     {
         string path = Files.Write("prefs.jsonl", Valid, "{not json", Valid);

@@ -96,7 +96,8 @@ public sealed class DpoTrainer : OfflineTrainer<DpoConfig>
         this.reference = needsReference ? reference : null;
         this.reference?.SetTrainable(false);
         (train, eval, Report) = (pairs.Train, pairs.Eval, pairs.Report);
-        if (train.Count == 0) throw new InvalidDataException("dpo: the training set has no usable pairs after tokenisation.");
+        Report.RequireUsable("dpo", train.Count(p => p.Chosen.HasLossTokens && p.Rejected.HasLossTokens));
+        RequireFits("dpo", "max_length", train.Max(p => Math.Max(p.Chosen.Length, p.Rejected.Length)));
         collator = new BatchCollator(padding);
         if (config.PrecomputeRefLogProbs && this.reference is not null)
         {
@@ -113,6 +114,9 @@ public sealed class DpoTrainer : OfflineTrainer<DpoConfig>
 
     /// <inheritdoc/>
     protected override int TrainCount => train.Count;
+
+    /// <inheritdoc/>
+    public override TokenizationReport DataReport => Report;
 
     /// <inheritdoc/>
     protected override StepOutput Step(int[] exampleIndices)

@@ -119,7 +119,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
     /// <inheritdoc/>
     public RunDirectory Run { get; }
     /// <summary>What tokenisation reported about the prompts.</summary>
-    public TokenizationReport Report => sampler.Report;
+    public TokenizationReport DataReport => sampler.Report;
 
     /// <summary>
     /// Sets up the run. <paramref name="reference"/> is the initial model (null: a frozen copy of <paramref name="policy"/>
@@ -154,6 +154,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
     /// </summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
+        using var lease = Run.Claim(resume, Config.Training.OverwriteOutputDir);
         Run.WriteConfig(ConfigBinder.ToJson(Config), Model.Config);
         promptOrder = new DataSampler(prompts.Count, Config.Training.Seed, shuffle: true);
         resumePassAt = 0;
@@ -167,6 +168,8 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
         var (pairs, metrics) = SamplePairs(k, promptOrder.NextBatch(PromptsPerIteration, dropLast: true), cancellation);
         if (cancellation.IsCancellationRequested) return null;
         string directory = IterationPath(k);
+        // A state left by an earlier run over this directory (overwrite_output_dir) must not mark this iteration done.
+        if (k != resumePassAt && File.Exists(Path.Combine(directory, IterationState.FileName))) File.Delete(Path.Combine(directory, IterationState.FileName));
         if (pairs.Count > 0)
         {
             var reference = Config.UpdateReference && Config.Loss.Type.NeedsReference() ? FrozenCopy(Model) : initialReference;
@@ -188,7 +191,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
     /// An iteration's directory is its checkpoint: the last one whose iteration_state.json exists (and every one before
     /// it) is finished, its final model the policy to go on from; the prompt order is replayed up to it.
     /// </summary>
-    long? ICheckpoints.RestoreLatest()
+    long? ICheckpoints.RestoreLatest(MetricsWindow window)
     {
         int done = 0;
         while (done < Config.Iterations && File.Exists(Path.Combine(IterationPath(done + 1), IterationState.FileName))) done++;
@@ -198,10 +201,11 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
         return done;
     }
 
-    // Each iteration saves its state as it ends, and an interrupted pass its own checkpoint.
-    void ICheckpoints.AfterStep(long step, long total) { }
+    // Each iteration saves its state as it ends, and an interrupted pass its own checkpoint; every iteration is logged,
+    // so no logging window is ever open at a checkpoint.
+    void ICheckpoints.AfterStep(long step, long total, MetricsWindow window) { }
 
-    void ICheckpoints.SaveInterrupted(long step, long total) { }
+    void ICheckpoints.SaveInterrupted(long step, long total, MetricsWindow window) { }
 
     void ICheckpoints.SaveFinal() => Run.SaveFinalModel(Model, writeExtraFiles);
 

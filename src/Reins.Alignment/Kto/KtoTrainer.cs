@@ -51,14 +51,25 @@ public sealed class KtoTrainer : OfflineTrainer<KtoConfig>
         (trainSet, evalSet) = config.Training.EvaluationSplit(trainSet, evalSet);
         this.reference = reference;
         reference.SetTrainable(false);
-        this.trainSet = trainSet;
         this.evalSet = evalSet ?? [];
         tokenizer = new DatasetTokenizer(encoder, config.Data.TokenizationOptions);
         collator = new BatchCollator(PaddingOptions.For(encoder));
+        // Batches are tokenised as they are drawn; one pass up front counts what tokenisation loses and leaves out
+        // the records it drops (long prompts, with drop_long_prompts).
+        var counting = new DatasetTokenizer(encoder, config.Data.TokenizationOptions);
+        var tokenized = trainSet.Select(counting.Unpaired).ToList();
+        this.trainSet = [.. trainSet.Where((_, i) => tokenized[i] is not null)];
+        var sequences = tokenized.OfType<TokenizedUnpaired>().ToList();
+        Report = counting.Report;
+        Report.RequireUsable("kto", sequences.Count(s => s.Sequence.HasLossTokens));
+        RequireFits("kto", "max_length", sequences.Max(s => s.Sequence.Length));
     }
 
-    /// <summary>What tokenisation reported.</summary>
-    public TokenizationReport Report => tokenizer.Report;
+    /// <summary>What tokenising the training set reported.</summary>
+    public TokenizationReport Report { get; }
+
+    /// <inheritdoc/>
+    public override TokenizationReport DataReport => Report;
 
     /// <inheritdoc/>
     protected override int TrainCount => trainSet.Count;

@@ -93,7 +93,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     /// <summary>The run's output directory.</summary>
     public RunDirectory Run { get; }
     /// <summary>What tokenisation reported about the prompts.</summary>
-    public TokenizationReport Report { get; }
+    public TokenizationReport DataReport { get; }
     /// <summary>The frozen reference policy π_ref, or null when nothing needs it.</summary>
     protected CausalLanguageModel? Reference { get; }
     /// <summary>Steps completed (rollouts collected and learned from) before the current one.</summary>
@@ -113,10 +113,10 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         completions = new CompletionSampler(inputs.Encoder, inputs.Decode, inputs.Reward, sampling.MaxPromptLength);
         var (prompts, evalPrompts) = training.EvaluationSplit(inputs.Prompts, inputs.EvalPrompts);
         this.prompts = completions.Tokenize(prompts);
-        Report = completions.Report;
+        DataReport = completions.Report;
         this.evalPrompts = evalPrompts is null ? [] : completions.Tokenize(evalPrompts);
         if (this.prompts.Count < PromptsPerStep)
-            throw new InvalidDataException($"{method}: {this.prompts.Count} usable prompts, fewer than the {PromptsPerStep} one step samples from.");
+            throw new InvalidDataException($"{method}: {this.prompts.Count} usable prompts, fewer than the {PromptsPerStep} one step samples from ({DataReport}).");
         int longest = this.prompts.Max(p => p.InputIds.Length);
         if (longest + sampling.MaxCompletionLength > policy.Config.MaxPositions)
             throw new ArgumentException($"{method}: prompts of up to {longest} tokens (max_prompt_length {sampling.MaxPromptLength}) plus max_completion_length {sampling.MaxCompletionLength} exceed the model's {policy.Config.MaxPositions} positions.");
@@ -158,12 +158,14 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     /// <summary>Runs max_steps steps (or num_train_epochs passes over the prompts), resuming from the latest checkpoint when <paramref name="resume"/> is set.</summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
+        using var lease = Run.Claim(resume, config.Training.OverwriteOutputDir);
         var training = config.Training;
         long total = training.MaxSteps > 0 ? training.MaxSteps : (long)Math.Ceiling(training.NumTrainEpochs * prompts.Count / PromptsPerStep);
         // One schedule of peak 1 scales every model's own peak learning rate (PPO's critic has its own).
         schedule = new LearningRateSchedule(LearningRateSchedule.ParseKind(training.LrSchedulerType), 1f, (long)(training.WarmupRatio * total), total);
         sampler = new DataSampler(prompts.Count, training.Seed, shuffle: true);
         Run.WriteConfig(ConfigBinder.ToJson(config), Model.Config);
+        if (!resume && DataReport.LostRecords) Run.AppendMetrics(0, DataReport.Metrics());
         List<ICheckpointPart> parts = [policy, new SamplerPart(sampler), new ProgressPart(this)];
         if (plan.Critic is { } critic) parts.Add(critic);
         var checkpoints = new RunCheckpoints(Run, Model, writeExtraFiles, parts, training, Epoch);
@@ -302,7 +304,8 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
             {
                 var miniRows = order[(m * mini)..((m + 1) * mini)];
                 var shape = new MiniBatch(mini, rollout.Gather(batch.LossMask, miniRows).Sum(x => (double)x), accumulation, config.Online.Sampling.MaxCompletionLength);
-                var (microBatches, norms) = TrainableModel.Step(parts, accumulation, a => Loss(batch, miniRows[(a * micro)..((a + 1) * micro)], shape), 1f, config.Training.MaxGradNorm);
+                var (microBatches, norms, skipped) = TrainableModel.Step(parts, accumulation, a => Loss(batch, miniRows[(a * micro)..((a + 1) * micro)], shape), 1f,
+                    config.Training.MaxGradNorm, config.Training.SkipNonfiniteSteps);
                 var window = new MetricsWindow();
                 foreach (var (microMetrics, loss) in microBatches)
                 {
@@ -311,6 +314,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
                     window.Add(new Dictionary<string, double> { ["loss"] = loss * accumulation });
                 }
                 foreach (var (metric, norm) in norms) window.Add(new Dictionary<string, double> { [metric] = norm });
+                if (config.Training.SkipNonfiniteSteps) window.Add(new Dictionary<string, double> { ["nonfinite_skipped"] = skipped ? 1 : 0 });
                 var means = window.Flush();
                 all.Add(means);
                 stopped = plan.TargetKl is { } target && means.TryGetValue("policy/approxkl_avg", out double approxKl) && approxKl > 1.5 * target;

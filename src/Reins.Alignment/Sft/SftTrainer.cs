@@ -65,7 +65,8 @@ public sealed class SftTrainer : OfflineTrainer<SftConfig>
         train = [.. trainSet.Select(tokenizer.Sft).OfType<TokenizedSequence>()];
         Report = tokenizer.Report;
         eval = evalSet is null ? [] : [.. evalSet.Select(new DatasetTokenizer(encoder, tokenizer.Options).Sft).OfType<TokenizedSequence>()];
-        if (train.Count == 0) throw new InvalidDataException("sft: the training set has no usable examples after tokenisation.");
+        Report.RequireUsable("sft", train.Count(s => s.HasLossTokens));
+        RequireFits("sft", "max_length", train.Max(s => s.Length));
         collator = new BatchCollator(PaddingOptions.For(encoder));
         if (config.Packing)
         {
@@ -74,6 +75,9 @@ public sealed class SftTrainer : OfflineTrainer<SftConfig>
         }
         else trainBlocks = [];
     }
+
+    /// <inheritdoc/>
+    public override TokenizationReport DataReport => Report;
 
     /// <inheritdoc/>
     protected override int TrainCount => Config.Packing ? trainBlocks.Count : train.Count;

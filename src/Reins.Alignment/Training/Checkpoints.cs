@@ -7,14 +7,17 @@ namespace Reins.Alignment.Training;
 /// <summary>Where a <see cref="TrainingLoop"/> keeps what a resume needs, and what it leaves at the end.</summary>
 public interface ICheckpoints
 {
-    /// <summary>Restores the latest checkpoint and returns its step, or null when there is none to resume from.</summary>
-    long? RestoreLatest();
+    /// <summary>
+    /// Restores the latest checkpoint, with the logging window it left open, and returns its step, or null when there is
+    /// none to resume from.
+    /// </summary>
+    long? RestoreLatest(MetricsWindow window);
 
-    /// <summary>Called after each step: saves a checkpoint when one is due.</summary>
-    void AfterStep(long step, long total);
+    /// <summary>Called after each step: saves a checkpoint (with the open logging window) when one is due.</summary>
+    void AfterStep(long step, long total, MetricsWindow window);
 
     /// <summary>Saves what a resume needs when a run is stopped before step <paramref name="step"/>.</summary>
-    void SaveInterrupted(long step, long total);
+    void SaveInterrupted(long step, long total, MetricsWindow window);
 
     /// <summary>Saves the finished run's models.</summary>
     void SaveFinal();
@@ -51,23 +54,25 @@ public sealed class RunCheckpoints(RunDirectory run, CausalLanguageModel model, 
     TrainingArguments arguments, Func<long, double> epoch) : ICheckpoints
 {
     /// <inheritdoc/>
-    public long? RestoreLatest()
+    public long? RestoreLatest(MetricsWindow window)
     {
         if (run.Checkpoints() is not { Count: > 0 } checkpoints) return null;
         string path = checkpoints[^1].Path;
         model.CopyParametersFrom(HfCheckpoint.Load(path));
         foreach (var part in parts) part.Restore(path);
-        return TrainerState.Load(path).GlobalStep;
+        var state = TrainerState.Load(path);
+        window.Restore(state.LogWindow);
+        return state.GlobalStep;
     }
 
     /// <inheritdoc/>
-    public void AfterStep(long step, long total)
+    public void AfterStep(long step, long total, MetricsWindow window)
     {
-        if (arguments.SaveSteps > 0 && step % arguments.SaveSteps == 0 && step < total) Save(step, total);
+        if (arguments.SaveSteps > 0 && step % arguments.SaveSteps == 0 && step < total) Save(step, total, window);
     }
 
     /// <inheritdoc/>
-    public void SaveInterrupted(long step, long total) => Save(step, total);
+    public void SaveInterrupted(long step, long total, MetricsWindow window) => Save(step, total, window);
 
     /// <inheritdoc/>
     public void SaveFinal()
@@ -76,13 +81,13 @@ public sealed class RunCheckpoints(RunDirectory run, CausalLanguageModel model, 
         foreach (var part in parts.OfType<TrainableModel>()) part.SaveFinal(run.Path, writeExtraFiles);
     }
 
-    private void Save(long step, long total)
+    private void Save(long step, long total, MetricsWindow window)
     {
         HfCheckpoint.Save(model, run.CheckpointPath(step), dir =>
         {
             writeExtraFiles?.Invoke(dir);
             foreach (var part in parts) part.Save(dir);
-            new TrainerState(step, epoch(step), total).Save(dir);
+            new TrainerState(step, epoch(step), total, window.Pending()).Save(dir);
         });
         run.PruneCheckpoints(arguments.SaveTotalLimit);
     }

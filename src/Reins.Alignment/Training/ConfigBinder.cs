@@ -160,7 +160,7 @@ public static class ConfigBinder
         try
         {
             if (type.IsEnum) return ParseEnum(value.GetValue<string>(), type, source, field);
-            return value.Deserialize(type);
+            return Finite(value.Deserialize(type), source, field, value.ToJsonString());
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
@@ -177,8 +177,8 @@ public static class ConfigBinder
             if (type == typeof(string)) return text;
             if (type == typeof(int)) return int.Parse(text, inv);
             if (type == typeof(ulong)) return ulong.Parse(text, inv);
-            if (type == typeof(float)) return float.Parse(text, inv);
-            if (type == typeof(double)) return double.Parse(text, inv);
+            if (type == typeof(float)) return Finite(float.Parse(text, inv), source, field, text);
+            if (type == typeof(double)) return Finite(double.Parse(text, inv), source, field, text);
             if (type == typeof(bool)) return bool.Parse(text);
             if (type.IsEnum) return ParseEnum(text, type, source, field);
         }
@@ -197,6 +197,12 @@ public static class ConfigBinder
             if (SnakeCase(name) == text || name.Equals(text, StringComparison.OrdinalIgnoreCase)) return Enum.Parse(type, name);
         throw new ArgumentException($"{source}: '{field.Key}' = '{text}' is not one of {string.Join(", ", Enum.GetNames(type).Select(SnakeCase))}.");
     }
+
+    // No setting means anything at NaN or ±∞ (a run would train to NaN, or fail writing its config), and 1e400 reads as ∞.
+    private static object? Finite(object? value, string source, Field field, string text) =>
+        value is float f && !float.IsFinite(f) || value is double d && !double.IsFinite(d)
+            ? throw new ArgumentException($"{source}: '{field.Key}' must be a finite number, got {text}.")
+            : value;
 
     private static ArgumentException Bad(string source, Field field, string value) =>
         new($"{source}: '{field.Key}' expects {Describe(field.Type)}, got {value}.");

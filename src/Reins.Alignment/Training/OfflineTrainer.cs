@@ -1,4 +1,5 @@
 using Reins.Feedback.Sampling;
+using Reins.Feedback.Tokenization;
 using Reins.Models.Transformers;
 using Reins.Tensors;
 using Reins.Tensors.Optim;
@@ -36,6 +37,16 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
         policy = new TrainableModel(model, config.Training, config.Training.LearningRate, rng: new Rng(config.Training.Seed ^ 0x5DEECE66DUL));
     }
 
+    /// <summary>What tokenising the training set dropped or cut, when the trainer tokenises; logged at step 0 when anything was.</summary>
+    public virtual TokenizationReport? DataReport => null;
+
+    /// <summary>Refuses training sequences longer than the model's positions up front, rather than failing at the first batch holding one.</summary>
+    protected void RequireFits(string method, string maxLengthKey, int longest)
+    {
+        if (longest > Model.Config.MaxPositions)
+            throw new ArgumentException($"{method}: training sequences of up to {longest} tokens exceed the model's {Model.Config.MaxPositions} positions; set {maxLengthKey} to {Model.Config.MaxPositions} or less.");
+    }
+
     /// <summary>Examples in the training set.</summary>
     protected abstract int TrainCount { get; }
 
@@ -55,6 +66,7 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
     /// <summary>Runs to max_steps (or num_train_epochs), resuming from the latest checkpoint when <paramref name="resume"/> is set.</summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
+        using var lease = Run.Claim(resume, Config.Training.OverwriteOutputDir);
         var t = Config.Training;
         int perStep = t.PerDeviceTrainBatchSize * t.GradientAccumulationSteps;
         stepsPerEpoch = Math.Max(1, (TrainCount + perStep - 1) / perStep);
@@ -62,6 +74,7 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
         schedule = new LearningRateSchedule(LearningRateSchedule.ParseKind(t.LrSchedulerType), t.LearningRate, (long)(t.WarmupRatio * total), total);
         sampler = new DataSampler(TrainCount, t.Seed, shuffle: true);
         Run.WriteConfig(ConfigBinder.ToJson(Config), Model.Config);
+        if (!resume && DataReport is { LostRecords: true } report) Run.AppendMetrics(0, report.Metrics());
         var checkpoints = new RunCheckpoints(Run, Model, WriteExtraFiles, [policy, new SamplerPart(sampler)], t, step => (double)step / stepsPerEpoch);
         return new TrainingLoop(Run, LoopSchedule.Of(t), checkpoints).Run(total, this, resume, cancellation, progress);
     }
@@ -72,7 +85,7 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
         int accumulation = t.GradientAccumulationSteps;
         policy.Optimizer.LearningRate = schedule.At(step);
         // Each micro-batch's mean loss is scaled so the accumulated gradient is the mean over the whole step.
-        var (micro, norms) = TrainableModel.Step([policy], accumulation, _ => Step(sampler.NextBatch(t.PerDeviceTrainBatchSize)), 1f / accumulation, t.MaxGradNorm);
+        var (micro, norms, skipped) = TrainableModel.Step([policy], accumulation, _ => Step(sampler.NextBatch(t.PerDeviceTrainBatchSize)), 1f / accumulation, t.MaxGradNorm, t.SkipNonfiniteSteps);
         var metrics = new Dictionary<string, double>();
         foreach (var (microMetrics, loss) in micro)
         {
@@ -81,6 +94,7 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
         }
         metrics["grad_norm"] = norms[0].Norm;
         metrics["learning_rate"] = policy.Optimizer.LearningRate;
+        if (t.SkipNonfiniteSteps) metrics["nonfinite_skipped"] = skipped ? 1 : 0;
         return metrics;
     }
 

@@ -24,7 +24,50 @@ public sealed class RunDirectory
     public RunDirectory(string path)
     {
         Path = System.IO.Path.GetFullPath(path);
+        if (File.Exists(Path)) throw new IOException($"{Path}: output_dir is a file, not a directory.");
         Directory.CreateDirectory(Path);
+    }
+
+    /// <summary>The lock file a running run holds (an OS lock, released when its process ends, however it ends).</summary>
+    public const string LockFileName = ".reins-lock";
+
+    /// <summary>
+    /// Claims the directory for one run until the returned lease is disposed. A second run on it — a resume started
+    /// while the first still trains — is refused, since both would write the same checkpoints. A fresh run (not
+    /// <paramref name="resume"/>) needs the directory empty, as transformers' example scripts do, so an earlier run's
+    /// metrics and checkpoints never mix with its own (and a later resume never picks up the earlier run's checkpoint);
+    /// with <paramref name="overwrite"/> the earlier run's metrics.jsonl and checkpoints are removed instead.
+    /// </summary>
+    public IDisposable Claim(bool resume, bool overwrite)
+    {
+        var lockPath = System.IO.Path.Combine(Path, LockFileName);
+        FileStream lease;
+        // FileShare.None takes an exclusive flock on Unix (and a share lock on Windows), which other processes honour.
+        try { lease = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+        catch (IOException e) when (e is not (FileNotFoundException or DirectoryNotFoundException))
+        {
+            throw new IOException($"{Path}: another run is using this output directory (it holds {LockFileName}); wait for it to end, or choose another output_dir.", e);
+        }
+        try
+        {
+            // What a run killed mid-save (kill -9, a full disk) left half-written; no one else writes here while the lease is held.
+            foreach (var staging in Directory.GetDirectories(Path, ".*.tmp-*").Append(System.IO.Path.Combine(Path, ".final-model")).Where(Directory.Exists))
+                Directory.Delete(staging, recursive: true);
+            foreach (var staging in Directory.GetFiles(Path, "*.tmp")) File.Delete(staging);
+            if (!resume && Directory.EnumerateFileSystemEntries(Path).Any(e => System.IO.Path.GetFileName(e) != LockFileName))
+            {
+                if (!overwrite)
+                    throw new IOException($"{Path}: output_dir already holds files of an earlier run; pass --resume to continue it, --overwrite-output-dir to start over in it, or choose another output_dir.");
+                if (File.Exists(MetricsPath)) File.Delete(MetricsPath);
+                foreach (var checkpoint in Directory.GetDirectories(Path, "checkpoint-*")) Directory.Delete(checkpoint, recursive: true);
+            }
+            return lease;
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
     }
 
     /// <summary>metrics.jsonl.</summary>

@@ -72,10 +72,14 @@ public sealed class TrainableModel : ICheckpointPart
     /// gradients zeroed, each micro-batch's forward run under its own tape and its loss × <paramref name="lossScale"/>
     /// back-propagated (a loss that depends on no parameter — nothing to learn from — is not), then each part's global
     /// gradient norm clipped to <paramref name="maxGradNorm"/> (0 = no clipping) and the step taken. Returns each
-    /// micro-batch's metrics and loss, read before its tape frees them, and each part's gradient norm under its metric.
+    /// micro-batch's metrics and loss, read before its tape frees them, each part's gradient norm under its metric, and
+    /// whether the step was skipped. A loss or gradient norm that is not finite would make every weight NaN: no part is
+    /// then updated, and the step is skipped when <paramref name="skipNonFinite"/> is set, else a
+    /// <see cref="NonFiniteTrainingException"/> ends the run with the weights as they were. An update that leaves a
+    /// weight non-finite ends the run too.
     /// </summary>
-    public static (List<(IReadOnlyDictionary<string, double> Metrics, float Loss)> MicroBatches, List<(string Metric, double Norm)> GradNorms) Step(
-        IReadOnlyList<TrainableModel> parts, int microBatches, Func<int, StepOutput> forward, float lossScale, float maxGradNorm)
+    public static (List<(IReadOnlyDictionary<string, double> Metrics, float Loss)> MicroBatches, List<(string Metric, double Norm)> GradNorms, bool Skipped) Step(
+        IReadOnlyList<TrainableModel> parts, int microBatches, Func<int, StepOutput> forward, float lossScale, float maxGradNorm, bool skipNonFinite = false)
     {
         foreach (var part in parts) part.Optimizer.ZeroGrad();
         var outputs = new List<(IReadOnlyDictionary<string, double>, float)>(microBatches);
@@ -86,12 +90,22 @@ public sealed class TrainableModel : ICheckpointPart
             if (output.Loss.RequiresGrad) tape.Backward(output.Loss, lossScale);
             outputs.Add((output.Metrics, output.Loss.Item()));
         }
-        var norms = new List<(string, double)>(parts.Count);
-        foreach (var part in parts)
+        var norms = parts.Select(part => (part.GradNormMetric, (double)part.Optimizer.ClipGradNorm(maxGradNorm > 0 ? maxGradNorm : float.PositiveInfinity))).ToList();
+        string? nonFinite = outputs.Select((o, micro) => float.IsFinite(o.Item2) ? null : $"the loss of micro-batch {micro} is {o.Item2}").FirstOrDefault(w => w is not null)
+            ?? norms.Select(n => double.IsFinite(n.Item2) ? null : $"{n.Item1} is {n.Item2}").FirstOrDefault(w => w is not null);
+        if (nonFinite is not null)
         {
-            norms.Add((part.GradNormMetric, part.Optimizer.ClipGradNorm(maxGradNorm > 0 ? maxGradNorm : float.PositiveInfinity)));
-            part.Optimizer.Step();
+            if (!skipNonFinite)
+                throw new NonFiniteTrainingException($"{nonFinite}; the step was not taken and the run stopped (the last checkpoint holds finite weights). Lower learning_rate, check the adam_* settings and the data, or set skip_nonfinite_steps to skip such steps.");
+            return (outputs, norms, Skipped: true);
         }
-        return (outputs, norms);
+        foreach (var part in parts) part.Optimizer.Step();
+        // A finite gradient can still push a weight past float's range; no checkpoint may hold the result.
+        if (parts.FirstOrDefault(part => !part.Model.TrainableParameters.All(p => float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(p.Span)))) is { } broken)
+            throw new NonFiniteTrainingException($"the update made weights of {broken.Directory ?? "the policy"} non-finite; the run stopped (the last checkpoint holds finite weights). Lower learning_rate.");
+        return (outputs, norms, Skipped: false);
     }
 }
+
+/// <summary>A training step whose loss or gradient norm is NaN or infinite, which would have made the weights NaN.</summary>
+public sealed class NonFiniteTrainingException(string message) : Exception(message);

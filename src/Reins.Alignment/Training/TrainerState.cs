@@ -6,7 +6,8 @@ namespace Reins.Alignment.Training;
 public sealed record TrainerState(
     [property: JsonPropertyName("global_step")] long GlobalStep,
     [property: JsonPropertyName("epoch")] double Epoch,
-    [property: JsonPropertyName("max_steps")] long MaxSteps)
+    [property: JsonPropertyName("max_steps")] long MaxSteps,
+    [property: JsonPropertyName("log_window")] Dictionary<string, MetricSum>? LogWindow = null)
 {
     /// <summary>File name inside a checkpoint directory.</summary>
     public const string FileName = "trainer_state.json";

@@ -32,6 +32,10 @@ public sealed record TrainingArguments : ISettings
     [JsonPropertyName("output_dir"), Description("Run directory (metrics.jsonl, checkpoint-N/, config.json, final model).")]
     public string OutputDir { get; init; } = "runs/run";
 
+    /// <summary>Start a fresh run in an output_dir that holds an earlier run, removing its metrics and checkpoints.</summary>
+    [JsonPropertyName("overwrite_output_dir"), Description("Start a fresh run in an output_dir holding an earlier one (its metrics.jsonl and checkpoints are removed); without it, such a run is refused.")]
+    public bool OverwriteOutputDir { get; init; }
+
     /// <summary>Seed of initialisation, shuffling, dropout and sampling.</summary>
     [JsonPropertyName("seed"), Description("Random seed; same seed and settings give the same single-thread result.")]
     public ulong Seed { get; init; } = 42;
@@ -79,6 +83,10 @@ public sealed record TrainingArguments : ISettings
     /// <summary>Global gradient-norm clip (0 = off).</summary>
     [JsonPropertyName("max_grad_norm"), Description("Clip the global gradient norm to this (0 = off).")]
     public float MaxGradNorm { get; init; } = 1f;
+
+    /// <summary>Skip (rather than stop at) an optimiser step whose loss or gradient norm is NaN or infinite.</summary>
+    [JsonPropertyName("skip_nonfinite_steps"), Description("Skip an optimiser step whose loss or gradient norm is NaN or infinite (logged as nonfinite_skipped) instead of stopping the run.")]
+    public bool SkipNonfiniteSteps { get; init; }
 
     /// <summary>Examples per micro-batch.</summary>
     [JsonPropertyName("per_device_train_batch_size"), Description("Examples per micro-batch.")]
@@ -129,7 +137,12 @@ public sealed record TrainingArguments : ISettings
     /// <summary>Validates the shared fields, naming the offending key.</summary>
     public void Validate()
     {
-        Settings.Require(LearningRate > 0, "learning_rate", "must be positive");
+        Settings.Require(LearningRate > 0 && float.IsFinite(LearningRate), "learning_rate", "must be a positive finite number");
+        // torch.optim.AdamW's ranges, except ε = 0, which divides by zero wherever a gradient is zero.
+        Settings.Require(AdamBeta1 is >= 0 and < 1, "adam_beta1", "must be in [0, 1)");
+        Settings.Require(AdamBeta2 is >= 0 and < 1, "adam_beta2", "must be in [0, 1)");
+        Settings.Require(AdamEpsilon > 0 && float.IsFinite(AdamEpsilon), "adam_epsilon", "must be a positive finite number");
+        Settings.Require(WeightDecay >= 0 && float.IsFinite(WeightDecay), "weight_decay", "must be a non-negative finite number");
         Settings.Require(PerDeviceTrainBatchSize > 0, "per_device_train_batch_size", "must be positive");
         Settings.Require(PerDeviceEvalBatchSize > 0, "per_device_eval_batch_size", "must be positive");
         Settings.Require(GradientAccumulationSteps > 0, "gradient_accumulation_steps", "must be positive");

@@ -38,7 +38,7 @@ public sealed record LoopSchedule(int LoggingSteps, int EvalSteps)
 /// The one loop every trainer runs on, as transformers' Trainer: steps to the total, a metrics.jsonl row every
 /// logging_steps (each metric's mean over the window), evaluation every eval_steps with keys prefixed eval_, a
 /// checkpoint when the checkpoints say one is due, a checkpoint on cancellation (Ctrl-C), exact resume from the latest
-/// checkpoint (metrics logged after it are dropped and logged again), and the final model at the end. What a step
+/// checkpoint (metrics logged after it are dropped and logged again, from the logging window it saved), and the final model at the end. What a step
 /// does is the method's (<see cref="ITrainingSteps"/>); what a checkpoint holds is the parts' (<see cref="ICheckpoints"/>).
 /// </summary>
 public sealed class TrainingLoop(RunDirectory run, LoopSchedule schedule, ICheckpoints checkpoints)
@@ -48,28 +48,26 @@ public sealed class TrainingLoop(RunDirectory run, LoopSchedule schedule, ICheck
         IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress)
     {
         long step = 0;
-        if (resume && checkpoints.RestoreLatest() is { } restored)
-        {
-            step = restored;
-            run.TruncateMetricsAfter(step);
-        }
-
         var window = new MetricsWindow();
+        if (resume && checkpoints.RestoreLatest(window) is { } restored) step = restored;
+        run.TruncateMetricsAfter(step);
+
         IReadOnlyDictionary<string, double> last = new Dictionary<string, double>();
         while (step < total)
         {
             if (cancellation.IsCancellationRequested)
             {
-                checkpoints.SaveInterrupted(step, total);
+                checkpoints.SaveInterrupted(step, total, window);
                 return new TrainResult(step, Interrupted: true, last);
             }
             IReadOnlyDictionary<string, double>? metrics;
             try { metrics = steps.Step(step, cancellation); }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
             {
-                checkpoints.SaveInterrupted(step, total);
+                checkpoints.SaveInterrupted(step, total, window);
                 return new TrainResult(step, Interrupted: true, last);
             }
+            catch (NonFiniteTrainingException e) { throw new NonFiniteTrainingException($"step {step + 1}: {e.Message}"); }
             if (metrics is null) return new TrainResult(step, Interrupted: true, last);
             step++;
             window.Add(metrics);
@@ -82,7 +80,7 @@ public sealed class TrainingLoop(RunDirectory run, LoopSchedule schedule, ICheck
                 last = row;
             }
             if (schedule.EvalSteps > 0 && step % schedule.EvalSteps == 0 || step == total) LogEvaluation(steps, step);
-            checkpoints.AfterStep(step, total);
+            checkpoints.AfterStep(step, total, window);
             progress?.Report((step, total, last));
         }
         checkpoints.SaveFinal();

@@ -42,8 +42,7 @@ internal static class BestOfNCommand
             var settings = sampling.Resolve(r);
             settings.Validate();
             string dir = r.GetValue(model)!;
-            var policy = HfCheckpoint.Load(dir);
-            var tokenizer = Tokenizer.Load(dir);
+            var (policy, tokenizer) = HfCheckpoint.LoadWithTokenizer(dir);
             var prompts = JsonlDatasetReader.Load<PromptOnlyExample>(r.GetValue(input)!, new DatasetReadOptions { SkipInvalid = r.GetValue(skipInvalid) });
             Console.Error.WriteLine($"dataset: {prompts.Report}");
             var reward = rewards.Build(r, out var resources);

@@ -39,8 +39,7 @@ internal static class GenerateCommand
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
             string dir = r.GetValue(model)!;
-            var lm = HfCheckpoint.Load(dir);
-            var tokenizer = Tokenizer.Load(dir);
+            var (lm, tokenizer) = HfCheckpoint.LoadWithTokenizer(dir);
             var eos = tokenizer.EosId ?? lm.Config.EosTokenId;
             var options = new SamplingOptions
             {
@@ -119,18 +118,22 @@ internal static class GenerateCommand
     private static List<PromptRecord> ReadPrompts(string path)
     {
         var list = new List<PromptRecord>();
-        int line = 0;
-        foreach (var text in File.ReadLines(path))
+        foreach (var utf8 in Utf8Lines.Read(path))
         {
-            line++;
+            int line = utf8.Number;
+            var text = utf8.Text ?? throw new InvalidDataException($"{path}:{line}: {utf8.Problem}.");
             if (string.IsNullOrWhiteSpace(text)) continue;
             JsonObject o;
             try { o = JsonNode.Parse(text) as JsonObject ?? throw new InvalidDataException($"{path}:{line}: expected a JSON object."); }
             catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: invalid JSON: {e.Message}"); }
             var prompt = o["prompt"] ?? o["messages"];
-            if (prompt is JsonValue v && v.GetValueKind() == JsonValueKind.String) list.Add(new PromptRecord(line, v.GetValue<string>(), null, o));
-            else if (prompt is JsonArray turns) list.Add(new PromptRecord(line, null, [.. turns.Select((t, i) => Message(t, $"{path}:{line}: field \"{(o["prompt"] is null ? "messages" : "prompt")}[{i}]\""))], o));
-            else throw new InvalidDataException($"{path}:{line}: field \"prompt\" must be a string or a list of messages (or give \"messages\").");
+            try
+            {
+                if (prompt is JsonValue v && v.GetValueKind() == JsonValueKind.String) list.Add(new PromptRecord(line, v.GetValue<string>(), null, o));
+                else if (prompt is JsonArray turns) list.Add(new PromptRecord(line, null, [.. turns.Select((t, i) => Message(t, $"{path}:{line}: field \"{(o["prompt"] is null ? "messages" : "prompt")}[{i}]\""))], o));
+                else throw new InvalidDataException($"{path}:{line}: field \"prompt\" must be a string or a list of messages (or give \"messages\").");
+            }
+            catch (InvalidOperationException) { throw new InvalidDataException($"{path}:{line}: the prompt {JsonText.LoneSurrogate}."); }
         }
         if (list.Count == 0) throw new InvalidDataException($"{path}: no prompts.");
         return list;

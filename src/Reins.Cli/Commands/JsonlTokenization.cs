@@ -11,20 +11,20 @@ internal static class JsonlTokenization
     /// line N always answers input line N.
     /// </summary>
     /// <returns>How many lines were errors.</returns>
-    public static int Run(Tokenizer tokenizer, TextReader input, TextWriter output, bool addSpecialTokens)
+    public static int Run(Tokenizer tokenizer, Stream input, TextWriter output, bool addSpecialTokens)
     {
-        int lineNumber = 0, errors = 0;
+        int errors = 0;
         using var buffer = new MemoryStream();
-        while (input.ReadLine() is { } line)
+        foreach (var line in Utf8Lines.Read(input))
         {
-            lineNumber++;
             buffer.SetLength(0);
             using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             {
                 writer.WriteStartObject();
                 try
                 {
-                    var ids = tokenizer.Encode(TrainingCorpus.TextOf(line, $"line {lineNumber}"), addSpecialTokens);
+                    string where = $"line {line.Number}";
+                    var ids = tokenizer.Encode(TrainingCorpus.TextOf(line.Text ?? throw new InvalidDataException($"{where}: {line.Problem}"), where), addSpecialTokens);
                     writer.WriteStartArray("ids");
                     foreach (int id in ids) writer.WriteNumberValue(id);
                     writer.WriteEndArray();

@@ -15,7 +15,7 @@ internal static class TokenizeCommand
         {
             var tokenizer = Tokenizer.Load(r.GetValue(path)!);
             using var stdout = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false)) { AutoFlush = false };
-            using var stdin = new StreamReader(Console.OpenStandardInput(), System.Text.Encoding.UTF8);
+            using var stdin = Console.OpenStandardInput();
             int errors = JsonlTokenization.Run(tokenizer, stdin, stdout, r.GetValue(addSpecial));
             if (errors > 0) Console.Error.WriteLine($"tokenize: {errors} line(s) could not be read");
             return 0;

@@ -25,6 +25,13 @@ public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, 
     {
         string dir = Path.GetFullPath(outDir);
         Directory.CreateDirectory(dir);
+        // A farm run is one experiment: an earlier one's training runs in this directory are replaced, as its results are.
+        string runs = Path.Combine(dir, "runs");
+        if (Directory.Exists(runs))
+        {
+            log($"replacing the earlier farm run in {dir}");
+            Directory.Delete(runs, recursive: true);
+        }
         var corpus = task.PretrainingCorpus(config.CorpusDocuments, seed);
         // Arithmetic keeps digits as separate byte tokens: a BPE would make each number one token and addition a lookup.
         var tokenizer = task.IsVerifiable ? Tokenizer.CreateByteLevel(config.Vocab) : Tokenizer.TrainByteLevelBpe(corpus, config.Vocab, [Bos, Eos, Pad]);

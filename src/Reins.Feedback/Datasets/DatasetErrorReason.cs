@@ -15,6 +15,8 @@ public enum DatasetErrorReason
     WrongType,
     /// <summary>A field has the right type but an unusable value (an empty message list, ranks that do not match the completions, …).</summary>
     InvalidValue,
+    /// <summary>The line's bytes are not UTF-8, or a string escapes a lone surrogate: no text to train on.</summary>
+    InvalidText,
     /// <summary>The file is of another format than the caller needs (a prompt–completion file given to DPO).</summary>
     WrongFormat,
     /// <summary>The file holds no record at all.</summary>

@@ -21,7 +21,7 @@ internal static class FormatDetection
     }
 
     private static bool LooksLikeHhTranscript(JsonElement chosen) =>
-        chosen.ValueKind == JsonValueKind.String && chosen.GetString() is { } text
+        chosen.ValueKind == JsonValueKind.String && Models.Tokenizers.JsonText.StringOrNull(chosen) is { } text
         && text.Contains("Human:", StringComparison.Ordinal) && text.Contains("\n\nAssistant:", StringComparison.Ordinal);
 
     /// <summary>What a record of the format must hold, for "missing field" messages.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Reins.Models.Tokenizers;
 
 namespace Reins.Feedback.Datasets;
 
@@ -50,12 +51,11 @@ public sealed class JsonlDatasetReader
     private IEnumerable<Example> ReadLines(CancellationToken cancellationToken)
     {
         var state = new ReadState(options.Format, null, null, options.RatingAttributes);
-        using var file = new StreamReader(FilePath, detectEncodingFromByteOrderMarks: true);
-        while (file.ReadLine() is { } text)
+        foreach (var utf8 in Utf8Lines.Read(FilePath))
         {
             cancellationToken.ThrowIfCancellationRequested();
             int line = ++Report.Lines;
-            if (string.IsNullOrWhiteSpace(text))
+            if (utf8.Text is { } blank && string.IsNullOrWhiteSpace(blank))
             {
                 Report.BlankLines++;
                 continue;
@@ -63,7 +63,7 @@ public sealed class JsonlDatasetReader
             Example example;
             try
             {
-                example = ParseLine(text, line, ref state);
+                example = ParseLine(utf8.Text ?? throw new DatasetException(FilePath, line, null, DatasetErrorReason.InvalidText, utf8.Problem), line, ref state);
             }
             catch (DatasetException error) when (options.SkipInvalid)
             {
@@ -90,6 +90,11 @@ public sealed class JsonlDatasetReader
         catch (JsonException e)
         {
             throw new DatasetException(FilePath, line, null, DatasetErrorReason.MalformedJson, DescribeJsonError(e));
+        }
+        // The check for duplicate keys decodes every key, and fails on one that escapes a lone surrogate.
+        catch (InvalidOperationException)
+        {
+            throw new DatasetException(FilePath, line, null, DatasetErrorReason.InvalidText, $"a key {JsonText.LoneSurrogate}");
         }
         using (document)
         {

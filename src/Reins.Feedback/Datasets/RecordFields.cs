@@ -1,4 +1,5 @@
 using Reins.Models.Chat;
+using Reins.Models.Tokenizers;
 using System.Collections.Frozen;
 using System.Text.Json;
 
@@ -54,7 +55,10 @@ internal sealed class RecordFields(JsonElement root, string path, int line, Data
     }
 
     public string StringAt(string field, JsonElement value) =>
-        value.ValueKind == JsonValueKind.String ? value.GetString()! : throw WrongType(field, "a string", value);
+        value.ValueKind == JsonValueKind.String ? Text(field, value) : throw WrongType(field, "a string", value);
+
+    private string Text(string field, JsonElement value) =>
+        JsonText.StringOrNull(value) ?? throw Error(field, DatasetErrorReason.InvalidText, JsonText.LoneSurrogate);
 
     public bool BoolAt(string field, JsonElement value) => value.ValueKind switch
     {
@@ -84,7 +88,7 @@ internal sealed class RecordFields(JsonElement root, string path, int line, Data
         if (Style is { } expected && expected != kind) throw WrongType(field, ExpectedForStyle(), value);
         Style = kind;
         return kind == DatasetStyle.Standard
-            ? Datasets.TextOrConversation.FromText(value.GetString()!)
+            ? Datasets.TextOrConversation.FromText(Text(field, value))
             : Datasets.TextOrConversation.FromMessages(MessagesAt(field, value));
     }
 

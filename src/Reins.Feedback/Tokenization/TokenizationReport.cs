@@ -30,6 +30,30 @@ public sealed class TokenizationReport
     /// </summary>
     public int TemplatePrefixMismatches { get; internal set; }
 
+    /// <summary>
+    /// Whether any record was dropped or left with nothing to learn from. Truncation to the configured lengths is
+    /// counted (and in <see cref="Metrics"/>) but alone is not a loss: the lengths ask for it.
+    /// </summary>
+    public bool LostRecords => Dropped + WithoutLossTokens > 0;
+
+    /// <summary>The counts as metrics (data/…), for the row a run logs when it trains on less than it was given.</summary>
+    public IReadOnlyDictionary<string, double> Metrics() => new Dictionary<string, double>
+    {
+        ["data/records"] = Records, ["data/dropped"] = Dropped, ["data/prompts_truncated"] = PromptsTruncated,
+        ["data/completions_truncated"] = CompletionsTruncated, ["data/sequences_truncated"] = SequencesTruncated,
+        ["data/without_loss_tokens"] = WithoutLossTokens,
+    };
+
+    /// <summary>
+    /// Throws, naming the counts, when no training record is left to learn from (<paramref name="usable"/> is 0): a run
+    /// on nothing would log loss 0 and report success.
+    /// </summary>
+    public void RequireUsable(string method, int usable)
+    {
+        if (usable == 0)
+            throw new InvalidDataException($"{method}: no training record is left to learn from after tokenisation ({this}); raise max_length (or max_prompt_length) or shorten the records.");
+    }
+
     /// <summary>One line for a training log.</summary>
     public override string ToString() =>
         $"{Records} records tokenised; prompts too long {PromptsTooLong} (dropped {Dropped}); truncated: prompts {PromptsTruncated}, " +

@@ -14,4 +14,7 @@ public sealed record TokenizedSequence(int[] InputIds, int[] Labels)
 
     /// <summary>Tokens.</summary>
     public int Length => InputIds.Length;
+
+    /// <summary>Whether any position carries a label: a sequence without one teaches nothing.</summary>
+    public bool HasLossTokens => Array.Exists(Labels, label => label != IgnoreIndex);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Reins.Models.Tokenizers;
 using Reins.Models.Transformers;
 
 namespace Reins.Models.Checkpoints;
@@ -27,11 +28,25 @@ public static class HfCheckpoint
         Directory.CreateDirectory(parent);
         var tmp = Path.Combine(parent, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}");
         if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
-        Directory.CreateDirectory(tmp);
-        File.WriteAllText(Path.Combine(tmp, "config.json"), model.Config.ToHuggingFace().ToJsonString(Indented));
-        File.WriteAllText(Path.Combine(tmp, "generation_config.json"), GenerationConfig(model.Config).ToJsonString(Indented));
-        WriteWeights(tmp, model, dtype, maxShardBytes);
-        writeExtraFiles?.Invoke(tmp);
+        try
+        {
+            Directory.CreateDirectory(tmp);
+            File.WriteAllText(Path.Combine(tmp, "config.json"), model.Config.ToHuggingFace().ToJsonString(Indented));
+            File.WriteAllText(Path.Combine(tmp, "generation_config.json"), GenerationConfig(model.Config).ToJsonString(Indented));
+            WriteWeights(tmp, model, dtype, maxShardBytes);
+            writeExtraFiles?.Invoke(tmp);
+        }
+        catch (IOException e)
+        {
+            // A full disk, most often: the half-written staging directory goes, and the message says what the save needs.
+            long written = Directory.Exists(tmp) ? new DirectoryInfo(tmp).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) : 0;
+            try { Directory.Delete(tmp, recursive: true); }
+            catch (IOException) { }
+            long weights = model.Parameters.Sum(p => p.Size) * SafeTensorsReader.ElementSize(dtype);
+            long free = new DriveInfo(parent).AvailableFreeSpace;
+            throw new IOException($"{full}: could not save the checkpoint ({e.Message.TrimEnd('.')}); {Megabytes(free)} free on its disk, " +
+                $"{Megabytes(written)} written before the failure, {Megabytes(weights)} of weights alone.", e);
+        }
         if (Directory.Exists(full))
         {
             var old = full + ".old-" + Environment.ProcessId;
@@ -41,6 +56,8 @@ public static class HfCheckpoint
         }
         else Directory.Move(tmp, full);
     }
+
+    private static string Megabytes(long bytes) => $"{bytes / 1e6:0.###} MB";
 
     private static void WriteWeights(string directory, CausalLanguageModel model, SafeTensorsDType dtype, long maxShardBytes)
     {
@@ -82,12 +99,23 @@ public static class HfCheckpoint
     /// <summary>Reads and validates config.json of a checkpoint directory.</summary>
     public static ModelConfig LoadConfig(string directory)
     {
+        if (File.Exists(directory))
+            throw new FileNotFoundException($"{directory}: is a file; give the checkpoint directory that holds config.json{(Path.GetFileName(directory) == "config.json" ? $" ({Path.GetDirectoryName(directory)})" : "")}.", directory);
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"{directory}: no such checkpoint directory.");
         var configPath = Path.Combine(directory, "config.json");
-        if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: no config.json (not a checkpoint directory?).", configPath);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: the directory has no config.json (not a checkpoint directory?).", configPath);
         JsonObject json;
-        try { json = JsonNode.Parse(File.ReadAllText(configPath))?.AsObject() ?? throw new InvalidDataException($"{configPath}: empty."); }
+        // Bytes, not text: an invalid UTF-8 byte is then an error, not a silent U+FFFD; a repeated key is one too.
+        try { json = JsonNode.Parse(File.ReadAllBytes(configPath), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject ?? throw new InvalidDataException($"{configPath}: not a JSON object."); }
         catch (JsonException e) { throw new InvalidDataException($"{configPath}: invalid JSON at line {e.LineNumber + 1}: {e.Message}"); }
         return ModelConfig.FromHuggingFace(json, configPath);
+    }
+
+    /// <summary>A checkpoint with its tokenizer, refused when the tokenizer has ids the model has no embedding for.</summary>
+    public static (CausalLanguageModel Model, Tokenizer Tokenizer) LoadWithTokenizer(string directory)
+    {
+        var model = Load(directory);
+        return (model, Tokenizer.Load(directory).Fitting(model.Config.VocabSize, directory));
     }
 
     /// <summary>

@@ -44,6 +44,13 @@ public sealed class Tokenizer
     /// <summary>Number of ids (the largest id + 1), counting added tokens.</summary>
     public int VocabSize => _idToToken.Length;
 
+    /// <summary>
+    /// This tokenizer, when every id it produces has a row in a model of <paramref name="modelVocabSize"/>; otherwise an
+    /// error naming <paramref name="directory"/>, since an id past the model's table fails only when a text produces it.
+    /// </summary>
+    public Tokenizer Fitting(int modelVocabSize, string directory) => VocabSize <= modelVocabSize ? this
+        : throw new InvalidDataException($"{directory}: the tokenizer has {VocabSize} ids but the model's vocab_size is {modelVocabSize}; they do not belong together (use the model's own tokenizer, or resize its embeddings).");
+
     /// <summary>Beginning-of-sequence token: tokenizer_config.json's bos_token, else a conventional name among the special tokens.</summary>
     public int? BosId { get; }
 

@@ -11,15 +11,14 @@ public static class TrainingCorpus
     /// </summary>
     public static IEnumerable<string> ReadDocuments(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: corpus file not found", path);
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new FileNotFoundException($"{path}: corpus file not found", path);
         bool? jsonl = null;
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in Utf8Lines.Read(path))
         {
-            lineNumber++;
-            if (line.Length == 0) continue;
-            jsonl ??= line.TrimStart().StartsWith('{');
-            yield return jsonl.Value ? TextOf(line, $"{path}: line {lineNumber}") : line;
+            var text = line.Text ?? throw new InvalidDataException($"{path}: line {line.Number}: {line.Problem}");
+            if (text.Length == 0) continue;
+            jsonl ??= text.TrimStart().StartsWith('{');
+            yield return jsonl.Value ? TextOf(text, $"{path}: line {line.Number}") : text;
         }
     }
 
@@ -33,7 +32,8 @@ public static class TrainingCorpus
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: expected a JSON object");
             if (!document.RootElement.TryGetProperty("text", out var text)) throw new InvalidDataException($"{where}: missing field \"text\"");
-            return text.ValueKind == JsonValueKind.String ? text.GetString()! : throw new InvalidDataException($"{where}: field \"text\" is {text.ValueKind}, expected a string");
+            if (text.ValueKind != JsonValueKind.String) throw new InvalidDataException($"{where}: field \"text\" is {text.ValueKind}, expected a string");
+            return JsonText.StringOrNull(text) ?? throw new InvalidDataException($"{where}: field \"text\" {JsonText.LoneSurrogate}");
         }
     }
 }

@@ -90,6 +90,13 @@ public sealed record ModelConfig
         Require(MaxPositions > 0, "max_position_embeddings", "must be positive");
         Require(NumLabels is null or > 0, "num_labels", "must be positive");
         Require(RopeScaling is null || Family == ModelFamily.Llama, "rope_scaling", "applies only to rotary (Llama-family) models");
+        Require(Family != ModelFamily.Gpt2 || Activation is "gelu_new" or "gelu_pytorch_tanh" or "gelu", "activation_function",
+            $"is '{Activation}'; GPT-2 here implements gelu_new (the same as gelu_pytorch_tanh) and gelu");
+        Require(NormEps > 0 && float.IsFinite(NormEps), Family == ModelFamily.Gpt2 ? "layer_norm_epsilon" : "rms_norm_eps", "must be a positive finite number");
+        Require(RopeTheta > 0 && float.IsFinite(RopeTheta), "rope_theta", "must be a positive finite number");
+        Require(InitializerRange >= 0 && float.IsFinite(InitializerRange), "initializer_range", "must be a non-negative finite number");
+        foreach (var (field, id) in new[] { ("bos_token_id", BosTokenId), ("eos_token_id", EosTokenId), ("pad_token_id", PadTokenId) })
+            Require(id is null || id >= 0 && id < VocabSize, field, $"({id}) is not an id of the vocabulary of {VocabSize}");
         return this;
     }
 
@@ -131,14 +138,22 @@ public sealed record ModelConfig
     /// <summary>Reads a Hugging Face config.json object.</summary>
     public static ModelConfig FromHuggingFace(JsonObject json, string source)
     {
-        string type = json["model_type"]?.GetValue<string>() ?? throw new InvalidDataException($"{source}: field 'model_type' is missing.");
+        // Every read checks the JSON type first, so a wrong one is an error naming the field, never a parser exception.
+        InvalidDataException Bad(string key, string expected, JsonNode? n) => new($"{source}: field '{key}' must be {expected}, got {n?.ToJsonString() ?? "null"}.");
+        string? Text(string key) => json[key] is not JsonNode n ? null
+            : n.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : throw Bad(key, "a string", n);
+        int GetInt(JsonNode n, string key) => n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue<int>(out int v) ? v : throw Bad(key, "an integer", n);
         int Int(string key, int? fallback = null) => json[key] is JsonNode n ? GetInt(n, key) : fallback ?? throw new InvalidDataException($"{source}: field '{key}' is missing.");
-        int GetInt(JsonNode n, string key) => n.GetValueKind() == JsonValueKind.Number ? n.GetValue<int>() : throw new InvalidDataException($"{source}: field '{key}' must be an integer, got {n.ToJsonString()}.");
-        float Float(string key, float fallback) => json[key] is JsonNode n ? (n.GetValueKind() == JsonValueKind.Number ? n.GetValue<float>() : throw new InvalidDataException($"{source}: field '{key}' must be a number, got {n.ToJsonString()}.")) : fallback;
-        bool Bool(string key, bool fallback) => json[key] is JsonNode n ? (n.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? n.GetValue<bool>() : throw new InvalidDataException($"{source}: field '{key}' must be true or false.")) : fallback;
-        int? OptInt(string key) => json[key] is JsonNode n && n.GetValueKind() == JsonValueKind.Number ? n.GetValue<int>() : null;
+        float Float(string key, float fallback) => json[key] is not JsonNode n ? fallback
+            : n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue<double>(out double v) && float.IsFinite((float)v) ? (float)v : throw Bad(key, "a finite number", n);
+        bool Bool(string key, bool fallback) => json[key] is JsonNode n ? (n.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? n.GetValue<bool>() : throw Bad(key, "true or false", n)) : fallback;
+        // A special token's id; transformers also allows a list (several EOS ids), which is left to the tokenizer here.
+        int? OptInt(string key) => json[key] is JsonNode n && n.GetValueKind() == JsonValueKind.Number ? GetInt(n, key) : null;
+        string type = Text("model_type") ?? throw new InvalidDataException($"{source}: field 'model_type' is missing.");
         var config = Parse();
-        string? arch = json["architectures"] is JsonArray { Count: > 0 } archs ? archs[0]?.GetValue<string>() : null;
+        string? arch = json["architectures"] is JsonArray { Count: > 0 } archs
+            ? archs[0] is JsonNode first && first.GetValueKind() == JsonValueKind.String ? first.GetValue<string>() : throw Bad("architectures", "a list of class names", json["architectures"])
+            : null;
         if (arch is not null && arch.EndsWith("ForSequenceClassification", StringComparison.Ordinal))
         {
             // transformers writes id2label rather than num_labels; either defines the head's width (default 2, as HF).
@@ -147,8 +162,8 @@ public sealed record ModelConfig
         }
         else if (arch is not null && !arch.EndsWith("LMHeadModel", StringComparison.Ordinal) && !arch.EndsWith("ForCausalLM", StringComparison.Ordinal))
             throw new InvalidDataException($"{source}: field 'architectures' names {arch}; supported are …LMHeadModel/…ForCausalLM and …ForSequenceClassification.");
-        if (type != "gpt2" && json["hidden_act"] is JsonNode act && act.GetValue<string>() != "silu")
-            throw new InvalidDataException($"{source}: field 'hidden_act' is '{act.GetValue<string>()}'; the Llama family here implements 'silu'.");
+        if (type != "gpt2" && Text("hidden_act") is { } act && act != "silu")
+            throw new InvalidDataException($"{source}: field 'hidden_act' is '{act}'; the Llama family here implements 'silu'.");
         if (type == "gpt2")
             foreach (var (key, expected) in new[] { ("scale_attn_weights", true), ("scale_attn_by_inverse_layer_idx", false), ("reorder_and_upcast_attn", false) })
                 if (json[key] is JsonNode n && n.GetValueKind() is JsonValueKind.True or JsonValueKind.False && n.GetValue<bool>() != expected)
@@ -165,9 +180,9 @@ public sealed record ModelConfig
                 return new ModelConfig
                 {
                     Family = ModelFamily.Gpt2, ModelType = type, VocabSize = Int("vocab_size"), HiddenSize = hidden, Layers = Int("n_layer"),
-                    Heads = heads, KvHeads = heads, HeadDim = heads > 0 ? hidden / heads : 0, IntermediateSize = json["n_inner"] is JsonNode ni && ni.GetValueKind() == JsonValueKind.Number ? ni.GetValue<int>() : 4 * hidden,
+                    Heads = heads, KvHeads = heads, HeadDim = heads > 0 ? hidden / heads : 0, IntermediateSize = Int("n_inner", 4 * hidden),
                     MaxPositions = Int("n_positions"), NormEps = Float("layer_norm_epsilon", 1e-5f), TieWordEmbeddings = Bool("tie_word_embeddings", true),
-                    Activation = json["activation_function"]?.GetValue<string>() ?? "gelu_new", InitializerRange = Float("initializer_range", 0.02f),
+                    Activation = Text("activation_function") ?? "gelu_new", InitializerRange = Float("initializer_range", 0.02f),
                     BosTokenId = OptInt("bos_token_id"), EosTokenId = OptInt("eos_token_id"), PadTokenId = OptInt("pad_token_id"),
                 };
             }
@@ -184,7 +199,12 @@ public sealed record ModelConfig
                     QkvBias = type == "qwen2" || attentionBias, OutputBias = type != "qwen2" && attentionBias,
                     InitializerRange = Float("initializer_range", 0.02f),
                     BosTokenId = OptInt("bos_token_id"), EosTokenId = OptInt("eos_token_id"), PadTokenId = OptInt("pad_token_id"),
-                    RopeScaling = json["rope_scaling"] is JsonObject rs ? Transformers.RopeScaling.FromHuggingFace(rs, source) : null,
+                    RopeScaling = json["rope_scaling"] switch
+                    {
+                        null => null,
+                        JsonObject rs => Transformers.RopeScaling.FromHuggingFace(rs, source),
+                        var other => throw Bad("rope_scaling", "an object or null", other),
+                    },
                 };
             }
             default:

@@ -12,9 +12,16 @@ public sealed record RopeScaling(string Type, float Factor, float LowFreqFactor 
     /// <summary>Parses the rope_scaling object, naming the field at fault.</summary>
     public static RopeScaling FromHuggingFace(JsonObject o, string source)
     {
-        string type = (o["rope_type"] ?? o["type"])?.GetValue<string>() ?? throw new InvalidDataException($"{source}: field 'rope_scaling.rope_type' is missing.");
-        float Num(string key, float? fallback = null) => o[key] is JsonNode n && n.GetValueKind() == JsonValueKind.Number ? n.GetValue<float>()
-            : fallback ?? throw new InvalidDataException($"{source}: field 'rope_scaling.{key}' is missing or not a number.");
+        string type = (o["rope_type"] ?? o["type"]) switch
+        {
+            null => throw new InvalidDataException($"{source}: field 'rope_scaling.rope_type' is missing."),
+            var n when n.GetValueKind() == JsonValueKind.String => n.GetValue<string>(),
+            var n => throw new InvalidDataException($"{source}: field 'rope_scaling.rope_type' must be a string, got {n.ToJsonString()}."),
+        };
+        // Every factor divides a frequency or a wavelength: zero, negative or infinite would make them meaningless.
+        float Num(string key) => o[key] is JsonNode n && n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue<double>(out double v) && v > 0 && float.IsFinite((float)v)
+            ? (float)v
+            : throw new InvalidDataException($"{source}: field 'rope_scaling.{key}' is missing or not a positive finite number.");
         return type switch
         {
             "default" => new RopeScaling("default", 1f),

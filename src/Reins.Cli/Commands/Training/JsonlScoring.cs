@@ -1,3 +1,4 @@
+using Reins.Models.Tokenizers;
 using System.Text.Json.Nodes;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
@@ -23,14 +24,14 @@ internal static class JsonlScoring
         var chunk = new List<(JsonObject Record, Example Example)>();
         int records = 0, lineNumber = 0;
         var temporary = outputPath + ".tmp";
-        using (var lines = File.ReadLines(inputPath).GetEnumerator())
+        using (var lines = Utf8Lines.Read(inputPath).GetEnumerator())
         using (var output = new StreamWriter(temporary))
         {
             foreach (var example in new JsonlDatasetReader(inputPath).Read(cancellation))
             {
                 // The reader validated the line; reading it again here keeps every field of the record for the output.
                 while (lineNumber < example.Line && lines.MoveNext()) lineNumber++;
-                chunk.Add((JsonNode.Parse(lines.Current)!.AsObject(), example));
+                chunk.Add((JsonNode.Parse(lines.Current.Text!)!.AsObject(), example));
                 if (chunk.Count == ChunkRecords) records += Flush(chunk, tokenizer, score, output, inputPath);
             }
             records += Flush(chunk, tokenizer, score, output, inputPath);

@@ -55,7 +55,10 @@ internal sealed class RewardOptions
     {
         var sources = new List<IRewardSource>();
         if (r.GetValue(model) is { } rm)
-            sources.Add(new RewardModelSource(RewardModel.Load(rm), new TokenizerEncoder(Tokenizer.Load(rm))));
+        {
+            var rewardModel = RewardModel.Load(rm);
+            sources.Add(new RewardModelSource(rewardModel, new TokenizerEncoder(Tokenizer.Load(rm).Fitting(rewardModel.Network.Config.VocabSize, rm))));
+        }
         if (r.GetValue(ensemble) is { } dir)
         {
             var kind = r.GetValue(aggregation) switch

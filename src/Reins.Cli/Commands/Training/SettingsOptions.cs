@@ -5,8 +5,8 @@ namespace Reins.Cli.Commands.Training;
 
 /// <summary>
 /// One flag per field of a settings record and its sections (<see cref="ConfigBinder.Fields{T}"/>): kebab-case, with the
-/// snake_case spelling as an alias, --out for output_dir, each flag's help ending with its default; and a hidden one
-/// per retired key (<see cref="RetiredSettingAttribute"/>).
+/// snake_case spelling as an alias, --out for output_dir, each flag's help ending with its default, a boolean's value
+/// optional (the flag alone is true); and a hidden one per retired key (<see cref="RetiredSettingAttribute"/>).
 /// </summary>
 internal sealed class SettingsOptions<T> where T : new()
 {
@@ -22,6 +22,8 @@ internal sealed class SettingsOptions<T> where T : new()
                 : new Option<string?>("--" + f.Key.Replace('_', '-'), "--" + f.Key);
             option.Description = $"{f.Description} (default: {ConfigBinder.DefaultText<T>(f)})";
             option.HelpName = "value";
+            // A switch alone means true, as transformers' HfArgumentParser reads `--packing`; `--packing false` still works.
+            if (f.Type == typeof(bool)) option.Arity = ArgumentArity.ZeroOrOne;
             command.Add(option);
             fields.Add((f.Key, option));
         }
@@ -37,7 +39,7 @@ internal sealed class SettingsOptions<T> where T : new()
     /// <summary>The settings: defaults, then <paramref name="jsonPath"/>'s keys (when given), then the flags given.</summary>
     public T Resolve(ParseResult r, string? jsonPath = null)
     {
-        var overrides = fields.Where(f => r.GetValue(f.Option) is not null).ToDictionary(f => f.Key, f => r.GetValue(f.Option)!);
+        var overrides = fields.Where(f => r.GetResult(f.Option) is not null).ToDictionary(f => f.Key, f => r.GetValue(f.Option) ?? "true");
         return ConfigBinder.Resolve<T>(jsonPath, overrides);
     }
 }

@@ -44,7 +44,7 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
     {
         CommonOptions.ApplyThreads(r.GetValue(threads));
         path ??= r.GetValue(model)!;
-        return (HfCheckpoint.Load(path), Tokenizer.Load(path));
+        return HfCheckpoint.LoadWithTokenizer(path);
     }
 
     /// <summary>Reads --train (and --eval) as <typeparamref name="T"/> records, reporting skipped lines on stderr.</summary>
@@ -68,6 +68,7 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         console.MarkupLine($"[bold]reins {name}[/]: {trainer.Model.Config.Architecture} ({trainer.Model.ParameterCount:N0} parameters), {Engine.Threads} thread(s) → {Markup.Escape(trainer.Run.Path)}");
+        if (trainer.DataReport is { LostRecords: true } report) Console.Error.WriteLine($"{name}: tokenisation: {report} (also in metrics.jsonl at step 0)");
         TrainResult? result = null;
         console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(ctx =>
