@@ -73,8 +73,8 @@ public sealed class SafeTensorsValidationTests : IDisposable
     [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":{"k":1}}""", "__metadata__ 'k' is not a string")]
     [InlineData("""[{"a":1}]""", "not a JSON object")]
     [InlineData("""{"a":[1,2]}""", "is not an object")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", "distinct names")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]""", "not valid")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", "Duplicate property 'a'")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]""", "invalid JSON")]
     public void HeadersOfTheWrongShapeAreRefusedWithTheirReason(string header, string expected) => Refused(File(header, 4), expected);
 
     [Fact]

@@ -49,6 +49,10 @@ public static class ConfigBinder
     /// <summary>A settable config field: its snake_case key, description, type, and the properties leading to it (sections, then the field).</summary>
     public sealed record Field(string Key, string Description, Type Type, IReadOnlyList<PropertyInfo> Path)
     {
+        /// <summary>Whether null is a value of the field (int?, string?); a string declared without ? is not nullable.</summary>
+        public bool IsNullable => Nullable.GetUnderlyingType(Type) is not null
+            || !Type.IsValueType && new NullabilityInfoContext().Create(Path[^1]).WriteState == NullabilityState.Nullable;
+
         /// <summary>The field's value in <paramref name="config"/>.</summary>
         public object? Get(object config) => Path.Aggregate((object?)config, (o, p) => p.GetValue(o));
 
@@ -98,9 +102,7 @@ public static class ConfigBinder
         var fields = Fields<T>().ToDictionary(f => f.Key);
         if (jsonPath is not null)
         {
-            JsonObject json;
-            try { json = JsonNode.Parse(File.ReadAllText(jsonPath)) as JsonObject ?? throw new InvalidDataException($"{jsonPath}: expected a JSON object of settings."); }
-            catch (JsonException e) { throw new InvalidDataException($"{jsonPath}: invalid JSON at line {e.LineNumber + 1}: {e.Message}"); }
+            var json = Models.Tokenizers.JsonText.Parse(File.ReadAllBytes(jsonPath), jsonPath) as JsonObject ?? throw new InvalidDataException($"{jsonPath}: expected a JSON object of settings.");
             foreach (var (key, value) in json)
             {
                 if (fields.TryGetValue(key, out var field)) field.Set(config, FromJson(value, field, jsonPath));
@@ -156,7 +158,7 @@ public static class ConfigBinder
     private static object? FromJson(JsonNode? value, Field field, string source)
     {
         var type = Nullable.GetUnderlyingType(field.Type) ?? field.Type;
-        if (value is null) return Nullable.GetUnderlyingType(field.Type) is not null || !field.Type.IsValueType ? null : throw Bad(source, field, "null");
+        if (value is null) return field.IsNullable ? null : throw Bad(source, field, "null");
         try
         {
             if (type.IsEnum) return ParseEnum(value.GetValue<string>(), type, source, field);

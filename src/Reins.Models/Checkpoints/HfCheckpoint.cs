@@ -104,10 +104,7 @@ public static class HfCheckpoint
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"{directory}: no such checkpoint directory.");
         var configPath = Path.Combine(directory, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: the directory has no config.json (not a checkpoint directory?).", configPath);
-        JsonObject json;
-        // Bytes, not text: an invalid UTF-8 byte is then an error, not a silent U+FFFD; a repeated key is one too.
-        try { json = JsonNode.Parse(File.ReadAllBytes(configPath), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject ?? throw new InvalidDataException($"{configPath}: not a JSON object."); }
-        catch (JsonException e) { throw new InvalidDataException($"{configPath}: invalid JSON at line {e.LineNumber + 1}: {e.Message}"); }
+        var json = JsonText.Parse(File.ReadAllBytes(configPath), configPath) as JsonObject ?? throw new InvalidDataException($"{configPath}: not a JSON object.");
         return ModelConfig.FromHuggingFace(json, configPath);
     }
 
@@ -126,8 +123,17 @@ public static class HfCheckpoint
     /// </summary>
     public static CausalLanguageModel Load(string directory)
     {
-        var model = CausalLanguageModel.Create(LoadConfig(directory), seed: 0);
+        var config = LoadConfig(directory);
         var files = OpenWeights(directory);
+        // The model is allocated before any tensor is compared with it, which names the tensor that differs; a
+        // config.json far larger than its weights (a corrupt or absurd one) is refused before that allocation.
+        long held = files.Values.Distinct().SelectMany(r => r.Tensors).Sum(t => t.Count);
+        long needed;
+        try { needed = config.ParameterCount(); }
+        catch (OverflowException) { needed = long.MaxValue; }
+        if (needed > 2 * held + (1 << 20))
+            throw new InvalidDataException($"{Path.Combine(directory, "config.json")}: describes a {config.Architecture} of {needed:N0} parameters, but its weights hold {held:N0} values; config.json and the weights are of different models.");
+        var model = CausalLanguageModel.Create(config, seed: 0);
         var used = new HashSet<string>();
         foreach (var p in model.Parameters)
         {
@@ -167,19 +173,16 @@ public static class HfCheckpoint
             return map;
         }
         if (!File.Exists(index)) throw new FileNotFoundException($"{directory}: neither model.safetensors nor model.safetensors.index.json exists.", single);
-        JsonObject weightMap;
-        try
-        {
-            weightMap = JsonNode.Parse(File.ReadAllText(index))?["weight_map"] as JsonObject
-                ?? throw new InvalidDataException($"{index}: field 'weight_map' is missing.");
-        }
-        catch (JsonException e) { throw new InvalidDataException($"{index}: invalid JSON at line {e.LineNumber + 1}: {e.Message}"); }
+        var weightMap = (JsonText.Parse(File.ReadAllBytes(index), index) as JsonObject)?["weight_map"] as JsonObject
+            ?? throw new InvalidDataException($"{index}: field 'weight_map' is missing.");
         var shards = new Dictionary<string, SafeTensorsReader>();
         foreach (var (name, fileNode) in weightMap)
         {
-            string file = fileNode?.GetValue<string>() ?? throw new InvalidDataException($"{index}: field 'weight_map.{name}' is not a file name.");
+            string file = fileNode is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : throw new InvalidDataException($"{index}: field 'weight_map.{name}' is not a file name.");
             if (!shards.TryGetValue(file, out var reader))
             {
+                // A shard is a file of the checkpoint's own directory, never a path out of it.
+                if (Path.GetFileName(file) != file) throw new InvalidDataException($"{index}: shard '{file}' is not a file name in the checkpoint directory.");
                 var path = Path.Combine(directory, file);
                 if (!File.Exists(path)) throw new FileNotFoundException($"{index}: shard '{file}' listed for tensor '{name}' does not exist.", path);
                 shards[file] = reader = new SafeTensorsReader(path);

@@ -46,7 +46,7 @@ public sealed class SafeTensorsReader
 
     /// <summary>
     /// Opens the file and validates it as the reference implementation does: the header is UTF-8 JSON, an object whose
-    /// "__metadata__" (optional) maps strings to strings and whose every other entry has a known dtype, a shape of
+    /// "__metadata__" (optional, or null) maps strings to strings and whose every other entry has a known dtype, a shape of
     /// non-negative integers and two integer data_offsets of exactly its size; sorted by offset, the tensors lie back to
     /// back from the start of the data region and end exactly at the end of the file.
     /// </summary>
@@ -64,19 +64,14 @@ public sealed class SafeTensorsReader
         var header = new byte[headerLength];
         RandomAccess.Read(file, header, 8);
         dataStart = 8 + (long)headerLength;
-        if (!System.Text.Unicode.Utf8.IsValid(header)) throw new InvalidDataException($"{path}: the header is not valid UTF-8.");
-        JsonObject root;
-        // JsonObject materializes lazily and would only see a repeated name later; the document parser checks it up front.
-        try { root = JsonNode.Parse(header, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject ?? throw new InvalidDataException($"{path}: the header is not a JSON object."); }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: the header is not valid JSON with distinct names: {e.Message}");
-        }
+        var root = Tokenizers.JsonText.Parse(header, $"{path}: the header") as JsonObject ?? throw new InvalidDataException($"{path}: the header is not a JSON object.");
         var meta = new Dictionary<string, string>();
         foreach (var (name, node) in root)
         {
             if (name == "__metadata__")
             {
+                // The reference reads it as an optional map: null is no metadata.
+                if (node is null) continue;
                 var map = node as JsonObject ?? throw new InvalidDataException($"{path}: __metadata__ is not an object.");
                 foreach (var (k, v) in map)
                     meta[k] = v is JsonValue value && value.TryGetValue<string>(out var text) ? text : throw new InvalidDataException($"{path}: __metadata__ '{k}' is not a string.");

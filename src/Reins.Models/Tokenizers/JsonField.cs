@@ -10,14 +10,20 @@ internal readonly record struct JsonField(JsonElement Value, string File, string
 {
     public static JsonField Parse(byte[] utf8, string file)
     {
+        JsonText.RequireUtf8(utf8, file);
         try
         {
-            using var document = JsonDocument.Parse(utf8, new JsonDocumentOptions { AllowTrailingCommas = true });
+            using var document = JsonDocument.Parse(utf8, new JsonDocumentOptions { AllowTrailingCommas = true, AllowDuplicateProperties = false });
             return new JsonField(document.RootElement.Clone(), file, "");
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"{file}: line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}: not valid JSON ({e.Message})", e);
+        }
+        // Checking for repeated keys decodes every key, and fails on one that escapes a lone surrogate.
+        catch (InvalidOperationException)
+        {
+            throw new InvalidDataException($"{file}: a key {JsonText.LoneSurrogate}.");
         }
     }
 
@@ -34,9 +40,14 @@ internal readonly record struct JsonField(JsonElement Value, string File, string
 
     public JsonField Required(string name) => Optional(name) ?? throw Error($"missing field \"{name}\"");
 
-    public string String() => Value.ValueKind == JsonValueKind.String ? Value.GetString()! : throw Error($"expected a string, found {Value.ValueKind}");
+    public string String() => Value.ValueKind == JsonValueKind.String
+        ? JsonText.StringOrNull(Value) ?? throw Error(JsonText.LoneSurrogate)
+        : throw Error($"expected a string, found {Value.ValueKind}");
 
-    public int Int() => Value.ValueKind == JsonValueKind.Number && Value.TryGetInt32(out int v) ? v : throw Error($"expected an integer, found {Value}");
+    public int Int() => Value.ValueKind == JsonValueKind.Number && Value.TryGetInt32(out int v) ? v : throw Error($"expected an integer, found {Value.GetRawText()}");
+
+    /// <summary>A token id: a non-negative integer below 2²⁴ (an id table is allocated up to the largest, so a stray huge one is refused).</summary>
+    public int Id() => Int() is var id && id is >= 0 and < 1 << 24 ? id : throw Error($"expected a token id in [0, {1 << 24}), found {id}");
 
     public bool Bool() => Value.ValueKind switch
     {

@@ -31,7 +31,8 @@ public sealed class Tokenizer
         _normalizedAddedTokens = new AddedTokenMatcher(_pipeline.AddedTokens.Where(t => t.Normalized));
         _tokenToId = new Dictionary<string, int>(_pipeline.Model.Vocab, StringComparer.Ordinal);
         foreach (var token in _pipeline.AddedTokens) _tokenToId[token.Content] = token.Id;
-        _idToToken = new string?[_tokenToId.Count == 0 ? 0 : _tokenToId.Values.Max() + 1];
+        // Sized by every id, not only those left in the map: an added token may take over a vocab token's text.
+        _idToToken = new string?[_pipeline.Model.Vocab.Values.Concat(_pipeline.AddedTokens.Select(t => t.Id)).DefaultIfEmpty(-1).Max() + 1];
         foreach (var (token, id) in _pipeline.Model.Vocab) _idToToken[id] = token;
         foreach (var token in _pipeline.AddedTokens) _idToToken[token.Id] = token.Content;
         _specialIds = _pipeline.AddedTokens.Where(t => t.Special).Select(t => t.Id).ToHashSet();

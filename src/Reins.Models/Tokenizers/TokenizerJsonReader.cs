@@ -35,7 +35,7 @@ internal static class TokenizerJsonReader
     }
 
     private static AddedToken ReadAddedToken(JsonField f) => new(
-        f.Required("id").Int(),
+        f.Required("id").Id(),
         f.Required("content").String(),
         f.OptionalBool("special", false),
         f.OptionalBool("lstrip", false),
@@ -55,8 +55,8 @@ internal static class TokenizerJsonReader
         var vocab = new Dictionary<string, int>(vocabField.Value.GetPropertyCount(), StringComparer.Ordinal);
         foreach (var entry in vocabField.Value.EnumerateObject())
         {
-            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
-                throw vocabField.Error($"token {JsonSerializer.Serialize(entry.Name)} has id {entry.Value.GetRawText()}, expected a non-negative integer");
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id is < 0 or >= 1 << 24)
+                throw vocabField.Error($"token {JsonSerializer.Serialize(entry.Name)} has id {entry.Value.GetRawText()}, expected a token id in [0, {1 << 24})");
             vocab[entry.Name] = id;
         }
 
@@ -84,14 +84,14 @@ internal static class TokenizerJsonReader
     // Merges come as "left right" (older files) or as ["left", "right"] (newer ones, which allows spaces in tokens).
     private static (string, string)? SplitMerge(JsonElement item)
     {
-        if (item.ValueKind == JsonValueKind.String)
+        // A token escaping a lone surrogate is no text, so no merge either.
+        if (item.ValueKind == JsonValueKind.String && JsonText.StringOrNull(item) is { } text)
         {
-            var text = item.GetString()!;
             int space = text.IndexOf(' ');
             return space > 0 && space < text.Length - 1 && text.IndexOf(' ', space + 1) < 0 ? (text[..space], text[(space + 1)..]) : null;
         }
-        if (item.ValueKind == JsonValueKind.Array && item.GetArrayLength() == 2 && item[0].ValueKind == JsonValueKind.String && item[1].ValueKind == JsonValueKind.String)
-            return (item[0].GetString()!, item[1].GetString()!);
+        if (item.ValueKind == JsonValueKind.Array && item.GetArrayLength() == 2 && JsonText.StringOrNull(item[0]) is { } left && JsonText.StringOrNull(item[1]) is { } right)
+            return (left, right);
         return null;
     }
 
@@ -168,7 +168,7 @@ internal static class TokenizerJsonReader
                 var steps = f.Required("processors").Items().Select(p => ReadPostProcessor(p, ids)).OfType<PostProcessor>().ToArray();
                 return steps.Length == 0 ? null : new SequencePostProcessor(steps);
             case "TemplateProcessing":
-                var specials = f.Optional("special_tokens")?.Members().ToDictionary(m => m.Name, m => m.Value.Required("ids").Items().Select(i => i.Int()).ToArray())
+                var specials = f.Optional("special_tokens")?.Members().ToDictionary(m => m.Name, m => m.Value.Required("ids").Items().Select(i => Known(i, ids)).ToArray())
                     ?? [];
                 return new TemplatePostProcessor(f.Required("single").Items().Select(item =>
                 {
@@ -177,14 +177,17 @@ internal static class TokenizerJsonReader
                     return specials.TryGetValue(name.String(), out var tokenIds) ? tokenIds : throw name.Error($"\"{name.String()}\" is not in post_processor.special_tokens");
                 }).ToArray());
             case "BertProcessing" or "RobertaProcessing":
-                return new ClsSepPostProcessor(ReadTokenPair(f.Required("cls")), ReadTokenPair(f.Required("sep")));
+                return new ClsSepPostProcessor(ReadTokenPair(f.Required("cls"), ids), ReadTokenPair(f.Required("sep"), ids));
             case var other:
                 throw typeField.Error($"post-processor \"{other}\" is not supported");
         }
     }
 
     // ["[CLS]", 101]
-    private static int ReadTokenPair(JsonField f) => f.Items().ElementAtOrDefault(1) is { Value.ValueKind: JsonValueKind.Number } id ? id.Int() : throw f.Error("expected [token, id]");
+    private static int ReadTokenPair(JsonField f, Dictionary<string, int> ids) => f.Items().ElementAtOrDefault(1) is { Value.ValueKind: JsonValueKind.Number } id ? Known(id, ids) : throw f.Error("expected [token, id]");
+
+    // An id a post-processor inserts must be a token: encoding would otherwise emit an id the model has no row for.
+    private static int Known(JsonField f, Dictionary<string, int> ids) => f.Id() is var id && ids.ContainsValue(id) ? id : throw f.Error($"id {id} is no token of the vocabulary");
 
     private static Decoder ReadDecoder(JsonField f, IReadOnlySet<string> addedTokens)
     {

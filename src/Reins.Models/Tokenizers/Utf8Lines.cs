@@ -74,17 +74,3 @@ public static class Utf8Lines
         return new Utf8Line(number, null, valid);
     }
 }
-
-/// <summary>JSON strings that may not be text.</summary>
-public static class JsonText
-{
-    /// <summary>Why a string is refused when it escapes half a surrogate pair ("\ud800"): valid JSON, but no text.</summary>
-    public const string LoneSurrogate = "holds a lone surrogate escape (one of \\ud800–\\udfff without its pair), which is not text";
-
-    /// <summary>The text of a JSON string, or null when it escapes a lone surrogate (System.Text.Json will not decode one).</summary>
-    public static string? StringOrNull(System.Text.Json.JsonElement value)
-    {
-        try { return value.GetString(); }
-        catch (InvalidOperationException) when (value.ValueKind == System.Text.Json.JsonValueKind.String) { return null; }
-    }
-}

@@ -122,14 +122,18 @@ public sealed record ModelConfig
     /// </summary>
     public long ParameterCount()
     {
-        long c = HiddenSize, f = IntermediateSize, layers = Layers, vocab = VocabSize;
-        long head = NumLabels is { } labels ? labels * c : TieWordEmbeddings ? 0 : vocab * c;
-        if (Family == ModelFamily.Gpt2)
-            // Per block: two LayerNorms (2c each), c_attn (c·3c + 3c), c_proj (c·c + c), c_fc (c·f + f), mlp.c_proj (f·c + c).
-            return vocab * c + MaxPositions * c + layers * (4 * c + 3 * c * c + 3 * c + c * c + c + c * f + f + f * c + c) + 2 * c + head;
-        long q = (long)Heads * HeadDim, kv = (long)KvHeads * HeadDim;
-        long attention = c * q + 2 * c * kv + q * c + (QkvBias ? q + 2 * kv : 0) + (OutputBias ? c : 0);
-        return vocab * c + layers * (2 * c + attention + 3 * c * f) + c + head;
+        // Checked: a config too large to count is an OverflowException, never a negative or wrapped count.
+        checked
+        {
+            long c = HiddenSize, f = IntermediateSize, layers = Layers, vocab = VocabSize;
+            long head = NumLabels is { } labels ? labels * c : TieWordEmbeddings ? 0 : vocab * c;
+            if (Family == ModelFamily.Gpt2)
+                // Per block: two LayerNorms (2c each), c_attn (c·3c + 3c), c_proj (c·c + c), c_fc (c·f + f), mlp.c_proj (f·c + c).
+                return vocab * c + MaxPositions * c + layers * (4 * c + 3 * c * c + 3 * c + c * c + c + c * f + f + f * c + c) + 2 * c + head;
+            long q = (long)Heads * HeadDim, kv = (long)KvHeads * HeadDim;
+            long attention = c * q + 2 * c * kv + q * c + (QkvBias ? q + 2 * kv : 0) + (OutputBias ? c : 0);
+            return vocab * c + layers * (2 * c + attention + 3 * c * f) + c + head;
+        }
     }
 
     /// <summary>Llama's MLP width rule: ⌈8H/3⌉ rounded up to a multiple of 64.</summary>
