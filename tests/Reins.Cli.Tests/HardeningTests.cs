@@ -94,6 +94,14 @@ public sealed class HardeningTests : IDisposable
     }
 
     [Fact]
+    public void ARecordOfTheWrongKindIsOneLineNamingItsLine()
+    {
+        var prompts = Write("prompts-only.jsonl", "{\"prompt\":\"a\"}\n");
+        OneLineError(Reins(["sft", "--model", model, "--train", prompts, "--out", Path.Combine(dir, "k")]),
+            "line 1: SFT takes language-modelling (\"text\" or \"messages\") or prompt-completion records, got PromptOnlyExample.");
+    }
+
+    [Fact]
     public void TextThatIsNotTextIsRefusedNamingFileAndLine()
     {
         var surrogate = Write("surrogate.jsonl", "{\"prompt\":\"q\",\"completion\":\"ok\"}\n{\"prompt\":\"a\\ud800b\",\"completion\":\"c\"}\n");

@@ -43,7 +43,8 @@ public sealed class DatasetTokenizer
             case PromptCompletionExample pair:
                 return Single(pair.Prompt, pair.Completion, trainPrompt: !Options.CompletionOnlyLoss);
             default:
-                throw new ArgumentException($"SFT takes language-modelling or prompt-completion records, got {example.GetType().Name}.", nameof(example));
+                // Said of the record and its line, without ArgumentException's "(Parameter …)" tail: it reaches users as one line.
+                throw new ArgumentException($"line {example.Line}: SFT takes language-modelling (\"text\" or \"messages\") or prompt-completion records, got {example.GetType().Name}.");
         }
     }
 
