@@ -75,11 +75,14 @@ public static class ConfigBinder
     }
 
     /// <summary>The fields of <typeparamref name="T"/> in declaration order, each section's where the section is declared.</summary>
-    public static IReadOnlyList<Field> Fields<T>()
+    public static IReadOnlyList<Field> Fields<T>() => Fields(typeof(T));
+
+    /// <summary>The fields of the settings record <paramref name="type"/>, as <see cref="Fields{T}"/>.</summary>
+    public static IReadOnlyList<Field> Fields(Type type)
     {
-        var fields = Fields(typeof(T), []);
+        var fields = Fields(type, []);
         if (fields.GroupBy(f => f.Key).FirstOrDefault(g => g.Count() > 1) is { } twice)
-            throw new InvalidOperationException($"{typeof(T).Name}: the key '{twice.Key}' is declared by more than one of its sections.");
+            throw new InvalidOperationException($"{type.Name}: the key '{twice.Key}' is declared by more than one of its sections.");
         return fields;
     }
 
@@ -129,13 +132,17 @@ public static class ConfigBinder
         return retired.IsDefault(text) ? true : throw new ArgumentException($"{source}: '{key}' = {text}: {retired.Why}.");
     }
 
-    /// <summary>The resolved settings as the JSON object written to the run's config.json.</summary>
-    public static JsonObject ToJson<T>(T config)
+    /// <summary>
+    /// The resolved settings as the JSON object written to the run's config.json: the fields of the record's own type,
+    /// whatever type the caller holds it as (an online trainer holds its config as IOnlineConfig, whose properties are
+    /// not settings).
+    /// </summary>
+    public static JsonObject ToJson(ISettings config)
     {
         var o = new JsonObject();
-        foreach (var f in Fields<T>())
+        foreach (var f in Fields(config.GetType()))
         {
-            var v = f.Get(config!);
+            var v = f.Get(config);
             o[f.Key] = v switch
             {
                 null => null,

@@ -2,6 +2,7 @@ using Reins.Alignment.Grpo;
 using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Ppo;
+using Reins.Alignment.Training;
 using Reins.Models.Checkpoints;
 using Reins.Models.Transformers;
 using Reins.Rewards.Sources;
@@ -140,6 +141,11 @@ public class OnlineRunTests(ITestOutputHelper output)
             return File.ReadAllText(Path.Combine(scratch.Dir(name), "metrics.jsonl"));
         }
         Assert.Equal(Run("a"), Run("b"));
+        // The run's config.json holds every resolved setting, as an offline run's does (the trainer holds its config
+        // as IOnlineConfig; the settings are those of the GrpoConfig record).
+        var written = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(scratch.Dir("a"), "config.json")))![RunDirectory.SettingsKey]!.AsObject();
+        Assert.Equal(ConfigBinder.Fields<GrpoConfig>().Select(f => f.Key), written.Select(kv => kv.Key));
+        Assert.Equal(4, written["num_generations"]!.GetValue<int>());
     }
 
     [Fact]
