@@ -154,8 +154,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
     /// </summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
-        using var lease = Run.Claim(resume, Config.Training.OverwriteOutputDir);
-        Run.WriteConfig(ConfigBinder.ToJson(Config), Model.Config);
+        using var lease = Run.Start(Config, Model.Config, DataReport, resume);
         promptOrder = new DataSampler(prompts.Count, Config.Training.Seed, shuffle: true);
         resumePassAt = 0;
         return new TrainingLoop(Run, new LoopSchedule(LoggingSteps: 1, EvalSteps: 0), this).Run(Config.Iterations, this, resume, cancellation, progress);

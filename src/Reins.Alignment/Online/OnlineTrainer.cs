@@ -158,14 +158,12 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     /// <summary>Runs max_steps steps (or num_train_epochs passes over the prompts), resuming from the latest checkpoint when <paramref name="resume"/> is set.</summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
-        using var lease = Run.Claim(resume, config.Training.OverwriteOutputDir);
+        using var lease = Run.Start(config, Model.Config, DataReport, resume);
         var training = config.Training;
         long total = training.MaxSteps > 0 ? training.MaxSteps : (long)Math.Ceiling(training.NumTrainEpochs * prompts.Count / PromptsPerStep);
         // One schedule of peak 1 scales every model's own peak learning rate (PPO's critic has its own).
         schedule = new LearningRateSchedule(LearningRateSchedule.ParseKind(training.LrSchedulerType), 1f, (long)(training.WarmupRatio * total), total);
         sampler = new DataSampler(prompts.Count, training.Seed, shuffle: true);
-        Run.WriteConfig(ConfigBinder.ToJson(config), Model.Config);
-        if (!resume && DataReport.LostRecords) Run.AppendMetrics(0, DataReport.Metrics());
         List<ICheckpointPart> parts = [policy, new SamplerPart(sampler), new ProgressPart(this)];
         if (plan.Critic is { } critic) parts.Add(critic);
         var checkpoints = new RunCheckpoints(Run, Model, writeExtraFiles, parts, training, Epoch);

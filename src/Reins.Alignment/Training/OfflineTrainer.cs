@@ -37,7 +37,7 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
         policy = new TrainableModel(model, config.Training, config.Training.LearningRate, rng: new Rng(config.Training.Seed ^ 0x5DEECE66DUL));
     }
 
-    /// <summary>What tokenising the training set dropped or cut, when the trainer tokenises; logged at step 0 when anything was.</summary>
+    /// <summary>What tokenising the training set dropped or cut, when the trainer tokenises (see <see cref="RunDirectory.Start"/>).</summary>
     public virtual TokenizationReport? DataReport => null;
 
     /// <summary>Refuses training sequences longer than the model's positions up front, rather than failing at the first batch holding one.</summary>
@@ -66,15 +66,13 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
     /// <summary>Runs to max_steps (or num_train_epochs), resuming from the latest checkpoint when <paramref name="resume"/> is set.</summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
-        using var lease = Run.Claim(resume, Config.Training.OverwriteOutputDir);
+        using var lease = Run.Start(Config, Model.Config, DataReport, resume);
         var t = Config.Training;
         int perStep = t.PerDeviceTrainBatchSize * t.GradientAccumulationSteps;
         stepsPerEpoch = Math.Max(1, (TrainCount + perStep - 1) / perStep);
         long total = t.MaxSteps > 0 ? t.MaxSteps : (long)Math.Ceiling(t.NumTrainEpochs * stepsPerEpoch);
         schedule = new LearningRateSchedule(LearningRateSchedule.ParseKind(t.LrSchedulerType), t.LearningRate, (long)(t.WarmupRatio * total), total);
         sampler = new DataSampler(TrainCount, t.Seed, shuffle: true);
-        Run.WriteConfig(ConfigBinder.ToJson(Config), Model.Config);
-        if (!resume && DataReport is { LostRecords: true } report) Run.AppendMetrics(0, report.Metrics());
         var checkpoints = new RunCheckpoints(Run, Model, WriteExtraFiles, [policy, new SamplerPart(sampler)], t, step => (double)step / stepsPerEpoch);
         return new TrainingLoop(Run, LoopSchedule.Of(t), checkpoints).Run(total, this, resume, cancellation, progress);
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Reins.Feedback.Tokenization;
 using Reins.Models.Checkpoints;
 using Reins.Models.Transformers;
 
@@ -78,8 +79,29 @@ public sealed class RunDirectory
 
     private JsonObject? settings;
 
-    /// <summary>Writes config.json: the model's HF config with the run settings beside it.</summary>
-    public void WriteConfig(JsonObject runSettings, ModelConfig model)
+    /// <summary>
+    /// Starts a run here: claims the directory until the lease is disposed (<see cref="Claim"/>), writes config.json
+    /// with the resolved <paramref name="settings"/>, and, on a fresh start whose tokenisation dropped records or left
+    /// some with nothing to learn from, logs its counts as a step-0 metrics row.
+    /// </summary>
+    public IDisposable Start(ITrainerConfig settings, ModelConfig model, TokenizationReport? data, bool resume)
+    {
+        var lease = Claim(resume, settings.Training.OverwriteOutputDir);
+        try
+        {
+            WriteConfig(ConfigBinder.ToJson(settings), model);
+            if (!resume && data is { LostRecords: true }) AppendMetrics(0, data.Metrics());
+            return lease;
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+    }
+
+    // config.json: the model's HF config with the run settings beside it.
+    private void WriteConfig(JsonObject runSettings, ModelConfig model)
     {
         settings = runSettings;
         var o = model.ToHuggingFace();
