@@ -122,10 +122,8 @@ public sealed class CommandTests : IDisposable
         File.WriteAllLines(prompts, Enumerable.Range(0, 8).Select(i => $"{{\"prompt\":\"{i}:\"}}"));
         var run = Path.Combine(dir, "signal-run");
         // A reward program that reads every request and never answers: the step waits in the reward call.
-        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "reins.dll"), "grpo", "--model", path, "--train", prompts, "--reward-command", "cat > /dev/null",
-            "--max-steps", "3", "--per-device-train-batch-size", "8", "--max-completion-length", "4", "--out", run, "--threads", "1" }) info.ArgumentList.Add(a);
-        using var reins = System.Diagnostics.Process.Start(info)!;
+        using var reins = ReinsProcess.Start("grpo", "--model", path, "--train", prompts, "--reward-command", "cat > /dev/null",
+            "--max-steps", "3", "--per-device-train-batch-size", "8", "--max-completion-length", "4", "--out", run, "--threads", "1");
         var stderr = new System.Text.StringBuilder();
         reins.ErrorDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
         reins.BeginErrorReadLine();

@@ -40,7 +40,7 @@ public sealed class HardeningTests : IDisposable
 
     private static (int Code, string Err) Reins(TimeSpan limit, params string[] args)
     {
-        using var process = Start(args);
+        using var process = ReinsProcess.Start(args);
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(limit))
         {
@@ -48,14 +48,6 @@ public sealed class HardeningTests : IDisposable
             Assert.Fail($"reins {string.Join(' ', args)} did not end within {limit}");
         }
         return (process.ExitCode, stderr.Result);
-    }
-
-    private static Process Start(params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "reins.dll"));
-        foreach (var a in args) info.ArgumentList.Add(a);
-        return Process.Start(info)!;
     }
 
     private static void OneLineError((int Code, string Err) result, string expected)
@@ -106,6 +98,7 @@ public sealed class HardeningTests : IDisposable
     {
         var surrogate = Write("surrogate.jsonl", "{\"prompt\":\"q\",\"completion\":\"ok\"}\n{\"prompt\":\"a\\ud800b\",\"completion\":\"c\"}\n");
         OneLineError(Reins(["sft", "--model", model, "--train", surrogate, "--out", Path.Combine(dir, "s")]), "surrogate.jsonl:2: field \"prompt\": holds a lone surrogate");
+        OneLineError(Reins(["generate", "--model", model, "--input", surrogate, "--output", Path.Combine(dir, "g.jsonl")]), "surrogate.jsonl:2: $.prompt holds a lone surrogate");
         var latin1 = WriteBytes("latin1.jsonl", [.. Encoding.UTF8.GetBytes("{\"prompt\":\"caf"), 0xE9, .. Encoding.UTF8.GetBytes("\",\"completion\":\"c\"}\n")]);
         OneLineError(Reins(["sft", "--model", model, "--train", latin1, "--out", Path.Combine(dir, "l")]), "latin1.jsonl:1: not valid UTF-8 at byte 15");
         // Skipped lines are counted; with every line skipped, nothing is left, which is an error too.
@@ -169,7 +162,7 @@ public sealed class HardeningTests : IDisposable
         string[] Grpo(params string[] more) => ["grpo", "--model", model, "--train", prompts, "--reward-command", "cat > /dev/null", "--max-steps", "2",
             "--per-device-train-batch-size", "8", "--max-completion-length", "4", "--out", run, "--threads", "1", "--reward-timeout", "600", .. more];
         // The first run waits in its reward call (the program never answers) while holding the directory.
-        using var first = Start(Grpo());
+        using var first = ReinsProcess.Start(Grpo());
         var started = DateTime.UtcNow;
         while (!File.Exists(Path.Combine(run, "config.json")) && DateTime.UtcNow - started < TimeSpan.FromSeconds(60)) Thread.Sleep(100);
         Assert.True(File.Exists(Path.Combine(run, "config.json")), "the first run did not start");

@@ -111,7 +111,7 @@ internal static class Mutations
     /// <summary>A JSONL file: one line edited (as JSON or blindly), or lines removed, repeated or added.</summary>
     public static byte[] Lines(byte[] input, Rng rng, IReadOnlyList<byte[]> seeds)
     {
-        var lines = Split(input);
+        var lines = SplitLines(input);
         int at = rng.NextInt(lines.Count);
         switch (rng.NextInt(6))
         {
@@ -124,7 +124,8 @@ internal static class Mutations
         return [.. lines.SelectMany(l => l.Append((byte)'\n'))];
     }
 
-    private static List<byte[]> Split(byte[] input)
+    /// <summary>The lines of a file's bytes, split at \n (a final line without one included).</summary>
+    public static List<byte[]> SplitLines(byte[] input)
     {
         var lines = new List<byte[]>();
         int start = 0;

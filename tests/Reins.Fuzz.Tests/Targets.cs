@@ -200,7 +200,7 @@ internal static class Targets
             e => e is DatasetException,
             (bytes, result) =>
             {
-                var lines = SplitLines(bytes).Where(l => !(System.Text.Unicode.Utf8.IsValid(l) && string.IsNullOrWhiteSpace(Encoding.UTF8.GetString(l)))).ToList();
+                var lines = Mutations.SplitLines(bytes).Where(l => !(System.Text.Unicode.Utf8.IsValid(l) && string.IsNullOrWhiteSpace(Encoding.UTF8.GetString(l)))).ToList();
                 if (lines.Any(l => !System.Text.Unicode.Utf8.IsValid(l))) return "read a line that is not UTF-8";
                 int records = ((Dataset<Example>)result).Examples.Count;
                 if (records != lines.Count) return $"{lines.Count} non-blank lines but {records} records, with no error";
@@ -234,19 +234,6 @@ internal static class Targets
         System.Collections.IEnumerable items => items.Cast<object?>().SelectMany(i => StringsOf(i, depth + 1)),
         _ => value.GetType().GetProperties().Where(p => p.GetIndexParameters().Length == 0 && p.Name != "EqualityContract").SelectMany(p => StringsOf(p.GetValue(value), depth + 1)),
     };
-
-    private static IEnumerable<byte[]> SplitLines(byte[] bytes)
-    {
-        int start = 0;
-        for (int i = 0; i <= bytes.Length; i++)
-            if (i == bytes.Length || bytes[i] == '\n')
-            {
-                var line = bytes[start..i];
-                if (line.Length > 0 && line[^1] == '\r') line = line[..^1];
-                if (i < bytes.Length || line.Length > 0) yield return line;
-                start = i + 1;
-            }
-    }
 
     // ---------------------------------------------------------------- CLI config files
 

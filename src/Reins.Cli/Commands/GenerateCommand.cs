@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Reins.Models.Chat;
@@ -123,17 +124,12 @@ internal static class GenerateCommand
             int line = utf8.Number;
             var text = utf8.Text ?? throw new InvalidDataException($"{path}:{line}: {utf8.Problem}.");
             if (string.IsNullOrWhiteSpace(text)) continue;
-            JsonObject o;
-            try { o = JsonNode.Parse(text) as JsonObject ?? throw new InvalidDataException($"{path}:{line}: expected a JSON object."); }
-            catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: invalid JSON: {e.Message}"); }
+            // Strictly parsed (distinct keys, every string text), so a lone surrogate is an error here, not at GetValue.
+            var o = JsonText.Parse(Encoding.UTF8.GetBytes(text), $"{path}:{line}") as JsonObject ?? throw new InvalidDataException($"{path}:{line}: expected a JSON object.");
             var prompt = o["prompt"] ?? o["messages"];
-            try
-            {
-                if (prompt is JsonValue v && v.GetValueKind() == JsonValueKind.String) list.Add(new PromptRecord(line, v.GetValue<string>(), null, o));
-                else if (prompt is JsonArray turns) list.Add(new PromptRecord(line, null, [.. turns.Select((t, i) => Message(t, $"{path}:{line}: field \"{(o["prompt"] is null ? "messages" : "prompt")}[{i}]\""))], o));
-                else throw new InvalidDataException($"{path}:{line}: field \"prompt\" must be a string or a list of messages (or give \"messages\").");
-            }
-            catch (InvalidOperationException) { throw new InvalidDataException($"{path}:{line}: the prompt {JsonText.LoneSurrogate}."); }
+            if (prompt is JsonValue v && v.GetValueKind() == JsonValueKind.String) list.Add(new PromptRecord(line, v.GetValue<string>(), null, o));
+            else if (prompt is JsonArray turns) list.Add(new PromptRecord(line, null, [.. turns.Select((t, i) => Message(t, $"{path}:{line}: field \"{(o["prompt"] is null ? "messages" : "prompt")}[{i}]\""))], o));
+            else throw new InvalidDataException($"{path}:{line}: field \"prompt\" must be a string or a list of messages (or give \"messages\").");
         }
         if (list.Count == 0) throw new InvalidDataException($"{path}: no prompts.");
         return list;

@@ -46,8 +46,11 @@ internal readonly record struct JsonField(JsonElement Value, string File, string
 
     public int Int() => Value.ValueKind == JsonValueKind.Number && Value.TryGetInt32(out int v) ? v : throw Error($"expected an integer, found {Value.GetRawText()}");
 
-    /// <summary>A token id: a non-negative integer below 2²⁴ (an id table is allocated up to the largest, so a stray huge one is refused).</summary>
-    public int Id() => Int() is var id && id is >= 0 and < 1 << 24 ? id : throw Error($"expected a token id in [0, {1 << 24}), found {id}");
+    /// <summary>Token ids lie below this (2²⁴): an id table is allocated up to the largest, so a stray huge one is refused.</summary>
+    public const int TokenIdLimit = 1 << 24;
+
+    /// <summary>A token id: a non-negative integer below <see cref="TokenIdLimit"/>.</summary>
+    public int Id() => Int() is var id && id is >= 0 and < TokenIdLimit ? id : throw Error($"expected a token id in [0, {TokenIdLimit}), found {id}");
 
     public bool Bool() => Value.ValueKind switch
     {

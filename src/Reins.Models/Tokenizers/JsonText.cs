@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Unicode;
 
 namespace Reins.Models.Tokenizers;
 
@@ -28,10 +27,7 @@ public static class JsonText
     /// <summary>The bytes as UTF-8, or an error naming <paramref name="source"/> and the first bad byte.</summary>
     public static void RequireUtf8(ReadOnlySpan<byte> utf8, string source)
     {
-        if (Utf8.IsValid(utf8)) return;
-        int valid = 0;
-        while (System.Text.Rune.DecodeFromUtf8(utf8[valid..], out _, out int consumed) == System.Buffers.OperationStatus.Done) valid += consumed;
-        throw new InvalidDataException($"{source}: not valid UTF-8 at byte {valid + 1}.");
+        if (Utf8Lines.FirstInvalidByte(utf8) is var invalid and >= 0) throw new InvalidDataException($"{source}: not valid UTF-8 at byte {invalid + 1}.");
     }
 
     /// <summary>

@@ -55,8 +55,8 @@ internal static class TokenizerJsonReader
         var vocab = new Dictionary<string, int>(vocabField.Value.GetPropertyCount(), StringComparer.Ordinal);
         foreach (var entry in vocabField.Value.EnumerateObject())
         {
-            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id is < 0 or >= 1 << 24)
-                throw vocabField.Error($"token {JsonSerializer.Serialize(entry.Name)} has id {entry.Value.GetRawText()}, expected a token id in [0, {1 << 24})");
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id is < 0 or >= JsonField.TokenIdLimit)
+                throw vocabField.Error($"token {JsonSerializer.Serialize(entry.Name)} has id {entry.Value.GetRawText()}, expected a token id in [0, {JsonField.TokenIdLimit})");
             vocab[entry.Name] = id;
         }
 

@@ -68,9 +68,16 @@ public static class Utf8Lines
     {
         if (number == 1 && bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) bytes = bytes[3..];
         if (bytes.Length > 0 && bytes[^1] == (byte)'\r') bytes = bytes[..^1];
-        if (System.Text.Unicode.Utf8.IsValid(bytes)) return new Utf8Line(number, Encoding.UTF8.GetString(bytes), -1);
+        int invalid = FirstInvalidByte(bytes);
+        return new Utf8Line(number, invalid < 0 ? Encoding.UTF8.GetString(bytes) : null, invalid);
+    }
+
+    /// <summary>The 0-based offset of the first byte that is not UTF-8, or −1 when all are.</summary>
+    public static int FirstInvalidByte(ReadOnlySpan<byte> bytes)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(bytes)) return -1;
         int valid = 0;
         while (Rune.DecodeFromUtf8(bytes[valid..], out _, out int consumed) == OperationStatus.Done) valid += consumed;
-        return new Utf8Line(number, null, valid);
+        return valid;
     }
 }
