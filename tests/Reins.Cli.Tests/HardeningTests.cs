@@ -133,6 +133,15 @@ public sealed class HardeningTests : IDisposable
         tokenizer["added_tokens"]!.AsArray().Add(new JsonObject { ["id"] = 400, ["content"] = "<|far|>", ["special"] = true });
         File.WriteAllText(Path.Combine(wide, "tokenizer.json"), tokenizer.ToJsonString());
         OneLineError(Reins(Train(wide)), "the tokenizer has 401 ids but the model's vocab_size is 300");
+
+        // The same check where a reward model is loaded to score: reins rm score and a policy trainer's --reward-model.
+        var rm = Path.Combine(dir, "rm");
+        var pairs = Write("pairs.jsonl", string.Concat(Enumerable.Range(0, 4).Select(i => $"{{\"prompt\":\"q{i} \",\"chosen\":\"good\",\"rejected\":\"bad\"}}\n")));
+        Assert.Equal(0, Reins("rm", "--model", model, "--train", pairs, "--max-steps", "1", "--out", rm).Code);
+        File.Copy(Path.Combine(wide, "tokenizer.json"), Path.Combine(rm, "tokenizer.json"), overwrite: true);
+        OneLineError(Reins("rm", "score", "--model", rm, "--input", pairs, "--output", Path.Combine(dir, "scored.jsonl")), "the tokenizer has 401 ids but the model's vocab_size is 300");
+        var prompts = Write("prompts.jsonl", "{\"prompt\":\"q \"}\n");
+        OneLineError(Reins("ppo", "--model", model, "--reward-model", rm, "--train", prompts, "--max-steps", "1", "--out", Path.Combine(dir, "ppo")), "the tokenizer has 401 ids but the model's vocab_size is 300");
     }
 
     [Fact]

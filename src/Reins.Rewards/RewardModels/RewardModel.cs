@@ -1,6 +1,7 @@
 using Reins.Feedback.Batching;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Checkpoints;
+using Reins.Models.Tokenizers;
 using Reins.Models.Transformers;
 using Reins.Rewards.Scoring;
 using Reins.Tensors;
@@ -42,6 +43,12 @@ public sealed class RewardModel
 
     /// <summary>The label names of a head with <paramref name="count"/> outputs when nothing names them.</summary>
     public static IReadOnlyList<string> DefaultLabels(int count) => count == 1 ? ["reward"] : [.. Enumerable.Range(0, count).Select(i => $"LABEL_{i}")];
+
+    /// <summary>
+    /// The tokenizer saved in <paramref name="directory"/> with this model, refused when it has ids the network has no
+    /// embedding for (as <see cref="HfCheckpoint.LoadWithTokenizer"/> refuses a policy's).
+    /// </summary>
+    public Tokenizer TokenizerFrom(string directory) => Tokenizer.Load(directory).Fitting(Network.Config.VocabSize, directory);
 
     /// <summary>Loads a checkpoint directory and the <see cref="RewardNormalization.FileName"/> beside it (if any).</summary>
     public static RewardModel Load(string directory)

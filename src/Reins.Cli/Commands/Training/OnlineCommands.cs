@@ -57,9 +57,13 @@ internal static class OnlineCommands
         };
         return Create<OnlineDpoConfig>("online-dpo", "Online DPO (OAIF): two samples per prompt each step, the reward's (or --judge-reward-model's) preferred one chosen, one DPO step (any --loss-type) against the reference.",
             [judge], config => config.Loss.Type.NeedsReference(),
-            (r, config, policy, reference, inputs) => new OnlineDpoTrainer(config, policy, reference, inputs, r.GetValue(judge) is { } dir
-                ? new RewardSourceJudge(new RewardModelSource(RewardModel.Load(dir), new TokenizerEncoder(Tokenizer.Load(dir)), name: "judge"))
-                : null));
+            (r, config, policy, reference, inputs) => new OnlineDpoTrainer(config, policy, reference, inputs, r.GetValue(judge) is { } dir ? Judge(dir) : null));
+    }
+
+    private static RewardSourceJudge Judge(string directory)
+    {
+        var model = RewardModel.Load(directory);
+        return new RewardSourceJudge(new RewardModelSource(model, new TokenizerEncoder(model.TokenizerFrom(directory)), name: "judge"));
     }
 
     public static Command IterativeDpo() => Create<IterativeDpoConfig>("iterative-dpo", "Iterative DPO (RLHF Workflow): each iteration samples n per prompt, pairs best against worst by reward, and runs a DPO pass; --update-reference moves the reference along.", [],

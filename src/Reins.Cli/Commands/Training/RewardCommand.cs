@@ -80,6 +80,7 @@ internal static class RewardCommand
             var members = RewardEnsemble.MemberDirectories(path);
             Func<IReadOnlyList<TokenizedSequence>, SequenceScores> score;
             int maxLength;
+            Tokenizer tokenizer;
             if (members.Count > 0)
             {
                 if (!options.Normalize) throw new ArgumentException("--raw: ensemble members are always standardised, since their minimum and variance mean nothing otherwise.");
@@ -87,6 +88,7 @@ internal static class RewardCommand
                 var how = r.GetValue(aggregation) switch { "wco" => EnsembleAggregation.WorstCase, "uwo" => EnsembleAggregation.UncertaintyWeighted, _ => EnsembleAggregation.Mean };
                 score = s => ensemble.Score(s, how, r.GetValue(lambda), options, cancellation);
                 maxLength = ensemble.MaxLength;
+                tokenizer = ensemble.Members[0].TokenizerFrom(members[0]);
             }
             else
             {
@@ -95,8 +97,9 @@ internal static class RewardCommand
                     Console.Error.WriteLine($"rm score: {path} has no {RewardNormalization.FileName}; writing raw scores.");
                 score = s => rewardModel.Score(s, options, cancellation);
                 maxLength = rewardModel.MaxLength;
+                tokenizer = rewardModel.TokenizerFrom(path);
             }
-            var encoder = new TokenizerEncoder(Tokenizer.Load(members.Count > 0 ? members[0] : path));
+            var encoder = new TokenizerEncoder(tokenizer);
             int records = JsonlScoring.ScoreFile(r.GetValue(input)!, r.GetValue(output)!, encoder, maxLength, score, cancellation);
             Console.Error.WriteLine($"rm score: {records} records → {r.GetValue(output)}");
             return Task.FromResult(0);

@@ -57,7 +57,7 @@ internal sealed class RewardOptions
         if (r.GetValue(model) is { } rm)
         {
             var rewardModel = RewardModel.Load(rm);
-            sources.Add(new RewardModelSource(rewardModel, new TokenizerEncoder(Tokenizer.Load(rm).Fitting(rewardModel.Network.Config.VocabSize, rm))));
+            sources.Add(new RewardModelSource(rewardModel, new TokenizerEncoder(rewardModel.TokenizerFrom(rm))));
         }
         if (r.GetValue(ensemble) is { } dir)
         {
@@ -68,7 +68,8 @@ internal sealed class RewardOptions
                 "uwo" => EnsembleAggregation.UncertaintyWeighted,
                 var other => throw new ArgumentException($"--ensemble-aggregation: '{other}' is not one of mean, wco, uwo."),
             };
-            sources.Add(new EnsembleRewardSource(RewardEnsemble.Load(dir), new TokenizerEncoder(Tokenizer.Load(RewardEnsemble.MemberPath(dir, 0))), kind, r.GetValue(uncertainty)));
+            var ensemble = RewardEnsemble.Load(dir);
+            sources.Add(new EnsembleRewardSource(ensemble, new TokenizerEncoder(ensemble.Members[0].TokenizerFrom(RewardEnsemble.MemberPath(dir, 0))), kind, r.GetValue(uncertainty)));
         }
         sources.AddRange((r.GetValue(functions) ?? []).Select(VerifiableRewards.Create));
         double seconds = r.GetValue(timeout);
