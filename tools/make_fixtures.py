@@ -211,6 +211,11 @@ def masked_attention(q, k, v, attention_mask):
 
 
 def gpt2_forward(p, c, ids, attention_mask, position_ids):
+    return gpt2_hidden(p, c, ids, attention_mask, position_ids) @ p["transformer.wte.weight"].T
+
+
+def gpt2_hidden(p, c, ids, attention_mask, position_ids):
+    """The final hidden states (after ln_f), which every head reads."""
     d, H, eps = c["n_embd"], c["n_head"], c["layer_norm_epsilon"]
     Bn, Tn = ids.shape
     x = p["transformer.wte.weight"][ids] + p["transformer.wpe.weight"][position_ids]
@@ -224,8 +229,7 @@ def gpt2_forward(p, c, ids, attention_mask, position_ids):
         m = F.layer_norm(x, (d,), p[h + "ln_2.weight"], p[h + "ln_2.bias"], eps)
         m = gelu_new(m @ p[h + "mlp.c_fc.weight"] + p[h + "mlp.c_fc.bias"])
         x = x + (m @ p[h + "mlp.c_proj.weight"] + p[h + "mlp.c_proj.bias"])
-    x = F.layer_norm(x, (d,), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"], eps)
-    return x @ p["transformer.wte.weight"].T
+    return F.layer_norm(x, (d,), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"], eps)
 
 
 def rotate_half(x):
@@ -270,6 +274,12 @@ def linear(x, p, name):
 
 
 def llama_forward(p, c, ids, attention_mask, position_ids):
+    head = p["model.embed_tokens.weight"] if c["tie_word_embeddings"] else p["lm_head.weight"]
+    return llama_hidden(p, c, ids, attention_mask, position_ids) @ head.T
+
+
+def llama_hidden(p, c, ids, attention_mask, position_ids):
+    """The final hidden states (after the last RMSNorm), which every head reads."""
     d, H, KV = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
     hd, eps = d // H, c["rms_norm_eps"]
     Bn, Tn = ids.shape
@@ -293,9 +303,7 @@ def llama_forward(p, c, ids, attention_mask, position_ids):
         m = rms_norm(x, p[L + "post_attention_layernorm.weight"], eps)
         m = F.silu(linear(m, p, L + "mlp.gate_proj")) * linear(m, p, L + "mlp.up_proj")
         x = x + linear(m, p, L + "mlp.down_proj")
-    x = rms_norm(x, p["model.norm.weight"], eps)
-    head = emb if c["tie_word_embeddings"] else p["lm_head.weight"]
-    return x @ head.T
+    return rms_norm(x, p["model.norm.weight"], eps)
 
 
 # ---------------------------------------------------------------- batch, loss, step

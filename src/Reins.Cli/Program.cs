@@ -15,6 +15,8 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     KtoCommand.Create(),
     ConfigCommand.Create(),
     RewardCommand.Create(),
+    PrmCommand.Create(),
+    EvalCommand.Create(),
     OnlineCommands.Ppo(),
     OnlineCommands.Grpo(),
     OnlineCommands.Rloo(),

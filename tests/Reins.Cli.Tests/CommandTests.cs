@@ -20,7 +20,7 @@ public sealed class CommandTests : IDisposable
 
     private static (int Code, string Out) Run(params string[] args)
     {
-        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo() };
+        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create() };
         var previous = Console.Out;
         var writer = new StringWriter(CultureInfo.InvariantCulture);
         Console.SetOut(writer);
@@ -75,6 +75,111 @@ public sealed class CommandTests : IDisposable
         File.WriteAllText(input, "{\"prompt\":\"ab\"}\n{\"prompt\":5}\n");
         var ex = Assert.Throws<InvalidDataException>(() => Run("generate", "--model", path, "--input", input, "--output", output));
         Assert.Contains("prompts.jsonl:2", ex.Message);
+    }
+
+    [Fact]
+    public void PrmTrainsScoresStepsAndEvaluatesOnProcessBench()
+    {
+        var path = Init("prm-base");
+        // Math-Shepherd's raw form and TRL's step-wise form train alike.
+        var shepherd = Path.Combine(dir, "shepherd.jsonl");
+        File.WriteAllLines(shepherd, Enumerable.Range(0, 8).Select(i => $"{{\"input\":\"q{i} Step 1: a ки\\nStep 2: {(i % 2 == 0 ? "b" : "x")} ки\",\"label\":\"q{i} Step 1: a +\\nStep 2: {(i % 2 == 0 ? "b +" : "x -")}\"}}"));
+        var prm = Path.Combine(dir, "prm");
+        Assert.Equal(0, Run("prm", "--model", path, "--train", shepherd, "--max-length", "64", "--max-steps", "3", "--step-separator", "|", "--out", prm, "--threads", "1").Code);
+        Assert.Equal("GPT2ForTokenClassification", JsonNode.Parse(File.ReadAllText(Path.Combine(prm, "config.json")))!["architectures"]![0]!.GetValue<string>());
+        Assert.Equal("|", JsonNode.Parse(File.ReadAllText(Path.Combine(prm, "prm_config.json")))!["step_separator"]!.GetValue<string>());
+
+        var bench = Path.Combine(dir, "bench.jsonl");
+        File.WriteAllLines(bench, [
+            """{"id": "a", "problem": "q1", "steps": ["a", "x", "c"], "label": 1}""",
+            """{"id": "b", "problem": "q2", "steps": ["a", "b"], "label": -1}""",
+            """{"id": "c", "problem": "q3", "steps": ["x"], "label": 0}""",
+        ]);
+        var scored = Path.Combine(dir, "scored.jsonl");
+        Assert.Equal(0, Run("prm", "score", "--model", prm, "--input", bench, "--output", scored).Code);
+        var rows = File.ReadLines(scored).Select(l => JsonNode.Parse(l)!).ToArray();
+        var model = Reins.Rewards.ProcessRewards.ProcessRewardModel.Load(prm);
+        var expected = model.StepScores([.. Reins.Rewards.ProcessRewards.StepRecords.Read(bench).Select(r => r.Solution)], 16);
+        Assert.Equal(expected.Select(s => s.Select(x => x!.Value)), rows.Select(r => r["step_scores"]!.AsArray().Select(x => x!.GetValue<float>())));
+        Assert.Equal("a", rows[0]["id"]!.GetValue<string>());
+
+        // The report's numbers are ProcessBench's metric over its own predictions, which follow the threshold rule.
+        var output = Path.Combine(dir, "pb");
+        Assert.Equal(0, Run("eval", "processbench", "--model", prm, "--input", bench, "--input", bench, "--output", output, "--threshold", "0.5").Code);
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "processbench.json")))!;
+        var predictions = File.ReadLines(Path.Combine(output, "predictions.jsonl")).Select(l => JsonNode.Parse(l)!).ToArray();
+        Assert.Equal(6, predictions.Length);
+        for (int i = 0; i < 6; i++)
+            Assert.Equal(Reins.Rewards.Evaluation.ProcessBench.Prediction([.. expected[i % 3]], 0.5), predictions[i]["prediction"]!.GetValue<int>());
+        var wrong = predictions.Where(p => p["label"]!.GetValue<int>() >= 0).ToArray();
+        var right = predictions.Where(p => p["label"]!.GetValue<int>() < 0).ToArray();
+        double errorAccuracy = wrong.Count(p => p["prediction"]!.GetValue<int>() == p["label"]!.GetValue<int>()) / (double)wrong.Length;
+        double correctAccuracy = right.Count(p => p["prediction"]!.GetValue<int>() == -1) / (double)right.Length;
+        Assert.Equal(errorAccuracy, report["error_accuracy"]!.GetValue<double>(), 12);
+        Assert.Equal(correctAccuracy, report["correct_accuracy"]!.GetValue<double>(), 12);
+        double f1 = errorAccuracy + correctAccuracy == 0 ? 0 : 2 * errorAccuracy * correctAccuracy / (errorAccuracy + correctAccuracy);
+        Assert.Equal(f1, report["f1"]!.GetValue<double>(), 12);
+        Assert.Equal(f1, report["average_f1"]!.GetValue<double>(), 12);
+        Assert.Equal(2, report["subsets"]!.AsArray().Count);
+
+        Assert.Equal(0, Run("eval", "processbench", "--model", prm, "--input", bench, "--output", output, "--threshold", "auto", "--seed", "4").Code);
+        report = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "processbench.json")))!;
+        Assert.StartsWith("auto:", report["threshold_source"]!.GetValue<string>());
+        var splits = File.ReadLines(Path.Combine(output, "predictions.jsonl")).Select(l => JsonNode.Parse(l)!["split"]!.GetValue<string>()).ToArray();
+        Assert.Equal((1, 2), (splits.Count(s => s == "calibration"), splits.Count(s => s == "test")));
+        Assert.Equal(2, report["erroneous"]!.GetValue<int>() + report["correct"]!.GetValue<int>());
+
+        // Best-of-n ranked by the PRM's weakest step, with PRM-weighted voting over final answers.
+        var prompts = Path.Combine(dir, "bon-prompts.jsonl");
+        File.WriteAllLines(prompts, ["""{"prompt": "q1"}""", """{"prompt": "q2"}"""]);
+        var best = Path.Combine(dir, "best.jsonl");
+        Assert.Equal(0, Run("bon", "--model", path, "--input", prompts, "--output", best, "--n", "4", "--max-completion-length", "8", "--prm", prm, "--prm-aggregation", "min", "--voting", "weighted", "--threads", "1").Code);
+        var kept = File.ReadLines(best).Select(l => JsonNode.Parse(l)!).ToArray();
+        Assert.Equal(2, kept.Length);
+        foreach (var row in kept)
+        {
+            float reward = row["reward"]!.GetValue<float>();
+            Assert.Equal(reward, row["rewards"]!["prm"]!.GetValue<float>());
+            Assert.InRange(reward, 0f, 1f);
+            Assert.True(row["votes"]!.GetValue<double>() >= reward - 1e-6);
+        }
+    }
+
+    [Fact]
+    public void PrmLabelWritesStepLabelsAndResumesToTheSameFile()
+    {
+        var path = Init("labeler");
+        var problems = Path.Combine(dir, "problems.jsonl");
+        File.WriteAllLines(problems, Enumerable.Range(0, 3).Select(i => $"{{\"prompt\":\"q{i}:\",\"completions\":[\"a\",\"b\",\"#### {i}\"],\"answer\":\"{i}\"}}"));
+        string[] Label(string output, params string[] extra) =>
+            ["prm", "label", "--model", path, "--input", problems, "--output", output, "--n", "2", "--reward-function", "exact_match", "--max-completion-length", "6", "--threads", "1", .. extra];
+        var whole = Path.Combine(dir, "labels.jsonl");
+        Assert.Equal(0, Run(Label(whole)).Code);
+        var rows = File.ReadLines(whole).Select(l => JsonNode.Parse(l)!).ToArray();
+        Assert.Equal(3, rows.Length);
+        foreach (var row in rows)
+        {
+            Assert.Equal(3, row["labels"]!.AsArray().Count);
+            // The last step is the solution's own answer, which the verifier accepts.
+            Assert.True(row["labels"]![2]!.GetValue<bool>());
+            Assert.Equal(row["answer"]!.GetValue<string>(), row["completions"]![2]!.GetValue<string>()[^1..]);
+        }
+
+        // An interrupted run: one record done, then half a line. --resume cuts the half line and ends with the same file.
+        var resumed = Path.Combine(dir, "resumed.jsonl");
+        var first = File.ReadLines(whole).First() + "\n";
+        File.WriteAllText(resumed + ".partial", first + "{\"prompt\":\"q1");
+        File.WriteAllText(resumed + ".partial.progress", $"1 {System.Text.Encoding.UTF8.GetByteCount(first)}");
+        Assert.Throws<IOException>(() => Run(Label(resumed)));
+        Assert.Equal(0, Run(Label(resumed, "--resume")).Code);
+        Assert.Equal(File.ReadAllText(whole), File.ReadAllText(resumed));
+        Assert.False(File.Exists(resumed + ".partial"));
+
+        var soft = Path.Combine(dir, "soft.jsonl");
+        Assert.Equal(0, Run(Label(soft, "--estimate", "soft", "--solutions", "2")).Code);
+        var softRows = File.ReadLines(soft).Select(l => JsonNode.Parse(l)!).ToArray();
+        Assert.InRange(softRows.Length, 1, 6);
+        Assert.All(softRows, r => Assert.All(r["labels"]!.AsArray(), l => Assert.InRange(l!.GetValue<double>(), 0, 1)));
     }
 
     [Fact]

@@ -152,6 +152,19 @@ public sealed class FormatParsingTests : FileWritingTests
     }
 
     [Fact]
+    public void MathShepherdRecordsBecomeStepwiseRecords()
+    {
+        var (examples, report) = Read(Files.Write("shepherd.jsonl",
+            """{"input": "Janet has 3 eggs. How many? Step 1: She has 3. ки\nStep 2: So 4. ки", "label": "Janet has 3 eggs. How many? Step 1: She has 3. +\nStep 2: So 4. -", "task": "GSM8K"}"""));
+        Assert.Equal((DatasetFormat.MathShepherd, DatasetStyle.Standard), (report.Format, report.Style));
+        var step = Assert.IsType<StepwiseExample>(Assert.Single(examples));
+        Assert.Equal("Janet has 3 eggs. How many?", step.Prompt);
+        Assert.Equal(["Step 1: She has 3.", "Step 2: So 4."], step.Steps);
+        Assert.Equal([true, false], step.Labels);
+        Assert.Equal("GSM8K", step.Extra["task"].GetString());
+    }
+
+    [Fact]
     public void OverridingTheFormatReadsOtherFieldsAsExtra()
     {
         string path = Files.Write("prefs.jsonl", """{"prompt": "Q", "chosen": "good", "rejected": "bad"}""");

@@ -69,6 +69,15 @@ public sealed class ReaderErrorTests : FileWritingTests
     [InlineData("""{"prompt": "Q", "completions": ["a", "b"], "ranks": [1]}""", "ranks", "expected 2 ranks, one per completion, got 1")]
     [InlineData("""{"prompt": "Q", "completions": ["a", "b"], "ranks": [1, 1.5]}""", "ranks[1]", "expected an integer, got 1.5")]
     [InlineData("""{"prompt": "Q", "completions": ["a", "b"], "labels": [true, null]}""", "labels[1]", "expected a boolean, got null")]
+    [InlineData("""{"prompt": "Q", "completions": ["a", " "], "labels": [true, false]}""", "completions[1]", "empty step")]
+    [InlineData("""{"prompt": "Q", "completions": ["a"], "labels": [true, false]}""", "labels", "expected 1 labels, one per step, got 2")]
+    [InlineData("""{"input": "Q Step 1: a ки", "label": "Q Step 1: a ?"}""", "label", "character 12 is '?' where step 1's tag is; expected + or -")]
+    [InlineData("""{"input": "Q Step 1: a ки", "label": "Q Step 1: b +"}""", "label", "differs from the input at character 10")]
+    [InlineData("""{"input": "Q Step 1: a ки", "label": "Q Step 1: a"}""", "label", "has 11 characters; the input with one +/- per tag would have 13")]
+    [InlineData("""{"input": "Q Step 1: a", "label": "Q Step 1: a"}""", "input", "no step tag \"ки\"")]
+    [InlineData("""{"input": "Q a ки", "label": "Q a +"}""", "input", "cannot tell the problem from the first step: no \"Step 1:\" after the problem text")]
+    [InlineData("""{"input": "Q Step 1: a ки b", "label": "Q Step 1: a + b"}""", "input", "text after the last step tag has no label")]
+    [InlineData("""{"input": "Q Step 1: a ки ки", "label": "Q Step 1: a + +"}""", "input", "step 2 is empty")]
     [InlineData("""{"prompt": "Q", "response": "A", "helpfulness": "high"}""", null, "a ratings record has no numeric attribute; name them in DatasetReadOptions.RatingAttributes")]
     public void FieldErrorsNameTheFieldPath(string line, string? field, string detail)
     {

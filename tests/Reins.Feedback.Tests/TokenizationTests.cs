@@ -180,8 +180,10 @@ public sealed class TokenizationTests
     public void StepwiseLabelsSitOnEachStepsLastToken()
     {
         var sequence = new DatasetTokenizer(Encoder).Stepwise(new StepwiseExample("Q", ["ab", "c"], [true, false]))!;
-        Assert.Equal("<bos>Qab\nc\n", ByteEncoder.Decode(sequence.InputIds));
-        Assert.Equal([-100, -100, -100, -100, 1, -100, 0], sequence.Labels);
+        Assert.Equal("<bos>Q\nab\nc\n", ByteEncoder.Decode(sequence.InputIds));
+        Assert.Equal([-100, -100, -100, -100, -100, 1, -100, 0], sequence.Labels);
+        var last = new DatasetTokenizer(Encoder).Stepwise(new StepwiseExample("Q", ["ab", "c"], [true, false]), "\n", lastStepOnly: true)!;
+        Assert.Equal([-100, -100, -100, -100, -100, -100, -100, 0], last.Labels);
     }
 
     [Fact]

@@ -141,7 +141,7 @@ public sealed class CheckpointTests : IDisposable
     [InlineData("""{"rope_scaling":{"rope_type":"yarn","factor":4}}""", "rope_scaling.rope_type")]
     [InlineData("""{"rope_scaling":{"rope_type":"llama3","factor":8}}""", "rope_scaling.low_freq_factor")]
     [InlineData("""{"hidden_act":"gelu"}""", "hidden_act")]
-    [InlineData("""{"architectures":["LlamaForTokenClassification"]}""", "architectures")]
+    [InlineData("""{"architectures":["LlamaForQuestionAnswering"]}""", "architectures")]
     public void UnsupportedConfigFieldsAreNamed(string extra, string field)
     {
         var json = JsonNode.Parse("""{"model_type":"llama","vocab_size":10,"hidden_size":8,"num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":16,"max_position_embeddings":8}""")!.AsObject();

@@ -126,7 +126,7 @@ public sealed class PpoTrainer : OnlineTrainer<PolicyGradientBatch>
     // One completion per prompt; the critic is a second trained model with its own learning rate, logged as val/grad_norm.
     private static RolloutPlan Plan(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel critic)
     {
-        if (critic.Config.NumLabels != 1) throw new ArgumentException($"ppo: the critic must be a …ForSequenceClassification model with num_labels 1; it is {critic.Config.Architecture}.");
+        if (critic.Config.NumLabels != 1 || critic.Config.TokenClassification) throw new ArgumentException($"ppo: the critic must be a …ForSequenceClassification model with num_labels 1; it is {critic.Config.Architecture}.");
         if (critic.Config.VocabSize != policy.Config.VocabSize)
             throw new ArgumentException($"ppo: the critic's vocabulary ({critic.Config.VocabSize}) differs from the policy's ({policy.Config.VocabSize}); it must read the same tokens.");
         var training = config.Training;

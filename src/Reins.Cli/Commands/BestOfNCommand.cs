@@ -30,10 +30,12 @@ internal static class BestOfNCommand
         var keepTop = new Option<int>("--keep-top") { Description = "Completions kept per prompt (the highest rewards).", DefaultValueFactory = _ => 1 };
         var batchSize = new Option<int>("--batch-size") { Description = "Prompts per generation call.", DefaultValueFactory = _ => 8 };
         var skipInvalid = new Option<bool>("--skip-invalid") { Description = "Skip (and count) malformed lines instead of stopping." };
+        var voting = new Option<string>("--voting") { Description = "none: keep the highest rewards; majority: the most frequent final answer; weighted: the answer with the largest summed reward (e.g. --prm scores). Voting keeps one completion per prompt.", DefaultValueFactory = _ => "none" };
+        voting.AcceptOnlyFromAmong("none", "majority", "weighted");
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
         var cmd = new Command("bon", "Best-of-n sampling: n completions per prompt, ranked by the reward, the best written as an SFT dataset.")
-            { model, input, output, n, keepTop, batchSize, skipInvalid, seed, threads };
+            { model, input, output, n, keepTop, batchSize, skipInvalid, voting, seed, threads };
         var sampling = new SettingsOptions<SamplingSettings>(cmd);
         var rewards = new RewardOptions(cmd);
         cmd.SetAction((r, cancellation) =>
@@ -54,7 +56,8 @@ internal static class BestOfNCommand
                 int written = 0;
                 double total = 0;
                 using (var writer = new StreamWriter(tmp))
-                    foreach (var kept in BestOfNSampler.Sample(policy, sampler, prompts.Examples, options, r.GetValue(keepTop), r.GetValue(batchSize), settings.MissingEosPenalty, cancellation))
+                    foreach (var kept in BestOfNSampler.Sample(policy, sampler, prompts.Examples, options, r.GetValue(keepTop), r.GetValue(batchSize), settings.MissingEosPenalty, cancellation,
+                        Enum.Parse<Voting>(r.GetValue(voting)!, ignoreCase: true)))
                     {
                         writer.WriteLine(Record(kept).ToJsonString(Readable));
                         written++;
@@ -81,6 +84,7 @@ internal static class BestOfNCommand
         o["reward"] = kept.Reward;
         o["rewards"] = new JsonObject(kept.Rewards.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)(float.IsNaN(kv.Value) ? null : kv.Value))));
         o["rank"] = kept.Rank;
+        if (kept.Votes is { } votes) o["votes"] = votes;
         o["finish_reason"] = kept.Sample.FinishReason.ToString().ToLowerInvariant();
         return o;
     }

@@ -21,6 +21,11 @@ public enum DatasetFormat
     RankedList,
     /// <summary><c>prompt</c>, <c>completions</c>, <c>labels</c>: <see cref="StepwiseExample"/>.</summary>
     StepwiseSupervision,
+    /// <summary>
+    /// Math-Shepherd's raw form: <c>input</c> holds the problem and steps each ending in the step tag <c>ки</c>, <c>label</c>
+    /// the same text with <c>+</c> (correct) or <c>-</c> in place of each tag; read as <see cref="StepwiseExample"/>.
+    /// </summary>
+    MathShepherd,
     /// <summary>Raw Anthropic HH-RLHF: <c>chosen</c>/<c>rejected</c> transcripts of "\n\nHuman: …\n\nAssistant: …", read as conversational <see cref="PreferenceExample"/>.</summary>
     AnthropicHh,
 }

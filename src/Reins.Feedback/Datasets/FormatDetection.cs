@@ -12,6 +12,7 @@ internal static class FormatDetection
             return !Has("prompt") && LooksLikeHhTranscript(record.GetProperty("chosen")) ? DatasetFormat.AnthropicHh : DatasetFormat.Preference;
         if (Has("completions") && Has("ranks")) return DatasetFormat.RankedList;
         if (Has("completions") && Has("labels")) return DatasetFormat.StepwiseSupervision;
+        if (Has("input") && Has("label") && !Has("completion")) return DatasetFormat.MathShepherd;
         if (Has("completion") && Has("label")) return DatasetFormat.UnpairedPreference;
         if (Has("prompt") && Has("completion")) return DatasetFormat.PromptCompletion;
         if (Has("prompt") && Has("response")) return DatasetFormat.Ratings;
@@ -35,6 +36,7 @@ internal static class FormatDetection
         DatasetFormat.Ratings => "a ratings record needs \"prompt\", \"response\" and the rating attributes",
         DatasetFormat.RankedList => "a ranked-list record needs \"prompt\", \"completions\" and \"ranks\"",
         DatasetFormat.StepwiseSupervision => "a step-wise record needs \"prompt\", \"completions\" and \"labels\"",
+        DatasetFormat.MathShepherd => "a Math-Shepherd record needs \"input\" (steps ending in the tag \"ки\") and \"label\" (the same text with + or - for each tag)",
         DatasetFormat.AnthropicHh => "an HH-RLHF record needs \"chosen\" and \"rejected\" transcripts",
         _ => throw new ArgumentOutOfRangeException(nameof(format), format, "not a concrete format"),
     };

@@ -19,6 +19,7 @@ internal static class RecordParser
             DatasetFormat.Ratings => Ratings(f, ref state),
             DatasetFormat.RankedList => Ranked(f),
             DatasetFormat.StepwiseSupervision => Stepwise(f),
+            DatasetFormat.MathShepherd => MathShepherd.Parse(f),
             DatasetFormat.AnthropicHh => AnthropicHhPair(f),
             _ => throw new ArgumentOutOfRangeException(nameof(state), state.Format, "not a concrete format"),
         };
@@ -88,10 +89,15 @@ internal static class RecordParser
     {
         f.Style = DatasetStyle.Standard;
         var prompt = f.String("prompt");
-        var steps = f.List("completions", f.StringAt);
+        var steps = f.List("completions", Step(f));
         if (steps.Count == 0) throw f.Error("completions", DatasetErrorReason.InvalidValue, "expected at least one step, got an empty list");
         return new StepwiseExample(prompt, steps, f.ParallelList("labels", f.BoolAt, steps.Count, "step"));
     }
+
+    // A step is the unit a label is placed after, so one of only whitespace would label the separator alone.
+    private static Func<string, JsonElement, string> Step(RecordFields f) => (field, value) =>
+        f.StringAt(field, value) is { } step && !string.IsNullOrWhiteSpace(step) ? step
+            : throw f.Error(field, DatasetErrorReason.InvalidValue, "empty step");
 
     private static PreferenceExample AnthropicHhPair(RecordFields f)
     {

@@ -79,24 +79,26 @@ public sealed class DatasetTokenizer
     }
 
     /// <summary>
-    /// A process-reward-model sequence as TRL's PRM trainer builds it: prompt, then each step followed by
-    /// <paramref name="stepSeparator"/>; the label of a step's last token is 1 (correct) or 0, every other label −100.
+    /// A process-reward-model sequence: the prompt and <paramref name="stepSeparator"/>, then each step followed by the
+    /// separator (ProcessBench's layout; TRL's PRM trainer omits the separator after the prompt), each piece encoded on
+    /// its own as TRL does. The label of a step's last token (its separator's) is 1 (correct) or 0, every other −100;
+    /// with <paramref name="lastStepOnly"/> only the last step keeps its label (TRL's train_on_last_step_only).
     /// </summary>
-    public TokenizedSequence? Stepwise(StepwiseExample example, string stepSeparator = "\n")
+    public TokenizedSequence? Stepwise(StepwiseExample example, string stepSeparator = "\n", bool lastStepOnly = false)
     {
-        var text = TextOrConversation.FromText(example.Prompt);
-        var prompt = StartRecord(text, forGeneration: false);
-        if (prompt is null) return null;
         var separator = encoder.Encode(stepSeparator);
+        if (separator.Length == 0) throw new ArgumentException("The step separator encodes to no token, so a step has nowhere to carry its label.", nameof(stepSeparator));
+        var prompt = StartRecord(TextOrConversation.FromText(example.Prompt), forGeneration: false);
+        if (prompt is null) return null;
+        prompt = [.. prompt, .. separator];
         var ids = new List<int>();
         var labels = new List<int>();
         for (int s = 0; s < example.Steps.Count; s++)
         {
             int[] step = [.. encoder.Encode(example.Steps[s]), .. separator];
-            if (step.Length == 0) throw new ArgumentException($"Step {s} and the separator encode to no token, so the step has nowhere to carry its label.", nameof(example));
             ids.AddRange(step);
             labels.AddRange(Enumerable.Repeat(Ignore, step.Length - 1));
-            labels.Add(example.Labels[s] ? 1 : 0);
+            labels.Add(lastStepOnly && s < example.Steps.Count - 1 ? Ignore : example.Labels[s] ? 1 : 0);
         }
         return Assemble(new Encoded(prompt, Ignored(prompt.Length), [.. ids], [.. labels]));
     }

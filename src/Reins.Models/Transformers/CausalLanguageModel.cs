@@ -28,13 +28,15 @@ public abstract class CausalLanguageModel : Module
 
     /// <summary>
     /// The LM head [vocab, hidden] (tied to <paramref name="embedding"/> unless tie_word_embeddings is off) of a language
-    /// model, or the score head [num_labels, hidden] of a …ForSequenceClassification one; registered after the trunk,
-    /// as transformers orders them.
+    /// model, the score head [num_labels, hidden] of a …ForSequenceClassification one, or the classifier [num_labels,
+    /// hidden] with a zero bias of a …ForTokenClassification one; registered after the trunk, as transformers orders them.
     /// </summary>
     private protected void AddHeads(Tensor embedding, Func<int[], float, Tensor> normal)
     {
         int c = Config.HiddenSize;
-        if (Config.NumLabels is { } labels) scoreHead = new Linear(Builder.Push("score"), normal([labels, c], Config.InitializerRange), null, Ops.WeightLayout.OutIn);
+        if (Config.NumLabels is { } labels)
+            scoreHead = new Linear(Builder.Push(Config.ClassifierName), normal([labels, c], Config.InitializerRange),
+                Config.TokenClassification ? Tensor.Zeros(labels) : null, Ops.WeightLayout.OutIn);
         else lmHead = Config.TieWordEmbeddings ? new Linear(embedding, Ops.WeightLayout.OutIn)
             : new Linear(Builder.Push("lm_head"), normal([Config.VocabSize, c], Config.InitializerRange), null, Ops.WeightLayout.OutIn);
     }
@@ -85,13 +87,14 @@ public abstract class CausalLanguageModel : Module
     public Tensor Scores(ModelInput input)
     {
         input.Validate(Config.Architecture);
+        if (Config.TokenClassification) throw new InvalidOperationException($"{Config.Architecture} labels every position; read it with ScoresAllPositions.");
         // The last block only needs the positions from the earliest of the rows' last tokens on.
         int keep = input.Time - LastRealTokens(input.AttentionMask, input.Rows, input.Time).Min();
         var hidden = Hidden(input with { KeepLast = keep });
         return ScoreHead(AtLastToken(hidden, input.AttentionMask, input.Time));
     }
 
-    /// <summary>Scores at every kept position [rows, kept, num_labels] (PPO critics).</summary>
+    /// <summary>Scores at every kept position [rows, kept, num_labels] (PPO critics, process reward models).</summary>
     public Tensor ScoresAllPositions(ModelInput input) => ScoreHead(Hidden(input));
 
     private Tensor ScoreHead(Tensor hidden) => (scoreHead ?? throw new InvalidOperationException($"{Config.Architecture} has no score head (num_labels is not set).")).Forward(hidden);

@@ -63,6 +63,12 @@ public sealed record ModelConfig
     /// null for a causal language model. Classification checkpoints carry no <c>lm_head</c>.
     /// </summary>
     public int? NumLabels { get; init; }
+    /// <summary>
+    /// Whether the <see cref="NumLabels"/> head reads every position with a bias (…ForTokenClassification: process reward
+    /// models, <c>classifier</c> for GPT-2 and <c>score</c> for the Llama family) rather than the last real token
+    /// without one (…ForSequenceClassification).
+    /// </summary>
+    public bool TokenClassification { get; init; }
     /// <summary>Llama-family RoPE frequency scaling (config.json's rope_scaling), or null.</summary>
     public RopeScaling? RopeScaling { get; init; }
 
@@ -73,7 +79,10 @@ public sealed record ModelConfig
         (_, "qwen2") => "Qwen2",
         (_, "mistral") => "Mistral",
         _ => "Llama",
-    } + (NumLabels is null ? (Family == ModelFamily.Gpt2 ? "LMHeadModel" : "ForCausalLM") : "ForSequenceClassification");
+    } + (NumLabels is null ? (Family == ModelFamily.Gpt2 ? "LMHeadModel" : "ForCausalLM") : TokenClassification ? "ForTokenClassification" : "ForSequenceClassification");
+
+    /// <summary>The name of the classification head's parameters: transformers' GPT2ForTokenClassification calls it <c>classifier</c>, every other head here <c>score</c>.</summary>
+    public string ClassifierName => TokenClassification && Family == ModelFamily.Gpt2 ? "classifier" : "score";
 
     /// <summary>Checks internal consistency, naming the offending field.</summary>
     public ModelConfig Validate(string source = "config")
@@ -89,6 +98,7 @@ public sealed record ModelConfig
         Require(IntermediateSize > 0, "intermediate_size", "must be positive");
         Require(MaxPositions > 0, "max_position_embeddings", "must be positive");
         Require(NumLabels is null or > 0, "num_labels", "must be positive");
+        Require(!TokenClassification || NumLabels is not null, "num_labels", "must be set for a …ForTokenClassification head");
         Require(RopeScaling is null || Family == ModelFamily.Llama, "rope_scaling", "applies only to rotary (Llama-family) models");
         Require(Family != ModelFamily.Gpt2 || Activation is "gelu_new" or "gelu_pytorch_tanh" or "gelu", "activation_function",
             $"is '{Activation}'; GPT-2 here implements gelu_new (the same as gelu_pytorch_tanh) and gelu");
@@ -126,7 +136,7 @@ public sealed record ModelConfig
         checked
         {
             long c = HiddenSize, f = IntermediateSize, layers = Layers, vocab = VocabSize;
-            long head = NumLabels is { } labels ? labels * c : TieWordEmbeddings ? 0 : vocab * c;
+            long head = NumLabels is { } labels ? labels * c + (TokenClassification ? labels : 0) : TieWordEmbeddings ? 0 : vocab * c;
             if (Family == ModelFamily.Gpt2)
                 // Per block: two LayerNorms (2c each), c_attn (c·3c + 3c), c_proj (c·c + c), c_fc (c·f + f), mlp.c_proj (f·c + c).
                 return vocab * c + MaxPositions * c + layers * (4 * c + 3 * c * c + 3 * c + c * c + c + c * f + f + f * c + c) + 2 * c + head;
@@ -158,14 +168,15 @@ public sealed record ModelConfig
         string? arch = json["architectures"] is JsonArray { Count: > 0 } archs
             ? archs[0] is JsonNode first && first.GetValueKind() == JsonValueKind.String ? first.GetValue<string>() : throw Bad("architectures", "a list of class names", json["architectures"])
             : null;
-        if (arch is not null && arch.EndsWith("ForSequenceClassification", StringComparison.Ordinal))
+        bool tokens = arch is not null && arch.EndsWith("ForTokenClassification", StringComparison.Ordinal);
+        if (tokens || arch is not null && arch.EndsWith("ForSequenceClassification", StringComparison.Ordinal))
         {
             // transformers writes id2label rather than num_labels; either defines the head's width (default 2, as HF).
             int labels = OptInt("num_labels") ?? (json["id2label"] as JsonObject)?.Count ?? 2;
-            config = config with { NumLabels = labels };
+            config = config with { NumLabels = labels, TokenClassification = tokens };
         }
         else if (arch is not null && !arch.EndsWith("LMHeadModel", StringComparison.Ordinal) && !arch.EndsWith("ForCausalLM", StringComparison.Ordinal))
-            throw new InvalidDataException($"{source}: field 'architectures' names {arch}; supported are …LMHeadModel/…ForCausalLM and …ForSequenceClassification.");
+            throw new InvalidDataException($"{source}: field 'architectures' names {arch}; supported are …LMHeadModel/…ForCausalLM, …ForSequenceClassification and …ForTokenClassification.");
         if (type != "gpt2" && Text("hidden_act") is { } act && act != "silu")
             throw new InvalidDataException($"{source}: field 'hidden_act' is '{act}'; the Llama family here implements 'silu'.");
         if (type == "gpt2")

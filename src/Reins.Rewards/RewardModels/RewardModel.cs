@@ -21,6 +21,8 @@ public sealed class RewardModel
     {
         if (network.Config.NumLabels is not { } k)
             throw new ArgumentException($"reward model: {network.Config.Architecture} has no score head (config.json sets no num_labels).", nameof(network));
+        if (network.Config.TokenClassification)
+            throw new ArgumentException($"reward model: {network.Config.Architecture} is a process reward model, which scores steps; use it with reins prm score or --prm.", nameof(network));
         Labels = labels ?? normalization?.Labels ?? DefaultLabels(k);
         if (Labels.Count != k) throw new ArgumentException($"reward model: {Labels.Count} labels for a head of {k} outputs.", nameof(labels));
         if (normalization is not null && !normalization.Labels.SequenceEqual(Labels))
@@ -54,8 +56,8 @@ public sealed class RewardModel
     public static RewardModel Load(string directory)
     {
         var network = HfCheckpoint.Load(directory);
-        if (network.Config.NumLabels is null)
-            throw new InvalidDataException($"{directory}: {network.Config.Architecture} is a language model, not a reward model (…ForSequenceClassification with num_labels).");
+        if (network.Config.NumLabels is null || network.Config.TokenClassification)
+            throw new InvalidDataException($"{directory}: {network.Config.Architecture} is not a reward model (…ForSequenceClassification with num_labels).");
         return new RewardModel(network, normalization: RewardNormalization.Load(directory));
     }
 

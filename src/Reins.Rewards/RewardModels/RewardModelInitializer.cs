@@ -36,13 +36,23 @@ public static class RewardModelInitializer
         if (numLabels < 1) throw new ArgumentOutOfRangeException(nameof(numLabels), numLabels, "reward model: the head needs at least one output.");
         if (padTokenId == source.Config.EosTokenId)
             throw new ArgumentException($"reward model: pad_token_id {padTokenId} equals eos_token_id, so the last real token could not be found from the ids.", nameof(padTokenId));
-        var config = source.Config with { NumLabels = numLabels, PadTokenId = padTokenId };
+        return WithHead(source, source.Config with { NumLabels = numLabels, PadTokenId = padTokenId, TokenClassification = false }, seed);
+    }
+
+    /// <summary>
+    /// A network of <paramref name="config"/>, which differs from <paramref name="source"/>'s only in its head, holding
+    /// the source's trunk; the head is the source's when it has one of the same names and shapes, else fresh from
+    /// <paramref name="seed"/>.
+    /// </summary>
+    public static CausalLanguageModel WithHead(CausalLanguageModel source, ModelConfig config, ulong seed)
+    {
         var model = CausalLanguageModel.Create(config, seed);
         foreach (var p in model.Parameters)
         {
-            // The config differs only in the head, so every other parameter exists in the source with the same shape.
-            bool freshHead = p.Name == "score.weight" && !(source.HasParameter(p.Name) && source[p.Name].Shape.AsSpan().SequenceEqual(p.Shape));
-            if (!freshHead) source[p.Name!].Span.CopyTo(p.Span);
+            string name = p.Name!;
+            if (source.HasParameter(name) && source[name].Shape.AsSpan().SequenceEqual(p.Shape)) source[name].Span.CopyTo(p.Span);
+            else if (!name.StartsWith(config.ClassifierName + ".", StringComparison.Ordinal))
+                throw new ArgumentException($"{config.Architecture}: the source model has no '{name}' of shape [{string.Join(", ", p.Shape)}], so it is not the same trunk.", nameof(source));
         }
         return model;
     }

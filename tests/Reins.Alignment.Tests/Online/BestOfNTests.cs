@@ -11,6 +11,37 @@ public class BestOfNTests
     public void TopIsBestFirstWithTiesInSampleOrder() => Assert.Equal([1, 2, 3], BestOfNSampler.Top([0.1f, 0.5f, 0.5f, 0.2f], 3));
 
     [Fact]
+    public void VotingPicksTheAnswerWithTheMostVotesThenItsBestSample()
+    {
+        // Majority: "4" has three votes to "5"'s two; among the "4"s the best score is sample 3.
+        Assert.Equal((3, 3.0), BestOfNSampler.Vote(["4", "5", "4", "4", "5"], [0.1f, 0.9f, 0.2f, 0.3f, 0.8f], weighted: false));
+        // Weighted: "5" sums 1.7 against "4"'s 0.6; its best sample is 1.
+        var (index, votes) = BestOfNSampler.Vote(["4", "5", "4", "4", "5"], [0.1f, 0.9f, 0.2f, 0.3f, 0.8f], weighted: true);
+        Assert.Equal(1, index);
+        Assert.Equal(1.7, votes, 6);
+        // A tie goes to the answer seen first.
+        Assert.Equal(0, BestOfNSampler.Vote(["a", "b"], [0.5f, 0.5f], weighted: true).Index);
+        Assert.Throws<ArgumentException>(() => BestOfNSampler.Vote(["a"], [-1f], weighted: true));
+    }
+
+    [Fact]
+    public void VotingKeepsOneSampleOfTheWinningAnswer()
+    {
+        var policy = TinyTask.Model();
+        var sampler = new CompletionSampler(new TinyTask(), TinyTask.Decode, TinyTask.Reward(), maxPromptLength: 8);
+        var options = new SamplingOptions { MaxNewTokens = 1, NumReturnSequences = 8, Seed = 5 };
+        var prompts = TinyTask.Prompts("ab");
+        var kept = BestOfNSampler.Sample(policy, sampler, prompts, options, keepTop: 1, promptsPerBatch: 2, voting: Voting.Majority).ToList();
+        Assert.Equal(2, kept.Count);
+        var all = sampler.Sample(policy, sampler.Tokenize([prompts[0]]), options with { PromptSeeds = [options.Seed * 1_000_003UL] }, null);
+        var answers = all.Samples.Select(s => TinyTask.Decode(s.Tokens)).ToArray();
+        var top = answers.GroupBy(a => a).Max(g => g.Count());
+        Assert.Equal(top, kept[0].Votes);
+        Assert.Equal(top, answers.Count(a => a == TinyTask.Decode(kept[0].Sample.Tokens)));
+        Assert.Throws<ArgumentException>(() => BestOfNSampler.Sample(policy, sampler, prompts, options, keepTop: 2, promptsPerBatch: 2, voting: Voting.Majority).ToList());
+    }
+
+    [Fact]
     public void KeepsTheBestOfEachPromptWhateverTheBatching()
     {
         var policy = TinyTask.Model();

@@ -9,6 +9,7 @@ using Reins.Alignment.OnlineDpo;
 using Reins.Alignment.Ppo;
 using Reins.Alignment.ReinforcePlusPlus;
 using Reins.Alignment.Rloo;
+using Reins.Alignment.ProcessRewardModeling;
 using Reins.Alignment.RewardModeling;
 using Reins.Alignment.Sft;
 using Reins.Alignment.Training;
@@ -27,6 +28,7 @@ internal static class ConfigCommand
         ["dpo"] = Of<DpoConfig>(),
         ["kto"] = Of<KtoConfig>(),
         ["rm"] = Of<RewardConfig>(),
+        ["prm"] = Of<PrmConfig>(),
         ["ppo"] = Of<PpoConfig>(),
         ["grpo"] = Of<GrpoConfig>(),
         ["rloo"] = Of<RlooConfig>(),

@@ -3,6 +3,7 @@ using System.Globalization;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Tokenizers;
 using Reins.Rewards.Ensembles;
+using Reins.Rewards.ProcessRewards;
 using Reins.Rewards.RewardModels;
 using Reins.Rewards.Sources;
 
@@ -11,8 +12,8 @@ namespace Reins.Cli.Commands.Training;
 /// <summary>
 /// The reward flags of the online commands: a reward model (--reward-model DIR), an ensemble (--reward-ensemble DIR with
 /// mean/wco/uwo), built-in verifiable functions (--reward-function, repeatable), an external JSON-lines program
-/// (--reward-command) and an OpenRLHF-style HTTP reward model (--reward-url), combined as a weighted sum
-/// (--reward-weights, in that order).
+/// (--reward-command), an OpenRLHF-style HTTP reward model (--reward-url) and a process reward model (--prm, its step
+/// scores aggregated), combined as a weighted sum (--reward-weights, in that order).
 /// </summary>
 internal sealed class RewardOptions
 {
@@ -30,6 +31,8 @@ internal sealed class RewardOptions
         Description = "Shell command that reads one JSON request per line on stdin and writes one score per line on stdout (a number or {\"reward\": x}).",
     };
     private readonly Option<string?> url = new("--reward-url") { Description = "Remote reward model (OpenRLHF protocol): POST {query, prompts, labels, …} → {rewards}." };
+    private readonly Option<string?> prm = new("--prm") { Description = "Process reward model (`reins prm`): a completion's steps (split at its step_separator) scored and aggregated by --prm-aggregation; logged as rewards/prm/mean." };
+    private readonly Option<string> prmAggregation = new("--prm-aggregation") { Description = "How --prm's step scores become one: min, prod, last or mean.", DefaultValueFactory = _ => "min" };
     private readonly Option<string> labelField = new("--reward-label-field")
     {
         Description = "Record field sent as the labels of --reward-url.", DefaultValueFactory = _ => "answer",
@@ -41,13 +44,14 @@ internal sealed class RewardOptions
     };
     private readonly Option<string?> weights = new("--reward-weights")
     {
-        Description = "Comma-separated weights of the reward sources, in the order model, ensemble, functions, command, url (default: all 1).",
+        Description = "Comma-separated weights of the reward sources, in the order model, ensemble, functions, command, url, prm (default: all 1).",
     };
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public RewardOptions(Command command)
     {
-        foreach (var o in new Option[] { model, ensemble, aggregation, uncertainty, functions, this.command, url, labelField, timeout, weights }) command.Add(o);
+        prmAggregation.AcceptOnlyFromAmong("min", "prod", "last", "mean");
+        foreach (var o in new Option[] { model, ensemble, aggregation, uncertainty, functions, this.command, url, labelField, timeout, prm, prmAggregation, weights }) command.Add(o);
     }
 
     /// <summary>The reward source the flags describe; dispose it when training ends (it may own a process).</summary>
@@ -79,7 +83,9 @@ internal sealed class RewardOptions
         if (program is not null) sources.Add(program);
         if (r.GetValue(url) is { } u)
             sources.Add(new HttpRewardSource(Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri : throw new ArgumentException($"--reward-url: '{u}' is not an absolute URL."), r.GetValue(labelField)!, timeout: limit));
-        if (sources.Count == 0) throw new ArgumentException("no reward: give --reward-model DIR, --reward-ensemble DIR, --reward-function NAME, --reward-command CMD or --reward-url URL.");
+        if (r.GetValue(prm) is { } prmDir)
+            sources.Add(new ProcessRewardSource(ProcessRewardModel.Load(prmDir), Enum.Parse<StepAggregation>(r.GetValue(prmAggregation)!, ignoreCase: true)));
+        if (sources.Count == 0) throw new ArgumentException("no reward: give --reward-model DIR, --reward-ensemble DIR, --reward-function NAME, --reward-command CMD, --reward-url URL or --prm DIR.");
         var w = ParseWeights(r.GetValue(weights), sources.Count);
         resources = program;
         return new WeightedRewardSum([.. sources.Select((s, i) => (s, w[i]))]);
