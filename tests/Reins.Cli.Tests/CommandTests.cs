@@ -20,7 +20,7 @@ public sealed class CommandTests : IDisposable
 
     private static (int Code, string Out) Run(params string[] args)
     {
-        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create() };
+        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo() };
         var previous = Console.Out;
         var writer = new StringWriter(CultureInfo.InvariantCulture);
         Console.SetOut(writer);
@@ -142,6 +142,17 @@ public sealed class CommandTests : IDisposable
             Assert.Equal(reward, row["rewards"]!["prm"]!.GetValue<float>());
             Assert.InRange(reward, 0f, 1f);
             Assert.True(row["votes"]!.GetValue<double>() >= reward - 1e-6);
+        }
+
+        // --prm as the reward of PPO (step rewards on tokens) and GRPO (the aggregate), logged under its name.
+        foreach (var method in new[] { "ppo", "grpo" })
+        {
+            var run = Path.Combine(dir, "prm-" + method);
+            string[] group = method == "grpo" ? ["--num-generations", "2"] : [];
+            Assert.Equal(0, Run([method, "--model", path, "--train", prompts, "--prm", prm, "--max-steps", "1", "--per-device-train-batch-size", "2",
+                "--max-completion-length", "6", "--logging-steps", "1", "--threads", "1", "--out", run, .. group]).Code);
+            var metrics = JsonNode.Parse(File.ReadLines(Path.Combine(run, "metrics.jsonl")).Last(l => l.Contains("rewards/prm/mean")))!;
+            Assert.InRange(metrics["rewards/prm/mean"]!.GetValue<double>(), 0, 1);
         }
     }
 

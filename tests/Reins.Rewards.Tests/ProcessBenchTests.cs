@@ -97,3 +97,40 @@ public sealed class StepAggregationTests
         Assert.Equal(0, Reins.Rewards.Sources.ProcessRewardSource.Aggregate([], aggregation));
     }
 }
+
+/// <summary>A process reward model as a reward source: how completions split into steps and what each step earns.</summary>
+public sealed class ProcessRewardSourceTests
+{
+    private static (Reins.Rewards.Sources.ProcessRewardSource Source, ProcessRewardModel Model) Make(string separator)
+    {
+        var bytes = Reins.Models.Tokenizers.Tokenizer.CreateByteLevel(260);
+        var config = Reins.Models.Transformers.ModelConfig.Gpt2(vocab: 260, hidden: 16, layers: 1, heads: 2, maxPositions: 32) with { NumLabels = 2, TokenClassification = true };
+        var model = new ProcessRewardModel(Reins.Models.Transformers.CausalLanguageModel.Create(config, seed: 2), new Reins.Feedback.Tokenization.TokenizerEncoder(bytes), separator);
+        return (new Reins.Rewards.Sources.ProcessRewardSource(model, Reins.Rewards.Sources.StepAggregation.Min), model);
+    }
+
+    private static Reins.Rewards.Sources.ScoringRequest Request(string completion) => new("2+2?", completion, [], [], true, new Dictionary<string, System.Text.Json.JsonElement>());
+
+    [Fact]
+    public void StepsEndWithTheirSeparatorAndBlankPiecesAreDropped()
+    {
+        var (source, _) = Make("\n");
+        var (steps, ends) = source.Steps("a\nb \n\n c");
+        Assert.Equal(["a", "b", "c"], steps);
+        Assert.Equal([2, 5, 8], ends);
+        Assert.Empty(source.Steps(" \n ").Steps);
+    }
+
+    [Fact]
+    public void EachStepEarnsItsScoreAndTheAggregateIsTheScore()
+    {
+        var (source, model) = Make("\n");
+        var result = source.StepRewards([Request("x=4\n#### 4"), Request("\n")]);
+        var expected = model.StepScores([new StepSolution("2+2?", ["x=4", "#### 4"])], 4)[0];
+        Assert.Equal(expected.Select(s => s!.Value), result[0].Rewards);
+        Assert.Equal(Math.Min(expected[0]!.Value, expected[1]!.Value), result[0].Score);
+        Assert.Equal([4, 10], result[0].EndChars);
+        Assert.Equal((0f, 0), (result[1].Score, result[1].Rewards.Length));
+        Assert.Equal(result.Select(r => r.Score), source.Score([Request("x=4\n#### 4"), Request("\n")]));
+    }
+}

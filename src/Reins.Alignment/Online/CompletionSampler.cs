@@ -12,7 +12,9 @@ namespace Reins.Alignment.Online;
 /// <param name="Requests">What the reward saw of each sample (texts, ids, whether it finished, the record's fields).</param>
 /// <param name="Scores">The weighted reward of each, after the missing-EOS penalty.</param>
 /// <param name="Components">Each reward source's own scores.</param>
-public sealed record ScoredCompletions(IReadOnlyList<GeneratedSequence> Samples, IReadOnlyList<ScoringRequest> Requests, float[] Scores, IReadOnlyList<RewardComponent> Components);
+/// <param name="Steps">When step rewards were asked for and a source gives them: per sample, the (weighted) reward due at each of its tokens, and the part of its score those rewards replace.</param>
+public sealed record ScoredCompletions(IReadOnlyList<GeneratedSequence> Samples, IReadOnlyList<ScoringRequest> Requests, float[] Scores, IReadOnlyList<RewardComponent> Components,
+    IReadOnlyList<(float[] TokenRewards, float ScorePart)>? Steps = null);
 
 /// <summary>
 /// Samples completions of prompt records with a policy and scores them: the first stage of every online method, and
@@ -80,15 +82,37 @@ public sealed class CompletionSampler
         options with { PromptSeeds = [.. Enumerable.Range(first, count).Select(i => options.Seed * 1_000_003UL + (ulong)i)] };
 
     /// <summary>The second half of <see cref="Sample"/>: the reward of each sample of <paramref name="prompts"/>, less the missing-EOS penalty.</summary>
+    /// With <paramref name="steps"/>, the step rewards of the sources that give them are placed on the tokens where
+    /// their steps end (<see cref="ScoredCompletions.Steps"/>).
     public ScoredCompletions Score(IReadOnlyList<TokenizedPrompt> prompts, IReadOnlyList<GeneratedSequence> samples, float? missingEosPenalty,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, bool steps = false)
     {
         var requests = samples.Select(s => new ScoringRequest(prompts[s.PromptIndex].Source.Prompt.Text ?? decode(s.PromptIds), s.Text!,
             s.PromptIds, s.Tokens, s.FinishReason == FinishReason.Stop, prompts[s.PromptIndex].Source.Extra)).ToArray();
-        var (scores, components) = reward.ScoreEach(requests, cancellation);
+        var (scores, components, stepRewards) = reward.ScoreWithSteps(requests, steps, cancellation);
         if (missingEosPenalty is { } penalty)
             for (int i = 0; i < scores.Length; i++)
                 if (!requests[i].Finished) scores[i] -= penalty;
-        return new ScoredCompletions(samples, requests, scores, components);
+        var placed = stepRewards?.Select((r, i) => (PlaceOnTokens(samples[i].Tokens, r), r.Score)).ToArray();
+        return new ScoredCompletions(samples, requests, scores, components, placed);
+    }
+
+    /// <summary>
+    /// Step rewards on the tokens that complete their steps: step k's reward goes to the first token whose decoded
+    /// prefix reaches the step's end (the last token when the text ends first), as a step's label sits on its last token.
+    /// </summary>
+    public float[] PlaceOnTokens(int[] tokens, StepRewards steps)
+    {
+        var placed = new float[tokens.Length];
+        if (tokens.Length == 0) return placed;
+        // Decoded prefix lengths grow with the prefix; byte-level pieces of one character may decode to nothing until complete.
+        var lengths = new int[tokens.Length];
+        for (int t = 0; t < tokens.Length; t++) lengths[t] = decode(tokens[..(t + 1)]).Length;
+        for (int k = 0; k < steps.Rewards.Length; k++)
+        {
+            int t = Array.FindIndex(lengths, l => l >= steps.EndChars[k]);
+            placed[t < 0 ? tokens.Length - 1 : t] += steps.Rewards[k];
+        }
+        return placed;
     }
 }

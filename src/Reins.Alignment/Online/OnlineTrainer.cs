@@ -39,6 +39,12 @@ public sealed record RolloutPlan(int SamplesPerPrompt, int UpdateEpochs, KlContr
 
     /// <summary>Rows kept together, in order, when a pass shuffles the rollout (2 keeps online DPO's pairs whole).</summary>
     public int ShuffleUnit { get; init; } = 1;
+
+    /// <summary>
+    /// Whether the method learns from token rewards, so a reward source that scores steps (a process reward model) gives
+    /// each step's reward at the token ending it (<see cref="ScoredRollout.StepRewards"/>) rather than one score at the end.
+    /// </summary>
+    public bool StepRewards { get; init; }
 }
 
 /// <summary>What an online run learns from besides its models: the prompts, the reward, and the tokenizer both ways.</summary>
@@ -224,7 +230,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         var options = sampling.Options(plan.SamplesPerPrompt, rng.NextUInt64());
         var batch = promptIndices.Select(i => prompts[i]).ToArray();
         var samples = Timed("generation", () => completions.Generate(Model, batch, options));
-        var scored = Timed("reward", () => completions.Score(batch, samples, sampling.MissingEosPenalty, cancellation));
+        var scored = Timed("reward", () => completions.Score(batch, samples, sampling.MissingEosPenalty, cancellation, plan.StepRewards));
         var rollout = Rollout.FromSamples(scored.Samples, plan.SamplesPerPrompt, completions.PadId);
         int chunk = config.Training.PerDeviceTrainBatchSize;
         // The generator's log-probs are at the sampling temperature; a method that scores at another re-scores them.
@@ -232,9 +238,18 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
             rollout = rollout.WithLogProbs(Timed("evaluation", () => rollout.Evaluate(rows => rollout.TokenLogProbs(Model, rows, LogProbTemperature).LogProbs, chunk)));
         var reference = Reference is { } r ? Timed("reference", () => rollout.Evaluate(rows => rollout.TokenLogProbs(r, rows, LogProbTemperature).LogProbs, chunk)) : null;
         var values = plan.Critic is { } critic ? Timed("evaluation", () => rollout.Evaluate(rows => rollout.CriticValues(critic.Model, rows), chunk)) : null;
-        var evaluated = new EvaluatedRollout(new ScoredRollout(rollout, scored.Scores, scored.Components, scored.Requests), reference, values, plan.Kl.Value);
+        var evaluated = new EvaluatedRollout(new ScoredRollout(rollout, scored.Scores, scored.Components, scored.Requests, StepRewards(rollout, scored)), reference, values, plan.Kl.Value);
         Describe(evaluated, metrics);
         return evaluated;
+    }
+
+    // The samples' token rewards laid out as the rollout's rows (samples and rows share their order).
+    private static (float[] TokenRewards, float[] ScoreParts)? StepRewards(Rollout rollout, ScoredCompletions scored)
+    {
+        if (scored.Steps is not { } steps) return null;
+        var tokens = new float[rollout.Rows * rollout.CompletionLength];
+        for (int r = 0; r < rollout.Rows; r++) steps[r].TokenRewards.CopyTo(tokens, r * rollout.CompletionLength);
+        return (tokens, [.. steps.Select(s => s.ScorePart)]);
     }
 
     // What the rollout itself shows, in TRL's metric names.

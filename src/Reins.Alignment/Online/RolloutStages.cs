@@ -10,7 +10,27 @@ namespace Reins.Alignment.Online;
 /// <param name="Scores">[Rows] the reward of each completion (after the missing-EOS penalty).</param>
 /// <param name="Components">Each reward source's own scores, for rewards/&lt;name&gt;/mean.</param>
 /// <param name="Requests">What the reward saw of each row (texts, ids, whether it finished, the record's fields), for judges comparing rows.</param>
-public sealed record ScoredRollout(Rollout Rollout, float[] Scores, IReadOnlyList<RewardComponent> Components, IReadOnlyList<ScoringRequest> Requests);
+/// <param name="StepRewards">
+/// For methods that take step rewards (<see cref="RolloutPlan.StepRewards"/>) from a source that gives them: [Rows·CompletionLength]
+/// the reward due at each token, and [Rows] the part of each score they replace; null otherwise.
+/// </param>
+public sealed record ScoredRollout(Rollout Rollout, float[] Scores, IReadOnlyList<RewardComponent> Components, IReadOnlyList<ScoringRequest> Requests,
+    (float[] TokenRewards, float[] ScoreParts)? StepRewards = null)
+{
+    /// <summary>
+    /// Token rewards [Rows·CompletionLength] from per-row <paramref name="scores"/> (the rollout's, or a method's
+    /// transform of them): each row's score at its last token, or, with step rewards, the step rewards where their steps
+    /// end and the rest of the score (less the part the steps replace) at the last token.
+    /// </summary>
+    public float[] TokenScores(ReadOnlySpan<float> scores)
+    {
+        int width = Rollout.CompletionLength;
+        var rewards = StepRewards is { } steps ? (float[])steps.TokenRewards.Clone() : new float[Rollout.Rows * width];
+        for (int r = 0; r < Rollout.Rows; r++)
+            rewards[r * width + Rollout.Lengths[r] - 1] += scores[r] - (StepRewards is { } s ? s.ScoreParts[r] : 0);
+        return rewards;
+    }
+}
 
 /// <summary>
 /// The third stage: the scored rollout with what the frozen models and the critic say of its tokens — what an advantage

@@ -135,6 +135,7 @@ public sealed class PpoTrainer : OnlineTrainer<PolicyGradientBatch>
             Critic = new TrainableModel(critic, training, config.CriticLearningRate ?? training.LearningRate, "val/grad_norm", CriticDirectory),
             PolicyFrozenSteps = config.ValueWarmupSteps,
             TargetKl = config.TargetKl,
+            StepRewards = true,
         };
     }
 
@@ -147,7 +148,8 @@ public sealed class PpoTrainer : OnlineTrainer<PolicyGradientBatch>
     }
 
     /// <summary>
-    /// Token rewards −β·KL_t with the score added at the last real token (EOS, or the last before the cap), optionally
+    /// Token rewards −β·KL_t with the score added at the last real token (EOS, or the last before the cap) — a process
+    /// reward model's step rewards where their steps end (Math-Shepherd's step-by-step PPO) — optionally
     /// whitened; GAE against the critic's values gives the returns (the critic's targets) and the advantages, whitened
     /// over the rollout's tokens.
     /// </summary>
@@ -164,7 +166,8 @@ public sealed class PpoTrainer : OnlineTrainer<PolicyGradientBatch>
             for (int i = 0; i < rewards.Length; i++) rewards[i] = -beta * kl[i];
         }
         double nonScore = rollout.SequenceSums(rewards).Average();
-        for (int r = 0; r < rollout.Rows; r++) rewards[r * width + rollout.Lengths[r] - 1] += evaluated.Scores[r];
+        var scores = evaluated.Scored.TokenScores(evaluated.Scores);
+        for (int i = 0; i < rewards.Length; i++) rewards[i] += scores[i];
         if (config.WhitenRewards) rewards = MaskedStatistics.Whiten(rewards, rollout.CompletionMask, shiftMean: false);
         var (advantages, returns) = GeneralizedAdvantageEstimation.Compute(rewards, evaluated.Values!, rollout.Lengths, width, config.Gamma, config.Lam);
         metrics["objective/scores"] = evaluated.Scores.Average();

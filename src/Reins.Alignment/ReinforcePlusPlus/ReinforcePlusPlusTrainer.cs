@@ -53,13 +53,14 @@ public sealed record ReinforcePlusPlusConfig : IGroupPolicyGradientConfig
 
 /// <summary>
 /// REINFORCE++ (Hu 2025) as OpenRLHF implements it: no critic and no per-prompt normalisation. Token rewards are
-/// r_t = −β·k1_t with the score added at the last token; advantages are the returns Σ_{s≥t} γ^{s−t}·r_s, whitened over
+/// r_t = −β·k1_t with the score added at the last token (a process reward model's step rewards where their steps end);
+/// advantages are the returns Σ_{s≥t} γ^{s−t}·r_s, whitened over
 /// every token of the whole rollout (the global batch), then the clipped surrogate. The baseline variant subtracts the
 /// group's mean score before the returns (but not its std: the global whitening scales), and moves the KL from the
 /// reward into the loss as β·k2, whose gradient is that of KL(π‖π_ref).
 /// </summary>
 public sealed class ReinforcePlusPlusTrainer(ReinforcePlusPlusConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
-    : OnlineTrainer<PolicyGradientBatch>(config, config.Plan(config.KlCoef), policy, reference, inputs)
+    : OnlineTrainer<PolicyGradientBatch>(config, config.Plan(config.KlCoef) with { StepRewards = true }, policy, reference, inputs)
 {
     private readonly bool baseline = config.AdvantageEstimator == ReinforceEstimator.ReinforceBaseline;
     private readonly PolicyLossSettings loss = config.PolicyLoss(config.AdvantageEstimator == ReinforceEstimator.ReinforceBaseline ? KlEstimator.K2 : null, LossAggregation.Bnpo);
@@ -77,7 +78,8 @@ public sealed class ReinforcePlusPlusTrainer(ReinforcePlusPlusConfig config, Cau
             for (int i = 0; i < rewards.Length; i++) rewards[i] = -beta * kl[i];
             metrics["objective/non_score_reward"] = rollout.SequenceSums(rewards).Average();
         }
-        for (int r = 0; r < rollout.Rows; r++) rewards[r * rollout.CompletionLength + rollout.Lengths[r] - 1] += scores[r];
+        var tokenScores = evaluated.Scored.TokenScores(scores);
+        for (int i = 0; i < rewards.Length; i++) rewards[i] += tokenScores[i];
         // The discounted return is GAE with λ = 1 and no critic (V = 0).
         var (returns, _) = GeneralizedAdvantageEstimation.Compute(rewards, new float[rewards.Length], rollout.Lengths, rollout.CompletionLength, config.Gamma, 1f);
         // OpenRLHF whitens with the biased variance over every kept token of the batch.

@@ -35,11 +35,38 @@ public sealed class WeightedRewardSum : IRewardSource
     /// <summary>The weighted total of each request and every source's own scores.</summary>
     public (float[] Total, IReadOnlyList<RewardComponent> Components) ScoreEach(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default)
     {
+        var (total, parts, _) = ScoreWithSteps(requests, steps: false, cancellation);
+        return (total, parts);
+    }
+
+    /// <summary>
+    /// <see cref="ScoreEach"/>, and with <paramref name="steps"/> each request's step rewards from the sources that give
+    /// them (<see cref="IStepRewardSource"/>), weighted: their <see cref="StepRewards.Score"/> is the part of the total
+    /// those sources make up, which a method placing the step rewards on tokens takes out of the sequence's score.
+    /// </summary>
+    public (float[] Total, IReadOnlyList<RewardComponent> Components, StepRewards[]? Steps) ScoreWithSteps(IReadOnlyList<ScoringRequest> requests, bool steps,
+        CancellationToken cancellation = default)
+    {
         var total = new float[requests.Count];
         var parts = new List<RewardComponent>(Components.Count);
+        var stepParts = steps && Components.Any(c => c.Source is IStepRewardSource) ? new StepRewards[requests.Count] : null;
+        if (stepParts is not null) Array.Fill(stepParts, new StepRewards(0, [], []));
         foreach (var (source, weight) in Components)
         {
-            var scores = source.Score(requests, cancellation);
+            float[] scores;
+            if (stepParts is not null && source is IStepRewardSource stepSource)
+            {
+                var bySteps = stepSource.StepRewards(requests, cancellation);
+                if (bySteps.Count != requests.Count)
+                    throw new InvalidDataException($"reward source '{source.Name}' returned {bySteps.Count} step scorings for {requests.Count} completions.");
+                scores = [.. bySteps.Select(b => b.Score)];
+                for (int i = 0; i < requests.Count; i++)
+                {
+                    var (have, add) = (stepParts[i], bySteps[i]);
+                    stepParts[i] = new StepRewards(have.Score + weight * add.Score, [.. have.EndChars, .. add.EndChars], [.. have.Rewards, .. add.Rewards.Select(x => weight * x)]);
+                }
+            }
+            else scores = source.Score(requests, cancellation);
             if (scores.Length != requests.Count)
                 throw new InvalidDataException($"reward source '{source.Name}' returned {scores.Length} scores for {requests.Count} completions.");
             for (int i = 0; i < total.Length; i++)
@@ -49,6 +76,6 @@ public sealed class WeightedRewardSum : IRewardSource
             }
             parts.Add(new RewardComponent(source.Name, scores));
         }
-        return (total, parts);
+        return (total, parts, stepParts);
     }
 }
