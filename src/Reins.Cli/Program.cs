@@ -17,6 +17,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     RewardCommand.Create(),
     PrmCommand.Create(),
     EvalCommand.Create(),
+    CritiqueCommand.Create(),
     OnlineCommands.Ppo(),
     OnlineCommands.Grpo(),
     OnlineCommands.Rloo(),

@@ -20,7 +20,7 @@ public sealed class CommandTests : IDisposable
 
     private static (int Code, string Out) Run(params string[] args)
     {
-        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo() };
+        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create() };
         var previous = Console.Out;
         var writer = new StringWriter(CultureInfo.InvariantCulture);
         Console.SetOut(writer);
@@ -154,6 +154,48 @@ public sealed class CommandTests : IDisposable
             var metrics = JsonNode.Parse(File.ReadLines(Path.Combine(run, "metrics.jsonl")).Last(l => l.Contains("rewards/prm/mean")))!;
             Assert.InRange(metrics["rewards/prm/mean"]!.GetValue<double>(), 0, 1);
         }
+    }
+
+    [Fact]
+    public void CritiqueWritesVerdictsThatProcessBenchScores()
+    {
+        var path = Init("critic");
+        var bench = Path.Combine(dir, "critic-bench.jsonl");
+        File.WriteAllLines(bench, [
+            """{"id": "a", "problem": "q1", "steps": ["a", "x"], "label": 1}""",
+            """{"id": "b", "problem": "q2", "steps": ["b"], "label": -1}""",
+        ]);
+        var prompts = Path.Combine(dir, "critic-prompts.jsonl");
+        Assert.Equal(0, Run("critique", "prompts", "--input", bench, "--output", prompts).Code);
+        var prompt = JsonNode.Parse(File.ReadLines(prompts).First())!;
+        Assert.Contains("<paragraph_1>\nx\n</paragraph_1>", prompt["prompt"]!.GetValue<string>());
+        Assert.Equal((1, 2, "a"), (prompt["label"]!.GetValue<int>(), prompt["steps"]!.AsArray().Count, prompt["id"]!.GetValue<string>()));
+
+        var template = Path.Combine(dir, "template.txt");
+        File.WriteAllText(template, "{problem}|{steps}|");
+        var critiques = Path.Combine(dir, "critiques.jsonl");
+        string[] critic = ["--critic", path, "--input", bench, "--template", template, "--max-new-tokens", "8", "--threads", "1"];
+        Assert.Equal(0, Run(["critique", .. critic, "--output", critiques, "--policy", path, "--refine", "--reward-function", "contains:a"]).Code);
+        var rows = File.ReadLines(critiques).Select(l => JsonNode.Parse(l)!).ToArray();
+        Assert.Equal(2, rows.Length);
+        foreach (var row in rows)
+        {
+            Assert.NotNull(row["critique"]);
+            Assert.True(row.AsObject().ContainsKey("verdict"));
+            Assert.Equal(row["refined"]!.GetValue<string>().Contains('a') ? 1f : 0f, row["refined_score"]!.GetValue<float>());
+        }
+
+        // The critic's verdict (greedy, so the same as above) is ProcessBench's prediction; no verdict predicts -2.
+        var output = Path.Combine(dir, "critic-pb");
+        Assert.Equal(0, Run(["eval", "processbench", .. critic, "--output", output]).Code);
+        var predictions = File.ReadLines(Path.Combine(output, "predictions.jsonl")).Select(l => JsonNode.Parse(l)!).ToArray();
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal(rows[i]["critique"]!.GetValue<string>(), predictions[i]["critique"]!.GetValue<string>());
+            Assert.Equal(rows[i]["verdict"]?.GetValue<int>() ?? -2, predictions[i]["prediction"]!.GetValue<int>());
+        }
+        Assert.Throws<ArgumentException>(() => Run(["eval", "processbench", .. critic, "--output", output, "--threshold", "auto"]));
+        Assert.Throws<ArgumentException>(() => Run(["eval", "processbench", .. critic, "--model", path, "--output", output]));
     }
 
     [Fact]

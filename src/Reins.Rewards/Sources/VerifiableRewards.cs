@@ -1,4 +1,5 @@
 using System.Globalization;
+using Reins.Rewards.Critics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
@@ -32,6 +33,8 @@ public static class VerifiableRewards
         ["contains"] = "1 if the completion contains the argument (contains:TEXT) or else the record's \"answer\", else 0",
         ["length"] = "length:N — 1 − |characters − N| / N, floored at 0",
         ["format"] = "format[:REGEX] — 1 if the whole completion matches REGEX (default <think>…</think> <answer>…</answer>), else 0",
+        ["verdict_match"] = "verdict_match[:REGEX] — a critic's reward: 1 if its verdict (the last \\boxed{i}, or REGEX's group) judges the whole solution as the record's \"label\" does (-1 right, else wrong), else 0",
+        ["verdict_step_match"] = "verdict_step_match[:REGEX] — a critic's reward: 1 if its verdict names the record's \"label\" (the earliest wrong step, -1 none) exactly, else 0",
     };
 
     /// <summary>The R1-style reasoning format (DeepSeek-AI 2025), the usual format reward of TRL's GRPO examples.</summary>
@@ -49,9 +52,21 @@ public static class VerifiableRewards
             "contains" => new(name, r => r.Completion.Contains(argument ?? Field(r, "answer", name), StringComparison.Ordinal) ? 1 : 0),
             "length" => Length(argument),
             "format" => Format(argument ?? ThinkAnswerFormat),
+            "verdict_match" or "verdict_step_match" => Verdict(name, new CriticFormat(verdictPattern: argument ?? CriticFormat.BoxedVerdict)),
             _ => throw new ArgumentException($"reward function '{name}' is unknown; the built-in ones are {string.Join(", ", Descriptions.Keys)}."),
         };
     }
+
+    // RefCritic's rewards: the critic's verdict against the record's label (ProcessBench's), on the solution or the step.
+    private static FunctionRewardSource Verdict(string name, CriticFormat format) => new(name, r =>
+    {
+        var labelText = Field(r, "label", name);
+        if (!int.TryParse(labelText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int label) || label < -1)
+            throw new InvalidDataException($"reward function '{name}': the record's \"label\" is '{labelText}', not -1 or a step index.");
+        int steps = r.Extra.TryGetValue("steps", out var list) && list.ValueKind == JsonValueKind.Array ? list.GetArrayLength() : int.MaxValue;
+        if (format.Verdict(r.Completion, steps) is not { } verdict) return 0;
+        return name == "verdict_match" ? (verdict == -1) == (label == -1) ? 1 : 0 : verdict == label ? 1 : 0;
+    });
 
     private static FunctionRewardSource Length(string? argument)
     {
