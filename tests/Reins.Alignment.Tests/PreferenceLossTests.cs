@@ -10,17 +10,7 @@ namespace Reins.Alignment.Tests;
 /// </summary>
 public class PreferenceLossTests
 {
-    private static readonly JsonNode Fixture = JsonNode.Parse(File.ReadAllText(FixturePath("preference_losses.json")))!;
-
-    private static string FixturePath(string file)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "tests", "fixtures", file);
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException($"Fixture {file} not found; run tools/make_loss_fixtures.py.");
-    }
+    private static readonly JsonNode Fixture = JsonNode.Parse(File.ReadAllText(Fixtures.PathOf("preference_losses.json")))!;
 
     private static float[] Floats(JsonNode? node) => node!.AsArray().Select(x => (float)x!.GetValue<double>()).ToArray();
 

@@ -26,16 +26,6 @@ public sealed class ProcessRewardTests : IDisposable
 
     public static TheoryData<string> Files => new() { "prm_gpt2_tiny.safetensors", "prm_llama_tiny.safetensors" };
 
-    private static string FixturePath(string file)
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "tests", "fixtures", file);
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException($"Fixture {file} not found; run tools/make_prm_fixtures.py.");
-    }
-
     // ‖a − e‖∞ / ‖e‖∞.
     private static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
     {
@@ -57,7 +47,7 @@ public sealed class ProcessRewardTests : IDisposable
 
     private static (CausalLanguageModel Model, SafeTensorsReader Fixture) Load(string file)
     {
-        var fx = new SafeTensorsReader(FixturePath(file));
+        var fx = new SafeTensorsReader(Fixtures.PathOf(file));
         var config = ModelConfig.FromHuggingFace(JsonNode.Parse(fx.Metadata["config"])!.AsObject(), file);
         Assert.True(config.TokenClassification);
         var model = CausalLanguageModel.Create(config, seed: 1);

@@ -194,6 +194,8 @@ internal static class Targets
             File("""{"prompt": "Q", "completion": "A", "label": true}""", """{"prompt": "R", "completion": "B", "label": false}"""),
             File("""{"prompt": "only a prompt"}""", """{"prompt": [{"role": "user", "content": "a turn"}]}"""),
             File("""{"text": "a document"}""", """{"text": "another 🤗"}"""),
+            File("""{"prompt": "9.8 or 9.11?", "completions": ["Compare 0.80 with 0.11.", "So 9.11."], "labels": [true, false]}"""),
+            File("""{"input": "Tom has 3. How many? Step 1: 3+2=5 ки\nStep 2: The answer is 5 ки", "label": "Tom has 3. How many? Step 1: 3+2=5 +\nStep 2: The answer is 5 +", "task": "GSM8K"}"""),
         };
         return new FuzzTarget("jsonl", seeds, Mutations.Lines, (dir, bytes) => PlaceFile(dir, bytes, "data.jsonl"),
             path => JsonlDatasetReader.Load<Example>(path),
@@ -210,6 +212,35 @@ internal static class Targets
                 {
                     if (text.Contains('\uFFFD') && !wroteReplacement) return "a record holds U+FFFD that the file did not write";
                     if (HasLoneSurrogate(text)) return "a record holds a lone surrogate";
+                }
+                return null;
+            });
+    }
+
+    // ---------------------------------------------------------------- ProcessBench
+
+    public static FuzzTarget ProcessBenchJsonl()
+    {
+        byte[] File(params string[] lines) => Encoding.UTF8.GetBytes(string.Concat(lines.Select(l => l + "\n")));
+        var seeds = new List<byte[]>
+        {
+            File("""{"id": "gsm8k-0", "generator": "Qwen2-7B-Instruct", "problem": "Tom has 3 apples and buys 2.", "steps": ["3 + 2 = 6.", "The answer is 6."], "final_answer_correct": false, "label": 0}""",
+                """{"id": "gsm8k-1", "problem": "2+2?", "steps": ["4"], "label": -1}"""),
+            File("""{"prompt": "q", "completions": ["a", "b", "c"], "label": 2}"""),
+        };
+        return new FuzzTarget("processbench", seeds, Mutations.Lines, (dir, bytes) => PlaceFile(dir, bytes, "bench.jsonl"),
+            path => Reins.Rewards.Evaluation.ProcessBench.Read(path),
+            e => e is InvalidDataException,
+            (bytes, result) =>
+            {
+                var items = (IReadOnlyList<Reins.Rewards.Evaluation.ProcessBench.Item>)result;
+                int lines = Mutations.SplitLines(bytes).Count(l => !(System.Text.Unicode.Utf8.IsValid(l) && string.IsNullOrWhiteSpace(Encoding.UTF8.GetString(l))));
+                if (items.Count != lines) return $"{lines} non-blank lines but {items.Count} records, with no error";
+                foreach (var item in items)
+                {
+                    if (item.Label < -1 || item.Label >= item.Record.Solution.Steps.Count) return $"label {item.Label} outside -1 … {item.Record.Solution.Steps.Count - 1}";
+                    if (item.Record.Solution.Steps.Any(string.IsNullOrWhiteSpace)) return "an empty step was read";
+                    if (StringsOf(item.Record.Solution, 0).Any(HasLoneSurrogate)) return "a record holds a lone surrogate";
                 }
                 return null;
             });
@@ -263,5 +294,6 @@ internal static class Targets
     [
         (SafeTensors, 3000), (() => ModelConfigJson("gpt2"), 1000), (() => ModelConfigJson("llama"), 1000), (TokenizerJson, 2000),
         (JsonlDataset, 3000), (() => TrainerConfig<SftConfig>("sft"), 1000), (() => TrainerConfig<PpoConfig>("ppo"), 1000),
+        (ProcessBenchJsonl, 1000), (() => TrainerConfig<Reins.Alignment.ProcessRewardModeling.PrmConfig>("prm"), 500),
     ];
 }

@@ -41,8 +41,30 @@ public sealed record GrpoConfig : IGroupPolicyGradientConfig
     [JsonPropertyName("mask_truncated_completions"), Description("Exclude completions that end without EOS from the loss.")]
     public bool MaskTruncatedCompletions { get; init; }
 
+    /// <summary>Critique-GRPO's refinements per group (0 = off).</summary>
+    [JsonPropertyName("critique_refinements"), Description("Critique-GRPO (Zhang et al. 2025): when none of a group's first num_generations - k responses is correct, each is critiqued and rewritten, and k refinements (correct first) take the group's last k places; they learn through policy shaping. 0 = off.")]
+    public int CritiqueRefinements { get; init; }
+
+    /// <summary>The critique a failed response gets.</summary>
+    [JsonPropertyName("critique_type"), Description("indicative (\"The generated solution is incorrect.\") or ground_truth (adds the record's \"answer\").")]
+    public CritiqueType CritiqueType { get; init; } = CritiqueType.GroundTruth;
+
+    /// <summary>A response whose reward reaches this is correct, for Critique-GRPO.</summary>
+    [JsonPropertyName("critique_correct_score"), Description("Critique-GRPO: a response whose reward reaches this is correct (1 for a 0/1 verifier).")]
+    public float CritiqueCorrectScore { get; init; } = 1f;
+
+    /// <summary>γ of the shaping f(p) = p/(p+γ) on refinement tokens.</summary>
+    [JsonPropertyName("policy_shaping_gamma"), Description("Critique-GRPO: gamma of the shaping f(p) = p / (p + gamma) that replaces the clipped ratio on refinement tokens (0.1 as the paper).")]
+    public float PolicyShapingGamma { get; init; } = 0.1f;
+
     /// <summary>Checks every GRPO setting.</summary>
-    public void Validate() => this.Validate(Beta, "beta", minimumGenerations: 2, "GRPO needs at least 2 completions per prompt (a group of one has no baseline)");
+    public void Validate()
+    {
+        this.Validate(Beta, "beta", minimumGenerations: 2, "GRPO needs at least 2 completions per prompt (a group of one has no baseline)");
+        Settings.Require(CritiqueRefinements >= 0 && (CritiqueRefinements == 0 || CritiqueRefinements < Group.NumGenerations), "critique_refinements",
+            "must be 0 (off) or fewer than num_generations, so each group keeps an initial response");
+        Settings.Require(PolicyShapingGamma > 0 && float.IsFinite(PolicyShapingGamma), "policy_shaping_gamma", "must be a positive number");
+    }
 }
 
 /// <summary>
@@ -53,20 +75,27 @@ public sealed record GrpoConfig : IGroupPolicyGradientConfig
 /// reward, reward_std, rewards/&lt;name&gt;/mean, frac_reward_zero_std, completions/*, kl, clip_ratio/*.
 /// </summary>
 public sealed class GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
-    : OnlineTrainer<PolicyGradientBatch>(config, config.Plan(config.Beta), policy, reference, inputs)
+    : OnlineTrainer<PolicyGradientBatch>(config, config.Plan(config.Beta) with
+    {
+        Refinement = config.CritiqueRefinements > 0 ? new CritiqueRefinement(config.CritiqueRefinements, config.CritiqueType, config.CritiqueCorrectScore) : null,
+    }, policy, reference, inputs)
 {
-    private readonly PolicyLossSettings loss = config.PolicyLoss(KlEstimator.K3, config.LossType);
+    private readonly PolicyLossSettings loss = config.PolicyLoss(KlEstimator.K3, config.LossType) with { ShapingGamma = config.PolicyShapingGamma };
 
-    /// <summary>Each completion's reward against its group's (Eq. 3's Â_{i,t}, the same for every token of completion i).</summary>
+    /// <summary>
+    /// Each completion's reward against its group's (Eq. 3's Â_{i,t}, the same for every token of completion i); with
+    /// critique refinements, R − mean(R) over the group the refinements joined, without the std (Critique-GRPO §4.1).
+    /// </summary>
     protected override PolicyGradientBatch Advantages(EvaluatedRollout evaluated, Dictionary<string, double> metrics)
     {
         var rollout = evaluated.Rollout;
-        bool scale = config.ScaleRewards ?? config.LossType != LossAggregation.DrGrpo;     // Dr. GRPO drops the std (Liu et al. 2025, §3.1)
+        bool scale = config.CritiqueRefinements == 0 && (config.ScaleRewards ?? config.LossType != LossAggregation.DrGrpo);     // Dr. GRPO drops the std (Liu et al. 2025, §3.1)
         var (advantages, fractionZeroStd) = GroupRelativeAdvantage.Compute(evaluated.Scores, config.Group.NumGenerations, scale);
         metrics["frac_reward_zero_std"] = fractionZeroStd;
         // Truncated completions still count in their group's statistics; they only stop teaching (DAPO §3.4).
         var lossMask = config.MaskTruncatedCompletions ? rollout.MaskWhere(r => rollout.Finished[r]) : rollout.CompletionMask;
-        return new PolicyGradientBatch(evaluated, rollout.PerToken(advantages), lossMask);
+        var offPolicy = evaluated.Scored.OffPolicy is { } rows && rows.Any(r => r) ? rollout.MaskWhere(r => rows[r]) : null;
+        return new PolicyGradientBatch(evaluated, rollout.PerToken(advantages), lossMask) { OffPolicyTokens = offPolicy };
     }
 
     /// <summary>The clipped surrogate with β·k3 in the loss, aggregated by loss_type.</summary>

@@ -8,10 +8,12 @@ namespace Reins.Alignment.Objectives;
 /// <param name="KlLoss">The estimator of the β·KL term added to the loss, or null when the KL is not in the loss.</param>
 /// <param name="EntCoef">Weight of the entropy bonus (0 = off).</param>
 /// <param name="Aggregation">How per-token losses become the mini-batch loss.</param>
-public sealed record PolicyLossSettings(float ClipLow, float ClipHigh, KlEstimator? KlLoss, float EntCoef, LossAggregation Aggregation);
+/// <param name="ShapingGamma">γ of <see cref="PolicyShaping"/> for the tokens a batch marks as off-policy (Critique-GRPO's refinements).</param>
+public sealed record PolicyLossSettings(float ClipLow, float ClipHigh, KlEstimator? KlLoss, float EntCoef, LossAggregation Aggregation, float ShapingGamma = 0.1f);
 
 /// <summary>
-/// The policy loss of the PPO family per token: the clipped surrogate (<see cref="ClippedSurrogate"/>), plus β times a
+/// The policy loss of the PPO family per token: the clipped surrogate (<see cref="ClippedSurrogate"/>) — or, on tokens
+/// marked off-policy, the shaped objective (<see cref="PolicyShaping"/>) — plus β times a
 /// KL estimator against the reference when the method puts the KL in the loss (GRPO's k3, REINFORCE++-baseline's k2),
 /// minus ent_coef times the token entropy, summed with the aggregation's weights (<see cref="TokenLossWeights"/>).
 /// Logs TRL's loss/policy_avg, policy/approxkl_avg, policy/clipfrac_avg, clip_ratio/*, val/ratio, val/ratio_var,
@@ -25,9 +27,11 @@ public static class PolicyGradientLoss
     /// of the same tokens, the tokens the loss counts (<paramref name="mask"/>) and their aggregation weights.
     /// </summary>
     public static (Tensor Loss, Dictionary<string, double> Metrics) Compute(Tensor logProbs, Tensor logits, float temperature, float[] oldLogProbs, float[] advantages,
-        float[]? referenceLogProbs, float beta, float[] mask, float[] weights, PolicyLossSettings settings)
+        float[]? referenceLogProbs, float beta, float[] mask, float[] weights, PolicyLossSettings settings, float[]? offPolicy = null)
     {
-        var (surrogate, s) = ClippedSurrogate.Compute(logProbs, oldLogProbs, advantages, settings.ClipLow, settings.ClipHigh, mask);
+        // The ratio's statistics describe the on-policy tokens; off-policy ones have no π_old to compare with.
+        var onPolicyMask = offPolicy is null ? mask : [.. mask.Select((m, i) => m * (1 - offPolicy[i]))];
+        var (surrogate, s) = ClippedSurrogate.Compute(logProbs, oldLogProbs, advantages, settings.ClipLow, settings.ClipHigh, onPolicyMask);
         var metrics = new Dictionary<string, double>
         {
             ["loss/policy_avg"] = s.LossMean, ["policy/approxkl_avg"] = s.ApproxKl, ["policy/clipfrac_avg"] = s.ClipFraction,
@@ -35,6 +39,13 @@ public static class PolicyGradientLoss
             ["val/ratio"] = s.RatioMean, ["val/ratio_var"] = s.RatioVariance,
         };
         var perToken = surrogate;
+        if (offPolicy is not null)
+        {
+            var shaped = PolicyShaping.Loss(logProbs, advantages, settings.ShapingGamma);
+            var off = Tensor.FromArray(offPolicy, offPolicy.Length);
+            perToken = surrogate * Tensor.FromArray([.. offPolicy.Select(o => 1 - o)], offPolicy.Length) + shaped * off;
+            metrics["loss/shaped_avg"] = MaskedStatistics.Mean(shaped.Span, [.. mask.Select((m, i) => m * offPolicy[i])]);
+        }
         if (settings.KlLoss is { } estimator && beta > 0)
         {
             var kl = KlPenalty.Loss(estimator, logProbs, referenceLogProbs ?? throw new ArgumentException("policy loss: a KL term needs the reference log-probs.", nameof(referenceLogProbs)));

@@ -45,6 +45,9 @@ public sealed record RolloutPlan(int SamplesPerPrompt, int UpdateEpochs, KlContr
     /// each step's reward at the token ending it (<see cref="ScoredRollout.StepRewards"/>) rather than one score at the end.
     /// </summary>
     public bool StepRewards { get; init; }
+
+    /// <summary>A stage that replaces some samples after scoring (Critique-GRPO's refinements), or null.</summary>
+    public IRolloutRefinement? Refinement { get; init; }
 }
 
 /// <summary>What an online run learns from besides its models: the prompts, the reward, and the tokenizer both ways.</summary>
@@ -231,16 +234,34 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         var batch = promptIndices.Select(i => prompts[i]).ToArray();
         var samples = Timed("generation", () => completions.Generate(Model, batch, options));
         var scored = Timed("reward", () => completions.Score(batch, samples, sampling.MissingEosPenalty, cancellation, plan.StepRewards));
+        bool[]? offPolicy = null;
+        if (plan.Refinement is { } refinement)
+            (scored, offPolicy) = Timed("refinement", () => refinement.Refine(Model, batch, scored, completions, options, sampling.MissingEosPenalty, metrics, cancellation));
         var rollout = Rollout.FromSamples(scored.Samples, plan.SamplesPerPrompt, completions.PadId);
         int chunk = config.Training.PerDeviceTrainBatchSize;
-        // The generator's log-probs are at the sampling temperature; a method that scores at another re-scores them.
+        // The generator's log-probs are at the sampling temperature; a method that scores at another re-scores them. A
+        // replaced row's were taken in another context, so its tokens are scored again as an answer to its prompt.
         if (LogProbTemperature != sampling.Temperature)
             rollout = rollout.WithLogProbs(Timed("evaluation", () => rollout.Evaluate(rows => rollout.TokenLogProbs(Model, rows, LogProbTemperature).LogProbs, chunk)));
+        else if (offPolicy is not null && offPolicy.Any(o => o))
+            rollout = rollout.WithLogProbs(Timed("evaluation", () => Rescored(rollout, [.. Enumerable.Range(0, rollout.Rows).Where(r => offPolicy[r])])));
         var reference = Reference is { } r ? Timed("reference", () => rollout.Evaluate(rows => rollout.TokenLogProbs(r, rows, LogProbTemperature).LogProbs, chunk)) : null;
         var values = plan.Critic is { } critic ? Timed("evaluation", () => rollout.Evaluate(rows => rollout.CriticValues(critic.Model, rows), chunk)) : null;
-        var evaluated = new EvaluatedRollout(new ScoredRollout(rollout, scored.Scores, scored.Components, scored.Requests, StepRewards(rollout, scored)), reference, values, plan.Kl.Value);
+        var evaluated = new EvaluatedRollout(new ScoredRollout(rollout, scored.Scores, scored.Components, scored.Requests, StepRewards(rollout, scored)) { OffPolicy = offPolicy },
+            reference, values, plan.Kl.Value);
         Describe(evaluated, metrics);
         return evaluated;
+    }
+
+    // The rollout's log-probs with those of the given rows taken again under the policy.
+    private float[] Rescored(Rollout rollout, int[] rows)
+    {
+        var logProbs = (float[])rollout.LogProbs.Clone();
+        using var tape = new Tape(recordGradients: false);
+        var fresh = rollout.TokenLogProbs(Model, rows, LogProbTemperature).LogProbs.Span;
+        for (int i = 0; i < rows.Length; i++)
+            fresh.Slice(i * rollout.CompletionLength, rollout.CompletionLength).CopyTo(logProbs.AsSpan(rows[i] * rollout.CompletionLength));
+        return logProbs;
     }
 
     // The samples' token rewards laid out as the rollout's rows (samples and rows share their order).

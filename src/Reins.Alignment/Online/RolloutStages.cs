@@ -17,6 +17,9 @@ namespace Reins.Alignment.Online;
 public sealed record ScoredRollout(Rollout Rollout, float[] Scores, IReadOnlyList<RewardComponent> Components, IReadOnlyList<ScoringRequest> Requests,
     (float[] TokenRewards, float[] ScoreParts)? StepRewards = null)
 {
+    /// <summary>Per row, whether a refinement stage replaced it with tokens sampled in another context (<see cref="IRolloutRefinement"/>); null when none ran.</summary>
+    public bool[]? OffPolicy { get; init; }
+
     /// <summary>
     /// Token rewards [Rows·CompletionLength] from per-row <paramref name="scores"/> (the rollout's, or a method's
     /// transform of them): each row's score at its last token, or, with step rewards, the step rewards where their steps
@@ -76,6 +79,9 @@ public interface IRolloutBatch
 /// <param name="Returns">[Rows·CompletionLength] the critic's regression targets, or null without a critic.</param>
 public sealed record PolicyGradientBatch(EvaluatedRollout Evaluated, float[] Advantages, float[] LossMask, float[]? Returns = null) : IRolloutBatch
 {
+    /// <summary>[Rows·CompletionLength] 1 on the tokens of rows sampled in another context, which the loss shapes instead of clipping; null when there are none.</summary>
+    public float[]? OffPolicyTokens { get; init; }
+
     /// <summary>
     /// The policy's loss on the rollout rows <paramref name="rows"/>: its fresh log-probs at <paramref name="temperature"/>
     /// (the sampling temperature) through <see cref="PolicyGradientLoss"/>, with β as the rollout was evaluated.
@@ -88,7 +94,7 @@ public sealed record PolicyGradientBatch(EvaluatedRollout Evaluated, float[] Adv
         var weights = TokenLossWeights.Of(settings.Aggregation, mask, rows.Length, rollout.CompletionLength, miniBatch);
         var reference = Evaluated.ReferenceLogProbs is { } r ? rollout.Gather(r, rows) : null;
         var (loss, metrics) = PolicyGradientLoss.Compute(logProbs, logits, temperature, rollout.Gather(rollout.LogProbs, rows), rollout.Gather(Advantages, rows),
-            reference, Evaluated.KlCoefficient, mask, weights, settings);
+            reference, Evaluated.KlCoefficient, mask, weights, settings, OffPolicyTokens is { } off ? rollout.Gather(off, rows) : null);
         return new StepOutput(loss, metrics);
     }
 }
