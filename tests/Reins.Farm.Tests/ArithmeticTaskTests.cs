@@ -72,4 +72,44 @@ public sealed class ArithmeticTaskTests
         Assert.Equal([1f, 0f], scores);
         Assert.Equal("gold", source.Name);
     }
+
+    [Fact]
+    public void StepByStepSolutionsAndTheirGoldStepLabels()
+    {
+        Assert.Equal(["47+38=85", "85-59=26", "#### 26"], ArithmeticSteps.Solution("47+38-59="));
+        Assert.Equal([true, true, true], ArithmeticSteps.Labels("47+38-59=", ["47+38=85", " 85-59=26", "#### 26"]));
+        // A wrong sum at step 0: that step and every later one are wrong, even the later arithmetic that is right.
+        Assert.Equal([false, false, false], ArithmeticSteps.Labels("47+38-59=", ["47+38=86", "86-59=27", "#### 27"]));
+        // Right arithmetic on the wrong operand: "85+59" is not the chain's next operation.
+        Assert.Equal([true, false, false], ArithmeticSteps.Labels("47+38-59=", ["47+38=85", "85+59=144", "#### 144"]));
+        Assert.Equal(1, ArithmeticSteps.EarliestError("47+38-59=", ["47+38=85", "85+59=144", "#### 144"]));
+        Assert.Equal(-1, ArithmeticSteps.EarliestError("47+38-59=", ["47+38=85", "85-59=26", "#### 26"]));
+        // An answer line too early, one too many, or none at all.
+        Assert.Equal(1, ArithmeticSteps.EarliestError("47+38-59=", ["47+38=85", "#### 26"]));
+        Assert.Equal(3, ArithmeticSteps.EarliestError("47+38-59=", ["47+38=85", "85-59=26", "#### 26", "#### 26"]));
+        Assert.Null(ArithmeticSteps.EarliestError("47+38-59=", ["47+38=85", "85-59=26"]));
+
+        Assert.Equal(1.0, ArithmeticSteps.Gold("47+38-59=", "47+38=85\n85-59=26\n#### 26"));
+        Assert.Equal(1.0, ArithmeticSteps.Gold("47+38-59=", "#### 3\n#### 26"));
+        Assert.Equal(0.0, ArithmeticSteps.Gold("47+38-59=", "47+38=85\n85-59=26"));
+        Assert.Equal(0.0, ArithmeticSteps.Gold("47+38-59=", "#### 26x"));
+        Assert.Equal(0.0, ArithmeticSteps.Gold("47+38-59=", "#### -26"));
+    }
+
+    [Fact]
+    public void TheStepByStepTaskTeachesAndRewardsWholeSolutions()
+    {
+        var steps = new ArithmeticTask(stepByStep: true);
+        Assert.Equal("arithmetic-steps", steps.Name);
+        Assert.Same(FarmTasks.Get("arithmetic-steps").GetType(), steps.GetType());
+        Assert.All(steps.Demonstrations(100, 1), d =>
+        {
+            Assert.Equal(1.0, steps.Gold(d.Prompt.Text!, d.Completion.Text!));
+            Assert.Equal(-1, ArithmeticSteps.EarliestError(d.Prompt.Text!, d.Completion.Text!.Split('\n')));
+        });
+        Assert.All(steps.PretrainingCorpus(50, 2), doc => Assert.Contains("\n#### ", doc));
+        // The same prompts as the direct task, which the gold reward of each form judges by its own answer.
+        Assert.Equal(Task.Prompts(FarmSplit.Eval, 20, 3).Select(p => p.Prompt.Text), steps.Prompts(FarmSplit.Eval, 20, 3).Select(p => p.Prompt.Text));
+        Assert.Equal(0.0, steps.Gold("4+8=", "12"));
+    }
 }

@@ -8,7 +8,7 @@ namespace Reins.Farm.Tasks;
 public static class FarmTasks
 {
     /// <summary>Every built-in task with its default settings.</summary>
-    public static IReadOnlyList<IFarmTask> All { get; } = [new ReviewsTask(), new ArithmeticTask(), new InstructionsTask()];
+    public static IReadOnlyList<IFarmTask> All { get; } = [new ReviewsTask(), new ArithmeticTask(), new InstructionsTask(), new ArithmeticTask(stepByStep: true)];
 
     /// <summary>The built-in task called <paramref name="name"/>.</summary>
     public static IFarmTask Get(string name) =>
