@@ -133,7 +133,7 @@ public sealed class CommandTests : IDisposable
         var prompts = Path.Combine(dir, "bon-prompts.jsonl");
         File.WriteAllLines(prompts, ["""{"prompt": "q1"}""", """{"prompt": "q2"}"""]);
         var best = Path.Combine(dir, "best.jsonl");
-        Assert.Equal(0, Run("bon", "--model", path, "--input", prompts, "--output", best, "--n", "4", "--max-completion-length", "8", "--prm", prm, "--prm-aggregation", "min", "--voting", "weighted", "--threads", "1").Code);
+        Assert.Equal(0, Run("bon", "--model", path, "--input", prompts, "--output", best, "--n", "4", "--max-completion-length", "8", "--prm", prm, "--aggregation", "min", "--voting", "weighted", "--threads", "1").Code);
         var kept = File.ReadLines(best).Select(l => JsonNode.Parse(l)!).ToArray();
         Assert.Equal(2, kept.Length);
         foreach (var row in kept)

@@ -47,5 +47,26 @@ public sealed class FarmPipelineTests : IDisposable
         var second = new FarmPipeline(FarmTasks.Get("reviews"), FarmConfig.Quick, 7, Path.Combine(dir, "b"), _ => { }).Run();
         static string WithoutTimes(FarmResults r) => (r with { Methods = [.. r.Methods.Select(m => m with { Seconds = 0 })] }).ToJson();
         Assert.Equal(WithoutTimes(first), WithoutTimes(second));
+        Assert.Null(first.ProcessSupervision);
+    }
+
+    [Fact]
+    public void AStepByStepTaskRunsTheProcessSupervisionStudy()
+    {
+        Engine.Threads = 1;
+        var results = new FarmPipeline(FarmTasks.Get("arithmetic-steps"), FarmConfig.Quick, 3, Path.Combine(dir, "steps"), _ => { }).Run();
+        var process = results.ProcessSupervision!;
+        var settings = FarmConfig.Quick.Process;
+        Assert.True(process.Traces > 0 && process.Traces <= settings.TracePrompts * settings.TracesPerPrompt);
+        Assert.InRange(process.LabelAgreement, 0, 1);
+        Assert.Equal(settings.BestOfN.Count * 4, process.BestOfN.Count);
+        Assert.All(process.BestOfN, p => Assert.True(p.Interval[0] <= p.Accuracy && p.Accuracy <= p.Interval[1], $"{p.Selector}@{p.N}"));
+        // With one sample there is nothing to choose: every selector's pick is that sample.
+        Assert.Single(process.BestOfN.Where(p => p.N == 1).Select(p => p.Accuracy).Distinct());
+        Assert.Equal(["prm_gold", "prm_shepherd", "orm", "critic"], process.ProcessBench.Select(p => p.Judge));
+        Assert.All(process.ProcessBench, p => Assert.True(p.Erroneous + p.Correct <= 2 * settings.ProcessBenchPerClass));
+        Assert.Equal(["dense_prm", "outcome_orm"], process.Ppo.Select(p => p.Reward).Distinct());
+        Assert.Equal(2 * (1 + settings.PpoSteps / settings.PpoEvery), process.Ppo.Count);
+        Assert.Contains("Process supervision", File.ReadAllText(Path.Combine(dir, "steps", HtmlReport.FileName)));
     }
 }

@@ -34,6 +34,25 @@ public sealed class ResultsJsonTests
     }
 
     [Fact]
+    public void AStepByStepTaskAddsItsProcessSupervisionStudy()
+    {
+        var results = ReportFixtures.Results() with
+        {
+            ProcessSupervision = new(120, 0.875, [new("prm_gold", 4, 0.5, [0.25, 0.75]), new("majority", 4, 0.25, [0.0, 0.5])],
+                [new("orm", null, 0.0, null, 3, 0)], [new("dense_prm", 0, 0.1), new("dense_prm", 10, 0.2)]),
+        };
+        using var doc = JsonDocument.Parse(results.ToJson());
+        var process = doc.RootElement.GetProperty("process_supervision");
+        Assert.Equal(["traces", "label_agreement", "best_of_n", "processbench", "ppo"], Keys(process));
+        Assert.Equal(["selector", "n", "accuracy", "interval"], Keys(process.GetProperty("best_of_n")[0]));
+        Assert.Equal(["judge", "f1", "error_accuracy", "correct_accuracy", "erroneous", "correct"], Keys(process.GetProperty("processbench")[0]));
+        Assert.Equal(JsonValueKind.Null, process.GetProperty("processbench")[0].GetProperty("f1").ValueKind);
+        Assert.Equal(results.ToJson(), FarmResults.FromJson(results.ToJson()).ToJson());
+        Assert.Contains("<h2>Process supervision</h2>", HtmlReport.Render(results, [], []));
+        Assert.DoesNotContain("Process supervision", HtmlReport.Render(ReportFixtures.Results(), [], []));
+    }
+
+    [Fact]
     public void RoundTripsThroughTheFile()
     {
         var results = ReportFixtures.Results();

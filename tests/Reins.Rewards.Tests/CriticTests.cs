@@ -18,6 +18,7 @@ public sealed class CriticTests
         var format = new CriticFormat("P: {problem}\nS:\n{steps}\nVerdict?");
         Assert.Equal("P: 2+2 {steps}\nS:\n<paragraph_0>\nx=4\n</paragraph_0>\n\n<paragraph_1>\n#### 4\n</paragraph_1>\nVerdict?", format.Render("2+2 {steps}", ["x=4", "#### 4"]));
         Assert.StartsWith("The following is a math problem and a solution", new CriticFormat().Render("q", ["a"]));
+        Assert.Equal("4+8=\n0: 4+8=12\n1: #### 12\n?", new CriticFormat("{problem}\n{lines}\n?").Render("4+8=", ["4+8=12", "#### 12"]));
         Assert.Throws<ArgumentException>(() => new CriticFormat("no placeholders"));
         Assert.Throws<ArgumentException>(() => new CriticFormat(verdictPattern: @"\d+"));
         Assert.Throws<ArgumentException>(() => new CriticFormat(verdictPattern: "(unclosed"));

@@ -57,6 +57,8 @@ public sealed record FarmConfig
     public IReadOnlyList<int> BestOfN { get; init; } = [4, 16];
     /// <summary>The over-optimisation study (Gao et al.): small-KL PPO against one reward model and two ensemble aggregates.</summary>
     public OveroptimizationSettings Overoptimization { get; init; } = new();
+    /// <summary>Process supervision on a step-by-step task: PRMs against an ORM, a generative critic, dense PPO.</summary>
+    public ProcessSupervisionSettings Process { get; init; } = new();
     /// <summary>What is added to the run's seed for each random stream, so the streams differ.</summary>
     public SeedOffsets Seeds { get; init; } = new();
 
@@ -74,6 +76,7 @@ public sealed record FarmConfig
         Dpo = new(Steps: 20),
         Online = new(Steps: 8),
         Overoptimization = new(Steps: 12, Every: 4),
+        Process = new(TracePrompts: 60, ShepherdCompletions: 2, PrmSteps: 30, CriticSteps: 30, BestOfN: [1, 4, 16], ProcessBenchPerClass: 20, PpoSteps: 8, PpoEvery: 4),
     };
 }
 
@@ -153,6 +156,29 @@ public sealed record PpoSettings(float LearningRate = 1e-4f, float CriticLearnin
 /// <param name="UncertaintyPenalty">λ of UWO's variance penalty.</param>
 public sealed record OveroptimizationSettings(int Steps = 120, int Every = 20, float KlCoef = 0.001f, float UncertaintyPenalty = 1f);
 
+/// <summary>
+/// The process-supervision study of a step-by-step task (Lightman et al. 2023; Wang et al. 2024): SFT's solutions to
+/// training prompts labelled step by step by the gold checker and by Math-Shepherd's completions; a PRM on each, and an
+/// outcome model (ORM: the gold labels' last step only) on the same traces and budget; best-of-n, ProcessBench on
+/// held-out traces, and PPO on the PRM's step rewards against PPO on the ORM's outcome.
+/// </summary>
+/// <param name="TracePrompts">Training prompts whose SFT solutions are labelled.</param>
+/// <param name="TracesPerPrompt">Solutions sampled per prompt.</param>
+/// <param name="ShepherdCompletions">Math-Shepherd's completions from each step's prefix.</param>
+/// <param name="PrmSteps">Steps of each PRM, the ORM and nothing else: the same budget.</param>
+/// <param name="PrmLearningRate">Their learning rate.</param>
+/// <param name="CriticSteps">SFT steps of the generative critic on the traces' earliest-error labels.</param>
+/// <param name="BestOfN">The n of each best-of-n point (samples per evaluation prompt: the largest).</param>
+/// <param name="ProcessBenchPerClass">Held-out traces per class (with a wrong step, all right) in the farm's ProcessBench.</param>
+/// <param name="PpoSteps">Steps of each PPO run.</param>
+/// <param name="PpoEvery">Gold accuracy measured every this many steps.</param>
+public sealed record ProcessSupervisionSettings(int TracePrompts = 400, int TracesPerPrompt = 4, int ShepherdCompletions = 4, int PrmSteps = 200,
+    float PrmLearningRate = 1e-3f, int CriticSteps = 200, IReadOnlyList<int>? BestOfN = null, int ProcessBenchPerClass = 100, int PpoSteps = 60, int PpoEvery = 10)
+{
+    /// <summary>The n of each best-of-n point.</summary>
+    public IReadOnlyList<int> BestOfN { get; init; } = BestOfN ?? [1, 4, 16, 64];
+}
+
 /// <summary>Offsets from the run's seed of each random stream.</summary>
 /// <param name="Annotators">The training annotator pool.</param>
 /// <param name="Evaluators">The evaluator pool.</param>
@@ -166,6 +192,8 @@ public sealed record OveroptimizationSettings(int Steps = 120, int Every = 20, f
 /// <param name="CheckpointSamples">The over-optimisation checkpoints' samples.</param>
 /// <param name="WinRates">The evaluators' win-rate judgements.</param>
 /// <param name="Bootstrap">The bootstrap intervals (gold, proxy, KL and win-rate take this and the next three).</param>
+/// <param name="ProcessTraces">The process-supervision study's training traces and its Math-Shepherd completions.</param>
+/// <param name="ProcessSamples">The study's held-out samples (best-of-n, ProcessBench) and its PPO evaluations.</param>
 public sealed record SeedOffsets(ulong Annotators = 1, ulong Evaluators = 2, ulong PreferencePrompts = 3, ulong PreferenceSamples = 4, ulong EvalPrompts = 5,
     ulong OnlinePrompts = 6, ulong SftSamples = 100, ulong BestOfNSamples = 200, ulong PolicySamples = 300, ulong CheckpointSamples = 400, ulong WinRates = 500,
-    ulong Bootstrap = 600);
+    ulong Bootstrap = 600, ulong ProcessTraces = 700, ulong ProcessSamples = 800);

@@ -58,8 +58,11 @@ public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, 
             evaluation.AddPolicy(method.Name, method.Train(farm, inputs), timer);
         }
         var overoptimization = OveroptimizationStudy.Run(farm, evaluation, rewardModels, proxy, prompts);
+        var process = task.IsStepByStep
+            ? ProcessSupervisionStudy.Run(farm, evaluation, rewardBase, rewardModels[0], prompts, task.Prompts(FarmSplit.Eval, config.EvalPrompts, seed + config.Seeds.EvalPrompts))
+            : null;
 
-        var results = new FarmResults(task.Name, seed, config, AnnotatorResults.From(annotated.Agreement), evaluation.Results(), overoptimization);
+        var results = new FarmResults(task.Name, seed, config, AnnotatorResults.From(annotated.Agreement), evaluation.Results(), overoptimization) { ProcessSupervision = process };
         results.Write(dir);
         var metricsDir = Path.Combine(dir, "metrics");
         Directory.CreateDirectory(metricsDir);

@@ -22,6 +22,10 @@ public sealed record FarmResults(
     [property: JsonPropertyName("methods")] IReadOnlyList<MethodResult> Methods,
     [property: JsonPropertyName("overoptimization")] OveroptimizationResults Overoptimization)
 {
+    /// <summary>The process-supervision study, on a step-by-step task; null on the others.</summary>
+    [JsonPropertyName("process_supervision"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ProcessSupervisionResults? ProcessSupervision { get; init; }
+
     /// <summary>The file name inside a run's output directory.</summary>
     public const string FileName = "results.json";
 

@@ -43,6 +43,7 @@ public static class HtmlReport
           .Append(Overoptimization(results, "Proxy reward against sqrt(KL)", "proxy reward", p => p.ProxyReward, dashed: true));
         sb.Append("<h2>Win-rate against SFT</h2>").Append(WinRates(results));
         sb.Append("<h2>Annotator agreement</h2>").Append(Agreement(results.Annotators));
+        if (results.ProcessSupervision is { } process) ProcessSupervision(sb, process);
 
         sb.Append("<h2>Training curves</h2>");
         if (curves.Count == 0) sb.Append("<p>No training metrics were logged.</p>");
@@ -90,6 +91,27 @@ public static class HtmlReport
               .Append($"<td class=\"num\">{F(m.WinRateVsSft)}</td><td class=\"num\">{Interval(m.WinRateVsSftCi)}</td><td class=\"num\">{F(m.LcWinRateVsSft)}</td>")
               .Append($"<td class=\"num\">{m.MeanLength.ToString("0.0", CultureInfo.InvariantCulture)}</td><td class=\"num\">{m.Seconds.ToString("0.0", CultureInfo.InvariantCulture)}</td></tr>");
         sb.Append("</table>");
+    }
+
+    // Best-of-n by selector against n, ProcessBench's scores per judge, and the two PPO runs' gold accuracy against steps.
+    private static void ProcessSupervision(StringBuilder sb, ProcessSupervisionResults process)
+    {
+        sb.Append("<h2>Process supervision</h2>")
+          .Append($"<p>{process.Traces} training traces; Math-Shepherd's labels agree with the gold checker on {F(process.LabelAgreement)} of their steps.</p>");
+        var bestOfN = new XyChart("Best-of-n gold accuracy (95% CI)", "n", "gold accuracy");
+        foreach (var (selector, i) in process.BestOfN.GroupBy(p => p.Selector).Select((g, i) => (g, i)))
+            bestOfN.Add(selector.Key, selector.Select(p => new ChartPoint(p.N, p.Accuracy, p.Interval[0], p.Interval[1])), Svg.Colour(i));
+        sb.Append(bestOfN.Render());
+        sb.Append("<table><tr><th>judge</th><th>ProcessBench F1</th><th>error accuracy</th><th>correct accuracy</th><th>wrong traces</th><th>right traces</th></tr>");
+        string Maybe(double? value) => value is { } v ? F(v) : "n/a";
+        foreach (var row in process.ProcessBench)
+            sb.Append($"<tr><td>{Html.Escape(row.Judge)}</td><td class=\"num\">{Maybe(row.F1)}</td><td class=\"num\">{Maybe(row.ErrorAccuracy)}</td>")
+              .Append($"<td class=\"num\">{Maybe(row.CorrectAccuracy)}</td><td class=\"num\">{row.Erroneous}</td><td class=\"num\">{row.Correct}</td></tr>");
+        sb.Append("</table>");
+        var ppo = new XyChart("PPO: dense (PRM step rewards) against outcome (ORM) reward", "step", "gold accuracy");
+        foreach (var (reward, i) in process.Ppo.GroupBy(p => p.Reward).Select((g, i) => (g, i)))
+            ppo.Add(reward.Key, reward.Select(p => new ChartPoint(p.Step, p.Accuracy)), Svg.Colour(i));
+        sb.Append(ppo.Render());
     }
 
     private static string Frontier(FarmResults results)

@@ -49,4 +49,10 @@ public interface IFarmTask
 
     /// <summary>The gold reward of <paramref name="response"/> to <paramref name="prompt"/>; higher is better.</summary>
     double Gold(string prompt, string response);
+
+    /// <summary>Whether responses solve step by step, one step per line, so <see cref="StepLabels"/> can judge each step.</summary>
+    bool IsStepByStep => false;
+
+    /// <summary>The gold label of each step of a step-by-step response (true: right), the truth process supervision is measured against.</summary>
+    bool[] StepLabels(string prompt, IReadOnlyList<string> steps) => throw new NotSupportedException($"task {Name}: responses are not step by step.");
 }

@@ -32,7 +32,7 @@ internal sealed class RewardOptions
     };
     private readonly Option<string?> url = new("--reward-url") { Description = "Remote reward model (OpenRLHF protocol): POST {query, prompts, labels, …} → {rewards}." };
     private readonly Option<string?> prm = new("--prm") { Description = "Process reward model (`reins prm`): a completion's steps (split at its step_separator) scored and aggregated by --prm-aggregation; logged as rewards/prm/mean." };
-    private readonly Option<string> prmAggregation = new("--prm-aggregation") { Description = "How --prm's step scores become one: min, prod, last or mean.", DefaultValueFactory = _ => "min" };
+    private readonly Option<string> prmAggregation = new("--prm-aggregation", "--aggregation") { Description = "How --prm's step scores become one: min, prod, last or mean.", DefaultValueFactory = _ => "min" };
     private readonly Option<string> labelField = new("--reward-label-field")
     {
         Description = "Record field sent as the labels of --reward-url.", DefaultValueFactory = _ => "answer",

@@ -59,6 +59,13 @@ public sealed partial class ArithmeticTask : IFarmTask
     public bool IsVerifiable => true;
 
     /// <inheritdoc/>
+    public bool IsStepByStep => StepByStep;
+
+    /// <inheritdoc/>
+    public bool[] StepLabels(string prompt, IReadOnlyList<string> steps) =>
+        StepByStep ? ArithmeticSteps.Labels(prompt, steps) : throw new NotSupportedException("task arithmetic: responses are not step by step; use arithmetic-steps.");
+
+    /// <inheritdoc/>
     public double LengthBias => 0;
 
     [GeneratedRegex(@"-?\d+")]
