@@ -196,6 +196,21 @@ public sealed class CommandTests : IDisposable
         }
         Assert.Throws<ArgumentException>(() => Run(["eval", "processbench", .. critic, "--output", output, "--threshold", "auto"]));
         Assert.Throws<ArgumentException>(() => Run(["eval", "processbench", .. critic, "--model", path, "--output", output]));
+
+        // Training a critic with GRPO on its prompts: the verdict and the refinement rewards read the records' fields.
+        var answered = Path.Combine(dir, "answered-prompts.jsonl");
+        File.WriteAllLines(answered, File.ReadLines(prompts).Select(l => { var o = JsonNode.Parse(l)!.AsObject(); o["answer"] = "4"; return o.ToJsonString(); }));
+        string[] grpo = ["grpo", "--model", path, "--train", answered, "--max-steps", "1", "--per-device-train-batch-size", "2", "--num-generations", "2",
+            "--max-prompt-length", "32", "--max-completion-length", "8", "--logging-steps", "1", "--threads", "1"];
+        var criticRun = Path.Combine(dir, "critic-grpo");
+        Assert.Equal(0, Run([.. grpo, "--reward-function", "verdict_match", "--refinement-policy", path, "--out", criticRun]).Code);
+        var logged = JsonNode.Parse(File.ReadLines(Path.Combine(criticRun, "metrics.jsonl")).Last(l => l.Contains("rewards/refinement/mean")))!;
+        Assert.InRange(logged["rewards/refinement/mean"]!.GetValue<double>(), 0, 1);
+        // Critique-GRPO with a critic model's critiques: every group here fails exact_match, so each is refined.
+        var refinedRun = Path.Combine(dir, "critique-grpo");
+        Assert.Equal(0, Run([.. grpo, "--reward-function", "exact_match", "--critique-refinements", "1", "--critique-type", "critic", "--critique-model", path, "--out", refinedRun]).Code);
+        logged = JsonNode.Parse(File.ReadLines(Path.Combine(refinedRun, "metrics.jsonl")).Last(l => l.Contains("critique/refined_fraction")))!;
+        Assert.Equal(1.0, logged["critique/refined_fraction"]!.GetValue<double>());
     }
 
     [Fact]

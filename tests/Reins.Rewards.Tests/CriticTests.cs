@@ -81,4 +81,28 @@ public sealed class CriticTests
         Assert.Equal(3, one.Count);
         Assert.Throws<ArgumentException>(() => new GenerativeCritic(model, new TokenizerEncoder(bytes), ids => "", new CriticFormat(), new SamplingOptions { MaxNewTokens = 256 }));
     }
+
+    [Fact]
+    public void TheRefinementRewardScoresWhatThePolicyRewritesFromTheCritique()
+    {
+        var bytes = Tokenizer.CreateByteLevel(260);
+        // Weights large enough that what the policy writes depends on its prompt.
+        var policy = CausalLanguageModel.Create(ModelConfig.Gpt2(vocab: 260, hidden: 16, layers: 1, heads: 2, maxPositions: 256) with { EosTokenId = bytes.EosId, BosTokenId = bytes.BosId, InitializerRange = 0.5f }, seed: 4);
+        var seen = new List<string>();
+        var verifier = new FunctionRewardSource("v", q => { seen.Add(q.Completion); return q.Extra.ContainsKey("answer") && q.Prompt == "2+2?" ? 1 : 0; });
+        var reward = new RefinementRewardSource(policy, new TokenizerEncoder(bytes), ids => bytes.Decode(ids, skipSpecialTokens: true), verifier, new SamplingOptions { MaxNewTokens = 8, Temperature = 0 });
+        ScoringRequest Critique(string text) => new("critic prompt", text, [], [], true, new Dictionary<string, JsonElement>
+        {
+            ["problem"] = JsonSerializer.SerializeToElement("2+2?"), ["steps"] = JsonSerializer.SerializeToElement(new[] { "2+2=5", "#### 5" }),
+            ["answer"] = JsonSerializer.SerializeToElement("4"),
+        });
+        Assert.Equal([1f, 1f], reward.Score([Critique("step 0 is wrong"), Critique("all fine")]));
+        // Greedy, so the same critique gives the same rewrite; another critique, another rewrite.
+        Assert.Equal(2, seen.Count);
+        Assert.NotEqual(seen[0], seen[1]);
+        reward.Score([Critique("step 0 is wrong")]);
+        Assert.Equal(seen[0], seen[2]);
+        var bare = new ScoringRequest("p", "c", [], [], true, new Dictionary<string, JsonElement> { ["problem"] = JsonSerializer.SerializeToElement("q") });
+        Assert.Contains("\"steps\"", Assert.Throws<InvalidDataException>(() => reward.Score([bare])).Message);
+    }
 }

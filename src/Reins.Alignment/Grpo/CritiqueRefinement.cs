@@ -6,6 +6,8 @@ using Reins.Feedback.Tokenization;
 using Reins.Models.Chat;
 using Reins.Models.Generation;
 using Reins.Models.Transformers;
+using Reins.Rewards.Critics;
+using Reins.Rewards.ProcessRewards;
 
 namespace Reins.Alignment.Grpo;
 
@@ -16,6 +18,8 @@ public enum CritiqueType
     Indicative,
     /// <summary>"The generated solution is incorrect, the ground truth is X." with X from the record's answer field (the authors' released default).</summary>
     GroundTruth,
+    /// <summary>A generative critic's critique of the response split into steps (the paper's chain-of-thought critiques, which it had GPT-4o write).</summary>
+    Critic,
 }
 
 /// <summary>
@@ -25,12 +29,10 @@ public enum CritiqueType
 /// the correct ones first, the rest drawn at random — take the group's last k places; a group with a correct response
 /// keeps its G samples. A refinement is scored, and later learned from, as an answer to the question alone.
 /// </summary>
-public sealed class CritiqueRefinement(int refinements, CritiqueType critique, float correctScore, string answerField = "answer") : IRolloutRefinement
+public sealed class CritiqueRefinement(int refinements, CritiqueType critique, float correctScore, GenerativeCritic? critic = null, string answerField = "answer") : IRolloutRefinement
 {
-    /// <summary>The refinement's instruction, after the paper's (Appendix M) wording.</summary>
-    public static string Prompt(string question, string response, string critiqueText) =>
-        $"Question: {question}\nPrevious solution: {response}\nCritique: {critiqueText}\n" +
-        "Please re-answer, correcting the errors the critique identifies, with clear step-by-step reasoning.\n";
+    private readonly GenerativeCritic? critic = critique != CritiqueType.Critic || critic is not null ? critic
+        : throw new ArgumentException("critique refinement: critique_type critic needs a critic model.", nameof(critic));
 
     /// <inheritdoc/>
     public RefinedCompletions Refine(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> batch, ScoredCompletions scored, CompletionSampler sampler,
@@ -44,7 +46,8 @@ public sealed class CritiqueRefinement(int refinements, CritiqueType critique, f
 
         // One refinement of each initial response of every failed group, in one generation call.
         var owners = failed.SelectMany(p => Enumerable.Range(p * g, n).Select(row => (Prompt: p, Row: row))).ToArray();
-        var requests = owners.Select(o => RefinementRecord(batch[o.Prompt].Source, scored.Samples[o.Row].Text!)).ToArray();
+        var critiques = Critiques(owners.Select(o => (batch[o.Prompt].Source, scored.Samples[o.Row].Text!)).ToArray(), cancellation);
+        var requests = owners.Select((o, i) => RefinementRecord(batch[o.Prompt].Source, scored.Samples[o.Row].Text!, critiques[i])).ToArray();
         var tokenized = sampler.Tokenize(requests);
         if (tokenized.Count != requests.Length) throw new InvalidOperationException("critique refinement: a refinement prompt was dropped as too long.");
         var samples = sampler.Generate(policy, tokenized, options with { NumReturnSequences = 1, Seed = options.Seed ^ 0xC21717UL, PromptSeeds = null })
@@ -79,18 +82,27 @@ public sealed class CritiqueRefinement(int refinements, CritiqueType critique, f
         return new RefinedCompletions(new ScoredCompletions(result, scoringRequests, scores, [.. components.Select(c => new Reins.Rewards.Sources.RewardComponent(c.Name, c.Scores))]), offPolicy);
     }
 
-    // The refinement prompt of one response, with the record's fields (the reward reads them) and its conversation's form.
-    private PromptOnlyExample RefinementRecord(PromptOnlyExample source, string response)
+    // Each failed response's critique; a critic reads the response's lines as its steps.
+    private string[] Critiques((PromptOnlyExample Source, string Response)[] failed, CancellationToken cancellation) => critique switch
     {
-        string critiqueText = critique switch
-        {
-            CritiqueType.Indicative => "The generated solution is incorrect.",
-            _ => $"The generated solution is incorrect, the ground truth is {Answer(source)}.",
-        };
+        CritiqueType.Indicative => [.. failed.Select(_ => "The generated solution is incorrect.")],
+        CritiqueType.GroundTruth => [.. failed.Select(f => $"The generated solution is incorrect, the ground truth is {Answer(f.Source)}.")],
+        _ => [.. critic!.Judge([.. failed.Select(f => new StepSolution(Question(f.Source), Steps(f.Response)))], 16, cancellation).Select(c => c.Text)],
+    };
+
+    private static string Question(PromptOnlyExample source) => source.Prompt.Text ?? source.Prompt.Messages!.Last(m => m.Role == "user").Content;
+
+    // A response's lines as steps; an empty response is one empty-looking step, so the critic still sees it.
+    private static string[] Steps(string response) =>
+        response.Split('\n').Select(s => s.Trim()).Where(s => s.Length > 0).ToArray() is { Length: > 0 } steps ? steps : ["(no answer)"];
+
+    // The refinement prompt of one response, with the record's fields (the reward reads them) and its conversation's form.
+    private PromptOnlyExample RefinementRecord(PromptOnlyExample source, string response, string critiqueText)
+    {
         var prompt = source.Prompt.Messages is { } messages
             ? TextOrConversation.FromMessages([.. messages.Where(m => m.Role == "system"),
-                new ChatMessage("user", Prompt(messages.Last(m => m.Role == "user").Content, response, critiqueText))])
-            : TextOrConversation.FromText(Prompt(source.Prompt.Text!, response, critiqueText));
+                new ChatMessage("user", RefinementPrompt.Render(messages.Last(m => m.Role == "user").Content, response, critiqueText))])
+            : TextOrConversation.FromText(RefinementPrompt.Render(source.Prompt.Text!, response, critiqueText));
         return source with { Prompt = prompt };
     }
 

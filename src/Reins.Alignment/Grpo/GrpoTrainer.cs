@@ -4,6 +4,7 @@ using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
 using Reins.Models.Transformers;
+using Reins.Rewards.Critics;
 
 namespace Reins.Alignment.Grpo;
 
@@ -46,7 +47,7 @@ public sealed record GrpoConfig : IGroupPolicyGradientConfig
     public int CritiqueRefinements { get; init; }
 
     /// <summary>The critique a failed response gets.</summary>
-    [JsonPropertyName("critique_type"), Description("indicative (\"The generated solution is incorrect.\") or ground_truth (adds the record's \"answer\").")]
+    [JsonPropertyName("critique_type"), Description("indicative (\"The generated solution is incorrect.\"), ground_truth (adds the record's \"answer\") or critic (a generative critic's critique; reins grpo --critique-model DIR).")]
     public CritiqueType CritiqueType { get; init; } = CritiqueType.GroundTruth;
 
     /// <summary>A response whose reward reaches this is correct, for Critique-GRPO.</summary>
@@ -74,10 +75,11 @@ public sealed record GrpoConfig : IGroupPolicyGradientConfig
 /// setting: DAPO (epsilon_high, loss_type dapo, mask_truncated_completions), Dr. GRPO (loss_type dr_grpo). Logs TRL's
 /// reward, reward_std, rewards/&lt;name&gt;/mean, frac_reward_zero_std, completions/*, kl, clip_ratio/*.
 /// </summary>
-public sealed class GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
+/// <remarks><paramref name="critic"/> writes the critiques of critique_type critic.</remarks>
+public sealed class GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs, GenerativeCritic? critic = null)
     : OnlineTrainer<PolicyGradientBatch>(config, config.Plan(config.Beta) with
     {
-        Refinement = config.CritiqueRefinements > 0 ? new CritiqueRefinement(config.CritiqueRefinements, config.CritiqueType, config.CritiqueCorrectScore) : null,
+        Refinement = config.CritiqueRefinements > 0 ? new CritiqueRefinement(config.CritiqueRefinements, config.CritiqueType, config.CritiqueCorrectScore, critic) : null,
     }, policy, reference, inputs)
 {
     private readonly PolicyLossSettings loss = config.PolicyLoss(KlEstimator.K3, config.LossType) with { ShapingGamma = config.PolicyShapingGamma };

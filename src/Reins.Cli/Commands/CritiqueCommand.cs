@@ -19,9 +19,6 @@ namespace Reins.Cli.Commands;
 /// </summary>
 internal static class CritiqueCommand
 {
-    /// <summary>The default prompt of a refinement: the problem, the solution, the critique, and room for a new solution.</summary>
-    public const string RefinementTemplate = "{problem}\n\nA solution:\n{solution}\n\nA review of it:\n{critique}\n\nA corrected solution:\n";
-
     /// <summary>The critic's prompt and verdict grammar (--template, --verdict-pattern, --chat).</summary>
     internal class FormatOptions
     {
@@ -110,8 +107,8 @@ internal static class CritiqueCommand
         var verifier = rewards.Build(r, out var resources);
         using (resources)
         {
-            var prompts = records.Select((x, i) => new PromptOnlyExample(TextOrConversation.FromText(RefinementTemplate
-                .Replace("{problem}", x.Solution.Problem).Replace("{solution}", string.Join("\n", x.Solution.Steps)).Replace("{critique}", critiques[i].Text)))
+            var prompts = records.Select((x, i) => new PromptOnlyExample(TextOrConversation.FromText(
+                RefinementPrompt.Render(x.Solution.Problem, string.Join("\n", x.Solution.Steps), critiques[i].Text)))
             {
                 Extra = x.Fields.ToDictionary(kv => kv.Key, kv => System.Text.Json.JsonSerializer.SerializeToElement(kv.Value)), Line = x.Line,
             }).ToArray();
@@ -147,6 +144,7 @@ internal static class CritiqueCommand
                     var o = new JsonObject();
                     foreach (var (key, value) in record.Fields)
                         if (key is not ("prompt" or "problem" or "completions")) o[key] = value?.DeepClone();
+                    o["problem"] = record.Solution.Problem;
                     o["steps"] = new JsonArray([.. record.Solution.Steps.Select(s => (JsonNode?)s)]);
                     o["prompt"] = format.Chat(r) ? new JsonArray(new JsonObject { ["role"] = "user", ["content"] = text }) : text;
                     writer.WriteLine(o.ToJsonString());

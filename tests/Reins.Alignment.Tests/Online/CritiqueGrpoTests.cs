@@ -70,6 +70,28 @@ public class CritiqueGrpoTests
     }
 
     [Fact]
+    public void ACriticsCritiquesShapeTheRefinements()
+    {
+        var sampler = Sampler(new FunctionRewardSource("zero", _ => 0));
+        var batch = sampler.Tokenize([Prompt("a"), Prompt("b")]);
+        var options = new SamplingOptions { MaxNewTokens = 6, NumReturnSequences = 3, Seed = 4 };
+        // Weights large enough that the next token depends on the context (a freshly initialised model's barely does).
+        var policy = CausalLanguageModel.Create(Policy().Config with { InitializerRange = 0.5f }, seed: 2);
+        var scored = sampler.Sample(policy, batch, options, null);
+        Assert.Throws<ArgumentException>(() => new CritiqueRefinement(1, CritiqueType.Critic, 1f));
+        string Refined(CritiqueRefinement refinement) =>
+            string.Join("|", refinement.Refine(policy, batch, scored, sampler, options, null, [], default).Scored.Samples.Select(x => x.Text));
+        // Two critics that write differently give the policy different refinement prompts, so different refinements;
+        // the same critic gives the same ones.
+        Reins.Rewards.Critics.GenerativeCritic Critic(ulong seed) => new(CausalLanguageModel.Create(Policy().Config with { InitializerRange = 0.5f }, seed), new TokenizerEncoder(Bytes),
+            ids => Bytes.Decode(ids, skipSpecialTokens: true), new Reins.Rewards.Critics.CriticFormat("{problem}|{lines}|"), new SamplingOptions { MaxNewTokens = 12, Temperature = 0 });
+        string one = Refined(new CritiqueRefinement(1, CritiqueType.Critic, 1f, Critic(5)));
+        Assert.Equal(one, Refined(new CritiqueRefinement(1, CritiqueType.Critic, 1f, Critic(5))));
+        Assert.NotEqual(one, Refined(new CritiqueRefinement(1, CritiqueType.Critic, 1f, Critic(6))));
+        Assert.NotEqual(one, Refined(new CritiqueRefinement(1, CritiqueType.Indicative, 1f)));
+    }
+
+    [Fact]
     public void AGrpoRunLearnsFromRefinementsThroughPolicyShaping()
     {
         using var scratch = new Scratch();

@@ -14,6 +14,7 @@ using Reins.Feedback.Tokenization;
 using Reins.Models.Checkpoints;
 using Reins.Models.Tokenizers;
 using Reins.Models.Transformers;
+using Reins.Rewards.Critics;
 using Reins.Rewards.Judges;
 using Reins.Rewards.RewardModels;
 using Reins.Rewards.Sources;
@@ -37,8 +38,20 @@ internal static class OnlineCommands
                 r.GetValue(valueModel) is { } path ? HfCheckpoint.Load(path) : PpoTrainer.CriticFromPolicy(policy, config.Training.Seed), inputs));
     }
 
-    public static Command Grpo() => Create<GrpoConfig>("grpo", "GRPO: G completions per prompt, group-relative advantages, k3 KL in the loss; DAPO and Dr. GRPO through --loss-type.", [],
-        c => KlNeedsReference(c.Beta, c.PolicyGradient), (_, config, policy, reference, inputs) => new GrpoTrainer(config, policy, reference, inputs));
+    public static Command Grpo()
+    {
+        var critic = new Option<string?>("--critique-model") { Description = "Critique-GRPO with critique_type critic: the generative critic (a causal LM with its tokenizer) that critiques failed responses, prompted as `reins critique` prompts by default and decoding greedily." };
+        return Create<GrpoConfig>("grpo", "GRPO: G completions per prompt, group-relative advantages, k3 KL in the loss; DAPO and Dr. GRPO through --loss-type; Critique-GRPO through --critique-refinements.", [critic],
+            c => KlNeedsReference(c.Beta, c.PolicyGradient), (r, config, policy, reference, inputs) => new GrpoTrainer(config, policy, reference, inputs,
+                r.GetValue(critic) is { } dir ? Critic(dir, config.Online.Sampling.MaxCompletionLength) : null));
+    }
+
+    private static GenerativeCritic Critic(string directory, int maxNewTokens)
+    {
+        var (model, tokenizer) = HfCheckpoint.LoadWithTokenizer(directory);
+        return new GenerativeCritic(model, new TokenizerEncoder(tokenizer), ids => tokenizer.Decode(ids, skipSpecialTokens: true), new CriticFormat(),
+            new Reins.Models.Generation.SamplingOptions { MaxNewTokens = maxNewTokens, Temperature = 0 });
+    }
 
     public static Command Rloo() => Create<RlooConfig>("rloo", "RLOO: k completions per prompt, each baselined by the mean reward of the others.", [],
         c => KlNeedsReference(c.Beta, c.PolicyGradient), (_, config, policy, reference, inputs) => new RlooTrainer(config, policy, reference, inputs));

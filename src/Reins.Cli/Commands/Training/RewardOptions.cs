@@ -2,6 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Tokenizers;
+using Reins.Models.Checkpoints;
+using Reins.Models.Generation;
+using Reins.Rewards.Critics;
 using Reins.Rewards.Ensembles;
 using Reins.Rewards.ProcessRewards;
 using Reins.Rewards.RewardModels;
@@ -33,6 +36,8 @@ internal sealed class RewardOptions
     private readonly Option<string?> url = new("--reward-url") { Description = "Remote reward model (OpenRLHF protocol): POST {query, prompts, labels, …} → {rewards}." };
     private readonly Option<string?> prm = new("--prm") { Description = "Process reward model (`reins prm`): a completion's steps (split at its step_separator) scored and aggregated by --prm-aggregation; logged as rewards/prm/mean." };
     private readonly Option<string> prmAggregation = new("--prm-aggregation", "--aggregation") { Description = "How --prm's step scores become one: min, prod, last or mean.", DefaultValueFactory = _ => "min" };
+    private readonly Option<string?> refinementPolicy = new("--refinement-policy") { Description = "RefCritic's refinement reward for training a critic: this policy rewrites each record's solution (\"problem\", \"steps\") shown the completion as its critique; --refinement-verifier scores the rewrite. Logged as rewards/refinement/mean." };
+    private readonly Option<string> refinementVerifier = new("--refinement-verifier") { Description = "The built-in reward function that scores --refinement-policy's rewrites (as --reward-function).", DefaultValueFactory = _ => "exact_match" };
     private readonly Option<string> labelField = new("--reward-label-field")
     {
         Description = "Record field sent as the labels of --reward-url.", DefaultValueFactory = _ => "answer",
@@ -44,14 +49,14 @@ internal sealed class RewardOptions
     };
     private readonly Option<string?> weights = new("--reward-weights")
     {
-        Description = "Comma-separated weights of the reward sources, in the order model, ensemble, functions, command, url, prm (default: all 1).",
+        Description = "Comma-separated weights of the reward sources, in the order model, ensemble, functions, command, url, prm, refinement (default: all 1).",
     };
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public RewardOptions(Command command)
     {
         prmAggregation.AcceptOnlyFromAmong("min", "prod", "last", "mean");
-        foreach (var o in new Option[] { model, ensemble, aggregation, uncertainty, functions, this.command, url, labelField, timeout, prm, prmAggregation, weights }) command.Add(o);
+        foreach (var o in new Option[] { model, ensemble, aggregation, uncertainty, functions, this.command, url, labelField, timeout, prm, prmAggregation, refinementPolicy, refinementVerifier, weights }) command.Add(o);
     }
 
     /// <summary>The reward source the flags describe; dispose it when training ends (it may own a process).</summary>
@@ -85,7 +90,13 @@ internal sealed class RewardOptions
             sources.Add(new HttpRewardSource(Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri : throw new ArgumentException($"--reward-url: '{u}' is not an absolute URL."), r.GetValue(labelField)!, timeout: limit));
         if (r.GetValue(prm) is { } prmDir)
             sources.Add(new ProcessRewardSource(ProcessRewardModel.Load(prmDir), Enum.Parse<StepAggregation>(r.GetValue(prmAggregation)!, ignoreCase: true)));
-        if (sources.Count == 0) throw new ArgumentException("no reward: give --reward-model DIR, --reward-ensemble DIR, --reward-function NAME, --reward-command CMD, --reward-url URL or --prm DIR.");
+        if (r.GetValue(refinementPolicy) is { } policyDir)
+        {
+            var (policy, tokenizer) = HfCheckpoint.LoadWithTokenizer(policyDir);
+            sources.Add(new RefinementRewardSource(policy, new TokenizerEncoder(tokenizer), ids => tokenizer.Decode(ids, skipSpecialTokens: true),
+                VerifiableRewards.Create(r.GetValue(refinementVerifier)!), new SamplingOptions { MaxNewTokens = Math.Min(256, policy.Config.MaxPositions / 2), Temperature = 0 }));
+        }
+        if (sources.Count == 0) throw new ArgumentException("no reward: give --reward-model DIR, --reward-ensemble DIR, --reward-function NAME, --reward-command CMD, --reward-url URL, --prm DIR or --refinement-policy DIR.");
         var w = ParseWeights(r.GetValue(weights), sources.Count);
         resources = program;
         return new WeightedRewardSum([.. sources.Select((s, i) => (s, w[i]))]);
