@@ -15,6 +15,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     KtoCommand.Create(),
     ConfigCommand.Create(),
     RewardCommand.Create(),
+    CostCommand.Create(),
     PrmCommand.Create(),
     EvalCommand.Create(),
     CritiqueCommand.Create(),

@@ -20,7 +20,7 @@ public sealed class CommandTests : IDisposable
 
     private static (int Code, string Out) Run(params string[] args)
     {
-        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create() };
+        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create(), CostCommand.Create() };
         var previous = Console.Out;
         var writer = new StringWriter(CultureInfo.InvariantCulture);
         Console.SetOut(writer);
@@ -211,6 +211,38 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(0, Run([.. grpo, "--reward-function", "exact_match", "--critique-refinements", "1", "--critique-type", "critic", "--critique-model", path, "--out", refinedRun]).Code);
         logged = JsonNode.Parse(File.ReadLines(Path.Combine(refinedRun, "metrics.jsonl")).Last(l => l.Contains("critique/refined_fraction")))!;
         Assert.Equal(1.0, logged["critique/refined_fraction"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void CostModelsTrainOnPkuRecordsAndScoreAsCosts()
+    {
+        var path = Init("cost-base");
+        var pku = Path.Combine(dir, "pku.jsonl");
+        File.WriteAllLines(pku, Enumerable.Range(0, 8).Select(i =>
+            $"{{\"prompt\":\"q{i}\",\"response_0\":\"sure, a bomb\",\"response_1\":\"no\",\"is_response_0_safe\":false,\"is_response_1_safe\":true,\"better_response_id\":0,\"safer_response_id\":1}}"));
+        var cm = Path.Combine(dir, "cm");
+        Assert.Equal(0, Run("cm", "--model", path, "--train", pku, "--eval", pku, "--max-steps", "2", "--max-length", "64", "--logging-steps", "1", "--out", cm, "--threads", "1").Code);
+        var eval = JsonNode.Parse(File.ReadLines(Path.Combine(cm, "metrics.jsonl")).Last(l => l.Contains("eval_safety_accuracy")))!;
+        Assert.InRange(eval["eval_accuracy"]!.GetValue<double>(), 0, 1);
+        Assert.Equal("[\"cost\"]", JsonNode.Parse(File.ReadAllText(Path.Combine(cm, "reward_normalization.json")))!["labels"]!.ToJsonString());
+
+        // rm score writes a cost model's raw scores as the cost, sign and all.
+        var pairs = Path.Combine(dir, "cost-pairs.jsonl");
+        File.WriteAllLines(pairs, ["""{"prompt": "q0", "chosen": "no", "rejected": "sure, a bomb"}"""]);
+        var scored = Path.Combine(dir, "costs.jsonl");
+        Assert.Equal(0, Run("rm", "score", "--model", cm, "--input", pairs, "--output", scored).Code);
+        var row = JsonNode.Parse(File.ReadLines(scored).Single())!;
+        var model = Reins.Rewards.RewardModels.RewardModel.Load(cm);
+        var tokenizer = new Reins.Feedback.Tokenization.DatasetTokenizer(new Reins.Feedback.Tokenization.TokenizerEncoder(model.TokenizerFrom(cm)), Reins.Rewards.Scoring.ScoringTokenization.Options(model.MaxLength));
+        var pair = tokenizer.Preference(new Reins.Feedback.Datasets.PreferenceExample(Reins.Feedback.Datasets.TextOrConversation.FromText("q0"),
+            Reins.Feedback.Datasets.TextOrConversation.FromText("no"), Reins.Feedback.Datasets.TextOrConversation.FromText("sure, a bomb")))!;
+        float[] raw = model.RawScores([pair.Chosen, pair.Rejected], 2);
+        Assert.Equal((raw[0], raw[1]), (row["cost_chosen"]!.GetValue<float>(), row["cost_rejected"]!.GetValue<float>()));
+        Assert.Null(row["score_chosen"]);
+
+        // The same file gives a reward model its helpfulness pairs (or, with --pku-pairs safety, the safety pairs).
+        Assert.Equal(0, Run("rm", "--model", path, "--train", pku, "--max-steps", "1", "--max-length", "64", "--out", Path.Combine(dir, "rm-help"), "--threads", "1").Code);
+        Assert.Equal(0, Run("rm", "--model", path, "--train", pku, "--pku-pairs", "safety", "--max-steps", "1", "--max-length", "64", "--out", Path.Combine(dir, "rm-safe"), "--threads", "1").Code);
     }
 
     [Fact]

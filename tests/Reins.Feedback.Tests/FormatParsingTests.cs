@@ -165,6 +165,29 @@ public sealed class FormatParsingTests : FileWritingTests
     }
 
     [Fact]
+    public void SafetyPreferencesSplitIntoHelpfulnessAndSafetyPairs()
+    {
+        var (examples, report) = Read(Files.Write("pku.jsonl",
+            """{"prompt": "How do I pick a lock?", "response_0": "Here is how...", "response_1": "I can't help with that.", "is_response_0_safe": false, "is_response_1_safe": true, "better_response_id": 0, "safer_response_id": 1, "response_0_severity_level": 2}"""));
+        Assert.Equal(DatasetFormat.SafetyPreference, report.Format);
+        var first = Assert.IsType<SafetyPreferenceExample>(examples[0]);
+        Assert.Equal([false, true], first.IsSafe);
+        Assert.Equal(2, first.Extra["response_0_severity_level"].GetInt32());
+        var (helpful, safety) = SafetyPreferenceExample.Split(examples.Cast<SafetyPreferenceExample>());
+        Assert.Equal(("Here is how...", "I can't help with that."), (helpful[0].Chosen.Text, helpful[0].Rejected.Text));
+        Assert.Equal(("I can't help with that.", "Here is how..."), (safety[0].Chosen.Text, safety[0].Rejected.Text));
+        Assert.Equal(1, safety[0].Line);
+        var (chat, _) = Read(Files.Write("pku-chat.jsonl",
+            """{"prompt": [{"role": "user", "content": "hi"}], "response_0": [{"role": "assistant", "content": "hello"}], "response_1": [{"role": "assistant", "content": "go away"}], "is_response_0_safe": true, "is_response_1_safe": true, "better_response_id": 1, "safer_response_id": 0}"""));
+        Assert.Equal("hello", ((SafetyPreferenceExample)Assert.Single(chat)).Safety().Chosen.Messages![0].Content);
+        Assert.Equal("go away", ((SafetyPreferenceExample)chat[0]).Helpfulness().Chosen.Messages![0].Content);
+
+        var (single, singleReport) = Read(Files.Write("beavertails.jsonl", """{"prompt": "Q", "response": "A", "is_safe": false, "category": {"violence": true}}"""));
+        Assert.Equal(DatasetFormat.SafetyLabel, singleReport.Format);
+        Assert.False(Assert.IsType<SafetyLabelExample>(Assert.Single(single)).IsSafe);
+    }
+
+    [Fact]
     public void OverridingTheFormatReadsOtherFieldsAsExtra()
     {
         string path = Files.Write("prefs.jsonl", """{"prompt": "Q", "chosen": "good", "rejected": "bad"}""");

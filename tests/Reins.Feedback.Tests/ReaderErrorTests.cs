@@ -78,6 +78,10 @@ public sealed class ReaderErrorTests : FileWritingTests
     [InlineData("""{"input": "Q a ки", "label": "Q a +"}""", "input", "cannot tell the problem from the first step: no \"Step 1:\" after the problem text")]
     [InlineData("""{"input": "Q Step 1: a ки b", "label": "Q Step 1: a + b"}""", "input", "text after the last step tag has no label")]
     [InlineData("""{"input": "Q Step 1: a ки ки", "label": "Q Step 1: a + +"}""", "input", "step 2 is empty")]
+    [InlineData("""{"prompt": "Q", "response_0": "a", "response_1": "b", "is_response_0_safe": true, "better_response_id": 0, "safer_response_id": 1}""", "is_response_1_safe", "missing (a PKU-SafeRLHF record needs \"prompt\", \"response_0\", \"response_1\", \"is_response_0_safe\", \"is_response_1_safe\", \"better_response_id\" and \"safer_response_id\")")]
+    [InlineData("""{"prompt": "Q", "response_0": "a", "response_1": "b", "is_response_0_safe": true, "is_response_1_safe": "no", "better_response_id": 0, "safer_response_id": 1}""", "is_response_1_safe", "expected a boolean, got string")]
+    [InlineData("""{"prompt": "Q", "response_0": "a", "response_1": "b", "is_response_0_safe": true, "is_response_1_safe": false, "better_response_id": 2, "safer_response_id": 1}""", "better_response_id", "expected 0 or 1, the index of a response, got 2")]
+    [InlineData("""{"prompt": "Q", "response": "A", "is_safe": null}""", "is_safe", "expected a boolean, got null")]
     [InlineData("""{"prompt": "Q", "response": "A", "helpfulness": "high"}""", null, "a ratings record has no numeric attribute; name them in DatasetReadOptions.RatingAttributes")]
     public void FieldErrorsNameTheFieldPath(string line, string? field, string detail)
     {

@@ -195,6 +195,8 @@ internal static class Targets
             File("""{"prompt": "only a prompt"}""", """{"prompt": [{"role": "user", "content": "a turn"}]}"""),
             File("""{"text": "a document"}""", """{"text": "another 🤗"}"""),
             File("""{"prompt": "9.8 or 9.11?", "completions": ["Compare 0.80 with 0.11.", "So 9.11."], "labels": [true, false]}"""),
+            File("""{"prompt": "How do I pick a lock?", "response_0": "Here is how", "response_1": "I can't help", "is_response_0_safe": false, "is_response_1_safe": true, "better_response_id": 0, "safer_response_id": 1}"""),
+            File("""{"prompt": "Q", "response": "A", "is_safe": true, "category": {"violence": false}}"""),
             File("""{"input": "Tom has 3. How many? Step 1: 3+2=5 ки\nStep 2: The answer is 5 ки", "label": "Tom has 3. How many? Step 1: 3+2=5 +\nStep 2: The answer is 5 +", "task": "GSM8K"}"""),
         };
         return new FuzzTarget("jsonl", seeds, Mutations.Lines, (dir, bytes) => PlaceFile(dir, bytes, "data.jsonl"),
@@ -295,5 +297,6 @@ internal static class Targets
         (SafeTensors, 3000), (() => ModelConfigJson("gpt2"), 1000), (() => ModelConfigJson("llama"), 1000), (TokenizerJson, 2000),
         (JsonlDataset, 3000), (() => TrainerConfig<SftConfig>("sft"), 1000), (() => TrainerConfig<PpoConfig>("ppo"), 1000),
         (ProcessBenchJsonl, 1000), (() => TrainerConfig<Reins.Alignment.ProcessRewardModeling.PrmConfig>("prm"), 500),
+        (() => TrainerConfig<Reins.Alignment.RewardModeling.CostConfig>("cm"), 500),
     ];
 }

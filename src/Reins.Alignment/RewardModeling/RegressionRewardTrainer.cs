@@ -13,7 +13,7 @@ namespace Reins.Alignment.RewardModeling;
 /// The attributes are combined into one reward only at scoring time, with weights the user picks. Logs mse/&lt;attribute&gt;;
 /// evaluation reports loss (the MSE over all attributes) and mse/&lt;attribute&gt;.
 /// </summary>
-public sealed class RegressionRewardTrainer : RewardModelTrainer
+public sealed class RegressionRewardTrainer : RewardModelTrainer<RewardConfig>
 {
     private readonly IReadOnlyList<TokenizedRating> train, eval;
 

@@ -5,7 +5,7 @@ using Reins.Alignment.Training;
 namespace Reins.Alignment.RewardModeling;
 
 /// <summary>Settings of reward-model training, with TRL's RewardConfig names where TRL has the setting.</summary>
-public sealed record RewardConfig : ITrainerConfig
+public sealed record RewardConfig : IRewardModelConfig
 {
     /// <inheritdoc/>
     public TrainingArguments Training { get; init; } = new();

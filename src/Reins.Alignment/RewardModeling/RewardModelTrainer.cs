@@ -7,17 +7,27 @@ using Reins.Rewards.RewardModels;
 
 namespace Reins.Alignment.RewardModeling;
 
+/// <summary>What every reward-model trainer's settings hold besides the training arguments.</summary>
+public interface IRewardModelConfig : ITrainerConfig
+{
+    /// <summary>Longest sequence; longer records are dropped and counted.</summary>
+    int MaxLength { get; }
+
+    /// <summary>Training sequences whose scores define the normalisation statistics saved with the model.</summary>
+    int RewardNormalizationSamples { get; }
+}
+
 /// <summary>
-/// What the pairwise and the regression reward-model trainers share: the network made from the given model (a causal
+/// What the pairwise, regression and cost-model trainers share: the network made from the given model (a causal
 /// LM gets a fresh score head; a reward model of the same width continues), the length limit, and the normalisation
 /// statistics written beside every checkpoint and the final model, estimated from that checkpoint's own scores.
 /// </summary>
-public abstract class RewardModelTrainer : OfflineTrainer<RewardConfig>
+public abstract class RewardModelTrainer<TConfig> : OfflineTrainer<TConfig> where TConfig : IRewardModelConfig
 {
     private IReadOnlyList<TokenizedSequence>? normalizationSample;
 
     /// <summary>Turns <paramref name="model"/> into a reward model of <paramref name="labels"/>.Count outputs.</summary>
-    private protected RewardModelTrainer(RewardConfig config, CausalLanguageModel model, IReadOnlyList<string> labels, ITextEncoder encoder, Action<string>? writeExtraFiles)
+    private protected RewardModelTrainer(TConfig config, CausalLanguageModel model, IReadOnlyList<string> labels, ITextEncoder encoder, Action<string>? writeExtraFiles)
         : base(config, RewardModelInitializer.FromLanguageModel(model, labels.Count, RewardModelInitializer.PaddingTokenId(encoder), config.Training.Seed), writeExtraFiles)
     {
         Labels = labels;

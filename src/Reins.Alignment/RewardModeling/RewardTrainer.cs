@@ -16,7 +16,7 @@ namespace Reins.Alignment.RewardModeling;
 /// dataset (Llama 2), label smoothing and reward centring. Logs accuracy, margin, rewards/chosen and rewards/rejected;
 /// evaluation adds RewardBench-style accuracy per "category" (or "subset") field and the calibration error (ece).
 /// </summary>
-public sealed class RewardTrainer : RewardModelTrainer
+public sealed class RewardTrainer : RewardModelTrainer<RewardConfig>
 {
     private readonly IReadOnlyList<TokenizedPair> train, eval;
     private readonly float[]? trainMargins, evalMargins;

@@ -26,6 +26,10 @@ public enum DatasetFormat
     /// the same text with <c>+</c> (correct) or <c>-</c> in place of each tag; read as <see cref="StepwiseExample"/>.
     /// </summary>
     MathShepherd,
+    /// <summary>PKU-SafeRLHF: <c>prompt</c>, <c>response_0</c>, <c>response_1</c>, <c>is_response_0_safe</c>, <c>is_response_1_safe</c>, <c>better_response_id</c>, <c>safer_response_id</c>: <see cref="SafetyPreferenceExample"/>.</summary>
+    SafetyPreference,
+    /// <summary>BeaverTails: <c>prompt</c>, <c>response</c>, <c>is_safe</c>: <see cref="SafetyLabelExample"/>.</summary>
+    SafetyLabel,
     /// <summary>Raw Anthropic HH-RLHF: <c>chosen</c>/<c>rejected</c> transcripts of "\n\nHuman: …\n\nAssistant: …", read as conversational <see cref="PreferenceExample"/>.</summary>
     AnthropicHh,
 }

@@ -20,6 +20,8 @@ internal static class RecordParser
             DatasetFormat.RankedList => Ranked(f),
             DatasetFormat.StepwiseSupervision => Stepwise(f),
             DatasetFormat.MathShepherd => MathShepherd.Parse(f),
+            DatasetFormat.SafetyPreference => SafetyPreference(f),
+            DatasetFormat.SafetyLabel => new SafetyLabelExample(f.TextOrConversation("prompt"), f.TextOrConversation("response"), f.BoolAt("is_safe", f.Get("is_safe"))),
             DatasetFormat.AnthropicHh => AnthropicHhPair(f),
             _ => throw new ArgumentOutOfRangeException(nameof(state), state.Format, "not a concrete format"),
         };
@@ -92,6 +94,19 @@ internal static class RecordParser
         var steps = f.List("completions", Step(f));
         if (steps.Count == 0) throw f.Error("completions", DatasetErrorReason.InvalidValue, "expected at least one step, got an empty list");
         return new StepwiseExample(prompt, steps, f.ParallelList("labels", f.BoolAt, steps.Count, "step"));
+    }
+
+    private static SafetyPreferenceExample SafetyPreference(RecordFields f)
+    {
+        var prompt = f.TextOrConversation("prompt");
+        TextOrConversation[] responses = [f.TextOrConversation("response_0"), f.TextOrConversation("response_1")];
+        bool[] safe = [f.BoolAt("is_response_0_safe", f.Get("is_response_0_safe")), f.BoolAt("is_response_1_safe", f.Get("is_response_1_safe"))];
+        int Id(string field)
+        {
+            int id = f.IntegerAt(field, f.Get(field));
+            return id is 0 or 1 ? id : throw f.Error(field, DatasetErrorReason.InvalidValue, $"expected 0 or 1, the index of a response, got {id}");
+        }
+        return new SafetyPreferenceExample(prompt, responses, safe, Id("better_response_id"), Id("safer_response_id"));
     }
 
     // A step is the unit a label is placed after, so one of only whitespace would label the separator alone.

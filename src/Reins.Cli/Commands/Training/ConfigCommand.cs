@@ -28,6 +28,7 @@ internal static class ConfigCommand
         ["dpo"] = Of<DpoConfig>(),
         ["kto"] = Of<KtoConfig>(),
         ["rm"] = Of<RewardConfig>(),
+        ["cm"] = Of<CostConfig>(),
         ["prm"] = Of<PrmConfig>(),
         ["ppo"] = Of<PpoConfig>(),
         ["grpo"] = Of<GrpoConfig>(),

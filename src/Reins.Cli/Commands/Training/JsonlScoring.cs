@@ -9,8 +9,9 @@ namespace Reins.Cli.Commands.Training;
 /// <summary>
 /// Scores a JSONL file of prompt/completion records (or prompt/chosen/rejected pairs, text or conversations) and writes
 /// one output line per record, in input order: the record's own fields plus <c>score</c> (or <c>score_chosen</c> and
-/// <c>score_rejected</c>) and, when the scorer reports them, the details under <c>scores</c> (<c>scores_chosen</c>,
-/// <c>scores_rejected</c>). Records are scored in chunks, so files of any size stream through.
+/// <c>score_rejected</c>; a cost model writes <c>cost</c>, <c>cost_chosen</c>, <c>cost_rejected</c>) and, when the
+/// scorer reports them, the details under <c>scores</c> (<c>scores_chosen</c>, <c>scores_rejected</c>). Records are
+/// scored in chunks, so files of any size stream through.
 /// </summary>
 internal static class JsonlScoring
 {
@@ -18,7 +19,7 @@ internal static class JsonlScoring
 
     /// <summary>Scores <paramref name="inputPath"/> into <paramref name="outputPath"/> (written whole, then renamed); returns the records scored.</summary>
     public static int ScoreFile(string inputPath, string outputPath, ITextEncoder encoder, int maxLength,
-        Func<IReadOnlyList<TokenizedSequence>, SequenceScores> score, CancellationToken cancellation = default)
+        Func<IReadOnlyList<TokenizedSequence>, SequenceScores> score, CancellationToken cancellation = default, string key = "score")
     {
         var tokenizer = new DatasetTokenizer(encoder, ScoringTokenization.Options(maxLength));
         var chunk = new List<(JsonObject Record, Example Example)>();
@@ -32,16 +33,16 @@ internal static class JsonlScoring
                 // The reader validated the line; reading it again here keeps every field of the record for the output.
                 while (lineNumber < example.Line && lines.MoveNext()) lineNumber++;
                 chunk.Add((JsonNode.Parse(lines.Current.Text!)!.AsObject(), example));
-                if (chunk.Count == ChunkRecords) records += Flush(chunk, tokenizer, score, output, inputPath);
+                if (chunk.Count == ChunkRecords) records += Flush(chunk, tokenizer, score, output, inputPath, key);
             }
-            records += Flush(chunk, tokenizer, score, output, inputPath);
+            records += Flush(chunk, tokenizer, score, output, inputPath, key);
         }
         File.Move(temporary, outputPath, overwrite: true);
         return records;
     }
 
     private static int Flush(List<(JsonObject Record, Example Example)> chunk, DatasetTokenizer tokenizer,
-        Func<IReadOnlyList<TokenizedSequence>, SequenceScores> score, StreamWriter output, string inputPath)
+        Func<IReadOnlyList<TokenizedSequence>, SequenceScores> score, StreamWriter output, string inputPath, string key)
     {
         if (chunk.Count == 0) return 0;
         // Each record's sequences in order: one for a completion, chosen then rejected for a pair.
@@ -68,10 +69,10 @@ internal static class JsonlScoring
         {
             if (example is PreferenceExample)
             {
-                Write(record, scores, next++, "score_chosen", "scores_chosen");
-                Write(record, scores, next++, "score_rejected", "scores_rejected");
+                Write(record, scores, next++, key + "_chosen", "scores_chosen");
+                Write(record, scores, next++, key + "_rejected", "scores_rejected");
             }
-            else Write(record, scores, next++, "score", "scores");
+            else Write(record, scores, next++, key, "scores");
             output.WriteLine(record.ToJsonString());
         }
         int count = chunk.Count;

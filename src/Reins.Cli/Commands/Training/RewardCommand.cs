@@ -22,15 +22,18 @@ internal static class RewardCommand
         var objective = new Option<string>("--objective") { Description = "pairwise (Bradley–Terry on preference pairs) or regression (MSE on rating attributes).", DefaultValueFactory = _ => "pairwise" };
         objective.AcceptOnlyFromAmong("pairwise", "regression");
         var attributes = new Option<string?>("--attributes") { Description = "Regression: the rating fields to learn, comma-separated (default: every numeric field of the first record)." };
+        var safetyPairs = new Option<string>("--pku-pairs") { Description = "PKU-SafeRLHF records: learn the helpfulness pairs (better_response_id chosen) or the safety pairs (safer_response_id chosen).", DefaultValueFactory = _ => "helpfulness" };
+        safetyPairs.AcceptOnlyFromAmong("helpfulness", "safety");
         cmd.Add(objective);
         cmd.Add(attributes);
+        cmd.Add(safetyPairs);
         var cli = new TrainerCli<RewardConfig>(cmd);
         cmd.SetAction((r, cancellation) =>
         {
             var config = cli.Config(r);
             var (model, tokenizer) = cli.LoadModel(r);
             var encoder = new TokenizerEncoder(tokenizer);
-            RewardModelTrainer trainer;
+            RewardModelTrainer<RewardConfig> trainer;
             if (r.GetValue(objective) == "regression")
             {
                 var readOptions = new DatasetReadOptions
@@ -43,8 +46,9 @@ internal static class RewardCommand
             }
             else
             {
-                var (train, eval) = cli.Datasets<PreferenceExample>(r);
-                trainer = new RewardTrainer(config, model, encoder, train, eval, tokenizer.Save);
+                var (train, eval) = cli.Datasets<Example>(r);
+                bool helpfulness = r.GetValue(safetyPairs) == "helpfulness";
+                trainer = new RewardTrainer(config, model, encoder, Pairs(train, helpfulness), eval is null ? null : Pairs(eval, helpfulness), tokenizer.Save);
             }
             ReportDropped(trainer);
             return Task.FromResult(TrainerCli<RewardConfig>.Run("rm", trainer, cli.Resume(r), cancellation));
@@ -81,6 +85,7 @@ internal static class RewardCommand
             Func<IReadOnlyList<TokenizedSequence>, SequenceScores> score;
             int maxLength;
             Tokenizer tokenizer;
+            string key = "score";
             if (members.Count > 0)
             {
                 if (!options.Normalize) throw new ArgumentException("--raw: ensemble members are always standardised, since their minimum and variance mean nothing otherwise.");
@@ -93,14 +98,16 @@ internal static class RewardCommand
             else
             {
                 var rewardModel = RewardModel.Load(path);
-                if (options.Normalize && rewardModel.Normalization is null)
+                // A cost's zero means "safe", so a cost model's scores are written raw, as the cost.
+                if (rewardModel.Labels is [CostModelTrainer.Label]) (options, key) = (options with { Normalize = false }, "cost");
+                else if (options.Normalize && rewardModel.Normalization is null)
                     Console.Error.WriteLine($"rm score: {path} has no {RewardNormalization.FileName}; writing raw scores.");
                 score = s => rewardModel.Score(s, options, cancellation);
                 maxLength = rewardModel.MaxLength;
                 tokenizer = rewardModel.TokenizerFrom(path);
             }
             var encoder = new TokenizerEncoder(tokenizer);
-            int records = JsonlScoring.ScoreFile(r.GetValue(input)!, r.GetValue(output)!, encoder, maxLength, score, cancellation);
+            int records = JsonlScoring.ScoreFile(r.GetValue(input)!, r.GetValue(output)!, encoder, maxLength, score, cancellation, key);
             Console.Error.WriteLine($"rm score: {records} records → {r.GetValue(output)}");
             return Task.FromResult(0);
         });
@@ -136,7 +143,19 @@ internal static class RewardCommand
         return cmd;
     }
 
-    private static void ReportDropped(RewardModelTrainer trainer)
+    // Preference pairs, or the chosen pairs of PKU-SafeRLHF records (SafetyPreferenceExample.Split).
+    private static IReadOnlyList<PreferenceExample> Pairs(IReadOnlyList<Example> examples, bool helpfulness)
+    {
+        if (examples.All(e => e is SafetyPreferenceExample))
+        {
+            var (help, safety) = SafetyPreferenceExample.Split(examples.Cast<SafetyPreferenceExample>());
+            return helpfulness ? help : safety;
+        }
+        return [.. examples.Select(e => e as PreferenceExample
+            ?? throw new InvalidDataException($"line {e.Line}: a pairwise reward model learns from preference (or PKU-SafeRLHF) records, not {e.GetType().Name}."))];
+    }
+
+    internal static void ReportDropped<TConfig>(RewardModelTrainer<TConfig> trainer) where TConfig : IRewardModelConfig
     {
         var (train, eval) = trainer.DroppedTooLong;
         if (train + eval > 0)
