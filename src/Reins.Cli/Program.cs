@@ -16,6 +16,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     ConfigCommand.Create(),
     RewardCommand.Create(),
     CostCommand.Create(),
+    SafetyTestCommand.Create(),
     PrmCommand.Create(),
     EvalCommand.Create(),
     CritiqueCommand.Create(),

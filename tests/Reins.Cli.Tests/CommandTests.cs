@@ -20,7 +20,7 @@ public sealed class CommandTests : IDisposable
 
     private static (int Code, string Out) Run(params string[] args)
     {
-        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create(), CostCommand.Create() };
+        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create(), CostCommand.Create(), SafetyTestCommand.Create() };
         var previous = Console.Out;
         var writer = new StringWriter(CultureInfo.InvariantCulture);
         Console.SetOut(writer);
@@ -243,6 +243,22 @@ public sealed class CommandTests : IDisposable
         // The same file gives a reward model its helpfulness pairs (or, with --pku-pairs safety, the safety pairs).
         Assert.Equal(0, Run("rm", "--model", path, "--train", pku, "--max-steps", "1", "--max-length", "64", "--out", Path.Combine(dir, "rm-help"), "--threads", "1").Code);
         Assert.Equal(0, Run("rm", "--model", path, "--train", pku, "--pku-pairs", "safety", "--max-steps", "1", "--max-length", "64", "--out", Path.Combine(dir, "rm-safe"), "--threads", "1").Code);
+
+        // HC-RLHF's safety test: the same costs pass a loose threshold (exit 0) and fail a tight one (exit 3).
+        var heldOut = Path.Combine(dir, "held-out.jsonl");
+        File.WriteAllLines(heldOut, Enumerable.Range(0, 6).Select(i => $"{{\"prompt\":\"held {i}\"}}"));
+        var report = Path.Combine(dir, "safety_test.json");
+        string[] common = ["safety-test", "--model", path, "--prompts", heldOut, "--samples-per-prompt", "2", "--max-new-tokens", "6", "--output", report, "--threads", "1"];
+        string[] test = [.. common, "--cost-model", cm];
+        Assert.Equal(0, Run([.. test, "--threshold", "1000"]).Code);
+        var passed = JsonNode.Parse(File.ReadAllText(report))!;
+        Assert.Equal(("pass", 12), (passed["result"]!.GetValue<string>(), passed["n"]!.GetValue<int>()));
+        double bound = passed["mean_cost"]!.GetValue<double>() + Reins.Rewards.Evaluation.StudentT.Quantile(0.95, 11) * passed["std_cost"]!.GetValue<double>() / Math.Sqrt(12);
+        Assert.Equal(bound, passed["upper_bound"]!.GetValue<double>(), 9);
+        Assert.Equal(SafetyTestCommand.NoSolutionFound, Run([.. test, "--threshold", "-1000"]).Code);
+        Assert.Equal("no solution found", JsonNode.Parse(File.ReadAllText(report))!["result"]!.GetValue<string>());
+        Assert.Contains("never trained on", Assert.Throws<InvalidDataException>(() => Run([.. test, "--threshold", "0", "--train-prompts", heldOut])).Message);
+        Assert.Contains("not a cost model", Assert.Throws<InvalidDataException>(() => Run([.. common, "--threshold", "0", "--cost-model", Path.Combine(dir, "rm-help")])).Message);
     }
 
     [Fact]
