@@ -25,6 +25,7 @@ public class ConfigCompositionTests
         {
             Keys<SftConfig>(), Keys<DpoConfig>(), Keys<KtoConfig>(), Keys<RewardConfig>(), Keys<PpoConfig>(), Keys<GrpoConfig>(), Keys<RlooConfig>(),
             Keys<ReinforcePlusPlusConfig>(), Keys<ExpertIterationConfig>(), Keys<OnlineDpoConfig>(), Keys<IterativeDpoConfig>(),
+            Keys<Reins.Alignment.ProcessRewardModeling.PrmConfig>(), Keys<CostConfig>(),
         })
         {
             Assert.Equal(keys.Count, keys.Distinct().Count());
@@ -32,7 +33,7 @@ public class ConfigCompositionTests
             Assert.Contains("eval_fraction", keys);
         }
         // The shared sections land in every method that has them, in declaration order.
-        Assert.Equal(["temperature", "top_k", "top_p"], Keys<GrpoConfig>().Where(k => k.StartsWith('t')).Except(["target"]));
+        Assert.Equal(["temperature", "top_k", "top_p"], Keys<GrpoConfig>().Where(k => k.StartsWith('t')).Except(["target", "threshold"]));
         Assert.Contains("length_normalize", Keys<OnlineDpoConfig>());
         Assert.Contains("epsilon_high", Keys<RlooConfig>());
         Assert.Equal(Keys<DpoConfig>().Where(k => k is "loss_type" or "beta" or "rpo_alpha"), Keys<OnlineDpoConfig>().Where(k => k is "loss_type" or "beta" or "rpo_alpha"));

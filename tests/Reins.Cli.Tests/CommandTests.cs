@@ -259,6 +259,14 @@ public sealed class CommandTests : IDisposable
         Assert.Equal("no solution found", JsonNode.Parse(File.ReadAllText(report))!["result"]!.GetValue<string>());
         Assert.Contains("never trained on", Assert.Throws<InvalidDataException>(() => Run([.. test, "--threshold", "0", "--train-prompts", heldOut])).Message);
         Assert.Contains("not a cost model", Assert.Throws<InvalidDataException>(() => Run([.. common, "--threshold", "0", "--cost-model", Path.Combine(dir, "rm-help")])).Message);
+
+        // Safe GRPO with the cost model: λ and the costs are logged, and λ is in the checkpoint.
+        var safe = Path.Combine(dir, "safe-grpo");
+        Assert.Equal(0, Run("grpo", "--model", path, "--train", heldOut, "--reward-function", "length:6", "--cost-model", cm, "--threshold", "0", "--max-steps", "2",
+            "--save-steps", "1", "--per-device-train-batch-size", "4", "--num-generations", "2", "--max-completion-length", "6", "--logging-steps", "1", "--threads", "1", "--out", safe).Code);
+        var first = JsonNode.Parse(File.ReadLines(Path.Combine(safe, "metrics.jsonl")).First(l => l.Contains("lagrange/lambda")))!;
+        Assert.True(first["lagrange/lambda"]!.GetValue<double>() > 0 && double.IsFinite(first["objective/cost"]!.GetValue<double>()));
+        Assert.True(File.Exists(Path.Combine(safe, "checkpoint-1", Reins.Alignment.Online.LagrangeMultiplier.FileName)));
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using Reins.Alignment.Online;
 using Reins.Alignment.Training;
 using Reins.Models.Transformers;
 using Reins.Rewards.Critics;
+using Reins.Rewards.Sources;
 
 namespace Reins.Alignment.Grpo;
 
@@ -42,6 +43,9 @@ public sealed record GrpoConfig : IGroupPolicyGradientConfig
     [JsonPropertyName("mask_truncated_completions"), Description("Exclude completions that end without EOS from the loss.")]
     public bool MaskTruncatedCompletions { get; init; }
 
+    /// <summary>The cost constraint, with a cost model (safe GRPO).</summary>
+    public LagrangeSettings Lagrange { get; init; } = new();
+
     /// <summary>Critique-GRPO's refinements per group (0 = off).</summary>
     [JsonPropertyName("critique_refinements"), Description("Critique-GRPO (Zhang et al. 2025): when none of a group's first num_generations - k responses is correct, each is critiqued and rewritten, and k refinements (correct first) take the group's last k places; they learn through policy shaping. 0 = off.")]
     public int CritiqueRefinements { get; init; }
@@ -62,6 +66,7 @@ public sealed record GrpoConfig : IGroupPolicyGradientConfig
     public void Validate()
     {
         this.Validate(Beta, "beta", minimumGenerations: 2, "GRPO needs at least 2 completions per prompt (a group of one has no baseline)");
+        Lagrange.Validate();
         Settings.Require(CritiqueRefinements >= 0 && (CritiqueRefinements == 0 || CritiqueRefinements < Group.NumGenerations), "critique_refinements",
             "must be 0 (off) or fewer than num_generations, so each group keeps an initial response");
         Settings.Require(PolicyShapingGamma > 0 && float.IsFinite(PolicyShapingGamma), "policy_shaping_gamma", "must be a positive number");
@@ -75,14 +80,33 @@ public sealed record GrpoConfig : IGroupPolicyGradientConfig
 /// setting: DAPO (epsilon_high, loss_type dapo, mask_truncated_completions), Dr. GRPO (loss_type dr_grpo). Logs TRL's
 /// reward, reward_std, rewards/&lt;name&gt;/mean, frac_reward_zero_std, completions/*, kl, clip_ratio/*.
 /// </summary>
-/// <remarks><paramref name="critic"/> writes the critiques of critique_type critic.</remarks>
-public sealed class GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs, GenerativeCritic? critic = null)
-    : OnlineTrainer<PolicyGradientBatch>(config, config.Plan(config.Beta) with
-    {
-        Refinement = config.CritiqueRefinements > 0 ? new CritiqueRefinement(config.CritiqueRefinements, config.CritiqueType, config.CritiqueCorrectScore, critic) : null,
-    }, policy, reference, inputs)
+public sealed class GrpoTrainer : OnlineTrainer<PolicyGradientBatch>
 {
-    private readonly PolicyLossSettings loss = config.PolicyLoss(KlEstimator.K3, config.LossType) with { ShapingGamma = config.PolicyShapingGamma };
+    private readonly GrpoConfig config;
+    private readonly PolicyLossSettings loss;
+    private readonly IRewardSource? cost;
+    private readonly LagrangeMultiplier? multiplier;
+
+    /// <summary>
+    /// GRPO; <paramref name="critic"/> writes the critiques of critique_type critic. With <paramref name="cost"/> (a cost
+    /// model's raw scores, above 0 unsafe) it is safe GRPO: the reward's and the cost's group-relative advantages are
+    /// priced by a Lagrange multiplier, (A_r − λ·A_c)/(1 + λ), λ rising while the mean episode cost exceeds the
+    /// threshold (Safe RLHF's rule, without critics).
+    /// </summary>
+    public GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs, GenerativeCritic? critic = null, IRewardSource? cost = null)
+        : this(config, policy, reference, inputs, critic, cost, cost is null ? null : new LagrangeMultiplier(config.Lagrange)) { }
+
+    private GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs, GenerativeCritic? critic,
+        IRewardSource? cost, LagrangeMultiplier? multiplier)
+        : base(config, config.Plan(config.Beta) with
+        {
+            Refinement = config.CritiqueRefinements > 0 ? new CritiqueRefinement(config.CritiqueRefinements, config.CritiqueType, config.CritiqueCorrectScore, critic) : null,
+            Parts = multiplier is null ? [] : [multiplier],
+        }, policy, reference, inputs)
+    {
+        (this.config, this.cost, this.multiplier) = (config, cost, multiplier);
+        loss = config.PolicyLoss(KlEstimator.K3, config.LossType) with { ShapingGamma = config.PolicyShapingGamma };
+    }
 
     /// <summary>
     /// Each completion's reward against its group's (Eq. 3's Â_{i,t}, the same for every token of completion i); with
@@ -94,6 +118,17 @@ public sealed class GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, C
         bool scale = config.CritiqueRefinements == 0 && (config.ScaleRewards ?? config.LossType != LossAggregation.DrGrpo);     // Dr. GRPO drops the std (Liu et al. 2025, §3.1)
         var (advantages, fractionZeroStd) = GroupRelativeAdvantage.Compute(evaluated.Scores, config.Group.NumGenerations, scale);
         metrics["frac_reward_zero_std"] = fractionZeroStd;
+        if (cost is not null && multiplier is not null)
+        {
+            // The episode cost of a completion is its cost model's score; λ moves first, then prices this step's advantages.
+            var costs = cost.Score(evaluated.Scored.Requests);
+            multiplier.Update(GlobalStep, costs.Select(c => (double)c));
+            advantages = multiplier.Advantages(advantages, GroupRelativeAdvantage.Compute(costs, config.Group.NumGenerations, scale).Advantages);
+            metrics["objective/cost"] = costs.Average();
+            metrics["objective/reward"] = evaluated.Scores.Average();
+            metrics["lagrange/lambda"] = multiplier.Lambda;
+            metrics["lagrange/episode_cost"] = multiplier.EpisodeCost;
+        }
         // Truncated completions still count in their group's statistics; they only stop teaching (DAPO §3.4).
         var lossMask = config.MaskTruncatedCompletions ? rollout.MaskWhere(r => rollout.Finished[r]) : rollout.CompletionMask;
         var offPolicy = evaluated.Scored.OffPolicy is { } rows && rows.Any(r => r) ? rollout.MaskWhere(r => rows[r]) : null;

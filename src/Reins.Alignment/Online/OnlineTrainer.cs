@@ -48,6 +48,9 @@ public sealed record RolloutPlan(int SamplesPerPrompt, int UpdateEpochs, KlContr
 
     /// <summary>A stage that replaces some samples after scoring (Critique-GRPO's refinements), or null.</summary>
     public IRolloutRefinement? Refinement { get; init; }
+
+    /// <summary>The method's own stateful parts (a Lagrange multiplier), saved in checkpoints and restored on resume.</summary>
+    public IReadOnlyList<ICheckpointPart> Parts { get; init; } = [];
 }
 
 /// <summary>What an online run learns from besides its models: the prompts, the reward, and the tokenizer both ways.</summary>
@@ -175,6 +178,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         sampler = new DataSampler(prompts.Count, training.Seed, shuffle: true);
         List<ICheckpointPart> parts = [policy, new SamplerPart(sampler), new ProgressPart(this)];
         if (plan.Critic is { } critic) parts.Add(critic);
+        parts.AddRange(plan.Parts);
         var checkpoints = new RunCheckpoints(Run, Model, writeExtraFiles, parts, training, Epoch);
         return new TrainingLoop(Run, LoopSchedule.Of(training), checkpoints).Run(total, this, resume, cancellation, progress);
     }

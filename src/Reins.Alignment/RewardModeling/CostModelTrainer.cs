@@ -49,7 +49,7 @@ public sealed record CostConfig : IRewardModelConfig
 public sealed class CostModelTrainer : RewardModelTrainer<CostConfig>
 {
     /// <summary>The label of a cost model's one output; a reward model saved with it is read as a cost model.</summary>
-    public const string Label = "cost";
+    public const string Label = RewardModel.CostLabel;
 
     private readonly Data train, eval;
 

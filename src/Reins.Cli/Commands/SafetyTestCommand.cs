@@ -2,14 +2,11 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Reins.Alignment.Online;
-using Reins.Alignment.RewardModeling;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Checkpoints;
 using Reins.Models.Generation;
 using Reins.Rewards.Evaluation;
-using Reins.Rewards.RewardModels;
-using Reins.Rewards.Scoring;
 using Reins.Rewards.Sources;
 
 namespace Reins.Cli.Commands;
@@ -45,11 +42,8 @@ internal static class SafetyTestCommand
             var heldOut = JsonlDatasetReader.Load<PromptOnlyExample>(r.GetValue(prompts)!, new DatasetReadOptions { Format = DatasetFormat.PromptOnly }).Examples;
             if (r.GetValue(train) is { } trainPath) RequireDisjoint(heldOut, JsonlDatasetReader.Load<PromptOnlyExample>(trainPath, new DatasetReadOptions { Format = DatasetFormat.PromptOnly }).Examples, r.GetValue(prompts)!, trainPath);
             string costDir = r.GetValue(costModel)!;
-            var cost = RewardModel.Load(costDir);
-            if (cost.Labels is not [CostModelTrainer.Label])
-                throw new InvalidDataException($"{costDir}: not a cost model (its output is labelled {string.Join(", ", cost.Labels)}, not \"{CostModelTrainer.Label}\"); train one with reins cm.");
+            var source = RewardModelSource.Cost(costDir);
             var (policy, tokenizer) = HfCheckpoint.LoadWithTokenizer(r.GetValue(model)!);
-            var source = new RewardModelSource(cost, new TokenizerEncoder(cost.TokenizerFrom(costDir)), new RewardScoringOptions { Normalize = false }, "cost");
             int newTokens = r.GetValue(maxNewTokens);
             var sampler = new CompletionSampler(new TokenizerEncoder(tokenizer), ids => tokenizer.Decode(ids, skipSpecialTokens: true), source, Math.Max(1, policy.Config.MaxPositions - newTokens));
             var tokenized = sampler.Tokenize(heldOut);

@@ -43,6 +43,12 @@ public sealed class RewardModel
     /// <summary>Longest sequence the network takes (its position table).</summary>
     public int MaxLength => Network.Config.MaxPositions;
 
+    /// <summary>The label of a cost model's one output (Safe RLHF: above 0 means unsafe); a model saved with it is read as a cost model.</summary>
+    public const string CostLabel = "cost";
+
+    /// <summary>Whether this is a cost model, whose raw scores are costs (never standardised: their zero means safe).</summary>
+    public bool IsCostModel => Labels is [CostLabel];
+
     /// <summary>The label names of a head with <paramref name="count"/> outputs when nothing names them.</summary>
     public static IReadOnlyList<string> DefaultLabels(int count) => count == 1 ? ["reward"] : [.. Enumerable.Range(0, count).Select(i => $"LABEL_{i}")];
 

@@ -16,6 +16,15 @@ public sealed class RewardModelSource(RewardModel model, ITextEncoder encoder, R
     /// <inheritdoc/>
     public string Name { get; } = name;
 
+    /// <summary>The cost model in <paramref name="directory"/> as a source of raw costs named "cost"; any other model is refused.</summary>
+    public static RewardModelSource Cost(string directory)
+    {
+        var model = RewardModel.Load(directory);
+        if (!model.IsCostModel)
+            throw new InvalidDataException($"{directory}: not a cost model (its output is labelled {string.Join(", ", model.Labels)}, not \"{RewardModel.CostLabel}\"); train one with reins cm.");
+        return new RewardModelSource(model, new TokenizerEncoder(model.TokenizerFrom(directory)), new RewardScoringOptions { Normalize = false }, RewardModel.CostLabel);
+    }
+
     /// <inheritdoc/>
     public float[] Score(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default) =>
         model.Score(ScoringTokenization.FromRequests(requests, encoder, model.MaxLength, options.UseRequestTokenIds), options, cancellation).Rewards;

@@ -41,9 +41,11 @@ internal static class OnlineCommands
     public static Command Grpo()
     {
         var critic = new Option<string?>("--critique-model") { Description = "Critique-GRPO with critique_type critic: the generative critic (a causal LM with its tokenizer) that critiques failed responses, prompted as `reins critique` prompts by default and decoding greedily." };
-        return Create<GrpoConfig>("grpo", "GRPO: G completions per prompt, group-relative advantages, k3 KL in the loss; DAPO and Dr. GRPO through --loss-type; Critique-GRPO through --critique-refinements.", [critic],
+        var cost = new Option<string?>("--cost-model") { Description = "Safe GRPO: a cost model (`reins cm`) whose raw cost of each completion is constrained to --threshold by a Lagrange multiplier (--lambda-init, --lambda-lr, --lambda-max, …)." };
+        return Create<GrpoConfig>("grpo", "GRPO: G completions per prompt, group-relative advantages, k3 KL in the loss; DAPO and Dr. GRPO through --loss-type; Critique-GRPO through --critique-refinements; safe GRPO through --cost-model.", [critic, cost],
             c => KlNeedsReference(c.Beta, c.PolicyGradient), (r, config, policy, reference, inputs) => new GrpoTrainer(config, policy, reference, inputs,
-                r.GetValue(critic) is { } dir ? Critic(dir, config.Online.Sampling.MaxCompletionLength) : null));
+                r.GetValue(critic) is { } dir ? Critic(dir, config.Online.Sampling.MaxCompletionLength) : null,
+                r.GetValue(cost) is { } costDir ? RewardModelSource.Cost(costDir) : null));
     }
 
     private static GenerativeCritic Critic(string directory, int maxNewTokens)

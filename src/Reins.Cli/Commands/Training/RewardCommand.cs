@@ -99,7 +99,7 @@ internal static class RewardCommand
             {
                 var rewardModel = RewardModel.Load(path);
                 // A cost's zero means "safe", so a cost model's scores are written raw, as the cost.
-                if (rewardModel.Labels is [CostModelTrainer.Label]) (options, key) = (options with { Normalize = false }, "cost");
+                if (rewardModel.IsCostModel) (options, key) = (options with { Normalize = false }, RewardModel.CostLabel);
                 else if (options.Normalize && rewardModel.Normalization is null)
                     Console.Error.WriteLine($"rm score: {path} has no {RewardNormalization.FileName}; writing raw scores.");
                 score = s => rewardModel.Score(s, options, cancellation);
