@@ -46,6 +46,10 @@ public sealed record GrpoConfig : IGroupPolicyGradientConfig
     /// <summary>The cost constraint, with a cost model (safe GRPO).</summary>
     public LagrangeSettings Lagrange { get; init; } = new();
 
+    /// <summary>Fixed shaping r − w·c instead of the Lagrangian, with a cost model (the baseline Safe RLHF compares with).</summary>
+    [JsonPropertyName("cost_weight"), Description("With a cost model: train on reward - cost_weight * cost (fixed shaping) instead of constraining the cost by a Lagrange multiplier (null = the Lagrangian).")]
+    public float? CostWeight { get; init; }
+
     /// <summary>Critique-GRPO's refinements per group (0 = off).</summary>
     [JsonPropertyName("critique_refinements"), Description("Critique-GRPO (Zhang et al. 2025): when none of a group's first num_generations - k responses is correct, each is critiqued and rewritten, and k refinements (correct first) take the group's last k places; they learn through policy shaping. 0 = off.")]
     public int CritiqueRefinements { get; init; }
@@ -67,6 +71,7 @@ public sealed record GrpoConfig : IGroupPolicyGradientConfig
     {
         this.Validate(Beta, "beta", minimumGenerations: 2, "GRPO needs at least 2 completions per prompt (a group of one has no baseline)");
         Lagrange.Validate();
+        Settings.Require(CostWeight is null || CostWeight >= 0 && float.IsFinite(CostWeight.Value), "cost_weight", "must be a non-negative number");
         Settings.Require(CritiqueRefinements >= 0 && (CritiqueRefinements == 0 || CritiqueRefinements < Group.NumGenerations), "critique_refinements",
             "must be 0 (off) or fewer than num_generations, so each group keeps an initial response");
         Settings.Require(PolicyShapingGamma > 0 && float.IsFinite(PolicyShapingGamma), "policy_shaping_gamma", "must be a positive number");
@@ -94,7 +99,7 @@ public sealed class GrpoTrainer : OnlineTrainer<PolicyGradientBatch>
     /// threshold (Safe RLHF's rule, without critics).
     /// </summary>
     public GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs, GenerativeCritic? critic = null, IRewardSource? cost = null)
-        : this(config, policy, reference, inputs, critic, cost, cost is null ? null : new LagrangeMultiplier(config.Lagrange)) { }
+        : this(config, policy, reference, inputs, critic, cost, cost is null || config.CostWeight is not null ? null : new LagrangeMultiplier(config.Lagrange)) { }
 
     private GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs, GenerativeCritic? critic,
         IRewardSource? cost, LagrangeMultiplier? multiplier)
@@ -116,16 +121,20 @@ public sealed class GrpoTrainer : OnlineTrainer<PolicyGradientBatch>
     {
         var rollout = evaluated.Rollout;
         bool scale = config.CritiqueRefinements == 0 && (config.ScaleRewards ?? config.LossType != LossAggregation.DrGrpo);     // Dr. GRPO drops the std (Liu et al. 2025, §3.1)
-        var (advantages, fractionZeroStd) = GroupRelativeAdvantage.Compute(evaluated.Scores, config.Group.NumGenerations, scale);
+        var costs = cost?.Score(evaluated.Scored.Requests);
+        var scores = costs is not null && config.CostWeight is { } weight ? [.. evaluated.Scores.Zip(costs, (r, c) => r - weight * c)] : evaluated.Scores;
+        var (advantages, fractionZeroStd) = GroupRelativeAdvantage.Compute(scores, config.Group.NumGenerations, scale);
         metrics["frac_reward_zero_std"] = fractionZeroStd;
-        if (cost is not null && multiplier is not null)
+        if (costs is not null)
         {
-            // The episode cost of a completion is its cost model's score; λ moves first, then prices this step's advantages.
-            var costs = cost.Score(evaluated.Scored.Requests);
-            multiplier.Update(GlobalStep, costs.Select(c => (double)c));
-            advantages = multiplier.Advantages(advantages, GroupRelativeAdvantage.Compute(costs, config.Group.NumGenerations, scale).Advantages);
             metrics["objective/cost"] = costs.Average();
             metrics["objective/reward"] = evaluated.Scores.Average();
+        }
+        if (costs is not null && multiplier is not null)
+        {
+            // The episode cost of a completion is its cost model's score; λ moves first, then prices this step's advantages.
+            multiplier.Update(GlobalStep, costs.Select(c => (double)c));
+            advantages = multiplier.Advantages(advantages, GroupRelativeAdvantage.Compute(costs, config.Group.NumGenerations, scale).Advantages);
             metrics["lagrange/lambda"] = multiplier.Lambda;
             metrics["lagrange/episode_cost"] = multiplier.EpisodeCost;
         }

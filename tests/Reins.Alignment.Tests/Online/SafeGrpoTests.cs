@@ -63,4 +63,27 @@ public class SafeGrpoTests
         Assert.Equal(full, File.ReadAllText(Path.Combine(scratch.Dir("resume"), "metrics.jsonl")));
         Assert.Contains("lagrange/lambda", full);
     }
+
+    [Fact]
+    public void FixedShapingTrainsOnRewardLessWeightTimesCost()
+    {
+        using var scratch = new Scratch();
+        var reward = new FunctionRewardSource("ac", r => Share(r, c => c is 'a' or 'c'));
+        var cost = new FunctionRewardSource("cost", r => Share(r, c => c == 'c') - 0.25f);
+        GrpoConfig Config(string name, float? weight) => new()
+        {
+            Training = new() { OutputDir = scratch.Dir(name), MaxSteps = 4, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, LoggingSteps = 1 },
+            Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
+            Group = new() { NumGenerations = 4 },
+            CostWeight = weight,
+        };
+        new GrpoTrainer(Config("shaped", 2f), TinyTask.Model(), null, TinyTask.Inputs(reward), cost: cost).Train();
+        // The same run with the shaped reward computed by the reward itself: the same advantages, so the same training.
+        var combined = new FunctionRewardSource("shaped", r => reward.Score([r])[0] - 2 * cost.Score([r])[0]);
+        new GrpoTrainer(Config("combined", null), TinyTask.Model(), null, TinyTask.Inputs(combined)).Train();
+        var shaped = Scratch.Metrics(scratch.Dir("shaped"));
+        Assert.Equal(Scratch.Metrics(scratch.Dir("combined")).Select(r => r["loss/policy_avg"]!.GetValue<double>()), shaped.Select(r => r["loss/policy_avg"]!.GetValue<double>()));
+        Assert.All(shaped, r => Assert.Null(r["lagrange/lambda"]));
+        Assert.All(shaped, r => Assert.NotNull(r["objective/cost"]));
+    }
 }
