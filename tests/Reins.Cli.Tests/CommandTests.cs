@@ -267,6 +267,15 @@ public sealed class CommandTests : IDisposable
         var first = JsonNode.Parse(File.ReadLines(Path.Combine(safe, "metrics.jsonl")).First(l => l.Contains("lagrange/lambda")))!;
         Assert.True(first["lagrange/lambda"]!.GetValue<double>() > 0 && double.IsFinite(first["objective/cost"]!.GetValue<double>()));
         Assert.True(File.Exists(Path.Combine(safe, "checkpoint-1", Reins.Alignment.Online.LagrangeMultiplier.FileName)));
+
+        // PPO takes the cost as fixed shaping (reward − w·cost), logged beside the reward; without a weight it refuses.
+        string[] ppo = ["ppo", "--model", path, "--train", heldOut, "--reward-function", "length:6", "--cost-model", cm, "--max-steps", "1",
+            "--per-device-train-batch-size", "2", "--max-completion-length", "6", "--logging-steps", "1", "--threads", "1"];
+        var shaped = Path.Combine(dir, "shaped-ppo");
+        Assert.Equal(0, Run([.. ppo, "--cost-weight", "0.5", "--out", shaped]).Code);
+        var logged = JsonNode.Parse(File.ReadLines(Path.Combine(shaped, "metrics.jsonl")).Last(l => l.Contains("rewards/cost/mean")))!;
+        Assert.Equal(logged["rewards/reward/mean"]!.GetValue<double>() - 0.5 * logged["rewards/cost/mean"]!.GetValue<double>(), logged["reward"]!.GetValue<double>(), 5);
+        Assert.Contains("--cost-weight", Assert.Throws<ArgumentException>(() => Run([.. ppo, "--out", Path.Combine(dir, "unshaped-ppo")])).Message);
     }
 
     [Fact]

@@ -32,11 +32,18 @@ internal static class OnlineCommands
     public static Command Ppo()
     {
         var valueModel = new Option<string?>("--value-model") { Description = "…ForSequenceClassification checkpoint (e.g. the reward model) to start the critic from (default: the policy's weights with a new value head)." };
-        return Create<PpoConfig>("ppo", "PPO with a critic (InstructGPT): KL-shaped token rewards, GAE, clipped policy and value losses.", [valueModel],
+        var cost = new Option<string?>("--cost-model") { Description = "A cost model (`reins cm`); with --cost-weight w, PPO trains on reward - w * cost (fixed shaping). PPO-Lagrangian is not built yet." };
+        var weight = new Option<float?>("--cost-weight") { Description = "With --cost-model: the fixed weight w of the cost subtracted from the reward." };
+        return Create<PpoConfig>("ppo", "PPO with a critic (InstructGPT): KL-shaped token rewards, GAE, clipped policy and value losses.", [valueModel, cost, weight],
             c => KlNeedsReference(c.KlCoef, c.PolicyGradient),
             (r, config, policy, reference, inputs) => new PpoTrainer(config, policy, reference,
-                r.GetValue(valueModel) is { } path ? HfCheckpoint.Load(path) : PpoTrainer.CriticFromPolicy(policy, config.Training.Seed), inputs));
+                r.GetValue(valueModel) is { } path ? HfCheckpoint.Load(path) : PpoTrainer.CriticFromPolicy(policy, config.Training.Seed),
+                r.GetValue(cost) is { } costDir ? inputs with { Reward = new WeightedRewardSum([(inputs.Reward, 1f), (RewardModelSource.Cost(costDir), -FixedWeight(r.GetValue(weight)))]) } : inputs));
     }
+
+    // PPO takes a cost only as fixed shaping, for now: a cost model without a weight would otherwise be ignored.
+    private static float FixedWeight(float? weight) => weight is { } w && w >= 0 && float.IsFinite(w) ? w
+        : throw new ArgumentException("--cost-model: PPO-Lagrangian (--threshold) is not built yet; give --cost-weight w (≥ 0) for fixed shaping, or use reins grpo --cost-model for the Lagrangian.");
 
     public static Command Grpo()
     {
