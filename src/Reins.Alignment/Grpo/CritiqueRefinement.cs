@@ -94,7 +94,7 @@ public sealed class CritiqueRefinement(int refinements, CritiqueType critique, f
 
     // A response's lines as steps; an empty response is one empty-looking step, so the critic still sees it.
     private static string[] Steps(string response) =>
-        response.Split('\n').Select(s => s.Trim()).Where(s => s.Length > 0).ToArray() is { Length: > 0 } steps ? steps : ["(no answer)"];
+        StepSolution.Split(response, "\n").Steps is { Length: > 0 } steps ? steps : ["(no answer)"];
 
     // The refinement prompt of one response, with the record's fields (the reward reads them) and its conversation's form.
     private PromptOnlyExample RefinementRecord(PromptOnlyExample source, string response, string critiqueText)

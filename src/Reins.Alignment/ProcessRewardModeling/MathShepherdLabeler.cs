@@ -3,6 +3,7 @@ using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Generation;
 using Reins.Models.Transformers;
+using Reins.Rewards.ProcessRewards;
 using Reins.Rewards.Sources;
 
 namespace Reins.Alignment.ProcessRewardModeling;
@@ -49,7 +50,7 @@ public sealed class MathShepherdLabeler(CausalLanguageModel policy, ITextEncoder
         var prompt = tokenizer.Prompt(record)!.InputIds;
         var options = sampling with { NumReturnSequences = count, StopTokenIds = [eosId], PromptSeeds = [Seed(recordIndex, -1, -1)] };
         return [.. Generator.Generate(policy, [prompt], options, decode)
-            .Select(s => (IReadOnlyList<string>)[.. s.Text!.Split(stepSeparator).Select(x => x.Trim()).Where(x => x.Length > 0)])
+            .Select(s => (IReadOnlyList<string>)StepSolution.Split(s.Text!, stepSeparator).Steps)
             .Where(steps => steps.Count > 0)];
     }
 

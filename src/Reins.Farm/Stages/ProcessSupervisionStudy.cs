@@ -79,7 +79,7 @@ internal static class ProcessSupervisionStudy
     }
 
     /// <summary>A response's steps: its lines, trimmed, blank ones dropped.</summary>
-    public static string[] Steps(string response) => [.. response.Split(Separator).Select(s => s.Trim()).Where(s => s.Length > 0)];
+    public static string[] Steps(string response) => StepSolution.Split(response, Separator).Steps;
 
     private static ProcessRewardModel Prm(FarmContext farm, string name, CausalLanguageModel rewardBase, (PromptOnlyExample Record, string[] Steps)[] traces,
         bool[][] labels, bool lastStepOnly)

@@ -14,7 +14,28 @@ namespace Reins.Rewards.ProcessRewards;
 /// <summary>A problem and the steps of one solution to it, the unit a process reward model scores.</summary>
 /// <param name="Problem">The problem.</param>
 /// <param name="Steps">The solution's steps, in order.</param>
-public sealed record StepSolution(string Problem, IReadOnlyList<string> Steps);
+public sealed record StepSolution(string Problem, IReadOnlyList<string> Steps)
+{
+    /// <summary>
+    /// The steps of a generated text and where each ends (its separator included): the text split at
+    /// <paramref name="separator"/>, each piece trimmed, blank pieces dropped.
+    /// </summary>
+    public static (string[] Steps, int[] EndChars) Split(string text, string separator)
+    {
+        var steps = new List<string>();
+        var ends = new List<int>();
+        int start = 0;
+        while (start < text.Length)
+        {
+            int at = text.IndexOf(separator, start, StringComparison.Ordinal);
+            int end = at < 0 ? text.Length : at + separator.Length;
+            string step = text[start..(at < 0 ? text.Length : at)].Trim();
+            if (step.Length > 0) { steps.Add(step); ends.Add(end); }
+            start = end;
+        }
+        return ([.. steps], [.. ends]);
+    }
+}
 
 /// <summary>
 /// A process reward model (Lightman et al. 2023; TRL's PRMTrainer): a Hugging Face …ForTokenClassification network of

@@ -47,21 +47,7 @@ public sealed class ProcessRewardSource(ProcessRewardModel model, StepAggregatio
     /// The steps of a completion and where each ends (its separator included): the text split at the separator and
     /// trimmed, blank pieces dropped (as `prm label` splits them).
     /// </summary>
-    public (string[] Steps, int[] EndChars) Steps(string completion)
-    {
-        var steps = new List<string>();
-        var ends = new List<int>();
-        int start = 0;
-        while (start < completion.Length)
-        {
-            int at = completion.IndexOf(model.StepSeparator, start, StringComparison.Ordinal);
-            int end = at < 0 ? completion.Length : at + model.StepSeparator.Length;
-            string step = completion[start..(at < 0 ? completion.Length : at)].Trim();
-            if (step.Length > 0) { steps.Add(step); ends.Add(end); }
-            start = end;
-        }
-        return ([.. steps], [.. ends]);
-    }
+    public (string[] Steps, int[] EndChars) Steps(string completion) => StepSolution.Split(completion, model.StepSeparator);
 
     /// <inheritdoc/>
     public IReadOnlyList<StepRewards> StepRewards(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default)
