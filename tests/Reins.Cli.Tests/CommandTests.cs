@@ -268,14 +268,33 @@ public sealed class CommandTests : IDisposable
         Assert.True(first["lagrange/lambda"]!.GetValue<double>() > 0 && double.IsFinite(first["objective/cost"]!.GetValue<double>()));
         Assert.True(File.Exists(Path.Combine(safe, "checkpoint-1", Reins.Alignment.Online.LagrangeMultiplier.FileName)));
 
-        // PPO takes the cost as fixed shaping (reward − w·cost), logged beside the reward; without a weight it refuses.
-        string[] ppo = ["ppo", "--model", path, "--train", heldOut, "--reward-function", "length:6", "--cost-model", cm, "--max-steps", "1",
+        // Safe RLHF: PPO with a cost critic started from the cost model, λ and both critics logged, saved and checkpointed.
+        string[] ppo = ["ppo", "--model", path, "--train", heldOut, "--reward-function", "length:6", "--cost-model", cm, "--max-steps", "2", "--save-steps", "1",
             "--per-device-train-batch-size", "2", "--max-completion-length", "6", "--logging-steps", "1", "--threads", "1"];
+        var safePpo = Path.Combine(dir, "safe-ppo");
+        Assert.Equal(0, Run([.. ppo, "--threshold", "0", "--out", safePpo]).Code);
+        var last = JsonNode.Parse(File.ReadLines(Path.Combine(safePpo, "metrics.jsonl")).Last(l => l.Contains("lagrange/lambda")))!;
+        foreach (var key in new[] { "lagrange/lambda", "objective/cost", "objective/reward", "loss/cost_value_avg", "loss/value_avg", "val/cost_grad_norm" })
+            Assert.True(double.IsFinite(last[key]!.GetValue<double>()), key);
+        foreach (var saved in new[] { Path.Combine(safePpo, "cost_critic"), Path.Combine(safePpo, "checkpoint-1", "cost_critic") })
+            Assert.Equal((1, false), (HfCheckpoint.Load(saved).Config.NumLabels, HfCheckpoint.Load(saved).Config.TokenClassification));
+        Assert.True(File.Exists(Path.Combine(safePpo, "checkpoint-1", Reins.Alignment.Online.LagrangeMultiplier.FileName)));
+        // The run recorded its prompts, so a safety test of it (or of a checkpoint) on them is refused; fresh prompts are tested.
+        string[] Test(string model, string prompts) => ["safety-test", "--model", model, "--prompts", prompts, "--cost-model", cm, "--threshold", "1000", "--max-new-tokens", "6", "--output", report, "--threads", "1"];
+        foreach (var trained in new[] { safePpo, Path.Combine(safePpo, "checkpoint-1") })
+            Assert.Contains("never trained on", Assert.Throws<InvalidDataException>(() => Run(Test(trained, heldOut))).Message);
+        var fresh = Path.Combine(dir, "fresh.jsonl");
+        File.WriteAllLines(fresh, Enumerable.Range(0, 4).Select(i => $"{{\"prompt\":\"fresh {i}\"}}"));
+        Assert.Equal(0, Run(Test(safePpo, fresh)).Code);
+
+        // Fixed shaping: the policy learns from reward − w·cost (objective/scores), with no cost critic.
         var shaped = Path.Combine(dir, "shaped-ppo");
         Assert.Equal(0, Run([.. ppo, "--cost-weight", "0.5", "--out", shaped]).Code);
-        var logged = JsonNode.Parse(File.ReadLines(Path.Combine(shaped, "metrics.jsonl")).Last(l => l.Contains("rewards/cost/mean")))!;
-        Assert.Equal(logged["rewards/reward/mean"]!.GetValue<double>() - 0.5 * logged["rewards/cost/mean"]!.GetValue<double>(), logged["reward"]!.GetValue<double>(), 5);
-        Assert.Contains("--cost-weight", Assert.Throws<ArgumentException>(() => Run([.. ppo, "--out", Path.Combine(dir, "unshaped-ppo")])).Message);
+        var logged = JsonNode.Parse(File.ReadLines(Path.Combine(shaped, "metrics.jsonl")).Last(l => l.Contains("objective/cost")))!;
+        Assert.Equal(logged["objective/reward"]!.GetValue<double>() - 0.5 * logged["objective/cost"]!.GetValue<double>(), logged["objective/scores"]!.GetValue<double>(), 5);
+        Assert.Null(logged["lagrange/lambda"]);
+        Assert.False(Directory.Exists(Path.Combine(shaped, "cost_critic")));
+        Assert.Contains("trains no cost critic", Assert.Throws<ArgumentException>(() => Run([.. ppo, "--cost-weight", "0.5", "--cost-value-model", cm, "--out", Path.Combine(dir, "x")])).Message);
     }
 
     [Fact]

@@ -43,12 +43,8 @@ public sealed record GrpoConfig : IGroupPolicyGradientConfig
     [JsonPropertyName("mask_truncated_completions"), Description("Exclude completions that end without EOS from the loss.")]
     public bool MaskTruncatedCompletions { get; init; }
 
-    /// <summary>The cost constraint, with a cost model (safe GRPO).</summary>
-    public LagrangeSettings Lagrange { get; init; } = new();
-
-    /// <summary>Fixed shaping r − w·c instead of the Lagrangian, with a cost model (the baseline Safe RLHF compares with).</summary>
-    [JsonPropertyName("cost_weight"), Description("With a cost model: train on reward - cost_weight * cost (fixed shaping) instead of constraining the cost by a Lagrange multiplier (null = the Lagrangian).")]
-    public float? CostWeight { get; init; }
+    /// <summary>How a cost model is used (safe GRPO, or fixed shaping).</summary>
+    public CostConstraintSettings Cost { get; init; } = new();
 
     /// <summary>Critique-GRPO's refinements per group (0 = off).</summary>
     [JsonPropertyName("critique_refinements"), Description("Critique-GRPO (Zhang et al. 2025): when none of a group's first num_generations - k responses is correct, each is critiqued and rewritten, and k refinements (correct first) take the group's last k places; they learn through policy shaping. 0 = off.")]
@@ -70,8 +66,7 @@ public sealed record GrpoConfig : IGroupPolicyGradientConfig
     public void Validate()
     {
         this.Validate(Beta, "beta", minimumGenerations: 2, "GRPO needs at least 2 completions per prompt (a group of one has no baseline)");
-        Lagrange.Validate();
-        Settings.Require(CostWeight is null || CostWeight >= 0 && float.IsFinite(CostWeight.Value), "cost_weight", "must be a non-negative number");
+        Cost.Validate();
         Settings.Require(CritiqueRefinements >= 0 && (CritiqueRefinements == 0 || CritiqueRefinements < Group.NumGenerations), "critique_refinements",
             "must be 0 (off) or fewer than num_generations, so each group keeps an initial response");
         Settings.Require(PolicyShapingGamma > 0 && float.IsFinite(PolicyShapingGamma), "policy_shaping_gamma", "must be a positive number");
@@ -89,8 +84,7 @@ public sealed class GrpoTrainer : OnlineTrainer<PolicyGradientBatch>
 {
     private readonly GrpoConfig config;
     private readonly PolicyLossSettings loss;
-    private readonly IRewardSource? cost;
-    private readonly LagrangeMultiplier? multiplier;
+    private readonly CostConstraint? constraint;
 
     /// <summary>
     /// GRPO; <paramref name="critic"/> writes the critiques of critique_type critic. With <paramref name="cost"/> (a cost
@@ -99,17 +93,16 @@ public sealed class GrpoTrainer : OnlineTrainer<PolicyGradientBatch>
     /// threshold (Safe RLHF's rule, without critics).
     /// </summary>
     public GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs, GenerativeCritic? critic = null, IRewardSource? cost = null)
-        : this(config, policy, reference, inputs, critic, cost, cost is null || config.CostWeight is not null ? null : new LagrangeMultiplier(config.Lagrange)) { }
+        : this(config, policy, reference, inputs, critic, cost is null ? null : new CostConstraint(cost, config.Cost)) { }
 
-    private GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs, GenerativeCritic? critic,
-        IRewardSource? cost, LagrangeMultiplier? multiplier)
+    private GrpoTrainer(GrpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs, GenerativeCritic? critic, CostConstraint? constraint)
         : base(config, config.Plan(config.Beta) with
         {
             Refinement = config.CritiqueRefinements > 0 ? new CritiqueRefinement(config.CritiqueRefinements, config.CritiqueType, config.CritiqueCorrectScore, critic) : null,
-            Parts = multiplier is null ? [] : [multiplier],
+            Parts = constraint?.Multiplier is { } multiplier ? [multiplier] : [],
         }, policy, reference, inputs)
     {
-        (this.config, this.cost, this.multiplier) = (config, cost, multiplier);
+        (this.config, this.constraint) = (config, constraint);
         loss = config.PolicyLoss(KlEstimator.K3, config.LossType) with { ShapingGamma = config.PolicyShapingGamma };
     }
 
@@ -121,23 +114,12 @@ public sealed class GrpoTrainer : OnlineTrainer<PolicyGradientBatch>
     {
         var rollout = evaluated.Rollout;
         bool scale = config.CritiqueRefinements == 0 && (config.ScaleRewards ?? config.LossType != LossAggregation.DrGrpo);     // Dr. GRPO drops the std (Liu et al. 2025, §3.1)
-        var costs = cost?.Score(evaluated.Scored.Requests);
-        var scores = costs is not null && config.CostWeight is { } weight ? [.. evaluated.Scores.Zip(costs, (r, c) => r - weight * c)] : evaluated.Scores;
-        var (advantages, fractionZeroStd) = GroupRelativeAdvantage.Compute(scores, config.Group.NumGenerations, scale);
+        // The episode cost of a completion is its cost model's score; λ moves first, then prices this step's advantages.
+        var costs = constraint?.Costs(evaluated.Scored, GlobalStep, metrics);
+        var (advantages, fractionZeroStd) = GroupRelativeAdvantage.Compute(costs is null ? evaluated.Scores : constraint!.Shaped(evaluated.Scores, costs), config.Group.NumGenerations, scale);
         metrics["frac_reward_zero_std"] = fractionZeroStd;
-        if (costs is not null)
-        {
-            metrics["objective/cost"] = costs.Average();
-            metrics["objective/reward"] = evaluated.Scores.Average();
-        }
-        if (costs is not null && multiplier is not null)
-        {
-            // The episode cost of a completion is its cost model's score; λ moves first, then prices this step's advantages.
-            multiplier.Update(GlobalStep, costs.Select(c => (double)c));
-            advantages = multiplier.Advantages(advantages, GroupRelativeAdvantage.Compute(costs, config.Group.NumGenerations, scale).Advantages);
-            metrics["lagrange/lambda"] = multiplier.Lambda;
-            metrics["lagrange/episode_cost"] = multiplier.EpisodeCost;
-        }
+        if (constraint?.Multiplier is { } multiplier)
+            advantages = multiplier.Advantages(advantages, GroupRelativeAdvantage.Compute(costs!, config.Group.NumGenerations, scale).Advantages);
         // Truncated completions still count in their group's statistics; they only stop teaching (DAPO §3.4).
         var lossMask = config.MaskTruncatedCompletions ? rollout.MaskWhere(r => rollout.Finished[r]) : rollout.CompletionMask;
         var offPolicy = evaluated.Scored.OffPolicy is { } rows && rows.Any(r => r) ? rollout.MaskWhere(r => rows[r]) : null;

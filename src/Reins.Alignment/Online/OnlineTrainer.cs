@@ -28,8 +28,11 @@ public sealed record RolloutPlan(int SamplesPerPrompt, int UpdateEpochs, KlContr
     /// </summary>
     public float? LogProbTemperature { get; init; }
 
-    /// <summary>A critic trained beside the policy (PPO), whose values of the rollout's tokens the advantages read.</summary>
-    public TrainableModel? Critic { get; init; }
+    /// <summary>
+    /// Critics trained beside the policy, whose values of the rollout's tokens the advantages read: PPO's value model,
+    /// and Safe RLHF's cost critic after it.
+    /// </summary>
+    public IReadOnlyList<TrainableModel> Critics { get; init; } = [];
 
     /// <summary>Steps at the start during which the policy is not updated, only the critic (OpenRLHF's freezing_actor_steps).</summary>
     public long PolicyFrozenSteps { get; init; }
@@ -84,7 +87,7 @@ public sealed record OnlineState(
 /// <see cref="RolloutPlan.UpdateEpochs"/> passes over the rollout in num_mini_batches shuffled mini-batches, one
 /// optimiser step of every trained model each, accumulated over gradient_accumulation_steps micro-batches of the
 /// method's <see cref="Loss"/>. Checkpoints hold the policy, its optimiser and the run's RNG, the prompt position,
-/// the KL coefficient and episode count, and the critic with its optimiser.
+/// the KL coefficient and episode count, the critics with their optimisers, and the method's own parts.
 /// </summary>
 public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBatch : IRolloutBatch
 {
@@ -177,7 +180,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         schedule = new LearningRateSchedule(LearningRateSchedule.ParseKind(training.LrSchedulerType), 1f, (long)(training.WarmupRatio * total), total);
         sampler = new DataSampler(prompts.Count, training.Seed, shuffle: true);
         List<ICheckpointPart> parts = [policy, new SamplerPart(sampler), new ProgressPart(this)];
-        if (plan.Critic is { } critic) parts.Add(critic);
+        parts.AddRange(plan.Critics);
         parts.AddRange(plan.Parts);
         var checkpoints = new RunCheckpoints(Run, Model, writeExtraFiles, parts, training, Epoch);
         return new TrainingLoop(Run, LoopSchedule.Of(training), checkpoints).Run(total, this, resume, cancellation, progress);
@@ -250,7 +253,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         else if (offPolicy is not null && offPolicy.Any(o => o))
             rollout = rollout.WithLogProbs(Timed("evaluation", () => Rescored(rollout, [.. Enumerable.Range(0, rollout.Rows).Where(r => offPolicy[r])])));
         var reference = Reference is { } r ? Timed("reference", () => rollout.Evaluate(rows => rollout.TokenLogProbs(r, rows, LogProbTemperature).LogProbs, chunk)) : null;
-        var values = plan.Critic is { } critic ? Timed("evaluation", () => rollout.Evaluate(rows => rollout.CriticValues(critic.Model, rows), chunk)) : null;
+        var values = plan.Critics.Select(critic => Timed("evaluation", () => rollout.Evaluate(rows => rollout.CriticValues(critic.Model, rows), chunk))).ToArray();
         var evaluated = new EvaluatedRollout(new ScoredRollout(rollout, scored.Scores, scored.Components, scored.Requests, StepRewards(rollout, scored)) { OffPolicy = offPolicy },
             reference, values, plan.Kl.Value);
         Describe(evaluated, metrics);
@@ -326,7 +329,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     private void Update(TBatch batch, float learningRateFactor, Dictionary<string, double> metrics)
     {
         List<TrainableModel> parts = GlobalStep < plan.PolicyFrozenSteps ? [] : [policy];
-        if (plan.Critic is { } critic) parts.Add(critic);
+        parts.AddRange(plan.Critics);
         foreach (var part in parts) part.Optimizer.LearningRate = part.PeakLearningRate * learningRateFactor;
         metrics["lr"] = config.Training.LearningRate * learningRateFactor;
         var rollout = batch.Evaluated.Rollout;

@@ -179,4 +179,12 @@ public sealed class Rollout
         for (int r = 0; r < Rows; r++) result.AsSpan(r * CompletionLength, Lengths[r]).Fill(perSequence[r]);
         return result;
     }
+
+    /// <summary>A per-sequence value placed on each sequence's last token (0 elsewhere): a score as a token reward.</summary>
+    public float[] AtLastToken(ReadOnlySpan<float> perSequence)
+    {
+        var result = new float[Rows * CompletionLength];
+        for (int r = 0; r < Rows; r++) result[r * CompletionLength + Lengths[r] - 1] = perSequence[r];
+        return result;
+    }
 }

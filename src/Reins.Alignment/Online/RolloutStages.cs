@@ -27,10 +27,11 @@ public sealed record ScoredRollout(Rollout Rollout, float[] Scores, IReadOnlyLis
     /// </summary>
     public float[] TokenScores(ReadOnlySpan<float> scores)
     {
-        int width = Rollout.CompletionLength;
-        var rewards = StepRewards is { } steps ? (float[])steps.TokenRewards.Clone() : new float[Rollout.Rows * width];
-        for (int r = 0; r < Rollout.Rows; r++)
-            rewards[r * width + Rollout.Lengths[r] - 1] += scores[r] - (StepRewards is { } s ? s.ScoreParts[r] : 0);
+        if (StepRewards is not { } steps) return Rollout.AtLastToken(scores);
+        var rest = new float[Rollout.Rows];
+        for (int r = 0; r < rest.Length; r++) rest[r] = scores[r] - steps.ScoreParts[r];
+        var rewards = Rollout.AtLastToken(rest);
+        for (int i = 0; i < rewards.Length; i++) rewards[i] += steps.TokenRewards[i];
         return rewards;
     }
 }
@@ -41,9 +42,9 @@ public sealed record ScoredRollout(Rollout Rollout, float[] Scores, IReadOnlyLis
 /// </summary>
 /// <param name="Scored">The scored rollout.</param>
 /// <param name="ReferenceLogProbs">[Rows·CompletionLength] log-probs of the same tokens under the frozen reference, or null without one.</param>
-/// <param name="Values">[Rows·CompletionLength] the critic's value before each token, or null without a critic.</param>
+/// <param name="Values">Per critic of the plan, in its order: [Rows·CompletionLength] the critic's value before each token.</param>
 /// <param name="KlCoefficient">β as the KL controller holds it for this step.</param>
-public sealed record EvaluatedRollout(ScoredRollout Scored, float[]? ReferenceLogProbs, float[]? Values, float KlCoefficient)
+public sealed record EvaluatedRollout(ScoredRollout Scored, float[]? ReferenceLogProbs, IReadOnlyList<float[]> Values, float KlCoefficient)
 {
     /// <summary>The sampled completions.</summary>
     public Rollout Rollout => Scored.Rollout;
@@ -76,8 +77,8 @@ public interface IRolloutBatch
 /// <param name="Evaluated">The evaluated rollout.</param>
 /// <param name="Advantages">[Rows·CompletionLength] the advantage of each token.</param>
 /// <param name="LossMask">[Rows·CompletionLength] the tokens the loss counts.</param>
-/// <param name="Returns">[Rows·CompletionLength] the critic's regression targets, or null without a critic.</param>
-public sealed record PolicyGradientBatch(EvaluatedRollout Evaluated, float[] Advantages, float[] LossMask, float[]? Returns = null) : IRolloutBatch
+/// <param name="Returns">Per critic of the plan: [Rows·CompletionLength] its regression targets (none without critics).</param>
+public sealed record PolicyGradientBatch(EvaluatedRollout Evaluated, float[] Advantages, float[] LossMask, IReadOnlyList<float[]>? Returns = null) : IRolloutBatch
 {
     /// <summary>[Rows·CompletionLength] 1 on the tokens of rows sampled in another context, which the loss shapes instead of clipping; null when there are none.</summary>
     public float[]? OffPolicyTokens { get; init; }

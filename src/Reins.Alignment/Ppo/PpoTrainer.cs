@@ -4,6 +4,7 @@ using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
 using Reins.Models.Transformers;
+using Reins.Rewards.Sources;
 using Reins.Tensors;
 
 namespace Reins.Alignment.Ppo;
@@ -75,6 +76,9 @@ public sealed record PpoConfig : IOnlineConfig
     [JsonPropertyName("value_warmup_steps"), Description("Initial steps that train only the critic, the policy frozen.")]
     public int ValueWarmupSteps { get; init; }
 
+    /// <summary>How a cost model is used: Safe RLHF's PPO-Lagrangian (with a cost critic), or fixed shaping.</summary>
+    public CostConstraintSettings Cost { get; init; } = new();
+
     /// <summary>Checks every PPO setting.</summary>
     public void Validate()
     {
@@ -82,6 +86,7 @@ public sealed record PpoConfig : IOnlineConfig
         Online.Validate();
         Online.ValidateGroups(Training, 1);
         PolicyGradient.Validate();
+        Cost.Validate();
         Settings.Require(NumPpoEpochs >= 1, "num_ppo_epochs", "must be positive");
         Settings.Require(Cliprange is > 0 and < 1, "cliprange", "must be in (0, 1)");
         Settings.Require(KlCoef >= 0, "kl_coef", "must not be negative");
@@ -101,41 +106,73 @@ public sealed record PpoConfig : IOnlineConfig
 /// every mini-batch for num_ppo_epochs, each model with its own optimiser, learning rate and gradient clipping. The
 /// critic is a separate …ForSequenceClassification model (num_labels 1) read at every position, started from a reward
 /// model or from the policy's weights, and saved as one. Logs TRL's objective/*, policy/*, loss/*, val/* names.
+/// With a cost model it is Safe RLHF (Dai et al. 2024) as safe-rlhf's ppo_lag trains: a second critic for the cost, GAE
+/// for each signal with the KL penalty split between them, and the policy's advantage (A_r − λ·A_c)/(1 + λ), λ a
+/// <see cref="LagrangeMultiplier"/>; or, with cost_weight, PPO on r − w·c.
 /// </summary>
 public sealed class PpoTrainer : OnlineTrainer<PolicyGradientBatch>
 {
     /// <summary>Directory name of the critic inside the run and its checkpoints.</summary>
     public const string CriticDirectory = "critic";
 
+    /// <summary>Directory name of Safe RLHF's cost critic inside the run and its checkpoints.</summary>
+    public const string CostCriticDirectory = "cost_critic";
+
     private readonly PpoConfig config;
     private readonly PolicyLossSettings policyLoss;
+    private readonly CostConstraint? constraint;
+    private readonly IReadOnlyList<CausalLanguageModel> critics;
 
     /// <summary>The value model.</summary>
-    public CausalLanguageModel Critic { get; }
+    public CausalLanguageModel Critic => critics[0];
 
-    /// <summary>Sets up PPO; <paramref name="critic"/> is a …ForSequenceClassification model with one label (see <see cref="CriticFromPolicy"/>).</summary>
-    public PpoTrainer(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, CausalLanguageModel critic, OnlineInputs inputs)
-        : base(config, Plan(config, policy, critic), policy, reference, inputs)
+    /// <summary>
+    /// Sets up PPO; <paramref name="critic"/> is a …ForSequenceClassification model with one label (see
+    /// <see cref="CriticFromPolicy"/>). With <paramref name="cost"/> (a cost model's raw scores, above 0 unsafe) it is
+    /// Safe RLHF, whose <paramref name="costCritic"/> (safe-rlhf starts it from the cost model) learns the cost's values;
+    /// with cost_weight it is PPO on r − w·c and needs no cost critic.
+    /// </summary>
+    public PpoTrainer(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, CausalLanguageModel critic, OnlineInputs inputs,
+        IRewardSource? cost = null, CausalLanguageModel? costCritic = null)
+        : this(config, policy, reference, Critics(config, critic, cost, costCritic), inputs, cost is null ? null : new CostConstraint(cost, config.Cost)) { }
+
+    private PpoTrainer(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, CausalLanguageModel[] critics, OnlineInputs inputs, CostConstraint? constraint)
+        : base(config, Plan(config, policy, critics, constraint), policy, reference, inputs)
     {
-        this.config = config;
-        Critic = critic;
+        (this.config, this.critics, this.constraint) = (config, critics, constraint);
         // InstructGPT's KL is in the reward (k1 by default); use_kl_loss moves it into the loss as OpenRLHF does.
         policyLoss = new PolicyLossSettings(config.Cliprange, config.Cliprange, config.UseKlLoss ? config.KlEstimator : null, config.PolicyGradient.EntCoef, LossAggregation.Bnpo);
     }
 
-    // One completion per prompt; the critic is a second trained model with its own learning rate, logged as val/grad_norm.
-    private static RolloutPlan Plan(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel critic)
+    // The value model, and Safe RLHF's cost critic after it when the cost is constrained rather than shaped.
+    private static CausalLanguageModel[] Critics(PpoConfig config, CausalLanguageModel critic, IRewardSource? cost, CausalLanguageModel? costCritic)
     {
-        if (critic.Config.NumLabels != 1 || critic.Config.TokenClassification) throw new ArgumentException($"ppo: the critic must be a …ForSequenceClassification model with num_labels 1; it is {critic.Config.Architecture}.");
-        if (critic.Config.VocabSize != policy.Config.VocabSize)
-            throw new ArgumentException($"ppo: the critic's vocabulary ({critic.Config.VocabSize}) differs from the policy's ({policy.Config.VocabSize}); it must read the same tokens.");
+        bool lagrangian = cost is not null && config.Cost.CostWeight is null;
+        if (lagrangian && costCritic is null) throw new ArgumentException("ppo: Safe RLHF (a cost model without cost_weight) needs a cost critic.");
+        if (!lagrangian && costCritic is not null) throw new ArgumentException("ppo: a cost critic is only trained by Safe RLHF (a cost model without cost_weight).");
+        return costCritic is null ? [critic] : [critic, costCritic];
+    }
+
+    // One completion per prompt; each critic is a trained model with its own optimiser at the critic learning rate,
+    // logged as val/grad_norm and val/cost_grad_norm.
+    private static RolloutPlan Plan(PpoConfig config, CausalLanguageModel policy, CausalLanguageModel[] critics, CostConstraint? constraint)
+    {
+        (string Name, string GradNorm, string Directory)[] roles = [("critic", "val/grad_norm", CriticDirectory), ("cost critic", "val/cost_grad_norm", CostCriticDirectory)];
+        foreach (var (critic, role) in critics.Zip(roles))
+        {
+            if (critic.Config.NumLabels != 1 || critic.Config.TokenClassification) throw new ArgumentException($"ppo: the {role.Name} must be a …ForSequenceClassification model with num_labels 1; it is {critic.Config.Architecture}.");
+            if (critic.Config.VocabSize != policy.Config.VocabSize)
+                throw new ArgumentException($"ppo: the {role.Name}'s vocabulary ({critic.Config.VocabSize}) differs from the policy's ({policy.Config.VocabSize}); it must read the same tokens.");
+        }
         var training = config.Training;
+        float learningRate = config.CriticLearningRate ?? training.LearningRate;
         return new RolloutPlan(SamplesPerPrompt: 1, config.NumPpoEpochs, config.PolicyGradient.Controller(config.KlCoef))
         {
-            Critic = new TrainableModel(critic, training, config.CriticLearningRate ?? training.LearningRate, "val/grad_norm", CriticDirectory),
+            Critics = [.. critics.Zip(roles, (critic, role) => new TrainableModel(critic, training, learningRate, role.GradNorm, role.Directory))],
             PolicyFrozenSteps = config.ValueWarmupSteps,
             TargetKl = config.TargetKl,
             StepRewards = true,
+            Parts = constraint?.Multiplier is { } multiplier ? [multiplier] : [],
         };
     }
 
@@ -147,54 +184,79 @@ public sealed class PpoTrainer : OnlineTrainer<PolicyGradientBatch>
         return critic;
     }
 
-    /// <summary>
-    /// Token rewards −β·KL_t with the score added at the last real token (EOS, or the last before the cap) — a process
-    /// reward model's step rewards where their steps end (Math-Shepherd's step-by-step PPO) — optionally
-    /// whitened; GAE against the critic's values gives the returns (the critic's targets) and the advantages, whitened
-    /// over the rollout's tokens.
-    /// </summary>
+    /// <summary>The token advantages of this step's rollout, with the cost model's costs (moving λ) when there is one.</summary>
     protected override PolicyGradientBatch Advantages(EvaluatedRollout evaluated, Dictionary<string, double> metrics)
     {
-        var rollout = evaluated.Rollout;
-        int width = rollout.CompletionLength;
-        float beta = evaluated.KlCoefficient;
-        var rewards = new float[rollout.Rows * width];
-        if (!config.UseKlLoss && beta > 0)
-        {
-            // InstructGPT's reward shaping: every token pays −β·KL; the estimator is k1 unless kl_estimator says otherwise.
-            var kl = evaluated.TokenKl(config.KlEstimator);
-            for (int i = 0; i < rewards.Length; i++) rewards[i] = -beta * kl[i];
-        }
-        double nonScore = rollout.SequenceSums(rewards).Average();
-        var scores = evaluated.Scored.TokenScores(evaluated.Scores);
-        for (int i = 0; i < rewards.Length; i++) rewards[i] += scores[i];
-        if (config.WhitenRewards) rewards = MaskedStatistics.Whiten(rewards, rollout.CompletionMask, shiftMean: false);
-        var (advantages, returns) = GeneralizedAdvantageEstimation.Compute(rewards, evaluated.Values!, rollout.Lengths, width, config.Gamma, config.Lam);
-        metrics["objective/scores"] = evaluated.Scores.Average();
-        metrics["objective/non_score_reward"] = nonScore;
-        metrics["objective/rlhf_reward"] = evaluated.Scores.Average() + nonScore;
-        return new PolicyGradientBatch(evaluated, MaskedStatistics.Whiten(advantages, rollout.CompletionMask), rollout.CompletionMask, returns);
+        var costs = constraint?.Costs(evaluated.Scored, GlobalStep, metrics);
+        return TokenAdvantages(config, evaluated, costs is null ? evaluated.Scores : constraint!.Shaped(evaluated.Scores, costs),
+            constraint?.Multiplier is { } multiplier ? (costs!, multiplier) : null, metrics);
     }
 
     /// <summary>
-    /// The policy's clipped surrogate (none while the critic warms up) plus vf_coef × the clipped value loss, a token mean
-    /// over the micro-batch.
+    /// PPO's advantages: token rewards −β·KL_t with the score added at the last real token (EOS, or the last before the
+    /// cap) — a process reward model's step rewards where their steps end (Math-Shepherd's step-by-step PPO) —
+    /// optionally whitened; GAE against the critic's values gives the returns (the critic's targets) and the advantages,
+    /// whitened over the rollout's tokens. With <paramref name="cost"/>, Safe RLHF's: the KL penalty is split, −½·β·KL_t
+    /// on the reward and +½·β·KL_t on the cost (with the cost at the last token), GAE runs for each against its own
+    /// critic, and the advantage is (A_r − λ·A_c)/(1 + λ) before the whitening, which rescales it as a whole and so
+    /// keeps safe-rlhf's balance of reward and cost. The policy still pays ½·β·KL in all: (−½βKL − λ·½βKL)/(1 + λ).
+    /// </summary>
+    public static PolicyGradientBatch TokenAdvantages(PpoConfig config, EvaluatedRollout evaluated, float[] scores, (float[] Costs, LagrangeMultiplier Multiplier)? cost,
+        Dictionary<string, double> metrics)
+    {
+        var rollout = evaluated.Rollout;
+        int width = rollout.CompletionLength;
+        // InstructGPT's reward shaping: every token pays −β·KL; the estimator is k1 unless kl_estimator says otherwise.
+        float beta = config.UseKlLoss ? 0 : evaluated.KlCoefficient * (cost is null ? 1 : 0.5f);
+        var penalty = beta > 0 ? evaluated.TokenKl(config.KlEstimator) : new float[rollout.Rows * width];
+        for (int i = 0; i < penalty.Length; i++) penalty[i] *= -beta;
+        // The reward gets the penalty, Safe RLHF's cost its opposite.
+        float[] Signal(float[] atTokens, float sign)
+        {
+            for (int i = 0; i < atTokens.Length; i++) atTokens[i] += sign * penalty[i];
+            return config.WhitenRewards ? MaskedStatistics.Whiten(atTokens, rollout.CompletionMask, shiftMean: false) : atTokens;
+        }
+        var rewards = Signal(evaluated.Scored.TokenScores(scores), 1);
+        var (advantages, returns) = GeneralizedAdvantageEstimation.Compute(rewards, evaluated.Values[0], rollout.Lengths, width, config.Gamma, config.Lam);
+        List<float[]> targets = [returns];
+        if (cost is var (costs, multiplier))
+        {
+            var costRewards = Signal(rollout.AtLastToken(costs), -1);
+            var (costAdvantages, costReturns) = GeneralizedAdvantageEstimation.Compute(costRewards, evaluated.Values[1], rollout.Lengths, width, config.Gamma, config.Lam);
+            advantages = multiplier.Advantages(advantages, costAdvantages);
+            targets.Add(costReturns);
+        }
+        double nonScore = rollout.SequenceSums(penalty).Average();
+        // What the policy learns from: the reward model's scores, or under fixed shaping r − w·c.
+        metrics["objective/scores"] = scores.Average();
+        metrics["objective/non_score_reward"] = nonScore;
+        metrics["objective/rlhf_reward"] = scores.Average() + nonScore;
+        return new PolicyGradientBatch(evaluated, MaskedStatistics.Whiten(advantages, rollout.CompletionMask), rollout.CompletionMask, targets);
+    }
+
+    /// <summary>
+    /// The policy's clipped surrogate (none while the critic warms up) plus vf_coef × each critic's clipped value loss, a
+    /// token mean over the micro-batch.
     /// </summary>
     protected override StepOutput Loss(PolicyGradientBatch batch, int[] rows, MiniBatch miniBatch)
     {
         var policy = GlobalStep < config.ValueWarmupSteps ? null : batch.PolicyLoss(Model, rows, miniBatch, policyLoss, config.Online.Sampling.Temperature);
         var rollout = batch.Evaluated.Rollout;
         var mask = rollout.Gather(rollout.CompletionMask, rows);
-        var values = rollout.CriticValues(Critic, rows);
-        var (valueLoss, clipped) = ValueLoss.Compute(values, rollout.Gather(batch.Evaluated.Values!, rows), rollout.Gather(batch.Returns!, rows), config.ClipRangeValue);
-        var weights = TokenLossWeights.Of(LossAggregation.Bnpo, mask, rows.Length, rollout.CompletionLength, miniBatch);
-        var loss = config.VfCoef * Ops.Sum(valueLoss * Tensor.FromArray(weights, weights.Length));
-        if (policy is not null) loss = policy.Loss + loss;
-
+        var weights = Tensor.FromArray(TokenLossWeights.Of(LossAggregation.Bnpo, mask, rows.Length, rollout.CompletionLength, miniBatch), mask.Length);
+        var loss = policy?.Loss;
         var metrics = policy is null ? new Dictionary<string, double>() : new Dictionary<string, double>(policy.Metrics);
-        metrics["loss/value_avg"] = MaskedStatistics.Mean(valueLoss.Span, mask);
-        metrics["val/clipfrac_avg"] = MaskedStatistics.Mean(clipped, mask);
-        metrics["val/vpred"] = MaskedStatistics.Mean(values.Span, mask);
-        return new StepOutput(loss, metrics);
+        for (int c = 0; c < critics.Count; c++)
+        {
+            var values = rollout.CriticValues(critics[c], rows);
+            var (valueLoss, clipped) = ValueLoss.Compute(values, rollout.Gather(batch.Evaluated.Values[c], rows), rollout.Gather(batch.Returns![c], rows), config.ClipRangeValue);
+            var term = config.VfCoef * Ops.Sum(valueLoss * weights);
+            loss = loss is null ? term : loss + term;
+            string prefix = c == 0 ? "" : "cost_";
+            metrics[$"loss/{prefix}value_avg"] = MaskedStatistics.Mean(valueLoss.Span, mask);
+            metrics[$"val/{prefix}clipfrac_avg"] = MaskedStatistics.Mean(clipped, mask);
+            metrics[$"val/{prefix}vpred"] = MaskedStatistics.Mean(values.Span, mask);
+        }
+        return new StepOutput(loss!, metrics);
     }
 }

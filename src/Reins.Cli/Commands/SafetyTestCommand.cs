@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Reins.Alignment.Online;
+using Reins.Alignment.Training;
+using Reins.Cli.Commands.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Checkpoints;
@@ -30,7 +32,7 @@ internal static class SafetyTestCommand
         var delta = new Option<double>("--delta") { Description = "δ: the bound holds with probability 1 − δ.", DefaultValueFactory = _ => 0.05 };
         var samples = new Option<int>("--samples-per-prompt") { Description = "Responses sampled per prompt (each counts as one cost).", DefaultValueFactory = _ => 1 };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Longest response.", DefaultValueFactory = _ => 64 };
-        var train = new Option<string?>("--train-prompts") { Description = "The training prompts: a held-out file that shares any of them is refused." };
+        var train = new Option<string?>("--train-prompts") { Description = "The training prompts: a held-out file that shares any of them is refused (default: the data files recorded in the model's run directory, training_data.json)." };
         var output = new Option<string>("--output") { Description = "The JSON file written.", DefaultValueFactory = _ => "safety_test.json" };
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
@@ -40,7 +42,19 @@ internal static class SafetyTestCommand
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
             var heldOut = JsonlDatasetReader.Load<PromptOnlyExample>(r.GetValue(prompts)!, new DatasetReadOptions { Format = DatasetFormat.PromptOnly }).Examples;
-            if (r.GetValue(train) is { } trainPath) RequireDisjoint(heldOut, JsonlDatasetReader.Load<PromptOnlyExample>(trainPath, new DatasetReadOptions { Format = DatasetFormat.PromptOnly }).Examples, r.GetValue(prompts)!, trainPath);
+            if (r.GetValue(train) is { } given) RequireDisjoint(heldOut, TrainingPrompts(given), r.GetValue(prompts)!, given);
+            else
+                foreach (var recorded in TrainingData.Read(r.GetValue(model)!) ?? [])
+                {
+                    if (!File.Exists(recorded))
+                        throw new FileNotFoundException($"{recorded}: recorded in {r.GetValue(model)}'s {TrainingData.FileName} as training data, but missing; pass --train-prompts FILE to check against it where it is now.");
+                    // A recorded file without prompts (SFT text) has none to overlap with; say so rather than pass quietly.
+                    try { RequireDisjoint(heldOut, TrainingPrompts(recorded), r.GetValue(prompts)!, recorded); }
+                    catch (InvalidDataException e) when (!e.Message.Contains("never trained on", StringComparison.Ordinal))
+                    {
+                        Console.Error.WriteLine($"safety-test: {recorded} (recorded training data) holds no prompts to check the held-out file against: {e.Message}");
+                    }
+                }
             string costDir = r.GetValue(costModel)!;
             var source = RewardModelSource.Cost(costDir);
             var (policy, tokenizer) = HfCheckpoint.LoadWithTokenizer(r.GetValue(model)!);
@@ -56,14 +70,17 @@ internal static class SafetyTestCommand
                 ["t_quantile"] = test.TQuantile, ["upper_bound"] = test.UpperBound, ["threshold"] = test.Threshold, ["delta"] = test.Delta,
                 ["model"] = r.GetValue(model), ["cost_model"] = costDir, ["prompts"] = r.GetValue(prompts), ["prompts_cut_to_fit"] = sampler.Report.PromptsTruncated,
             };
-            string path = r.GetValue(output)!, temporary = path + ".tmp";
-            File.WriteAllText(temporary, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            File.Move(temporary, path, overwrite: true);
+            string path = r.GetValue(output)!;
+            RunDirectory.WriteAtomically(path, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             Console.Error.WriteLine($"safety-test: {report["result"]}: upper bound {test.UpperBound:G4} of the expected cost (mean {test.MeanCost:G4} over {test.N} responses, δ {test.Delta}) against threshold {test.Threshold} → {path}");
             return Task.FromResult(test.Passed ? 0 : NoSolutionFound);
         });
         return cmd;
     }
+
+    // The prompts of any training file: prompt-only records, or the prompts of pairs and completions (extra fields ignored).
+    private static IReadOnlyList<PromptOnlyExample> TrainingPrompts(string path) =>
+        JsonlDatasetReader.Load<PromptOnlyExample>(path, new DatasetReadOptions { Format = DatasetFormat.PromptOnly }).Examples;
 
     // A safety test on prompts the policy trained on says nothing about new ones.
     private static void RequireDisjoint(IReadOnlyList<PromptOnlyExample> heldOut, IReadOnlyList<PromptOnlyExample> train, string heldOutPath, string trainPath)

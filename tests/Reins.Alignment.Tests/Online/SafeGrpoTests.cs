@@ -14,14 +14,14 @@ public class SafeGrpoTests
 {
     private static float Share(ScoringRequest r, Func<char, bool> which) => r.Completion.Take(TinyTask.CompletionLength).Count(which) / (float)TinyTask.CompletionLength;
 
-    private static IReadOnlyList<System.Text.Json.Nodes.JsonObject> Run(Scratch scratch, string name, LagrangeSettings lagrange)
+    private static IReadOnlyList<System.Text.Json.Nodes.JsonObject> Run(Scratch scratch, string name, CostConstraintSettings lagrange)
     {
         var config = new GrpoConfig
         {
             Training = new() { OutputDir = scratch.Dir(name), MaxSteps = 150, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, LoggingSteps = 10 },
             Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
             Group = new() { NumGenerations = 4 },
-            Lagrange = lagrange,
+            Cost = lagrange,
         };
         var reward = new FunctionRewardSource("ac", r => Share(r, c => c is 'a' or 'c'));
         var cost = new FunctionRewardSource("cost", r => Share(r, c => c == 'c') - 0.25f);
@@ -34,8 +34,8 @@ public class SafeGrpoTests
     {
         using var scratch = new Scratch();
         // λ pinned near 0 (no learning rate): the reward alone decides, with the cost still logged.
-        var unconstrained = Run(scratch, "reward-only", new LagrangeSettings { LambdaInit = 1e-6f, LambdaLr = 0, LambdaMax = 1e-6f });
-        var safe = Run(scratch, "safe", new LagrangeSettings { Threshold = 0, LambdaInit = 0.1f, LambdaLr = 0.5f, LambdaMax = 10, EpisodeCostWindowSize = 64 });
+        var unconstrained = Run(scratch, "reward-only", new CostConstraintSettings { LambdaInit = 1e-6f, LambdaLr = 0, LambdaMax = 1e-6f });
+        var safe = Run(scratch, "safe", new CostConstraintSettings { Threshold = 0, LambdaInit = 0.1f, LambdaLr = 0.5f, LambdaMax = 10, EpisodeCostWindowSize = 64 });
         double Final(IReadOnlyList<System.Text.Json.Nodes.JsonObject> rows, string key) => rows.TakeLast(3).Average(r => r[key]!.GetValue<double>());
         Assert.True(Final(unconstrained, "objective/cost") > 0, $"reward-only cost {Final(unconstrained, "objective/cost"):F3}");
         Assert.True(Final(safe, "objective/cost") < 0, $"safe cost {Final(safe, "objective/cost"):F3}");
@@ -54,7 +54,7 @@ public class SafeGrpoTests
             Training = new() { OutputDir = scratch.Dir("resume"), MaxSteps = 6, SaveSteps = 3, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, LoggingSteps = 1 },
             Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
             Group = new() { NumGenerations = 4 },
-            Lagrange = new() { LambdaLr = 0.5f, EpisodeCostWindowSize = 8 },
+            Cost = new() { LambdaLr = 0.5f, EpisodeCostWindowSize = 8 },
         }, TinyTask.Model(), null, TinyTask.Inputs(TinyTask.Reward()), cost: new FunctionRewardSource("cost", r => Share(r, c => c == 'c') - 0.1f));
         Trainer().Train();
         string full = File.ReadAllText(Path.Combine(scratch.Dir("resume"), "metrics.jsonl"));
@@ -75,7 +75,7 @@ public class SafeGrpoTests
             Training = new() { OutputDir = scratch.Dir(name), MaxSteps = 4, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, LoggingSteps = 1 },
             Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
             Group = new() { NumGenerations = 4 },
-            CostWeight = weight,
+            Cost = new() { CostWeight = weight },
         };
         new GrpoTrainer(Config("shaped", 2f), TinyTask.Model(), null, TinyTask.Inputs(reward), cost: cost).Train();
         // The same run with the shaped reward computed by the reward itself: the same advantages, so the same training.

@@ -19,7 +19,7 @@ internal static class CostCommand
             var (train, eval) = cli.Datasets<Example>(r);
             var trainer = new CostModelTrainer(config, model, new TokenizerEncoder(tokenizer), train, eval, tokenizer.Save);
             RewardCommand.ReportDropped(trainer);
-            return Task.FromResult(TrainerCli<CostConfig>.Run("cm", trainer, cli.Resume(r), cancellation));
+            return Task.FromResult(cli.Run(r, "cm", trainer, cancellation));
         });
         return cmd;
     }

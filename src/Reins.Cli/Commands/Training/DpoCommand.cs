@@ -28,7 +28,7 @@ internal static class DpoCommand
             var referenceModel = needsReference ? cli.LoadModel(r, r.GetValue(reference) ?? cli.ModelPath(r)).Model : null;
             var (train, eval) = cli.Datasets<PreferenceExample>(r);
             var trainer = new DpoTrainer(config, policy, referenceModel, new TokenizerEncoder(tokenizer), train, eval, tokenizer.Save);
-            return Task.FromResult(TrainerCli<DpoConfig>.Run("dpo", trainer, cli.Resume(r), cancellation));
+            return Task.FromResult(cli.Run(r, "dpo", trainer, cancellation));
         });
         return cmd;
     }

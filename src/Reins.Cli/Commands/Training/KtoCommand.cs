@@ -21,7 +21,7 @@ internal static class KtoCommand
             var referenceModel = cli.LoadModel(r, r.GetValue(reference) ?? cli.ModelPath(r)).Model;
             var (train, eval) = cli.Datasets<UnpairedPreferenceExample>(r);
             var trainer = new KtoTrainer(config, policy, referenceModel, new TokenizerEncoder(tokenizer), train, eval, tokenizer.Save);
-            return Task.FromResult(TrainerCli<KtoConfig>.Run("kto", trainer, cli.Resume(r), cancellation));
+            return Task.FromResult(cli.Run(r, "kto", trainer, cancellation));
         });
         return cmd;
     }

@@ -32,18 +32,24 @@ internal static class OnlineCommands
     public static Command Ppo()
     {
         var valueModel = new Option<string?>("--value-model") { Description = "…ForSequenceClassification checkpoint (e.g. the reward model) to start the critic from (default: the policy's weights with a new value head)." };
-        var cost = new Option<string?>("--cost-model") { Description = "A cost model (`reins cm`); with --cost-weight w, PPO trains on reward - w * cost (fixed shaping). PPO-Lagrangian is not built yet." };
-        var weight = new Option<float?>("--cost-weight") { Description = "With --cost-model: the fixed weight w of the cost subtracted from the reward." };
-        return Create<PpoConfig>("ppo", "PPO with a critic (InstructGPT): KL-shaped token rewards, GAE, clipped policy and value losses.", [valueModel, cost, weight],
+        var cost = new Option<string?>("--cost-model")
+        {
+            Description = "Safe RLHF (PPO-Lagrangian): a cost model (`reins cm`) whose raw cost of each completion is constrained to --threshold by a Lagrange multiplier (--lambda-init, --lambda-lr, --lambda-max, …; --safety-delta for HC-RLHF's pessimistic bound), with a cost critic; or, with --cost-weight w, PPO on reward - w * cost.",
+        };
+        var costValue = new Option<string?>("--cost-value-model") { Description = "…ForSequenceClassification checkpoint to start Safe RLHF's cost critic from (default: the cost model, as safe-rlhf)." };
+        return Create<PpoConfig>("ppo", "PPO with a critic (InstructGPT): KL-shaped token rewards, GAE, clipped policy and value losses; Safe RLHF through --cost-model.", [valueModel, cost, costValue],
             c => KlNeedsReference(c.KlCoef, c.PolicyGradient),
-            (r, config, policy, reference, inputs) => new PpoTrainer(config, policy, reference,
-                r.GetValue(valueModel) is { } path ? HfCheckpoint.Load(path) : PpoTrainer.CriticFromPolicy(policy, config.Training.Seed),
-                r.GetValue(cost) is { } costDir ? inputs with { Reward = new WeightedRewardSum([(inputs.Reward, 1f), (RewardModelSource.Cost(costDir), -FixedWeight(r.GetValue(weight)))]) } : inputs));
+            (r, config, policy, reference, inputs) =>
+            {
+                var critic = r.GetValue(valueModel) is { } path ? HfCheckpoint.Load(path) : PpoTrainer.CriticFromPolicy(policy, config.Training.Seed);
+                if (r.GetValue(cost) is not { } costDir)
+                    return r.GetValue(costValue) is null ? new PpoTrainer(config, policy, reference, critic, inputs) : throw new ArgumentException("--cost-value-model: only with --cost-model.");
+                bool lagrangian = config.Cost.CostWeight is null;
+                if (!lagrangian && r.GetValue(costValue) is not null) throw new ArgumentException("--cost-value-model: fixed shaping (--cost-weight) trains no cost critic.");
+                return new PpoTrainer(config, policy, reference, critic, inputs, RewardModelSource.Cost(costDir),
+                    lagrangian ? HfCheckpoint.Load(r.GetValue(costValue) ?? costDir) : null);
+            });
     }
-
-    // PPO takes a cost only as fixed shaping, for now: a cost model without a weight would otherwise be ignored.
-    private static float FixedWeight(float? weight) => weight is { } w && w >= 0 && float.IsFinite(w) ? w
-        : throw new ArgumentException("--cost-model: PPO-Lagrangian (--threshold) is not built yet; give --cost-weight w (≥ 0) for fixed shaping, or use reins grpo --cost-model for the Lagrangian.");
 
     public static Command Grpo()
     {
@@ -117,7 +123,7 @@ internal static class OnlineCommands
                 {
                     EvalPrompts = eval, WriteExtraFiles = tokenizer.Save,
                 };
-                return Task.FromResult(TrainerCli<TConfig>.Run(name, build(r, config, policy, referenceModel, inputs), cli.Resume(r), cancellation));
+                return Task.FromResult(cli.Run(r, name, build(r, config, policy, referenceModel, inputs), cancellation));
             }
         });
         return cmd;

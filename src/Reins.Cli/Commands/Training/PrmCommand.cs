@@ -23,7 +23,7 @@ internal static class PrmCommand
             var (model, tokenizer) = cli.LoadModel(r);
             var (train, eval) = cli.Datasets<StepwiseExample>(r);
             var trainer = new PrmTrainer(config, model, new TokenizerEncoder(tokenizer), train, eval, tokenizer.Save);
-            return Task.FromResult(TrainerCli<PrmConfig>.Run("prm", trainer, cli.Resume(r), cancellation));
+            return Task.FromResult(cli.Run(r, "prm", trainer, cancellation));
         });
         cmd.Add(Score());
         cmd.Add(Label());

@@ -51,7 +51,7 @@ internal static class RewardCommand
                 trainer = new RewardTrainer(config, model, encoder, Pairs(train, helpfulness), eval is null ? null : Pairs(eval, helpfulness), tokenizer.Save);
             }
             ReportDropped(trainer);
-            return Task.FromResult(TrainerCli<RewardConfig>.Run("rm", trainer, cli.Resume(r), cancellation));
+            return Task.FromResult(cli.Run(r, "rm", trainer, cancellation));
         });
         cmd.Add(Score());
         cmd.Add(Ensemble());
@@ -135,7 +135,7 @@ internal static class RewardCommand
                 }
                 var trainer = new RewardTrainer(member.Config, model, encoder, [.. member.TrainIndices.Select(i => train[i])], eval, tokenizer.Save);
                 ReportDropped(trainer);
-                int status = TrainerCli<RewardConfig>.Run($"rm member {member.Index}", trainer, cli.Resume(r), cancellation);
+                int status = cli.Run(r, $"rm member {member.Index}", trainer, cancellation);
                 if (status != 0) return Task.FromResult(status);
             }
             return Task.FromResult(0);

@@ -18,7 +18,7 @@ internal static class SftCommand
             var (model, tokenizer) = cli.LoadModel(r);
             var (train, eval) = cli.Datasets<Example>(r);
             var trainer = new SftTrainer(config, model, new TokenizerEncoder(tokenizer), train, eval, tokenizer.Save);
-            return Task.FromResult(TrainerCli<SftConfig>.Run("sft", trainer, cli.Resume(r), cancellation));
+            return Task.FromResult(cli.Run(r, "sft", trainer, cancellation));
         });
         return cmd;
     }

@@ -25,6 +25,7 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
     private readonly Option<bool> skipInvalid = new("--skip-invalid", "--skip_invalid") { Description = "Skip (and count) malformed dataset lines instead of stopping." };
     private readonly Option<int?> threads = CommonOptions.Threads();
     private readonly SettingsOptions<TConfig> settings;
+    private readonly List<string> dataFiles = [];
 
     /// <summary>Adds the shared options and one per config field to <paramref name="command"/>.</summary>
     public TrainerCli(Command command)
@@ -54,6 +55,7 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
         IReadOnlyList<T> Load(string path)
         {
             var set = JsonlDatasetReader.Load<T>(path, options);
+            dataFiles.Add(path);
             Console.Error.WriteLine($"dataset: {set.Report}");
             return set.Examples;
         }
@@ -63,8 +65,19 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
     /// <summary>Whether --resume was given.</summary>
     public bool Resume(ParseResult r) => r.GetValue(resume);
 
-    /// <summary>Runs a trainer with a progress bar on stderr; Ctrl-C saves a checkpoint and exits (resume with --resume).</summary>
-    public static int Run(string name, ITrainer trainer, bool resume, CancellationToken cancellation)
+    /// <summary>
+    /// Runs a trainer with a progress bar on stderr (resuming with --resume); Ctrl-C saves a checkpoint and exits. The
+    /// run directory then records the data files read (<see cref="TrainingData"/>), so a later safety test can refuse
+    /// prompts the model trained on.
+    /// </summary>
+    public int Run(ParseResult r, string name, ITrainer trainer, CancellationToken cancellation)
+    {
+        int status = Run(name, trainer, Resume(r), cancellation);
+        TrainingData.Record(trainer.Run.Path, dataFiles);
+        return status;
+    }
+
+    private static int Run(string name, ITrainer trainer, bool resume, CancellationToken cancellation)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         console.MarkupLine($"[bold]reins {name}[/]: {trainer.Model.Config.Architecture} ({trainer.Model.ParameterCount:N0} parameters), {Engine.Threads} thread(s) → {Markup.Escape(trainer.Run.Path)}");
