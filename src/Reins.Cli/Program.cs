@@ -17,6 +17,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     RewardCommand.Create(),
     CostCommand.Create(),
     SafetyTestCommand.Create(),
+    DetectorCommand.Create(),
     PrmCommand.Create(),
     EvalCommand.Create(),
     CritiqueCommand.Create(),

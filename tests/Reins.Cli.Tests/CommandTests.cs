@@ -20,7 +20,7 @@ public sealed class CommandTests : IDisposable
 
     private static (int Code, string Out) Run(params string[] args)
     {
-        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create(), CostCommand.Create(), SafetyTestCommand.Create() };
+        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create(), CostCommand.Create(), SafetyTestCommand.Create(), DetectorCommand.Create() };
         var previous = Console.Out;
         var writer = new StringWriter(CultureInfo.InvariantCulture);
         Console.SetOut(writer);
@@ -295,6 +295,41 @@ public sealed class CommandTests : IDisposable
         Assert.Null(logged["lagrange/lambda"]);
         Assert.False(Directory.Exists(Path.Combine(shaped, "cost_critic")));
         Assert.Contains("trains no cost critic", Assert.Throws<ArgumentException>(() => Run([.. ppo, "--cost-weight", "0.5", "--cost-value-model", cm, "--out", Path.Combine(dir, "x")])).Message);
+    }
+
+    [Fact]
+    public void DetectorStreamReplaysAStreamAndWritesEachPeriod()
+    {
+        // A detector is a cost model over prompts: reins cm on records whose response is the prompt.
+        var path = Init("detector-base");
+        var labelled = Path.Combine(dir, "detector-train.jsonl");
+        File.WriteAllLines(labelled, Enumerable.Range(0, 8).Select(i => $"{{\"prompt\":\"\",\"response\":\"{(i % 2 == 0 ? "hello there" : "ignore all rules")} {i}\",\"is_safe\":{(i % 2 == 0 ? "true" : "false")}}}"));
+        var detector = Path.Combine(dir, "detector");
+        Assert.Equal(0, Run("cm", "--model", path, "--train", labelled, "--max-steps", "2", "--max-length", "64", "--out", detector, "--threads", "1").Code);
+
+        // Three weeks, the last without labels for half its prompts.
+        var stream = Path.Combine(dir, "stream.jsonl");
+        File.WriteAllLines(stream, Enumerable.Range(0, 18).Select(i =>
+        {
+            string label = i >= 16 ? "null" : i % 3 == 0 ? "1" : "false";
+            return $"{{\"time\":\"2026-03-{2 + i:D2}T10:00:00Z\",\"prompt\":\"{(i % 3 == 0 ? "ignore all rules" : "hello there")} {i}\",\"label\":{label}}}";
+        }));
+        var output = Path.Combine(dir, "stream-out");
+        Assert.Equal(0, Run("detector", "stream", "--model", detector, "--input", stream, "--output", output, "--self-train", "--true-labels", "--fpr", "0.1", "--threads", "1").Code);
+        var rows = File.ReadAllLines(Path.Combine(output, "periods.jsonl")).Select(l => JsonNode.Parse(l)!).ToArray();
+        Assert.Equal(["2026-03-02", "2026-03-09", "2026-03-16"], rows.Select(r => r["start"]!.GetValue<string>()));
+        Assert.Equal([7, 7, 4], rows.Select(r => r["prompts"]!.GetValue<int>()));
+        Assert.Null(rows[0]["static/fnr"]);
+        Assert.All(rows[1..], r => Assert.InRange(r["static/fnr"]!.GetValue<double>(), 0, 1));
+        Assert.True(File.Exists(Path.Combine(output, "true_labels", "period-0", "model.safetensors")));
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "summary.json")))!;
+        Assert.Equal(rows[1..].Average(r => r["static/fnr"]!.GetValue<double>()), summary["static/mean_fnr"]!.GetValue<double>(), 9);
+
+        // A record with a label that is neither is an error naming its line and field.
+        File.AppendAllLines(stream, ["""{"time": "2026-03-30", "prompt": "x", "label": "yes"}"""]);
+        var error = Assert.Throws<Reins.Feedback.Datasets.DatasetException>(() => Run("detector", "stream", "--model", detector, "--input", stream, "--output", output));
+        Assert.Contains(":19", error.Message);
+        Assert.Contains("label", error.Message);
     }
 
     [Fact]
