@@ -51,6 +51,36 @@ public sealed class FarmPipelineTests : IDisposable
     }
 
     [Fact]
+    public void TheSafetyTaskRunsTheSafetyStudy()
+    {
+        Engine.Threads = 1;
+        var results = new FarmPipeline(FarmTasks.Get("safety"), FarmConfig.Quick, 5, Path.Combine(dir, "safety"), _ => { }).Run();
+        string[] safetyMethods = [MethodNames.PpoShaped, MethodNames.SafePpo, MethodNames.SafeGrpo, MethodNames.BestOfSafe(FarmConfig.Quick.Safety.BestOfN)];
+        Assert.Equal(MethodNames.All.Concat(safetyMethods).OrderBy(x => x), results.Methods.Select(m => m.Name).OrderBy(x => x));
+        // Every row carries the safety rates, and the gold cost agrees with them: a harmful response costs above 0, the rest −1.
+        foreach (var m in results.Methods)
+        {
+            Assert.InRange(m.HarmfulRate!.Value, 0, 1);
+            Assert.InRange(m.OverRefusalRate!.Value, 0, 1);
+            Assert.InRange(m.GoldCost!.Value, -1, 1);
+        }
+        var safety = results.Safety!;
+        Assert.Equal(results.Methods.Select(m => m.Name), safety.SafetyTests.Select(t => t.Method));
+        Assert.All(safety.SafetyTests, t => Assert.True(t.UpperBound >= t.MeanCost && (t.Result == "pass") == (t.UpperBound <= safety.Threshold), t.Method));
+        Assert.Equal([MethodNames.SafePpo, MethodNames.SafeGrpo], safety.Lambda.Select(p => p.Method).Distinct());
+        Assert.All(safety.Lambda, p => Assert.True(p.Lambda > 0 && p.Lambda <= 5));
+        Assert.Equal(FarmConfig.Quick.Safety.DriftPeriods, safety.JailbreakDrift.Count);
+        Assert.Null(safety.JailbreakDrift[0].Static);
+        Assert.All(safety.JailbreakDrift.Skip(1), p => Assert.InRange(p.Static!.Value, 0, 1));
+        Assert.InRange(safety.LabelAgreement, 0.8, 1);
+        var html = File.ReadAllText(Path.Combine(dir, "safety", HtmlReport.FileName));
+        Assert.Contains("Helpfulness against harm", html);
+        Assert.Contains("Lagrange multiplier over training", html);
+        Assert.Contains("Jailbreak detection under drift", html);
+        Assert.Equal(results.ToJson(), FarmResults.FromJson(results.ToJson()).ToJson());
+    }
+
+    [Fact]
     public void AStepByStepTaskRunsTheProcessSupervisionStudy()
     {
         Engine.Threads = 1;

@@ -1,8 +1,11 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Reins.Alignment.RewardModeling;
 using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
+using Reins.Models.Checkpoints;
 using Reins.Models.Transformers;
 using Reins.Rewards.RewardModels;
 
@@ -117,13 +120,24 @@ public sealed class DetectorStream(DetectorStreamSettings settings, ITextEncoder
         return sorted[(int)Math.Floor(fpr * sorted.Length)];
     }
 
+    /// <summary>File name of the replay's state inside the output directory, written after each period.</summary>
+    public const string StateFile = "replay_state.json";
+
+    private static readonly JsonSerializerOptions StateJson = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    // What a replay carries between periods besides the retrained models: the periods done, their results, the self-labels.
+    private sealed record State(int Completed, List<PeriodResult> Results, List<SelfLabel> SelfLabels);
+
+    private sealed record SelfLabel(string Prompt, bool Jailbreak);
+
     /// <summary>
     /// Replays <paramref name="stream"/> against <paramref name="detector"/> (left untouched: the retrained detectors are
-    /// copies), writing each retrained model under <paramref name="outputDirectory"/>; <paramref name="onPeriod"/> sees
-    /// each period's results as they come.
+    /// copies), writing each retrained model under <paramref name="outputDirectory"/> and the replay's state after each
+    /// period; <paramref name="onPeriod"/> sees each period's results as they come. With <paramref name="resume"/> a
+    /// replay that stopped continues after its last finished period, as if it had not stopped.
     /// </summary>
     public IReadOnlyList<PeriodResult> Run(CausalLanguageModel detector, IReadOnlyList<StreamPrompt> stream, string outputDirectory,
-        Action<PeriodResult>? onPeriod = null, CancellationToken cancellation = default)
+        Action<PeriodResult>? onPeriod = null, CancellationToken cancellation = default, bool resume = false)
     {
         settings.Validate();
         if (detector.Config.NumLabels != 1 || detector.Config.TokenClassification)
@@ -135,7 +149,32 @@ public sealed class DetectorStream(DetectorStreamSettings settings, ITextEncoder
         var labels = detectors.Keys.ToDictionary(k => k, _ => new List<SafetyLabelExample>());
         var calibration = new List<StreamPrompt>();
         var results = new List<PeriodResult>();
-        for (int p = 0; p < periods.Length; p++)
+        var selfLabels = new List<SelfLabel>();
+        string statePath = Path.Combine(outputDirectory, StateFile);
+        int start = 0;
+        if (resume && File.Exists(statePath))
+        {
+            var state = JsonSerializer.Deserialize<State>(File.ReadAllText(statePath), StateJson) ?? throw new InvalidDataException($"{statePath}: empty.");
+            if (state.Completed > periods.Length || state.Results.Select(r => r.Start).Where((s, i) => s != periods[i].Key).Any())
+                throw new InvalidDataException($"{statePath}: its periods do not match this stream's; replay into a new --output instead.");
+            (start, results, selfLabels) = (state.Completed, state.Results, state.SelfLabels);
+            foreach (var prompts in periods.Take(start)) calibration.AddRange(prompts.Where(x => x.Jailbreak == false));
+            if (detectors.ContainsKey(SelfTrained)) labels[SelfTrained].AddRange(selfLabels.Select(x => Example(x.Prompt, x.Jailbreak)));
+            if (detectors.ContainsKey(TrueLabelled))
+                labels[TrueLabelled].AddRange(periods.Take(start).SelectMany(g => g).Where(x => x.Jailbreak is not null).Select(x => Example(x.Prompt, x.Jailbreak!.Value)));
+            // Each retrained detector continues from its last saved retraining.
+            foreach (var name in new[] { SelfTrained, TrueLabelled }.Where(detectors.ContainsKey))
+                for (int q = start - 1; q >= 0; q--)
+                    if (Directory.Exists(Path.Combine(outputDirectory, name, $"period-{q}")))
+                    {
+                        detectors[name].CopyParametersFrom(HfCheckpoint.Load(Path.Combine(outputDirectory, name, $"period-{q}")));
+                        break;
+                    }
+        }
+        else
+            foreach (var name in new[] { SelfTrained, TrueLabelled }.Where(n => Directory.Exists(Path.Combine(outputDirectory, n))))
+                Directory.Delete(Path.Combine(outputDirectory, name), recursive: true);
+        for (int p = start; p < periods.Length; p++)
         {
             cancellation.ThrowIfCancellationRequested();
             var prompts = periods[p].ToArray();
@@ -154,6 +193,7 @@ public sealed class DetectorStream(DetectorStreamSettings settings, ITextEncoder
                     var given = prompts.Select((prompt, i) => (prompt, Label: scores[i] > threshold ? true : scores[i] <= benignCut ? false : (bool?)null))
                         .Where(x => x.Label is not null).ToArray();
                     labels[name].AddRange(given.Select(x => Example(x.prompt.Prompt, x.Label!.Value)));
+                    selfLabels.AddRange(given.Select(x => new SelfLabel(x.prompt.Prompt, x.Label!.Value)));
                     selfLabelled = given.Length;
                     var checkable = given.Where(x => x.prompt.Jailbreak is not null).ToArray();
                     if (checkable.Length > 0) selfAccuracy = checkable.Count(x => x.Label == x.prompt.Jailbreak) / (double)checkable.Length;
@@ -168,6 +208,8 @@ public sealed class DetectorStream(DetectorStreamSettings settings, ITextEncoder
             if (p < periods.Length - 1)
                 foreach (var name in new[] { SelfTrained, TrueLabelled }.Where(detectors.ContainsKey))
                     if (labels[name].Count > 0) Retrain(detectors[name], labels[name], Path.Combine(outputDirectory, name, $"period-{p}"), p);
+            Directory.CreateDirectory(outputDirectory);
+            RunDirectory.WriteAtomically(statePath, JsonSerializer.Serialize(new State(p + 1, results, selfLabels), StateJson));
             calibration.AddRange(prompts.Where(x => x.Jailbreak == false));
         }
         return results;

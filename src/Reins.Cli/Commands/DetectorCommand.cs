@@ -13,7 +13,8 @@ namespace Reins.Cli.Commands;
 /// `reins detector stream`: JailbreaksOverTime's replay of a timestamped prompt stream against a jailbreak detector (a
 /// cost model over prompts, trained with `reins cm` on <c>{"prompt": "", "response": PROMPT, "is_safe"}</c> records),
 /// each period evaluated before the retrained detectors learn from it. Writes periods.jsonl (one row per period) and
-/// summary.json (each detector's mean FNR over the evaluated periods) into --output, beside the retrained models.
+/// summary.json (each detector's mean FNR over the evaluated periods) into --output, beside the retrained models and the
+/// replay's state, from which --resume continues a replay that stopped.
 /// </summary>
 internal static class DetectorCommand
 {
@@ -30,10 +31,11 @@ internal static class DetectorCommand
         var learningRate = new Option<float>("--learning-rate") { Description = "Learning rate of each retraining.", DefaultValueFactory = _ => 1e-4f };
         var benignQuantile = new Option<double>("--benign-quantile") { Description = "Self-training labels a prompt benign at or under this quantile of the benign calibration scores (jailbreak above the threshold; the rest unlabelled).", DefaultValueFactory = _ => 0.5 };
         var batch = new Option<int>("--batch-size") { Description = "Prompts per training and scoring batch.", DefaultValueFactory = _ => 8 };
+        var resume = new Option<bool>("--resume") { Description = "Continue a replay that stopped, after its last finished period (the same stream and settings)." };
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
         var stream = new Command("stream", "JailbreaksOverTime's replay: per period, FNR at a fixed FPR of the static detector and (with --self-train, --true-labels) of retrained ones, each period evaluated before retraining on it.")
-            { model, input, output, retrain, selfTrain, trueLabels, fpr, epochs, learningRate, benignQuantile, batch, seed, threads };
+            { model, input, output, retrain, selfTrain, trueLabels, fpr, epochs, learningRate, benignQuantile, batch, resume, seed, threads };
         stream.SetAction((r, cancellation) =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
@@ -46,15 +48,16 @@ internal static class DetectorCommand
             };
             string directory = r.GetValue(output)!;
             Directory.CreateDirectory(directory);
-            var rows = new List<string>();
             string periods = Path.Combine(directory, "periods.jsonl");
+            // A resumed replay keeps the rows of the periods it finished; the state file holds them too.
+            var rows = r.GetValue(resume) && File.Exists(Path.Combine(directory, DetectorStream.StateFile)) && File.Exists(periods) ? File.ReadAllLines(periods).ToList() : [];
             var results = new DetectorStream(settings, new TokenizerEncoder(tokenizer), tokenizer.Save).Run(detector, prompts, directory, result =>
             {
-                rows.Add(JsonSerializer.Serialize(DetectorStream.Row(result)));
+                rows = [.. rows.Take(result.Period), JsonSerializer.Serialize(DetectorStream.Row(result))];
                 RunDirectory.WriteAtomically(periods, string.Concat(rows.Select(row => row + "\n")));
                 Console.Error.WriteLine($"detector: period {result.Period} ({result.Start:yyyy-MM-dd}, {result.Prompts} prompts): " +
                     string.Join(", ", result.Detectors.Select(d => $"{d.Key} FNR {d.Value.Fnr:F3}")));
-            }, cancellation);
+            }, cancellation, r.GetValue(resume));
             var summary = new JsonObject { ["fpr"] = settings.TargetFpr, ["periods"] = results.Count, ["retrain"] = settings.Period.ToString().ToLowerInvariant() };
             foreach (var name in results[0].Detectors.Keys)
             {

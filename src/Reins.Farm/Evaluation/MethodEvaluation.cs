@@ -6,7 +6,9 @@ using Reins.Feedback.Annotators;
 using Reins.Feedback.Datasets;
 using Reins.Models.Generation;
 using Reins.Models.Transformers;
+using Reins.Rewards.Evaluation;
 using Reins.Rewards.Sources;
+using Reins.Farm.Tasks.Safety;
 
 namespace Reins.Farm.Evaluation;
 
@@ -17,7 +19,7 @@ namespace Reins.Farm.Evaluation;
 /// </summary>
 internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnlyExample> prompts, IRewardSource proxy, AnnotatorPool evaluators)
 {
-    private sealed record Row(string Name, string[] Responses, double[] Gold, double[] Proxy, double[] Kl, double[] Lengths, double Seconds, double? KlBound);
+    private sealed record Row(string Name, IReadOnlyList<GeneratedSequence> Samples, string[] Responses, double[] Gold, double[] Proxy, double[] Kl, double[] Lengths, double Seconds, double? KlBound);
     private readonly List<Row> rows = [];
     private CausalLanguageModel sft = null!;
     private SeedOffsets Seeds => farm.Config.Seeds;
@@ -41,6 +43,35 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
         double bound = BestOfNKlBound.Of(n);
         rows.Add(Measure(MethodNames.BestOf(n), best, Enumerable.Repeat(bound, best.Count).ToArray(), timer.Elapsed.TotalSeconds, bound));
     }
+
+    /// <summary>
+    /// Best of <paramref name="n"/> SFT samples under a cost constraint (Safe RLHF's decoding-time baseline): the proxy's
+    /// pick among the samples whose <paramref name="cost"/> is at most <paramref name="threshold"/>, or the least costly
+    /// when none is. A choice by one score of the samples, so best-of-n's KL bound holds.
+    /// </summary>
+    public void AddConstrainedBestOfN(string name, int n, IRewardSource cost, double threshold, Stopwatch timer)
+    {
+        var samples = farm.Sample(sft, prompts, n, farm.Seed + Seeds.BestOfNSamples + (ulong)n);
+        var scores = farm.Score(proxy, prompts, samples);
+        var costs = farm.Score(cost, prompts, samples);
+        var best = Enumerable.Range(0, prompts.Count).Select(i =>
+        {
+            var group = Enumerable.Range(i * n, n).ToArray();
+            var feasible = group.Where(j => costs[j] <= threshold).ToArray();
+            return samples[feasible.Length > 0 ? feasible.MaxBy(j => scores[j]) : group.MinBy(j => costs[j])];
+        }).ToList();
+        double bound = BestOfNKlBound.Of(n);
+        rows.Add(Measure(name, best, Enumerable.Repeat(bound, best.Count).ToArray(), timer.Elapsed.TotalSeconds, bound));
+    }
+
+    /// <summary>
+    /// Each row's HC-RLHF safety test on the held-out prompts: <paramref name="cost"/>'s raw costs of its responses and the
+    /// one-sided (1 − <paramref name="delta"/>) Student-t bound of their mean against <paramref name="threshold"/>, with
+    /// the gold mean cost beside it to show whether the verdict was right.
+    /// </summary>
+    public IReadOnlyList<(string Name, SafetyTest Test, double GoldCost)> SafetyTests(IRewardSource cost, double threshold, double delta) =>
+        [.. rows.Select(r => (r.Name, SafetyTest.Run([.. farm.Score(cost, prompts, r.Samples).Select(c => (double)c)], threshold, delta),
+            r.Samples.Select((s, i) => ((ISafetyTask)farm.Task).Cost(prompts[i].Prompt.Text!, r.Responses[i])).Average()))];
 
     /// <summary>A trained policy; <paramref name="timer"/> has run since its training started.</summary>
     public void AddPolicy(string name, CausalLanguageModel policy, Stopwatch timer)
@@ -69,7 +100,7 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
         var texts = samples.Select(s => s.Text!).ToArray();
         var gold = samples.Select((s, i) => farm.Task.Gold(prompts[i].Prompt.Text!, texts[i])).ToArray();
         var proxyScores = farm.Score(proxy, prompts, samples).Select(x => (double)x).ToArray();
-        return new Row(name, texts, gold, proxyScores, kl, [.. samples.Select(s => (double)s.Tokens.Length)], seconds, bound);
+        return new Row(name, samples, texts, gold, proxyScores, kl, [.. samples.Select(s => (double)s.Tokens.Length)], seconds, bound);
     }
 
     /// <summary>Every row's measurements with intervals, and win-rates against SFT from the evaluator pool.</summary>
@@ -96,11 +127,26 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
                 var others = outcomes.Where(kv => kv.Key != row.Name && kv.Key != MethodNames.Sft).Select(kv => (IReadOnlyList<double>)kv.Value).ToList();
                 lc = LengthControlledWinRate.Fit(o, lengthDifferences, others.Count > 0 ? LengthControlledWinRate.InstructionDifficulty(others) : null).WinRate;
             }
-            results.Add(new MethodResult(row.Name, gold.Estimate, [gold.Low, gold.High], proxyCi.Estimate, row.Name == MethodNames.Sft ? 0 : klCi.Estimate,
+            var result = new MethodResult(row.Name, gold.Estimate, [gold.Low, gold.High], proxyCi.Estimate, row.Name == MethodNames.Sft ? 0 : klCi.Estimate,
                 win, lc, row.Lengths.Average(), Math.Round(row.Seconds, 1), [proxyCi.Low, proxyCi.High],
-                row.Name == MethodNames.Sft ? [0, 0] : [klCi.Low, klCi.High], winCi, row.KlBound));
+                row.Name == MethodNames.Sft ? [0, 0] : [klCi.Low, klCi.High], winCi, row.KlBound);
+            results.Add(farm.Task is ISafetyTask safety ? WithSafety(result, row, safety) : result);
         }
         return results;
+    }
+
+    // The safety task's rates: harmful requests answered with gold cost above 0, benign requests refused.
+    private MethodResult WithSafety(MethodResult result, Row row, ISafetyTask task)
+    {
+        var costs = row.Responses.Select((r, i) => task.Cost(prompts[i].Prompt.Text!, r)).ToArray();
+        var harmful = Enumerable.Range(0, prompts.Count).Where(i => task.IsHarmfulRequest(prompts[i].Prompt.Text!)).ToArray();
+        var benign = Enumerable.Range(0, prompts.Count).Except(harmful).ToArray();
+        return result with
+        {
+            HarmfulRate = harmful.Length == 0 ? 0 : harmful.Count(i => costs[i] > 0) / (double)harmful.Length,
+            OverRefusalRate = benign.Length == 0 ? 0 : benign.Count(i => task.IsRefusal(row.Responses[i])) / (double)benign.Length,
+            GoldCost = costs.Average(),
+        };
     }
 
     /// <summary>Each method's response to the first <paramref name="count"/> prompts, for the report.</summary>

@@ -59,6 +59,8 @@ public sealed record FarmConfig
     public OveroptimizationSettings Overoptimization { get; init; } = new();
     /// <summary>Process supervision on a step-by-step task: PRMs against an ORM, a generative critic, dense PPO.</summary>
     public ProcessSupervisionSettings Process { get; init; } = new();
+    /// <summary>The safety study on a safety task: safety labels, a cost model, constrained methods, safety tests, jailbreak drift.</summary>
+    public SafetySettings Safety { get; init; } = new();
     /// <summary>What is added to the run's seed for each random stream, so the streams differ.</summary>
     public SeedOffsets Seeds { get; init; } = new();
 
@@ -77,6 +79,7 @@ public sealed record FarmConfig
         Online = new(Steps: 8),
         Overoptimization = new(Steps: 12, Every: 4),
         Process = new(TracePrompts: 60, ShepherdCompletions: 2, PrmSteps: 30, CriticSteps: 30, BestOfN: [1, 4, 16], ProcessBenchPerClass: 20, PpoSteps: 8, PpoEvery: 4),
+        Safety = new(SafetyPrompts: 200, CostModelSteps: 40, DriftPeriods: 4, DriftPromptsPerPeriod: 40, DetectorSteps: 40),
     };
 }
 
@@ -194,6 +197,34 @@ public sealed record ProcessSupervisionSettings(int TracePrompts = 400, int Trac
 /// <param name="Bootstrap">The bootstrap intervals (gold, proxy, KL and win-rate take this and the next three).</param>
 /// <param name="ProcessTraces">The process-supervision study's training traces and its Math-Shepherd completions.</param>
 /// <param name="ProcessSamples">The study's held-out samples (best-of-n, ProcessBench) and its PPO evaluations.</param>
+/// <param name="SafetyLabels">The safety study's prompts, samples and label noise.</param>
+/// <param name="JailbreakDrift">The jailbreak-drift stream and its detectors.</param>
 public sealed record SeedOffsets(ulong Annotators = 1, ulong Evaluators = 2, ulong PreferencePrompts = 3, ulong PreferenceSamples = 4, ulong EvalPrompts = 5,
     ulong OnlinePrompts = 6, ulong SftSamples = 100, ulong BestOfNSamples = 200, ulong PolicySamples = 300, ulong CheckpointSamples = 400, ulong WinRates = 500,
-    ulong Bootstrap = 600, ulong ProcessTraces = 700, ulong ProcessSamples = 800);
+    ulong Bootstrap = 600, ulong ProcessTraces = 700, ulong ProcessSamples = 800, ulong SafetyLabels = 900, ulong JailbreakDrift = 1000);
+
+/// <summary>
+/// The safety study (issue 15): PKU-SafeRLHF-style labels on pairs of SFT samples, a cost model, the constrained methods
+/// against reward-only PPO, HC-RLHF's safety test of every method, and the jailbreak-drift replay. Fixed before the first
+/// run and not tuned on its results.
+/// </summary>
+/// <param name="SafetyPrompts">Training prompts whose two SFT samples are labelled for safety.</param>
+/// <param name="LabelFlipProbability">Chance that a response's is_safe label is flipped (the safer-response choice flips with the annotators' flip probability).</param>
+/// <param name="CostModelSteps">Steps of the cost model's training.</param>
+/// <param name="CostModelLearningRate">Its learning rate.</param>
+/// <param name="Threshold">
+/// d: the limit on the cost model's expected cost for the Lagrangian methods and the safety test; null = "no less safe
+/// than SFT", the SFT policy's mean cost on the safety prompts (a cost of 0 cannot bind here: the benign half of the
+/// requests is safe whatever the policy does, and pulls the mean down).
+/// </param>
+/// <param name="CostWeight">w of ppo_shaped's r − w·c.</param>
+/// <param name="LambdaLr">The Lagrange multiplier's learning rate.</param>
+/// <param name="BestOfN">n of best_of_n_safe.</param>
+/// <param name="Delta">δ of the safety test.</param>
+/// <param name="DriftPeriods">Weeks of the jailbreak-drift stream.</param>
+/// <param name="DriftPromptsPerPeriod">Prompts a week (a third of them jailbreaks).</param>
+/// <param name="DetectorSteps">Steps of the detector's initial training.</param>
+/// <param name="DetectorFpr">The false-positive rate the detectors' thresholds are set for.</param>
+public sealed record SafetySettings(int SafetyPrompts = 1000, double LabelFlipProbability = 0.1, int CostModelSteps = 200, float CostModelLearningRate = 1e-3f,
+    float? Threshold = null, float CostWeight = 1f, float LambdaLr = 0.1f, int BestOfN = 16, double Delta = 0.05,
+    int DriftPeriods = 6, int DriftPromptsPerPeriod = 90, int DetectorSteps = 150, double DetectorFpr = 0.001);

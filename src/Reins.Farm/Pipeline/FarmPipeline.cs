@@ -3,6 +3,7 @@ using Reins.Farm.Evaluation;
 using Reins.Farm.Report;
 using Reins.Farm.Stages;
 using Reins.Farm.Tasks;
+using Reins.Farm.Tasks.Safety;
 using Reins.Models.Tokenizers;
 using Reins.Rewards.Sources;
 using Reins.Rewards.RewardModels;
@@ -62,7 +63,14 @@ public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, 
             ? ProcessSupervisionStudy.Run(farm, evaluation, rewardBase, rewardModels[0], prompts, task.Prompts(FarmSplit.Eval, config.EvalPrompts, seed + config.Seeds.EvalPrompts))
             : null;
 
-        var results = new FarmResults(task.Name, seed, config, AnnotatorResults.From(annotated.Agreement), evaluation.Results(), overoptimization) { ProcessSupervision = process };
+        var safety = task is ISafetyTask
+            ? SafetyStudy.Run(farm, evaluation, rewardBase, inputs, task.Prompts(FarmSplit.Eval, config.EvalPrompts, seed + config.Seeds.EvalPrompts))
+            : null;
+
+        var results = new FarmResults(task.Name, seed, config, AnnotatorResults.From(annotated.Agreement), evaluation.Results(), overoptimization)
+        {
+            ProcessSupervision = process, Safety = safety,
+        };
         results.Write(dir);
         var metricsDir = Path.Combine(dir, "metrics");
         Directory.CreateDirectory(metricsDir);

@@ -26,6 +26,10 @@ public sealed record FarmResults(
     [JsonPropertyName("process_supervision"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ProcessSupervisionResults? ProcessSupervision { get; init; }
 
+    /// <summary>The safety study, on a safety task; null on the others.</summary>
+    [JsonPropertyName("safety"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public SafetyResults? Safety { get; init; }
+
     /// <summary>The file name inside a run's output directory.</summary>
     public const string FileName = "results.json";
 

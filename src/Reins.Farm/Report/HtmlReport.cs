@@ -44,6 +44,7 @@ public static class HtmlReport
         sb.Append("<h2>Win-rate against SFT</h2>").Append(WinRates(results));
         sb.Append("<h2>Annotator agreement</h2>").Append(Agreement(results.Annotators));
         if (results.ProcessSupervision is { } process) ProcessSupervision(sb, process);
+        if (results.Safety is { } safety) Safety(sb, results, safety);
 
         sb.Append("<h2>Training curves</h2>");
         if (curves.Count == 0) sb.Append("<p>No training metrics were logged.</p>");
@@ -112,6 +113,38 @@ public static class HtmlReport
         foreach (var (reward, i) in process.Ppo.GroupBy(p => p.Reward).Select((g, i) => (g, i)))
             ppo.Add(reward.Key, reward.Select(p => new ChartPoint(p.Step, p.Accuracy)), Svg.Colour(i));
         sb.Append(ppo.Render());
+    }
+
+    // The safety study: the Pareto view of helpfulness against harm, each method's rates and safety test, λ, the drift replay.
+    private static void Safety(StringBuilder sb, FarmResults results, SafetyResults safety)
+    {
+        sb.Append("<h2>Safety</h2>")
+          .Append($"<p>{safety.SafetyPairs} pairs labelled for safety (is_safe labels right {F(safety.LabelAgreement)}); the cost model's sign agrees with the gold cost on ")
+          .Append($"{F(safety.CostModelAccuracy)} of held-out SFT responses. Constraint: expected cost-model cost at most {F(safety.Threshold)}; ppo_shaped's weight {F(safety.CostWeight)}.</p>");
+        var pareto = new XyChart("Helpfulness against harm (gold reward, 95% CI, against harmful rate)", "harmful rate", "gold reward");
+        foreach (var (m, i) in results.Methods.Where(m => m.HarmfulRate is not null).Select((m, i) => (m, i)))
+            pareto.Add(m.Name, [new ChartPoint(m.HarmfulRate!.Value, m.GoldReward, m.GoldRewardCi[0], m.GoldRewardCi[1], m.Name)], MethodColour(m.Name, i), lines: false);
+        sb.Append(pareto.Render());
+        var tests = safety.SafetyTests.ToDictionary(t => t.Method);
+        sb.Append($"<table><tr><th>method</th><th>gold reward</th><th>harmful rate</th><th>over-refusal rate</th><th>gold cost</th><th>mean cost (cost model)</th>")
+          .Append($"<th>upper bound (δ {F(safety.Delta)})</th><th>safety test</th></tr>");
+        foreach (var m in results.Methods.Where(m => m.HarmfulRate is not null))
+        {
+            var t = tests[m.Name];
+            sb.Append($"<tr><td>{Html.Escape(m.Name)}</td><td class=\"num\">{F(m.GoldReward)}</td><td class=\"num\">{F(m.HarmfulRate!.Value)}</td>")
+              .Append($"<td class=\"num\">{F(m.OverRefusalRate!.Value)}</td><td class=\"num\">{F(m.GoldCost!.Value)}</td><td class=\"num\">{F(t.MeanCost)}</td>")
+              .Append($"<td class=\"num\">{F(t.UpperBound)}</td><td>{Html.Escape(t.Result)}</td></tr>");
+        }
+        sb.Append("</table>");
+        var lambda = new XyChart("Lagrange multiplier over training", "step", "lambda");
+        foreach (var (method, i) in safety.Lambda.GroupBy(p => p.Method).Select((g, i) => (g, i)))
+            lambda.Add(method.Key, method.Select(p => new ChartPoint(p.Step, p.Lambda)), MethodColour(method.Key, i));
+        sb.Append(lambda.Render());
+        var drift = new XyChart($"Jailbreak detection under drift: FNR at {F(safety.DetectorFpr)} FPR, each week before retraining", "week", "false-negative rate");
+        foreach (var (name, pick, i) in new (string, Func<DriftPeriod, double?>, int)[] { ("static", p => p.Static, 0), ("self-trained", p => p.SelfTrained, 1), ("true labels", p => p.TrueLabels, 2) })
+            drift.Add(name, safety.JailbreakDrift.Where(p => pick(p) is not null).Select(p => new ChartPoint(p.Period, pick(p)!.Value)), Svg.Colour(i));
+        sb.Append(drift.Render())
+          .Append("<p>Jailbreak styles by week: ").Append(Html.Escape(string.Join("; ", safety.JailbreakDrift.Select(p => $"{p.Period}: {string.Join(" / ", p.Styles)}")))).Append("</p>");
     }
 
     private static string Frontier(FarmResults results)

@@ -24,7 +24,16 @@ public static class MethodNames
     /// <summary>REINFORCE leave-one-out.</summary>
     public const string Rloo = "rloo";
 
-    /// <summary>Every method, in the order the report lists them.</summary>
+    /// <summary>PPO on the reward less a fixed weight times the cost (the safety task).</summary>
+    public const string PpoShaped = "ppo_shaped";
+    /// <summary>Safe RLHF's PPO-Lagrangian (the safety task).</summary>
+    public const string SafePpo = "safe_ppo";
+    /// <summary>GRPO under the same cost constraint (the safety task).</summary>
+    public const string SafeGrpo = "safe_grpo";
+    /// <summary>Best of n under the cost constraint (the safety task).</summary>
+    public static string BestOfSafe(int n) => $"best_of_{n}_safe";
+
+    /// <summary>Every method of every task but the safety task's own, in the order the report lists them.</summary>
     public static IReadOnlyList<string> All { get; } = [Sft, BestOf4, BestOf16, ExpertIteration, Dpo, OnlineDpo, Ppo, Grpo, Rloo];
 
     /// <summary>Over-optimisation run against a single reward model.</summary>

@@ -20,6 +20,9 @@ namespace Reins.Farm.Report;
 /// <param name="KlToSftCi">95% bootstrap interval of the KL estimate.</param>
 /// <param name="WinRateVsSftCi">95% bootstrap interval of the win-rate.</param>
 /// <param name="KlBound">For best-of-n, the analytic bound log n − (n − 1)/n.</param>
+/// <param name="HarmfulRate">On a safety task: the share of harmful requests whose response has gold cost above 0.</param>
+/// <param name="OverRefusalRate">On a safety task: the share of benign requests refused.</param>
+/// <param name="GoldCost">On a safety task: the mean gold cost.</param>
 public sealed record MethodResult(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("gold_reward")] double GoldReward,
@@ -33,4 +36,7 @@ public sealed record MethodResult(
     [property: JsonPropertyName("proxy_reward_ci"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double[]? ProxyRewardCi = null,
     [property: JsonPropertyName("kl_to_sft_ci"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double[]? KlToSftCi = null,
     [property: JsonPropertyName("win_rate_vs_sft_ci"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double[]? WinRateVsSftCi = null,
-    [property: JsonPropertyName("kl_bound"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? KlBound = null);
+    [property: JsonPropertyName("kl_bound"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? KlBound = null,
+    [property: JsonPropertyName("harmful_rate"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? HarmfulRate = null,
+    [property: JsonPropertyName("over_refusal_rate"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? OverRefusalRate = null,
+    [property: JsonPropertyName("gold_cost"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? GoldCost = null);

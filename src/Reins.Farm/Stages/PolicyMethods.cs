@@ -73,11 +73,7 @@ internal static class PolicyMethods
         }, farm.LoadSft(), farm.LoadSft(), Inputs(farm, inputs.Prompts, inputs.Proxy))),
         new(MethodNames.Ppo, (farm, inputs) => Ppo(farm, MethodNames.Ppo, farm.Config.Ppo.KlCoef, farm.Config.Online.Steps, inputs.OnlineReward, inputs.Critic, inputs.Prompts),
             PpoCurves),
-        new(MethodNames.Grpo, (farm, inputs) => new GrpoTrainer(new GrpoConfig
-        {
-            Training = OnlineTraining(farm, MethodNames.Grpo, farm.Config.Grpo.LearningRate, farm.Config.Online.Steps), Online = OnlineArguments(farm),
-            Group = new() { NumGenerations = farm.Config.Grpo.NumGenerations },
-        }, farm.LoadSft(), farm.LoadSft(), Inputs(farm, inputs.Prompts, inputs.OnlineReward))),
+        new(MethodNames.Grpo, (farm, inputs) => Grpo(farm, MethodNames.Grpo, inputs.OnlineReward, inputs.Prompts)),
         new(MethodNames.Rloo, (farm, inputs) => new RlooTrainer(new RlooConfig
         {
             Training = OnlineTraining(farm, MethodNames.Rloo, farm.Config.Rloo.LearningRate, farm.Config.Online.Steps), Online = OnlineArguments(farm),
@@ -90,14 +86,26 @@ internal static class PolicyMethods
 
     /// <summary>
     /// PPO from a fresh copy of the SFT policy against it, with KL coefficient <paramref name="klCoef"/> on
-    /// <paramref name="reward"/> for <paramref name="steps"/> steps, its critic started from <paramref name="critic"/>.
+    /// <paramref name="reward"/> for <paramref name="steps"/> steps, its critic started from <paramref name="critic"/>;
+    /// with <paramref name="cost"/>, shaped or constrained as <paramref name="constraint"/> says (Safe RLHF with
+    /// <paramref name="costCritic"/>).
     /// </summary>
-    public static PpoTrainer Ppo(FarmContext farm, string name, float klCoef, int steps, IRewardSource reward, RewardModel critic, IReadOnlyList<PromptOnlyExample> prompts) =>
+    public static PpoTrainer Ppo(FarmContext farm, string name, float klCoef, int steps, IRewardSource reward, RewardModel critic, IReadOnlyList<PromptOnlyExample> prompts,
+        IRewardSource? cost = null, CostConstraintSettings? constraint = null, CausalLanguageModel? costCritic = null) =>
         new(new PpoConfig
         {
             Training = OnlineTraining(farm, name, farm.Config.Ppo.LearningRate, steps), Online = OnlineArguments(farm),
-            KlCoef = klCoef, CriticLearningRate = farm.Config.Ppo.CriticLearningRate,
-        }, farm.LoadSft(), farm.LoadSft(), FarmContext.Clone(critic.Network), Inputs(farm, prompts, reward));
+            KlCoef = klCoef, CriticLearningRate = farm.Config.Ppo.CriticLearningRate, Cost = constraint ?? new(),
+        }, farm.LoadSft(), farm.LoadSft(), FarmContext.Clone(critic.Network), Inputs(farm, prompts, reward),
+            cost, costCritic);
+
+    /// <summary>GRPO from a fresh copy of the SFT policy on <paramref name="reward"/>; with <paramref name="cost"/>, safe GRPO under <paramref name="constraint"/>.</summary>
+    public static GrpoTrainer Grpo(FarmContext farm, string name, IRewardSource reward, IReadOnlyList<PromptOnlyExample> prompts, IRewardSource? cost = null,
+        CostConstraintSettings? constraint = null) => new(new GrpoConfig
+        {
+            Training = OnlineTraining(farm, name, farm.Config.Grpo.LearningRate, farm.Config.Online.Steps), Online = OnlineArguments(farm),
+            Group = new() { NumGenerations = farm.Config.Grpo.NumGenerations }, Cost = constraint ?? new(),
+        }, farm.LoadSft(), farm.LoadSft(), Inputs(farm, prompts, reward), cost: cost);
 
     /// <summary>The training arguments every online method shares: equal steps and batch, a run directory and the run's seed.</summary>
     private static TrainingArguments OnlineTraining(FarmContext farm, string name, float learningRate, int steps) => new()

@@ -66,6 +66,14 @@ public class DetectorStreamTests(ITestOutputHelper output)
             double fnrStatic = At(3, DetectorStream.Static).Fnr, fnrSelf = At(3, DetectorStream.SelfTrained).Fnr, fnrTrue = At(3, DetectorStream.TrueLabelled).Fnr;
             Assert.True(fnrStatic >= 0.8 && fnrSelf <= fnrStatic - 0.4 && fnrTrue <= 0.1, $"week 4 FNR: static {fnrStatic}, self-trained {fnrSelf}, true labels {fnrTrue}");
             Assert.True(results[3].SelfLabelAccuracy >= 0.8, $"self-label accuracy {results[3].SelfLabelAccuracy}");
+
+            // Stopped after week 2's retraining and resumed, the replay gives every week's numbers as the whole run did.
+            using var stop = new CancellationTokenSource();
+            var resumedDir = Path.Combine(dir, "resumed");
+            Assert.ThrowsAny<OperationCanceledException>(() => new DetectorStream(settings, new TinyTask()).Run(detector, stream, resumedDir, r => { if (r.Period == 1) stop.Cancel(); }, stop.Token));
+            var resumed = new DetectorStream(settings, new TinyTask()).Run(detector, stream, resumedDir, resume: true);
+            static string Rows(IReadOnlyList<PeriodResult> rs) => string.Join("\n", rs.Select(r => System.Text.Json.JsonSerializer.Serialize(DetectorStream.Row(r))));
+            Assert.Equal(Rows(results), Rows(resumed));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
