@@ -13,10 +13,10 @@ internal static class FarmCommand
 {
     public static Command Create()
     {
-        var task = new Option<string>("--task") { Description = "reviews, arithmetic or instructions.", DefaultValueFactory = _ => "reviews" };
+        var task = new Option<string>("--task") { Description = string.Join(", ", FarmTasks.All.Select(t => t.Name)) + ".", DefaultValueFactory = _ => "reviews" };
         var quick = new Option<bool>("--quick") { Description = "Every stage and method with fewer steps (≤ 2 minutes)." };
         var seed = CommonOptions.Seed();
-        var seeds = new Option<string?>("--seeds") { Description = "Comma-separated seeds, one run each (e.g. 1,2,3); overrides --seed." };
+        var seeds = new Option<string?>("--seeds") { Description = "Seeds, one run each: a list, ranges or both (1,2,3 or 1-5 or 1-3,7); overrides --seed." };
         var output = new Option<string>("--out") { Description = "Output directory.", DefaultValueFactory = _ => "runs/farm" };
         var threads = CommonOptions.Threads();
         var cmd = new Command("farm", "Simulate RLHF end to end: pre-train, SFT, annotate pairs, reward models, nine methods, evaluation, report.")
@@ -26,10 +26,14 @@ internal static class FarmCommand
             CommonOptions.ApplyThreads(r.GetValue(threads));
             var farmTask = FarmTasks.Get(r.GetValue(task)!);
             var config = r.GetValue(quick) ? FarmConfig.Quick : FarmConfig.Default;
-            var runSeeds = r.GetValue(seeds) is { } list
-                ? list.Split(',', StringSplitOptions.TrimEntries).Select(s => ulong.TryParse(s, out var v) ? v : throw new ArgumentException($"--seeds: '{s}' is not a seed.")).ToArray()
-                : [r.GetValue(seed)];
+            var runSeeds = r.GetValue(seeds) is { } list ? ParseSeeds(list) : [r.GetValue(seed)];
+            // Development seeds are for tuning, the others for reporting: one summary never holds both.
+            if (runSeeds.Select(config.SplitOf).Distinct().Count() > 1)
+                throw new ArgumentException($"--seeds: {string.Join(",", runSeeds)} mixes development seeds ({string.Join(",", config.DevelopmentSeeds)}) with test seeds; run them apart.");
+            var runs = new List<(FarmResults, PerPromptValues)>();
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+            // A file or a CI log has no width: lines are not wrapped at 80 columns.
+            if (Console.IsErrorRedirected) console.Profile.Width = 4096;
             foreach (var s in runSeeds)
             {
                 string dir = runSeeds.Length == 1 ? r.GetValue(output)! : Path.Combine(r.GetValue(output)!, $"seed-{s}");
@@ -51,20 +55,65 @@ internal static class FarmCommand
                         results = new FarmPipeline(farmTask, config, s, dir, line => lines.Add($"{clock.Elapsed:mm\\:ss} {line}"), progress).Run();
                     });
                 foreach (var line in lines) console.MarkupLine($"  [grey]{Markup.Escape(line)}[/]");
-                console.Write(Table(results));
+                // Redirected, the table is Markdown, one line per method.
+                if (Console.IsErrorRedirected) Console.Error.Write(MarkdownTable(results));
+                else console.Write(Table(results));
                 console.MarkupLine($"finished in {clock.Elapsed:mm\\:ss}; report: {Markup.Escape(Path.Combine(Path.GetFullPath(dir), HtmlReport.FileName))}");
+                runs.Add((results, PerPromptValues.Read(dir)));
             }
+            if (runs.Count < 2) return;
+            var summary = FarmSummary.From(runs);
+            string path = summary.Write(r.GetValue(output)!);
+            Console.Error.WriteLine($"\n{summary.Split} seeds {string.Join(",", summary.Seeds)} (summary: {Path.GetFullPath(path)}):");
+            foreach (var finding in summary.Findings) Console.Error.WriteLine($"- {finding}");
         });
         return cmd;
     }
 
+    /// <summary>Seeds from "1,2,3", "1-5" or a mix ("1-3,7"), in the order given; a repeated seed or a bad part is an error naming it.</summary>
+    internal static ulong[] ParseSeeds(string text)
+    {
+        var seeds = new List<ulong>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            var bounds = part.Split('-', StringSplitOptions.TrimEntries);
+            if (bounds.Length is < 1 or > 2 || !bounds.All(b => ulong.TryParse(b, out _)))
+                throw new ArgumentException($"--seeds: '{part}' is neither a seed nor a range like 1-5.");
+            ulong first = ulong.Parse(bounds[0]), last = ulong.Parse(bounds[^1]);
+            if (last < first || last - first >= 10_000) throw new ArgumentException($"--seeds: '{part}' is not an ascending range of at most 10,000 seeds.");
+            for (ulong s = first; s <= last; s++)
+            {
+                if (seeds.Contains(s)) throw new ArgumentException($"--seeds: seed {s} is given twice.");
+                seeds.Add(s);
+            }
+        }
+        return [.. seeds];
+    }
+
+    // The table's columns and each method's cells, shared by the terminal and the Markdown form.
+    private static (string[] Header, List<string[]> Rows, string Caption) Cells(FarmResults results)
+    {
+        bool safety = results.Methods.Any(m => m.HarmfulRate is not null);
+        string[] header = ["method", "gold reward (95% CI)", "proxy reward", "KL to SFT", "win-rate vs SFT", "LC win-rate", .. safety ? new[] { "harmful", "over-refusal" } : [], "length", "s"];
+        var rows = results.Methods.Select(m => (string[])[m.Name, $"{m.GoldReward:F3} [{m.GoldRewardCi[0]:F3}, {m.GoldRewardCi[1]:F3}]", $"{m.ProxyReward:F3}",
+            m.KlBound is null ? $"{m.KlToSft:F2}" : $"≤ {m.KlToSft:F2}", $"{m.WinRateVsSft:F3}", $"{m.LcWinRateVsSft:F3}",
+            .. safety ? new[] { $"{m.HarmfulRate:F3}", $"{m.OverRefusalRate:F3}" } : [], $"{m.MeanLength:F1}", $"{m.Seconds:F0}"]).ToList();
+        return (header, rows, $"annotators: agreement with gold {results.Annotators.AgreementWithGold:P1}, inter-annotator {results.Annotators.InterAnnotator:P1}");
+    }
+
     private static Table Table(FarmResults results)
     {
-        var table = new Table().AddColumns("method", "gold reward (95% CI)", "proxy reward", "KL to SFT", "win-rate vs SFT", "LC win-rate", "length", "s");
-        foreach (var m in results.Methods)
-            table.AddRow(m.Name, $"{m.GoldReward:F3} [[{m.GoldRewardCi[0]:F3}, {m.GoldRewardCi[1]:F3}]]", $"{m.ProxyReward:F3}",
-                m.KlBound is null ? $"{m.KlToSft:F2}" : $"≤ {m.KlToSft:F2}", $"{m.WinRateVsSft:F3}", $"{m.LcWinRateVsSft:F3}", $"{m.MeanLength:F1}", $"{m.Seconds:F0}");
-        table.Caption($"annotators: agreement with gold {results.Annotators.AgreementWithGold:P1}, inter-annotator {results.Annotators.InterAnnotator:P1}");
-        return table;
+        var (header, rows, caption) = Cells(results);
+        var table = new Table().AddColumns(header);
+        foreach (var row in rows) table.AddRow([.. row.Select(Markup.Escape)]);
+        return table.Caption(caption);
+    }
+
+    /// <summary>The results table as Markdown, one line per method whatever its width.</summary>
+    internal static string MarkdownTable(FarmResults results)
+    {
+        var (header, rows, caption) = Cells(results);
+        static string Line(IEnumerable<string> cells) => "| " + string.Join(" | ", cells) + " |\n";
+        return Line(header) + Line(header.Select(_ => "---")) + string.Concat(rows.Select(Line)) + "\n" + caption + "\n";
     }
 }

@@ -30,8 +30,7 @@ public static class Bootstrap
         int resamples = DefaultResamples, double level = 0.95)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(resamples, 1);
-        if (level is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(level), level, "confidence level must be in (0, 1)");
+        Check(resamples, level);
         double estimate = statistic([.. Enumerable.Range(0, count)]);
         var rng = new Rng(seed);
         var replicates = new double[resamples];
@@ -41,12 +40,52 @@ public static class Bootstrap
             for (int i = 0; i < count; i++) sample[i] = rng.NextInt(count);
             replicates[r] = statistic(sample);
         }
+        return Percentile(estimate, replicates, level);
+    }
+
+    /// <summary>Linear interpolation between order statistics (NumPy's default quantile).</summary>
+    /// <summary>
+    /// The hierarchical bootstrap of a mean over seeds of per-prompt means: each resample draws the seeds with
+    /// replacement, then the prompts within each drawn seed, so the interval holds both the seed-to-seed and the
+    /// prompt-to-prompt variation. The estimate is the mean over seeds of each seed's mean.
+    /// </summary>
+    public static ConfidenceInterval Hierarchical(IReadOnlyList<IReadOnlyList<double>> perSeed, ulong seed, int resamples = DefaultResamples, double level = 0.95)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(perSeed.Count, 1);
+        if (perSeed.Any(s => s.Count == 0)) throw new ArgumentException("hierarchical bootstrap: every seed needs at least one value.", nameof(perSeed));
+        Check(resamples, level);
+        double estimate = perSeed.Average(s => s.Average());
+        var rng = new Rng(seed);
+        var replicates = new double[resamples];
+        for (int r = 0; r < resamples; r++)
+        {
+            double total = 0;
+            for (int k = 0; k < perSeed.Count; k++)
+            {
+                var values = perSeed[rng.NextInt(perSeed.Count)];
+                double sum = 0;
+                for (int i = 0; i < values.Count; i++) sum += values[rng.NextInt(values.Count)];
+                total += sum / values.Count;
+            }
+            replicates[r] = total / perSeed.Count;
+        }
+        return Percentile(estimate, replicates, level);
+    }
+
+    private static void Check(int resamples, double level)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(resamples, 1);
+        if (level is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(level), level, "confidence level must be in (0, 1)");
+    }
+
+    // The percentile interval of the replicates around the estimate.
+    private static ConfidenceInterval Percentile(double estimate, double[] replicates, double level)
+    {
         Array.Sort(replicates);
         double tail = (1 - level) / 2;
         return new ConfidenceInterval(estimate, Quantile(replicates, tail), Quantile(replicates, 1 - tail));
     }
 
-    /// <summary>Linear interpolation between order statistics (NumPy's default quantile).</summary>
     private static double Quantile(double[] sorted, double q)
     {
         double position = q * (sorted.Length - 1);

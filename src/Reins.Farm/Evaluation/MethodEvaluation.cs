@@ -103,12 +103,26 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
         return new Row(name, samples, texts, gold, proxyScores, kl, [.. samples.Select(s => (double)s.Tokens.Length)], seconds, bound);
     }
 
+    // Each row's evaluator-pool outcomes against SFT's response to the same prompt (1 win, ½ tie, 0 loss; none for SFT).
+    private Dictionary<string, double[]> Outcomes()
+    {
+        var sftRow = rows.Single(r => r.Name == MethodNames.Sft);
+        return rows.ToDictionary(r => r.Name, r => r.Name == MethodNames.Sft ? [] : WinRate.Judge(evaluators, PromptTexts, r.Responses, sftRow.Responses, farm.Seed + Seeds.WinRates));
+    }
+
+    /// <summary>Every row's per-prompt gold reward and win outcome, in prompt order, for multi-seed intervals.</summary>
+    public PerPromptValues PerPrompt()
+    {
+        var outcomes = Outcomes();
+        return new PerPromptValues(rows.ToDictionary(r => r.Name, r => new PromptValues(r.Gold, outcomes[r.Name])));
+    }
+
     /// <summary>Every row's measurements with intervals, and win-rates against SFT from the evaluator pool.</summary>
     public IReadOnlyList<MethodResult> Results()
     {
         ulong bootstrap = farm.Seed + Seeds.Bootstrap;
         var sftRow = rows.Single(r => r.Name == MethodNames.Sft);
-        var outcomes = rows.ToDictionary(r => r.Name, r => r.Name == MethodNames.Sft ? [] : WinRate.Judge(evaluators, PromptTexts, r.Responses, sftRow.Responses, farm.Seed + Seeds.WinRates));
+        var outcomes = Outcomes();
         var results = new List<MethodResult>();
         foreach (var row in rows)
         {

@@ -61,6 +61,13 @@ public sealed record FarmConfig
     public ProcessSupervisionSettings Process { get; init; } = new();
     /// <summary>The safety study on a safety task: safety labels, a cost model, constrained methods, safety tests, jailbreak drift.</summary>
     public SafetySettings Safety { get; init; } = new();
+    /// <summary>
+    /// Development seeds: the only ones tuning may read; every other seed is a test seed, the only kind reported. A run
+    /// records which it was (results.json's "split"), and a multi-seed summary refuses to mix them.
+    /// </summary>
+    public IReadOnlyList<ulong> DevelopmentSeeds { get; init; } = [101, 102, 103];
+    /// <summary>"dev" for a development seed, "test" for any other.</summary>
+    public string SplitOf(ulong seed) => DevelopmentSeeds.Contains(seed) ? "dev" : "test";
     /// <summary>What is added to the run's seed for each random stream, so the streams differ.</summary>
     public SeedOffsets Seeds { get; init; } = new();
 

@@ -69,9 +69,10 @@ public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, 
 
         var results = new FarmResults(task.Name, seed, config, AnnotatorResults.From(annotated.Agreement), evaluation.Results(), overoptimization)
         {
-            ProcessSupervision = process, Safety = safety,
+            ProcessSupervision = process, Safety = safety, Split = config.SplitOf(seed),
         };
         results.Write(dir);
+        evaluation.PerPrompt().Write(dir);
         var metricsDir = Path.Combine(dir, "metrics");
         Directory.CreateDirectory(metricsDir);
         foreach (var run in Directory.GetDirectories(Path.Combine(dir, "runs")))

@@ -26,6 +26,13 @@ public sealed record FarmResults(
     [JsonPropertyName("process_supervision"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ProcessSupervisionResults? ProcessSupervision { get; init; }
 
+    /// <summary>
+    /// "dev" for a development seed (<see cref="FarmConfig.DevelopmentSeeds"/>, which tuning may read), "test" for any
+    /// other; a multi-seed summary refuses to mix them.
+    /// </summary>
+    [JsonPropertyName("split"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Split { get; init; }
+
     /// <summary>The safety study, on a safety task; null on the others.</summary>
     [JsonPropertyName("safety"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public SafetyResults? Safety { get; init; }
@@ -55,4 +62,5 @@ public sealed record FarmResults(
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(FarmResults))]
+[JsonSerializable(typeof(FarmConfig))]
 internal sealed partial class FarmResultsJsonContext : JsonSerializerContext;

@@ -1,0 +1,76 @@
+using Reins.Farm.Evaluation;
+using Reins.Farm.Pipeline;
+using Reins.Farm.Report;
+using Reins.Tensors;
+
+namespace Reins.Farm.Tests;
+
+/// <summary>The multi-seed summary: its hierarchical bootstrap, the split it refuses to mix, and findings computed from the numbers.</summary>
+public sealed class FarmSummaryTests
+{
+    private static double[] Normal(int n, ulong seed, double mean, double sd = 1)
+    {
+        var rng = new Rng(seed);
+        return [.. Enumerable.Range(0, n).Select(_ => mean + sd * rng.NextNormal())];
+    }
+
+    [Fact]
+    public void TheHierarchicalIntervalHoldsTheSeedToSeedSpread()
+    {
+        // Seeds whose means differ by far more than their prompts' noise: resampling prompts alone would give a narrow
+        // interval around the pooled mean; resampling seeds too must give one as wide as the seeds' spread.
+        IReadOnlyList<double>[] seeds = [Normal(200, 1, 0.0, 0.1), Normal(200, 2, 1.0, 0.1), Normal(200, 3, 2.0, 0.1)];
+        var ci = Bootstrap.Hierarchical(seeds, seed: 5);
+        Assert.Equal(seeds.Average(s => s.Average()), ci.Estimate, 12);
+        Assert.True(ci.Low < 0.5 && ci.High > 1.5, $"[{ci.Low}, {ci.High}]");
+        var pooled = Bootstrap.Mean([.. seeds.SelectMany(s => s)], seed: 5);
+        Assert.True(pooled.High - pooled.Low < 0.2 * (ci.High - ci.Low), $"pooled [{pooled.Low}, {pooled.High}]");
+        // One seed: just the prompts' bootstrap width.
+        var one = Bootstrap.Hierarchical([seeds[1]], seed: 5);
+        Assert.InRange(one.High - one.Low, 0.01, 0.05);
+        Assert.Equal(ci, Bootstrap.Hierarchical(seeds, seed: 5));
+    }
+
+    private static (FarmResults, PerPromptValues) Run(ulong seed, string split, double gain, string task = "reviews")
+    {
+        MethodResult Row(string name, double gold, double proxy) => new(name, gold, [gold - 0.1, gold + 0.1], proxy, name == MethodNames.Sft ? 0 : 3, 0.5, 0.5, 10, 1);
+        var sft = Normal(100, seed, 1.0, 0.2);
+        var better = sft.Select(g => g + gain).ToArray();
+        var worse = sft.Select(g => g - 0.5).ToArray();
+        var results = new FarmResults(task, seed, FarmConfig.Quick, new AnnotatorResults(0.7, 0.6),
+            [Row(MethodNames.Sft, sft.Average(), 0), Row(MethodNames.Dpo, better.Average(), 0.5), Row(MethodNames.Ppo, worse.Average(), 3)], new OveroptimizationResults([], [], []))
+        { Split = split };
+        var values = new PerPromptValues(new Dictionary<string, PromptValues>
+        {
+            [MethodNames.Sft] = new(sft, []),
+            [MethodNames.Dpo] = new(better, [.. Enumerable.Range(0, 100).Select(i => i % 4 == 0 ? 0.0 : 1.0)]),
+            [MethodNames.Ppo] = new(worse, [.. Enumerable.Range(0, 100).Select(i => i % 4 == 0 ? 1.0 : 0.0)]),
+        });
+        return (results, values);
+    }
+
+    [Fact]
+    public void FindingsFollowFromTheIntervals()
+    {
+        var summary = FarmSummary.From([Run(1, "test", 0.3), Run(2, "test", 0.25), Run(3, "test", 0.35)]);
+        Assert.Equal([1UL, 2, 3], summary.Seeds);
+        var dpo = summary.Methods.Single(m => m.Name == MethodNames.Dpo);
+        Assert.True(dpo.GoldMinusSftCi![0] > 0 && dpo.WinRateCi![0] > 0.5);
+        Assert.Equal(3, dpo.PerSeedGold.Length);
+        Assert.Contains("beat SFT on gold beyond the 95% interval: dpo (+0.30 gold", summary.Findings[0]);
+        Assert.Contains("below SFT on gold beyond the interval: ppo (-0.50 gold", summary.Findings[1]);
+        Assert.Contains("evaluator pool beyond the interval: dpo (win-rate 0.750)", summary.Findings[3]);
+        Assert.Contains("Over-optimised (proxy reward above SFT's while gold fell below it beyond the interval): ppo", summary.Findings[4]);
+        // A gain the seeds disagree on is not a finding.
+        var mixed = FarmSummary.From([Run(1, "test", 0.4), Run(2, "test", -0.4)]);
+        Assert.Contains("Within the interval of SFT on gold: dpo", mixed.Findings[2]);
+    }
+
+    [Fact]
+    public void DevelopmentAndTestSeedsAreNeverSummarisedTogether()
+    {
+        Assert.Contains("mix development and test seeds", Assert.Throws<InvalidDataException>(() => FarmSummary.From([Run(1, "test", 0.3), Run(101, "dev", 0.3)])).Message);
+        Assert.Contains("another task", Assert.Throws<InvalidDataException>(() => FarmSummary.From([Run(1, "test", 0.3), Run(2, "test", 0.3, task: "arithmetic")])).Message);
+        Assert.Equal(("dev", "test"), (FarmConfig.Default.SplitOf(101), FarmConfig.Default.SplitOf(1)));
+    }
+}
