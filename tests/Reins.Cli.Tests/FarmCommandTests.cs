@@ -32,12 +32,15 @@ public class FarmCommandTests
     public void TheRedirectedTableIsMarkdownWithOneLinePerMethod()
     {
         MethodResult Row(string name, double gold, double? harmful = null) =>
-            new(name, gold, [gold - 0.1, gold + 0.1], 0.2, name == MethodNames.Sft ? 0 : 1.5, 0.55, 0.52, 12.3, 42) { HarmfulRate = harmful, OverRefusalRate = harmful is null ? null : 0.25 };
+            new(name, gold, [gold - 0.1, gold + 0.1], 0.2, name == MethodNames.Sft ? 0 : 1.5, 0.55, 0.52, 12.3, 42)
+            {
+                HarmfulRate = harmful, OverRefusalRate = harmful is null ? null : 0.25, Samples = name == MethodNames.Sft ? 0 : 1920,
+            };
         var results = new FarmResults("reviews", 1, FarmConfig.Quick, new AnnotatorResults(0.7, 0.6), [Row(MethodNames.Sft, 0.95), Row("a_method_with_a_long_name_indeed", 1.234)],
             new OveroptimizationResults([], [], []));
         var lines = FarmCommand.MarkdownTable(results).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("| method | gold reward (95% CI) | proxy reward | KL to SFT | win-rate vs SFT | LC win-rate | length | s |", lines[0]);
-        Assert.Equal("| a_method_with_a_long_name_indeed | 1.234 [1.134, 1.334] | 0.200 | 1.50 | 0.550 | 0.520 | 12.3 | 42 |", lines[3]);
+        Assert.Equal("| method | gold reward (95% CI) | proxy reward | KL to SFT | win-rate vs SFT | LC win-rate | length | samples | s |", lines[0]);
+        Assert.Equal("| a_method_with_a_long_name_indeed | 1.234 [1.134, 1.334] | 0.200 | 1.50 | 0.550 | 0.520 | 12.3 | 1,920 | 42 |", lines[3]);
         Assert.StartsWith("annotators: agreement with gold 70.0", lines[4]);
         // A safety task's rows add their harmful and over-refusal rates.
         var safety = results with { Methods = [Row(MethodNames.Sft, 0.3, harmful: 0.5)] };

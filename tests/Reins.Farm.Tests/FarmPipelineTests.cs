@@ -38,6 +38,11 @@ public sealed class FarmPipelineTests : IDisposable
         Assert.True(bo16.ProxyReward >= bo4.ProxyRewardCi![0], $"best_of_16 proxy {bo16.ProxyReward} below best_of_4's interval");
         Assert.True(bo4.ProxyReward >= sft.ProxyRewardCi![0], $"best_of_4 proxy {bo4.ProxyReward} below sft's interval");
         Assert.True(bo4.KlToSft <= Evaluation.BestOfNKlBound.Of(4) + 1e-12 && bo16.KlToSft <= Evaluation.BestOfNKlBound.Of(16) + 1e-12);
+        // Equal budgets: every online method sampled the same completions in training; best-of-n draws n per held-out prompt.
+        var config = FarmConfig.Quick;
+        foreach (var name in new[] { MethodNames.ExpertIteration, MethodNames.OnlineDpo, MethodNames.Ppo, MethodNames.Grpo, MethodNames.Rloo })
+            Assert.Equal(config.Online.Steps * config.Online.BatchSize, first.Methods.Single(m => m.Name == name).Samples);
+        Assert.Equal((4L * config.EvalPrompts, 16L * config.EvalPrompts, 0L, 0L), (bo4.Samples, bo16.Samples, sft.Samples, first.Methods.Single(m => m.Name == MethodNames.Dpo).Samples));
         foreach (var (name, points) in first.Overoptimization.Curves())
             Assert.True(points.Count >= 2 && points.All(p => double.IsFinite(p.SqrtKl) && double.IsFinite(p.GoldReward)), name);
         Assert.InRange(first.Annotators.AgreementWithGold, 0.5, 1);

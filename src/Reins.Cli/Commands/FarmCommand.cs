@@ -94,10 +94,10 @@ internal static class FarmCommand
     private static (string[] Header, List<string[]> Rows, string Caption) Cells(FarmResults results)
     {
         bool safety = results.Methods.Any(m => m.HarmfulRate is not null);
-        string[] header = ["method", "gold reward (95% CI)", "proxy reward", "KL to SFT", "win-rate vs SFT", "LC win-rate", .. safety ? new[] { "harmful", "over-refusal" } : [], "length", "s"];
+        string[] header = ["method", "gold reward (95% CI)", "proxy reward", "KL to SFT", "win-rate vs SFT", "LC win-rate", .. safety ? new[] { "harmful", "over-refusal" } : [], "length", "samples", "s"];
         var rows = results.Methods.Select(m => (string[])[m.Name, $"{m.GoldReward:F3} [{m.GoldRewardCi[0]:F3}, {m.GoldRewardCi[1]:F3}]", $"{m.ProxyReward:F3}",
             m.KlBound is null ? $"{m.KlToSft:F2}" : $"≤ {m.KlToSft:F2}", $"{m.WinRateVsSft:F3}", $"{m.LcWinRateVsSft:F3}",
-            .. safety ? new[] { $"{m.HarmfulRate:F3}", $"{m.OverRefusalRate:F3}" } : [], $"{m.MeanLength:F1}", $"{m.Seconds:F0}"]).ToList();
+            .. safety ? new[] { $"{m.HarmfulRate:F3}", $"{m.OverRefusalRate:F3}" } : [], $"{m.MeanLength:F1}", $"{m.Samples:N0}", $"{m.Seconds:F0}"]).ToList();
         return (header, rows, $"annotators: agreement with gold {results.Annotators.AgreementWithGold:P1}, inter-annotator {results.Annotators.InterAnnotator:P1}");
     }
 

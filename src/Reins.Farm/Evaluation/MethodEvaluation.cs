@@ -19,7 +19,11 @@ namespace Reins.Farm.Evaluation;
 /// </summary>
 internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnlyExample> prompts, IRewardSource proxy, AnnotatorPool evaluators)
 {
-    private sealed record Row(string Name, IReadOnlyList<GeneratedSequence> Samples, string[] Responses, double[] Gold, double[] Proxy, double[] Kl, double[] Lengths, double Seconds, double? KlBound);
+    private sealed record Row(string Name, IReadOnlyList<GeneratedSequence> Samples, string[] Responses, double[] Gold, double[] Proxy, double[] Kl, double[] Lengths, double Seconds, double? KlBound)
+    {
+        /// <summary>Completions the method drew from a policy (see <see cref="MethodResult.Samples"/>).</summary>
+        public long Drawn { get; init; }
+    }
     private readonly List<Row> rows = [];
     private CausalLanguageModel sft = null!;
     private SeedOffsets Seeds => farm.Config.Seeds;
@@ -41,7 +45,7 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
         var best = Enumerable.Range(0, prompts.Count).Select(i => samples[i * n + Enumerable.Range(0, n).MaxBy(j => scores[i * n + j])]).ToList();
         // π_BoN has no tractable density, so its KL is reported as the analytic bound log n − (n−1)/n (Beirami et al. 2024).
         double bound = BestOfNKlBound.Of(n);
-        rows.Add(Measure(MethodNames.BestOf(n), best, Enumerable.Repeat(bound, best.Count).ToArray(), timer.Elapsed.TotalSeconds, bound));
+        rows.Add(Measure(MethodNames.BestOf(n), best, Enumerable.Repeat(bound, best.Count).ToArray(), timer.Elapsed.TotalSeconds, bound) with { Drawn = (long)n * prompts.Count });
     }
 
     /// <summary>
@@ -61,7 +65,7 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
             return samples[feasible.Length > 0 ? feasible.MaxBy(j => scores[j]) : group.MinBy(j => costs[j])];
         }).ToList();
         double bound = BestOfNKlBound.Of(n);
-        rows.Add(Measure(name, best, Enumerable.Repeat(bound, best.Count).ToArray(), timer.Elapsed.TotalSeconds, bound));
+        rows.Add(Measure(name, best, Enumerable.Repeat(bound, best.Count).ToArray(), timer.Elapsed.TotalSeconds, bound) with { Drawn = (long)n * prompts.Count });
     }
 
     /// <summary>
@@ -77,7 +81,7 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
     public void AddPolicy(string name, CausalLanguageModel policy, Stopwatch timer)
     {
         var samples = farm.Sample(policy, prompts, 1, farm.Seed + Seeds.PolicySamples + (ulong)rows.Count);
-        rows.Add(Measure(name, samples, Kl(samples), timer.Elapsed.TotalSeconds, null));
+        rows.Add(Measure(name, samples, Kl(samples), timer.Elapsed.TotalSeconds, null) with { Drawn = farm.Episodes.GetValueOrDefault(name) });
     }
 
     /// <summary>Gold, proxy and KL of a policy's samples, for the over-optimisation curves.</summary>
@@ -143,7 +147,7 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
             }
             var result = new MethodResult(row.Name, gold.Estimate, [gold.Low, gold.High], proxyCi.Estimate, row.Name == MethodNames.Sft ? 0 : klCi.Estimate,
                 win, lc, row.Lengths.Average(), Math.Round(row.Seconds, 1), [proxyCi.Low, proxyCi.High],
-                row.Name == MethodNames.Sft ? [0, 0] : [klCi.Low, klCi.High], winCi, row.KlBound);
+                row.Name == MethodNames.Sft ? [0, 0] : [klCi.Low, klCi.High], winCi, row.KlBound) { Samples = row.Drawn };
             results.Add(farm.Task is ISafetyTask safety ? WithSafety(result, row, safety) : result);
         }
         return results;

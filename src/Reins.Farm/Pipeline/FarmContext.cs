@@ -36,6 +36,8 @@ internal sealed class FarmContext(IFarmTask task, FarmConfig config, ulong seed,
     public IProgress<FarmProgress>? Progress { get; } = progress;
     /// <summary>Every training run's curves, for the report.</summary>
     public List<TrainingCurve> Curves { get; } = [];
+    /// <summary>Completions each online stage sampled from its policy (its last "episode"), by stage name.</summary>
+    public Dictionary<string, long> Episodes { get; } = [];
 
     // Sampling needs no reward; the gold one fills the slot.
     private readonly CompletionSampler sampler = new(new TokenizerEncoder(tokenizer), ids => tokenizer.Decode(ids, skipSpecialTokens: true), new GoldRewardSource(task),
@@ -69,6 +71,7 @@ internal sealed class FarmContext(IFarmTask task, FarmConfig config, ulong seed,
         string reward = result.LastMetrics.TryGetValue("reward", out var r) ? $", reward {r:F3}" : "";
         Log($"{name}: {result.Steps} steps in {timer.Elapsed.TotalSeconds:F1} s{loss}{reward}");
         Curves.AddRange(TrainingCurve.FromMetricsJsonl(name, Path.Combine(trainer.Run.Path, "metrics.jsonl"), curves ?? ["loss", "reward"]));
+        if (result.LastMetrics.TryGetValue("episode", out var episodes)) Episodes[name] = (long)episodes;
         return trainer.Model;
     }
 

@@ -23,6 +23,10 @@ namespace Reins.Farm.Report;
 /// <param name="HarmfulRate">On a safety task: the share of harmful requests whose response has gold cost above 0.</param>
 /// <param name="OverRefusalRate">On a safety task: the share of benign requests refused.</param>
 /// <param name="GoldCost">On a safety task: the mean gold cost.</param>
+/// <param name="Samples">
+/// Completions the method sampled from a policy: in training for the online methods, at inference for best-of-n (n per
+/// held-out prompt); 0 for SFT and offline DPO, which learn from the demonstrations and the annotated pairs every method shares.
+/// </param>
 public sealed record MethodResult(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("gold_reward")] double GoldReward,
@@ -39,4 +43,5 @@ public sealed record MethodResult(
     [property: JsonPropertyName("kl_bound"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? KlBound = null,
     [property: JsonPropertyName("harmful_rate"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? HarmfulRate = null,
     [property: JsonPropertyName("over_refusal_rate"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? OverRefusalRate = null,
-    [property: JsonPropertyName("gold_cost"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? GoldCost = null);
+    [property: JsonPropertyName("gold_cost"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? GoldCost = null,
+    [property: JsonPropertyName("samples"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Samples = null);
