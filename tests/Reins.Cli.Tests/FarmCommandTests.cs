@@ -26,6 +26,9 @@ public class FarmCommandTests
         var error = Assert.Throws<ArgumentException>(() => root.Parse(["farm", "--quick", "--seeds", "3,101", "--out", Path.GetTempPath()])
             .Invoke(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }));
         Assert.Contains("mixes development seeds (101,102,103) with test seeds", error.Message);
+        var both = Assert.Throws<ArgumentException>(() => root.Parse(["farm", "--quick", "--config", "farm/configs/untuned.json", "--out", Path.GetTempPath()])
+            .Invoke(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+        Assert.Contains("--quick and --config", both.Message);
     }
 
     [Fact]

@@ -74,3 +74,39 @@ public sealed class FarmSummaryTests
         Assert.Equal(("dev", "test"), (FarmConfig.Default.SplitOf(101), FarmConfig.Default.SplitOf(1)));
     }
 }
+
+/// <summary>Farm config files: the committed untuned config is today's default, and a typo is refused, not defaulted.</summary>
+public sealed class FarmConfigFileTests
+{
+    private static string RepoFile(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, relative))) return Path.Combine(dir.FullName, relative);
+        throw new FileNotFoundException(relative);
+    }
+
+    [Fact]
+    public void TheUntunedConfigIsTheFrozenDefault()
+    {
+        Assert.Equal(FarmConfig.Default.ToJson(), FarmConfig.Load(RepoFile("farm/configs/untuned.json")).ToJson());
+        Assert.NotEqual(FarmConfig.Default.ToJson(), FarmConfig.Quick.ToJson());
+    }
+
+    [Fact]
+    public void APartialConfigKeepsDefaultsAndAnUnknownKeyIsRefused()
+    {
+        var dir = Directory.CreateTempSubdirectory("reins-farm-config-").FullName;
+        try
+        {
+            string partial = Path.Combine(dir, "partial.json"), typo = Path.Combine(dir, "typo.json");
+            File.WriteAllText(partial, """{"eval_prompts": 50, "online": {"steps": 200}}""");
+            var config = FarmConfig.Load(partial);
+            Assert.Equal((50, 200, FarmConfig.Default.Online.BatchSize, FarmConfig.Default.Vocab), (config.EvalPrompts, config.Online.Steps, config.Online.BatchSize, config.Vocab));
+            File.WriteAllText(typo, """{"eval_promts": 50}""");
+            var error = Assert.Throws<InvalidDataException>(() => FarmConfig.Load(typo));
+            Assert.Contains("typo.json", error.Message);
+            Assert.Contains("eval_promts", error.Message);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}

@@ -18,14 +18,16 @@ internal static class FarmCommand
         var seed = CommonOptions.Seed();
         var seeds = new Option<string?>("--seeds") { Description = "Seeds, one run each: a list, ranges or both (1,2,3 or 1-5 or 1-3,7); overrides --seed." };
         var output = new Option<string>("--out") { Description = "Output directory.", DefaultValueFactory = _ => "runs/farm" };
+        var configFile = new Option<string?>("--config") { Description = "A farm config file (results.json's \"config\" keys; keys left out keep their defaults), e.g. farm/configs/untuned.json." };
         var threads = CommonOptions.Threads();
         var cmd = new Command("farm", "Simulate RLHF end to end: pre-train, SFT, annotate pairs, reward models, nine methods, evaluation, report.")
-            { task, quick, seed, seeds, output, threads };
+            { task, quick, seed, seeds, output, configFile, threads };
         cmd.SetAction(r =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
             var farmTask = FarmTasks.Get(r.GetValue(task)!);
-            var config = r.GetValue(quick) ? FarmConfig.Quick : FarmConfig.Default;
+            if (r.GetValue(quick) && r.GetValue(configFile) is not null) throw new ArgumentException("--quick and --config: give one; --quick is a config of its own.");
+            var config = r.GetValue(configFile) is { } file ? FarmConfig.Load(file) : r.GetValue(quick) ? FarmConfig.Quick : FarmConfig.Default;
             var runSeeds = r.GetValue(seeds) is { } list ? ParseSeeds(list) : [r.GetValue(seed)];
             // Development seeds are for tuning, the others for reporting: one summary never holds both.
             if (runSeeds.Select(config.SplitOf).Distinct().Count() > 1)

@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Reins.Feedback.Annotators;
 
 namespace Reins.Farm.Pipeline;
@@ -73,6 +76,33 @@ public sealed record FarmConfig
 
     /// <summary>The configuration `reins farm` runs by default (≤ 10 minutes on 2 vCPUs).</summary>
     public static FarmConfig Default { get; } = new();
+
+    /// <summary>The config as JSON, with results.json's snake_case keys.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, FarmConfigJsonContext.Default.FarmConfig);
+
+    /// <summary>
+    /// A config file (results.json's "config" object, or any part of it: what is left out keeps its default); a key
+    /// the config does not have is an error naming the file, so a typo never silently falls back to a default.
+    /// </summary>
+    public static FarmConfig Load(string path)
+    {
+        try
+        {
+            // The file's keys laid over the default's: a record's init-only members left out would otherwise read as 0.
+            var merged = JsonNode.Parse(Default.ToJson())!.AsObject();
+            Overlay(merged, JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new JsonException("expected a JSON object"));
+            return JsonSerializer.Deserialize(merged.ToJsonString(), FarmConfigJsonContext.Default.FarmConfig) ?? throw new JsonException("the file holds null");
+        }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not a farm config: {e.Message}"); }
+    }
+
+    // Objects merge key by key; anything else replaces what was there.
+    private static void Overlay(JsonObject target, JsonObject source)
+    {
+        foreach (var (key, value) in source)
+            if (value is JsonObject inner && target[key] is JsonObject existing) Overlay(existing, inner);
+            else target[key] = value?.DeepClone();
+    }
 
     /// <summary>Every stage and method with fewer steps and prompts (≤ 2 minutes; what the tests run).</summary>
     public static FarmConfig Quick { get; } = new()
@@ -235,3 +265,7 @@ public sealed record SeedOffsets(ulong Annotators = 1, ulong Evaluators = 2, ulo
 public sealed record SafetySettings(int SafetyPrompts = 1000, double LabelFlipProbability = 0.1, int CostModelSteps = 200, float CostModelLearningRate = 1e-3f,
     float? Threshold = null, float CostWeight = 1f, float LambdaLr = 0.1f, int BestOfN = 16, double Delta = 0.05,
     int DriftPeriods = 6, int DriftPromptsPerPeriod = 90, int DetectorSteps = 150, double DetectorFpr = 0.001);
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(FarmConfig))]
+internal sealed partial class FarmConfigJsonContext : JsonSerializerContext;
