@@ -67,6 +67,20 @@ public sealed class FarmSummaryTests
     }
 
     [Fact]
+    public void TheSummaryPageShowsTheFindingsAndEverySeed()
+    {
+        var summary = FarmSummary.From([Run(1, "test", 0.3), Run(2, "test", 0.25)]);
+        string html = HtmlReport.RenderSummary(summary);
+        var doc = System.Xml.Linq.XDocument.Parse(html["<!DOCTYPE html>".Length..]);
+        System.Xml.Linq.XNamespace svg = "http://www.w3.org/2000/svg";
+        Assert.Equal(2, doc.Descendants(svg + "svg").Count());
+        var items = doc.Descendants("li").Select(li => li.Value).ToArray();
+        Assert.Equal(summary.Findings, items);
+        Assert.Contains("seed 1", html);
+        Assert.Contains("seed 2", html);
+    }
+
+    [Fact]
     public void DevelopmentAndTestSeedsAreNeverSummarisedTogether()
     {
         Assert.Contains("mix development and test seeds", Assert.Throws<InvalidDataException>(() => FarmSummary.From([Run(1, "test", 0.3), Run(101, "dev", 0.3)])).Message);

@@ -66,7 +66,8 @@ internal static class FarmCommand
             if (runs.Count < 2) return;
             var summary = FarmSummary.From(runs);
             string path = summary.Write(r.GetValue(output)!);
-            Console.Error.WriteLine($"\n{summary.Split} seeds {string.Join(",", summary.Seeds)} (summary: {Path.GetFullPath(path)}):");
+            File.WriteAllText(Path.Combine(r.GetValue(output)!, HtmlReport.SummaryFileName), HtmlReport.RenderSummary(summary));
+            Console.Error.WriteLine($"\n{summary.Split} seeds {string.Join(",", summary.Seeds)} (summary: {Path.GetFullPath(path)}, {HtmlReport.SummaryFileName} beside it):");
             foreach (var finding in summary.Findings) Console.Error.WriteLine($"- {finding}");
         });
         return cmd;

@@ -62,6 +62,40 @@ public static class HtmlReport
         return sb.ToString();
     }
 
+    /// <summary>The file name of a multi-seed run's page, beside its summary.json.</summary>
+    public const string SummaryFileName = "summary.html";
+
+    /// <summary>
+    /// A multi-seed run's page: what the run shows (the summary's computed findings), each method's gold reward and
+    /// win-rate per seed beside the mean over seeds with its hierarchical interval, and the table of the same numbers.
+    /// </summary>
+    public static string RenderSummary(FarmSummary summary)
+    {
+        var sb = new StringBuilder();
+        string heading = $"Reins farm: {summary.Task}, {summary.Split} seeds {string.Join(", ", summary.Seeds)}";
+        sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>")
+          .Append($"<title>{Html.Escape(heading)}</title><style>{Style}</style></head><body>")
+          .Append($"<h1>{Html.Escape(heading)}</h1><h2>What this run shows</h2><ul>");
+        foreach (var finding in summary.Findings) sb.Append($"<li>{Html.Escape(finding)}</li>");
+        sb.Append("</ul><p>Computed from the intervals below: means over seeds, 95% intervals from a hierarchical bootstrap (seeds, then prompts within each seed).</p>");
+        var names = summary.Methods.Select(m => m.Name).ToList();
+        var gold = new BarChart("Gold reward: each seed, and the mean over seeds with its interval", "gold reward", names)
+            .Add("mean", [.. summary.Methods.Select(m => m.Gold)], Svg.Colour(0), [.. summary.Methods.Select(m => m.GoldCi)]);
+        var win = new BarChart("Win-rate against SFT: each seed's method rows and the mean over seeds", "win-rate", names)
+            .Add("mean", [.. summary.Methods.Select(m => m.WinRate)], Svg.Colour(0), [.. summary.Methods.Select(m => m.WinRateCi)]).Reference(0.5, "SFT");
+        for (int s = 0; s < summary.Seeds.Count; s++)
+            gold.Add($"seed {summary.Seeds[s]}", [.. summary.Methods.Select(m => m.PerSeedGold[s])], Svg.Colour(s + 1));
+        sb.Append(gold.Render()).Append(win.Render());
+        sb.Append("<table><tr><th>method</th><th>gold reward</th><th>95% CI</th><th>gold − SFT, 95% CI</th><th>win-rate vs SFT</th><th>95% CI</th>")
+          .Append("<th>proxy reward</th><th>KL to SFT</th><th>gold per seed</th></tr>");
+        foreach (var m in summary.Methods)
+            sb.Append($"<tr><td>{Html.Escape(m.Name)}</td><td class=\"num\">{F(m.Gold)}</td><td class=\"num\">{Interval(m.GoldCi)}</td>")
+              .Append($"<td class=\"num\">{Interval(m.GoldMinusSftCi)}</td><td class=\"num\">{F(m.WinRate)}</td><td class=\"num\">{Interval(m.WinRateCi)}</td>")
+              .Append($"<td class=\"num\">{F(m.ProxyReward)}</td><td class=\"num\">{F(m.KlToSft)}</td><td class=\"num\">{string.Join(" / ", m.PerSeedGold.Select(F))}</td></tr>");
+        sb.Append("</table></body></html>\n");
+        return sb.ToString();
+    }
+
     /// <summary>Writes <see cref="FileName"/> into <paramref name="directory"/> and returns its path.</summary>
     public static string Write(string directory, FarmResults results, IReadOnlyList<TrainingCurve> curves, IReadOnlyList<ExampleResponse> examples, string? taskDescription = null)
     {
