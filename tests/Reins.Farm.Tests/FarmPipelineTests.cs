@@ -48,6 +48,11 @@ public sealed class FarmPipelineTests : IDisposable
         Assert.InRange(first.Annotators.AgreementWithGold, 0.5, 1);
         Assert.True(File.Exists(Path.Combine(dir, "a", HtmlReport.FileName)));
         Assert.True(File.Exists(Path.Combine(dir, "a", "metrics", "ppo.jsonl")));
+        // per_prompt.json holds the very outcomes and gold rewards results.json was computed from.
+        var perPrompt = PerPromptValues.Read(Path.Combine(dir, "a"));
+        foreach (var m in first.Methods.Where(m => m.Name != MethodNames.Sft))
+            Assert.Equal(m.WinRateVsSft, Evaluation.WinRate.Of(perPrompt.Methods[m.Name].Win), 12);
+        Assert.All(first.Methods, m => Assert.Equal(m.GoldReward, perPrompt.Methods[m.Name].Gold.Average(), 12));
 
         var second = new FarmPipeline(FarmTasks.Get("reviews"), FarmConfig.Quick, 7, Path.Combine(dir, "b"), _ => { }).Run();
         static string WithoutTimes(FarmResults r) => (r with { Methods = [.. r.Methods.Select(m => m with { Seconds = 0 })] }).ToJson();

@@ -25,6 +25,7 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
         public long Drawn { get; init; }
     }
     private readonly List<Row> rows = [];
+    private readonly Dictionary<string, double[]> judged = [];
     private CausalLanguageModel sft = null!;
     private SeedOffsets Seeds => farm.Config.Seeds;
     private IReadOnlyList<string> PromptTexts => [.. prompts.Select(p => p.Prompt.Text!)];
@@ -107,11 +108,15 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
         return new Row(name, samples, texts, gold, proxyScores, kl, [.. samples.Select(s => (double)s.Tokens.Length)], seconds, bound);
     }
 
-    // Each row's evaluator-pool outcomes against SFT's response to the same prompt (1 win, ½ tie, 0 loss; none for SFT).
+    // Each row's evaluator-pool outcomes against SFT's response to the same prompt (1 win, ½ tie, 0 loss; none for SFT),
+    // judged once: the pool draws its members and their noise from its own generator, so judging again would give
+    // other outcomes than the ones the win-rates were computed from.
     private Dictionary<string, double[]> Outcomes()
     {
         var sftRow = rows.Single(r => r.Name == MethodNames.Sft);
-        return rows.ToDictionary(r => r.Name, r => r.Name == MethodNames.Sft ? [] : WinRate.Judge(evaluators, PromptTexts, r.Responses, sftRow.Responses, farm.Seed + Seeds.WinRates));
+        foreach (var r in rows.Where(r => !judged.ContainsKey(r.Name)))
+            judged[r.Name] = r.Name == MethodNames.Sft ? [] : WinRate.Judge(evaluators, PromptTexts, r.Responses, sftRow.Responses, farm.Seed + Seeds.WinRates);
+        return rows.ToDictionary(r => r.Name, r => judged[r.Name]);
     }
 
     /// <summary>Every row's per-prompt gold reward and win outcome, in prompt order, for multi-seed intervals.</summary>
