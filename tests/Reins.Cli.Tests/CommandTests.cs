@@ -286,6 +286,12 @@ public sealed class CommandTests : IDisposable
         var fresh = Path.Combine(dir, "fresh.jsonl");
         File.WriteAllLines(fresh, Enumerable.Range(0, 4).Select(i => $"{{\"prompt\":\"fresh {i}\"}}"));
         Assert.Equal(0, Run(Test(safePpo, fresh)).Code);
+        // A run whose recorded data has no prompts (SFT text) has none to overlap with: the test goes on.
+        var text = Path.Combine(dir, "text.jsonl");
+        File.WriteAllLines(text, ["""{"text": "held 0 and more"}""", """{"text": "other words"}"""]);
+        var sftRun = Path.Combine(dir, "sft-run");
+        Assert.Equal(0, Run("sft", "--model", path, "--train", text, "--max-steps", "1", "--out", sftRun, "--threads", "1").Code);
+        Assert.Equal(0, Run(Test(sftRun, heldOut)).Code);
 
         // Fixed shaping: the policy learns from reward − w·cost (objective/scores), with no cost critic.
         var shaped = Path.Combine(dir, "shaped-ppo");

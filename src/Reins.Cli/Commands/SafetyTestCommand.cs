@@ -49,11 +49,14 @@ internal static class SafetyTestCommand
                     if (!File.Exists(recorded))
                         throw new FileNotFoundException($"{recorded}: recorded in {r.GetValue(model)}'s {TrainingData.FileName} as training data, but missing; pass --train-prompts FILE to check against it where it is now.");
                     // A recorded file without prompts (SFT text) has none to overlap with; say so rather than pass quietly.
-                    try { RequireDisjoint(heldOut, TrainingPrompts(recorded), r.GetValue(prompts)!, recorded); }
-                    catch (InvalidDataException e) when (!e.Message.Contains("never trained on", StringComparison.Ordinal))
+                    IReadOnlyList<PromptOnlyExample> trained;
+                    try { trained = TrainingPrompts(recorded); }
+                    catch (DatasetException e)
                     {
                         Console.Error.WriteLine($"safety-test: {recorded} (recorded training data) holds no prompts to check the held-out file against: {e.Message}");
+                        continue;
                     }
+                    RequireDisjoint(heldOut, trained, r.GetValue(prompts)!, recorded);
                 }
             string costDir = r.GetValue(costModel)!;
             var source = RewardModelSource.Cost(costDir);
