@@ -144,8 +144,8 @@ public sealed class DetectorStream(DetectorStreamSettings settings, ITextEncoder
             throw new ArgumentException($"detector: a …ForSequenceClassification model with one output is needed, not {detector.Config.Architecture}.");
         var periods = stream.OrderBy(p => p.Time).GroupBy(p => PeriodStart(p.Time, settings.Period)).ToArray();
         var detectors = new Dictionary<string, CausalLanguageModel> { [Static] = detector };
-        if (settings.SelfTrain) detectors[SelfTrained] = Copy(detector);
-        if (settings.TrueLabels) detectors[TrueLabelled] = Copy(detector);
+        if (settings.SelfTrain) detectors[SelfTrained] = detector.Clone();
+        if (settings.TrueLabels) detectors[TrueLabelled] = detector.Clone();
         var labels = detectors.Keys.ToDictionary(k => k, _ => new List<SafetyLabelExample>());
         var calibration = new List<StreamPrompt>();
         var results = new List<PeriodResult>();
@@ -259,12 +259,6 @@ public sealed class DetectorStream(DetectorStreamSettings settings, ITextEncoder
         model.CopyParametersFrom(trainer.Model);
     }
 
-    private static CausalLanguageModel Copy(CausalLanguageModel model)
-    {
-        var copy = CausalLanguageModel.Create(model.Config, 0);
-        copy.CopyParametersFrom(model);
-        return copy;
-    }
 
     /// <summary>A period result as one JSON line's values.</summary>
     public static Dictionary<string, object?> Row(PeriodResult r)

@@ -255,8 +255,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
 
     private static CausalLanguageModel FrozenCopy(CausalLanguageModel model)
     {
-        var copy = CausalLanguageModel.Create(model.Config, seed: 0);
-        copy.CopyParametersFrom(model);
+        var copy = model.Clone();
         copy.SetTrainable(false);
         return copy;
     }

@@ -89,12 +89,4 @@ internal sealed class FarmContext(IFarmTask task, FarmConfig config, ulong seed,
         var scorer = new CompletionSampler(Encoder, Decode, reward, MaxPromptLength);
         return scorer.Score(scorer.Tokenize(prompts), samples, missingEosPenalty: null).Scores;
     }
-
-    /// <summary>A copy of <paramref name="network"/> with its own weights.</summary>
-    public static CausalLanguageModel Clone(CausalLanguageModel network)
-    {
-        var copy = CausalLanguageModel.Create(network.Config, 0);
-        copy.CopyParametersFrom(network);
-        return copy;
-    }
 }

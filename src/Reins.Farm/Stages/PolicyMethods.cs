@@ -96,7 +96,7 @@ internal static class PolicyMethods
         {
             Training = OnlineTraining(farm, name, farm.Config.Ppo.LearningRate, steps), Online = OnlineArguments(farm),
             KlCoef = klCoef, CriticLearningRate = farm.Config.Ppo.CriticLearningRate, Cost = constraint ?? new(),
-        }, farm.LoadSft(), farm.LoadSft(), FarmContext.Clone(critic.Network), Inputs(farm, prompts, reward),
+        }, farm.LoadSft(), farm.LoadSft(), critic.Network.Clone(), Inputs(farm, prompts, reward),
             cost, costCritic);
 
     /// <summary>GRPO from a fresh copy of the SFT policy on <paramref name="reward"/>; with <paramref name="cost"/>, safe GRPO under <paramref name="constraint"/>.</summary>

@@ -95,7 +95,7 @@ internal static class ProcessSupervisionStudy
             MaxLength = farm.Config.Context, StepSeparator = Separator, TrainOnLastStepOnly = lastStepOnly,
         };
         var examples = traces.Select((t, i) => new StepwiseExample(t.Record.Prompt.Text!, t.Steps, labels[i])).ToArray();
-        var model = farm.Train(name, new PrmTrainer(config, FarmContext.Clone(rewardBase), farm.Encoder, examples, null, farm.Tokenizer.Save), curves: ["loss", "accuracy"]);
+        var model = farm.Train(name, new PrmTrainer(config, rewardBase.Clone(), farm.Encoder, examples, null, farm.Tokenizer.Save), curves: ["loss", "accuracy"]);
         return new ProcessRewardModel(model, farm.Encoder, Separator);
     }
 
@@ -184,7 +184,7 @@ internal static class ProcessSupervisionStudy
             },
             MaxLength = farm.Config.Context,
         };
-        var model = farm.Train("critic", new SftTrainer(config, FarmContext.Clone(sft), farm.Encoder, examples, null, farm.Tokenizer.Save), curves: ["loss"]);
+        var model = farm.Train("critic", new SftTrainer(config, sft.Clone(), farm.Encoder, examples, null, farm.Tokenizer.Save), curves: ["loss"]);
         return new GenerativeCritic(model, farm.Encoder, farm.Decode, CriticPrompt, new SamplingOptions { MaxNewTokens = 4, Temperature = 0 });
     }
 

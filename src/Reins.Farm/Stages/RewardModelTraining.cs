@@ -29,7 +29,7 @@ internal static class RewardModelTraining
                 },
                 MaxLength = farm.Config.Context,
             };
-            farm.Train(name, new RewardTrainer(config, FarmContext.Clone(rewardBase), farm.Encoder, preferences, null, farm.Tokenizer.Save));
+            farm.Train(name, new RewardTrainer(config, rewardBase.Clone(), farm.Encoder, preferences, null, farm.Tokenizer.Save));
             return RewardModel.Load(farm.RunDir(name));
         })];
     }

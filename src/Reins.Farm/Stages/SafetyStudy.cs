@@ -71,7 +71,7 @@ internal static class SafetyStudy
             },
             MaxLength = farm.Config.Context,
         };
-        return farm.Train(name, new CostModelTrainer(config, FarmContext.Clone(rewardBase), farm.Encoder, examples, null, farm.Tokenizer.Save), curves: ["loss", "safety_accuracy"]);
+        return farm.Train(name, new CostModelTrainer(config, rewardBase.Clone(), farm.Encoder, examples, null, farm.Tokenizer.Save), curves: ["loss", "safety_accuracy"]);
     }
 
     private static void Add(FarmContext farm, MethodEvaluation evaluation, string name, Func<Alignment.Training.ITrainer> trainer)

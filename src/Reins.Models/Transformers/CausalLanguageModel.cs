@@ -26,6 +26,14 @@ public abstract class CausalLanguageModel : Module
         _ => throw new ArgumentOutOfRangeException(nameof(config), config.Family, "unknown model family"),
     };
 
+    /// <summary>A copy of this model with weights of its own (a frozen reference, a detector to retrain, a fresh start).</summary>
+    public CausalLanguageModel Clone()
+    {
+        var copy = Create(Config, 0);
+        copy.CopyParametersFrom(this);
+        return copy;
+    }
+
     /// <summary>
     /// The LM head [vocab, hidden] (tied to <paramref name="embedding"/> unless tie_word_embeddings is off) of a language
     /// model, the score head [num_labels, hidden] of a …ForSequenceClassification one, or the classifier [num_labels,

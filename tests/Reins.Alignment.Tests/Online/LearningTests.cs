@@ -35,13 +35,6 @@ public class LearningTests(ITestOutputHelper output)
         if (klLogged) Assert.All(rows, r => Assert.True(double.IsFinite(r["objective/kl"]!.GetValue<double>()), $"{name}: objective/kl {r["objective/kl"]} at step {r["step"]}"));
     }
 
-    internal static CausalLanguageModel Copy(CausalLanguageModel model)
-    {
-        var copy = CausalLanguageModel.Create(model.Config, 0);
-        copy.CopyParametersFrom(model);
-        return copy;
-    }
-
     [Fact]
     public void Grpo() => Learns("grpo", (dir, policy) => new GrpoTrainer(new GrpoConfig
     {
@@ -49,7 +42,7 @@ public class LearningTests(ITestOutputHelper output)
         Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
         Group = new() { NumGenerations = 4 },
         Beta = 0.01f,
-    }, policy, Copy(policy), TinyTask.Inputs(TinyTask.Reward())));
+    }, policy, policy.Clone(), TinyTask.Inputs(TinyTask.Reward())));
 
     [Fact]
     public void Rloo() => Learns("rloo", (dir, policy) => new RlooTrainer(new RlooConfig
@@ -60,7 +53,7 @@ public class LearningTests(ITestOutputHelper output)
         Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
         Group = new() { NumGenerations = 8 },
         Beta = 0.01f,
-    }, policy, Copy(policy), TinyTask.Inputs(TinyTask.Reward())));
+    }, policy, policy.Clone(), TinyTask.Inputs(TinyTask.Reward())));
 
     [Fact]
     public void Ppo() => Learns("ppo", (dir, policy) => new PpoTrainer(new PpoConfig
@@ -70,7 +63,7 @@ public class LearningTests(ITestOutputHelper output)
         Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength }, NumMiniBatches = 2 },
         NumPpoEpochs = 2,
         KlCoef = 0.01f,
-    }, policy, Copy(policy), PpoTrainer.CriticFromPolicy(policy, seed: 2), TinyTask.Inputs(TinyTask.Reward(), TinyTask.Prompts("abcdefabcdef"))));
+    }, policy, policy.Clone(), PpoTrainer.CriticFromPolicy(policy, seed: 2), TinyTask.Inputs(TinyTask.Reward(), TinyTask.Prompts("abcdefabcdef"))));
 
     [Theory]
     [InlineData(ReinforceEstimator.Reinforce)]
@@ -82,7 +75,7 @@ public class LearningTests(ITestOutputHelper output)
         Group = new() { NumGenerations = 4 },
         KlCoef = 0.01f,
         AdvantageEstimator = estimator,
-    }, policy, Copy(policy), TinyTask.Inputs(TinyTask.Reward())));
+    }, policy, policy.Clone(), TinyTask.Inputs(TinyTask.Reward())));
 
     [Fact]
     public void ExpertIteration() => Learns("expert iteration", (dir, policy) => new ExpertIterationTrainer(new ExpertIterationConfig

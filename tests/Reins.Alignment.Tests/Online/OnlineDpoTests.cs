@@ -22,7 +22,7 @@ public class OnlineDpoTests(ITestOutputHelper output)
     private static OnlineDpoTrainer Trainer(OnlineDpoConfig config, IRewardSource reward, IPairwiseJudge? judge = null)
     {
         var policy = TinyTask.Model();
-        return new OnlineDpoTrainer(config, policy, LearningTests.Copy(policy), TinyTask.Inputs(reward, TinyTask.Prompts(Letters)), judge);
+        return new OnlineDpoTrainer(config, policy, policy.Clone(), TinyTask.Inputs(reward, TinyTask.Prompts(Letters)), judge);
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public class OnlineDpoTests(ITestOutputHelper output)
             Online = six.Online with { NumMiniBatches = 2, Sampling = six.Online.Sampling with { Temperature = 0.8f } },
         };
         var reference = TinyTask.Model();
-        OnlineDpoTrainer Fresh() => new(config, LearningTests.Copy(reference), reference, TinyTask.Inputs(TinyTask.Reward(), TinyTask.Prompts(Letters)));
+        OnlineDpoTrainer Fresh() => new(config, reference.Clone(), reference, TinyTask.Inputs(TinyTask.Reward(), TinyTask.Prompts(Letters)));
         Fresh().Train();
         string full = File.ReadAllText(Path.Combine(dir, "metrics.jsonl"));
         Assert.Equal(6, Fresh().Train(resume: true).Steps);

@@ -43,7 +43,7 @@ public class OnlineRunTests(ITestOutputHelper output)
     {
         using var scratch = new Scratch();
         var reference = TinyTask.Model();
-        var policy = LearningTests.Copy(reference);
+        var policy = reference.Clone();
         var rng = new Rng(9);
         foreach (var w in policy.Parameters.Where(w => w.Rank == 2))
             foreach (ref float x in w.Span) x += 0.15f * rng.NextNormal();
@@ -63,7 +63,7 @@ public class OnlineRunTests(ITestOutputHelper output)
     {
         using var scratch = new Scratch();
         var reference = TinyTask.Model();
-        var policy = LearningTests.Copy(reference);
+        var policy = reference.Clone();
         var trainer = Ppo(Config(scratch.Dir("run"), 2) with { ValueWarmupSteps = 2 }, policy, reference, TinyTask.Reward());
         var criticBefore = trainer.Critic.Parameters.Select(p => p.ToArray()).ToArray();
         trainer.Train();
@@ -105,7 +105,7 @@ public class OnlineRunTests(ITestOutputHelper output)
             PolicyGradient = new() { AdapKlCtrl = true, Target = 0.5f, Horizon = 100 },
         };
         var reference = TinyTask.Model();
-        Ppo(config, LearningTests.Copy(reference), reference, TinyTask.Reward()).Train();
+        Ppo(config, reference.Clone(), reference, TinyTask.Reward()).Train();
         string full = File.ReadAllText(Path.Combine(dir, "metrics.jsonl"));
         var rows = Scratch.Metrics(dir);
         Assert.NotEqual(rows[0]["objective/kl_coef"]!.GetValue<double>(), rows[^1]["objective/kl_coef"]!.GetValue<double>());
@@ -118,7 +118,7 @@ public class OnlineRunTests(ITestOutputHelper output)
         Assert.Equal(1, critic.Config.NumLabels);
 
         // A fresh trainer (weights as at the start) resumed from checkpoint-3 re-logs steps 4–6 identically.
-        var resumed = Ppo(config, LearningTests.Copy(reference), reference, TinyTask.Reward());
+        var resumed = Ppo(config, reference.Clone(), reference, TinyTask.Reward());
         Assert.Equal(6, resumed.Train(resume: true).Steps);
         Assert.Equal(full, File.ReadAllText(Path.Combine(dir, "metrics.jsonl")));
     }
@@ -137,7 +137,7 @@ public class OnlineRunTests(ITestOutputHelper output)
                 Group = new() { NumGenerations = 4, NumIterations = 2 },
                 Beta = 0.05f,
             };
-            new GrpoTrainer(config, policy, LearningTests.Copy(policy), TinyTask.Inputs(TinyTask.Reward())).Train();
+            new GrpoTrainer(config, policy, policy.Clone(), TinyTask.Inputs(TinyTask.Reward())).Train();
             return File.ReadAllText(Path.Combine(scratch.Dir(name), "metrics.jsonl"));
         }
         Assert.Equal(Run("a"), Run("b"));
@@ -199,11 +199,11 @@ public class OnlineRunTests(ITestOutputHelper output)
             Beta = 0.05f,
         };
         var reference = TinyTask.Model();
-        new GrpoTrainer(Config("straight"), LearningTests.Copy(reference), reference, TinyTask.Inputs(TinyTask.Reward())).Train();
+        new GrpoTrainer(Config("straight"), reference.Clone(), reference, TinyTask.Inputs(TinyTask.Reward())).Train();
 
         // The fourth reward call blocks; the stop comes while it waits.
         using var stop = new CancellationTokenSource();
-        var stalled = new GrpoTrainer(Config("stopped"), LearningTests.Copy(reference), reference, TinyTask.Inputs(new StallingReward(blockAt: 4)));
+        var stalled = new GrpoTrainer(Config("stopped"), reference.Clone(), reference, TinyTask.Inputs(new StallingReward(blockAt: 4)));
         var running = Task.Run(() => stalled.Train(cancellation: stop.Token));
         await Task.Delay(2000);
         stop.Cancel();
@@ -213,7 +213,7 @@ public class OnlineRunTests(ITestOutputHelper output)
         Assert.Equal(3, interrupted.Steps);
         Assert.True(Directory.Exists(Path.Combine(scratch.Dir("stopped"), "checkpoint-3")));
 
-        var resumed = new GrpoTrainer(Config("stopped"), LearningTests.Copy(reference), reference, TinyTask.Inputs(TinyTask.Reward())).Train(resume: true);
+        var resumed = new GrpoTrainer(Config("stopped"), reference.Clone(), reference, TinyTask.Inputs(TinyTask.Reward())).Train(resume: true);
         Assert.Equal(6, resumed.Steps);
         Assert.Equal(File.ReadAllText(Path.Combine(scratch.Dir("straight"), "metrics.jsonl")), File.ReadAllText(Path.Combine(scratch.Dir("stopped"), "metrics.jsonl")));
     }

@@ -60,7 +60,7 @@ public class SafePpoTests
         };
         var policy = TinyTask.Model();
         var reward = new FunctionRewardSource("ac", r => Share(r, c => c is 'a' or 'c'));
-        new PpoTrainer(config, policy, LearningTests.Copy(policy), PpoTrainer.CriticFromPolicy(policy, seed: 2), TinyTask.Inputs(reward, TinyTask.Prompts("abcdefabcdef")),
+        new PpoTrainer(config, policy, policy.Clone(), PpoTrainer.CriticFromPolicy(policy, seed: 2), TinyTask.Inputs(reward, TinyTask.Prompts("abcdefabcdef")),
             cost, cost is null ? null : PpoTrainer.CriticFromPolicy(policy, seed: 3)).Train(resume: save > 0 && Directory.Exists(config.Training.OutputDir));
         return Scratch.Metrics(config.Training.OutputDir);
     }

@@ -81,8 +81,8 @@ public class StepRewardTests
             var reference = TinyTask.Model();
             var inputs = TinyTask.Inputs(reward, TinyTask.Prompts("abcdefgh"));
             Training.ITrainer trainer = method == "ppo"
-                ? new Ppo.PpoTrainer(new Ppo.PpoConfig { Training = training, Online = online }, LearningTests.Copy(reference), reference, Ppo.PpoTrainer.CriticFromPolicy(reference, seed: 3), inputs)
-                : new ReinforcePlusPlus.ReinforcePlusPlusTrainer(new ReinforcePlusPlus.ReinforcePlusPlusConfig { Training = training, Online = online, Group = new() { NumGenerations = 2 } }, LearningTests.Copy(reference), reference, inputs);
+                ? new Ppo.PpoTrainer(new Ppo.PpoConfig { Training = training, Online = online }, reference.Clone(), reference, Ppo.PpoTrainer.CriticFromPolicy(reference, seed: 3), inputs)
+                : new ReinforcePlusPlus.ReinforcePlusPlusTrainer(new ReinforcePlusPlus.ReinforcePlusPlusConfig { Training = training, Online = online, Group = new() { NumGenerations = 2 } }, reference.Clone(), reference, inputs);
             trainer.Train();
             return Scratch.Metrics(scratch.Dir(name));
         }
