@@ -26,9 +26,19 @@ public class FarmCommandTests
         var error = Assert.Throws<ArgumentException>(() => root.Parse(["farm", "--quick", "--seeds", "3,101", "--out", Path.GetTempPath()])
             .Invoke(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }));
         Assert.Contains("mixes development seeds (101,102,103) with test seeds", error.Message);
-        var both = Assert.Throws<ArgumentException>(() => root.Parse(["farm", "--quick", "--config", "farm/configs/untuned.json", "--out", Path.GetTempPath()])
+    }
+
+    [Fact]
+    public void TuningIsRefusedATestSeedAndAnUnknownMethod()
+    {
+        var root = new System.CommandLine.RootCommand { FarmCommand.Create() };
+        string dir = Path.Combine(Path.GetTempPath(), "reins-tune-refused-" + Guid.NewGuid().ToString("N"));
+        ArgumentException Refusal(params string[] args) => Assert.Throws<ArgumentException>(() => root.Parse(["farm", "tune", "--quick", "--out", dir, .. args])
             .Invoke(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }));
-        Assert.Contains("--quick and --config", both.Message);
+        Assert.Contains("seed 7 is a test seed; tuning reads only the development seeds (101, 102, 103)", Refusal("--seeds", "101,7").Message);
+        Assert.Contains("no tuning grid for method 'best_of_16'", Refusal("--methods", "dpo,best_of_16").Message);
+        Assert.Contains("not a positive multiple of the online batch", Refusal("--budget", "100").Message);
+        Assert.False(Directory.Exists(dir));
     }
 
     [Fact]

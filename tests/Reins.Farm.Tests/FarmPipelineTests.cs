@@ -53,6 +53,8 @@ public sealed class FarmPipelineTests : IDisposable
         foreach (var m in first.Methods.Where(m => m.Name != MethodNames.Sft))
             Assert.Equal(m.WinRateVsSft, Evaluation.WinRate.Of(perPrompt.Methods[m.Name].Win), 12);
         Assert.All(first.Methods, m => Assert.Equal(m.GoldReward, perPrompt.Methods[m.Name].Gold.Average(), 12));
+        // results.json records the whole config it ran.
+        Assert.Equal(config.ToJson(), FarmResults.Read(Path.Combine(dir, "a", FarmResults.FileName)).Config.ToJson());
 
         var second = new FarmPipeline(FarmTasks.Get("reviews"), FarmConfig.Quick, 7, Path.Combine(dir, "b"), _ => { }).Run();
         static string WithoutTimes(FarmResults r) => (r with { Methods = [.. r.Methods.Select(m => m with { Seconds = 0 })] }).ToJson();

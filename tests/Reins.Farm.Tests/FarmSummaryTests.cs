@@ -1,6 +1,7 @@
 using Reins.Farm.Evaluation;
 using Reins.Farm.Pipeline;
 using Reins.Farm.Report;
+using Reins.Farm.Tasks;
 using Reins.Tensors;
 
 namespace Reins.Farm.Tests;
@@ -74,6 +75,11 @@ public sealed class FarmSummaryTests
         var doc = System.Xml.Linq.XDocument.Parse(html["<!DOCTYPE html>".Length..]);
         System.Xml.Linq.XNamespace svg = "http://www.w3.org/2000/svg";
         Assert.Equal(2, doc.Descendants(svg + "svg").Count());
+        // The gold chart: a dot per method and seed, at that seed's gold reward.
+        var dots = doc.Descendants(svg + "svg").First().Descendants(svg + "circle").Select(c => c.Element(svg + "title")!.Value).ToArray();
+        Assert.Equal(summary.Methods.Count * 2, dots.Length);
+        var dpo = summary.Methods.Single(m => m.Name == MethodNames.Dpo);
+        Assert.Contains($"dpo seed 2: {dpo.PerSeedGold[1]:0.###}", dots);
         var items = doc.Descendants("li").Select(li => li.Value).ToArray();
         Assert.Equal(summary.Findings, items);
         Assert.Contains("seed 1", html);
@@ -86,6 +92,16 @@ public sealed class FarmSummaryTests
         Assert.Contains("mix development and test seeds", Assert.Throws<InvalidDataException>(() => FarmSummary.From([Run(1, "test", 0.3), Run(101, "dev", 0.3)])).Message);
         Assert.Contains("another task", Assert.Throws<InvalidDataException>(() => FarmSummary.From([Run(1, "test", 0.3), Run(2, "test", 0.3, task: "arithmetic")])).Message);
         Assert.Equal(("dev", "test"), (FarmConfig.Default.SplitOf(101), FarmConfig.Default.SplitOf(1)));
+    }
+
+    [Fact]
+    public void DevelopmentSeedsStateNoFinding()
+    {
+        // The same numbers that give findings on test seeds give none on development seeds.
+        var test = FarmSummary.From([Run(1, "test", 0.3), Run(2, "test", 0.25)]);
+        var development = FarmSummary.From([Run(101, "dev", 0.3), Run(102, "dev", 0.25)]);
+        Assert.Contains(test.Findings, f => f.Contains("beat SFT"));
+        Assert.Equal(["No findings: seeds 101, 102 are development seeds, which tuning selects on; findings come from test seeds only."], development.Findings);
     }
 }
 
@@ -100,10 +116,40 @@ public sealed class FarmConfigFileTests
     }
 
     [Fact]
-    public void TheUntunedConfigIsTheFrozenDefault()
+    public void TheUntunedConfigIsTheFrozenDefaultWithoutDevelopmentPrompts()
     {
-        Assert.Equal(FarmConfig.Default.ToJson(), FarmConfig.Load(RepoFile("farm/configs/untuned.json")).ToJson());
+        var untuned = FarmConfig.Load(RepoFile("farm/configs/untuned.json"));
+        Assert.Equal((FarmConfig.Default with { ReserveDevelopmentPrompts = false }).ToJson(), untuned.ToJson());
+        // The untuned config evaluates on every held-out prompt, as it did; any other config leaves the development ones to tuning.
+        Assert.Equal((FarmSplit.Eval, FarmSplit.Test), (untuned.EvaluationSplit, FarmConfig.Default.EvaluationSplit));
         Assert.NotEqual(FarmConfig.Default.ToJson(), FarmConfig.Quick.ToJson());
+    }
+
+    [Fact]
+    public void QuickShrinksStepsAndKeepsTheMethodsSettings()
+    {
+        var tuned = FarmConfig.Default with { Ppo = FarmConfig.Default.Ppo with { KlCoef = 0.2f }, Grpo = new(1e-3f, 8, 0.04f) };
+        var quick = FarmConfig.QuickOf(tuned);
+        Assert.Equal((0.2f, 8, 0.04f), (quick.Ppo.KlCoef, quick.Grpo.NumGenerations, quick.Grpo.Beta));
+        Assert.Equal((FarmConfig.Quick.Online.Steps, FarmConfig.Quick.Sft.Steps, FarmConfig.Quick.EvalPrompts), (quick.Online.Steps, quick.Sft.Steps, quick.EvalPrompts));
+        Assert.True(quick.Online.Steps < tuned.Online.Steps);
+    }
+
+    [Fact]
+    public void AnOnlineBudgetSetsTheStepsOfEveryOnlineMethod()
+    {
+        var config = FarmConfig.Default.WithOnlineBudget(4800);
+        Assert.Equal(4800 / FarmConfig.Default.Online.BatchSize, config.Online.Steps);
+        Assert.Contains("not a positive multiple", Assert.Throws<ArgumentException>(() => FarmConfig.Default.WithOnlineBudget(100)).Message);
+    }
+
+    [Fact]
+    public void ATaskWithoutATunedConfigRunsTheDefault()
+    {
+        Assert.Equal(FarmConfig.Default.ToJson(), FarmConfig.ForTask("no-such-task").ToJson());
+        // Every committed tuned config is built in and loads.
+        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(RepoFile("farm/configs/untuned.json"))!, "*.json"))
+            Assert.Equal(FarmConfig.Load(file).ToJson(), FarmConfig.ForTask(Path.GetFileNameWithoutExtension(file)).ToJson());
     }
 
     [Fact]

@@ -26,7 +26,7 @@ public sealed class FarmTaskTests
     {
         var task = FarmTasks.Get(name);
         var eval = task.Prompts(FarmSplit.Eval, 300, 5).Select(p => p.Prompt.Text!).ToHashSet();
-        Assert.All(eval, p => Assert.Equal(FarmSplit.Eval, PromptSampler.SplitOf(p)));
+        Assert.All(eval, p => Assert.True(PromptSampler.IsIn(FarmSplit.Eval, p)));
         Assert.DoesNotContain(task.Prompts(FarmSplit.Train, 1000, 5), p => eval.Contains(p.Prompt.Text!));
         Assert.DoesNotContain(task.Demonstrations(1000, 6), d => eval.Contains(d.Prompt.Text!));
         // Corpus documents are prompts, responses or (arithmetic) prompts followed by their answer.
@@ -83,7 +83,23 @@ public sealed class FarmTaskTests
     {
         var task = FarmTasks.Get("instructions");
         var prompts = task.Prompts(FarmSplit.Train, 4000, 1).Concat(task.Prompts(FarmSplit.Eval, 1000, 1)).Select(p => p.Prompt.Text!).Distinct().ToList();
-        double eval = prompts.Count(p => PromptSampler.SplitOf(p) == FarmSplit.Eval) / (double)prompts.Count;
+        double eval = prompts.Count(p => PromptSampler.IsIn(FarmSplit.Eval, p)) / (double)prompts.Count;
         Assert.InRange(eval, PromptSampler.EvalFraction - 0.05, PromptSampler.EvalFraction + 0.05);
+    }
+
+    [Theory, MemberData(nameof(TaskNames))]
+    public void DevelopmentAndTestPromptsSplitTheHeldOutOnesWithoutOverlap(string name)
+    {
+        var task = FarmTasks.Get(name);
+        var development = task.Prompts(FarmSplit.Development, 300, 5).Select(p => p.Prompt.Text!).ToHashSet();
+        var test = task.Prompts(FarmSplit.Test, 300, 5).Select(p => p.Prompt.Text!).ToHashSet();
+        Assert.Empty(development.Intersect(test));
+        Assert.All(development.Concat(test), p => Assert.True(PromptSampler.IsIn(FarmSplit.Eval, p)));
+        // Tuning and reporting draw different prompts whatever seeds each uses.
+        Assert.DoesNotContain(task.Prompts(FarmSplit.Test, 1000, 9), p => development.Contains(p.Prompt.Text!));
+        // The held-out prompts of a config that reserves none are both kinds.
+        var eval = task.Prompts(FarmSplit.Eval, 1000, 9).Select(p => p.Prompt.Text!).ToList();
+        Assert.Contains(eval, development.Contains);
+        Assert.Contains(eval, p => !development.Contains(p));
     }
 }

@@ -91,6 +91,12 @@ public sealed class HtmlReportTests
             Assert.Equal([(1L, 2.5), (2L, 1.5)], curves[0].Points);
             Assert.Equal([(2L, 0.25)], curves[1].Points);
             Assert.Equal(("ppo", "objective/kl"), (curves[1].Method, curves[1].Metric));
+            // Against completions sampled: a row without "episode" has no point.
+            File.WriteAllText(path, "{\"step\":1,\"reward\":0.5,\"episode\":16}\n{\"step\":2,\"reward\":0.75}\n{\"step\":3,\"reward\":1,\"episode\":48}\n");
+            var bySamples = Assert.Single(TrainingCurve.FromMetricsJsonl("grpo", path, ["reward"], x: "episode"));
+            Assert.Equal([(16L, 0.5), (48L, 1.0)], bySamples.Points);
+            var page = Parse(HtmlReport.Render(ReportFixtures.Results(), [bySamples], []));
+            Assert.Contains(page.Descendants(SvgNamespace + "text"), t => t.Value == "reward against completions sampled");
         }
         finally { File.Delete(path); }
     }

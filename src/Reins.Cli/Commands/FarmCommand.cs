@@ -14,20 +14,20 @@ internal static class FarmCommand
     public static Command Create()
     {
         var task = new Option<string>("--task") { Description = string.Join(", ", FarmTasks.All.Select(t => t.Name)) + ".", DefaultValueFactory = _ => "reviews" };
-        var quick = new Option<bool>("--quick") { Description = "Every stage and method with fewer steps (≤ 2 minutes)." };
+        var quick = new Option<bool>("--quick") { Description = "The config with every stage and method given fewer steps and prompts (≤ 1 minute); its method settings kept." };
         var seed = CommonOptions.Seed();
         var seeds = new Option<string?>("--seeds") { Description = "Seeds, one run each: a list, ranges or both (1,2,3 or 1-5 or 1-3,7); overrides --seed." };
         var output = new Option<string>("--out") { Description = "Output directory.", DefaultValueFactory = _ => "runs/farm" };
-        var configFile = new Option<string?>("--config") { Description = "A farm config file (results.json's \"config\" keys; keys left out keep their defaults), e.g. farm/configs/untuned.json." };
+        var configFile = ConfigOption();
         var threads = CommonOptions.Threads();
         var cmd = new Command("farm", "Simulate RLHF end to end: pre-train, SFT, annotate pairs, reward models, nine methods, evaluation, report.")
-            { task, quick, seed, seeds, output, configFile, threads };
-        cmd.SetAction(r =>
+            { task, quick, seed, seeds, output, configFile, threads, FarmTuneCommand.Create() };
+        cmd.SetAction((r, cancellation) =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
             var farmTask = FarmTasks.Get(r.GetValue(task)!);
-            if (r.GetValue(quick) && r.GetValue(configFile) is not null) throw new ArgumentException("--quick and --config: give one; --quick is a config of its own.");
-            var config = r.GetValue(configFile) is { } file ? FarmConfig.Load(file) : r.GetValue(quick) ? FarmConfig.Quick : FarmConfig.Default;
+            var config = ResolveConfig(farmTask, r.GetValue(configFile));
+            if (r.GetValue(quick)) config = FarmConfig.QuickOf(config);
             var runSeeds = r.GetValue(seeds) is { } list ? ParseSeeds(list) : [r.GetValue(seed)];
             // Development seeds are for tuning, the others for reporting: one summary never holds both.
             if (runSeeds.Select(config.SplitOf).Distinct().Count() > 1)
@@ -43,19 +43,17 @@ internal static class FarmCommand
                 console.MarkupLine($"[bold]reins farm[/]: task {farmTask.Name}, seed {s}{(r.GetValue(quick) ? ", quick" : "")} → {Markup.Escape(Path.GetFullPath(dir))}");
                 // One bar per stage while the run goes; the stage summaries are printed once the bars are done.
                 var lines = new List<string>();
-                FarmResults results = null!;
-                console.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                    .Start(ctx =>
-                    {
-                        var bars = new Dictionary<string, ProgressTask>();
-                        var progress = new SynchronousProgress<FarmProgress>(p =>
-                        {
-                            if (!bars.TryGetValue(p.Stage, out var bar)) bars[p.Stage] = bar = ctx.AddTask(Markup.Escape(p.Stage), maxValue: p.Total);
-                            bar.MaxValue = p.Total;
-                            bar.Value = p.Step;
-                        });
-                        results = new FarmPipeline(farmTask, config, s, dir, line => lines.Add($"{clock.Elapsed:mm\\:ss} {line}"), progress).Run();
-                    });
+                FarmResults results;
+                try
+                {
+                    results = WithStageBars(console, console.Progress().AutoClear(false),
+                        progress => new FarmPipeline(farmTask, config, s, dir, line => lines.Add($"{clock.Elapsed:mm\\:ss} {line}"), progress, cancellation).Run());
+                }
+                catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+                {
+                    Console.Error.WriteLine($"reins farm: stopped during seed {s}; its results were not written{(runs.Count > 0 ? $" (seeds {string.Join(",", runs.Select(x => x.Item1.Seed))} were)" : "")}.");
+                    return Task.FromResult(130);
+                }
                 foreach (var line in lines) console.MarkupLine($"  [grey]{Markup.Escape(line)}[/]");
                 // Redirected, the table is Markdown, one line per method.
                 if (Console.IsErrorRedirected) Console.Error.Write(MarkdownTable(results));
@@ -63,15 +61,43 @@ internal static class FarmCommand
                 console.MarkupLine($"finished in {clock.Elapsed:mm\\:ss}; report: {Markup.Escape(Path.Combine(Path.GetFullPath(dir), HtmlReport.FileName))}");
                 runs.Add((results, PerPromptValues.Read(dir)));
             }
-            if (runs.Count < 2) return;
+            if (runs.Count < 2) return Task.FromResult(0);
             var summary = FarmSummary.From(runs);
             string path = summary.Write(r.GetValue(output)!);
-            File.WriteAllText(Path.Combine(r.GetValue(output)!, HtmlReport.SummaryFileName), HtmlReport.RenderSummary(summary));
+            RunDirectory.WriteAtomically(Path.Combine(r.GetValue(output)!, HtmlReport.SummaryFileName), HtmlReport.RenderSummary(summary));
             Console.Error.WriteLine($"\n{summary.Split} seeds {string.Join(",", summary.Seeds)} (summary: {Path.GetFullPath(path)}, {HtmlReport.SummaryFileName} beside it):");
             foreach (var finding in summary.Findings) Console.Error.WriteLine($"- {finding}");
+            return Task.FromResult(0);
         });
         return cmd;
     }
+
+    /// <summary>Runs <paramref name="run"/> under <paramref name="display"/> with a bar per stage it reports (a stage's name, its step of its total).</summary>
+    internal static T WithStageBars<T>(IAnsiConsole console, Progress display, Func<IProgress<FarmProgress>, T> run)
+    {
+        T result = default!;
+        display.Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn()).Start(ctx =>
+        {
+            var bars = new Dictionary<string, ProgressTask>();
+            result = run(new SynchronousProgress<FarmProgress>(p =>
+            {
+                if (!bars.TryGetValue(p.Stage, out var bar)) bars[p.Stage] = bar = ctx.AddTask(Markup.Escape(p.Stage), maxValue: p.Total);
+                bar.MaxValue = p.Total;
+                bar.Value = p.Step;
+            }));
+        });
+        return result;
+    }
+
+    /// <summary>--config: a config file instead of the task's own.</summary>
+    internal static Option<string?> ConfigOption() => new("--config")
+    {
+        Description = "A farm config file (results.json's \"config\" keys; keys left out keep the frozen default's), e.g. farm/configs/untuned.json. " +
+            "Default: the task's tuned config (farm/configs/<task>.json, built in) or, for a task never tuned, the frozen default.",
+    };
+
+    /// <summary>The config of <paramref name="file"/>, or the task's own.</summary>
+    internal static FarmConfig ResolveConfig(IFarmTask task, string? file) => file is null ? FarmConfig.ForTask(task.Name) : FarmConfig.Load(file);
 
     /// <summary>Seeds from "1,2,3", "1-5" or a mix ("1-3,7"), in the order given; a repeated seed or a bad part is an error naming it.</summary>
     internal static ulong[] ParseSeeds(string text)

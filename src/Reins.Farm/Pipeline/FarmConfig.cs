@@ -1,14 +1,16 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Reins.Farm.Tasks;
 using Reins.Feedback.Annotators;
 
 namespace Reins.Farm.Pipeline;
 
 /// <summary>
-/// The farm's frozen settings: model sizes, data sizes, and every stage's step count, learning rate and seed offset.
-/// <see cref="Default"/> and <see cref="Quick"/> are the checked-in configurations; findings are measured with them
-/// unchanged. A run writes the configuration it used into results.json.
+/// The farm's settings: model sizes, data sizes, and every stage's step count, learning rate and seed offset.
+/// <see cref="Default"/> is the frozen first configuration (farm/configs/untuned.json, less the development prompts it
+/// did not reserve); <see cref="ForTask"/> is what `reins farm` runs, a task's tuned file when `reins farm tune` wrote
+/// one; <see cref="QuickOf"/> shrinks any of them. A run writes the configuration it used into results.json.
 /// </summary>
 public sealed record FarmConfig
 {
@@ -52,10 +54,10 @@ public sealed record FarmConfig
     public OnlineDpoSettings OnlineDpo { get; init; } = new();
     /// <summary>PPO against the reward model (or the gold reward on a verifiable task).</summary>
     public PpoSettings Ppo { get; init; } = new();
-    /// <summary>GRPO.</summary>
-    public GroupMethodSettings Grpo { get; init; } = new();
-    /// <summary>RLOO.</summary>
-    public GroupMethodSettings Rloo { get; init; } = new();
+    /// <summary>GRPO (no KL penalty, TRL's default).</summary>
+    public GroupMethodSettings Grpo { get; init; } = new(Beta: 0);
+    /// <summary>RLOO (KL coefficient 0.05, TRL's default).</summary>
+    public GroupMethodSettings Rloo { get; init; } = new(Beta: 0.05f);
     /// <summary>The n of each best-of-n row.</summary>
     public IReadOnlyList<int> BestOfN { get; init; } = [4, 16];
     /// <summary>The over-optimisation study (Gao et al.): small-KL PPO against one reward model and two ensemble aggregates.</summary>
@@ -71,11 +73,40 @@ public sealed record FarmConfig
     public IReadOnlyList<ulong> DevelopmentSeeds { get; init; } = [101, 102, 103];
     /// <summary>"dev" for a development seed, "test" for any other.</summary>
     public string SplitOf(ulong seed) => DevelopmentSeeds.Contains(seed) ? "dev" : "test";
+    /// <summary>
+    /// Whether a quarter of the held-out prompts (<see cref="FarmSplit.Development"/>) is kept for tuning and reports
+    /// evaluate on the rest (<see cref="FarmSplit.Test"/>); false (the untuned config) evaluates on all of them.
+    /// </summary>
+    public bool ReserveDevelopmentPrompts { get; init; } = true;
+    /// <summary>The prompts a report evaluates on.</summary>
+    [JsonIgnore]
+    public FarmSplit EvaluationSplit => ReserveDevelopmentPrompts ? FarmSplit.Test : FarmSplit.Eval;
     /// <summary>What is added to the run's seed for each random stream, so the streams differ.</summary>
     public SeedOffsets Seeds { get; init; } = new();
 
-    /// <summary>The configuration `reins farm` runs by default (≤ 10 minutes on 2 vCPUs).</summary>
+    /// <summary>The frozen first configuration, every method on the same first-guess settings.</summary>
     public static FarmConfig Default { get; } = new();
+
+    /// <summary>
+    /// The configuration `reins farm --task <paramref name="task"/>` runs: farm/configs/&lt;task&gt;.json as `reins farm
+    /// tune --write-config` wrote it (built into the assembly), or <see cref="Default"/> for a task never tuned.
+    /// </summary>
+    public static FarmConfig ForTask(string task)
+    {
+        using var stream = typeof(FarmConfig).Assembly.GetManifestResourceStream($"farm-configs/{task}.json");
+        return stream is null ? Default : Parse(new StreamReader(stream).ReadToEnd(), $"farm/configs/{task}.json");
+    }
+
+    /// <summary>
+    /// This config with every online method given <paramref name="samples"/> sampled completions (the steps are the
+    /// samples over the batch, which must divide them).
+    /// </summary>
+    public FarmConfig WithOnlineBudget(long samples)
+    {
+        if (samples <= 0 || samples % Online.BatchSize != 0 || samples / Online.BatchSize > int.MaxValue)
+            throw new ArgumentException($"a budget of {samples} completions is not a positive multiple of the online batch ({Online.BatchSize}).");
+        return this with { Online = Online with { Steps = (int)(samples / Online.BatchSize) } };
+    }
 
     /// <summary>The config as JSON, with results.json's snake_case keys.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, FarmConfigJsonContext.Default.FarmConfig);
@@ -84,16 +115,19 @@ public sealed record FarmConfig
     /// A config file (results.json's "config" object, or any part of it: what is left out keeps its default); a key
     /// the config does not have is an error naming the file, so a typo never silently falls back to a default.
     /// </summary>
-    public static FarmConfig Load(string path)
+    public static FarmConfig Load(string path) => Parse(File.ReadAllText(path), path);
+
+    /// <summary>A config file's text (see <see cref="Load"/>); <paramref name="source"/> names it in errors.</summary>
+    public static FarmConfig Parse(string json, string source)
     {
         try
         {
             // The file's keys laid over the default's: a record's init-only members left out would otherwise read as 0.
             var merged = JsonNode.Parse(Default.ToJson())!.AsObject();
-            Overlay(merged, JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new JsonException("expected a JSON object"));
+            Overlay(merged, JsonNode.Parse(json) as JsonObject ?? throw new JsonException("expected a JSON object"));
             return JsonSerializer.Deserialize(merged.ToJsonString(), FarmConfigJsonContext.Default.FarmConfig) ?? throw new JsonException("the file holds null");
         }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not a farm config: {e.Message}"); }
+        catch (JsonException e) { throw new InvalidDataException($"{source}: not a farm config: {e.Message}"); }
     }
 
     // Objects merge key by key; anything else replaces what was there.
@@ -104,19 +138,28 @@ public sealed record FarmConfig
             else target[key] = value?.DeepClone();
     }
 
-    /// <summary>Every stage and method with fewer steps and prompts (≤ 2 minutes; what the tests run).</summary>
-    public static FarmConfig Quick { get; } = new()
+    /// <summary><see cref="Default"/> made quick (what the tests run).</summary>
+    public static FarmConfig Quick { get; } = QuickOf(Default);
+
+    /// <summary>
+    /// <paramref name="config"/> with every stage and method given fewer steps and prompts (≤ 1 minute); its learning
+    /// rates, KL coefficients and group sizes are kept, so `--quick` previews the same settings.
+    /// </summary>
+    public static FarmConfig QuickOf(FarmConfig config) => config with
     {
         CorpusDocuments = 1500, Demonstrations = 400, PreferencePrompts = 200, EvalPrompts = 40,
-        Pretrain = new(Steps: 60, RewardBaseSteps: 40),
-        Sft = Default.Sft with { Steps = 60 },
-        Annotation = new(Annotators: 4),
-        RewardModels = new(Steps: 40, EnsembleMembers: 2),
-        Dpo = new(Steps: 20),
-        Online = new(Steps: 8),
-        Overoptimization = new(Steps: 12, Every: 4),
-        Process = new(TracePrompts: 60, ShepherdCompletions: 2, PrmSteps: 30, CriticSteps: 30, BestOfN: [1, 4, 16], ProcessBenchPerClass: 20, PpoSteps: 8, PpoEvery: 4),
-        Safety = new(SafetyPrompts: 200, CostModelSteps: 40, DriftPeriods: 4, DriftPromptsPerPeriod: 40, DetectorSteps: 40),
+        Pretrain = config.Pretrain with { Steps = 60, RewardBaseSteps = 40 },
+        Sft = config.Sft with { Steps = 60 },
+        Annotation = config.Annotation with { Annotators = 4 },
+        RewardModels = config.RewardModels with { Steps = 40, EnsembleMembers = 2 },
+        Dpo = config.Dpo with { Steps = 20 },
+        Online = config.Online with { Steps = 8 },
+        Overoptimization = config.Overoptimization with { Steps = 12, Every = 4 },
+        Process = config.Process with
+        {
+            TracePrompts = 60, ShepherdCompletions = 2, PrmSteps = 30, CriticSteps = 30, BestOfN = [1, 4, 16], ProcessBenchPerClass = 20, PpoSteps = 8, PpoEvery = 4,
+        },
+        Safety = config.Safety with { SafetyPrompts = 200, CostModelSteps = 40, DriftPeriods = 4, DriftPromptsPerPeriod = 40, DetectorSteps = 40 },
     };
 }
 
@@ -170,7 +213,8 @@ public sealed record OnlineSettings(int Steps = 60, int BatchSize = 16, float Mi
 /// <summary>A method sampling a group of completions per prompt (GRPO, RLOO).</summary>
 /// <param name="LearningRate">Learning rate.</param>
 /// <param name="NumGenerations">Completions sampled per prompt.</param>
-public sealed record GroupMethodSettings(float LearningRate = 3e-4f, int NumGenerations = 4);
+/// <param name="Beta">β of the KL to the SFT policy.</param>
+public sealed record GroupMethodSettings(float LearningRate = 3e-4f, int NumGenerations = 4, float Beta = 0);
 
 /// <summary>Expert iteration's learning rate, samples per prompt and how many of them it imitates.</summary>
 /// <param name="LearningRate">Learning rate.</param>

@@ -14,9 +14,10 @@ namespace Reins.Farm.Pipeline;
 
 /// <summary>
 /// What every stage of one farm run shares: the task, the settings and seed, the task's tokenizer, where each stage's run
-/// directory goes, the log and progress, and the training curves the report draws.
+/// directory goes, the log and progress, the signal to stop, and the training curves the report draws.
 /// </summary>
-internal sealed class FarmContext(IFarmTask task, FarmConfig config, ulong seed, string outDir, Tokenizer tokenizer, Action<string> log, IProgress<FarmProgress>? progress)
+internal sealed class FarmContext(IFarmTask task, FarmConfig config, ulong seed, string outDir, Tokenizer tokenizer, Action<string> log, IProgress<FarmProgress>? progress,
+    CancellationToken cancellation = default)
 {
     /// <summary>The task.</summary>
     public IFarmTask Task { get; } = task;
@@ -34,6 +35,8 @@ internal sealed class FarmContext(IFarmTask task, FarmConfig config, ulong seed,
     public Action<string> Log { get; } = log;
     /// <summary>Each training step of each stage.</summary>
     public IProgress<FarmProgress>? Progress { get; } = progress;
+    /// <summary>Ctrl-C: a training stage stops at its next step and the run ends with <see cref="OperationCanceledException"/>.</summary>
+    public CancellationToken Cancellation { get; } = cancellation;
     /// <summary>Every training run's curves, for the report.</summary>
     public List<TrainingCurve> Curves { get; } = [];
     /// <summary>Completions each online stage sampled from its policy (its last "episode"), by stage name.</summary>
@@ -62,16 +65,24 @@ internal sealed class FarmContext(IFarmTask task, FarmConfig config, ulong seed,
     public CausalLanguageModel Train(string name, ITrainer trainer, Action<long>? afterStep = null, string[]? curves = null)
     {
         var timer = Stopwatch.StartNew();
-        var result = trainer.Train(progress: new SynchronousProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>(p =>
+        var result = trainer.Train(cancellation: Cancellation, progress: new SynchronousProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>(p =>
         {
             Progress?.Report(new FarmProgress(name, p.Step, p.Total));
             afterStep?.Invoke(p.Step);
         }));
+        // A stage cut short is not a result: nothing after it may use it.
+        if (result.Interrupted) throw new OperationCanceledException($"{name} stopped at step {result.Steps}", Cancellation);
         string loss = result.LastMetrics.TryGetValue("loss", out var l) ? $", loss {l:F3}" : "";
         string reward = result.LastMetrics.TryGetValue("reward", out var r) ? $", reward {r:F3}" : "";
         Log($"{name}: {result.Steps} steps in {timer.Elapsed.TotalSeconds:F1} s{loss}{reward}");
-        Curves.AddRange(TrainingCurve.FromMetricsJsonl(name, Path.Combine(trainer.Run.Path, "metrics.jsonl"), curves ?? ["loss", "reward"]));
-        if (result.LastMetrics.TryGetValue("episode", out var episodes)) Episodes[name] = (long)episodes;
+        string metrics = Path.Combine(trainer.Run.Path, "metrics.jsonl");
+        Curves.AddRange(TrainingCurve.FromMetricsJsonl(name, metrics, curves ?? ["loss", "reward"]));
+        if (result.LastMetrics.TryGetValue("episode", out var episodes))
+        {
+            Episodes[name] = (long)episodes;
+            // The online methods' reward against completions sampled: the budget they were given, on one axis.
+            Curves.AddRange(TrainingCurve.FromMetricsJsonl(name, metrics, ["reward"], x: "episode"));
+        }
         return trainer.Model;
     }
 

@@ -17,11 +17,13 @@ namespace Reins.Farm.Pipeline;
 /// prompts (gold reward, proxy reward, KL to SFT, evaluator-pool win-rates) → results.json, metrics/*.jsonl and
 /// report.html. Every setting is in <see cref="FarmConfig"/>.
 /// </summary>
-public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, string outDir, Action<string> log, IProgress<FarmProgress>? progress = null)
+public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, string outDir, Action<string> log, IProgress<FarmProgress>? progress = null,
+    CancellationToken cancellation = default)
 {
-    private const string Bos = "<|bos|>", Eos = "<|eos|>", Pad = "<|pad|>";
-
-    /// <summary>Runs every stage and writes results.json and report.html; returns the results.</summary>
+    /// <summary>
+    /// Runs every stage and writes results.json and report.html; returns the results. Cancelled, it stops at the next
+    /// training step with <see cref="OperationCanceledException"/> and writes no results.
+    /// </summary>
     public FarmResults Run()
     {
         string dir = Path.GetFullPath(outDir);
@@ -33,41 +35,24 @@ public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, 
             log($"replacing the earlier farm run in {dir}");
             Directory.Delete(runs, recursive: true);
         }
-        var corpus = task.PretrainingCorpus(config.CorpusDocuments, seed);
-        // Arithmetic keeps digits as separate byte tokens: a BPE would make each number one token and addition a lookup.
-        var tokenizer = task.IsVerifiable ? Tokenizer.CreateByteLevel(config.Vocab) : Tokenizer.TrainByteLevelBpe(corpus, config.Vocab, [Bos, Eos, Pad]);
-        log($"tokenizer: {tokenizer.VocabSize} tokens");
-        var farm = new FarmContext(task, config, seed, dir, tokenizer, log, progress);
-
-        var clock = Stopwatch.StartNew();
-        var (policyBase, rewardBase) = Pretraining.Run(farm, corpus);
-        var sft = SupervisedFineTuning.Run(farm, policyBase);
-        double sftSeconds = clock.Elapsed.TotalSeconds;
-        var evaluators = PreferenceCollection.Pool(farm, config.Annotation.EvaluatorMaxTemperature, flipProbability: 0, config.Seeds.Evaluators);
-        var annotated = PreferenceCollection.Run(farm, sft);
-        var rewardModels = RewardModelTraining.Run(farm, rewardBase, annotated.Preferences);
-        var proxy = new RewardModelSource(rewardModels[0], farm.Encoder);
-
-        var evaluation = new MethodEvaluation(farm, task.Prompts(FarmSplit.Eval, config.EvalPrompts, seed + config.Seeds.EvalPrompts), proxy, evaluators);
-        evaluation.AddSft(farm.LoadSft(), sftSeconds);
+        var shared = SharedStages.Run(task, config, seed, dir, log, progress, cancellation);
+        var farm = shared.Farm;
+        var evalPrompts = task.Prompts(config.EvaluationSplit, config.EvalPrompts, seed + config.Seeds.EvalPrompts);
+        var evaluation = new MethodEvaluation(farm, evalPrompts, shared.Proxy, shared.Evaluators());
+        evaluation.AddSft(farm.LoadSft(), shared.SftSeconds);
         foreach (int n in config.BestOfN) evaluation.AddBestOfN(n, Stopwatch.StartNew());
-        var prompts = task.Prompts(FarmSplit.Train, config.PreferencePrompts, seed + config.Seeds.OnlinePrompts);
-        var inputs = new MethodInputs(prompts, annotated.Preferences, proxy, task.IsVerifiable ? new GoldRewardSource(task) : proxy, rewardModels[0]);
         foreach (var method in PolicyMethods.All)
         {
             var timer = Stopwatch.StartNew();
-            evaluation.AddPolicy(method.Name, method.Train(farm, inputs), timer);
+            evaluation.AddPolicy(method.Name, method.Train(farm, shared.Inputs), timer);
         }
-        var overoptimization = OveroptimizationStudy.Run(farm, evaluation, rewardModels, proxy, prompts);
+        var overoptimization = OveroptimizationStudy.Run(farm, evaluation, shared.RewardModels, shared.Proxy, shared.Inputs.Prompts);
         var process = task.IsStepByStep
-            ? ProcessSupervisionStudy.Run(farm, evaluation, rewardBase, rewardModels[0], prompts, task.Prompts(FarmSplit.Eval, config.EvalPrompts, seed + config.Seeds.EvalPrompts))
+            ? ProcessSupervisionStudy.Run(farm, evaluation, shared.RewardBase, shared.RewardModels[0], shared.Inputs.Prompts, evalPrompts)
             : null;
+        var safety = task is ISafetyTask ? SafetyStudy.Run(farm, evaluation, shared.RewardBase, shared.Inputs, evalPrompts) : null;
 
-        var safety = task is ISafetyTask
-            ? SafetyStudy.Run(farm, evaluation, rewardBase, inputs, task.Prompts(FarmSplit.Eval, config.EvalPrompts, seed + config.Seeds.EvalPrompts))
-            : null;
-
-        var results = new FarmResults(task.Name, seed, config, AnnotatorResults.From(annotated.Agreement), evaluation.Results(), overoptimization)
+        var results = new FarmResults(task.Name, seed, config, AnnotatorResults.From(shared.Annotated.Agreement), evaluation.Results(), overoptimization)
         {
             ProcessSupervision = process, Safety = safety, Split = config.SplitOf(seed),
         };

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Reins.Alignment.Training;
 using Reins.Farm.Pipeline;
 
 namespace Reins.Farm.Report;
@@ -52,7 +53,7 @@ public sealed record FarmResults(
     {
         Directory.CreateDirectory(directory);
         string path = Path.Combine(directory, FileName);
-        File.WriteAllText(path, ToJson() + "\n");
+        RunDirectory.WriteAtomically(path, ToJson() + "\n");
         return path;
     }
 

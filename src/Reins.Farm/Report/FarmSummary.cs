@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Reins.Alignment.Training;
 using Reins.Farm.Evaluation;
 
 namespace Reins.Farm.Report;
@@ -73,7 +74,11 @@ public sealed record FarmSummary(
             return new SummaryMethod(m.Name, gold.Estimate, gold.ToArray(), difference, win?.Estimate ?? 0.5, win?.ToArray(),
                 rows.Average(r => r.ProxyReward), rows.Average(r => r.KlToSft), [.. rows.Select(r => r.GoldReward)]);
         }).ToArray();
-        return new FarmSummary(first.Task, first.Split, [.. runs.Select(r => r.Results.Seed)], methods, ComputeFindings(methods, runs.Count));
+        // Development seeds are what tuning chose settings on: numbers from them are biased upwards, so they state no finding.
+        IReadOnlyList<string> findings = first.Split == "dev"
+            ? [$"No findings: seeds {string.Join(", ", runs.Select(r => r.Results.Seed))} are development seeds, which tuning selects on; findings come from test seeds only."]
+            : ComputeFindings(methods, runs.Count);
+        return new FarmSummary(first.Task, first.Split, [.. runs.Select(r => r.Results.Seed)], methods, findings);
     }
 
     private static string Config(FarmResults results) => JsonSerializer.Serialize(results.Config, FarmResultsJsonContext.Default.FarmConfig);
@@ -106,7 +111,7 @@ public sealed record FarmSummary(
     public string Write(string directory)
     {
         string path = Path.Combine(directory, FileName);
-        File.WriteAllText(path, ToJson() + "\n");
+        RunDirectory.WriteAtomically(path, ToJson() + "\n");
         return path;
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Reins.Alignment.Training;
 using Reins.Farm.Report.Charts;
 
 namespace Reins.Farm.Report;
@@ -48,9 +49,13 @@ public static class HtmlReport
 
         sb.Append("<h2>Training curves</h2>");
         if (curves.Count == 0) sb.Append("<p>No training metrics were logged.</p>");
-        foreach (var byMetric in curves.GroupBy(c => c.Metric))
+        foreach (var byMetric in curves.GroupBy(c => (c.Metric, c.X)))
         {
-            var chart = new XyChart(byMetric.Key, "step", byMetric.Key);
+            // On a verifiable task the online methods' reward is the gold checker's: against completions sampled it is
+            // accuracy (at temperature 1, less the missing-EOS penalty) against the budget spent.
+            var chart = byMetric.Key.X == "episode"
+                ? new XyChart($"{byMetric.Key.Metric} against completions sampled", "completions sampled", byMetric.Key.Metric)
+                : new XyChart(byMetric.Key.Metric, byMetric.Key.X, byMetric.Key.Metric);
             foreach (var (curve, i) in byMetric.Select((c, i) => (c, i)))
                 chart.Add(curve.Method, curve.Points.Select(p => new ChartPoint(p.Step, p.Value)), MethodColour(curve.Method, i));
             sb.Append(chart.Render());
@@ -79,12 +84,12 @@ public static class HtmlReport
         foreach (var finding in summary.Findings) sb.Append($"<li>{Html.Escape(finding)}</li>");
         sb.Append("</ul><p>Computed from the intervals below: means over seeds, 95% intervals from a hierarchical bootstrap (seeds, then prompts within each seed).</p>");
         var names = summary.Methods.Select(m => m.Name).ToList();
-        var gold = new BarChart("Gold reward: each seed, and the mean over seeds with its interval", "gold reward", names)
+        var gold = new BarChart("Gold reward: the mean over seeds with its interval, a dot per seed", "gold reward", names)
             .Add("mean", [.. summary.Methods.Select(m => m.Gold)], Svg.Colour(0), [.. summary.Methods.Select(m => m.GoldCi)]);
         var win = new BarChart("Win-rate against SFT: each seed's method rows and the mean over seeds", "win-rate", names)
             .Add("mean", [.. summary.Methods.Select(m => m.WinRate)], Svg.Colour(0), [.. summary.Methods.Select(m => m.WinRateCi)]).Reference(0.5, "SFT");
         for (int s = 0; s < summary.Seeds.Count; s++)
-            gold.Add($"seed {summary.Seeds[s]}", [.. summary.Methods.Select(m => m.PerSeedGold[s])], Svg.Colour(s + 1));
+            gold.AddDots($"seed {summary.Seeds[s]}", [.. summary.Methods.Select(m => m.PerSeedGold[s])], Svg.Colour(s + 1));
         sb.Append(gold.Render()).Append(win.Render());
         sb.Append("<table><tr><th>method</th><th>gold reward</th><th>95% CI</th><th>gold − SFT, 95% CI</th><th>win-rate vs SFT</th><th>95% CI</th>")
           .Append("<th>proxy reward</th><th>KL to SFT</th><th>gold per seed</th></tr>");
@@ -101,7 +106,7 @@ public static class HtmlReport
     {
         Directory.CreateDirectory(directory);
         string path = Path.Combine(directory, FileName);
-        File.WriteAllText(path, Render(results, curves, examples, taskDescription));
+        RunDirectory.WriteAtomically(path, Render(results, curves, examples, taskDescription));
         return path;
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Reins.Alignment.Training;
 
 namespace Reins.Farm.Report;
 
@@ -20,7 +21,7 @@ public sealed record PerPromptValues([property: JsonPropertyName("methods")] IRe
     public const string FileName = "per_prompt.json";
 
     /// <summary>Writes <see cref="FileName"/> into <paramref name="directory"/>.</summary>
-    public void Write(string directory) => File.WriteAllText(Path.Combine(directory, FileName), JsonSerializer.Serialize(this, PerPromptJsonContext.Default.PerPromptValues) + "\n");
+    public void Write(string directory) => RunDirectory.WriteAtomically(Path.Combine(directory, FileName), JsonSerializer.Serialize(this, PerPromptJsonContext.Default.PerPromptValues) + "\n");
 
     /// <summary>Reads <see cref="FileName"/> from <paramref name="directory"/>.</summary>
     public static PerPromptValues Read(string directory)

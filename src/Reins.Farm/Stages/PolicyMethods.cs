@@ -77,7 +77,7 @@ internal static class PolicyMethods
         new(MethodNames.Rloo, (farm, inputs) => new RlooTrainer(new RlooConfig
         {
             Training = OnlineTraining(farm, MethodNames.Rloo, farm.Config.Rloo.LearningRate, farm.Config.Online.Steps), Online = OnlineArguments(farm),
-            Group = new() { NumGenerations = farm.Config.Rloo.NumGenerations },
+            Group = new() { NumGenerations = farm.Config.Rloo.NumGenerations }, Beta = farm.Config.Rloo.Beta,
         }, farm.LoadSft(), farm.LoadSft(), Inputs(farm, inputs.Prompts, inputs.OnlineReward))),
     ];
 
@@ -104,7 +104,7 @@ internal static class PolicyMethods
         CostConstraintSettings? constraint = null) => new(new GrpoConfig
         {
             Training = OnlineTraining(farm, name, farm.Config.Grpo.LearningRate, farm.Config.Online.Steps), Online = OnlineArguments(farm),
-            Group = new() { NumGenerations = farm.Config.Grpo.NumGenerations }, Cost = constraint ?? new(),
+            Group = new() { NumGenerations = farm.Config.Grpo.NumGenerations }, Beta = farm.Config.Grpo.Beta, Cost = constraint ?? new(),
         }, farm.LoadSft(), farm.LoadSft(), Inputs(farm, prompts, reward), cost: cost);
 
     /// <summary>The training arguments every online method shares: equal steps and batch, a run directory and the run's seed.</summary>

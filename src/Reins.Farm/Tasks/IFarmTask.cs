@@ -24,7 +24,7 @@ public interface IFarmTask
 
     /// <summary>
     /// <paramref name="count"/> prompts of <paramref name="split"/>, drawn with replacement; a prompt's split depends on its
-    /// text alone (<see cref="PromptSampler.SplitOf"/>), so train and eval never share a prompt. Task-specific fields
+    /// text alone (<see cref="PromptSampler.IsIn"/>), so train and eval never share a prompt. Task-specific fields
     /// (e.g. "answer") are in each example's <see cref="Example.Extra"/>.
     /// </summary>
     IReadOnlyList<PromptOnlyExample> Prompts(FarmSplit split, int count, ulong seed);

@@ -11,8 +11,25 @@ public static class PromptSampler
     /// <summary>The share of the prompt space held out for evaluation.</summary>
     public const double EvalFraction = 0.2;
 
-    /// <summary>The split <paramref name="prompt"/> belongs to.</summary>
-    public static FarmSplit SplitOf(string prompt)
+    /// <summary>The share of the prompt space, inside the held-out part, reserved for tuning (a quarter of it).</summary>
+    public const double DevelopmentFraction = 0.05;
+
+    /// <summary>Whether <paramref name="prompt"/> is in <paramref name="split"/> (a held-out prompt is in Eval and in one of Development and Test).</summary>
+    public static bool IsIn(FarmSplit split, string prompt)
+    {
+        double u = Position(prompt);
+        return split switch
+        {
+            FarmSplit.Train => u >= EvalFraction,
+            FarmSplit.Eval => u < EvalFraction,
+            FarmSplit.Development => u < DevelopmentFraction,
+            FarmSplit.Test => u >= DevelopmentFraction && u < EvalFraction,
+            _ => throw new ArgumentOutOfRangeException(nameof(split)),
+        };
+    }
+
+    // The prompt's place in [0, 1): every split is an interval of it, so they nest and never overlap by accident.
+    private static double Position(string prompt)
     {
         // FNV-1a, then SplitMix64's finaliser so that short, similar prompts land uniformly in [0, 1).
         ulong h = 14695981039346656037UL;
@@ -20,7 +37,7 @@ public static class PromptSampler
         h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9UL;
         h = (h ^ (h >> 27)) * 0x94D049BB133111EBUL;
         h ^= h >> 31;
-        return (h >> 11) * (1.0 / (1UL << 53)) < EvalFraction ? FarmSplit.Eval : FarmSplit.Train;
+        return (h >> 11) * (1.0 / (1UL << 53));
     }
 
     /// <summary>
@@ -32,14 +49,14 @@ public static class PromptSampler
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         var rng = new Rng(seed);
         var drawn = new List<T>(count);
-        // A split holds about a fifth or four fifths of the prompts, so this bound is only reached by a prompt space
-        // too small to have prompts in both splits.
+        // The smallest split (development) holds a twentieth of the prompt space, so this bound is only reached by a
+        // prompt space too small to have prompts in every split.
         for (long attempts = 0; drawn.Count < count; attempts++)
         {
             if (attempts > 1000L + 100L * count)
                 throw new InvalidOperationException($"the task's prompt space has (almost) no {split} prompts");
             var item = draw(rng);
-            if (SplitOf(text(item)) == split) drawn.Add(item);
+            if (IsIn(split, text(item))) drawn.Add(item);
         }
         return drawn;
     }
