@@ -259,7 +259,6 @@ public sealed class DetectorStream(DetectorStreamSettings settings, ITextEncoder
         model.CopyParametersFrom(trainer.Model);
     }
 
-
     /// <summary>A period result as one JSON line's values.</summary>
     public static Dictionary<string, object?> Row(PeriodResult r)
     {

@@ -33,9 +33,7 @@ internal static class FarmCommand
             if (runSeeds.Select(config.SplitOf).Distinct().Count() > 1)
                 throw new ArgumentException($"--seeds: {string.Join(",", runSeeds)} mixes development seeds ({string.Join(",", config.DevelopmentSeeds)}) with test seeds; run them apart.");
             var runs = new List<(FarmResults, PerPromptValues)>();
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-            // A file or a CI log has no width: lines are not wrapped at 80 columns.
-            if (Console.IsErrorRedirected) console.Profile.Width = 4096;
+            var console = StderrConsole();
             foreach (var s in runSeeds)
             {
                 string dir = runSeeds.Length == 1 ? r.GetValue(output)! : Path.Combine(r.GetValue(output)!, $"seed-{s}");
@@ -70,6 +68,14 @@ internal static class FarmCommand
             return Task.FromResult(0);
         });
         return cmd;
+    }
+
+    /// <summary>A console on stderr; redirected to a file or a CI log, which has no width, its lines are not wrapped at 80 columns.</summary>
+    internal static IAnsiConsole StderrConsole()
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected) console.Profile.Width = 4096;
+        return console;
     }
 
     /// <summary>Runs <paramref name="run"/> under <paramref name="display"/> with a bar per stage it reports (a stage's name, its step of its total).</summary>

@@ -43,8 +43,7 @@ internal static class FarmTuneCommand
             var tuneSeeds = r.GetValue(seeds) is { } given ? FarmCommand.ParseSeeds(given) : [.. config.DevelopmentSeeds];
             string dir = r.GetValue(output) ?? Path.Combine("runs", "farm-tune", farmTask.Name);
 
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-            if (Console.IsErrorRedirected) console.Profile.Width = 4096;
+            var console = FarmCommand.StderrConsole();
             console.MarkupLine($"[bold]reins farm tune[/]: task {farmTask.Name}, development seeds {string.Join(",", tuneSeeds)}, " +
                 $"budget {config.Online.Steps * config.Online.BatchSize:N0} completions per online method → {Markup.Escape(Path.GetFullPath(dir))}");
             TuningOutcome outcome;

@@ -43,7 +43,6 @@ public static class Bootstrap
         return Percentile(estimate, replicates, level);
     }
 
-    /// <summary>Linear interpolation between order statistics (NumPy's default quantile).</summary>
     /// <summary>
     /// The hierarchical bootstrap of a mean over seeds of per-prompt means: each resample draws the seeds with
     /// replacement, then the prompts within each drawn seed, so the interval holds both the seed-to-seed and the
@@ -86,6 +85,7 @@ public static class Bootstrap
         return new ConfidenceInterval(estimate, Quantile(replicates, tail), Quantile(replicates, 1 - tail));
     }
 
+    // Linear interpolation between order statistics (NumPy's default quantile).
     private static double Quantile(double[] sorted, double q)
     {
         double position = q * (sorted.Length - 1);

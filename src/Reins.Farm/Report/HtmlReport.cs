@@ -86,7 +86,7 @@ public static class HtmlReport
         var names = summary.Methods.Select(m => m.Name).ToList();
         var gold = new BarChart("Gold reward: the mean over seeds with its interval, a dot per seed", "gold reward", names)
             .Add("mean", [.. summary.Methods.Select(m => m.Gold)], Svg.Colour(0), [.. summary.Methods.Select(m => m.GoldCi)]);
-        var win = new BarChart("Win-rate against SFT: each seed's method rows and the mean over seeds", "win-rate", names)
+        var win = new BarChart("Win-rate against SFT: the mean over seeds with its interval", "win-rate", names)
             .Add("mean", [.. summary.Methods.Select(m => m.WinRate)], Svg.Colour(0), [.. summary.Methods.Select(m => m.WinRateCi)]).Reference(0.5, "SFT");
         for (int s = 0; s < summary.Seeds.Count; s++)
             gold.AddDots($"seed {summary.Seeds[s]}", [.. summary.Methods.Select(m => m.PerSeedGold[s])], Svg.Colour(s + 1));

@@ -14,18 +14,16 @@ internal sealed class BarChart(string title, string yLabel, IReadOnlyList<string
     private readonly List<(double Value, string Label)> references = [];
 
     /// <summary>Adds one value per category, with an optional [low, high] interval per value.</summary>
-    public BarChart Add(string name, IReadOnlyList<double> values, string colour, IReadOnlyList<double[]?>? intervals = null)
-    {
-        if (values.Count != categories.Count) throw new ArgumentException($"{values.Count} values for {categories.Count} categories");
-        series.Add(new Series(name, values, intervals, colour));
-        return this;
-    }
+    public BarChart Add(string name, IReadOnlyList<double> values, string colour, IReadOnlyList<double[]?>? intervals = null) =>
+        AddSeries(new Series(name, values, intervals, colour));
 
     /// <summary>Adds one point per category, drawn over the category's bars.</summary>
-    public BarChart AddDots(string name, IReadOnlyList<double> values, string colour)
+    public BarChart AddDots(string name, IReadOnlyList<double> values, string colour) => AddSeries(new Series(name, values, null, colour, Dots: true));
+
+    private BarChart AddSeries(Series added)
     {
-        if (values.Count != categories.Count) throw new ArgumentException($"{values.Count} values for {categories.Count} categories");
-        series.Add(new Series(name, values, null, colour, Dots: true));
+        if (added.Values.Count != categories.Count) throw new ArgumentException($"{added.Values.Count} values for {categories.Count} categories");
+        series.Add(added);
         return this;
     }
 
