@@ -1,3 +1,4 @@
+using Reins.Alignment.Detection;
 using Reins.Farm.Pipeline;
 using Reins.Farm.Report;
 using Reins.Farm.Tasks;
@@ -85,6 +86,13 @@ public sealed class FarmPipelineTests : IDisposable
         Assert.Null(safety.JailbreakDrift[0].Static);
         Assert.All(safety.JailbreakDrift.Skip(1), p => Assert.InRange(p.Static!.Value, 0, 1));
         Assert.InRange(safety.LabelAgreement, 0.8, 1);
+        // The drift replay reports too, so its requests are test prompts: none the tuning's development prompts (whose
+        // texts end every plain or wrapped request of the stream) may appear in what its self-training labelled.
+        var development = FarmTasks.Get("safety").Prompts(FarmSplit.Development, 3000, 1).Select(p => p.Prompt.Text!).ToHashSet();
+        using var state = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "safety", "runs", "detector-stream", DetectorStream.StateFile)));
+        var labelled = state.RootElement.GetProperty("SelfLabels").EnumerateArray().Select(l => l.GetProperty("Prompt").GetString()!).ToArray();
+        Assert.NotEmpty(labelled);
+        Assert.DoesNotContain(labelled, l => development.Any(d => l.EndsWith(d, StringComparison.Ordinal)));
         var html = File.ReadAllText(Path.Combine(dir, "safety", HtmlReport.FileName));
         Assert.Contains("Helpfulness against harm", html);
         Assert.Contains("Lagrange multiplier over training", html);

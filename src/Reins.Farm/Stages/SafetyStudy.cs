@@ -125,7 +125,7 @@ internal static class SafetyStudy
         var initial = JailbreakStream.Week(task, FarmSplit.Train, -1, 3 * settings.DriftPromptsPerPeriod, seed)
             .Select(p => (Example)new SafetyLabelExample(TextOrConversation.FromText(""), TextOrConversation.FromText(p.Prompt), IsSafe: p.Jailbreak != true)).ToArray();
         var detector = TrainClassifier(farm, "detector", rewardBase, initial, settings.DetectorSteps, seed);
-        var stream = Enumerable.Range(0, settings.DriftPeriods).SelectMany(w => JailbreakStream.Week(task, FarmSplit.Eval, w, settings.DriftPromptsPerPeriod, seed)).ToArray();
+        var stream = Enumerable.Range(0, settings.DriftPeriods).SelectMany(w => JailbreakStream.Week(task, farm.Config.EvaluationSplit, w, settings.DriftPromptsPerPeriod, seed)).ToArray();
         var replay = new DetectorStream(new DetectorStreamSettings
         {
             SelfTrain = true, TrueLabels = true, TargetFpr = settings.DetectorFpr, LearningRate = settings.CostModelLearningRate, BatchSize = farm.Config.BatchSize,
