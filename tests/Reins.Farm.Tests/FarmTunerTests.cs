@@ -131,6 +131,10 @@ public sealed class FarmTunerTests
             var third = new List<string>();
             Tune(resumed, log: third);
             Assert.DoesNotContain(third, l => l.Contains("shared stages"));
+            // A trial recorded twice (a file pieced together by hand) is an error naming both lines, not a silent pick.
+            File.AppendAllText(trials, File.ReadAllLines(trials)[0] + "\n");
+            Assert.Contains("trials.jsonl: line 5: the same trial (online_dpo learning_rate=0.0001 beta=0.1, seed 101) as line 1",
+                Assert.Throws<InvalidDataException>(() => Tune(resumed)).Message);
             // Another search in the same directory is refused rather than mixed in.
             var other = new FarmTuner(FarmTasks.Get("reviews"), TinyConfig, [101], [SmallGrid], resumed, _ => { });
             Assert.Contains("another task, config, seeds or methods", Assert.Throws<InvalidOperationException>(other.Run).Message);

@@ -180,16 +180,23 @@ public sealed class FarmTuner(IFarmTask task, FarmConfig config, IReadOnlyList<u
         string text = File.ReadAllText(path);
         var lines = text.Split('\n');
         var trials = new List<TuningTrial>();
+        var lineOf = new Dictionary<(string, string, ulong), int>();
         for (int i = 0; i < lines.Length; i++)
         {
             if (lines[i].Length == 0) continue;
-            try { trials.Add(TuningTrial.FromJsonLine(lines[i])); }
+            TuningTrial trial;
+            try { trial = TuningTrial.FromJsonLine(lines[i]); }
             catch (JsonException e) when (i == lines.Length - 1)
             {
                 log($"{path}: line {i + 1} was cut off by an interruption ({e.Message}); that trial runs again.");
                 RunDirectory.WriteAtomically(path, string.Concat(lines[..i].Where(l => l.Length > 0).Select(l => l + "\n")));
+                break;
             }
             catch (JsonException e) { throw new InvalidDataException($"{path}: line {i + 1}: not a trial: {e.Message}"); }
+            // Two results for one trial would leave the search to pick one silently.
+            if (!lineOf.TryAdd(trial.Key, i + 1))
+                throw new InvalidDataException($"{path}: line {i + 1}: the same trial ({trial.Method} {MethodSearch.Describe(trial.Settings)}, seed {trial.Seed}) as line {lineOf[trial.Key]}.");
+            trials.Add(trial);
         }
         if (trials.Count > 0) log($"resuming: {trials.Count} trials already in {path}");
         return trials;
