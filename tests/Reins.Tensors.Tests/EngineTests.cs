@@ -45,6 +45,37 @@ public class EngineTests
     }
 
     [Fact]
+    public async Task ALoopDoesNotWaitForAHelperThatHasNotJoinedIt()
+    {
+        // A helper held at its wake-up stands for one the scheduler has descheduled (another process on the cores):
+        // the caller must run the whole loop itself and return, not wait for it; once let go, the helper serves later
+        // loops again.
+        using var release = new ManualResetEventSlim();
+        var held = new CountdownEvent(1);
+        var pool = new WorkerPool(() =>
+        {
+            if (!held.IsSet) { held.Signal(); release.Wait(); }
+        });
+        var hits = new int[64];
+        var first = Task.Run(() => pool.Run(hits.Length, 1, i => Interlocked.Increment(ref hits[i])));
+        try
+        {
+            Assert.True(held.Wait(TimeSpan.FromSeconds(30)), "the helper never woke");
+            var done = await Task.WhenAny(first, Task.Delay(TimeSpan.FromSeconds(30)));
+            Assert.True(done == first, "the loop waited for a helper that had not joined it");
+            Assert.All(hits, h => Assert.Equal(1, h));
+        }
+        finally
+        {
+            release.Set();
+        }
+        var helperThreads = new HashSet<string?>();
+        for (int round = 0; round < 2000 && !helperThreads.Contains("reins-worker-1"); round++)
+            pool.Run(64, 1, _ => { Thread.SpinWait(200); lock (helperThreads) helperThreads.Add(Thread.CurrentThread.Name); });
+        Assert.Contains("reins-worker-1", helperThreads);
+    }
+
+    [Fact]
     public async Task MoreHelpersThanCoresUnderLoadNeverHang()
     {
         // Busy threads on every core, and loops with more helpers than cores separated by pauses long enough for the
