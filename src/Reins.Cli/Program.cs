@@ -10,6 +10,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     TokenizeCommand.Create(),
     ModelCommand.Create(),
     GenerateCommand.Create(),
+    ServeCommand.Create(),
     SftCommand.Create(),
     DpoCommand.Create(),
     KtoCommand.Create(),

@@ -168,6 +168,28 @@ public class GenerationTests
     }
 
     [Fact]
+    public async Task TopLogProbsAreTheBestOfTheTeacherForcedDistribution()
+    {
+        var model = Model("llama");
+        var options = new SamplingOptions { MaxNewTokens = 5, Temperature = 0.8f, TopK = 5, Seed = 2, TopLogProbs = 4 };
+        var tokens = new List<GeneratedToken>();
+        await foreach (var t in Generator.StreamAsync(model, [Prompts[1]], options)) tokens.Add(t);
+        int v = model.Config.VocabSize;
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            // The whole next-token distribution at this step, from a forward pass over prompt + tokens so far.
+            int[] context = [.. Prompts[1], .. tokens.Take(i).Select(t => t.Token)];
+            using var tape = new Tape(recordGradients: false);
+            var logits = Ops.Reshape(model.Logits(new ModelInput(context, 1, context.Length)), context.Length, v).ToArray()[((context.Length - 1) * v)..];
+            double logZ = Math.Log(logits.Sum(x => Math.Exp(x / 0.8)));
+            var expected = Enumerable.Range(0, v).Select(t => (Token: t, LogProb: logits[t] / 0.8 - logZ)).OrderByDescending(p => p.LogProb).Take(4).ToList();
+            Assert.Equal(expected.Select(e => e.Token), tokens[i].TopLogProbs.Select(t => t.Token));
+            Assert.All(expected.Zip(tokens[i].TopLogProbs), p => Assert.Equal(p.First.LogProb, p.Second.LogProb, 1e-4));
+        }
+        Assert.Throws<ArgumentException>(() => (options with { TopLogProbs = 21 }).Validate());
+    }
+
+    [Fact]
     public async Task StreamingYieldsTheSameTokensAndCancellationStopsPromptly()
     {
         var model = Model("llama");

@@ -51,6 +51,7 @@ public static class Generator
         private readonly bool[]? seen;
         private readonly float[] scaled, work;
         private readonly int[] order;
+        private float lastLogZ;
 
         public Run(CausalLanguageModel model, IReadOnlyList<int[]> prompts, SamplingOptions options, Func<int[], string>? decode)
         {
@@ -134,12 +135,13 @@ public static class Generator
                 {
                     if (finished[r] is not null) continue;
                     var (token, logProb) = Pick(r, logits.AsSpan(r * vocab, vocab));
+                    var top = options.TopLogProbs > 0 ? TopLogProbs() : [];
                     tokens[r].Add(token);
                     logProbs[r].Add(logProb);
                     if (seen is not null) seen[r * vocab + token] = true;
                     if (options.StopTokenIds.Contains(token) || HitsStopString(r)) finished[r] = FinishReason.Stop;
                     else if (tokens[r].Count >= options.MaxNewTokens) finished[r] = FinishReason.Length;
-                    emitted.Add(new GeneratedToken(r / n, r % n, token, logProb, finished[r]));
+                    emitted.Add(new GeneratedToken(r / n, r % n, token, logProb, finished[r]) { TopLogProbs = top });
                 }
                 bool cancelled = cancellation.IsCancellationRequested;
                 if (cancelled)
@@ -185,7 +187,25 @@ public static class Generator
                 TensorPrimitives.Multiply(work, 1f / options.Temperature, work);
                 token = SampleFiltered(rngs[r]);
             }
+            lastLogZ = logZ;
             return (token, scaled[token] - logZ);
+        }
+
+        // The k best of log_softmax(logits / T) that Pick left in `scaled` (less its log-normaliser), best first, ties by id.
+        private List<(int Token, float LogProb)> TopLogProbs()
+        {
+            float logZ = lastLogZ;
+            var best = new List<(int Token, float LogProb)>(options.TopLogProbs + 1);
+            for (int t = 0; t < vocab; t++)
+            {
+                float lp = scaled[t] - logZ;
+                if (best.Count == options.TopLogProbs && lp <= best[^1].LogProb) continue;
+                int at = best.Count;
+                while (at > 0 && best[at - 1].LogProb < lp) at--;
+                best.Insert(at, (t, lp));
+                if (best.Count > options.TopLogProbs) best.RemoveAt(best.Count - 1);
+            }
+            return best;
         }
 
         // Top-k, then top-p, then min-p on the probabilities of `work` (HF's warper order), then one draw.

@@ -29,6 +29,8 @@ public sealed record SamplingOptions
     public ulong Seed { get; init; }
     /// <summary>Optional per-prompt seeds: the same prompt with the same seed gives the same samples.</summary>
     public IReadOnlyList<ulong>? PromptSeeds { get; init; }
+    /// <summary>With each streamed token, also the log-probs of this many most likely tokens at that step (0–20, OpenAI's top_logprobs).</summary>
+    public int TopLogProbs { get; init; }
 
     /// <summary>Checks the ranges, naming the field.</summary>
     public SamplingOptions Validate()
@@ -41,6 +43,7 @@ public sealed record SamplingOptions
         Require(MinP >= 0 && MinP <= 1, "min_p", "must be in [0, 1]");
         Require(RepetitionPenalty > 0, "repetition_penalty", "must be positive");
         Require(NumReturnSequences >= 1, "num_return_sequences", "must be at least 1");
+        Require(TopLogProbs is >= 0 and <= 20, "top_logprobs", "must be in [0, 20]");
         return this;
     }
 }
@@ -64,4 +67,8 @@ public sealed record GeneratedSequence(int PromptIndex, int SampleIndex, int[] P
 }
 
 /// <summary>A token as it is produced, for streaming (<see cref="Generator.StreamAsync"/>).</summary>
-public sealed record GeneratedToken(int PromptIndex, int SampleIndex, int Token, float LogProb, FinishReason? FinishReason);
+public sealed record GeneratedToken(int PromptIndex, int SampleIndex, int Token, float LogProb, FinishReason? FinishReason)
+{
+    /// <summary>The most likely tokens at this step and their log-probs, most likely first (<see cref="SamplingOptions.TopLogProbs"/> of them).</summary>
+    public IReadOnlyList<(int Token, float LogProb)> TopLogProbs { get; init; } = [];
+}
