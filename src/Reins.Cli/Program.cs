@@ -11,6 +11,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     ModelCommand.Create(),
     GenerateCommand.Create(),
     ServeCommand.Create(),
+    JudgeCommand.Create(),
     SftCommand.Create(),
     DpoCommand.Create(),
     KtoCommand.Create(),

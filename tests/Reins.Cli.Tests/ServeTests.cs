@@ -247,6 +247,37 @@ public sealed class ServeTests : IAsyncLifetime
         Assert.Single(one["choices"]!.AsArray());
     }
 
+    [Fact]
+    public async Task ReinsJudgeLabelsPairsThroughAServedModel()
+    {
+        // The judge of `reins judge` talking to `reins serve` end to end: every pair asked in both orders, each answer
+        // read as a soft label, a parsed letter or a counted non-answer. The judge's prompt needs a longer context.
+        string judgeModel = Path.Combine(dir, "judge-model");
+        string[] init = ["model", "init", "--arch", "llama", "--vocab-size", "300", "--hidden", "32", "--layers", "2", "--heads", "4", "--max-positions", "1024", "--seed", "4", "--out", judgeModel];
+        Assert.Equal(0, new RootCommand { ModelCommand.Create() }.Parse(init).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+        await using var server = await OpenAiServer.StartAsync(new ServeSettings(judgeModel) { Port = 0, ServedModelName = "tiny" });
+        string input = Path.Combine(dir, "pairs.jsonl"), output = Path.Combine(dir, "labelled.jsonl");
+        File.WriteAllText(input, """
+            {"prompt":"Say hi.","completions":["hi","hello there"],"id":1}
+            {"prompt":"Count to two.","chosen":"1 2","rejected":"one"}
+            """);
+        string[] args = ["judge", "--input", input, "--output", output, "--endpoint", new Uri(server.Address, "v1").ToString(), "--model", "tiny"];
+        var printed = new StringWriter();
+        var previous = Console.Out;
+        Console.SetOut(printed);
+        try { Assert.Equal(0, new RootCommand { JudgeCommand.Create() }.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false })); }
+        finally { Console.SetOut(previous); }
+        var summary = JsonNode.Parse(printed.ToString())!;
+        Assert.Equal(4, summary["requests"]!.GetValue<int>());
+        Assert.Equal(4, summary["soft_labels"]!.GetValue<int>() + summary["parsed_verdicts"]!.GetValue<int>() + summary["unparsed_answers"]!.GetValue<int>());
+        var records = File.ReadAllLines(output).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal(2, records.Count);
+        Assert.Equal(1, records[0]!["id"]!.GetValue<int>());
+        Assert.Equal(["hello there", "hi"], new[] { records[0]!["chosen"]!.GetValue<string>(), records[0]!["rejected"]!.GetValue<string>() }.Order(StringComparer.Ordinal));
+        Assert.All(records, r => Assert.InRange(r!["judge_probability"]!.GetValue<double>(), 0.5, 1.0));
+        Assert.True(File.Exists(output + ".judge-cache.sqlite"));
+    }
+
     private static async Task<JsonNode> PostJson(HttpClient http, string path, string body)
     {
         using var response = await http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));

@@ -83,9 +83,16 @@ internal static class OnlineCommands
         {
             Description = "Reward-model checkpoint that decides each pair (the higher score is chosen); the reward flags' scores are then only logged, as objective/scores.",
         };
-        return Create<OnlineDpoConfig>("online-dpo", "Online DPO (OAIF): two samples per prompt each step, the reward's (or --judge-reward-model's) preferred one chosen, one DPO step (any --loss-type) against the reference.",
-            [judge], config => config.Loss.Type.NeedsReference(),
-            (r, config, policy, reference, inputs) => new OnlineDpoTrainer(config, policy, reference, inputs, r.GetValue(judge) is { } dir ? Judge(dir) : null));
+        var llm = new JudgeCommand.JudgeOptions("judge-");
+        return Create<OnlineDpoConfig>("online-dpo", "Online DPO (OAIF): two samples per prompt each step, the reward's (or --judge-reward-model's, or an LLM judge's at --judge-endpoint) preferred one chosen, one DPO step (any --loss-type) against the reference.",
+            [judge, .. llm.All], config => config.Loss.Type.NeedsReference(),
+            (r, config, policy, reference, inputs) =>
+            {
+                var model = r.GetValue(judge);
+                var remote = llm.Create(r, defaultCache: null);
+                if (model is not null && remote is not null) throw new ArgumentException("online-dpo: give --judge-reward-model or --judge-endpoint, not both.");
+                return new OnlineDpoTrainer(config, policy, reference, inputs, model is { } dir ? Judge(dir) : remote);
+            });
     }
 
     private static RewardSourceJudge Judge(string directory)

@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Reins.Alignment.Training;
+using Reins.Rewards.Judges;
+
+namespace Reins.Cli.Commands;
+
+/// <summary>
+/// `reins judge`: pairs of responses labelled by an LLM judge over an OpenAI-compatible API, written as TRL preference
+/// records, with the judge's agreement with any label the records already carry.
+/// </summary>
+internal static class JudgeCommand
+{
+    private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The flags that reach a judge, shared by `reins judge` and `reins online-dpo`.</summary>
+    internal sealed class JudgeOptions(string prefix)
+    {
+        public readonly Option<string?> Endpoint = new($"--{prefix}endpoint") { Description = "OpenAI-compatible API base of the judge, e.g. http://127.0.0.1:8000/v1 (vLLM, llama.cpp, TGI, reins serve, a hosted API)." };
+        public readonly Option<string?> Model = new($"--{prefix}model") { Description = "The judge's model name at that endpoint." };
+        public readonly Option<string?> KeyEnv = new($"--{prefix}api-key-env") { Description = "Environment variable holding the judge's API key (never a flag, never logged)." };
+        public readonly Option<string?> Template = new($"--{prefix}template") { Description = "Judge prompt file: system message, a line '---', user message with {instruction}, {output_a}, {output_b}." };
+        public readonly Option<string?> Cache = new($"--{prefix}cache") { Description = "SQLite file caching every judge request and answer (a rerun never pays twice)." };
+        public readonly Option<int> Concurrency = new($"--{prefix}concurrency") { Description = "Judge requests in flight at most.", DefaultValueFactory = _ => 4 };
+
+        public Option[] All => [Endpoint, Model, KeyEnv, Template, Cache, Concurrency];
+
+        /// <summary>The judge the flags describe, or null when no endpoint is given.</summary>
+        public LlmPairwiseJudge? Create(ParseResult r, string? defaultCache)
+        {
+            if (r.GetValue(Endpoint) is not { } endpoint) return null;
+            var uri = Uri.TryCreate(endpoint, UriKind.Absolute, out var u) ? u : throw new ArgumentException($"{Endpoint.Name}: '{endpoint}' is not an absolute URL.");
+            string model = r.GetValue(Model) ?? throw new ArgumentException($"{Endpoint.Name} needs {Model.Name}.");
+            string? key = null;
+            if (r.GetValue(KeyEnv) is { } variable)
+                key = Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value ? value : throw new ArgumentException($"{KeyEnv.Name}: {variable} is not set or empty.");
+            if (r.GetValue(Concurrency) < 1) throw new ArgumentException($"{Concurrency.Name} must be at least 1.");
+            return new LlmPairwiseJudge(new LlmJudgeSettings(uri, model)
+            {
+                ApiKey = key, Concurrency = r.GetValue(Concurrency), CachePath = r.GetValue(Cache) ?? defaultCache,
+                Template = r.GetValue(Template) is { } path ? JudgeTemplate.Load(path) : JudgeTemplate.Default,
+            });
+        }
+    }
+
+    public static Command Create()
+    {
+        var input = new Option<string>("--input") { Description = "JSONL of pairs: {\"prompt\", \"completions\": [a, b]}, or TRL's {\"prompt\", \"chosen\", \"rejected\"} (then the order is a label to agree with).", Required = true };
+        var output = new Option<string>("--output") { Description = "TRL preference JSONL: prompt, chosen, rejected, judge_probability (that chosen is better), judge_tie; other fields copied.", Required = true };
+        var judge = new JudgeOptions("");
+        var cmd = new Command("judge", "Label pairs of responses with an LLM judge (both orders, soft labels from log-probs, cached), as TRL preference records.") { input, output };
+        foreach (var option in judge.All) cmd.Options.Add(option);
+        cmd.SetAction(async (r, cancellation) =>
+        {
+            string inPath = r.GetValue(input)!, outPath = r.GetValue(output)!;
+            if (r.GetValue(judge.Endpoint) is null) throw new ArgumentException("judge: --endpoint is required.");
+            var pairs = Read(inPath);
+            using var llm = judge.Create(r, outPath + ".judge-cache.sqlite")!;
+            var p = await llm.JudgeAsync([.. pairs.Select(x => (x.Prompt, x.First, x.Second))], cancellation);
+            int ties = 0, labelled = 0, agreed = 0;
+            var lines = new List<string>();
+            for (int i = 0; i < pairs.Count; i++)
+            {
+                var pair = pairs[i];
+                bool firstWins = p[i] >= 0.5f, tie = p[i] == 0.5f;
+                ties += tie ? 1 : 0;
+                if (pair.Labelled && !tie) { labelled++; agreed += firstWins ? 1 : 0; }
+                var o = pair.Record.DeepClone().AsObject();
+                o.Remove("completions");
+                o["chosen"] = firstWins ? pair.First : pair.Second;
+                o["rejected"] = firstWins ? pair.Second : pair.First;
+                o["judge_probability"] = Math.Round(firstWins ? p[i] : 1 - p[i], 6);
+                o["judge_tie"] = tie;
+                if (pair.Labelled) o["judge_agrees_with_label"] = tie ? null : firstWins;
+                o["judge"] = llm.Name;
+                lines.Add(o.ToJsonString(Json));
+            }
+            RunDirectory.WriteAtomically(outPath, string.Concat(lines.Select(l => l + "\n")));
+            var usage = llm.Usage;
+            var summary = new JsonObject
+            {
+                ["pairs"] = pairs.Count, ["ties"] = ties, ["labelled_pairs_judged"] = labelled,
+                ["agreement_with_labels"] = labelled > 0 ? Math.Round((double)agreed / labelled, 4) : null,
+                ["requests"] = usage.Requests, ["cache_hits"] = usage.CacheHits, ["prompt_tokens"] = usage.PromptTokens, ["completion_tokens"] = usage.CompletionTokens,
+                ["soft_labels"] = usage.SoftLabels, ["parsed_verdicts"] = usage.ParsedVerdicts, ["unparsed_answers"] = usage.Unparsed,
+            };
+            Console.Out.WriteLine(summary.ToJsonString(Json));
+            Console.Error.WriteLine($"judge: {pairs.Count} pairs ({ties} ties) → {outPath}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private sealed record Pair(int Line, JsonObject Record, string Prompt, string First, string Second, bool Labelled);
+
+    private static List<Pair> Read(string path)
+    {
+        var pairs = new List<Pair>();
+        int line = 0;
+        foreach (var text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            string at = $"{path}:{line}";
+            JsonObject o;
+            try { o = JsonNode.Parse(text) as JsonObject ?? throw new InvalidDataException($"{at}: a record must be a JSON object."); }
+            catch (JsonException e) { throw new InvalidDataException($"{at}: not valid JSON ({e.Message})."); }
+            string Text(JsonNode? node, string field) => node is JsonValue v && v.TryGetValue(out string? s) ? s : throw new InvalidDataException($"{at}: $.{field} must be a string.");
+            string prompt = Text(o["prompt"], "prompt");
+            if (o["completions"] is JsonArray completions)
+            {
+                if (completions.Count != 2) throw new InvalidDataException($"{at}: $.completions must hold exactly two responses, not {completions.Count}.");
+                pairs.Add(new Pair(line, o, prompt, Text(completions[0], "completions[0]"), Text(completions[1], "completions[1]"), false));
+            }
+            else if (o.ContainsKey("chosen") || o.ContainsKey("rejected"))
+                pairs.Add(new Pair(line, o, prompt, Text(o["chosen"], "chosen"), Text(o["rejected"], "rejected"), true));
+            else throw new InvalidDataException($"{at}: a pair needs $.completions [a, b] or $.chosen and $.rejected.");
+        }
+        if (pairs.Count == 0) throw new InvalidDataException($"{path}: no pairs.");
+        return pairs;
+    }
+}
