@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using OpenAI;
 using OpenAI.Chat;
 using Reins.Cli.Commands;
+using Reins.Cli.Commands.Training;
 using Reins.Cli.Serving;
 using Reins.Models.Chat;
 using Reins.Models.Checkpoints;
@@ -276,6 +277,31 @@ public sealed class ServeTests : IAsyncLifetime
         Assert.Equal(["hello there", "hi"], new[] { records[0]!["chosen"]!.GetValue<string>(), records[0]!["rejected"]!.GetValue<string>() }.Order(StringComparer.Ordinal));
         Assert.All(records, r => Assert.InRange(r!["judge_probability"]!.GetValue<double>(), 0.5, 1.0));
         Assert.True(File.Exists(output + ".judge-cache.sqlite"));
+    }
+
+    [Fact]
+    public async Task AServedRewardModelScoresWhatTheLocalOneScores()
+    {
+        // reins serve --reward-model on OpenRLHF's protocol, read by the same client --reward-url uses.
+        string train = Path.Combine(dir, "prefs.jsonl"), rm = Path.Combine(dir, "rm");
+        File.WriteAllLines(train, Enumerable.Range(0, 8).Select(i => $$"""{"prompt":"q{{i}}","chosen":"a good answer {{i}}","rejected":"bad"}"""));
+        string[] args = ["rm", "--model", model, "--train", train, "--max-steps", "2", "--max-length", "64", "--out", rm, "--threads", "1"];
+        Assert.Equal(0, new RootCommand { RewardCommand.Create() }.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+        await using var server = await RewardModelServer.StartAsync(new ServeSettings(rm) { Port = 0 });
+        var requests = new[] { ("q1", "a good answer"), ("q2", "bad"), ("", "no prompt at all") }
+            .Select(p => new Reins.Rewards.Sources.ScoringRequest(p.Item1, p.Item2, [], [], true, new Dictionary<string, System.Text.Json.JsonElement>())).ToList();
+        var remote = new Reins.Rewards.Sources.HttpRewardSource(new Uri(server.Address, "get_reward")).Score(requests);
+        var loaded = Reins.Rewards.RewardModels.RewardModel.Load(rm);
+        var local = new Reins.Rewards.Sources.RewardModelSource(loaded, new Reins.Feedback.Tokenization.TokenizerEncoder(loaded.TokenizerFrom(rm))).Score(requests);
+        Assert.Equal(local, remote);
+        Assert.NotEqual(remote[0], remote[1]);
+
+        using var http = new HttpClient { BaseAddress = server.Address };
+        using var bad = await http.PostAsync("/get_reward", new StringContent("""{"query":["a","b"],"prompts":["a"]}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("prompts", JsonNode.Parse(await bad.Content.ReadAsStringAsync())!["error"]!["param"]!.GetValue<string>());
+        using var missing = await http.PostAsync("/get_reward", new StringContent("""{"labels":[]}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
     }
 
     private static async Task<JsonNode> PostJson(HttpClient http, string path, string body)

@@ -20,7 +20,7 @@ internal sealed class OpenAiError(int status, string message, string? param = nu
     {
         response.StatusCode = Status;
         response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(response.Body, OpenAiServer.Compact);
+        await using var writer = new Utf8JsonWriter(response.Body, ServerHost.Compact);
         writer.WriteStartObject();
         writer.WriteStartObject("error");
         writer.WriteString("message", Message);

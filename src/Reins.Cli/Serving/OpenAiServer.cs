@@ -1,14 +1,8 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Reins.Models.Chat;
 using Reins.Models.Chat.Jinja;
 using Reins.Models.Checkpoints;
@@ -44,8 +38,6 @@ internal sealed record ServeSettings(string ModelDirectory)
 /// </summary>
 internal sealed class OpenAiServer : IAsyncDisposable
 {
-    internal static readonly JsonWriterOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     private readonly WebApplication app;
     private readonly GenerationQueue queue;
     private readonly CausalLanguageModel model;
@@ -65,28 +57,14 @@ internal sealed class OpenAiServer : IAsyncDisposable
         stopIds = new[] { tokenizer.EosId, model.Config.EosTokenId }.OfType<int>().Distinct().ToArray();
         queue = new GenerationQueue(model, ids => tokenizer.Decode(ids, skipSpecialTokens: true), settings.QueueLimit, settings.MaxBatch);
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            k.Limits.MaxRequestBodySize = settings.MaxRequestBytes;
-            k.AddServerHeader = false;
-            var address = settings.Host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(settings.Host, out var ip) ? ip
-                : throw new ArgumentException($"serve: --host '{settings.Host}' is not an IP address (use 127.0.0.1, or 0.0.0.0 to listen on every interface).");
-            k.Listen(address, settings.Port);
-        });
-        app = builder.Build();
-        app.Use(Errors);
-        app.Use(Authorize);
+        app = ServerHost.CreateApp(settings);
         app.MapGet("/v1/models", Models);
         app.MapPost("/v1/chat/completions", ChatCompletions);
         app.MapPost("/v1/completions", Completions);
-        app.MapFallback(context => throw new OpenAiError(404, $"Unknown request URL: {context.Request.Method} {context.Request.Path}.", code: "unknown_url"));
     }
 
     /// <summary>The address the server listens on (the real port when 0 was asked for).</summary>
-    public Uri Address => new(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+    public Uri Address => ServerHost.Address(app);
 
     /// <summary>The id the server answers to in "model".</summary>
     public string ModelName => modelName;
@@ -107,39 +85,9 @@ internal sealed class OpenAiServer : IAsyncDisposable
         await app.DisposeAsync();
     }
 
-    private static async Task Errors(HttpContext context, RequestDelegate next)
-    {
-        OpenAiError error;
-        try
-        {
-            await next(context);
-            return;
-        }
-        catch (OpenAiError e) { error = e; }
-        catch (BadHttpRequestException e) { error = new OpenAiError(e.StatusCode, e.StatusCode == 413 ? "The request body is too large." : e.Message, code: e.StatusCode == 413 ? "request_too_large" : null); }
-        catch (JsonException) { error = new OpenAiError(400, "We could not parse the JSON body of your request: it is not valid JSON.", code: "invalid_json"); }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested) { return; }
-        catch (OperationCanceledException) { error = new OpenAiError(503, "The server is shutting down.", type: "server_error", code: "shutting_down"); }
-        catch (Exception e) { error = new OpenAiError(500, $"The server failed on this request: {e.Message}", type: "server_error"); }
-        if (context.Response.HasStarted) { context.Abort(); return; }
-        await error.WriteAsync(context.Response);
-    }
-
-    private Task Authorize(HttpContext context, RequestDelegate next)
-    {
-        if (settings.ApiKey is { } key)
-        {
-            string header = context.Request.Headers.Authorization.ToString();
-            var given = Encoding.UTF8.GetBytes(header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..] : "");
-            if (!CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(key)))
-                throw new OpenAiError(401, "Incorrect or missing API key: send it as 'Authorization: Bearer <key>'.", code: "invalid_api_key");
-        }
-        return next(context);
-    }
-
     private async Task Models(HttpContext context)
     {
-        await WriteJsonAsync(context, w =>
+        await ServerHost.WriteJsonAsync(context, w =>
         {
             w.WriteString("object", "list");
             w.WriteStartArray("data");
@@ -156,7 +104,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
     private async Task ChatCompletions(HttpContext context)
     {
-        using var body = await ReadBodyAsync(context);
+        using var body = await ServerHost.ReadBodyAsync(context);
         var request = OpenAiRequests.ReadChat(body.RootElement);
         CheckModel(request.Sampling.Model);
         int[] prompt;
@@ -173,7 +121,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
     private async Task Completions(HttpContext context)
     {
-        using var body = await ReadBodyAsync(context);
+        using var body = await ServerHost.ReadBodyAsync(context);
         var request = OpenAiRequests.ReadCompletion(body.RootElement);
         CheckModel(request.Sampling.Model);
         var prompts = request.Prompts.Select(p => tokenizer.Encode(p, addSpecialTokens: true) is { Length: > 0 } ids ? ids
@@ -182,47 +130,6 @@ internal sealed class OpenAiServer : IAsyncDisposable
         string id = $"cmpl-{RandomNumberGenerator.GetHexString(24, lowercase: true)}";
         if (request.Sampling.Stream) await StreamCompletionAsync(context, id, jobs, request.Sampling);
         else await RespondCompletionAsync(context, id, jobs, request, prompts);
-    }
-
-    private static async Task<JsonDocument> ReadBodyAsync(HttpContext context)
-    {
-        if (context.Request.ContentLength is 0) throw new OpenAiError(400, "The request has no body; send a JSON object.", code: "invalid_json");
-        var document = await JsonDocument.ParseAsync(context.Request.Body, new JsonDocumentOptions { MaxDepth = 64 }, context.RequestAborted);
-        try
-        {
-            RequireValidStrings(document.RootElement, "body");
-            return document;
-        }
-        catch
-        {
-            document.Dispose();
-            throw;
-        }
-    }
-
-    // JSON may escape a lone surrogate ("\ud800"), which is no Unicode text: refused here, with its place, before any use.
-    private static void RequireValidStrings(JsonElement element, string at)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.String:
-                try { element.GetString(); }
-                catch (InvalidOperationException) { throw new OpenAiError(400, $"{at} is not valid Unicode text (it holds a lone surrogate).", at, "invalid_value"); }
-                break;
-            case JsonValueKind.Array:
-                int i = 0;
-                foreach (var item in element.EnumerateArray()) RequireValidStrings(item, $"{at}[{i++}]");
-                break;
-            case JsonValueKind.Object:
-                foreach (var property in element.EnumerateObject())
-                {
-                    string name;
-                    try { name = property.Name; }
-                    catch (InvalidOperationException) { throw new OpenAiError(400, $"a field name in {at} is not valid Unicode text.", at, "invalid_value"); }
-                    RequireValidStrings(property.Value, at == "body" ? name : $"{at}.{name}");
-                }
-                break;
-        }
     }
 
     private void CheckModel(string name)
@@ -310,7 +217,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private async Task RespondChatAsync(HttpContext context, string id, GenerationJob job, SamplingRequest sampling)
     {
         var choices = await CollectAsync(job, sampling.N, sampling.Stop, context.RequestAborted);
-        await WriteJsonAsync(context, w =>
+        await ServerHost.WriteJsonAsync(context, w =>
         {
             Header(w, id, "chat.completion");
             w.WriteStartArray("choices");
@@ -407,7 +314,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         var all = new List<(Choice Choice, int Prompt)>();
         for (int p = 0; p < jobs.Count; p++)
             all.AddRange((await CollectAsync(jobs[p], sampling.N, sampling.Stop, context.RequestAborted)).Select(c => (c, p)));
-        await WriteJsonAsync(context, w =>
+        await ServerHost.WriteJsonAsync(context, w =>
         {
             Header(w, id, "text_completion");
             w.WriteStartArray("choices");
@@ -506,19 +413,6 @@ internal sealed class OpenAiServer : IAsyncDisposable
         w.WriteEndObject();
     }
 
-    private static async Task WriteJsonAsync(HttpContext context, Action<Utf8JsonWriter> body)
-    {
-        context.Response.ContentType = "application/json";
-        var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, Compact))
-        {
-            w.WriteStartObject();
-            body(w);
-            w.WriteEndObject();
-        }
-        await context.Response.Body.WriteAsync(buffer.ToArray(), context.RequestAborted);
-    }
-
     private static void StartEvents(HttpContext context)
     {
         context.Response.ContentType = "text/event-stream";
@@ -529,7 +423,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
     {
         var buffer = new MemoryStream();
         buffer.Write("data: "u8);
-        using (var w = new Utf8JsonWriter(buffer, Compact))
+        using (var w = new Utf8JsonWriter(buffer, ServerHost.Compact))
         {
             w.WriteStartObject();
             body(w);
