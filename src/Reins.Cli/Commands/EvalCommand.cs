@@ -12,7 +12,7 @@ namespace Reins.Cli.Commands;
 /// <summary>`reins eval`: benchmarks run on a trained model (`eval processbench`).</summary>
 internal static class EvalCommand
 {
-    public static Command Create() => new("eval", "Evaluate a trained model on a benchmark.") { ProcessBenchCommand() };
+    public static Command Create() => new("eval", "Evaluate a trained model on a benchmark.") { ProcessBenchCommand(), WinRateCommand.Create() };
 
     private static Command ProcessBenchCommand()
     {

@@ -50,13 +50,7 @@ internal static class GenerateCommand
             }.Validate();
             string Decode(int[] ids) => tokenizer.Decode(ids, skipSpecialTokens: true);
             var chat = ChatFormat.For(tokenizer);
-            int[] Encode(PromptRecord p, string where)
-            {
-                if (p.Messages is { } messages) return chat.Encode(tokenizer, messages, addGenerationPrompt: true).Ids;
-                var ids = tokenizer.Encode(p.Text!, addSpecialTokens: true);
-                if (ids.Length == 0 && tokenizer.BosId is { } bos) ids = [bos];
-                return ids.Length > 0 ? ids : throw new ArgumentException($"{where}: the prompt encodes to no tokens and the tokenizer has no BOS.");
-            }
+            int[] Encode(PromptRecord p, string where) => EncodePrompt(tokenizer, chat, p, where);
 
             if (r.GetValue(prompt) is { } text)
             {
@@ -114,9 +108,18 @@ internal static class GenerateCommand
     // Non-ASCII text stays readable in the output instead of \uXXXX escapes.
     private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private sealed record PromptRecord(int Line, string? Text, IReadOnlyList<ChatMessage>? Messages, JsonObject Record);
+    internal sealed record PromptRecord(int Line, string? Text, IReadOnlyList<ChatMessage>? Messages, JsonObject Record);
 
-    private static List<PromptRecord> ReadPrompts(string path)
+    /// <summary>A prompt's ids: a conversation through the chat template with a generation prompt, a text as it is (with BOS when the post-processor adds it).</summary>
+    internal static int[] EncodePrompt(Tokenizer tokenizer, ChatFormat chat, PromptRecord p, string where)
+    {
+        if (p.Messages is { } messages) return chat.Encode(tokenizer, messages, addGenerationPrompt: true).Ids;
+        var ids = tokenizer.Encode(p.Text!, addSpecialTokens: true);
+        if (ids.Length == 0 && tokenizer.BosId is { } bos) ids = [bos];
+        return ids.Length > 0 ? ids : throw new ArgumentException($"{where}: the prompt encodes to no tokens and the tokenizer has no BOS.");
+    }
+
+    internal static List<PromptRecord> ReadPrompts(string path)
     {
         var list = new List<PromptRecord>();
         foreach (var utf8 in Utf8Lines.Read(path))
