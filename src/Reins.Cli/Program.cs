@@ -12,6 +12,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     GenerateCommand.Create(),
     ServeCommand.Create(),
     JudgeCommand.Create(),
+    LabelCommand.Create(),
     SftCommand.Create(),
     DpoCommand.Create(),
     KtoCommand.Create(),

@@ -97,16 +97,9 @@ internal static class JudgeCommand
     private static List<Pair> Read(string path)
     {
         var pairs = new List<Pair>();
-        int line = 0;
-        foreach (var text in File.ReadLines(path))
+        foreach (var (line, at, o) in JsonlRecords.Read(path))
         {
-            line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            string at = $"{path}:{line}";
-            JsonObject o;
-            try { o = JsonNode.Parse(text) as JsonObject ?? throw new InvalidDataException($"{at}: a record must be a JSON object."); }
-            catch (JsonException e) { throw new InvalidDataException($"{at}: not valid JSON ({e.Message})."); }
-            string Text(JsonNode? node, string field) => node is JsonValue v && v.TryGetValue(out string? s) ? s : throw new InvalidDataException($"{at}: $.{field} must be a string.");
+            string Text(JsonNode? node, string field) => JsonlRecords.Text(node, at, field);
             string prompt = Text(o["prompt"], "prompt");
             if (o["completions"] is JsonArray completions)
             {

@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Reins.Alignment.Training;
+using Reins.Cli.Labelling;
+
+namespace Reins.Cli.Commands;
+
+/// <summary>
+/// `reins label --project DIR`: serves the labelling app; `init` loads a project's pairs, `add-annotator` prints a
+/// personal link, `export` writes the labels as TRL preference JSONL or raw records.
+/// </summary>
+internal static class LabelCommand
+{
+    public static Command Create()
+    {
+        var project = new Option<string>("--project") { Description = "Project directory (its labels.sqlite holds pairs, annotators and labels).", Required = true };
+        var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "Port (0 picks a free one).", DefaultValueFactory = _ => 8080 };
+        var cmd = new Command("label", "A labelling app for people: pairs of responses judged in the browser, stored in SQLite, exported as TRL preferences.") { project, host, port };
+        cmd.SetAction(async (r, cancellation) =>
+        {
+            using var signals = new StopSignals();
+            await using var server = await LabelServer.StartAsync(r.GetValue(project)!, r.GetValue(host)!, r.GetValue(port), cancellation);
+            // Tests and scripts read the address from this line.
+            Console.Error.WriteLine($"reins label: serving {r.GetValue(project)} on {server.Address}; Ctrl-C stops.");
+            try { await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(cancellation, signals.Token).Token); }
+            catch (OperationCanceledException) { }
+            return 0;
+        });
+        cmd.Subcommands.Add(Init());
+        cmd.Subcommands.Add(AddAnnotator());
+        cmd.Subcommands.Add(Export());
+        return cmd;
+    }
+
+    private static Command Init()
+    {
+        var project = new Option<string>("--project") { Description = "New project directory.", Required = true };
+        var pairs = new Option<string>("--pairs") { Description = "JSONL of {\"id\"?, \"prompt\", \"completions\": [a, b]} (or \"chosen\"/\"rejected\"); \"check\": \"a\" or \"b\" makes a hidden check item with that answer.", Required = true };
+        var overlap = new Option<int>("--overlap") { Description = "Annotators per pair (2 or more for agreement).", DefaultValueFactory = _ => 2 };
+        var attributes = new Option<string?>("--attributes") { Description = "Comma-separated 1–7 rating attributes offered with each pair, e.g. helpfulness,harmlessness." };
+        var cmd = new Command("init", "Create a labelling project from a pairs file.") { project, pairs, overlap, attributes };
+        cmd.SetAction(r =>
+        {
+            if (r.GetValue(overlap) < 1) throw new ArgumentException("label init: --overlap must be at least 1.");
+            var list = ReadPairs(r.GetValue(pairs)!);
+            var names = (r.GetValue(attributes) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+            using var store = new LabelStore(r.GetValue(project)!);
+            int n = store.Initialise(list, r.GetValue(overlap), names);
+            Console.Error.WriteLine($"label init: {n} pairs ({list.Count(p => p.CheckAnswer is not null)} check items), overlap {r.GetValue(overlap)} → {r.GetValue(project)}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command AddAnnotator()
+    {
+        var project = new Option<string>("--project") { Description = "Project directory.", Required = true };
+        var name = new Argument<string>("name") { Description = "The annotator's name (unique in the project)." };
+        var admin = new Option<bool>("--admin") { Description = "An admin: sees the statistics and exports, labels nothing." };
+        var url = new Option<string>("--url") { Description = "Base address the link is printed with.", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var cmd = new Command("add-annotator", "Add an annotator and print their personal link (only a hash of its token is stored).") { project, name, admin, url };
+        cmd.SetAction(r =>
+        {
+            using var store = new LabelStore(r.GetValue(project)!);
+            string token = store.AddAnnotator(r.GetValue(name)!, r.GetValue(admin));
+            Console.Out.WriteLine($"{r.GetValue(url)!.TrimEnd('/')}/{(r.GetValue(admin) ? "admin" : "label")}?token={token}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Export()
+    {
+        var project = new Option<string>("--project") { Description = "Project directory.", Required = true };
+        var output = new Option<string>("--output") { Description = "JSONL written.", Required = true };
+        var format = new Option<string>("--format") { Description = "majority (TRL preference by majority), soft (plus preference_probability) or raw (one record per label).", DefaultValueFactory = _ => "majority" };
+        var cmd = new Command("export", "Write the labels: TRL preference records by majority or soft label, or the raw labels.") { project, output, format };
+        cmd.SetAction(r =>
+        {
+            using var store = new LabelStore(r.GetValue(project)!);
+            var (lines, undecided) = LabelExport.Lines(store, r.GetValue(format)!);
+            RunDirectory.WriteAtomically(r.GetValue(output)!, string.Concat(lines.Select(l => l + "\n")));
+            Console.Error.WriteLine($"label export: {lines.Count} records → {r.GetValue(output)}{(undecided > 0 ? $"; {undecided} pairs left out with tied votes" : "")}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static List<LabelPair> ReadPairs(string path)
+    {
+        var pairs = new List<LabelPair>();
+        var ids = new HashSet<string>();
+        foreach (var (line, at, o) in JsonlRecords.Read(path))
+        {
+            string Text(JsonNode? node, string field) => JsonlRecords.Text(node, at, field);
+            string id = o["id"] is { } given ? given.ToString() : $"line-{line}";
+            if (!ids.Add(id)) throw new InvalidDataException($"{at}: $.id '{id}' appears twice.");
+            string prompt = Text(o["prompt"], "prompt");
+            (string a, string b) = o["completions"] is JsonArray c
+                ? c.Count == 2 ? (Text(c[0], "completions[0]"), Text(c[1], "completions[1]")) : throw new InvalidDataException($"{at}: $.completions must hold two responses.")
+                : (Text(o["chosen"], "chosen"), Text(o["rejected"], "rejected"));
+            string? check = o["check"] is null ? null : Text(o["check"], "check");
+            if (check is not (null or "a" or "b")) throw new InvalidDataException($"{at}: $.check must be \"a\" or \"b\".");
+            pairs.Add(new LabelPair(id, prompt, a, b, check));
+        }
+        if (pairs.Count == 0) throw new InvalidDataException($"{path}: no pairs.");
+        return pairs;
+    }
+}
