@@ -277,6 +277,18 @@ public sealed class ServeTests : IAsyncLifetime
         Assert.Equal(["hello there", "hi"], new[] { records[0]!["chosen"]!.GetValue<string>(), records[0]!["rejected"]!.GetValue<string>() }.Order(StringComparer.Ordinal));
         Assert.All(records, r => Assert.InRange(r!["judge_probability"]!.GetValue<double>(), 0.5, 1.0));
         Assert.True(File.Exists(output + ".judge-cache.sqlite"));
+
+        // Pointwise: every response gets a rating on the scale, or null, counted.
+        string rated = Path.Combine(dir, "rated.jsonl");
+        File.WriteAllText(input, "{\"prompt\":\"Say hi.\",\"response\":\"hi\"}\n{\"prompt\":\"Count.\",\"completion\":\"1 2 3\"}\n");
+        printed = new StringWriter();
+        Console.SetOut(printed);
+        try { Assert.Equal(0, new RootCommand { JudgeCommand.Create() }.Parse([.. args[..1], "--pointwise", "score", "--input", input, "--output", rated, .. args[5..]]).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false })); }
+        finally { Console.SetOut(previous); }
+        var ratings = JsonNode.Parse(printed.ToString())!;
+        Assert.Equal(2, ratings["ratings"]!.GetValue<int>());
+        Assert.Equal(2, ratings["soft_ratings"]!.GetValue<int>() + ratings["parsed_ratings"]!.GetValue<int>() + ratings["unrated"]!.GetValue<int>());
+        Assert.All(File.ReadAllLines(rated), l => Assert.True(JsonNode.Parse(l)!.AsObject().ContainsKey("score")));
     }
 
     [Fact]

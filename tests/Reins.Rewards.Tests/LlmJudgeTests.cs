@@ -49,6 +49,11 @@ public sealed class LlmJudgeTests : IAsyncLifetime
         Interlocked.Increment(ref served);
         var body = (await JsonNode.ParseAsync(context.Request.Body))!;
         string user = body["messages"]![1]!["content"]!.GetValue<string>();
+        if (body["messages"]![0]!["content"]!.GetValue<string>().StartsWith("You rate one response", StringComparison.Ordinal))
+        {
+            await Rate(context, body, user);
+            return;
+        }
         string a = Between(user, "Response (a):\n", "\n\nResponse (b):"), b = Between(user, "Response (b):\n", "\n\nWhich");
         double pa = 0.5 + 0.35 * Math.Sign(a.Length - b.Length) + 0.1;
         bool logprobs = withLogProbs && body["logprobs"]?.GetValue<bool>() == true;
@@ -72,6 +77,35 @@ public sealed class LlmJudgeTests : IAsyncLifetime
                 } : null,
             }),
             ["usage"] = new JsonObject { ["prompt_tokens"] = 10, ["completion_tokens"] = 1, ["total_tokens"] = 11 },
+        };
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(answer.ToJsonString());
+    }
+
+    // Pointwise: the rating is the response's length mod 5, with 0.6 of the probability on it and 0.4 on the next value.
+    private async Task Rate(HttpContext context, JsonNode body, string user)
+    {
+        int r = Between(user, "Response:\n", "\n\nRate").Length % 5, next = (r + 1) % 5;
+        bool logprobs = withLogProbs && body["logprobs"]?.GetValue<bool>() == true;
+        var answer = new JsonObject
+        {
+            ["id"] = "x", ["object"] = "chat.completion", ["created"] = 0, ["model"] = "stub",
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["index"] = 0, ["finish_reason"] = "stop",
+                ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = fixedAnswer ?? $"{r}" },
+                ["logprobs"] = logprobs ? new JsonObject
+                {
+                    ["content"] = new JsonArray(new JsonObject
+                    {
+                        ["token"] = $"{r}", ["logprob"] = Math.Log(0.6), ["bytes"] = new JsonArray(),
+                        ["top_logprobs"] = new JsonArray(
+                            new JsonObject { ["token"] = $"{r}", ["logprob"] = Math.Log(0.6), ["bytes"] = new JsonArray() },
+                            new JsonObject { ["token"] = $" {next}", ["logprob"] = Math.Log(0.4), ["bytes"] = new JsonArray() },
+                            new JsonObject { ["token"] = "7", ["logprob"] = -9.0, ["bytes"] = new JsonArray() }),
+                    }),
+                } : null,
+            }),
         };
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(answer.ToJsonString());
@@ -164,6 +198,33 @@ public sealed class LlmJudgeTests : IAsyncLifetime
         var p = await judge.JudgeAsync(Pairs);
         Assert.Equal(0.85, p[0], 1e-5);
         Assert.Equal(6, served);
+    }
+
+    [Fact]
+    public async Task APointwiseJudgeGivesTheExpectedRatingOrTheParsedOne()
+    {
+        var items = new[] { ("Explain rain.", "abc"), ("Explain rain.", "abcdefg"), ("Name a colour.", "") };
+        using (var judge = new LlmPointwiseJudge(new LlmJudgeSettings(endpoint, "stub-judge"), RatingScale.HelpSteer2))
+        {
+            var ratings = await judge.RateAsync(items);
+            // Lengths 3, 7, 0 → r = 3, 2, 0; expected 0.6·r + 0.4·((r + 1) mod 5); "7" is off the 0–4 scale and ignored.
+            double[] expected = [0.6 * 3 + 0.4 * 4, 0.6 * 2 + 0.4 * 3, 0.6 * 0 + 0.4 * 1];
+            for (int i = 0; i < items.Length; i++)
+            {
+                Assert.Equal(5, ratings[i].Length);
+                Assert.All(ratings[i], v => Assert.Equal(expected[i], v, 1e-5));
+            }
+            Assert.Equal(15, judge.Usage.SoftLabels);
+        }
+        withLogProbs = false;
+        using (var judge = new LlmPointwiseJudge(new LlmJudgeSettings(endpoint, "stub-judge"), RatingScale.Score))
+            Assert.Equal(new[] { 3.0, 2.0 }, (await judge.RateAsync(items[..2])).Select(r => r[0]));
+        fixedAnswer = "I cannot say.";
+        using (var judge = new LlmPointwiseJudge(new LlmJudgeSettings(endpoint, "stub-judge"), RatingScale.Score))
+        {
+            Assert.True(double.IsNaN((await judge.RateAsync([items[0]]))[0][0]));
+            Assert.Equal(1, judge.Usage.Unparsed);
+        }
     }
 
     [Fact]

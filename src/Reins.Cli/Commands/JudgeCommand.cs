@@ -27,7 +27,10 @@ internal static class JudgeCommand
         public Option[] All => [Endpoint, Model, KeyEnv, Template, Cache, Concurrency];
 
         /// <summary>The judge the flags describe, or null when no endpoint is given.</summary>
-        public LlmPairwiseJudge? Create(ParseResult r, string? defaultCache)
+        public LlmPairwiseJudge? Create(ParseResult r, string? defaultCache) => Settings(r, defaultCache) is { } settings ? new LlmPairwiseJudge(settings) : null;
+
+        /// <summary>The judge settings the flags describe, or null when no endpoint is given.</summary>
+        public LlmJudgeSettings? Settings(ParseResult r, string? defaultCache)
         {
             if (r.GetValue(Endpoint) is not { } endpoint) return null;
             var uri = Uri.TryCreate(endpoint, UriKind.Absolute, out var u) ? u : throw new ArgumentException($"{Endpoint.Name}: '{endpoint}' is not an absolute URL.");
@@ -36,11 +39,11 @@ internal static class JudgeCommand
             if (r.GetValue(KeyEnv) is { } variable)
                 key = Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value ? value : throw new ArgumentException($"{KeyEnv.Name}: {variable} is not set or empty.");
             if (r.GetValue(Concurrency) < 1) throw new ArgumentException($"{Concurrency.Name} must be at least 1.");
-            return new LlmPairwiseJudge(new LlmJudgeSettings(uri, model)
+            return new LlmJudgeSettings(uri, model)
             {
                 ApiKey = key, Concurrency = r.GetValue(Concurrency), CachePath = r.GetValue(Cache) ?? defaultCache,
                 Template = r.GetValue(Template) is { } path ? JudgeTemplate.Load(path) : JudgeTemplate.Default,
-            });
+            };
         }
     }
 
@@ -49,12 +52,24 @@ internal static class JudgeCommand
         var input = new Option<string>("--input") { Description = "JSONL of pairs: {\"prompt\", \"completions\": [a, b]}, or TRL's {\"prompt\", \"chosen\", \"rejected\"} (then the order is a label to agree with).", Required = true };
         var output = new Option<string>("--output") { Description = "TRL preference JSONL: prompt, chosen, rejected, judge_probability (that chosen is better), judge_tie; other fields copied.", Required = true };
         var judge = new JudgeOptions("");
-        var cmd = new Command("judge", "Label pairs of responses with an LLM judge (both orders, soft labels from log-probs, cached), as TRL preference records.") { input, output };
+        var pointwise = new Option<string?>("--pointwise") { Description = "Rate single responses instead of pairs: 'score' (1–10) or 'helpsteer2' (helpfulness, correctness, coherence, complexity, verbosity, 0–4); input {\"prompt\", \"response\"}, output HelpSteer-style rating records." };
+        var cmd = new Command("judge", "Label pairs of responses with an LLM judge (both orders, soft labels from log-probs, cached), as TRL preference records; or rate single responses (--pointwise).") { input, output, pointwise };
         foreach (var option in judge.All) cmd.Options.Add(option);
         cmd.SetAction(async (r, cancellation) =>
         {
             string inPath = r.GetValue(input)!, outPath = r.GetValue(output)!;
             if (r.GetValue(judge.Endpoint) is null) throw new ArgumentException("judge: --endpoint is required.");
+            if (r.GetValue(pointwise) is { } scaleName)
+            {
+                var scale = scaleName switch
+                {
+                    "score" => RatingScale.Score,
+                    "helpsteer2" => RatingScale.HelpSteer2,
+                    _ => throw new ArgumentException($"judge: --pointwise is score or helpsteer2, not '{scaleName}'."),
+                };
+                await RateAsync(inPath, outPath, new LlmPointwiseJudge(judge.Settings(r, outPath + ".judge-cache.sqlite")!, scale), scale, cancellation);
+                return 0;
+            }
             var pairs = Read(inPath);
             using var llm = judge.Create(r, outPath + ".judge-cache.sqlite")!;
             var p = await llm.JudgeAsync([.. pairs.Select(x => (x.Prompt, x.First, x.Second))], cancellation);
@@ -90,6 +105,32 @@ internal static class JudgeCommand
             return 0;
         });
         return cmd;
+    }
+
+    // HelpSteer-style records: the input's fields with one rating per attribute (null when the judge gave none, counted).
+    private static async Task RateAsync(string inPath, string outPath, LlmPointwiseJudge judge, RatingScale scale, CancellationToken cancellation)
+    {
+        using var _ = judge;
+        var records = JsonlRecords.Read(inPath).Select(x => (x.Record, Prompt: JsonlRecords.Text(x.Record["prompt"], x.At, "prompt"),
+            Response: JsonlRecords.Text(x.Record["response"] ?? x.Record["completion"], x.At, "response"))).ToList();
+        if (records.Count == 0) throw new InvalidDataException($"{inPath}: no records.");
+        var ratings = await judge.RateAsync([.. records.Select(x => (x.Prompt, x.Response))], cancellation);
+        var lines = records.Select((x, i) =>
+        {
+            var o = x.Record.DeepClone().AsObject();
+            for (int a = 0; a < scale.Attributes.Count; a++) o[scale.Attributes[a]] = double.IsNaN(ratings[i][a]) ? null : Math.Round(ratings[i][a], 4);
+            o["judge"] = $"llm:{judge.Model}";
+            return o.ToJsonString(Json);
+        }).ToList();
+        RunDirectory.WriteAtomically(outPath, string.Concat(lines.Select(l => l + "\n")));
+        var usage = judge.Usage;
+        Console.Out.WriteLine(new JsonObject
+        {
+            ["responses"] = records.Count, ["ratings"] = records.Count * scale.Attributes.Count, ["unrated"] = usage.Unparsed,
+            ["requests"] = usage.Requests, ["cache_hits"] = usage.CacheHits, ["prompt_tokens"] = usage.PromptTokens, ["completion_tokens"] = usage.CompletionTokens,
+            ["soft_ratings"] = usage.SoftLabels, ["parsed_ratings"] = usage.ParsedVerdicts,
+        }.ToJsonString(Json));
+        Console.Error.WriteLine($"judge: {records.Count} responses rated on {string.Join(", ", scale.Attributes)} → {outPath}");
     }
 
     private sealed record Pair(int Line, JsonObject Record, string Prompt, string First, string Second, bool Labelled);

@@ -61,25 +61,28 @@ public sealed record LlmJudgeSettings(Uri Endpoint, string Model)
 /// <summary>What a judge has spent and seen.</summary>
 public sealed record JudgeUsage(int Requests, int CacheHits, long PromptTokens, long CompletionTokens, int SoftLabels, int ParsedVerdicts, int Unparsed);
 
+/// <summary>A judge's answer: its text and, when the endpoint gave them, the likeliest first tokens with their log-probs.</summary>
+internal sealed record JudgeAnswer(string Text, List<JudgeLogProb> Top);
+
+/// <summary>One of the likeliest first tokens of an answer.</summary>
+internal sealed record JudgeLogProb(string Token, float LogProb);
+
 /// <summary>
-/// An LLM judge over any OpenAI-compatible endpoint (vLLM, llama.cpp, TGI, hosted APIs, `reins serve`): for each pair it
-/// asks in both orders and averages, so a judge that favours the first position gains nothing (Zheng et al. 2023's
-/// position bias; AlpacaEval randomises the order instead). With log-probs, a verdict is the probability of "a" against
-/// "b" at the first answer token (a soft label); without, the parsed letter; an answer that is neither counts as a tie
-/// and is counted in <see cref="Usage"/>.
+/// The requests every LLM judge makes: through the cache, at most <see cref="LlmJudgeSettings.Concurrency"/> at a time,
+/// retried with backoff by the OpenAI client's policy, tokens counted; an endpoint that refuses log-probs (400) is asked
+/// without them from then on.
 /// </summary>
-public sealed class LlmPairwiseJudge : IPairwiseJudge, IDisposable
+internal sealed class JudgeClient : IDisposable
 {
     private readonly LlmJudgeSettings settings;
     private readonly ChatClient client;
     private readonly JudgeCache? cache;
     private readonly SemaphoreSlim slots;
     private bool logProbs;
-    private int requests, cacheHits, soft, parsed, unparsed;
+    private int requests, cacheHits;
     private long promptTokens, completionTokens;
 
-    /// <summary>A judge at <see cref="LlmJudgeSettings.Endpoint"/> (the API's base, e.g. http://127.0.0.1:8000/v1).</summary>
-    public LlmPairwiseJudge(LlmJudgeSettings settings)
+    public JudgeClient(LlmJudgeSettings settings)
     {
         this.settings = settings;
         logProbs = settings.UseLogProbs;
@@ -94,11 +97,91 @@ public sealed class LlmPairwiseJudge : IPairwiseJudge, IDisposable
         slots = new SemaphoreSlim(Math.Max(1, settings.Concurrency));
     }
 
+    public (int Requests, int CacheHits, long PromptTokens, long CompletionTokens) Usage => (requests, cacheHits, promptTokens, completionTokens);
+
+    /// <summary>Asks at temperature 0 for a short answer, with the <paramref name="topLogProbs"/> likeliest first tokens when the endpoint gives them.</summary>
+    public async Task<JudgeAnswer> AskAsync(string system, string user, int maxTokens, int topLogProbs, CancellationToken cancellation)
+    {
+        bool withLogProbs = logProbs;
+        string key = JudgeCache.Key(settings.Endpoint.ToString(), settings.Model, system, user, withLogProbs ? $"logprobs{topLogProbs}" : "text", "t0", $"max{maxTokens}");
+        string? stored = cache?.Get(key);
+        if (stored is not null) Interlocked.Increment(ref cacheHits);
+        else
+        {
+            await slots.WaitAsync(cancellation);
+            try { stored = await RequestAsync(system, user, maxTokens, withLogProbs ? topLogProbs : 0, cancellation); }
+            finally { slots.Release(); }
+            cache?.Put(key, stored);
+        }
+        return JsonSerializer.Deserialize<JudgeAnswer>(stored)!;
+    }
+
+    private async Task<string> RequestAsync(string system, string user, int maxTokens, int topLogProbs, CancellationToken cancellation)
+    {
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = maxTokens };
+        if (topLogProbs > 0) { options.IncludeLogProbabilities = true; options.TopLogProbabilityCount = topLogProbs; }
+        ChatCompletion completion;
+        try
+        {
+            completion = (await client.CompleteChatAsync([new SystemChatMessage(system), new UserChatMessage(user)], options, cancellation)).Value;
+        }
+        catch (ClientResultException e) when (topLogProbs > 0 && e.Status == 400)
+        {
+            // Some endpoints refuse log-probs: from now on, parsed answers.
+            logProbs = false;
+            return await RequestAsync(system, user, maxTokens, 0, cancellation);
+        }
+        catch (ClientResultException e)
+        {
+            throw new HttpRequestException($"judge {settings.Model} at {settings.Endpoint}: HTTP {e.Status}: {e.Message}", e);
+        }
+        Interlocked.Increment(ref requests);
+        Interlocked.Add(ref promptTokens, completion.Usage?.InputTokenCount ?? 0);
+        Interlocked.Add(ref completionTokens, completion.Usage?.OutputTokenCount ?? 0);
+        var first = completion.ContentTokenLogProbabilities.FirstOrDefault();
+        return JsonSerializer.Serialize(new JudgeAnswer(string.Concat(completion.Content.Select(c => c.Text)),
+            first?.TopLogProbabilities.Select(t => new JudgeLogProb(t.Token, t.LogProbability)).ToList() ?? []));
+    }
+
+    public void Dispose()
+    {
+        cache?.Dispose();
+        slots.Dispose();
+    }
+}
+
+/// <summary>
+/// An LLM judge over any OpenAI-compatible endpoint (vLLM, llama.cpp, TGI, hosted APIs, `reins serve`): for each pair it
+/// asks in both orders and averages, so a judge that favours the first position gains nothing (Zheng et al. 2023's
+/// position bias; AlpacaEval randomises the order instead). With log-probs, a verdict is the probability of "a" against
+/// "b" at the first answer token (a soft label); without, the parsed letter; an answer that is neither counts as a tie
+/// and is counted in <see cref="Usage"/>.
+/// </summary>
+public sealed class LlmPairwiseJudge : IPairwiseJudge, IDisposable
+{
+    private readonly LlmJudgeSettings settings;
+    private readonly JudgeClient client;
+    private int soft, parsed, unparsed;
+
+    /// <summary>A judge at <see cref="LlmJudgeSettings.Endpoint"/> (the API's base, e.g. http://127.0.0.1:8000/v1).</summary>
+    public LlmPairwiseJudge(LlmJudgeSettings settings)
+    {
+        this.settings = settings;
+        client = new JudgeClient(settings);
+    }
+
     /// <inheritdoc/>
     public string Name => $"llm:{settings.Model}";
 
     /// <summary>Requests, cache hits, tokens and how verdicts were read, so far.</summary>
-    public JudgeUsage Usage => new(requests, cacheHits, promptTokens, completionTokens, soft, parsed, unparsed);
+    public JudgeUsage Usage
+    {
+        get
+        {
+            var u = client.Usage;
+            return new(u.Requests, u.CacheHits, u.PromptTokens, u.CompletionTokens, soft, parsed, unparsed);
+        }
+    }
 
     /// <inheritdoc/>
     public float[] Judge(IReadOnlyList<PairToJudge> pairs, CancellationToken cancellation = default) =>
@@ -116,56 +199,7 @@ public sealed class LlmPairwiseJudge : IPairwiseJudge, IDisposable
     // P("a" is better) for one order.
     private async Task<float> AskAsync(string instruction, string a, string b, CancellationToken cancellation)
     {
-        string user = settings.Template.UserMessage(instruction, a, b);
-        bool withLogProbs = logProbs;
-        string key = JudgeCache.Key(settings.Endpoint.ToString(), settings.Model, settings.Template.System, user, withLogProbs ? "logprobs5" : "text", "t0", "max4");
-        string? answer = cache?.Get(key);
-        if (answer is not null) Interlocked.Increment(ref cacheHits);
-        else
-        {
-            await slots.WaitAsync(cancellation);
-            try { answer = await RequestAsync(user, withLogProbs, cancellation); }
-            finally { slots.Release(); }
-            cache?.Put(key, answer);
-        }
-        return Read(answer);
-    }
-
-    private async Task<string> RequestAsync(string user, bool withLogProbs, CancellationToken cancellation)
-    {
-        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 4 };
-        if (withLogProbs) { options.IncludeLogProbabilities = true; options.TopLogProbabilityCount = 5; }
-        ChatCompletion completion;
-        try
-        {
-            completion = (await client.CompleteChatAsync([new SystemChatMessage(settings.Template.System), new UserChatMessage(user)], options, cancellation)).Value;
-        }
-        catch (ClientResultException e) when (withLogProbs && e.Status == 400)
-        {
-            // Some endpoints refuse log-probs: from now on, parsed verdicts.
-            logProbs = false;
-            return await RequestAsync(user, withLogProbs: false, cancellation);
-        }
-        catch (ClientResultException e)
-        {
-            throw new HttpRequestException($"judge {settings.Model} at {settings.Endpoint}: HTTP {e.Status}: {e.Message}", e);
-        }
-        Interlocked.Increment(ref requests);
-        Interlocked.Add(ref promptTokens, completion.Usage?.InputTokenCount ?? 0);
-        Interlocked.Add(ref completionTokens, completion.Usage?.OutputTokenCount ?? 0);
-        var first = completion.ContentTokenLogProbabilities.FirstOrDefault();
-        return JsonSerializer.Serialize(new StoredAnswer(
-            string.Concat(completion.Content.Select(c => c.Text)),
-            first?.TopLogProbabilities.Select(t => new StoredLogProb(t.Token, t.LogProbability)).ToList() ?? []));
-    }
-
-    private sealed record StoredLogProb(string Token, float LogProb);
-
-    private sealed record StoredAnswer(string Text, List<StoredLogProb> Top);
-
-    private float Read(string stored)
-    {
-        var answer = JsonSerializer.Deserialize<StoredAnswer>(stored)!;
+        var answer = await client.AskAsync(settings.Template.System, settings.Template.UserMessage(instruction, a, b), maxTokens: 4, topLogProbs: 5, cancellation);
         double pa = answer.Top.Where(t => Letter(t.Token) == 'a').Sum(t => Math.Exp(t.LogProb));
         double pb = answer.Top.Where(t => Letter(t.Token) == 'b').Sum(t => Math.Exp(t.LogProb));
         if (pa + pb > 0)
@@ -191,9 +225,5 @@ public sealed class LlmPairwiseJudge : IPairwiseJudge, IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose()
-    {
-        cache?.Dispose();
-        slots.Dispose();
-    }
+    public void Dispose() => client.Dispose();
 }
