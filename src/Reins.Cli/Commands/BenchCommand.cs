@@ -87,6 +87,7 @@ internal static class BenchCommand
         });
         bench.Add(ppo);
         bench.Add(TokenizeBench.Create());
+        bench.Add(ServeBench.Create());
         return bench;
     }
 
