@@ -18,6 +18,10 @@ namespace Reins.Tensors;
 /// at every loop made a run beside another Reins process about six times slower.
 /// </para>
 /// </summary>
+/// <param name="helperWoke">
+/// Called by a helper each time it sees a new loop, before it tries to join; tests hold a helper there to stand for one
+/// the scheduler has set aside.
+/// </param>
 internal sealed class WorkerPool(Action? helperWoke = null)
 {
     private static readonly long SpinTicks = Stopwatch.Frequency / 1000; // 1 ms
