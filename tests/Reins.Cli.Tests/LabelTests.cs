@@ -42,7 +42,7 @@ public sealed class LabelTests : IDisposable
     }
 
     private static int Run(params string[] args) =>
-        new RootCommand { LabelCommand.Create() }.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        new RootCommand { LabelCommand.Create(), ModelCommand.Create() }.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 
     private string Token(string name, bool admin = false)
     {
@@ -160,6 +160,23 @@ public sealed class LabelTests : IDisposable
         string raw = Path.Combine(dir, "raw.jsonl");
         Assert.Equal(0, Run("label", "export", "--project", project, "--output", raw, "--format", "raw"));
         Assert.Equal(9, File.ReadAllLines(raw).Length);
+    }
+
+    [Fact]
+    public async Task APairsProjectCanBeMadeFromPromptsAnsweredByServedModels()
+    {
+        string model = Path.Combine(dir, "tiny"), prompts = Path.Combine(dir, "prompts.jsonl"), fromModels = Path.Combine(dir, "from-models");
+        Assert.Equal(0, Run("model", "init", "--arch", "llama", "--vocab-size", "300", "--hidden", "32", "--layers", "2", "--heads", "4", "--max-positions", "128", "--seed", "3", "--out", model));
+        File.WriteAllLines(prompts, ["""{"prompt":"Say hi."}""", """{"messages":[{"role":"user","content":"Count to three."}]}"""]);
+        await using var server = await Reins.Cli.Serving.OpenAiServer.StartAsync(new Reins.Cli.Serving.ServeSettings(model) { Port = 0 });
+        Assert.Equal(0, Run("label", "init", "--project", fromModels, "--prompts", prompts, "--endpoint", new Uri(server.Address, "v1").ToString(), "--model", "tiny", "--max-tokens", "8", "--seed", "2"));
+        using var store = new LabelStore(fromModels);
+        var pairs = store.Pairs();
+        Assert.Equal(["Say hi.", "user: Count to three."], pairs.Select(p => p.Prompt));
+        // Two samples of one model with different seeds: at temperature 1 the tiny model's answers differ.
+        Assert.All(pairs, p => Assert.NotEqual(p.ResponseA, p.ResponseB));
+        Assert.All(pairs, p => Assert.False(string.IsNullOrEmpty(p.ResponseA)));
+        Assert.Throws<ArgumentException>(() => Run("label", "init", "--project", Path.Combine(dir, "x"), "--prompts", prompts, "--model", "tiny"));
     }
 
     [Fact]

@@ -1,6 +1,9 @@
+using System.ClientModel;
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using OpenAI;
+using OpenAI.Chat;
 using Reins.Alignment.Training;
 using Reins.Cli.Labelling;
 
@@ -37,14 +40,28 @@ internal static class LabelCommand
     private static Command Init()
     {
         var project = new Option<string>("--project") { Description = "New project directory.", Required = true };
-        var pairs = new Option<string>("--pairs") { Description = "JSONL of {\"id\"?, \"prompt\", \"completions\": [a, b]} (or \"chosen\"/\"rejected\"); \"check\": \"a\" or \"b\" makes a hidden check item with that answer.", Required = true };
+        var pairs = new Option<string?>("--pairs") { Description = "JSONL of {\"id\"?, \"prompt\", \"completions\": [a, b]} (or \"chosen\"/\"rejected\"); \"check\": \"a\" or \"b\" makes a hidden check item with that answer." };
+        var prompts = new Option<string?>("--prompts") { Description = "Instead of --pairs: JSONL of {\"prompt\": text or messages} records, answered by --model (twice) or by --model and --model-b through their OpenAI-compatible endpoints (e.g. reins serve)." };
+        var endpoint = new Option<string?>("--endpoint") { Description = "OpenAI-compatible API base of --model, e.g. http://127.0.0.1:8000/v1." };
+        var model = new Option<string?>("--model") { Description = "The model answering the prompts (response a)." };
+        var endpointB = new Option<string?>("--endpoint-b") { Description = "API base of --model-b (default: --endpoint)." };
+        var modelB = new Option<string?>("--model-b") { Description = "A second model for response b (default: a second sample of --model)." };
+        var keyEnv = new Option<string?>("--api-key-env") { Description = "Environment variable holding the endpoints' API key." };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens per response at most.", DefaultValueFactory = _ => 256 };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature of the responses.", DefaultValueFactory = _ => 1f };
+        var seed = CommonOptions.Seed();
         var overlap = new Option<int>("--overlap") { Description = "Annotators per pair (2 or more for agreement).", DefaultValueFactory = _ => 2 };
         var attributes = new Option<string?>("--attributes") { Description = "Comma-separated 1–7 rating attributes offered with each pair, e.g. helpfulness,harmlessness." };
-        var cmd = new Command("init", "Create a labelling project from a pairs file.") { project, pairs, overlap, attributes };
-        cmd.SetAction(r =>
+        var cmd = new Command("init", "Create a labelling project from a pairs file, or from prompts answered by one or two served models.")
+            { project, pairs, prompts, endpoint, model, endpointB, modelB, keyEnv, maxTokens, temperature, seed, overlap, attributes };
+        cmd.SetAction(async (r, cancellation) =>
         {
             if (r.GetValue(overlap) < 1) throw new ArgumentException("label init: --overlap must be at least 1.");
-            var list = ReadPairs(r.GetValue(pairs)!);
+            if ((r.GetValue(pairs) is null) == (r.GetValue(prompts) is null)) throw new ArgumentException("label init: give --pairs FILE, or --prompts FILE with --endpoint and --model.");
+            var list = r.GetValue(pairs) is { } file ? ReadPairs(file) : await PairsFromModelsAsync(r.GetValue(prompts)!,
+                Client(r.GetValue(endpoint), r.GetValue(model), r.GetValue(keyEnv), "--endpoint", "--model"),
+                Client(r.GetValue(endpointB) ?? r.GetValue(endpoint), r.GetValue(modelB) ?? r.GetValue(model), r.GetValue(keyEnv), "--endpoint-b", "--model-b"),
+                r.GetValue(maxTokens), r.GetValue(temperature), r.GetValue(seed), cancellation);
             var names = (r.GetValue(attributes) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
             using var store = new LabelStore(r.GetValue(project)!);
             int n = store.Initialise(list, r.GetValue(overlap), names);
@@ -52,6 +69,39 @@ internal static class LabelCommand
             return 0;
         });
         return cmd;
+    }
+
+    private static ChatClient Client(string? endpoint, string? model, string? keyEnv, string endpointFlag, string modelFlag)
+    {
+        var uri = endpoint is not null && Uri.TryCreate(endpoint, UriKind.Absolute, out var u) ? u : throw new ArgumentException($"label init: --prompts needs {endpointFlag} as an absolute URL.");
+        string name = model ?? throw new ArgumentException($"label init: --prompts needs {modelFlag}.");
+        string key = keyEnv is null ? "none" : Environment.GetEnvironmentVariable(keyEnv) is { Length: > 0 } k ? k : throw new ArgumentException($"label init: {keyEnv} is not set or empty.");
+        return new ChatClient(name, new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = uri });
+    }
+
+    // Response a from the first model, b from the second (or a second sample of the first, with another seed).
+    private static async Task<List<LabelPair>> PairsFromModelsAsync(string path, ChatClient a, ChatClient b, int maxTokens, float temperature, ulong seed, CancellationToken cancellation)
+    {
+        var records = GenerateCommand.ReadPrompts(path);
+        async Task<string> Answer(ChatClient client, GenerateCommand.PromptRecord p, long sampleSeed)
+        {
+            List<OpenAI.Chat.ChatMessage> messages = p.Messages is { } turns
+                ? [.. turns.Select(m => m.Role switch { "system" => (OpenAI.Chat.ChatMessage)new SystemChatMessage(m.Content), "assistant" => new AssistantChatMessage(m.Content), _ => new UserChatMessage(m.Content) })]
+                : [new UserChatMessage(p.Text)];
+#pragma warning disable OPENAI001 // Seed is marked experimental in the client; the server honours it.
+            var options = new ChatCompletionOptions { MaxOutputTokenCount = maxTokens, Temperature = temperature, Seed = sampleSeed };
+#pragma warning restore OPENAI001
+            var completion = (await client.CompleteChatAsync(messages, options, cancellation)).Value;
+            return string.Concat(completion.Content.Select(c => c.Text));
+        }
+        var pairs = new List<LabelPair>();
+        foreach (var p in records)
+        {
+            long first = (long)(seed * 1_000_003UL) + 2L * p.Line;
+            string prompt = p.Text ?? string.Join("\n\n", p.Messages!.Select(m => $"{m.Role}: {m.Content}"));
+            pairs.Add(new LabelPair($"line-{p.Line}", prompt, await Answer(a, p, first), await Answer(b, p, first + 1), null));
+        }
+        return pairs;
     }
 
     private static Command AddAnnotator()
