@@ -87,6 +87,28 @@ public sealed class WinRateTests : IDisposable
         Assert.Equal(12, asked);
     }
 
+    [Fact]
+    public void SimulatedEvaluatorsOfAFarmTaskPreferTheCorrectAnswers()
+    {
+        // arithmetic's gold is exact match: a reference of correct answers against a random tiny model's text must win
+        // nearly every prompt, and a reference identical to the model's own outputs ties every prompt.
+        string model = Path.Combine(dir, "m"), prompts = Path.Combine(dir, "sums.jsonl"), reference = Path.Combine(dir, "answers.jsonl");
+        Assert.Equal(0, Run("model", "init", "--arch", "gpt2", "--vocab-size", "300", "--hidden", "32", "--layers", "2", "--heads", "4", "--max-positions", "64", "--seed", "5", "--out", model));
+        var sums = Enumerable.Range(0, 40).Select(i => (Text: $"{10 + i}+{3 * i}-7=", Answer: 10 + i + 3 * i - 7)).ToList();
+        File.WriteAllLines(prompts, sums.Select(s => $$"""{"prompt":"{{s.Text}}"}"""));
+        File.WriteAllLines(reference, sums.Select(s => $$"""{"completion":"{{s.Answer}}"}"""));
+        string[] common = ["--model", model, "--prompts", prompts, "--max-new-tokens", "6", "--annotators", "simulated", "--task", "arithmetic"];
+        Assert.Equal(0, Run(["eval", "winrate", .. common, "--reference", reference, "--out", Path.Combine(dir, "vs-answers")]));
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "vs-answers", "winrate.json")))!;
+        Assert.Equal("simulated:arithmetic", summary["judge"]!.GetValue<string>());
+        Assert.InRange(summary["win_rate"]!.GetValue<double>(), 0, 0.1);
+
+        string own = Path.Combine(dir, "own.jsonl");
+        File.WriteAllLines(own, File.ReadAllLines(Path.Combine(dir, "vs-answers", "outputs.jsonl")).Select(l => new JsonObject { ["completion"] = JsonNode.Parse(l)!["output"]!.GetValue<string>() }.ToJsonString()));
+        Assert.Equal(0, Run(["eval", "winrate", .. common, "--reference", own, "--out", Path.Combine(dir, "vs-self")]));
+        Assert.Equal(0.5, JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "vs-self", "winrate.json")))!["win_rate"]!.GetValue<double>());
+    }
+
     private static double PreferA(string a, string b) => 0.5 + 0.35 * Math.Sign(a.Length - b.Length) + 0.1;
 
     private static string Between(string text, string start, string end)

@@ -9,13 +9,14 @@ using Reins.Farm.Evaluation;
 using Reins.Models.Chat;
 using Reins.Models.Checkpoints;
 using Reins.Models.Generation;
+using Reins.Rewards.Judges;
 
 namespace Reins.Cli.Commands;
 
 /// <summary>
 /// `reins eval winrate`: a model's responses against a reference's (another model, or a file of outputs) on the same
-/// prompts, judged by an LLM judge in both orders; AlpacaEval 2's win-rate and length-controlled win-rate with
-/// bootstrap intervals over prompts.
+/// prompts, judged by an LLM judge in both orders or by a farm task's simulated evaluators; AlpacaEval 2's win-rate and
+/// length-controlled win-rate with bootstrap intervals over prompts.
 /// </summary>
 internal static class WinRateCommand
 {
@@ -32,22 +33,30 @@ internal static class WinRateCommand
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
         var judge = new JudgeCommand.JudgeOptions("judge-");
+        var annotators = new Option<string>("--annotators") { Description = "llm (the judge at --judge-endpoint) or simulated (a farm task's evaluator pool; give --task).", DefaultValueFactory = _ => "llm" };
+        var task = new Option<string?>("--task") { Description = "With --annotators simulated: the farm task whose evaluators judge (reviews, arithmetic, …)." };
         var cmd = new Command("winrate", "Win-rate and length-controlled win-rate (AlpacaEval 2) of a model against a reference, judged by an LLM judge in both orders, with bootstrap intervals.")
-            { model, reference, prompts, output, maxNew, temperature, seed, threads };
+            { model, reference, prompts, output, maxNew, temperature, seed, threads, annotators, task };
         foreach (var option in judge.All) cmd.Options.Add(option);
         cmd.SetAction(async (r, cancellation) =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
             string outDir = r.GetValue(output)!, promptPath = r.GetValue(prompts)!, referencePath = r.GetValue(reference)!;
-            if (r.GetValue(judge.Endpoint) is null) throw new ArgumentException("eval winrate: --judge-endpoint is required.");
+            bool simulated = r.GetValue(annotators) switch
+            {
+                "llm" => r.GetValue(judge.Endpoint) is not null ? false : throw new ArgumentException("eval winrate: --judge-endpoint is required (or --annotators simulated --task T)."),
+                "simulated" => r.GetValue(task) is not null ? true : throw new ArgumentException("eval winrate: --annotators simulated needs --task."),
+                var other => throw new ArgumentException($"eval winrate: --annotators is llm or simulated, not '{other}'."),
+            };
             Directory.CreateDirectory(outDir);
             var records = GenerateCommand.ReadPrompts(promptPath);
             var options = new SamplingOptions { MaxNewTokens = r.GetValue(maxNew), Temperature = r.GetValue(temperature), Seed = r.GetValue(seed) }.Validate();
             var responses = Generate(r.GetValue(model)!, records, promptPath, options, cancellation);
             var baseline = Directory.Exists(referencePath) ? Generate(referencePath, records, promptPath, options, cancellation) : ReadOutputs(referencePath, records.Count);
-            using var llm = judge.Create(r, Path.Combine(outDir, "judge-cache.sqlite"))!;
             var instructions = records.Select(p => p.Text ?? string.Join("\n\n", p.Messages!.Select(m => $"{m.Role}: {m.Content}"))).ToList();
-            var p = await llm.JudgeAsync([.. instructions.Select((x, i) => (x, responses[i], baseline[i]))], cancellation);
+            using var llm = simulated ? null : judge.Create(r, Path.Combine(outDir, "judge-cache.sqlite"))!;
+            float[] p = llm is not null ? await llm.JudgeAsync([.. instructions.Select((x, i) => (x, responses[i], baseline[i]))], cancellation)
+                : [.. SimulatedEvaluators.Judge(r.GetValue(task)!, instructions, responses, baseline, r.GetValue(seed)).Select(x => (float)x)];
 
             // AlpacaEval 2 counts length in characters; the length-controlled fit is the simplified one (no instruction difficulty).
             var outcomes = p.Select(x => (double)x).ToList();
@@ -55,10 +64,10 @@ internal static class WinRateCommand
             ulong bootstrapSeed = r.GetValue(seed) + 1;
             var winRate = Bootstrap.Mean(outcomes, bootstrapSeed);
             var lc = Bootstrap.Statistic(outcomes.Count, sample => LengthControlledWinRate.Fit([.. sample.Select(i => outcomes[i])], [.. sample.Select(i => lengths[i])]).WinRate, bootstrapSeed);
-            var usage = llm.Usage;
+            var usage = llm?.Usage ?? new JudgeUsage(0, 0, 0, 0, 0, 0, 0);
             var summary = new JsonObject
             {
-                ["model"] = r.GetValue(model), ["reference"] = referencePath, ["prompts"] = records.Count, ["judge"] = llm.Name,
+                ["model"] = r.GetValue(model), ["reference"] = referencePath, ["prompts"] = records.Count, ["judge"] = llm?.Name ?? $"simulated:{r.GetValue(task)}",
                 ["win_rate"] = Round(winRate.Estimate), ["win_rate_ci"] = new JsonArray(Round(winRate.Low), Round(winRate.High)),
                 ["length_controlled_win_rate"] = Round(lc.Estimate), ["length_controlled_win_rate_ci"] = new JsonArray(Round(lc.Low), Round(lc.High)),
                 ["ties"] = p.Count(x => x == 0.5f), ["mean_length"] = Round(responses.Average(x => x.Length)), ["reference_mean_length"] = Round(baseline.Average(x => x.Length)),

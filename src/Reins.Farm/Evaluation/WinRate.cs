@@ -1,3 +1,4 @@
+using Reins.Farm.Stages;
 using Reins.Feedback.Annotators;
 using Reins.Tensors;
 
@@ -48,4 +49,15 @@ public static class WinRate
         if (outcomes.Any(o => o is < 0 or > 1 || double.IsNaN(o))) throw new ArgumentOutOfRangeException(nameof(outcomes), "outcomes lie in [0, 1]");
         return outcomes.Average();
     }
+}
+
+/// <summary>A farm task's simulated evaluators judging responses outside a farm run (`reins eval winrate --annotators simulated`).</summary>
+public static class SimulatedEvaluators
+{
+    /// <summary>
+    /// Per prompt, 1 when the task's evaluator pool prefers the response, 0 when it prefers the baseline, ½ for identical
+    /// texts — as the farm's reports judge win-rates (the order shown to the pool is drawn per prompt from the seed).
+    /// </summary>
+    public static double[] Judge(string task, IReadOnlyList<string> prompts, IReadOnlyList<string> responses, IReadOnlyList<string> baseline, ulong seed) =>
+        WinRate.Judge(PreferenceCollection.Evaluators(task, seed), prompts, responses, baseline, seed + 1);
 }

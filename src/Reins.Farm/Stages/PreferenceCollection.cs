@@ -18,13 +18,26 @@ internal sealed record AnnotatedPreferences(IReadOnlyList<PreferenceExample> Pre
 internal static class PreferenceCollection
 {
     /// <summary>The pool of a task: temperatures as fractions of its gold range, its length bias.</summary>
-    public static AnnotatorPool Pool(FarmContext farm, double maxTemperature, double flipProbability, ulong seedOffset)
+    public static AnnotatorPool Pool(FarmContext farm, double maxTemperature, double flipProbability, ulong seedOffset) =>
+        Pool(farm.Task, farm.Config, maxTemperature, flipProbability, farm.Seed + seedOffset);
+
+    private static AnnotatorPool Pool(IFarmTask task, FarmConfig config, double maxTemperature, double flipProbability, ulong seed)
     {
-        var settings = farm.Config.Annotation;
-        double range = farm.Task.RatingScale.GoldAtHighest - farm.Task.RatingScale.GoldAtLowest;
+        var settings = config.Annotation;
+        double range = task.RatingScale.GoldAtHighest - task.RatingScale.GoldAtLowest;
         var profiles = AnnotatorProfile.Spread(settings.Annotators, settings.MinTemperature * range, maxTemperature * range, flipProbability,
-            farm.Task.LengthBias * range, settings.PositionBias);
-        return new AnnotatorPool(profiles, farm.Task.Gold, farm.Seed + seedOffset);
+            task.LengthBias * range, settings.PositionBias);
+        return new AnnotatorPool(profiles, task.Gold, seed);
+    }
+
+    /// <summary>
+    /// A task's evaluator pool outside a farm run (`reins eval winrate --annotators simulated`): the pool the farm's reports
+    /// judge win-rates with (its task config's evaluator temperature, no label flips), seeded by <paramref name="seed"/>.
+    /// </summary>
+    public static AnnotatorPool Evaluators(string task, ulong seed)
+    {
+        var config = FarmConfig.ForTask(task);
+        return Pool(FarmTasks.Get(task), config, config.Annotation.EvaluatorMaxTemperature, flipProbability: 0, seed);
     }
 
     /// <summary>Samples and labels the pairs of preference_prompts training prompts.</summary>
