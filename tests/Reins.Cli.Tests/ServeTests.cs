@@ -316,6 +316,32 @@ public sealed class ServeTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
     }
 
+    [Fact]
+    public async Task StoppingLetsAStreamInFlightFinishAndRefusesNewRequests()
+    {
+        // A wider model, so that 48 tokens take long enough for the stop to land while the stream runs.
+        string wide = Path.Combine(dir, "wide");
+        string[] init = ["model", "init", "--arch", "llama", "--vocab-size", "300", "--hidden", "256", "--layers", "4", "--heads", "4", "--max-positions", "128", "--seed", "3", "--out", wide];
+        Assert.Equal(0, new RootCommand { ModelCommand.Create() }.Parse(init).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+        var server = await OpenAiServer.StartAsync(new ServeSettings(wide) { Port = 0, ServedModelName = "tiny" });
+        using var http = new HttpClient { BaseAddress = server.Address };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = new StringContent("""{"model":"tiny","prompt":"once upon a time","max_tokens":48,"temperature":0,"stream":true}""", Encoding.UTF8, "application/json"),
+        };
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var events = new List<string> { (await reader.ReadLineAsync())! };     // the stream has started
+        var stopping = server.DisposeAsync().AsTask();
+        while (await reader.ReadLineAsync() is { } line) if (line.StartsWith("data: ", StringComparison.Ordinal)) events.Add(line);
+        await stopping;
+        Assert.Equal("data: [DONE]", events[^1]);
+        var last = JsonNode.Parse(events[^2]["data: ".Length..])!;
+        Assert.Equal("length", last["choices"]![0]!["finish_reason"]!.GetValue<string>());
+        Assert.Equal(48, events.Count - 1);
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync("/v1/models"));
+    }
+
     private static async Task<JsonNode> PostJson(HttpClient http, string path, string body)
     {
         using var response = await http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
