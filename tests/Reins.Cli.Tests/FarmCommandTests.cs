@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using Reins.Cli.Commands;
 using Reins.Farm.Pipeline;
 using Reins.Farm.Report;
@@ -7,6 +8,37 @@ namespace Reins.Cli.Tests;
 /// <summary>`reins farm`'s seed lists and the table it writes when its output is not a terminal.</summary>
 public class FarmCommandTests
 {
+    [Fact]
+    public async Task AnLlmJudgeJoinsTheFarmsAnnotatorPool()
+    {
+        // A stub judge that always answers "a": both orders make every pair a tie, which the member breaks by hash.
+        int asked = 0;
+        var (stub, api) = await StubEndpoint.StartAsync(context =>
+        {
+            Interlocked.Increment(ref asked);
+            context.Response.ContentType = "application/json";
+            return context.Response.WriteAsync("""{"id":"x","object":"chat.completion","created":0,"model":"stub","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"a"}}]}""");
+        });
+        await using var _ = stub;
+        string endpoint = api.ToString();
+        string dir = Path.Combine(Path.GetTempPath(), $"reins-farm-judge-{Guid.NewGuid():N}");
+        try
+        {
+            var root = new System.CommandLine.RootCommand { FarmCommand.Create() };
+            Assert.Equal(0, await root.Parse(["farm", "--quick", "--seed", "1", "--out", dir, "--judge-endpoint", endpoint, "--judge-model", "stub"])
+                .InvokeAsync(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+            var results = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "results.json")))!;
+            Assert.Equal("llm:stub", results["annotators"]!["external_members"]![0]!.GetValue<string>());
+            Assert.True(asked > 0, "the judge was never asked");
+            Assert.True(File.Exists(Path.Combine(dir, "judge-cache.sqlite")));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void SeedsAreListsRangesOrBoth()
     {

@@ -1,10 +1,6 @@
 using System.CommandLine;
-using System.Net;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using Reins.Cli.Commands;
 
 namespace Reins.Cli.Tests;
@@ -28,12 +24,8 @@ public sealed class WinRateTests : IDisposable
     [Fact]
     public async Task TheWinRateIsTheMeanOfTheJudgesCombinedVerdicts()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        await using var stub = builder.Build();
         int asked = 0;
-        stub.MapPost("/v1/chat/completions", async context =>
+        var (stub, endpoint) = await StubEndpoint.StartAsync(async context =>
         {
             Interlocked.Increment(ref asked);
             var body = (await JsonNode.ParseAsync(context.Request.Body))!;
@@ -51,8 +43,7 @@ public sealed class WinRateTests : IDisposable
                 }),
             });
         });
-        await stub.StartAsync();
-        var endpoint = new Uri(new Uri(stub.Urls.First().TrimEnd('/') + "/"), "v1");
+        await using var _ = stub;
 
         string model = Path.Combine(dir, "m"), prompts = Path.Combine(dir, "prompts.jsonl"), reference = Path.Combine(dir, "reference.jsonl"), output = Path.Combine(dir, "eval");
         Assert.Equal(0, Run("model", "init", "--arch", "gpt2", "--vocab-size", "300", "--hidden", "32", "--layers", "2", "--heads", "4", "--max-positions", "64", "--seed", "5", "--out", model));

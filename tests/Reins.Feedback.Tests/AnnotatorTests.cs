@@ -81,6 +81,32 @@ public sealed class AnnotatorTests
         Assert.Equal(1 / (1 + Math.Exp(-2)), greedy.ProbabilityFirst("p", "1", "1"), 12);
     }
 
+    private sealed class AlwaysFirst : IPairwiseAnnotator
+    {
+        public int Asked;
+        public string Name => "always-first";
+        public Preference Compare(string prompt, string first, string second) { Asked++; return Preference.First; }
+    }
+
+    [Fact]
+    public void AnExternalMemberIsDrawnLikeTheOthersAndAskedByCompareAll()
+    {
+        var profiles = AnnotatorProfile.Spread(3, 0.2, 2, flipProbability: 0);
+        var external = new AlwaysFirst();
+        var pool = new AnnotatorPool(profiles, NumberGold, 5, [external]);
+        Assert.Equal(4, pool.Members.Count);
+        for (int i = 0; i < 4000; i++) pool.Compare("p", "1", "9");
+        // One member in four: 1,000 draws expected; a binomial standard deviation is about 27.
+        Assert.InRange(external.Asked, 880, 1120);
+        var all = pool.CompareAll("p", "1", "9");
+        Assert.Equal(4, all.Length);
+        Assert.Equal(Preference.First, all[^1]);
+        // Without external members the pool draws exactly as before.
+        var plain = new AnnotatorPool(profiles, NumberGold, 5);
+        var same = new AnnotatorPool(profiles, NumberGold, 5, []);
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => plain.Compare("p", $"{i % 7}", $"{i % 3}")), Enumerable.Range(0, 100).Select(i => same.Compare("p", $"{i % 7}", $"{i % 3}")));
+    }
+
     [Fact]
     public void PoolsAreReproducibleFromTheirSeed()
     {

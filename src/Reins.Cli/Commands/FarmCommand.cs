@@ -4,6 +4,8 @@ using Reins.Alignment.Training;
 using Reins.Farm.Pipeline;
 using Reins.Farm.Report;
 using Reins.Farm.Tasks;
+using Reins.Feedback.Annotators;
+using Reins.Rewards.Judges;
 using Spectre.Console;
 
 namespace Reins.Cli.Commands;
@@ -20,8 +22,11 @@ internal static class FarmCommand
         var output = new Option<string>("--out") { Description = "Output directory.", DefaultValueFactory = _ => "runs/farm" };
         var configFile = ConfigOption();
         var threads = CommonOptions.Threads();
+        var judge = new JudgeCommand.JudgeOptions("judge-");
         var cmd = new Command("farm", "Simulate RLHF end to end: pre-train, SFT, annotate pairs, reward models, nine methods, evaluation, report.")
             { task, quick, seed, seeds, output, configFile, threads, FarmTuneCommand.Create() };
+        // An LLM judge at --judge-endpoint joins the training annotator pool as one more member (the evaluators stay simulated).
+        foreach (var option in judge.All) cmd.Options.Add(option);
         cmd.SetAction((r, cancellation) =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
@@ -33,6 +38,8 @@ internal static class FarmCommand
             if (runSeeds.Select(config.SplitOf).Distinct().Count() > 1)
                 throw new ArgumentException($"--seeds: {string.Join(",", runSeeds)} mixes development seeds ({string.Join(",", config.DevelopmentSeeds)}) with test seeds; run them apart.");
             var runs = new List<(FarmResults, PerPromptValues)>();
+            using var llm = judge.Create(r, Path.Combine(r.GetValue(output)!, "judge-cache.sqlite"));
+            IReadOnlyList<IPairwiseAnnotator> external = llm is null ? [] : [new LlmAnnotator(llm)];
             var console = StderrConsole();
             foreach (var s in runSeeds)
             {
@@ -45,7 +52,7 @@ internal static class FarmCommand
                 try
                 {
                     results = WithStageBars(console, console.Progress().AutoClear(false),
-                        progress => new FarmPipeline(farmTask, config, s, dir, line => lines.Add($"{clock.Elapsed:mm\\:ss} {line}"), progress, cancellation).Run());
+                        progress => new FarmPipeline(farmTask, config, s, dir, line => lines.Add($"{clock.Elapsed:mm\\:ss} {line}"), progress, cancellation) { ExternalAnnotators = external }.Run());
                 }
                 catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
                 {

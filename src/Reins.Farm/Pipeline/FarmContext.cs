@@ -1,3 +1,4 @@
+using Reins.Feedback.Annotators;
 using System.Diagnostics;
 using Reins.Alignment.Online;
 using Reins.Alignment.Training;
@@ -39,6 +40,9 @@ internal sealed class FarmContext(IFarmTask task, FarmConfig config, ulong seed,
     public CancellationToken Cancellation { get; } = cancellation;
     /// <summary>Every training run's curves, for the report.</summary>
     public List<TrainingCurve> Curves { get; } = [];
+
+    /// <summary>Annotators from outside the simulator (an LLM judge) that join the training annotator pool.</summary>
+    public IReadOnlyList<IPairwiseAnnotator> ExternalAnnotators { get; init; } = [];
     /// <summary>Completions each online stage sampled from its policy (its last "episode"), by stage name.</summary>
     public Dictionary<string, long> Episodes { get; } = [];
 

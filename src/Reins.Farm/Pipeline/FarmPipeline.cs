@@ -1,3 +1,4 @@
+using Reins.Feedback.Annotators;
 using System.Diagnostics;
 using Reins.Farm.Evaluation;
 using Reins.Farm.Report;
@@ -20,6 +21,9 @@ namespace Reins.Farm.Pipeline;
 public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, string outDir, Action<string> log, IProgress<FarmProgress>? progress = null,
     CancellationToken cancellation = default)
 {
+    /// <summary>Annotators from outside the simulator (an LLM judge) that join the training annotator pool; none by default.</summary>
+    public IReadOnlyList<IPairwiseAnnotator> ExternalAnnotators { get; init; } = [];
+
     /// <summary>
     /// Runs every stage and writes results.json and report.html; returns the results. Cancelled, it stops at the next
     /// training step with <see cref="OperationCanceledException"/> and writes no results.
@@ -35,7 +39,7 @@ public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, 
             log($"replacing the earlier farm run in {dir}");
             Directory.Delete(runs, recursive: true);
         }
-        var shared = SharedStages.Run(task, config, seed, dir, log, progress, cancellation);
+        var shared = SharedStages.Run(task, config, seed, dir, log, progress, cancellation, ExternalAnnotators);
         var farm = shared.Farm;
         var evalPrompts = task.Prompts(config.EvaluationSplit, config.EvalPrompts, seed + config.Seeds.EvalPrompts);
         var evaluation = new MethodEvaluation(farm, evalPrompts, shared.Proxy, shared.Evaluators());
@@ -52,7 +56,7 @@ public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, 
             : null;
         var safety = task is ISafetyTask ? SafetyStudy.Run(farm, evaluation, shared.RewardBase, shared.Inputs, evalPrompts) : null;
 
-        var results = new FarmResults(task.Name, seed, config, AnnotatorResults.From(shared.Annotated.Agreement), evaluation.Results(), overoptimization)
+        var results = new FarmResults(task.Name, seed, config, AnnotatorResults.From(shared.Annotated.Agreement, ExternalAnnotators), evaluation.Results(), overoptimization)
         {
             ProcessSupervision = process, Safety = safety, Split = config.SplitOf(seed),
         };

@@ -30,13 +30,13 @@ internal sealed record SharedStages(FarmContext Farm, CausalLanguageModel Reward
 
     /// <summary>Runs the stages of <paramref name="task"/> with <paramref name="seed"/> into <paramref name="dir"/>.</summary>
     public static SharedStages Run(IFarmTask task, FarmConfig config, ulong seed, string dir, Action<string> log, IProgress<FarmProgress>? progress,
-        CancellationToken cancellation)
+        CancellationToken cancellation, IReadOnlyList<IPairwiseAnnotator>? externalAnnotators = null)
     {
         var corpus = task.PretrainingCorpus(config.CorpusDocuments, seed);
         // Arithmetic keeps digits as separate byte tokens: a BPE would make each number one token and addition a lookup.
         var tokenizer = task.IsVerifiable ? Tokenizer.CreateByteLevel(config.Vocab) : Tokenizer.TrainByteLevelBpe(corpus, config.Vocab, [Bos, Eos, Pad]);
         log($"tokenizer: {tokenizer.VocabSize} tokens");
-        var farm = new FarmContext(task, config, seed, dir, tokenizer, log, progress, cancellation);
+        var farm = new FarmContext(task, config, seed, dir, tokenizer, log, progress, cancellation) { ExternalAnnotators = externalAnnotators ?? [] };
 
         var clock = Stopwatch.StartNew();
         var (policyBase, rewardBase) = Pretraining.Run(farm, corpus);

@@ -18,16 +18,16 @@ internal sealed record AnnotatedPreferences(IReadOnlyList<PreferenceExample> Pre
 internal static class PreferenceCollection
 {
     /// <summary>The pool of a task: temperatures as fractions of its gold range, its length bias.</summary>
-    public static AnnotatorPool Pool(FarmContext farm, double maxTemperature, double flipProbability, ulong seedOffset) =>
-        Pool(farm.Task, farm.Config, maxTemperature, flipProbability, farm.Seed + seedOffset);
+    public static AnnotatorPool Pool(FarmContext farm, double maxTemperature, double flipProbability, ulong seedOffset, IReadOnlyList<IPairwiseAnnotator>? external = null) =>
+        Pool(farm.Task, farm.Config, maxTemperature, flipProbability, farm.Seed + seedOffset, external);
 
-    private static AnnotatorPool Pool(IFarmTask task, FarmConfig config, double maxTemperature, double flipProbability, ulong seed)
+    private static AnnotatorPool Pool(IFarmTask task, FarmConfig config, double maxTemperature, double flipProbability, ulong seed, IReadOnlyList<IPairwiseAnnotator>? external = null)
     {
         var settings = config.Annotation;
         double range = task.RatingScale.GoldAtHighest - task.RatingScale.GoldAtLowest;
         var profiles = AnnotatorProfile.Spread(settings.Annotators, settings.MinTemperature * range, maxTemperature * range, flipProbability,
             task.LengthBias * range, settings.PositionBias);
-        return new AnnotatorPool(profiles, task.Gold, seed);
+        return new AnnotatorPool(profiles, task.Gold, seed, external);
     }
 
     /// <summary>
@@ -44,7 +44,7 @@ internal static class PreferenceCollection
     public static AnnotatedPreferences Run(FarmContext farm, CausalLanguageModel sft)
     {
         var settings = farm.Config.Annotation;
-        var annotators = Pool(farm, settings.MaxTemperature, settings.FlipProbability, farm.Config.Seeds.Annotators);
+        var annotators = Pool(farm, settings.MaxTemperature, settings.FlipProbability, farm.Config.Seeds.Annotators, farm.ExternalAnnotators);
         var prompts = farm.Task.Prompts(FarmSplit.Train, farm.Config.PreferencePrompts, farm.Seed + farm.Config.Seeds.PreferencePrompts);
         var samples = farm.Sample(sft, prompts, 2, farm.Seed + farm.Config.Seeds.PreferenceSamples);
         var pairs = new List<ResponsePair>();

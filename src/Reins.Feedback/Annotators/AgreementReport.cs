@@ -17,7 +17,7 @@ public sealed record AgreementReport(double AgreementWithGold, double InterAnnot
     /// </summary>
     public static AgreementReport Measure(AnnotatorPool pool, IReadOnlyList<ResponsePair> pairs)
     {
-        if (pool.Annotators.Count < 2) throw new ArgumentException("agreement needs a pool of at least two annotators", nameof(pool));
+        if (pool.Members.Count < 2) throw new ArgumentException("agreement needs a pool of at least two annotators", nameof(pool));
         if (pairs.Count == 0) throw new ArgumentException("no pairs to annotate", nameof(pairs));
         var labels = new IReadOnlyList<Preference>[pairs.Count];
         int withGold = 0, agreeing = 0;

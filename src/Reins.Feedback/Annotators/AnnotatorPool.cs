@@ -12,8 +12,11 @@ public sealed class AnnotatorPool
 {
     private readonly Rng chooser;
 
-    /// <summary>A pool with one annotator per profile, all judging by <paramref name="gold"/>(prompt, response).</summary>
-    public AnnotatorPool(IReadOnlyList<AnnotatorProfile> profiles, Func<string, string, double> gold, ulong seed)
+    /// <summary>
+    /// A pool with one simulated annotator per profile, all judging by <paramref name="gold"/>(prompt, response), plus
+    /// any <paramref name="external"/> members (an LLM judge, say), drawn for pairwise queries like the others.
+    /// </summary>
+    public AnnotatorPool(IReadOnlyList<AnnotatorProfile> profiles, Func<string, string, double> gold, ulong seed, IReadOnlyList<IPairwiseAnnotator>? external = null)
     {
         ArgumentNullException.ThrowIfNull(profiles);
         if (profiles.Count == 0) throw new ArgumentException("an annotator pool needs at least one annotator", nameof(profiles));
@@ -21,23 +24,27 @@ public sealed class AnnotatorPool
         chooser = new Rng(seed);
         // Rng expands its seed with SplitMix64, so mixing the member's index in by a multiply gives unrelated streams.
         Annotators = [.. profiles.Select((p, i) => new SimulatedAnnotator(p, gold, seed ^ (0x9E3779B97F4A7C15UL * (ulong)(i + 1))))];
+        Members = [.. Annotators, .. external ?? []];
     }
 
-    /// <summary>The members, in the order of their profiles.</summary>
+    /// <summary>The simulated members, in the order of their profiles.</summary>
     public IReadOnlyList<SimulatedAnnotator> Annotators { get; }
+
+    /// <summary>Every member: the simulated ones, then the external ones.</summary>
+    public IReadOnlyList<IPairwiseAnnotator> Members { get; }
 
     /// <summary>The gold reward the members judge by.</summary>
     public Func<string, string, double> Gold { get; }
 
     /// <summary>The preference of one randomly drawn member.</summary>
-    public Preference Compare(string prompt, string first, string second) => Draw().Compare(prompt, first, second);
+    public Preference Compare(string prompt, string first, string second) => Members[chooser.NextInt(Members.Count)].Compare(prompt, first, second);
 
     /// <summary>Every member's preference, in member order.</summary>
     public Preference[] CompareAll(string prompt, string first, string second) =>
-        [.. Annotators.Select(a => a.Compare(prompt, first, second))];
+        [.. Members.Select(a => a.Compare(prompt, first, second))];
 
-    /// <summary>The 1–7 rating of one randomly drawn member.</summary>
-    public int Rate(string prompt, string response, RatingScale scale) => Draw().Rate(prompt, response, scale);
+    /// <summary>The 1–7 rating of one randomly drawn simulated member (external members only compare).</summary>
+    public int Rate(string prompt, string response, RatingScale scale) => Annotators[chooser.NextInt(Annotators.Count)].Rate(prompt, response, scale);
 
     /// <summary>A preference record (TRL's prompt / chosen / rejected) labelled by one randomly drawn member.</summary>
     public PreferenceExample Annotate(string prompt, string first, string second)
@@ -47,5 +54,4 @@ public sealed class AnnotatorPool
             TextOrConversation.FromText(firstWins ? first : second), TextOrConversation.FromText(firstWins ? second : first));
     }
 
-    private SimulatedAnnotator Draw() => Annotators[chooser.NextInt(Annotators.Count)];
 }

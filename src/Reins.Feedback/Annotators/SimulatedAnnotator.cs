@@ -7,7 +7,7 @@ namespace Reins.Feedback.Annotators;
 /// with the temperature, label noise, length bias and position bias of its <see cref="AnnotatorProfile"/>. The gold
 /// reward arrives as a function, so this layer knows nothing of the tasks that define it. Seeded; not thread-safe.
 /// </summary>
-public sealed class SimulatedAnnotator
+public sealed class SimulatedAnnotator : IPairwiseAnnotator
 {
     private readonly Func<string, string, double> gold;
     private readonly Rng rng;
@@ -24,6 +24,9 @@ public sealed class SimulatedAnnotator
 
     /// <summary>The annotator's temperature and biases.</summary>
     public AnnotatorProfile Profile { get; }
+
+    /// <inheritdoc/>
+    public string Name => "simulated";
 
     /// <summary>The length the length bias counts: whitespace-separated words.</summary>
     public static int WordCount(string text)
