@@ -262,7 +262,7 @@ public sealed class ServeTests : IAsyncLifetime
             {"prompt":"Say hi.","completions":["hi","hello there"],"id":1}
             {"prompt":"Count to two.","chosen":"1 2","rejected":"one"}
             """);
-        string[] args = ["judge", "--input", input, "--output", output, "--endpoint", new Uri(server.Address, "v1").ToString(), "--model", "tiny"];
+        string[] args = ["judge", "--input", input, "--output", output, "--endpoint", new Uri(server.Address, "v1").ToString(), "--model", "tiny", "--price-input", "2", "--price-output", "8"];
         var printed = new StringWriter();
         var previous = Console.Out;
         Console.SetOut(printed);
@@ -270,6 +270,10 @@ public sealed class ServeTests : IAsyncLifetime
         finally { Console.SetOut(previous); }
         var summary = JsonNode.Parse(printed.ToString())!;
         Assert.Equal(4, summary["requests"]!.GetValue<int>());
+        // The cost at the prices given: tokens per million times price.
+        double cost = (summary["prompt_tokens"]!.GetValue<long>() * 2.0 + summary["completion_tokens"]!.GetValue<long>() * 8.0) / 1e6;
+        Assert.True(cost > 0);
+        Assert.Equal(Math.Round(cost, 6), summary["cost"]!.GetValue<double>());
         Assert.Equal(4, summary["soft_labels"]!.GetValue<int>() + summary["parsed_verdicts"]!.GetValue<int>() + summary["unparsed_answers"]!.GetValue<int>());
         var records = File.ReadAllLines(output).Select(l => JsonNode.Parse(l)!).ToList();
         Assert.Equal(2, records.Count);

@@ -24,7 +24,15 @@ internal static class JudgeCommand
         public readonly Option<string?> Cache = new($"--{prefix}cache") { Description = "SQLite file caching every judge request and answer (a rerun never pays twice)." };
         public readonly Option<int> Concurrency = new($"--{prefix}concurrency") { Description = "Judge requests in flight at most.", DefaultValueFactory = _ => 4 };
 
-        public Option[] All => [Endpoint, Model, KeyEnv, Template, Cache, Concurrency];
+        public readonly Option<double?> PriceInput = new($"--{prefix}price-input") { Description = "Price of the judge's prompt tokens, per million (for the cost in the summary)." };
+        public readonly Option<double?> PriceOutput = new($"--{prefix}price-output") { Description = "Price of the judge's completion tokens, per million." };
+
+        public Option[] All => [Endpoint, Model, KeyEnv, Template, Cache, Concurrency, PriceInput, PriceOutput];
+
+        /// <summary>What the judge's uncached requests cost at the given prices, or null when no price is given.</summary>
+        public double? Cost(ParseResult r, JudgeUsage usage) =>
+            r.GetValue(PriceInput) is null && r.GetValue(PriceOutput) is null ? null
+            : Math.Round((usage.PromptTokens * (r.GetValue(PriceInput) ?? 0) + usage.CompletionTokens * (r.GetValue(PriceOutput) ?? 0)) / 1e6, 6);
 
         /// <summary>The judge the flags describe, or null when no endpoint is given.</summary>
         public LlmPairwiseJudge? Create(ParseResult r, string? defaultCache) => Settings(r, defaultCache) is { } settings ? new LlmPairwiseJudge(settings) : null;
@@ -67,7 +75,7 @@ internal static class JudgeCommand
                     "helpsteer2" => RatingScale.HelpSteer2,
                     _ => throw new ArgumentException($"judge: --pointwise is score or helpsteer2, not '{scaleName}'."),
                 };
-                await RateAsync(inPath, outPath, new LlmPointwiseJudge(judge.Settings(r, outPath + ".judge-cache.sqlite")!, scale), scale, cancellation);
+                await RateAsync(inPath, outPath, new LlmPointwiseJudge(judge.Settings(r, outPath + ".judge-cache.sqlite")!, scale), scale, usage => judge.Cost(r, usage), cancellation);
                 return 0;
             }
             var pairs = Read(inPath);
@@ -98,7 +106,7 @@ internal static class JudgeCommand
                 ["pairs"] = pairs.Count, ["ties"] = ties, ["labelled_pairs_judged"] = labelled,
                 ["agreement_with_labels"] = labelled > 0 ? Math.Round((double)agreed / labelled, 4) : null,
                 ["requests"] = usage.Requests, ["cache_hits"] = usage.CacheHits, ["prompt_tokens"] = usage.PromptTokens, ["completion_tokens"] = usage.CompletionTokens,
-                ["soft_labels"] = usage.SoftLabels, ["parsed_verdicts"] = usage.ParsedVerdicts, ["unparsed_answers"] = usage.Unparsed,
+                ["cost"] = judge.Cost(r, usage), ["soft_labels"] = usage.SoftLabels, ["parsed_verdicts"] = usage.ParsedVerdicts, ["unparsed_answers"] = usage.Unparsed,
             };
             Console.Out.WriteLine(summary.ToJsonString(Json));
             Console.Error.WriteLine($"judge: {pairs.Count} pairs ({ties} ties) → {outPath}");
@@ -108,7 +116,7 @@ internal static class JudgeCommand
     }
 
     // HelpSteer-style records: the input's fields with one rating per attribute (null when the judge gave none, counted).
-    private static async Task RateAsync(string inPath, string outPath, LlmPointwiseJudge judge, RatingScale scale, CancellationToken cancellation)
+    private static async Task RateAsync(string inPath, string outPath, LlmPointwiseJudge judge, RatingScale scale, Func<JudgeUsage, double?> cost, CancellationToken cancellation)
     {
         using var _ = judge;
         var records = JsonlRecords.Read(inPath).Select(x => (x.Record, Prompt: JsonlRecords.Text(x.Record["prompt"], x.At, "prompt"),
@@ -128,7 +136,7 @@ internal static class JudgeCommand
         {
             ["responses"] = records.Count, ["ratings"] = records.Count * scale.Attributes.Count, ["unrated"] = usage.Unparsed,
             ["requests"] = usage.Requests, ["cache_hits"] = usage.CacheHits, ["prompt_tokens"] = usage.PromptTokens, ["completion_tokens"] = usage.CompletionTokens,
-            ["soft_ratings"] = usage.SoftLabels, ["parsed_ratings"] = usage.ParsedVerdicts,
+            ["cost"] = cost(usage), ["soft_ratings"] = usage.SoftLabels, ["parsed_ratings"] = usage.ParsedVerdicts,
         }.ToJsonString(Json));
         Console.Error.WriteLine($"judge: {records.Count} responses rated on {string.Join(", ", scale.Attributes)} → {outPath}");
     }

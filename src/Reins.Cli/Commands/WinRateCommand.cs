@@ -72,7 +72,7 @@ internal static class WinRateCommand
                 ["length_controlled_win_rate"] = Round(lc.Estimate), ["length_controlled_win_rate_ci"] = new JsonArray(Round(lc.Low), Round(lc.High)),
                 ["ties"] = p.Count(x => x == 0.5f), ["mean_length"] = Round(responses.Average(x => x.Length)), ["reference_mean_length"] = Round(baseline.Average(x => x.Length)),
                 ["judge_requests"] = usage.Requests, ["judge_cache_hits"] = usage.CacheHits, ["judge_prompt_tokens"] = usage.PromptTokens,
-                ["judge_completion_tokens"] = usage.CompletionTokens, ["judge_soft_labels"] = usage.SoftLabels, ["judge_parsed_verdicts"] = usage.ParsedVerdicts,
+                ["judge_completion_tokens"] = usage.CompletionTokens, ["judge_cost"] = llm is null ? null : judge.Cost(r, usage), ["judge_soft_labels"] = usage.SoftLabels, ["judge_parsed_verdicts"] = usage.ParsedVerdicts,
                 ["judge_unparsed_answers"] = usage.Unparsed,
             };
             var rows = records.Select((rec, i) => new JsonObject
