@@ -77,12 +77,8 @@ internal static class GenerateCommand
                     .StartAsync(async ctx =>
                     {
                         var task = ctx.AddTask("generating", maxValue: records.Count);
-                        for (int start = 0; start < records.Count && !cancellation.IsCancellationRequested; start += r.GetValue(batchSize))
+                        foreach (var (batch, results) in SampleBatches(lm, tokenizer, chat, records, inPath, options, r.GetValue(batchSize), cancellation))
                         {
-                            var batch = records.Skip(start).Take(r.GetValue(batchSize)).ToList();
-                            var prompts = batch.Select(b => Encode(b, $"{inPath}:{b.Line}")).ToList();
-                            // Per-prompt seeds from the line number keep each prompt's samples independent of batching.
-                            var results = Generator.Generate(lm, prompts, options with { PromptSeeds = [.. batch.Select(b => options.Seed * 1_000_003UL + (ulong)b.Line)] }, Decode, cancellation);
                             foreach (var res in results)
                             {
                                 var o = batch[res.PromptIndex].Record.DeepClone().AsObject();
@@ -109,6 +105,26 @@ internal static class GenerateCommand
     private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     internal sealed record PromptRecord(int Line, string? Text, IReadOnlyList<ChatMessage>? Messages, JsonObject Record);
+
+    /// <summary>
+    /// The records' samples, a batch at a time, until cancelled. Each prompt's seed comes from its line number, so its
+    /// samples do not depend on which batch it fell in.
+    /// </summary>
+    internal static IEnumerable<(List<PromptRecord> Batch, IReadOnlyList<GeneratedSequence> Results)> SampleBatches(CausalLanguageModel lm, Tokenizer tokenizer,
+        ChatFormat chat, List<PromptRecord> records, string path, SamplingOptions options, int batchSize, CancellationToken cancellation)
+    {
+        for (int start = 0; start < records.Count && !cancellation.IsCancellationRequested; start += batchSize)
+        {
+            var batch = records.Skip(start).Take(batchSize).ToList();
+            var prompts = batch.Select(b => EncodePrompt(tokenizer, chat, b, $"{path}:{b.Line}")).ToList();
+            yield return (batch, Generator.Generate(lm, prompts, options with { PromptSeeds = [.. batch.Select(b => options.Seed * 1_000_003UL + (ulong)b.Line)] },
+                ids => tokenizer.Decode(ids, skipSpecialTokens: true), cancellation));
+        }
+    }
+
+    /// <summary>The tokens that end a reply: the tokenizer's EOS and the model config's, as a server or evaluation stops on either.</summary>
+    internal static int[] StopTokenIds(Tokenizer tokenizer, CausalLanguageModel model) =>
+        new[] { tokenizer.EosId, model.Config.EosTokenId }.OfType<int>().Distinct().ToArray();
 
     /// <summary>A prompt's ids: a conversation through the chat template with a generation prompt, a text as it is (with BOS when the post-processor adds it).</summary>
     internal static int[] EncodePrompt(Tokenizer tokenizer, ChatFormat chat, PromptRecord p, string where)

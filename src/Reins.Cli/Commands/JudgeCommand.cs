@@ -148,16 +148,8 @@ internal static class JudgeCommand
         var pairs = new List<Pair>();
         foreach (var (line, at, o) in JsonlRecords.Read(path))
         {
-            string Text(JsonNode? node, string field) => JsonlRecords.Text(node, at, field);
-            string prompt = Text(o["prompt"], "prompt");
-            if (o["completions"] is JsonArray completions)
-            {
-                if (completions.Count != 2) throw new InvalidDataException($"{at}: $.completions must hold exactly two responses, not {completions.Count}.");
-                pairs.Add(new Pair(line, o, prompt, Text(completions[0], "completions[0]"), Text(completions[1], "completions[1]"), false));
-            }
-            else if (o.ContainsKey("chosen") || o.ContainsKey("rejected"))
-                pairs.Add(new Pair(line, o, prompt, Text(o["chosen"], "chosen"), Text(o["rejected"], "rejected"), true));
-            else throw new InvalidDataException($"{at}: a pair needs $.completions [a, b] or $.chosen and $.rejected.");
+            var (prompt, first, second, labelled) = JsonlRecords.Pair(o, at);
+            pairs.Add(new Pair(line, o, prompt, first, second, labelled));
         }
         if (pairs.Count == 0) throw new InvalidDataException($"{path}: no pairs.");
         return pairs;

@@ -144,14 +144,10 @@ internal static class LabelCommand
         var ids = new HashSet<string>();
         foreach (var (line, at, o) in JsonlRecords.Read(path))
         {
-            string Text(JsonNode? node, string field) => JsonlRecords.Text(node, at, field);
             string id = o["id"] is { } given ? given.ToString() : $"line-{line}";
             if (!ids.Add(id)) throw new InvalidDataException($"{at}: $.id '{id}' appears twice.");
-            string prompt = Text(o["prompt"], "prompt");
-            (string a, string b) = o["completions"] is JsonArray c
-                ? c.Count == 2 ? (Text(c[0], "completions[0]"), Text(c[1], "completions[1]")) : throw new InvalidDataException($"{at}: $.completions must hold two responses.")
-                : (Text(o["chosen"], "chosen"), Text(o["rejected"], "rejected"));
-            string? check = o["check"] is null ? null : Text(o["check"], "check");
+            var (prompt, a, b, _) = JsonlRecords.Pair(o, at);
+            string? check = o["check"] is null ? null : JsonlRecords.Text(o["check"], at, "check");
             if (check is not (null or "a" or "b")) throw new InvalidDataException($"{at}: $.check must be \"a\" or \"b\".");
             pairs.Add(new LabelPair(id, prompt, a, b, check));
         }

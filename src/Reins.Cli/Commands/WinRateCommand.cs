@@ -94,20 +94,11 @@ internal static class WinRateCommand
     private static List<string> Generate(string directory, List<GenerateCommand.PromptRecord> records, string promptPath, SamplingOptions options, CancellationToken cancellation)
     {
         var (lm, tokenizer) = HfCheckpoint.LoadWithTokenizer(directory);
-        var chat = ChatFormat.For(tokenizer);
-        var stop = new[] { tokenizer.EosId, lm.Config.EosTokenId }.OfType<int>().Distinct().ToArray();
         var texts = new List<string>();
-        const int batch = 8;
-        for (int start = 0; start < records.Count; start += batch)
-        {
-            var part = records.Skip(start).Take(batch).ToList();
-            var ids = part.Select(p => GenerateCommand.EncodePrompt(tokenizer, chat, p, $"{promptPath}:{p.Line}")).ToList();
-            // Seeds from the line number: a response does not depend on which batch its prompt fell in.
-            var results = Generator.Generate(lm, ids, options with { StopTokenIds = stop, PromptSeeds = [.. part.Select(p => options.Seed * 1_000_003UL + (ulong)p.Line)] },
-                x => tokenizer.Decode(x, skipSpecialTokens: true), cancellation);
-            cancellation.ThrowIfCancellationRequested();
+        foreach (var (_, results) in GenerateCommand.SampleBatches(lm, tokenizer, ChatFormat.For(tokenizer), records, promptPath,
+            options with { StopTokenIds = GenerateCommand.StopTokenIds(tokenizer, lm) }, batchSize: 8, cancellation))
             texts.AddRange(results.Select(x => x.Text!));
-        }
+        cancellation.ThrowIfCancellationRequested();
         return texts;
     }
 

@@ -54,7 +54,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         (model, tokenizer) = HfCheckpoint.LoadWithTokenizer(settings.ModelDirectory);
         chat = ChatFormat.For(tokenizer);
         modelName = settings.ServedModelName ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(settings.ModelDirectory)));
-        stopIds = new[] { tokenizer.EosId, model.Config.EosTokenId }.OfType<int>().Distinct().ToArray();
+        stopIds = Commands.GenerateCommand.StopTokenIds(tokenizer, model);
         queue = new GenerationQueue(model, ids => tokenizer.Decode(ids, skipSpecialTokens: true), settings.QueueLimit, settings.MaxBatch);
 
         app = ServerHost.CreateApp(settings);
@@ -385,7 +385,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
             w.WriteStartObject();
             var written = new HashSet<string>();
             foreach (var (alternative, logProb) in t.TopLogProbs.Take(top))
-                if (written.Add(tokenizer.Decode([alternative]))) w.WriteNumber(tokenizer.Decode([alternative]), logProb);
+                if (tokenizer.Decode([alternative]) is var text && written.Add(text)) w.WriteNumber(text, logProb);
             w.WriteEndObject();
         }
         w.WriteEndArray();
