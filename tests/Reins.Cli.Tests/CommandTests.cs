@@ -214,6 +214,40 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void GeneralPreferenceModelsTrainWithObjectiveGpmAndScorePairs()
+    {
+        var path = Init("gpm-base");
+        var prefs = Path.Combine(dir, "gpm-prefs.jsonl");
+        File.WriteAllLines(prefs, Enumerable.Range(0, 12).Select(i => $$"""{"prompt": "q{{i}}", "chosen": "rock {{i}}", "rejected": "scissors"}"""));
+        var gpm = Path.Combine(dir, "gpm");
+        Assert.Equal(0, Run("rm", "--objective", "gpm", "--value-head-dim", "4", "--tau", "0.5", "--model", path, "--train", prefs, "--max-steps", "2", "--max-length", "64", "--out", gpm, "--threads", "1").Code);
+        var settings = JsonNode.Parse(File.ReadAllText(Path.Combine(gpm, "preference_model.json")))!;
+        Assert.Equal((4, 0.5), (settings["value_head_dim"]!.GetValue<int>(), settings["tau"]!.GetValue<double>()));
+
+        // --pairs writes P(chosen ≻ rejected), the loaded model's; the swapped pair gets the complement.
+        var swapped = Path.Combine(dir, "gpm-swapped.jsonl");
+        File.WriteAllLines(swapped, File.ReadLines(prefs).Select(l => { var o = JsonNode.Parse(l)!.AsObject(); (o["chosen"], o["rejected"]) = (o["rejected"]!.DeepClone(), o["chosen"]!.DeepClone()); return o.ToJsonString(); }));
+        string scored = Path.Combine(dir, "gpm-scored.jsonl"), scoredSwapped = Path.Combine(dir, "gpm-scored-swapped.jsonl");
+        Assert.Equal(0, Run("rm", "score", "--model", gpm, "--pairs", "--input", prefs, "--output", scored).Code);
+        Assert.Equal(0, Run("rm", "score", "--model", gpm, "--pairs", "--input", swapped, "--output", scoredSwapped).Code);
+        double[] P(string file) => [.. File.ReadLines(file).Select(l => JsonNode.Parse(l)!["probability"]!.GetValue<double>())];
+        var model = Reins.Rewards.PreferenceModels.GeneralPreferenceModel.Load(gpm);
+        var tokenizer = new Reins.Feedback.Tokenization.DatasetTokenizer(new Reins.Feedback.Tokenization.TokenizerEncoder(model.TokenizerFrom(gpm)), Reins.Rewards.Scoring.ScoringTokenization.Options(model.MaxLength));
+        var pairs = Reins.Feedback.Datasets.JsonlDatasetReader.Load<Reins.Feedback.Datasets.PreferenceExample>(prefs).Examples.Select(e => tokenizer.Preference(e)!).ToArray();
+        Assert.All(model.Probabilities(pairs, 16).Zip(P(scored)), p => Assert.Equal(p.First, p.Second, 6));
+        Assert.All(P(scored).Zip(P(scoredSwapped)), p => Assert.Equal(1, p.First + p.Second, 5));
+        Assert.Contains("add --pairs", Assert.Throws<ArgumentException>(() => Run("rm", "score", "--model", gpm, "--input", prefs, "--output", scored)).Message);
+
+        // A Bradley–Terry model's --pairs probability is σ(r_chosen − r_rejected) of its raw scores.
+        var bt = Path.Combine(dir, "gpm-bt");
+        Assert.Equal(0, Run("rm", "--model", path, "--train", prefs, "--max-steps", "2", "--max-length", "64", "--out", bt, "--threads", "1").Code);
+        Assert.Equal(0, Run("rm", "score", "--model", bt, "--pairs", "--input", prefs, "--output", scored).Code);
+        var reward = Reins.Rewards.RewardModels.RewardModel.Load(bt);
+        var raw = reward.RawScores([.. pairs.SelectMany(p => new[] { p.Chosen, p.Rejected })], 16);
+        for (int i = 0; i < pairs.Length; i++) Assert.Equal(1 / (1 + Math.Exp(raw[2 * i + 1] - raw[2 * i])), P(scored)[i], 5);
+    }
+
+    [Fact]
     public void CostModelsTrainOnPkuRecordsAndScoreAsCosts()
     {
         var path = Init("cost-base");
@@ -376,7 +410,7 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
-    public void OnlineDpoTakesItsPreferencesFromAJudgeRewardModel()
+    public void OnlineDpoTakesItsPreferencesFromAJudgeRewardModelOrAPreferenceModel()
     {
         var path = Init("judged");
         var prefs = Path.Combine(dir, "prefs.jsonl");
@@ -393,6 +427,12 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(1, Ties(Path.Combine(dir, "scored")));
         Assert.Equal(0, Run([.. common, "--judge-reward-model", judge, "--out", Path.Combine(dir, "judged-run")]).Code);
         Assert.True(Ties(Path.Combine(dir, "judged-run")) < 0.5);
+        // A general preference model decides pairs with its probability.
+        var gpm = Path.Combine(dir, "judge-gpm");
+        Assert.Equal(0, Run("rm", "--objective", "gpm", "--model", path, "--train", prefs, "--max-steps", "1", "--out", gpm, "--threads", "1").Code);
+        Assert.Equal(0, Run([.. common, "--preference-model", gpm, "--out", Path.Combine(dir, "gpm-run")]).Code);
+        Assert.True(Ties(Path.Combine(dir, "gpm-run")) < 0.5);
+        Assert.Contains("give one of", Assert.Throws<ArgumentException>(() => Run([.. common, "--preference-model", gpm, "--judge-reward-model", judge, "--out", Path.Combine(dir, "two")])).Message);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
 using Reins.Alignment.Training;
+using Reins.Rewards.PreferenceModels;
 
 namespace Reins.Alignment.RewardModeling;
 
@@ -26,6 +27,25 @@ public sealed record RewardConfig : IRewardModelConfig
     [JsonPropertyName("reward_normalization_samples"), Description("Training sequences (chosen and rejected alike) sampled to estimate the reward mean and std saved in reward_normalization.json.")]
     public int RewardNormalizationSamples { get; init; } = 4096;
 
+    /// <summary>Dimension 2k of a general preference model's embedding (--objective gpm).</summary>
+    [JsonPropertyName("value_head_dim"), Description("--objective gpm: dimension 2k of the preference embedding (k skew-symmetric 2x2 blocks; even).")]
+    public int ValueHeadDim { get; init; } = 2;
+
+    /// <summary>Temperature τ of a general preference model's P = σ(s/τ).</summary>
+    [JsonPropertyName("tau"), Description("--objective gpm: temperature tau of P(y1 > y2) = sigmoid(<R v1, v2> / tau).")]
+    public float Tau { get; init; } = 0.1f;
+
+    /// <summary>Prompt-dependent eigenvalues of a general preference model's operator.</summary>
+    [JsonPropertyName("add_prompt_head"), Description("--objective gpm: prompt-dependent eigenvalues, k * softmax of a head read at the prompt's last token (needs value_head_dim >= 4).")]
+    public bool AddPromptHead { get; init; }
+
+    /// <summary>Whether a general preference model centres its embeddings before normalising them.</summary>
+    [JsonPropertyName("center_embeddings"), Description("--objective gpm: subtract the mean embedding (the batch's in training, the training set's at inference) before normalising; without it a balanced cycle can collapse every response onto one vector.")]
+    public bool CenterEmbeddings { get; init; } = true;
+
+    /// <summary>The general preference model these settings describe.</summary>
+    public GeneralPreferenceSettings GeneralPreference => new() { ValueHeadDim = ValueHeadDim, Tau = Tau, PromptHead = AddPromptHead, CenterEmbeddings = CenterEmbeddings };
+
     /// <summary>Checks every reward-model setting.</summary>
     public void Validate()
     {
@@ -34,5 +54,6 @@ public sealed record RewardConfig : IRewardModelConfig
         if (CenterRewardsCoefficient < 0) throw new ArgumentException("center_rewards_coefficient: must not be negative.");
         if (LabelSmoothing is < 0 or >= 0.5f) throw new ArgumentException("label_smoothing: must be in [0, 0.5).");
         if (RewardNormalizationSamples < 1) throw new ArgumentException("reward_normalization_samples: must be positive.");
+        GeneralPreference.Validate();
     }
 }

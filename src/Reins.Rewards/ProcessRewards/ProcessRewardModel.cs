@@ -7,6 +7,7 @@ using Reins.Models.Checkpoints;
 using Reins.Models.Tokenizers;
 using Reins.Models.Transformers;
 using Reins.Rewards.RewardModels;
+using Reins.Rewards.Scoring;
 using Reins.Tensors;
 
 namespace Reins.Rewards.ProcessRewards;
@@ -119,18 +120,12 @@ public sealed class ProcessRewardModel
     /// </summary>
     public float?[][] StepScores(IReadOnlyList<StepSolution> solutions, int batchSize, CancellationToken cancellation = default)
     {
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "process reward model: batch size must be positive.");
         var tokenizer = new DatasetTokenizer(Encoder, new TokenizationOptions { MaxLength = Network.Config.MaxPositions, TruncationMode = TruncationMode.KeepStart, AppendEos = false });
         var sequences = solutions.Select(s => Layout(tokenizer, s)).ToArray();
         var scores = new float?[solutions.Count][];
-        var collator = new BatchCollator(new PaddingOptions(Network.Config.PadTokenId ?? 0));
-        var byLength = Enumerable.Range(0, sequences.Length).OrderBy(i => sequences[i].Length).ToArray();
-        for (int start = 0; start < byLength.Length; start += batchSize)
+        foreach (var (rows, batch) in LengthBatches.Of(sequences, batchSize, Network.Config.PadTokenId ?? 0, cancellation, model: "process reward model"))
         {
-            cancellation.ThrowIfCancellationRequested();
-            var rows = byLength[start..Math.Min(start + batchSize, byLength.Length)];
             using var tape = new Tape(recordGradients: false);
-            var batch = collator.Sft([.. rows.Select(i => sequences[i])]).Tokens;
             var logits = Network.ScoresAllPositions(batch.Input).Span;
             for (int r = 0; r < rows.Length; r++)
             {

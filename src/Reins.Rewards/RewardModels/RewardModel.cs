@@ -61,6 +61,8 @@ public sealed class RewardModel
     /// <summary>Loads a checkpoint directory and the <see cref="RewardNormalization.FileName"/> beside it (if any).</summary>
     public static RewardModel Load(string directory)
     {
+        if (PreferenceModels.GeneralPreferenceModel.IsPreferenceModel(directory))
+            throw new InvalidDataException($"{directory}: a general preference model scores pairs, not single responses; use it with reins rm score --pairs or --preference-model.");
         var network = HfCheckpoint.Load(directory);
         if (network.Config.NumLabels is null || network.Config.TokenClassification)
             throw new InvalidDataException($"{directory}: {network.Config.Architecture} is not a reward model (…ForSequenceClassification with num_labels).");
@@ -88,21 +90,11 @@ public sealed class RewardModel
     /// </summary>
     public float[] RawScores(IReadOnlyList<TokenizedSequence> sequences, int batchSize, CancellationToken cancellation = default)
     {
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "reward model: batch size must be positive.");
         int k = Labels.Count;
         var scores = new float[sequences.Count * k];
-        var byLength = Enumerable.Range(0, sequences.Count).OrderBy(i => sequences[i].Length).ToArray();
-        // Padding is masked out, so the id written there does not matter.
-        var collator = new BatchCollator(new PaddingOptions(Network.Config.PadTokenId ?? 0));
-        for (int start = 0; start < byLength.Length; start += batchSize)
+        foreach (var (rows, batch) in LengthBatches.Of(sequences, batchSize, Network.Config.PadTokenId ?? 0, cancellation, MaxLength, "reward model"))
         {
-            cancellation.ThrowIfCancellationRequested();
-            var rows = byLength[start..Math.Min(start + batchSize, byLength.Length)];
-            foreach (int i in rows)
-                if (sequences[i].Length > MaxLength || sequences[i].Length == 0)
-                    throw new ArgumentException($"reward model: sequence {i} has {sequences[i].Length} tokens; the model takes 1 to {MaxLength}.", nameof(sequences));
             using var tape = new Tape(recordGradients: false);
-            var batch = collator.Sft([.. rows.Select(i => sequences[i])]).Tokens;
             var values = Scores(Network, batch).Span;
             for (int r = 0; r < rows.Length; r++) values.Slice(r * k, k).CopyTo(scores.AsSpan(rows[r] * k, k));
         }

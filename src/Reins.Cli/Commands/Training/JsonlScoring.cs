@@ -19,7 +19,32 @@ internal static class JsonlScoring
 
     /// <summary>Scores <paramref name="inputPath"/> into <paramref name="outputPath"/> (written whole, then renamed); returns the records scored.</summary>
     public static int ScoreFile(string inputPath, string outputPath, ITextEncoder encoder, int maxLength,
-        Func<IReadOnlyList<TokenizedSequence>, SequenceScores> score, CancellationToken cancellation = default, string key = "score")
+        Func<IReadOnlyList<TokenizedSequence>, SequenceScores> score, CancellationToken cancellation = default, string key = "score") =>
+        Stream(inputPath, outputPath, encoder, maxLength, (chunk, tokenizer, output) => Flush(chunk, tokenizer, score, output, inputPath, key), cancellation);
+
+    /// <summary>
+    /// Writes each prompt/chosen/rejected record with <c>probability</c>, the model's P(chosen ≻ rejected).
+    /// </summary>
+    public static int ScorePairsFile(string inputPath, string outputPath, ITextEncoder encoder, int maxLength,
+        Func<IReadOnlyList<TokenizedPair>, float[]> probabilities, CancellationToken cancellation = default) =>
+        Stream(inputPath, outputPath, encoder, maxLength, (chunk, tokenizer, output) =>
+        {
+            var pairs = chunk.Select(c => c.Example is PreferenceExample pair ? tokenizer.Preference(pair)!
+                : throw new InvalidDataException($"{inputPath}:{c.Example.Line}: --pairs takes prompt/chosen/rejected records, not {c.Example.GetType().Name}.")).ToArray();
+            var p = probabilities(pairs);
+            for (int i = 0; i < chunk.Count; i++)
+            {
+                chunk[i].Record["probability"] = p[i];
+                output.WriteLine(chunk[i].Record.ToJsonString());
+            }
+            int count = chunk.Count;
+            chunk.Clear();
+            return count;
+        }, cancellation);
+
+    // Reads records in chunks, keeping each line's own fields for the output, and renames the finished file into place.
+    private static int Stream(string inputPath, string outputPath, ITextEncoder encoder, int maxLength,
+        Func<List<(JsonObject Record, Example Example)>, DatasetTokenizer, StreamWriter, int> flush, CancellationToken cancellation)
     {
         var tokenizer = new DatasetTokenizer(encoder, ScoringTokenization.Options(maxLength));
         var chunk = new List<(JsonObject Record, Example Example)>();
@@ -33,9 +58,9 @@ internal static class JsonlScoring
                 // The reader validated the line; reading it again here keeps every field of the record for the output.
                 while (lineNumber < example.Line && lines.MoveNext()) lineNumber++;
                 chunk.Add((JsonNode.Parse(lines.Current.Text!)!.AsObject(), example));
-                if (chunk.Count == ChunkRecords) records += Flush(chunk, tokenizer, score, output, inputPath, key);
+                if (chunk.Count == ChunkRecords) records += flush(chunk, tokenizer, output);
             }
-            records += Flush(chunk, tokenizer, score, output, inputPath, key);
+            records += flush(chunk, tokenizer, output);
         }
         File.Move(temporary, outputPath, overwrite: true);
         return records;

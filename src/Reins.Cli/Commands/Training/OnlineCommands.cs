@@ -79,26 +79,42 @@ internal static class OnlineCommands
 
     public static Command OnlineDpo()
     {
-        var judge = new Option<string?>("--judge-reward-model")
+        var judges = new JudgeChoice();
+        return Create<OnlineDpoConfig>("online-dpo", "Online DPO (OAIF): two samples per prompt each step, the reward's (or --judge-reward-model's, --preference-model's, or an LLM judge's at --judge-endpoint) preferred one chosen, one DPO step (any --loss-type) against the reference.",
+            judges.All, config => config.Loss.Type.NeedsReference(),
+            (r, config, policy, reference, inputs) => new OnlineDpoTrainer(config, policy, reference, inputs, judges.Create(r, "online-dpo")));
+    }
+
+    /// <summary>
+    /// Who decides a pair, when not the reward: a reward model compared with itself, a general preference model, or an
+    /// LLM judge over an OpenAI-compatible API; at most one.
+    /// </summary>
+    private sealed class JudgeChoice
+    {
+        private readonly Option<string?> rewardModel = new("--judge-reward-model")
         {
             Description = "Reward-model checkpoint that decides each pair (the higher score is chosen); the reward flags' scores are then only logged, as objective/scores.",
         };
-        var llm = new JudgeCommand.JudgeOptions("judge-");
-        return Create<OnlineDpoConfig>("online-dpo", "Online DPO (OAIF): two samples per prompt each step, the reward's (or --judge-reward-model's, or an LLM judge's at --judge-endpoint) preferred one chosen, one DPO step (any --loss-type) against the reference.",
-            [judge, .. llm.All], config => config.Loss.Type.NeedsReference(),
-            (r, config, policy, reference, inputs) =>
-            {
-                var model = r.GetValue(judge);
-                var remote = llm.Create(r, defaultCache: null);
-                if (model is not null && remote is not null) throw new ArgumentException("online-dpo: give --judge-reward-model or --judge-endpoint, not both.");
-                return new OnlineDpoTrainer(config, policy, reference, inputs, model is { } dir ? Judge(dir) : remote);
-            });
-    }
+        private readonly Option<string?> preferenceModel = new("--preference-model")
+        {
+            Description = "General preference model (reins rm --objective gpm) that decides each pair with its probability P(first ≻ second); the reward flags' scores are then only logged.",
+        };
+        private readonly JudgeCommand.JudgeOptions llm = new("judge-");
 
-    private static RewardSourceJudge Judge(string directory)
-    {
-        var model = RewardModel.Load(directory);
-        return new RewardSourceJudge(new RewardModelSource(model, new TokenizerEncoder(model.TokenizerFrom(directory)), name: "judge"));
+        public Option[] All => [rewardModel, preferenceModel, .. llm.All];
+
+        public IPairwiseJudge? Create(ParseResult r, string command)
+        {
+            var remote = llm.Create(r, defaultCache: null);
+            var given = new[] { r.GetValue(rewardModel) is not null, r.GetValue(preferenceModel) is not null, remote is not null }.Count(g => g);
+            if (given > 1) throw new ArgumentException($"{command}: give one of --judge-reward-model, --preference-model and --judge-endpoint.");
+            if (r.GetValue(rewardModel) is { } directory)
+            {
+                var model = RewardModel.Load(directory);
+                return new RewardSourceJudge(new RewardModelSource(model, new TokenizerEncoder(model.TokenizerFrom(directory)), name: "judge"));
+            }
+            return r.GetValue(preferenceModel) is { } preference ? PreferenceModelJudge.Load(preference) : remote;
+        }
     }
 
     public static Command IterativeDpo() => Create<IterativeDpoConfig>("iterative-dpo", "Iterative DPO (RLHF Workflow): each iteration samples n per prompt, pairs best against worst by reward, and runs a DPO pass; --update-reference moves the reference along.", [],

@@ -5,6 +5,7 @@ using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Tokenizers;
 using Reins.Rewards.Ensembles;
+using Reins.Rewards.PreferenceModels;
 using Reins.Rewards.RewardModels;
 using Reins.Rewards.Scoring;
 
@@ -18,9 +19,9 @@ internal static class RewardCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("rm", "Train a reward model: Bradley–Terry on prompt/chosen/rejected pairs (optional \"margin\" field), or regression on rating attributes (--objective regression).");
-        var objective = new Option<string>("--objective") { Description = "pairwise (Bradley–Terry on preference pairs) or regression (MSE on rating attributes).", DefaultValueFactory = _ => "pairwise" };
-        objective.AcceptOnlyFromAmong("pairwise", "regression");
+        var cmd = new Command("rm", "Train a reward model: Bradley–Terry on prompt/chosen/rejected pairs (optional \"margin\" field), a general preference model on the same pairs (--objective gpm), or regression on rating attributes (--objective regression).");
+        var objective = new Option<string>("--objective") { Description = "pairwise (Bradley–Terry on preference pairs), gpm (general preference model: skew-symmetric embeddings that can express cycles; --value-head-dim, --tau) or regression (MSE on rating attributes).", DefaultValueFactory = _ => "pairwise" };
+        objective.AcceptOnlyFromAmong("pairwise", "gpm", "regression");
         var attributes = new Option<string?>("--attributes") { Description = "Regression: the rating fields to learn, comma-separated (default: every numeric field of the first record)." };
         var safetyPairs = new Option<string>("--pku-pairs") { Description = "PKU-SafeRLHF records: learn the helpfulness pairs (better_response_id chosen) or the safety pairs (safer_response_id chosen).", DefaultValueFactory = _ => "helpfulness" };
         safetyPairs.AcceptOnlyFromAmong("helpfulness", "safety");
@@ -48,7 +49,8 @@ internal static class RewardCommand
             {
                 var (train, eval) = cli.Datasets<Example>(r);
                 bool helpfulness = r.GetValue(safetyPairs) == "helpfulness";
-                trainer = new RewardTrainer(config, model, encoder, Pairs(train, helpfulness), eval is null ? null : Pairs(eval, helpfulness), tokenizer.Save);
+                trainer = new RewardTrainer(config, model, encoder, Pairs(train, helpfulness), eval is null ? null : Pairs(eval, helpfulness), tokenizer.Save,
+                    generalPreference: r.GetValue(objective) == "gpm");
             }
             ReportDropped(trainer);
             return Task.FromResult(cli.Run(r, "rm", trainer, cancellation));
@@ -60,9 +62,10 @@ internal static class RewardCommand
 
     private static Command Score()
     {
-        var model = new Option<string>("--model") { Description = "Reward model directory, or an ensemble directory of member-N reward models.", Required = true };
+        var model = new Option<string>("--model") { Description = "Reward model directory, an ensemble directory of member-N reward models, or (with --pairs) a general preference model.", Required = true };
         var input = new Option<string>("--input") { Description = "JSONL of {prompt, completion} or {prompt, chosen, rejected} records (text or messages).", Required = true };
-        var output = new Option<string>("--output") { Description = "JSONL written with each record's fields plus score (or score_chosen and score_rejected).", Required = true };
+        var output = new Option<string>("--output") { Description = "JSONL written with each record's fields plus score (or score_chosen and score_rejected; with --pairs, probability).", Required = true };
+        var pairs = new Option<bool>("--pairs") { Description = "Score each {prompt, chosen, rejected} record as a pair: probability = P(chosen ≻ rejected), from a general preference model or σ(r_chosen − r_rejected) of a reward model's raw scores." };
         var raw = new Option<bool>("--raw") { Description = "Write raw scores instead of scores standardised with the model's reward_normalization.json." };
         var weights = new Option<string?>("--weights") { Description = "Multi-attribute models: the reward as a weighted sum, e.g. helpfulness=1,verbosity=-0.5 (default: the mean of the attributes)." };
         var aggregation = new Option<string>("--aggregation") { Description = "Ensembles: mean, wco (worst case: the minimum) or uwo (mean − λ·variance).", DefaultValueFactory = _ => "mean" };
@@ -71,11 +74,14 @@ internal static class RewardCommand
         var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass.", DefaultValueFactory = _ => 16 };
         var threads = CommonOptions.Threads();
         var cmd = new Command("score", "Score a JSONL file with a reward model or ensemble; one output line per input record, in order.")
-            { model, input, output, raw, weights, aggregation, lambda, batchSize, threads };
+            { model, input, output, pairs, raw, weights, aggregation, lambda, batchSize, threads };
         cmd.SetAction((r, cancellation) =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
             string path = r.GetValue(model)!;
+            if (r.GetValue(pairs)) return Task.FromResult(ScorePairs(path, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(batchSize), cancellation));
+            if (GeneralPreferenceModel.IsPreferenceModel(path))
+                throw new ArgumentException($"--model: {path} is a general preference model, which scores pairs, not single responses; add --pairs.");
             var options = new RewardScoringOptions
             {
                 BatchSize = r.GetValue(batchSize), Normalize = !r.GetValue(raw),
@@ -112,6 +118,34 @@ internal static class RewardCommand
             return Task.FromResult(0);
         });
         return cmd;
+    }
+
+    // P(chosen ≻ rejected) of each pair: a general preference model's, or the Bradley–Terry probability of a reward model.
+    private static int ScorePairs(string path, string input, string output, int batchSize, CancellationToken cancellation)
+    {
+        if (RewardEnsemble.MemberDirectories(path).Count > 0) throw new ArgumentException($"--pairs: {path} is an ensemble; score pairs with one reward model or a general preference model.");
+        Func<IReadOnlyList<TokenizedPair>, float[]> probabilities;
+        Tokenizer tokenizer;
+        int maxLength;
+        if (GeneralPreferenceModel.IsPreferenceModel(path))
+        {
+            var preference = GeneralPreferenceModel.Load(path);
+            (probabilities, tokenizer, maxLength) = (p => preference.Probabilities(p, batchSize, cancellation), preference.TokenizerFrom(path), preference.MaxLength);
+        }
+        else
+        {
+            var reward = RewardModel.Load(path);
+            if (reward.Labels.Count != 1) throw new ArgumentException($"--pairs: {path} has {reward.Labels.Count} outputs; a Bradley–Terry probability needs a one-output reward model.");
+            probabilities = p =>
+            {
+                var raw = reward.RawScores([.. p.SelectMany(x => new[] { x.Chosen, x.Rejected })], batchSize, cancellation);
+                return [.. p.Select((_, i) => 1f / (1f + MathF.Exp(raw[2 * i + 1] - raw[2 * i])))];
+            };
+            (tokenizer, maxLength) = (reward.TokenizerFrom(path), reward.MaxLength);
+        }
+        int records = JsonlScoring.ScorePairsFile(input, output, new TokenizerEncoder(tokenizer), maxLength, probabilities, cancellation);
+        Console.Error.WriteLine($"rm score: {records} pairs → {output}");
+        return 0;
     }
 
     private static Command Ensemble()
