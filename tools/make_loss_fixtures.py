@@ -1,7 +1,7 @@
 """Reference values for Reins' preference and reward losses, written independently in PyTorch.
 
 For one random batch of per-sequence log-probabilities it evaluates every loss the C# side
-implements (DPO and its variants, IPO, hinge, SimPO, ORPO, RPO, KTO, Bradley-Terry) straight
+implements (DPO and its variants, IPO, hinge, SimPO, ORPO, RPO, SPPO, KTO, Bradley-Terry) straight
 from the papers' formulas (with TRL's conventions where the papers leave a choice, e.g. IPO on
 length-averaged log-probs), together with the gradient of each loss with respect to every input.
 Output: tests/fixtures/preference_losses.json. Run from the repository root with Debian's PyTorch:
@@ -62,6 +62,23 @@ def orpo(beta):
     return f
 
 
+# SPPO (Wu et al. 2024): each response's log-ratio regressed on (1/beta)(P(y > pi_t) - 1/2), as the SPPO code's "sppo"
+# loss (the mean of the chosen and the rejected terms) with the pairs' estimated win-rates; TRL's "sppo_hard" sets
+# them to 1 and 0 and sums the two terms.
+win_chosen = torch.tensor([0.9, 0.75, 0.6, 1.0, 0.55, 0.8], dtype=torch.float64)
+win_rejected = torch.tensor([0.1, 0.3, 0.45, 0.0, 0.5, 0.35], dtype=torch.float64)
+
+
+def sppo(beta, hard):
+    def f(x):
+        a = x["policy_chosen"] - x["reference_chosen"]
+        b = x["policy_rejected"] - x["reference_rejected"]
+        if hard:
+            return ((a - 0.5 / beta) ** 2 + (b + 0.5 / beta) ** 2).mean()
+        return (0.5 * ((a - (win_chosen - 0.5) / beta) ** 2 + (b - (win_rejected - 0.5) / beta) ** 2)).mean()
+    return f
+
+
 labels = torch.tensor([True, False, True, True, False, False])
 kl_policy = -torch.rand(B, dtype=torch.float64) * 20 - 5
 kl_reference = kl_policy - torch.rand(B, dtype=torch.float64)  # mean KL term positive, so z > 0
@@ -103,6 +120,8 @@ cases = {
     "simpo": simpo(2.0, 0.5, 0.0),
     "simpo_smoothed": simpo(2.0, 0.5, 0.1),
     "orpo": orpo(0.1),
+    "sppo": sppo(0.1, False),
+    "sppo_hard": sppo(0.1, True),
     "kto": kto(0.1, 1.0, 1.33),
     "bradley_terry": bradley_terry(False, 0.0, 0.0),
     "bradley_terry_margin_smoothing_center": bradley_terry(True, 0.1, 0.01),
@@ -111,7 +130,7 @@ cases = {
 out = {"inputs": {k: v.tolist() for k, v in inputs.items()},
        "chosen_lengths": chosen_len.tolist(), "rejected_lengths": rejected_len.tolist(),
        "labels": labels.tolist(), "kl_policy": kl_policy.tolist(), "kl_reference": kl_reference.tolist(),
-       "margins": margins.tolist(), "cases": {}}
+       "margins": margins.tolist(), "win_chosen": win_chosen.tolist(), "win_rejected": win_rejected.tolist(), "cases": {}}
 for name, fn in cases.items():
     x = {k: v.clone().requires_grad_() for k, v in inputs.items()}
     loss = fn(x)

@@ -31,6 +31,8 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     OnlineCommands.ExpertIteration(),
     OnlineCommands.OnlineDpo(),
     OnlineCommands.IterativeDpo(),
+    OnlineCommands.Sppo(),
+    OnlineCommands.Dno(),
     BestOfNCommand.Create(),
     FarmCommand.Create(),
     MemoryPlanCommand.Create(),

@@ -58,7 +58,7 @@ public class ConfigCompositionTests
             File.WriteAllText(file, """{"learning_rate": 0.001, "ent_coef": 0, "adap_kl_ctrl": false, "target": 6.0, "horizon": 10000, "keep_top": 2}""");
             Assert.Equal(2, ConfigBinder.Resolve<ExpertIterationConfig>(file, new Dictionary<string, string>()).KeepTop);
             File.WriteAllText(file, """{"max_length": 512, "truncation_mode": "keep_end", "iterations": 2}""");
-            Assert.Equal(2, ConfigBinder.Resolve<IterativeDpoConfig>(file, new Dictionary<string, string>()).Iterations);
+            Assert.Equal(2, ConfigBinder.Resolve<IterativeDpoConfig>(file, new Dictionary<string, string>()).Iteration.Iterations);
         }
         finally { Directory.Delete(dir, recursive: true); }
         var e = Assert.Throws<ArgumentException>(() => ConfigBinder.Resolve<ExpertIterationConfig>(null, new Dictionary<string, string> { ["ent_coef"] = "0.1" }));

@@ -24,7 +24,7 @@ public class PreferenceLossTests
 
     public static TheoryData<string> Cases => new()
     {
-        "dpo", "cdpo", "robust", "hinge", "ipo", "dpo_length_normalized", "rpo", "simpo", "simpo_smoothed", "orpo", "kto",
+        "dpo", "cdpo", "robust", "hinge", "ipo", "dpo_length_normalized", "rpo", "simpo", "simpo_smoothed", "orpo", "sppo", "sppo_hard", "kto",
         "bradley_terry", "bradley_terry_margin_smoothing_center",
     };
 
@@ -33,7 +33,7 @@ public class PreferenceLossTests
         var lc = Floats(Fixture["chosen_lengths"]);
         var lr = Floats(Fixture["rejected_lengths"]);
         Tensor Pref(PreferenceLossOptions o) => DirectPreferenceLoss.Compute(new PreferenceLogProbs(x["policy_chosen"], x["policy_rejected"],
-            x["reference_chosen"], x["reference_rejected"], lc, lr, Ops.Reshape(x["chosen_nll"], 1)), o).Loss;
+            x["reference_chosen"], x["reference_rejected"], lc, lr, Ops.Reshape(x["chosen_nll"], 1)) { WinRates = (Floats(Fixture["win_chosen"]), Floats(Fixture["win_rejected"])) }, o).Loss;
         return name switch
         {
             "dpo" => Pref(new()),
@@ -46,6 +46,8 @@ public class PreferenceLossTests
             "simpo" => Pref(new() { Type = PreferenceLossType.Simpo, Beta = 2f, SimpoGamma = 0.5f }),
             "simpo_smoothed" => Pref(new() { Type = PreferenceLossType.Simpo, Beta = 2f, SimpoGamma = 0.5f, LabelSmoothing = 0.1f }),
             "orpo" => Pref(new() { Type = PreferenceLossType.Orpo }),
+            "sppo" => Pref(new() { Type = PreferenceLossType.Sppo }),
+            "sppo_hard" => Pref(new() { Type = PreferenceLossType.SppoHard }),
             "kto" => KtoLoss.Compute(x["policy_chosen"], x["reference_chosen"], Fixture["labels"]!.AsArray().Select(b => b!.GetValue<bool>()).ToArray(),
                 Tensor.FromArray(Floats(Fixture["kl_policy"]), 6), Tensor.FromArray(Floats(Fixture["kl_reference"]), 6), new KtoOptions { UndesirableWeight = 1.33f }).Loss,
             "bradley_terry" => BradleyTerryLoss.Compute(x["policy_chosen"] / 10f, x["policy_rejected"] / 10f),
@@ -112,6 +114,22 @@ public class PreferenceLossTests
         float right = DirectPreferenceLoss.Compute(Pair(-10, -12, -11, -11), o).Loss.Item();
         float flipped = DirectPreferenceLoss.Compute(Pair(-12, -10, -11, -11), o).Loss.Item();
         Assert.Equal(clean, (1 - eps) * right + eps * flipped, 5);
+    }
+
+    [Fact]
+    public void SppoIsZeroWhereEachLogRatioMeetsItsTargetAndTrlsHardVariantIsTwiceItWithCertainWinRates()
+    {
+        // β = 0.5: win-rates 0.8 and 0.3 ask for log-ratios (0.8 − ½)/β = 0.6 and (0.3 − ½)/β = −0.4.
+        var sppo = new PreferenceLossOptions { Type = PreferenceLossType.Sppo, Beta = 0.5f };
+        var met = Pair(-10f + 0.6f, -12f - 0.4f, -10, -12) with { WinRates = ([0.8f], [0.3f]) };
+        Assert.Equal(0f, DirectPreferenceLoss.Compute(met, sppo).Loss.Item(), 6);
+        // Equal win-rates of ½ ask the policy to stay at π_t: the loss is the squared log-ratios' mean.
+        var moved = Pair(-9, -13, -10, -12) with { WinRates = ([0.5f], [0.5f]) };
+        Assert.Equal(0.5f * (1 + 1), DirectPreferenceLoss.Compute(moved, sppo).Loss.Item(), 5);
+        var certain = Pair(-9, -13, -10, -12) with { WinRates = ([1f], [0f]) };
+        Assert.Equal(2 * DirectPreferenceLoss.Compute(certain, sppo).Loss.Item(),
+            DirectPreferenceLoss.Compute(Pair(-9, -13, -10, -12), sppo with { Type = PreferenceLossType.SppoHard }).Loss.Item(), 5);
+        Assert.Contains("chosen_probs_win", Assert.Throws<ArgumentException>(() => DirectPreferenceLoss.Compute(Pair(-9, -13, -10, -12), sppo)).Message);
     }
 
     [Fact]

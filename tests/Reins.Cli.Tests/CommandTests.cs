@@ -20,7 +20,7 @@ public sealed class CommandTests : IDisposable
 
     private static (int Code, string Out) Run(params string[] args)
     {
-        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create(), CostCommand.Create(), SafetyTestCommand.Create(), DetectorCommand.Create() };
+        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), OnlineCommands.Sppo(), OnlineCommands.Dno(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create(), CostCommand.Create(), SafetyTestCommand.Create(), DetectorCommand.Create() };
         var previous = Console.Out;
         var writer = new StringWriter(CultureInfo.InvariantCulture);
         Console.SetOut(writer);
@@ -237,6 +237,19 @@ public sealed class CommandTests : IDisposable
         Assert.All(model.Probabilities(pairs, 16).Zip(P(scored)), p => Assert.Equal(p.First, p.Second, 6));
         Assert.All(P(scored).Zip(P(scoredSwapped)), p => Assert.Equal(1, p.First + p.Second, 5));
         Assert.Contains("add --pairs", Assert.Throws<ArgumentException>(() => Run("rm", "score", "--model", gpm, "--input", prefs, "--output", scored)).Message);
+
+        // SPPO and DNO take it as their preference oracle; each iteration logs the new policy's win-rate against the old.
+        var prompts = Path.Combine(dir, "gpm-prompts.jsonl");
+        File.WriteAllLines(prompts, Enumerable.Range(0, 4).Select(i => $$"""{"prompt": "q{{i}}"}"""));
+        foreach (var method in new[] { "sppo", "dno" })
+        {
+            var run = Path.Combine(dir, "gpm-" + method);
+            Assert.Equal(0, Run(method, "--model", path, "--train", prompts, "--preference-model", gpm, "--reward-function", "contains:never", "--iterations", "1",
+                "--num-generations", "3", "--max-completion-length", "4", "--max-prompt-length", "16", "--max-steps", "1", "--per-device-train-batch-size", "2", "--out", run, "--threads", "1").Code);
+            var row = JsonNode.Parse(File.ReadLines(Path.Combine(run, "metrics.jsonl")).Single())!;
+            Assert.InRange(row["win_rate/vs_previous_iterate"]!.GetValue<double>(), 0, 1);
+            Assert.Equal(4, row["pairs/kept"]!.GetValue<double>() + row["pairs/ties"]!.GetValue<double>() + row["pairs/filtered"]!.GetValue<double>());
+        }
 
         // A Bradley–Terry model's --pairs probability is σ(r_chosen − r_rejected) of its raw scores.
         var bt = Path.Combine(dir, "gpm-bt");

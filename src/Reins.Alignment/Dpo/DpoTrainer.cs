@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.ComponentModel;
 using System.Text.Json.Serialization;
 using Reins.Alignment.Objectives;
@@ -83,9 +84,24 @@ public sealed class DpoTrainer : OfflineTrainer<DpoConfig>
         var (trainSet, evalSet) = config.Training.EvaluationSplit(examples, evalExamples);
         var options = config.Data.TokenizationOptions;
         var tokenizer = new DatasetTokenizer(encoder, options);
-        IReadOnlyList<TokenizedPair> train = [.. trainSet.Select(tokenizer.Preference).OfType<TokenizedPair>()];
-        IReadOnlyList<TokenizedPair> eval = evalSet is null ? [] : [.. evalSet.Select(new DatasetTokenizer(encoder, options).Preference).OfType<TokenizedPair>()];
+        var evalTokenizer = new DatasetTokenizer(encoder, options);
+        IReadOnlyList<TokenizedPair> train = [.. trainSet.Select(e => WithWinRates(e, tokenizer.Preference(e), config.Loss.Type)).OfType<TokenizedPair>()];
+        IReadOnlyList<TokenizedPair> eval = evalSet is null ? [] : [.. evalSet.Select(e => WithWinRates(e, evalTokenizer.Preference(e), config.Loss.Type)).OfType<TokenizedPair>()];
         return new Tokenized(train, eval, tokenizer.Report);
+    }
+
+    // SPPO's per-pair win-rates, read from the record's chosen_probs_win and chosen_probs_lose fields (the SPPO code's names).
+    private static TokenizedPair? WithWinRates(PreferenceExample example, TokenizedPair? pair, PreferenceLossType loss)
+    {
+        if (pair is null) return null;
+        float? Field(string name) => !example.Extra.TryGetValue(name, out var value) ? null
+            : value.ValueKind == JsonValueKind.Number && value.GetSingle() is var q and >= 0 and <= 1 ? q
+            : throw new InvalidDataException($"line {example.Line}: field \"{name}\" must be a probability in [0, 1].");
+        var (win, lose) = (Field("chosen_probs_win"), Field("chosen_probs_lose"));
+        if (win is { } w && lose is { } l) return pair with { WinRates = (w, l) };
+        if (win is not null || lose is not null || loss == PreferenceLossType.Sppo)
+            throw new InvalidDataException($"line {example.Line}: {(loss == PreferenceLossType.Sppo ? "loss_type sppo needs" : "give both")} fields \"chosen_probs_win\" and \"chosen_probs_lose\" (each response's estimated win-rate against the policy).");
+        return pair;
     }
 
     private DpoTrainer(DpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, Tokenized pairs, PaddingOptions padding, Action<string>? writeExtraFiles)
@@ -124,7 +140,7 @@ public sealed class DpoTrainer : OfflineTrainer<DpoConfig>
         var batch = collator.Preference([.. exampleIndices.Select(i => train[i])]);
         (float[] Chosen, float[] Rejected)? refs = cachedReference is null ? (reference is null ? null : ReferenceLogProbs(batch, batch.Pairs))
             : ([.. exampleIndices.Select(i => cachedReference[2 * i])], [.. exampleIndices.Select(i => cachedReference[2 * i + 1])]);
-        var r = Loss(batch, refs);
+        var r = Loss(batch, refs, [.. exampleIndices.Select(i => train[i])]);
         return new StepOutput(r.Loss, Metrics(r));
     }
 
@@ -137,18 +153,21 @@ public sealed class DpoTrainer : OfflineTrainer<DpoConfig>
         {
             var pairs = eval.Skip(start).Take(Config.Training.PerDeviceEvalBatchSize).ToList();
             var batch = collator.Preference(pairs);
-            var r = Loss(batch, reference is null ? null : ReferenceLogProbs(batch, batch.Pairs));
+            var r = Loss(batch, reference is null ? null : ReferenceLogProbs(batch, batch.Pairs), pairs);
             foreach (var (k, v) in Metrics(r).Append(KeyValuePair.Create("loss", (double)r.Loss.Item())))
                 sums[k] = sums.GetValueOrDefault(k) + v * pairs.Count;
         }
         return sums.ToDictionary(kv => kv.Key, kv => kv.Value / eval.Count);
     }
 
-    private PreferenceLossResult Loss(PreferenceBatch batch, (float[] Chosen, float[] Rejected)? refs)
+    private PreferenceLossResult Loss(PreferenceBatch batch, (float[] Chosen, float[] Rejected)? refs, IReadOnlyList<TokenizedPair> pairs)
     {
         var (sums, lengths, _) = SequenceLogProbs.Compute(Model, batch.Tokens);
         float[]? referenceSums = refs is { } r ? [.. r.Chosen, .. r.Rejected] : null;
-        return DirectPreferenceLoss.Compute(PreferenceLogProbs.Concatenated(sums, lengths, referenceSums, Config.Loss), Config.Loss);
+        var input = PreferenceLogProbs.Concatenated(sums, lengths, referenceSums, Config.Loss);
+        if (pairs.All(p => p.WinRates is not null))
+            input = input with { WinRates = ([.. pairs.Select(p => p.WinRates!.Value.Chosen)], [.. pairs.Select(p => p.WinRates!.Value.Rejected)]) };
+        return DirectPreferenceLoss.Compute(input, Config.Loss);
     }
 
     private (float[] Chosen, float[] Rejected) ReferenceLogProbs(PreferenceBatch batch, int pairs)

@@ -11,37 +11,30 @@ using Reins.Feedback.Tokenization;
 using Reins.Models.Checkpoints;
 using Reins.Models.Generation;
 using Reins.Models.Transformers;
+using Reins.Rewards.Judges;
 using Reins.Rewards.Sources;
 using Reins.Tensors;
 
 namespace Reins.Alignment.IterativeDpo;
 
 /// <summary>
-/// Settings of iterative DPO: each iteration's DPO pass runs with the training arguments, loss and
-/// precompute_ref_log_probs as they are (num_train_epochs or max_steps per pass; a fresh optimiser and schedule each
-/// pass), and the sampling between passes. max_prompt_length and max_completion_length bound the sampled prompts and
-/// completions, which are never truncated.
+/// What every iterative preference method shares besides its loss: rounds of sampling then a DPO-family pass over the
+/// pairs made from the samples. Each pass runs with the training arguments and loss as they are (num_train_epochs or
+/// max_steps per pass; a fresh optimiser and schedule each pass). max_prompt_length and max_completion_length bound
+/// the sampled prompts and completions, which are never truncated.
 /// </summary>
-[RetiredSetting("max_length", "512", "each pass trains on pairs as sampled, whose length max_prompt_length + max_completion_length bounds")]
-[RetiredSetting("truncation_mode", "keep_end", "each pass trains on pairs as sampled, whose length max_prompt_length + max_completion_length bounds")]
-public sealed record IterativeDpoConfig : ITrainerConfig
+public sealed record IterationSettings : ISettings
 {
-    /// <inheritdoc/>
-    public TrainingArguments Training { get; init; } = new();
-
-    /// <summary>Each pass's objective and its β.</summary>
-    public PreferenceLossOptions Loss { get; init; } = new();
-
     /// <summary>Compute each pass's reference log-probs once up front instead of every step.</summary>
     [JsonPropertyName("precompute_ref_log_probs"), Description("Compute reference log-probs once up front and cache them.")]
     public bool PrecomputeRefLogProbs { get; init; }
 
-    /// <summary>K, rounds of sampling and DPO.</summary>
-    [JsonPropertyName("iterations"), Description("Rounds of sampling then DPO (K).")]
+    /// <summary>K, rounds of sampling and a pass.</summary>
+    [JsonPropertyName("iterations"), Description("Rounds of sampling then a preference pass (K).")]
     public int Iterations { get; init; } = 3;
 
     /// <summary>n, completions sampled per prompt.</summary>
-    [JsonPropertyName("num_generations"), Description("Completions sampled per prompt (n); the best and the worst by reward make its pair.")]
+    [JsonPropertyName("num_generations"), Description("Completions sampled per prompt (n); the best and the worst by win-rate against the others make its pair.")]
     public int NumGenerations { get; init; } = 4;
 
     /// <summary>Prompts sampled each iteration (null = all).</summary>
@@ -56,27 +49,75 @@ public sealed record IterativeDpoConfig : ITrainerConfig
     public int GenerationBatchSize { get; init; } = 8;
 
     /// <summary>Use the policy each iteration starts from as that iteration's reference, instead of the initial model.</summary>
-    [JsonPropertyName("update_reference"), Description("Reference of each DPO pass: the policy the iteration started from (true) or the initial model (false, as RLHF Workflow).")]
+    [JsonPropertyName("update_reference"), Description("Reference of each pass: the policy the iteration started from, pi_t (true), or the initial model (false, as RLHF Workflow).")]
     public bool UpdateReference { get; init; }
 
-    /// <summary>The settings of the DPO pass that writes to <paramref name="outputDir"/>; its pairs are as long as sampling allows.</summary>
-    public DpoConfig Pass(string outputDir) => new()
+    /// <summary>DNO's filter: the least win-rate gap between a pair's chosen and rejected response.</summary>
+    [JsonPropertyName("min_win_rate_margin"), Description("Keep a prompt's pair only when its chosen response's win-rate against the other samples exceeds the rejected one's by at least this (DNO's large-margin filter; 0 = any gap).")]
+    public float MinWinRateMargin { get; init; }
+
+    /// <summary>Judge each iteration's new policy against the one it started from.</summary>
+    [JsonPropertyName("judge_improvement"), Description("After each pass, sample once more per prompt from the new policy and log the judge's win-rate of it against the iteration's first samples (win_rate/vs_previous_iterate).")]
+    public bool JudgeImprovement { get; init; }
+
+    /// <inheritdoc/>
+    public void Validate()
     {
-        Training = Training with { OutputDir = outputDir }, Loss = Loss, PrecomputeRefLogProbs = PrecomputeRefLogProbs,
-        Data = new() { MaxPromptLength = Sampling.MaxPromptLength, MaxCompletionLength = Sampling.MaxCompletionLength, MaxLength = Sampling.MaxPromptLength + Sampling.MaxCompletionLength },
-    };
+        Sampling.Validate();
+        Settings.Require(Iterations >= 1, "iterations", "must be positive");
+        Settings.Require(NumGenerations >= 2, "num_generations", "a pair needs at least 2 completions per prompt");
+        Settings.Require(PromptsPerIteration is null or >= 1, "prompts_per_iteration", "must be positive");
+        Settings.Require(GenerationBatchSize >= 1, "generation_batch_size", "must be positive");
+        Settings.Require(MinWinRateMargin is >= 0 and < 1, "min_win_rate_margin", "must be in [0, 1)");
+    }
+}
+
+/// <summary>The settings an iterative preference method hands <see cref="IterativeDpoTrainer"/>: its loss and its iterations.</summary>
+public interface IIterativePreferenceConfig : ITrainerConfig
+{
+    /// <summary>Each pass's objective and its β.</summary>
+    PreferenceLossOptions Loss { get; }
+
+    /// <summary>Sampling, pairing and the reference.</summary>
+    IterationSettings Iteration { get; }
+}
+
+/// <summary>Settings of iterative DPO (RLHF Workflow): any DPO-family loss, the reference the initial model by default.</summary>
+[RetiredSetting("max_length", "512", "each pass trains on pairs as sampled, whose length max_prompt_length + max_completion_length bounds")]
+[RetiredSetting("truncation_mode", "keep_end", "each pass trains on pairs as sampled, whose length max_prompt_length + max_completion_length bounds")]
+public sealed record IterativeDpoConfig : IIterativePreferenceConfig
+{
+    /// <inheritdoc/>
+    public TrainingArguments Training { get; init; } = new();
+
+    /// <inheritdoc/>
+    public PreferenceLossOptions Loss { get; init; } = new();
+
+    /// <inheritdoc/>
+    public IterationSettings Iteration { get; init; } = new();
 
     /// <summary>Checks every iterative-DPO setting.</summary>
     public void Validate()
     {
         Training.Validate();
         Loss.Validate();
-        Sampling.Validate();
-        Settings.Require(Iterations >= 1, "iterations", "must be positive");
-        Settings.Require(NumGenerations >= 2, "num_generations", "a pair needs at least 2 completions per prompt");
-        Settings.Require(PromptsPerIteration is null or >= 1, "prompts_per_iteration", "must be positive");
-        Settings.Require(GenerationBatchSize >= 1, "generation_batch_size", "must be positive");
+        Iteration.Validate();
     }
+}
+
+/// <summary>The settings of the DPO pass of an iteration that writes to <paramref name="outputDir"/>; its pairs are as long as sampling allows.</summary>
+public static class IterativePreferenceConfigs
+{
+    /// <summary>The pass's DPO settings.</summary>
+    public static DpoConfig Pass(this IIterativePreferenceConfig config, string outputDir) => new()
+    {
+        Training = config.Training with { OutputDir = outputDir }, Loss = config.Loss, PrecomputeRefLogProbs = config.Iteration.PrecomputeRefLogProbs,
+        Data = new()
+        {
+            MaxPromptLength = config.Iteration.Sampling.MaxPromptLength, MaxCompletionLength = config.Iteration.Sampling.MaxCompletionLength,
+            MaxLength = config.Iteration.Sampling.MaxPromptLength + config.Iteration.Sampling.MaxCompletionLength,
+        },
+    };
 }
 
 /// <summary>Where a run stands after an iteration (iteration_state.json in iteration-K/, written once its DPO pass is done).</summary>
@@ -90,17 +131,21 @@ public sealed record IterationState(
 }
 
 /// <summary>
-/// Iterative DPO, the online recipe of "RLHF Workflow" (Dong et al. 2024, Algorithm 1; also Xiong et al. 2024): each
-/// iteration samples n completions of each prompt from the current policy, pairs the best against the worst by the
-/// reward (prompts whose samples all score the same are skipped and counted), and runs a whole DPO pass
-/// (<see cref="DpoTrainer"/>) over those pairs from the current weights. Between the rare policy updates of offline DPO
-/// and the per-step ones of online DPO, it keeps on-policy data at the cost of one generation round per pass. The
-/// reference is the initial model throughout (update_reference switches to the policy each iteration starts from, so
-/// each pass is a DPO step away from the last, as Self-Rewarding LMs, Yuan et al. 2024).
+/// Iterative preference optimisation on samples of the policy itself. Each iteration samples n completions of each
+/// prompt from the current policy π_t, estimates each sample's win-rate against the others — P̂(y ≻ π_t), the mean over
+/// the other samples of a judge's P(y ≻ y′), or of the reward's comparison (1, 0, ½ for a tie) when no judge is given —
+/// pairs the best against the worst (prompts whose samples all tie are skipped and counted; with min_win_rate_margin,
+/// so are those whose gap is smaller), and runs a whole DPO-family pass (<see cref="DpoTrainer"/>) over those pairs
+/// from the current weights, the pairs carrying their win-rates for SPPO's loss. The methods differ only in loss and
+/// reference: iterative DPO ("RLHF Workflow", Dong et al. 2024, Algorithm 1; Xiong et al. 2024) keeps the initial model
+/// as the reference (update_reference moves it to π_t, as Self-Rewarding LMs); SPPO and DNO (Sppo/SppoConfig.cs,
+/// Dno/DnoConfig.cs) regress on or contrast against π_t. With the reward as judge the pair is best against worst
+/// by reward, exactly as before win-rates existed.
 /// Layout: iteration-K/ is each pass's DPO run directory (its metrics.jsonl, checkpoints and final model);
-/// metrics.jsonl has one row per iteration (reward, reward_best, reward_worst, pairs/*, the pass's last dpo/* metrics);
-/// the final model lands in output_dir. --resume continues after the last finished iteration, inside an unfinished
-/// pass from its latest checkpoint (its pairs are sampled again, identically: same weights, same seed).
+/// metrics.jsonl has one row per iteration (reward, reward_best, reward_worst, pairs/*, the pass's last dpo/* metrics,
+/// win_rate/vs_previous_iterate with judge_improvement); the final model lands in output_dir. --resume continues after
+/// the last finished iteration, inside an unfinished pass from its latest checkpoint (its pairs are sampled again,
+/// identically: same weights, same seed).
 /// </summary>
 public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
 {
@@ -109,11 +154,14 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
     private readonly CausalLanguageModel? initialReference;
     private readonly PaddingOptions padding;
     private readonly Action<string>? writeExtraFiles;
+    private readonly IPairwiseJudge? judge;
+    private readonly IPairwiseJudge improvementJudge;
+    private readonly string name;
     private DataSampler promptOrder = null!;
     private long resumePassAt;
 
     /// <summary>The resolved settings.</summary>
-    public IterativeDpoConfig Config { get; }
+    public IIterativePreferenceConfig Config { get; }
     /// <inheritdoc/>
     public CausalLanguageModel Model { get; }
     /// <inheritdoc/>
@@ -121,32 +169,39 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
     /// <summary>What tokenisation reported about the prompts.</summary>
     public TokenizationReport DataReport => sampler.Report;
 
+    private IterationSettings Iteration => Config.Iteration;
+
     /// <summary>
     /// Sets up the run. <paramref name="reference"/> is the initial model (null: a frozen copy of <paramref name="policy"/>
-    /// as it is now); the reference-free losses (SimPO, ORPO) use none.
+    /// as it is now); the reference-free losses (SimPO, ORPO) use none. Pairs are judged by <paramref name="judge"/>, or
+    /// by the reward's comparison when it is null.
     /// </summary>
-    public IterativeDpoTrainer(IterativeDpoConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs)
+    public IterativeDpoTrainer(IIterativePreferenceConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs, IPairwiseJudge? judge = null)
     {
         config.Validate();
+        // Errors name the command: iterative-dpo, sppo or dno.
+        name = config is IterativeDpoConfig ? "iterative-dpo" : config.GetType().Name.Replace("Config", "").ToLowerInvariant();
         if (inputs.EvalPrompts is not null)
-            throw new ArgumentException("iterative-dpo: evaluation prompts are not used; each DPO pass evaluates on eval_fraction of its pairs.");
+            throw new ArgumentException($"{name}: evaluation prompts are not used; each pass evaluates on eval_fraction of its pairs.");
         (Config, Model, writeExtraFiles) = (config, policy, inputs.WriteExtraFiles);
-        sampler = new CompletionSampler(inputs.Encoder, inputs.Decode, inputs.Reward, config.Sampling.MaxPromptLength);
+        sampler = new CompletionSampler(inputs.Encoder, inputs.Decode, inputs.Reward, config.Iteration.Sampling.MaxPromptLength);
+        this.judge = judge;
+        improvementJudge = judge ?? new RewardSourceJudge(inputs.Reward);
         prompts = sampler.Tokenize(inputs.Prompts);
-        if (this.prompts.Count < (config.PromptsPerIteration ?? 1))
-            throw new InvalidDataException($"iterative-dpo: {this.prompts.Count} usable prompts, fewer than prompts_per_iteration ({config.PromptsPerIteration}).");
-        int longest = this.prompts.Max(p => p.InputIds.Length);
-        if (longest + config.Sampling.MaxCompletionLength > policy.Config.MaxPositions)
-            throw new ArgumentException($"iterative-dpo: prompts of up to {longest} tokens plus max_completion_length {config.Sampling.MaxCompletionLength} exceed the model's {policy.Config.MaxPositions} positions.");
-        initialReference = !config.Loss.Type.NeedsReference() || config.UpdateReference ? null : reference ?? FrozenCopy(policy);
+        if (prompts.Count < (config.Iteration.PromptsPerIteration ?? 1))
+            throw new InvalidDataException($"{name}: {prompts.Count} usable prompts, fewer than prompts_per_iteration ({config.Iteration.PromptsPerIteration}).");
+        int longest = prompts.Max(p => p.InputIds.Length);
+        if (longest + config.Iteration.Sampling.MaxCompletionLength > policy.Config.MaxPositions)
+            throw new ArgumentException($"{name}: prompts of up to {longest} tokens plus max_completion_length {config.Iteration.Sampling.MaxCompletionLength} exceed the model's {policy.Config.MaxPositions} positions.");
+        initialReference = !config.Loss.Type.NeedsReference() || config.Iteration.UpdateReference ? null : reference ?? FrozenCopy(policy);
         padding = PaddingOptions.For(inputs.Encoder);
         Run = new RunDirectory(config.Training.OutputDir);
     }
 
-    /// <summary>Directory of iteration <paramref name="k"/> (from 1): its DPO pass's run directory.</summary>
+    /// <summary>Directory of iteration <paramref name="k"/> (from 1): its pass's run directory.</summary>
     public string IterationPath(int k) => Path.Combine(Run.Path, $"iteration-{k}");
 
-    private int PromptsPerIteration => Config.PromptsPerIteration ?? prompts.Count;
+    private int PromptsPerIteration => Iteration.PromptsPerIteration ?? prompts.Count;
 
     /// <summary>
     /// Runs the iterations on the <see cref="TrainingLoop"/>, one step and one metrics row each, resuming after the last
@@ -157,27 +212,35 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
         using var lease = Run.Start(Config, Model.Config, DataReport, resume);
         promptOrder = new DataSampler(prompts.Count, Config.Training.Seed, shuffle: true);
         resumePassAt = 0;
-        return new TrainingLoop(Run, new LoopSchedule(LoggingSteps: 1, EvalSteps: 0), this).Run(Config.Iterations, this, resume, cancellation, progress);
+        return new TrainingLoop(Run, new LoopSchedule(LoggingSteps: 1, EvalSteps: 0), this).Run(Iteration.Iterations, this, resume, cancellation, progress);
     }
 
-    /// <summary>Iteration step + 1: its pairs sampled and judged, then its whole DPO pass (resumed inside, when the run resumes there).</summary>
+    /// <summary>Iteration step + 1: its pairs sampled and judged, then its whole pass (resumed inside, when the run resumes there).</summary>
     IReadOnlyDictionary<string, double>? ITrainingSteps.Step(long step, CancellationToken cancellation)
     {
         int k = (int)step + 1;
-        var (pairs, metrics) = SamplePairs(k, promptOrder.NextBatch(PromptsPerIteration, dropLast: true), cancellation);
+        var batch = promptOrder.NextBatch(PromptsPerIteration, dropLast: true);
+        var (pairs, metrics, firstSamples) = SamplePairs(k, batch, cancellation);
         if (cancellation.IsCancellationRequested) return null;
         string directory = IterationPath(k);
         // A state left by an earlier run over this directory (overwrite_output_dir) must not mark this iteration done.
         if (k != resumePassAt && File.Exists(Path.Combine(directory, IterationState.FileName))) File.Delete(Path.Combine(directory, IterationState.FileName));
         if (pairs.Count > 0)
         {
-            var reference = Config.UpdateReference && Config.Loss.Type.NeedsReference() ? FrozenCopy(Model) : initialReference;
+            var reference = Iteration.UpdateReference && Config.Loss.Type.NeedsReference() ? FrozenCopy(Model) : initialReference;
             var pass = new DpoTrainer(Config.Pass(directory), Model, reference, pairs, null, padding, writeExtraFiles);
             var result = pass.Train(resume: k == resumePassAt, cancellation);
             if (result.Interrupted) return null;
             foreach (var (key, value) in result.LastMetrics) metrics["dpo/" + key] = value;
         }
         else new RunDirectory(directory).SaveFinalModel(Model, writeExtraFiles);        // every prompt tied: the policy goes on unchanged
+        if (Iteration.JudgeImprovement)
+        {
+            // The new policy's sample of each prompt against π_t's first sample of it, judged as the pairs were.
+            var improved = sampler.Sample(Model, [.. batch.Select(i => prompts[i])], Iteration.Sampling.Options(1, IterationSeed(k) ^ 0x5DEECE66DUL), Iteration.Sampling.MissingEosPenalty, cancellation);
+            if (cancellation.IsCancellationRequested) return null;
+            metrics["win_rate/vs_previous_iterate"] = improvementJudge.Judge([.. improved.Requests.Select((r, p) => new PairToJudge(r, firstSamples[p]))], cancellation).Average();
+        }
         RunDirectory.SaveState(directory, IterationState.FileName, new IterationState(k, pairs.Count, (int)metrics["pairs/ties"]));
         return metrics;
     }
@@ -193,7 +256,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
     long? ICheckpoints.RestoreLatest(MetricsWindow window)
     {
         int done = 0;
-        while (done < Config.Iterations && File.Exists(Path.Combine(IterationPath(done + 1), IterationState.FileName))) done++;
+        while (done < Iteration.Iterations && File.Exists(Path.Combine(IterationPath(done + 1), IterationState.FileName))) done++;
         if (done > 0) Model.CopyParametersFrom(HfCheckpoint.Load(IterationPath(done)));
         for (int k = 0; k < done; k++) promptOrder.NextBatch(PromptsPerIteration, dropLast: true);
         resumePassAt = done + 1;
@@ -208,46 +271,56 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
 
     void ICheckpoints.SaveFinal() => Run.SaveFinalModel(Model, writeExtraFiles);
 
+    // Each iteration's seed differs, and is the same whenever the iteration is run again (a resumed pass).
+    private ulong IterationSeed(int k) => new Rng(Config.Training.Seed ^ (0x9E3779B97F4A7C15UL * (ulong)k)).NextUInt64();
+
     /// <summary>
-    /// Iteration <paramref name="k"/>'s pairs: n samples of each prompt, best against worst, built from the sampled
-    /// token ids (prompt labels −100, the completion as generated, EOS only if it finished), and what the samples show.
+    /// Iteration <paramref name="k"/>'s pairs: n samples of each prompt, the best against the worst by win-rate against
+    /// the others, built from the sampled token ids (prompt labels −100, the completion as generated, EOS only if it
+    /// finished); what the samples show; and each prompt's first sample, for judging the next policy against.
     /// </summary>
-    private (List<TokenizedPair> Pairs, Dictionary<string, double> Metrics) SamplePairs(int k, int[] promptIndices, CancellationToken cancellation)
+    private (List<TokenizedPair> Pairs, Dictionary<string, double> Metrics, List<ScoringRequest> FirstSamples) SamplePairs(int k, int[] promptIndices, CancellationToken cancellation)
     {
-        int n = Config.NumGenerations;
-        // Each iteration's seed differs, and is the same whenever the iteration is run again (a resumed pass).
-        ulong seed = new Rng(Config.Training.Seed ^ (0x9E3779B97F4A7C15UL * (ulong)k)).NextUInt64();
+        int n = Iteration.NumGenerations;
+        ulong seed = IterationSeed(k);
         var pairs = new List<TokenizedPair>();
         var scores = new List<float>();
         var best = new List<float>();
         var worst = new List<float>();
-        int ties = 0, finished = 0, tokens = 0;
-        for (int start = 0; start < promptIndices.Length && !cancellation.IsCancellationRequested; start += Config.GenerationBatchSize)
+        var firstSamples = new List<ScoringRequest>();
+        int ties = 0, filtered = 0, finished = 0, tokens = 0;
+        double gaps = 0;
+        for (int start = 0; start < promptIndices.Length && !cancellation.IsCancellationRequested; start += Iteration.GenerationBatchSize)
         {
-            var batch = promptIndices.Skip(start).Take(Config.GenerationBatchSize).Select(i => prompts[i]).ToArray();
-            var scored = sampler.Sample(Model, batch, Config.Sampling.Options(n, seed + (ulong)start), Config.Sampling.MissingEosPenalty, cancellation);
+            var batch = promptIndices.Skip(start).Take(Iteration.GenerationBatchSize).Select(i => prompts[i]).ToArray();
+            var scored = sampler.Sample(Model, batch, Iteration.Sampling.Options(n, seed + (ulong)start), Iteration.Sampling.MissingEosPenalty, cancellation);
+            if (cancellation.IsCancellationRequested) break;
             scores.AddRange(scored.Scores);
             finished += scored.Requests.Count(r => r.Finished);
             tokens += scored.Samples.Sum(s => s.Tokens.Length);
+            var winRates = PreferencePairs.WinRates(scored.Requests, scored.Scores, n, judge, cancellation);
+            var chosenPairs = PreferencePairs.BestVersusWorst(winRates, n);
             for (int p = 0; p < batch.Length; p++)
             {
                 best.Add(scored.Scores.Skip(p * n).Take(n).Max());
                 worst.Add(scored.Scores.Skip(p * n).Take(n).Min());
-            }
-            foreach (var pair in PreferencePairs.BestVersusWorst(scored.Scores, n))
-            {
-                if (pair is { } q) pairs.Add(new TokenizedPair(Sequence(scored.Samples[q.Chosen]), Sequence(scored.Samples[q.Rejected])));
-                else ties++;
+                firstSamples.Add(scored.Requests[p * n]);
+                if (chosenPairs[p] is not { } pair) { ties++; continue; }
+                float gap = winRates[pair.Chosen] - winRates[pair.Rejected];
+                if (gap < Iteration.MinWinRateMargin) { filtered++; continue; }
+                gaps += gap;
+                pairs.Add(new TokenizedPair(Sequence(scored.Samples[pair.Chosen]), Sequence(scored.Samples[pair.Rejected])) { WinRates = (winRates[pair.Chosen], winRates[pair.Rejected]) });
             }
         }
-        if (cancellation.IsCancellationRequested) return (pairs, []);
+        if (cancellation.IsCancellationRequested) return (pairs, [], firstSamples);
         var metrics = new Dictionary<string, double>
         {
             ["reward"] = scores.Average(), ["reward_best"] = best.Average(), ["reward_worst"] = worst.Average(),
-            ["pairs/kept"] = pairs.Count, ["pairs/ties"] = ties,
+            ["pairs/kept"] = pairs.Count, ["pairs/ties"] = ties, ["pairs/filtered"] = filtered,
+            ["pairs/win_rate_margin"] = pairs.Count == 0 ? 0 : gaps / pairs.Count,
             ["completions/mean_length"] = (double)tokens / scores.Count, ["val/contain_eos_token"] = (double)finished / scores.Count,
         };
-        return (pairs, metrics);
+        return (pairs, metrics, firstSamples);
     }
 
     private static TokenizedSequence Sequence(GeneratedSequence sample) =>

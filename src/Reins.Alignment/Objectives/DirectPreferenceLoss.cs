@@ -20,6 +20,13 @@ public enum PreferenceLossType
     Simpo,
     /// <summary>ORPO (Hong et al. 2024): reference-free odds-ratio term added to the SFT loss on chosen.</summary>
     Orpo,
+    /// <summary>
+    /// SPPO (Wu et al. 2024): each response's log-ratio regressed on (P̂(y ≻ π_t) − ½)/β, with the pair's estimated
+    /// win-rates against the policy's samples (the SPPO code's loss: the mean of the two terms).
+    /// </summary>
+    Sppo,
+    /// <summary>TRL's sppo_hard: SPPO with the winner's win-rate 1 and the loser's 0, the two terms summed.</summary>
+    SppoHard,
 }
 
 /// <summary>What the trainers need to know about a <see cref="PreferenceLossType"/>.</summary>
@@ -36,7 +43,7 @@ public static class PreferenceLossTypes
 public sealed record PreferenceLossOptions : ISettings
 {
     /// <summary>Which objective.</summary>
-    [JsonPropertyName("loss_type"), Description("sigmoid (DPO; cDPO with label_smoothing), robust, ipo, hinge, simpo or orpo.")]
+    [JsonPropertyName("loss_type"), Description("sigmoid (DPO; cDPO with label_smoothing), robust, ipo, hinge, simpo, orpo, sppo (needs each pair's win-rates: chosen_probs_win, chosen_probs_lose) or sppo_hard.")]
     public PreferenceLossType Type { get; init; } = PreferenceLossType.Sigmoid;
 
     /// <summary>β: the KL-regularisation strength (DPO family) or reward scale (SimPO) or λ (ORPO).</summary>
@@ -78,6 +85,9 @@ public sealed record PreferenceLossOptions : ISettings
 public sealed record PreferenceLogProbs(Tensor PolicyChosen, Tensor PolicyRejected, Tensor? ReferenceChosen, Tensor? ReferenceRejected,
     float[] ChosenLengths, float[] RejectedLengths, Tensor? ChosenNll = null)
 {
+    /// <summary>SPPO's estimated win-rates P̂(y ≻ π_t) of the chosen and the rejected responses, [B] each (needed by sppo).</summary>
+    public (float[] Chosen, float[] Rejected)? WinRates { get; init; }
+
     /// <summary>
     /// The inputs from one concatenated forward (TRL's): per-row sums [2B] and lengths of B chosen rows, then their B
     /// rejected rows, and the reference's sums in the same layout (null for the reference-free losses). The chosen
@@ -105,7 +115,8 @@ public sealed record PreferenceLossResult(Tensor Loss, float RewardsChosen, floa
 /// h = β·[(log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l))]:
 /// DPO −log σ(h); cDPO −(1−ε)·log σ(h) − ε·log σ(−h); robust [−(1−ε)·log σ(h) + ε·log σ(−h)]/(1−2ε);
 /// hinge max(0, 1 − h); IPO (h/β − 1/(2β))² on length-averaged log-probs (as TRL); SimPO −log σ(β·(ā_w − ā_l) − γ)
-/// on average log-probs ā, smoothed like cDPO; ORPO NLL(y_w) − β·log σ(log odds(y_w) − log odds(y_l)).
+/// on average log-probs ā, smoothed like cDPO; ORPO NLL(y_w) − β·log σ(log odds(y_w) − log odds(y_l)); SPPO
+/// ½[(ρ_w − (P̂_w − ½)/β)² + (ρ_l − (P̂_l − ½)/β)²] with log-ratios ρ and win-rates P̂, sppo_hard (ρ_w − 1/(2β))² + (ρ_l + 1/(2β))².
 /// </summary>
 public static class DirectPreferenceLoss
 {
@@ -118,6 +129,8 @@ public static class DirectPreferenceLoss
         if (o.LabelSmoothing is < 0 or >= 0.5f) throw new ArgumentOutOfRangeException(nameof(o), o.LabelSmoothing, "label_smoothing must be in [0, 0.5).");
         if (o.Type.NeedsReference() && (p.ReferenceChosen is null || p.ReferenceRejected is null))
             throw new ArgumentException($"preference loss '{o.Type}': reference log-probs are required.");
+        if (o.Type == PreferenceLossType.Sppo && (p.WinRates is not { } rates || rates.Chosen.Length != batch || rates.Rejected.Length != batch))
+            throw new ArgumentException($"preference loss 'sppo': each of the {batch} pairs needs the win-rates of its chosen and rejected responses (chosen_probs_win, chosen_probs_lose).");
         if ((o.Type == PreferenceLossType.Orpo || o.RpoAlpha > 0) && p.ChosenNll is null)
             throw new ArgumentException($"preference loss '{o.Type}'{(o.RpoAlpha > 0 ? " with rpo_alpha" : "")}: the chosen responses' NLL is required.");
 
@@ -167,6 +180,8 @@ public static class DirectPreferenceLoss
                     PreferenceLossType.Robust => (-(1 - eps) * Ops.LogSigmoid(beta * logits) + eps * Ops.LogSigmoid(-beta * logits)) / (1 - 2 * eps),
                     PreferenceLossType.Hinge => Ops.Clamp(1f - beta * logits, 0, float.PositiveInfinity),
                     PreferenceLossType.Ipo => Ops.Pow(logits - 1f / (2 * beta), 2),
+                    PreferenceLossType.SppoHard => Ops.Pow(ratioW - 0.5f / beta, 2) + Ops.Pow(ratioL + 0.5f / beta, 2),
+                    PreferenceLossType.Sppo => 0.5f * (Ops.Pow(ratioW - Target(p.WinRates!.Value.Chosen, beta), 2) + Ops.Pow(ratioL - Target(p.WinRates!.Value.Rejected, beta), 2)),
                     _ => throw new ArgumentOutOfRangeException(nameof(o), o.Type, "unknown preference loss"),
                 };
                 chosenReward = beta * ratioW;
@@ -185,6 +200,9 @@ public static class DirectPreferenceLoss
             rc.Zip(rr).Average(x => x.First - x.Second),
             p.PolicyChosen.ToArray().Average(), p.PolicyRejected.ToArray().Average());
     }
+
+    // SPPO's regression target (P̂ − ½)/β for the log-ratio of responses with estimated win-rates P̂.
+    private static Tensor Target(float[] winRates, float beta) => Tensor.FromArray([.. winRates.Select(q => (q - 0.5f) / beta)], winRates.Length);
 
     // log(1 − exp(x)) for x < 0, as log(−expm1(x)) so it stays accurate for x near 0.
     private static Tensor Log1MinusExp(Tensor x) => Ops.Log(-(Ops.Exp(x) - 1f));

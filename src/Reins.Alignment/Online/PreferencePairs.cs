@@ -1,3 +1,6 @@
+using Reins.Rewards.Judges;
+using Reins.Rewards.Sources;
+
 namespace Reins.Alignment.Online;
 
 /// <summary>Two sampled rows of one prompt made into a DPO pair: the preferred one and the other.</summary>
@@ -30,6 +33,38 @@ public static class PreferencePairs
             pairs[g] = scores[best] > scores[worst] ? new PreferencePair(best, worst) : null;
         }
         return pairs;
+    }
+
+    /// <summary>
+    /// Each sample's estimated win-rate against the other n − 1 samples of its group of <paramref name="n"/> adjacent
+    /// rows, P̂(y ≻ π) (SPPO's and DNO's signal): the mean over the others of the judge's P(y ≻ y′), asked once per
+    /// unordered pair with P(y′ ≻ y) = 1 − P(y ≻ y′); without a judge, of the comparison of the scores (1, 0, ½ for equal).
+    /// Against a cycle every member wins half its games, so no member stands out.
+    /// </summary>
+    public static float[] WinRates(IReadOnlyList<ScoringRequest> requests, ReadOnlySpan<float> scores, int n, IPairwiseJudge? judge, CancellationToken cancellation = default)
+    {
+        int rows = requests.Count;
+        if (n < 2 || rows % n != 0 || scores.Length != rows) throw new ArgumentException($"win-rates: {rows} samples and {scores.Length} scores do not form groups of {n} ≥ 2.", nameof(n));
+        var matches = new List<(int First, int Second)>();
+        for (int g = 0; g < rows; g += n)
+            for (int i = g; i < g + n; i++)
+                for (int j = i + 1; j < g + n; j++) matches.Add((i, j));
+        float[] p;
+        if (judge is null)
+        {
+            p = new float[matches.Count];
+            for (int m = 0; m < matches.Count; m++) p[m] = RewardSourceJudge.PreferenceOf(scores[matches[m].First], scores[matches[m].Second]);
+        }
+        else p = judge.Judge([.. matches.Select(m => new PairToJudge(requests[m.First], requests[m.Second]))], cancellation);
+        if (p.Length != matches.Count) throw new InvalidDataException($"judge '{judge!.Name}' returned {p.Length} verdicts for {matches.Count} pairs.");
+        var wins = new double[rows];
+        for (int m = 0; m < matches.Count; m++)
+        {
+            if (!(p[m] is >= 0 and <= 1)) throw new InvalidDataException($"judge: pair {m} was given probability {p[m]}; expected a number in [0, 1].");
+            wins[matches[m].First] += p[m];
+            wins[matches[m].Second] += 1 - p[m];
+        }
+        return [.. wins.Select(w => (float)(w / (n - 1)))];
     }
 
     /// <summary>

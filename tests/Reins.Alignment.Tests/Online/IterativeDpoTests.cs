@@ -12,11 +12,11 @@ public class IterativeDpoTests(ITestOutputHelper output)
     private static IterativeDpoConfig Config(string dir, int iterations) => new()
     {
         Training = new() { OutputDir = dir, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 8, NumTrainEpochs = 4, LoggingSteps = 5 },
-        Sampling = new() { MaxPromptLength = 8, MaxCompletionLength = TinyTask.CompletionLength },
         Loss = new() { Beta = 0.25f },
-        Iterations = iterations,
-        NumGenerations = 8,
-        GenerationBatchSize = 12,
+        Iteration = new()
+        {
+            Sampling = new() { MaxPromptLength = 8, MaxCompletionLength = TinyTask.CompletionLength }, Iterations = iterations, NumGenerations = 8, GenerationBatchSize = 12,
+        },
     };
 
     private static IterativeDpoTrainer Trainer(IterativeDpoConfig config, IRewardSource reward) =>
@@ -80,7 +80,8 @@ public class IterativeDpoTests(ITestOutputHelper output)
     {
         using var scratch = new Scratch();
         Trainer(Config(scratch.Dir("initial"), 2), TinyTask.Reward()).Train();
-        Trainer(Config(scratch.Dir("updated"), 2) with { UpdateReference = true }, TinyTask.Reward()).Train();
+        var config = Config(scratch.Dir("updated"), 2);
+        Trainer(config with { Iteration = config.Iteration with { UpdateReference = true } }, TinyTask.Reward()).Train();
         var initial = Scratch.Metrics(scratch.Dir("initial"));
         var updated = Scratch.Metrics(scratch.Dir("updated"));
         // Iteration 1's reference is the initial model either way; iteration 2's differs.

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Reins.Alignment.Dno;
 using Reins.Alignment.Dpo;
 using Reins.Alignment.ExpertIteration;
 using Reins.Alignment.Grpo;
@@ -12,6 +13,7 @@ using Reins.Alignment.Rloo;
 using Reins.Alignment.ProcessRewardModeling;
 using Reins.Alignment.RewardModeling;
 using Reins.Alignment.Sft;
+using Reins.Alignment.Sppo;
 using Reins.Alignment.Training;
 
 namespace Reins.Cli.Commands.Training;
@@ -37,6 +39,8 @@ internal static class ConfigCommand
         ["expert-iteration"] = Of<ExpertIterationConfig>(),
         ["online-dpo"] = Of<OnlineDpoConfig>(),
         ["iterative-dpo"] = Of<IterativeDpoConfig>(),
+        ["sppo"] = Of<SppoConfig>(),
+        ["dno"] = Of<DnoConfig>(),
     };
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };

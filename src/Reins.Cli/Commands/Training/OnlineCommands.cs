@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Reins.Alignment.Dno;
 using Reins.Alignment.ExpertIteration;
 using Reins.Alignment.Grpo;
 using Reins.Alignment.IterativeDpo;
@@ -8,6 +9,7 @@ using Reins.Alignment.OnlineDpo;
 using Reins.Alignment.Ppo;
 using Reins.Alignment.ReinforcePlusPlus;
 using Reins.Alignment.Rloo;
+using Reins.Alignment.Sppo;
 using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
@@ -117,8 +119,21 @@ internal static class OnlineCommands
         }
     }
 
-    public static Command IterativeDpo() => Create<IterativeDpoConfig>("iterative-dpo", "Iterative DPO (RLHF Workflow): each iteration samples n per prompt, pairs best against worst by reward, and runs a DPO pass; --update-reference moves the reference along.", [],
-        config => !config.UpdateReference && config.Loss.Type.NeedsReference(), (_, config, policy, reference, inputs) => new IterativeDpoTrainer(config, policy, reference, inputs));
+    public static Command IterativeDpo() => Iterative<IterativeDpoConfig>("iterative-dpo",
+        "Iterative DPO (RLHF Workflow): each iteration samples n per prompt, pairs best against worst by reward (or a judge's win-rates), and runs a DPO pass; --update-reference moves the reference along.");
+
+    public static Command Sppo() => Iterative<SppoConfig>("sppo",
+        "SPPO (self-play preference optimisation): each iteration samples n per prompt, estimates each sample's win-rate against the others with a preference model or judge (or the reward), and regresses the best and worst log-ratios against pi_t on (P - 1/2)/beta.");
+
+    public static Command Dno() => Iterative<DnoConfig>("dno",
+        "DNO (Direct Nash Optimization, batched on-policy): each iteration samples n per prompt, ranks them by a preference model's or judge's win-rate against the others, and runs a DPO pass against pi_t on large-margin best-worst pairs.");
+
+    private static Command Iterative<TConfig>(string name, string description) where TConfig : IIterativePreferenceConfig, new()
+    {
+        var judges = new JudgeChoice();
+        return Create<TConfig>(name, description, judges.All, config => !config.Iteration.UpdateReference && config.Loss.Type.NeedsReference(),
+            (r, config, policy, reference, inputs) => new IterativeDpoTrainer(config, policy, reference, inputs, judges.Create(r, name)));
+    }
 
     private static bool KlNeedsReference(float coefficient, PolicyGradientSettings settings) => coefficient > 0 || settings.AdapKlCtrl;
 
