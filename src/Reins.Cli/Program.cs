@@ -31,6 +31,7 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     OnlineCommands.ExpertIteration(),
     OnlineCommands.OnlineDpo(),
     OnlineCommands.IterativeDpo(),
+    OnlineCommands.NashMd(),
     OnlineCommands.Sppo(),
     OnlineCommands.Dno(),
     BestOfNCommand.Create(),

@@ -20,7 +20,7 @@ public sealed class CommandTests : IDisposable
 
     private static (int Code, string Out) Run(params string[] args)
     {
-        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), OnlineCommands.Sppo(), OnlineCommands.Dno(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create(), CostCommand.Create(), SafetyTestCommand.Create(), DetectorCommand.Create() };
+        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), OnlineCommands.NashMd(), OnlineCommands.Sppo(), OnlineCommands.Dno(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create(), CostCommand.Create(), SafetyTestCommand.Create(), DetectorCommand.Create() };
         var previous = Console.Out;
         var writer = new StringWriter(CultureInfo.InvariantCulture);
         Console.SetOut(writer);
@@ -241,6 +241,10 @@ public sealed class CommandTests : IDisposable
         // SPPO and DNO take it as their preference oracle; each iteration logs the new policy's win-rate against the old.
         var prompts = Path.Combine(dir, "gpm-prompts.jsonl");
         File.WriteAllLines(prompts, Enumerable.Range(0, 4).Select(i => $$"""{"prompt": "q{{i}}"}"""));
+        var nash = Path.Combine(dir, "gpm-nash-md");
+        Assert.Equal(0, Run("nash-md", "--model", path, "--train", prompts, "--preference-model", gpm, "--reward-function", "contains:never", "--max-steps", "2",
+            "--per-device-train-batch-size", "4", "--max-completion-length", "4", "--max-prompt-length", "16", "--logging-steps", "1", "--out", nash, "--threads", "1").Code);
+        Assert.All(File.ReadLines(Path.Combine(nash, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!), r => Assert.InRange(r["rewards/probabilities"]!.GetValue<double>(), 0, 1));
         foreach (var method in new[] { "sppo", "dno" })
         {
             var run = Path.Combine(dir, "gpm-" + method);

@@ -56,9 +56,12 @@ public sealed class CompletionSampler
         CancellationToken cancellation = default) =>
         Score(prompts, Generate(policy, prompts, options), missingEosPenalty, cancellation);
 
-    /// <summary>The first half of <see cref="Sample"/>: completions of each prompt, stopping at EOS, decoded.</summary>
-    public IReadOnlyList<GeneratedSequence> Generate(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts, SamplingOptions options) =>
-        Generator.Generate(policy, [.. prompts.Select(p => p.InputIds)], options with { StopTokenIds = [EosId] }, decode);
+    /// <summary>
+    /// The first half of <see cref="Sample"/>: completions of each prompt, stopping at EOS, decoded; with
+    /// <paramref name="mixture"/>, drawn from the geometric mixture of the policy and its reference.
+    /// </summary>
+    public IReadOnlyList<GeneratedSequence> Generate(CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts, SamplingOptions options, GeometricMixture? mixture = null) =>
+        Generator.Generate(policy, [.. prompts.Select(p => p.InputIds)], options with { StopTokenIds = [EosId] }, decode, mixture: mixture);
 
     /// <summary>
     /// Completions of every prompt, <paramref name="promptsPerCall"/> prompts per generation call. Prompt i's samples are

@@ -52,6 +52,9 @@ public sealed record RolloutPlan(int SamplesPerPrompt, int UpdateEpochs, KlContr
     /// <summary>A stage that replaces some samples after scoring (Critique-GRPO's refinements), or null.</summary>
     public IRolloutRefinement? Refinement { get; init; }
 
+    /// <summary>A stage that samples each prompt an opponent completion to compare with (Nash-MD's), or null.</summary>
+    public IRolloutOpponent? Opponent { get; init; }
+
     /// <summary>The method's own stateful parts (a Lagrange multiplier), saved in checkpoints and restored on resume.</summary>
     public IReadOnlyList<ICheckpointPart> Parts { get; init; } = [];
 }
@@ -244,6 +247,10 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         bool[]? offPolicy = null;
         if (plan.Refinement is { } refinement)
             (scored, offPolicy) = Timed("refinement", () => refinement.Refine(Model, batch, scored, completions, options, sampling.MissingEosPenalty, metrics, cancellation));
+        // The opponents draw from seeds of their own, so the policy's samples are the same with or without them.
+        var opponents = plan.Opponent is { } opponent
+            ? Timed("opponent", () => opponent.Sample(Model, Reference, batch, completions, options with { NumReturnSequences = 1, Seed = options.Seed ^ 0x0BB0E17UL }, sampling.MissingEosPenalty, cancellation))
+            : null;
         var rollout = Rollout.FromSamples(scored.Samples, plan.SamplesPerPrompt, completions.PadId);
         int chunk = config.Training.PerDeviceTrainBatchSize;
         // The generator's log-probs are at the sampling temperature; a method that scores at another re-scores them. A
@@ -254,7 +261,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
             rollout = rollout.WithLogProbs(Timed("evaluation", () => Rescored(rollout, [.. Enumerable.Range(0, rollout.Rows).Where(r => offPolicy[r])])));
         var reference = Reference is { } r ? Timed("reference", () => rollout.Evaluate(rows => rollout.TokenLogProbs(r, rows, LogProbTemperature).LogProbs, chunk)) : null;
         var values = plan.Critics.Select(critic => Timed("evaluation", () => rollout.Evaluate(rows => rollout.CriticValues(critic.Model, rows), chunk))).ToArray();
-        var evaluated = new EvaluatedRollout(new ScoredRollout(rollout, scored.Scores, scored.Components, scored.Requests, StepRewards(rollout, scored)) { OffPolicy = offPolicy },
+        var evaluated = new EvaluatedRollout(new ScoredRollout(rollout, scored.Scores, scored.Components, scored.Requests, StepRewards(rollout, scored)) { OffPolicy = offPolicy, Opponents = opponents },
             reference, values, plan.Kl.Value);
         Describe(evaluated, metrics);
         return evaluated;

@@ -20,6 +20,9 @@ public sealed record ScoredRollout(Rollout Rollout, float[] Scores, IReadOnlyLis
     /// <summary>Per row, whether a refinement stage replaced it with tokens sampled in another context (<see cref="IRolloutRefinement"/>); null when none ran.</summary>
     public bool[]? OffPolicy { get; init; }
 
+    /// <summary>Each prompt's opponent completion, sampled and scored by the plan's <see cref="IRolloutOpponent"/>; null when it has none.</summary>
+    public ScoredCompletions? Opponents { get; init; }
+
     /// <summary>
     /// Token rewards [Rows·CompletionLength] from per-row <paramref name="scores"/> (the rollout's, or a method's
     /// transform of them): each row's score at its last token, or, with step rewards, the step rewards where their steps

@@ -16,11 +16,13 @@ public static class Generator
     /// Generates for every prompt and returns its <see cref="SamplingOptions.NumReturnSequences"/> samples in prompt
     /// order. <paramref name="decode"/> (token ids → text) enables stop strings and fills <see cref="GeneratedSequence.Text"/>.
     /// Cancellation stops at the next token and returns what was produced, marked <see cref="FinishReason.Cancelled"/>.
+    /// With <paramref name="mixture"/>, tokens are drawn from the geometric mixture of <paramref name="model"/> and the
+    /// mixture's reference (Nash-MD's opponent), and the log-probs reported are the mixture's.
     /// </summary>
     public static IReadOnlyList<GeneratedSequence> Generate(CausalLanguageModel model, IReadOnlyList<int[]> prompts, SamplingOptions options,
-        Func<int[], string>? decode = null, CancellationToken cancellation = default)
+        Func<int[], string>? decode = null, CancellationToken cancellation = default, GeometricMixture? mixture = null)
     {
-        var run = new Run(model, prompts, options.Validate(), decode);
+        var run = new Run(model, prompts, options.Validate(), decode, mixture);
         foreach (var _ in run.Steps(cancellation)) { }
         return run.Results();
     }
@@ -29,7 +31,7 @@ public static class Generator
     public static async IAsyncEnumerable<GeneratedToken> StreamAsync(CausalLanguageModel model, IReadOnlyList<int[]> prompts, SamplingOptions options,
         Func<int[], string>? decode = null, [EnumeratorCancellation] CancellationToken cancellation = default)
     {
-        var run = new Run(model, prompts, options.Validate(), decode);
+        var run = new Run(model, prompts, options.Validate(), decode, null);
         foreach (var step in run.Steps(cancellation))
         {
             foreach (var token in step) yield return token;
@@ -40,6 +42,7 @@ public static class Generator
     private sealed class Run
     {
         private readonly CausalLanguageModel model;
+        private readonly GeometricMixture? mixture;
         private readonly IReadOnlyList<int[]> prompts;
         private readonly SamplingOptions options;
         private readonly Func<int[], string>? decode;
@@ -53,9 +56,12 @@ public static class Generator
         private readonly int[] order;
         private float lastLogZ;
 
-        public Run(CausalLanguageModel model, IReadOnlyList<int[]> prompts, SamplingOptions options, Func<int[], string>? decode)
+        public Run(CausalLanguageModel model, IReadOnlyList<int[]> prompts, SamplingOptions options, Func<int[], string>? decode, GeometricMixture? mixture)
         {
             if (prompts.Count == 0) throw new ArgumentException("generate: no prompts.");
+            if (mixture is not null && (mixture.Reference.Config.VocabSize != model.Config.VocabSize || mixture.Reference.Config.MaxPositions < model.Config.MaxPositions))
+                throw new ArgumentException($"generate: the mixture's reference has {mixture.Reference.Config.VocabSize} ids and {mixture.Reference.Config.MaxPositions} positions; the model {model.Config.VocabSize} and {model.Config.MaxPositions}.");
+            this.mixture = mixture;
             for (int i = 0; i < prompts.Count; i++)
             {
                 if (prompts[i].Length == 0) throw new ArgumentException($"generate: prompt {i} is empty (start it with BOS if the model has one).");
@@ -100,6 +106,7 @@ public static class Generator
             int n = options.NumReturnSequences, maxPrompt = prompts.Max(p => p.Length);
             var logits = new float[rows * vocab];
             KvCache cache;
+            KvCache? referenceCache = null;
             using (var tape = new Tape(recordGradients: false))
             {
                 // Prefill each prompt once, left-padded; n > 1 samples copy its cache rows.
@@ -112,19 +119,16 @@ public static class Generator
                     mask.AsSpan(p * maxPrompt + pad, prompts[p].Length).Fill(1);
                 }
                 int capacity = maxPrompt + options.MaxNewTokens;
-                var prefill = new KvCache(model.Config, prompts.Count, n == 1 ? capacity : maxPrompt);
-                var first = model.NextTokenLogits(ModelInput.Padded(ids, prompts.Count, maxPrompt, mask), prefill).Span;
-                for (int r = 0; r < rows; r++) first.Slice(r / n * vocab, vocab).CopyTo(logits.AsSpan(r * vocab));
-                if (n == 1) cache = prefill;
-                else
+                cache = Prefill(model, ids, mask, maxPrompt, capacity, logits);
+                if (mixture is not null)
                 {
-                    var select = new int[rows];
-                    for (int r = 0; r < rows; r++) select[r] = r / n;
-                    cache = prefill.Select(select, capacity);
-                    prefill.Dispose();
+                    var referenceLogits = new float[rows * vocab];
+                    referenceCache = Prefill(mixture.Reference, ids, mask, maxPrompt, capacity, referenceLogits);
+                    mixture.Mix(logits, referenceLogits, vocab);
                 }
             }
             using var _ = cache;
+            using var __ = referenceCache;
 
             var next = new int[rows];
             var nextMask = new float[rows];
@@ -162,7 +166,23 @@ public static class Generator
                 }
                 using var tape = new Tape(recordGradients: false);
                 model.NextTokenLogits(ModelInput.Padded(next, rows, 1, nextMask), cache).Span.CopyTo(logits);
+                if (mixture is not null) mixture.Mix(logits, mixture.Reference.NextTokenLogits(ModelInput.Padded(next, rows, 1, nextMask), referenceCache!).ToArray(), vocab);
             }
+        }
+
+        // Each prompt's cache, filled once left-padded; n > 1 samples copy its rows. Writes every row's first logits.
+        private KvCache Prefill(CausalLanguageModel network, int[] ids, float[] mask, int maxPrompt, int capacity, float[] logits)
+        {
+            int n = options.NumReturnSequences;
+            var prefill = new KvCache(network.Config, prompts.Count, n == 1 ? capacity : maxPrompt);
+            var first = network.NextTokenLogits(ModelInput.Padded(ids, prompts.Count, maxPrompt, mask), prefill).Span;
+            for (int r = 0; r < rows; r++) first.Slice(r / n * vocab, vocab).CopyTo(logits.AsSpan(r * vocab));
+            if (n == 1) return prefill;
+            var select = new int[rows];
+            for (int r = 0; r < rows; r++) select[r] = r / n;
+            var selected = prefill.Select(select, capacity);
+            prefill.Dispose();
+            return selected;
         }
 
         // Samples row r's next token; returns it with log_softmax(logits / T) at that token, before any filter.

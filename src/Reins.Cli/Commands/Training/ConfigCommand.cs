@@ -6,6 +6,7 @@ using Reins.Alignment.ExpertIteration;
 using Reins.Alignment.Grpo;
 using Reins.Alignment.IterativeDpo;
 using Reins.Alignment.Kto;
+using Reins.Alignment.NashMd;
 using Reins.Alignment.OnlineDpo;
 using Reins.Alignment.Ppo;
 using Reins.Alignment.ReinforcePlusPlus;
@@ -39,6 +40,7 @@ internal static class ConfigCommand
         ["expert-iteration"] = Of<ExpertIterationConfig>(),
         ["online-dpo"] = Of<OnlineDpoConfig>(),
         ["iterative-dpo"] = Of<IterativeDpoConfig>(),
+        ["nash-md"] = Of<NashMdConfig>(),
         ["sppo"] = Of<SppoConfig>(),
         ["dno"] = Of<DnoConfig>(),
     };

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Reins.Alignment.Dno;
 using Reins.Alignment.ExpertIteration;
 using Reins.Alignment.Grpo;
+using Reins.Alignment.NashMd;
 using Reins.Alignment.IterativeDpo;
 using Reins.Alignment.Objectives;
 using Reins.Alignment.Online;
@@ -117,6 +118,13 @@ internal static class OnlineCommands
             }
             return r.GetValue(preferenceModel) is { } preference ? PreferenceModelJudge.Load(preference) : remote;
         }
+    }
+
+    public static Command NashMd()
+    {
+        var judges = new JudgeChoice();
+        return Create<NashMdConfig>("nash-md", "Nash-MD (NLHF): one sample per prompt against an opponent drawn from the geometric mixture of policy and reference; P(sample beats opponent) from a preference model or judge (or sigma(r - r') of the reward) drives a REINFORCE step with a KL term.",
+            judges.All, _ => true, (r, config, policy, reference, inputs) => new NashMdTrainer(config, policy, reference!, inputs, judges.Create(r, "nash-md")));
     }
 
     public static Command IterativeDpo() => Iterative<IterativeDpoConfig>("iterative-dpo",
