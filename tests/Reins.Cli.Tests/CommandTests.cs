@@ -265,6 +265,42 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void MixtureRewardModelsTrainOnAnnotatorGroupsAndOnlineMethodsTakeTheirMinimum()
+    {
+        var path = Init("mixture-base");
+        var prefs = Path.Combine(dir, "mixture-prefs.jsonl");
+        File.WriteAllLines(prefs, Enumerable.Range(0, 16).Select(i => i % 4 == 0
+            ? $$"""{"prompt": "q{{i}}", "chosen": "short", "rejected": "a much longer answer", "annotator": "minority-{{i % 8 / 4}}"}"""
+            : $$"""{"prompt": "q{{i}}", "chosen": "a much longer answer", "rejected": "short", "annotator": {{i % 3}}}"""));
+        var mixture = Path.Combine(dir, "mixture");
+        Assert.Equal(0, Run("rm", "--objective", "mixture", "--mixture-components", "2", "--model", path, "--train", prefs, "--max-steps", "4", "--max-length", "64",
+            "--out", mixture, "--threads", "1").Code);
+        var assignments = JsonNode.Parse(File.ReadAllText(Path.Combine(mixture, "mixture_assignments.json")))!;
+        Assert.Equal(5, assignments["annotators"]!.AsObject().Count);   // annotators 0, 1, 2, minority-0, minority-1
+
+        var prompts = Path.Combine(dir, "mixture-prompts.jsonl");
+        File.WriteAllLines(prompts, Enumerable.Range(0, 4).Select(i => $$"""{"prompt": "q{{i}}"}"""));
+        JsonNode Step(string name, params string[] extra)
+        {
+            var run = Path.Combine(dir, "mixture-" + name);
+            Assert.Equal(0, Run([ "grpo", "--model", path, "--train", prompts, "--reward-model", mixture, "--max-steps", "1", "--per-device-train-batch-size", "8",
+                "--num-generations", "2", "--max-completion-length", "4", "--max-prompt-length", "16", "--logging-steps", "1", "--out", run, "--threads", "1", .. extra]).Code);
+            return JsonNode.Parse(File.ReadLines(Path.Combine(run, "metrics.jsonl")).First())!;
+        }
+        double Value(JsonNode row, string key) => row[key]!.GetValue<double>();
+        // Each group's reward is logged; MaxMin's reward is their per-sample minimum, so its mean is at most each group's mean.
+        var min = Step("min", "--reward-aggregation", "min");
+        double g0 = Value(min, "rewards/reward_model/group_0/mean"), g1 = Value(min, "rewards/reward_model/group_1/mean");
+        Assert.True(Value(min, "reward") <= Math.Min(g0, g1) + 1e-6, min.ToJsonString());
+        Assert.True(Value(min, "reward") < Math.Max(g0, g1), min.ToJsonString());
+        // The same samples weighted onto one group score as that group.
+        var one = Step("group1", "--reward-weights", "group_1=1");
+        Assert.Equal(Value(one, "rewards/reward_model/group_1/mean"), Value(one, "reward"), 5);
+        Assert.Contains("group_9", Assert.Throws<ArgumentException>(() => Step("bad", "--reward-weights", "group_9=1")).Message);
+        Assert.Contains("softmin", Assert.Throws<ArgumentException>(() => Step("bad2", "--reward-aggregation", "softmin:-1")).Message);
+    }
+
+    [Fact]
     public void CostModelsTrainOnPkuRecordsAndScoreAsCosts()
     {
         var path = Init("cost-base");

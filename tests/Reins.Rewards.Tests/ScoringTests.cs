@@ -70,4 +70,25 @@ public class ScoringTests
         HfCheckpoint.Save(model, path);
         return path;
     }
+
+    [Fact]
+    public void AggregationsTakeTheMinimumOrASoftMinimumBetweenItAndTheMean()
+    {
+        float[] scores = [1f, -2f, 3f, /* row 2 */ 0.5f, 0.5f, 0.5f];
+        float[] weights = [1f / 3, 1f / 3, 1f / 3];
+        Assert.Equal([-2f, 0.5f], Scoring.RewardAggregation.Parse("min").Apply(scores, weights));
+        Assert.Equal(Scoring.RewardAggregation.Parse("mean").Apply(scores, weights), new[] { 2f / 3, 0.5f });
+        // The soft minimum lies between the minimum and the mean, approaches each at its end of τ, and leaves equal outputs as they are.
+        float Soft(float tau) => Scoring.RewardAggregation.Parse($"softmin:{tau.ToString(System.Globalization.CultureInfo.InvariantCulture)}").Apply(scores, weights)[0];
+        Assert.InRange(Soft(1), -2f, 2f / 3);
+        Assert.Equal(-2f, Soft(0.001f), 2);
+        Assert.True(Math.Abs(Soft(10000f) - 2f / 3) < 1e-3, $"{Soft(10000f)}");
+        Assert.True(Soft(0.5f) < Soft(1) && Soft(1) < Soft(4));
+        Assert.Equal(0.5f, Scoring.RewardAggregation.Parse("softmin:0.3").Apply(scores, weights)[1], 5);
+        // −τ·log((1/K)·Σ exp(−r/τ)) by hand for τ = 1.
+        Assert.Equal(-Math.Log((Math.Exp(-1) + Math.Exp(2) + Math.Exp(-3)) / 3), Soft(1), 4);
+        foreach (var bad in new[] { "max", "softmin:0", "softmin:x" })
+            Assert.Throws<ArgumentException>(() => Scoring.RewardAggregation.Parse(bad));
+        Assert.Throws<ArgumentException>(() => new Scoring.RewardScoringOptions { Weights = new Dictionary<string, float> { ["a"] = 1 }, Aggregation = Scoring.RewardAggregation.Parse("min") }.Validate());
+    }
 }

@@ -43,6 +43,18 @@ public sealed record RewardConfig : IRewardModelConfig
     [JsonPropertyName("center_embeddings"), Description("--objective gpm: subtract the mean embedding (the batch's in training, the training set's at inference) before normalising; without it a balanced cycle can collapse every response onto one vector.")]
     public bool CenterEmbeddings { get; init; } = true;
 
+    /// <summary>K, the reward models of a mixture (--objective mixture).</summary>
+    [JsonPropertyName("mixture_components"), Description("--objective mixture: K, the reward heads of the EM mixture, one per annotator group (MaxMin-RLHF).")]
+    public int MixtureComponents { get; init; } = 2;
+
+    /// <summary>Soft instead of hard assignment of annotators to components.</summary>
+    [JsonPropertyName("mixture_soft_assignment"), Description("--objective mixture: weight each annotator's pairs by its posterior over the components instead of assigning it to the most likely one.")]
+    public bool MixtureSoftAssignment { get; init; }
+
+    /// <summary>Optimiser steps between E-steps (0 = one epoch).</summary>
+    [JsonPropertyName("mixture_em_interval"), Description("--objective mixture: optimiser steps between E-steps, which reassign annotators to the component that explains their labels best (0 = once an epoch).")]
+    public int MixtureEmInterval { get; init; }
+
     /// <summary>The general preference model these settings describe.</summary>
     public GeneralPreferenceSettings GeneralPreference => new() { ValueHeadDim = ValueHeadDim, Tau = Tau, PromptHead = AddPromptHead, CenterEmbeddings = CenterEmbeddings };
 
@@ -55,5 +67,7 @@ public sealed record RewardConfig : IRewardModelConfig
         if (LabelSmoothing is < 0 or >= 0.5f) throw new ArgumentException("label_smoothing: must be in [0, 0.5).");
         if (RewardNormalizationSamples < 1) throw new ArgumentException("reward_normalization_samples: must be positive.");
         GeneralPreference.Validate();
+        if (MixtureComponents < 1) throw new ArgumentException("mixture_components: must be at least 1.");
+        if (MixtureEmInterval < 0) throw new ArgumentException("mixture_em_interval: must not be negative.");
     }
 }

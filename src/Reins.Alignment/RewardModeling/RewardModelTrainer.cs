@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Reins.Feedback.Datasets;
 using Reins.Alignment.Training;
 using Reins.Feedback.Batching;
 using Reins.Feedback.Sampling;
@@ -52,6 +54,18 @@ public abstract class RewardModelTrainer<TConfig> : OfflineTrainer<TConfig> wher
 
     /// <summary>Tokenisation for training: whole sequences, filtered by length afterwards.</summary>
     private protected static TokenizationOptions TrainingTokenization => new() { MaxLength = null };
+
+    /// <summary>Preference pairs tokenised whole, keeping (as TRL) only those whose both sides fit <see cref="MaxLength"/>.</summary>
+    private protected List<(PreferenceExample Example, TokenizedPair Pair)> TokenizePairs(IReadOnlyList<PreferenceExample> examples, ITextEncoder encoder)
+    {
+        var tokenizer = new DatasetTokenizer(encoder, TrainingTokenization);
+        return [.. examples.Select(e => (Example: e, Pair: tokenizer.Preference(e)!))
+            .Where(p => p.Pair.Chosen.Length <= MaxLength && p.Pair.Rejected.Length <= MaxLength)];
+    }
+
+    /// <summary>A pair's RewardBench category: its "category" field, or "subset" as RewardBench files name it.</summary>
+    private protected static string? Category(PreferenceExample example) =>
+        (example.Extra.TryGetValue("category", out var c) || example.Extra.TryGetValue("subset", out c)) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
 
     /// <summary>Saves the normalisation statistics of the weights being saved beside them.</summary>
     protected override void WriteExtraFiles(string directory)

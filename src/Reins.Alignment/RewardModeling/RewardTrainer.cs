@@ -41,9 +41,9 @@ public sealed class RewardTrainer : RewardModelTrainer<RewardConfig>
             this.generalPreference = config.GeneralPreference;
         }
         (trainSet, evalSet) = config.Training.EvaluationSplit(trainSet, evalSet);
-        var trainKept = Tokenize(trainSet, encoder);
+        var trainKept = TokenizePairs(trainSet, encoder);
         if (trainKept.Count == 0) throw new InvalidDataException($"rm: no training pair fits max_length {MaxLength} tokens.");
-        var evalKept = evalSet is null ? [] : Tokenize(evalSet, encoder);
+        var evalKept = evalSet is null ? [] : TokenizePairs(evalSet, encoder);
         DroppedTooLong = (trainSet.Count - trainKept.Count, (evalSet?.Count ?? 0) - evalKept.Count);
         (train, trainMargins) = (trainKept.Select(p => p.Pair).ToArray(), Margins(trainKept, "training"));
         (eval, evalMargins) = (evalKept.Select(p => p.Pair).ToArray(), Margins(evalKept, "evaluation"));
@@ -121,13 +121,6 @@ public sealed class RewardTrainer : RewardModelTrainer<RewardConfig>
         generalPreference?.Save(directory);
     }
 
-    private List<(PreferenceExample Example, TokenizedPair Pair)> Tokenize(IReadOnlyList<PreferenceExample> examples, ITextEncoder encoder)
-    {
-        var tokenizer = new DatasetTokenizer(encoder, TrainingTokenization);
-        return [.. examples.Select(e => (Example: e, Pair: tokenizer.Preference(e)!))
-            .Where(p => p.Pair.Chosen.Length <= MaxLength && p.Pair.Rejected.Length <= MaxLength)];
-    }
-
     // A dataset's "margin" column, as TRL reads it: every record has one, or none does.
     private static float[]? Margins(List<(PreferenceExample Example, TokenizedPair Pair)> pairs, string set)
     {
@@ -137,7 +130,4 @@ public sealed class RewardTrainer : RewardModelTrainer<RewardConfig>
             : throw new InvalidDataException($"{set} set, line {p.Example.Line}: field \"margin\" must be a number when other records have one."))];
     }
 
-    // RewardBench files name the subset "subset"; ours "category".
-    private static string? Category(PreferenceExample example) =>
-        (example.Extra.TryGetValue("category", out var c) || example.Extra.TryGetValue("subset", out c)) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
 }

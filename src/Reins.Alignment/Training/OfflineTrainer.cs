@@ -56,6 +56,12 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
     /// <summary>Metrics over the evaluation set (without the eval_ prefix), or null when there is none.</summary>
     protected virtual IReadOnlyDictionary<string, double>? Evaluate() => null;
 
+    /// <summary>Called before optimiser step <paramref name="step"/> (from 0) runs, with the steps in one epoch (an EM trainer's E-step).</summary>
+    protected virtual void BeforeStep(long step, long stepsPerEpoch) { }
+
+    /// <summary>The trainer's own state, saved in every checkpoint and restored on resume (an EM trainer's assignments).</summary>
+    protected virtual IEnumerable<ICheckpointPart> Parts => [];
+
     /// <summary>
     /// Writes files that belong beside the weights into <paramref name="directory"/> (a checkpoint's or the final
     /// model's staging directory): the constructor's writeExtraFiles, plus whatever a trainer derives from the
@@ -73,7 +79,7 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
         long total = t.MaxSteps > 0 ? t.MaxSteps : (long)Math.Ceiling(t.NumTrainEpochs * stepsPerEpoch);
         schedule = new LearningRateSchedule(LearningRateSchedule.ParseKind(t.LrSchedulerType), t.LearningRate, (long)(t.WarmupRatio * total), total);
         sampler = new DataSampler(TrainCount, t.Seed, shuffle: true);
-        var checkpoints = new RunCheckpoints(Run, Model, WriteExtraFiles, [policy, new SamplerPart(sampler)], t, step => (double)step / stepsPerEpoch);
+        var checkpoints = new RunCheckpoints(Run, Model, WriteExtraFiles, [policy, new SamplerPart(sampler), .. Parts], t, step => (double)step / stepsPerEpoch);
         return new TrainingLoop(Run, LoopSchedule.Of(t), checkpoints).Run(total, this, resume, cancellation, progress);
     }
 
@@ -81,6 +87,7 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
     {
         var t = Config.Training;
         int accumulation = t.GradientAccumulationSteps;
+        BeforeStep(step, stepsPerEpoch);
         policy.Optimizer.LearningRate = schedule.At(step);
         // Each micro-batch's mean loss is scaled so the accumulated gradient is the mean over the whole step.
         var (micro, norms, skipped) = TrainableModel.Step([policy], accumulation, _ => Step(sampler.NextBatch(t.PerDeviceTrainBatchSize)), 1f / accumulation, t.MaxGradNorm, t.SkipNonfiniteSteps);

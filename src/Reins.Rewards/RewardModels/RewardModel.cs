@@ -103,8 +103,8 @@ public sealed class RewardModel
 
     /// <summary>
     /// One reward per sequence: the raw scores, standardised when <see cref="RewardScoringOptions.Normalize"/> is set and
-    /// the model has statistics, combined with the attribute weights; the details hold every attribute of a
-    /// multi-output model.
+    /// the model has statistics, combined with the attribute weights (or by the options' minimum over the outputs); the
+    /// details hold every output of a multi-output model.
     /// </summary>
     public SequenceScores Score(IReadOnlyList<TokenizedSequence> sequences, RewardScoringOptions options, CancellationToken cancellation = default)
     {
@@ -115,6 +115,6 @@ public sealed class RewardModel
         var details = new Dictionary<string, float[]>();
         if (k > 1)
             for (int j = 0; j < k; j++) details[Labels[j]] = [.. Enumerable.Range(0, sequences.Count).Select(i => scores[i * k + j])];
-        return new SequenceScores(AttributeWeights.Combine(scores, weights), details);
+        return new SequenceScores(options.Aggregation.Apply(scores, weights), details);
     }
 }

@@ -18,6 +18,9 @@ public sealed record RewardScoringOptions
     /// </summary>
     public IReadOnlyDictionary<string, float>? Weights { get; init; }
 
+    /// <summary>How the outputs become one reward: the weighted sum (default), or the minimum or a soft minimum over them (MaxMin).</summary>
+    public RewardAggregation Aggregation { get; init; } = RewardAggregation.WeightedSum;
+
     /// <summary>
     /// Score the token ids of a <see cref="Sources.ScoringRequest"/> as they are instead of re-encoding its texts.
     /// Only right when the policy and the reward model share a tokenizer.
@@ -28,6 +31,8 @@ public sealed record RewardScoringOptions
     public RewardScoringOptions Validate()
     {
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "reward scoring: batch size must be positive.");
+        if (Weights is not null && Aggregation.Kind != RewardAggregationKind.WeightedSum)
+            throw new ArgumentException($"reward scoring: attribute weights apply to the weighted sum, not to the {Aggregation.Kind} aggregation.");
         return this;
     }
 }

@@ -22,3 +22,13 @@ public interface IRewardSource
     /// <summary>Scores a batch of completions.</summary>
     float[] Score(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default);
 }
+
+/// <summary>
+/// A source whose one score combines several outputs (a multi-attribute reward model, a mixture of group rewards), and
+/// which reports each output beside it so that they are logged too (rewards/&lt;source&gt;/&lt;output&gt;/mean).
+/// </summary>
+public interface IMultiOutputRewardSource : IRewardSource
+{
+    /// <summary>The score of each request and each output's value of it, by output name.</summary>
+    (float[] Scores, IReadOnlyDictionary<string, float[]> Outputs) ScoreOutputs(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default);
+}

@@ -6,10 +6,10 @@ namespace Reins.Rewards.Sources;
 
 /// <summary>
 /// A reward model as a reward source: each prompt+completion is encoded with the model's tokenizer (or taken as token
-/// ids), scored in batches, standardised with the model's statistics and, for a multi-attribute model, combined with the
-/// options' weights.
+/// ids), scored in batches, standardised with the model's statistics and, for a multi-output model, combined with the
+/// options' weights or aggregation; each output is reported too, for logging.
 /// </summary>
-public sealed class RewardModelSource(RewardModel model, ITextEncoder encoder, RewardScoringOptions? options = null, string name = "reward_model") : IRewardSource
+public sealed class RewardModelSource(RewardModel model, ITextEncoder encoder, RewardScoringOptions? options = null, string name = "reward_model") : IMultiOutputRewardSource
 {
     private readonly RewardScoringOptions options = (options ?? new RewardScoringOptions()).Validate();
 
@@ -26,6 +26,12 @@ public sealed class RewardModelSource(RewardModel model, ITextEncoder encoder, R
     }
 
     /// <inheritdoc/>
-    public float[] Score(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default) =>
-        model.Score(ScoringTokenization.FromRequests(requests, encoder, model.MaxLength, options.UseRequestTokenIds), options, cancellation).Rewards;
+    public float[] Score(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default) => ScoreOutputs(requests, cancellation).Scores;
+
+    /// <summary>The combined reward and, for a multi-output model, each output (standardised as the reward is).</summary>
+    public (float[] Scores, IReadOnlyDictionary<string, float[]> Outputs) ScoreOutputs(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellation = default)
+    {
+        var scores = model.Score(ScoringTokenization.FromRequests(requests, encoder, model.MaxLength, options.UseRequestTokenIds), options, cancellation);
+        return (scores.Rewards, scores.Details);
+    }
 }

@@ -8,7 +8,8 @@ public sealed record RewardComponent(string Name, float[] Scores);
 /// <summary>
 /// Σ_i w_i · r_i over several reward sources (TRL's reward_funcs with reward_weights). As in TRL, a source may answer
 /// NaN for a request it does not apply to (a code checker on a non-code prompt); the sum skips it there (nansum), and
-/// a request no source applies to scores 0.
+/// a request no source applies to scores 0. A multi-output source's outputs are reported as components of their own
+/// (&lt;source&gt;/&lt;output&gt;), logged but not summed.
 /// </summary>
 public sealed class WeightedRewardSum : IRewardSource
 {
@@ -65,6 +66,11 @@ public sealed class WeightedRewardSum : IRewardSource
                     var (have, add) = (stepParts[i], bySteps[i]);
                     stepParts[i] = new StepRewards(have.Score + weight * add.Score, [.. have.EndChars, .. add.EndChars], [.. have.Rewards, .. add.Rewards.Select(x => weight * x)]);
                 }
+            }
+            else if (source is IMultiOutputRewardSource multi)
+            {
+                (scores, var outputs) = multi.ScoreOutputs(requests, cancellation);
+                parts.AddRange(outputs.Select(o => new RewardComponent($"{source.Name}/{o.Key}", o.Value)));
             }
             else scores = source.Score(requests, cancellation);
             if (scores.Length != requests.Count)

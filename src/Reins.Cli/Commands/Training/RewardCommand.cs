@@ -20,8 +20,8 @@ internal static class RewardCommand
     public static Command Create()
     {
         var cmd = new Command("rm", "Train a reward model: Bradley–Terry on prompt/chosen/rejected pairs (optional \"margin\" field), a general preference model on the same pairs (--objective gpm), or regression on rating attributes (--objective regression).");
-        var objective = new Option<string>("--objective") { Description = "pairwise (Bradley–Terry on preference pairs), gpm (general preference model: skew-symmetric embeddings that can express cycles; --value-head-dim, --tau) or regression (MSE on rating attributes).", DefaultValueFactory = _ => "pairwise" };
-        objective.AcceptOnlyFromAmong("pairwise", "gpm", "regression");
+        var objective = new Option<string>("--objective") { Description = "pairwise (Bradley–Terry on preference pairs), gpm (general preference model: skew-symmetric embeddings that can express cycles; --value-head-dim, --tau), mixture (K Bradley–Terry heads, one per annotator group, by EM over the records' \"annotator\" field; --mixture-components) or regression (MSE on rating attributes).", DefaultValueFactory = _ => "pairwise" };
+        objective.AcceptOnlyFromAmong("pairwise", "gpm", "mixture", "regression");
         var attributes = new Option<string?>("--attributes") { Description = "Regression: the rating fields to learn, comma-separated (default: every numeric field of the first record)." };
         var safetyPairs = new Option<string>("--pku-pairs") { Description = "PKU-SafeRLHF records: learn the helpfulness pairs (better_response_id chosen) or the safety pairs (safer_response_id chosen).", DefaultValueFactory = _ => "helpfulness" };
         safetyPairs.AcceptOnlyFromAmong("helpfulness", "safety");
@@ -44,6 +44,11 @@ internal static class RewardCommand
                 };
                 var (train, eval) = cli.Datasets<RatingExample>(r, readOptions);
                 trainer = new RegressionRewardTrainer(config, model, encoder, train, eval, tokenizer.Save);
+            }
+            else if (r.GetValue(objective) == "mixture")
+            {
+                var (train, eval) = cli.Datasets<PreferenceExample>(r);
+                trainer = new MixtureRewardTrainer(config, model, encoder, train, eval, tokenizer.Save);
             }
             else
             {

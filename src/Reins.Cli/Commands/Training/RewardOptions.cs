@@ -8,6 +8,7 @@ using Reins.Rewards.Critics;
 using Reins.Rewards.Ensembles;
 using Reins.Rewards.ProcessRewards;
 using Reins.Rewards.RewardModels;
+using Reins.Rewards.Scoring;
 using Reins.Rewards.Sources;
 
 namespace Reins.Cli.Commands.Training;
@@ -49,25 +50,39 @@ internal sealed class RewardOptions
     };
     private readonly Option<string?> weights = new("--reward-weights")
     {
-        Description = "Comma-separated weights of the reward sources, in the order model, ensemble, functions, command, url, prm, refinement (default: all 1).",
+        Description = "Comma-separated weights of the reward sources, in the order model, ensemble, functions, command, url, prm, refinement (default: all 1); " +
+            "or name=weight pairs (helpfulness=1,verbosity=-0.5) weighing the outputs of a multi-attribute --reward-model, each output logged as rewards/reward_model/<name>/mean.",
+    };
+    private readonly Option<string> rewardAggregation = new("--reward-aggregation")
+    {
+        Description = "How a multi-output --reward-model's (standardised) outputs become one reward: mean (the weighted sum), min (MaxMin-RLHF's worst-served group of a mixture model) or softmin:TAU.",
+        DefaultValueFactory = _ => "mean",
     };
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public RewardOptions(Command command)
     {
         prmAggregation.AcceptOnlyFromAmong("min", "prod", "last", "mean");
-        foreach (var o in new Option[] { model, ensemble, aggregation, uncertainty, functions, this.command, url, labelField, timeout, prm, prmAggregation, refinementPolicy, refinementVerifier, weights }) command.Add(o);
+        foreach (var o in new Option[] { model, ensemble, aggregation, uncertainty, functions, this.command, url, labelField, timeout, prm, prmAggregation, refinementPolicy, refinementVerifier, weights, rewardAggregation }) command.Add(o);
     }
 
     /// <summary>The reward source the flags describe; dispose it when training ends (it may own a process).</summary>
     public WeightedRewardSum Build(ParseResult r, out IDisposable? resources)
     {
         var sources = new List<IRewardSource>();
+        // name=weight pairs weigh the reward model's outputs; plain numbers weigh the sources.
+        var attributeWeights = r.GetValue(weights) is { } text && text.Contains('=') ? AttributeWeights.Parse(text) : null;
+        var outputs = RewardAggregation.Parse(r.GetValue(rewardAggregation)!);
         if (r.GetValue(model) is { } rm)
         {
             var rewardModel = RewardModel.Load(rm);
-            sources.Add(new RewardModelSource(rewardModel, new TokenizerEncoder(rewardModel.TokenizerFrom(rm))));
+            var scoring = new RewardScoringOptions { Weights = attributeWeights, Aggregation = outputs };
+            try { AttributeWeights.Resolve(rewardModel.Labels, scoring.Validate().Weights); }
+            catch (ArgumentException e) { throw new ArgumentException($"--reward-weights/--reward-aggregation: {e.Message}"); }
+            sources.Add(new RewardModelSource(rewardModel, new TokenizerEncoder(rewardModel.TokenizerFrom(rm)), scoring));
         }
+        else if (attributeWeights is not null || outputs.Kind != RewardAggregationKind.WeightedSum)
+            throw new ArgumentException("--reward-weights name=weight and --reward-aggregation apply to the outputs of a --reward-model.");
         if (r.GetValue(ensemble) is { } dir)
         {
             var kind = r.GetValue(aggregation) switch
@@ -97,7 +112,7 @@ internal sealed class RewardOptions
                 VerifiableRewards.Create(r.GetValue(refinementVerifier)!), new SamplingOptions { MaxNewTokens = Math.Min(256, policy.Config.MaxPositions / 2), Temperature = 0 }));
         }
         if (sources.Count == 0) throw new ArgumentException("no reward: give --reward-model DIR, --reward-ensemble DIR, --reward-function NAME, --reward-command CMD, --reward-url URL, --prm DIR or --refinement-policy DIR.");
-        var w = ParseWeights(r.GetValue(weights), sources.Count);
+        var w = ParseWeights(attributeWeights is null ? r.GetValue(weights) : null, sources.Count);
         resources = program;
         return new WeightedRewardSum([.. sources.Select((s, i) => (s, w[i]))]);
     }
