@@ -245,11 +245,11 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(0, Run("nash-md", "--model", path, "--train", prompts, "--preference-model", gpm, "--reward-function", "contains:never", "--max-steps", "2",
             "--per-device-train-batch-size", "4", "--max-completion-length", "4", "--max-prompt-length", "16", "--logging-steps", "1", "--out", nash, "--threads", "1").Code);
         Assert.All(File.ReadLines(Path.Combine(nash, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!), r => Assert.InRange(r["rewards/probabilities"]!.GetValue<double>(), 0, 1));
-        foreach (var method in new[] { "sppo", "dno" })
+        foreach (var (method, extra) in new[] { ("sppo", new string[0]), ("dno", []), ("sppo", ["--preference-signal", "score"]) })
         {
-            var run = Path.Combine(dir, "gpm-" + method);
-            Assert.Equal(0, Run(method, "--model", path, "--train", prompts, "--preference-model", gpm, "--reward-function", "contains:never", "--iterations", "1",
-                "--num-generations", "3", "--max-completion-length", "4", "--max-prompt-length", "16", "--max-steps", "1", "--per-device-train-batch-size", "2", "--out", run, "--threads", "1").Code);
+            var run = Path.Combine(dir, $"gpm-{method}-{extra.Length}");
+            Assert.Equal(0, Run([method, "--model", path, "--train", prompts, "--preference-model", gpm, "--reward-function", "contains:never", "--iterations", "1",
+                "--num-generations", "3", "--max-completion-length", "4", "--max-prompt-length", "16", "--max-steps", "1", "--per-device-train-batch-size", "2", "--out", run, "--threads", "1", .. extra]).Code);
             var row = JsonNode.Parse(File.ReadLines(Path.Combine(run, "metrics.jsonl")).Single())!;
             Assert.InRange(row["win_rate/vs_previous_iterate"]!.GetValue<double>(), 0, 1);
             Assert.Equal(4, row["pairs/kept"]!.GetValue<double>() + row["pairs/ties"]!.GetValue<double>() + row["pairs/filtered"]!.GetValue<double>());

@@ -33,5 +33,6 @@ public sealed record DnoConfig : IIterativePreferenceConfig
         Settings.Require(Loss.Type.NeedsReference() && Loss.Type is not (PreferenceLossType.Sppo or PreferenceLossType.SppoHard), "loss_type",
             "must be a contrastive loss against pi_t (sigmoid, robust, ipo or hinge); SPPO's regression is reins sppo");
         Settings.Require(Iteration.UpdateReference, "update_reference", "must be true: DNO's reference is the previous iterate pi_t");
+        Settings.Require(Iteration.PreferenceSignal == "win_rate", "preference_signal", "must be win_rate: DNO ranks and filters by win-rate");
     }
 }

@@ -56,6 +56,10 @@ public sealed record IterationSettings : ISettings
     [JsonPropertyName("min_win_rate_margin"), Description("Keep a prompt's pair only when its chosen response's win-rate against the other samples exceeds the rejected one's by at least this (DNO's large-margin filter; 0 = any gap).")]
     public float MinWinRateMargin { get; init; }
 
+    /// <summary>What ranks and targets the samples: the judge's win-rates, or (GPO) its preference scores.</summary>
+    [JsonPropertyName("preference_signal"), Description("win_rate (each sample's mean P(y > y') over the others) or score (GPO: a general preference model's mean preference score s, standing in for P - 1/2 in SPPO's target).")]
+    public string PreferenceSignal { get; init; } = "win_rate";
+
     /// <summary>Judge each iteration's new policy against the one it started from.</summary>
     [JsonPropertyName("judge_improvement"), Description("After each pass, sample once more per prompt from the new policy and log the judge's win-rate of it against the iteration's first samples (win_rate/vs_previous_iterate).")]
     public bool JudgeImprovement { get; init; }
@@ -69,6 +73,7 @@ public sealed record IterationSettings : ISettings
         Settings.Require(PromptsPerIteration is null or >= 1, "prompts_per_iteration", "must be positive");
         Settings.Require(GenerationBatchSize >= 1, "generation_batch_size", "must be positive");
         Settings.Require(MinWinRateMargin is >= 0 and < 1, "min_win_rate_margin", "must be in [0, 1)");
+        Settings.Require(PreferenceSignal is "win_rate" or "score", "preference_signal", "must be win_rate or score");
     }
 }
 
@@ -298,7 +303,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
             scores.AddRange(scored.Scores);
             finished += scored.Requests.Count(r => r.Finished);
             tokens += scored.Samples.Sum(s => s.Tokens.Length);
-            var winRates = PreferencePairs.WinRates(scored.Requests, scored.Scores, n, judge, cancellation);
+            var winRates = PreferencePairs.WinRates(scored.Requests, scored.Scores, n, judge, cancellation, preferenceScores: Iteration.PreferenceSignal == "score");
             var chosenPairs = PreferencePairs.BestVersusWorst(winRates, n);
             for (int p = 0; p < batch.Length; p++)
             {

@@ -39,9 +39,12 @@ public static class PreferencePairs
     /// Each sample's estimated win-rate against the other n − 1 samples of its group of <paramref name="n"/> adjacent
     /// rows, P̂(y ≻ π) (SPPO's and DNO's signal): the mean over the others of the judge's P(y ≻ y′), asked once per
     /// unordered pair with P(y′ ≻ y) = 1 − P(y ≻ y′); without a judge, of the comparison of the scores (1, 0, ½ for equal).
-    /// Against a cycle every member wins half its games, so no member stands out.
+    /// Against a cycle every member wins half its games, so no member stands out. With <paramref name="preferenceScores"/>
+    /// (GPO) the judge's preference scores s (P = σ(s), antisymmetric) stand in for its probabilities: ½ + the mean of s
+    /// over the others, so that SPPO's target (P̂ − ½)/β becomes the mean score over β.
     /// </summary>
-    public static float[] WinRates(IReadOnlyList<ScoringRequest> requests, ReadOnlySpan<float> scores, int n, IPairwiseJudge? judge, CancellationToken cancellation = default)
+    public static float[] WinRates(IReadOnlyList<ScoringRequest> requests, ReadOnlySpan<float> scores, int n, IPairwiseJudge? judge, CancellationToken cancellation = default,
+        bool preferenceScores = false)
     {
         int rows = requests.Count;
         if (n < 2 || rows % n != 0 || scores.Length != rows) throw new ArgumentException($"win-rates: {rows} samples and {scores.Length} scores do not form groups of {n} ≥ 2.", nameof(n));
@@ -52,19 +55,30 @@ public static class PreferencePairs
         float[] p;
         if (judge is null)
         {
+            if (preferenceScores) throw new ArgumentException("preference scores need a general preference model as the judge.");
             p = new float[matches.Count];
             for (int m = 0; m < matches.Count; m++) p[m] = RewardSourceJudge.PreferenceOf(scores[matches[m].First], scores[matches[m].Second]);
         }
+        else if (preferenceScores)
+            p = (judge as IPreferenceScoreJudge ?? throw new ArgumentException($"preference scores: judge '{judge.Name}' gives probabilities, not preference scores (use a general preference model)."))
+                .PreferenceScores([.. matches.Select(m => new PairToJudge(requests[m.First], requests[m.Second]))], cancellation);
         else p = judge.Judge([.. matches.Select(m => new PairToJudge(requests[m.First], requests[m.Second]))], cancellation);
         if (p.Length != matches.Count) throw new InvalidDataException($"judge '{judge!.Name}' returned {p.Length} verdicts for {matches.Count} pairs.");
         var wins = new double[rows];
         for (int m = 0; m < matches.Count; m++)
         {
+            if (preferenceScores)
+            {
+                if (!float.IsFinite(p[m])) throw new InvalidDataException($"judge: pair {m} was given preference score {p[m]}.");
+                wins[matches[m].First] += p[m];
+                wins[matches[m].Second] -= p[m];
+                continue;
+            }
             if (!(p[m] is >= 0 and <= 1)) throw new InvalidDataException($"judge: pair {m} was given probability {p[m]}; expected a number in [0, 1].");
             wins[matches[m].First] += p[m];
             wins[matches[m].Second] += 1 - p[m];
         }
-        return [.. wins.Select(w => (float)(w / (n - 1)))];
+        return [.. wins.Select(w => (float)((preferenceScores ? 0.5 : 0) + w / (n - 1)))];
     }
 
     /// <summary>

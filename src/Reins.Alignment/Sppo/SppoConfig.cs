@@ -11,7 +11,10 @@ namespace Reins.Alignment.Sppo;
 /// reward's comparisons), and regresses the best and the worst response's log-ratio log π/π_t on η(P̂ − ½), η = 1/β —
 /// the square loss of <see cref="PreferenceLossType.Sppo"/> — with π_t as the reference. The game's fixed point is the
 /// von Neumann winner, which exists when preferences are not transitive. Defaults as the SPPO code: β 0.001 (η = 1000)
-/// on summed log-probs; loss_type sppo_hard is TRL's variant with win-rates 1 and 0.
+/// on summed log-probs; loss_type sppo_hard is TRL's variant with win-rates 1 and 0. With preference_signal score and a
+/// general preference model as the judge this is GPO (Zhang et al. 2024): the mean preference score s over the other
+/// samples stands in for P̂ − ½, so the target is s̄/β. (The GPM code feeds the raw score mean where SPPO's code expects
+/// a probability, so its target is (s̄ − ½)/β; Reins centres the score instead, taking the offset for a quirk.)
 /// </summary>
 public sealed record SppoConfig : IIterativePreferenceConfig
 {

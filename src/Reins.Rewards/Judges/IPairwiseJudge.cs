@@ -25,6 +25,16 @@ public interface IPairwiseJudge
     float[] Judge(IReadOnlyList<PairToJudge> pairs, CancellationToken cancellation = default);
 }
 
+/// <summary>
+/// A judge whose verdict is a preference score, the logit of its probability: s(first, second) with P = σ(s) and
+/// s(second, first) = −s(first, second) (a general preference model's ⟨R v₁, v₂⟩/τ). GPO optimises it in place of a win-rate.
+/// </summary>
+public interface IPreferenceScoreJudge : IPairwiseJudge
+{
+    /// <summary>For each pair, the preference score of the first completion over the second.</summary>
+    float[] PreferenceScores(IReadOnlyList<PairToJudge> pairs, CancellationToken cancellation = default);
+}
+
 /// <summary>A reward source as a judge: both completions are scored, and the higher score wins (equal scores tie).</summary>
 public sealed class RewardSourceJudge(IRewardSource source) : IPairwiseJudge
 {

@@ -10,7 +10,7 @@ namespace Reins.Rewards.Judges;
 /// swapped order's, so no second call in the other order is needed. Completions are re-encoded with the model's own
 /// tokenizer, prompt then completion as its training built them, EOS only after one that finished.
 /// </summary>
-public sealed class PreferenceModelJudge(GeneralPreferenceModel model, ITextEncoder encoder, int batchSize = 16, string name = "preference_model") : IPairwiseJudge
+public sealed class PreferenceModelJudge(GeneralPreferenceModel model, ITextEncoder encoder, int batchSize = 16, string name = "preference_model") : IPreferenceScoreJudge
 {
     /// <inheritdoc/>
     public string Name { get; } = name;
@@ -23,9 +23,13 @@ public sealed class PreferenceModelJudge(GeneralPreferenceModel model, ITextEnco
     }
 
     /// <inheritdoc/>
-    public float[] Judge(IReadOnlyList<PairToJudge> pairs, CancellationToken cancellation = default)
+    public float[] Judge(IReadOnlyList<PairToJudge> pairs, CancellationToken cancellation = default) =>
+        [.. PreferenceScores(pairs, cancellation).Select(s => 1f / (1f + MathF.Exp(-s)))];
+
+    /// <summary>s(first, second)/τ of each pair, the logit of <see cref="Judge"/>'s probability.</summary>
+    public float[] PreferenceScores(IReadOnlyList<PairToJudge> pairs, CancellationToken cancellation = default)
     {
         var sequences = ScoringTokenization.FromRequests([.. pairs.Select(p => p.First), .. pairs.Select(p => p.Second)], encoder, model.MaxLength, useTokenIds: false);
-        return model.Probabilities([.. pairs.Select((_, i) => new TokenizedPair(sequences[i], sequences[pairs.Count + i]))], batchSize, cancellation);
+        return model.PairScores([.. pairs.Select((_, i) => new TokenizedPair(sequences[i], sequences[pairs.Count + i]))], batchSize, cancellation);
     }
 }

@@ -166,11 +166,15 @@ public sealed class GeneralPreferenceModel
     /// P(first ≻ second) of each pair; the operator's eigenvalues come from the first response's prompt (the pair's
     /// shared prompt).
     /// </summary>
-    public float[] Probabilities(IReadOnlyList<TokenizedPair> pairs, int batchSize, CancellationToken cancellation = default)
+    public float[] Probabilities(IReadOnlyList<TokenizedPair> pairs, int batchSize, CancellationToken cancellation = default) =>
+        [.. PairScores(pairs, batchSize, cancellation).Select(Sigmoid)];
+
+    /// <summary>s(first, second)/τ of each pair, the logit of <see cref="Probabilities"/>.</summary>
+    public float[] PairScores(IReadOnlyList<TokenizedPair> pairs, int batchSize, CancellationToken cancellation = default)
     {
         var (v, lambda) = Embeddings([.. pairs.Select(p => p.Chosen), .. pairs.Select(p => p.Rejected)], batchSize, cancellation);
         int n = pairs.Count, dim = Settings.ValueHeadDim, blocks = Settings.PromptHead ? Settings.Blocks : 0;
-        return [.. Enumerable.Range(0, n).Select(i => Sigmoid(SkewScore(v.AsSpan(i * dim, dim), v.AsSpan((n + i) * dim, dim), lambda.AsSpan(i * blocks, blocks)) / Settings.Tau))];
+        return [.. Enumerable.Range(0, n).Select(i => SkewScore(v.AsSpan(i * dim, dim), v.AsSpan((n + i) * dim, dim), lambda.AsSpan(i * blocks, blocks)) / Settings.Tau)];
     }
 
     /// <summary>

@@ -25,6 +25,15 @@ public class SelfPlayTests
         }
     }
 
+    /// <summary>CopyJudge with its preference score exposed: s = 4·(copies₁ − copies₂), P = σ(s).</summary>
+    private sealed class CopyScoreJudge : IPreferenceScoreJudge
+    {
+        public string Name => "copy-scores";
+        public float[] PreferenceScores(IReadOnlyList<PairToJudge> pairs, CancellationToken cancellation = default) =>
+            [.. pairs.Select(p => 4 * TinyTask.CompletionLength * (TinyTask.Reward().Score([p.First])[0] - TinyTask.Reward().Score([p.Second])[0]))];
+        public float[] Judge(IReadOnlyList<PairToJudge> pairs, CancellationToken cancellation = default) => [.. PreferenceScores(pairs, cancellation).Select(s => 1f / (1f + MathF.Exp(-s)))];
+    }
+
     /// <summary>Rock beats scissors beats paper beats rock, by the completion's text.</summary>
     private sealed class CyclicJudge : IPairwiseJudge
     {
@@ -55,6 +64,11 @@ public class SelfPlayTests
         var cyclic = PreferencePairs.WinRates(cycle, [0, 0, 0], 3, new CyclicJudge());
         Assert.All(cyclic, r => Assert.Equal(0.5f, r));
         Assert.Equal([null], PreferencePairs.BestVersusWorst(cyclic, 3));
+        // GPO's signal: ½ + the mean preference score over the others (copies 0, 2, 1 → s = 4·Δ).
+        var gpo = PreferencePairs.WinRates(requests, [0, 0, 0], 3, new CopyScoreJudge(), preferenceScores: true);
+        Assert.Equal([0.5f + (-8 - 4) / 2f, 0.5f + (8 + 4) / 2f, 0.5f + (4 - 4) / 2f], gpo);
+        Assert.Contains("preference scores", Assert.Throws<ArgumentException>(() => PreferencePairs.WinRates(requests, [0, 0, 0], 3, judge, preferenceScores: true)).Message);
+
         // Without a judge the scores compare: the same pairs as best-versus-worst by score.
         var byScore = PreferencePairs.WinRates(cycle, [0.2f, 0.9f, 0.2f], 3, null);
         Assert.Equal([0.25f, 1f, 0.25f], byScore);
@@ -90,6 +104,12 @@ public class SelfPlayTests
             Assert.True(rows.Average(r => r["win_rate/vs_previous_iterate"]!.GetValue<double>()) > 0.55, $"{name}: {string.Join(", ", rows.Select(r => r["win_rate/vs_previous_iterate"]))}");
             Assert.All(rows, r => Assert.Equal(48, r["pairs/kept"]!.GetValue<double>() + r["pairs/ties"]!.GetValue<double>() + r["pairs/filtered"]!.GetValue<double>()));
         }
+        // GPO: SPPO on the judge's preference scores (its targets s̄/β are larger, so β is too).
+        var gpo = sppo with { Training = Training(scratch.Dir("gpo")), Loss = sppo.Loss with { Beta = 0.5f }, Iteration = Iterations(4) with { PreferenceSignal = "score" } };
+        new IterativeDpoTrainer(gpo, TinyTask.Model(), null, TinyTask.Inputs(TinyTask.Reward(), prompts), new CopyScoreJudge()).Train();
+        var gpoRows = Scratch.Metrics(scratch.Dir("gpo"));
+        Assert.True(gpoRows[3]["reward"]!.GetValue<double>() > gpoRows[0]["reward"]!.GetValue<double>() + 0.2, string.Join(", ", gpoRows.Select(r => r["reward"])));
+
         // 48 prompts × C(6, 2) tournament games per iteration, plus one improvement game per prompt.
         Assert.Equal(2 * 4 * 48 * (15 + 1), judge.Pairs);
 
