@@ -255,6 +255,19 @@ public sealed class CommandTests : IDisposable
             Assert.Equal(4, row["pairs/kept"]!.GetValue<double>() + row["pairs/ties"]!.GetValue<double>() + row["pairs/filtered"]!.GetValue<double>());
         }
 
+        // A pair preference model reads both responses; its --pairs probabilities are complements too, and it judges online DPO's pairs.
+        var pairModel = Path.Combine(dir, "gpm-pair");
+        Assert.Equal(0, Run("rm", "--objective", "pair", "--model", path, "--train", prefs, "--max-steps", "2", "--max-length", "64", "--out", pairModel, "--threads", "1").Code);
+        Assert.True(File.Exists(Path.Combine(pairModel, "pair_preference.json")));
+        Assert.Equal(0, Run("rm", "score", "--model", pairModel, "--pairs", "--input", prefs, "--output", scored).Code);
+        Assert.Equal(0, Run("rm", "score", "--model", pairModel, "--pairs", "--input", swapped, "--output", scoredSwapped).Code);
+        Assert.All(P(scored).Zip(P(scoredSwapped)), p => Assert.Equal(1, p.First + p.Second, 5));
+        Assert.Contains("add --pairs", Assert.Throws<ArgumentException>(() => Run("rm", "score", "--model", pairModel, "--input", prefs, "--output", scored)).Message);
+        var pairRun = Path.Combine(dir, "gpm-pair-dno");
+        Assert.Equal(0, Run("dno", "--model", path, "--train", prompts, "--preference-model", pairModel, "--reward-function", "contains:never", "--iterations", "1",
+            "--num-generations", "3", "--max-completion-length", "4", "--max-prompt-length", "16", "--max-steps", "1", "--per-device-train-batch-size", "2", "--out", pairRun, "--threads", "1").Code);
+        Assert.InRange(JsonNode.Parse(File.ReadLines(Path.Combine(pairRun, "metrics.jsonl")).Single())!["win_rate/vs_previous_iterate"]!.GetValue<double>(), 0, 1);
+
         // A Bradley–Terry model's --pairs probability is σ(r_chosen − r_rejected) of its raw scores.
         var bt = Path.Combine(dir, "gpm-bt");
         Assert.Equal(0, Run("rm", "--model", path, "--train", prefs, "--max-steps", "2", "--max-length", "64", "--out", bt, "--threads", "1").Code);

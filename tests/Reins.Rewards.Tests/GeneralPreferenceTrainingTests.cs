@@ -49,7 +49,7 @@ public class GeneralPreferenceTrainingTests
     private static RewardConfig Settings(string run) => TinySetup.Training(run).With(t => t with { MaxSteps = -1, NumTrainEpochs = 3, LearningRate = 1e-3f, LoggingSteps = 10 });
 
     [Fact]
-    public void OnACycleTheDefaultGpmFitsHeldOutPairsWhereBradleyTerryCannot()
+    public void OnACycleTheDefaultGpmAndAPairModelFitHeldOutPairsWhereBradleyTerryCannot()
     {
         using var dir = new TempDirectory();
         var train = TinySetup.Load<PreferenceExample>(dir, "train.jsonl", CyclicLines(600, seed: 1));
@@ -88,6 +88,19 @@ public class GeneralPreferenceTrainingTests
 
         // A preference model is not a scalar reward: the reward-model loader refuses it.
         Assert.Contains("scores pairs", Assert.Throws<InvalidDataException>(() => RewardModel.Load(gpm)).Message);
+
+        // The pair preference model reads both responses, so it can hold the cycle too.
+        string pair = dir.Path("pair");
+        new RewardTrainer(Settings(pair), pretrained.Clone(), TinySetup.Encoder, [.. train.Select(e => PairPreferenceModel.Joined(e, PairPreferenceModel.DefaultSeparator))],
+            [.. eval.Select(e => PairPreferenceModel.Joined(e, PairPreferenceModel.DefaultSeparator))], d => { TinySetup.Tokenizer.Save(d); PairPreferenceModel.Save(d, PairPreferenceModel.DefaultSeparator); }).Train();
+        Assert.True(Accuracy(pair) >= 0.9, $"pair model held-out accuracy {Accuracy(pair):F3} < 0.9");
+        var pairJudge = Judges.PreferenceModelJudge.Load(pair);
+        var pairs20 = eval.Take(20).Select(e => new Judges.PairToJudge(Request(e, e.Chosen), Request(e, e.Rejected))).ToArray();
+        var there = pairJudge.Judge(pairs20);
+        var back = pairJudge.Judge([.. pairs20.Select(p => new Judges.PairToJudge(p.Second, p.First))]);
+        for (int i = 0; i < 20; i++) Assert.Equal(1, there[i] + back[i], 5);
+        Assert.True(there.Count(p => p > 0.5f) >= 18, string.Join(", ", there));
+        Assert.Contains("scores pairs", Assert.Throws<InvalidDataException>(() => RewardModel.Load(pair)).Message);
     }
 
     [Fact]

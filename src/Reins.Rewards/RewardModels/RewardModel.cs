@@ -61,8 +61,14 @@ public sealed class RewardModel
     /// <summary>Loads a checkpoint directory and the <see cref="RewardNormalization.FileName"/> beside it (if any).</summary>
     public static RewardModel Load(string directory)
     {
-        if (PreferenceModels.GeneralPreferenceModel.IsPreferenceModel(directory))
-            throw new InvalidDataException($"{directory}: a general preference model scores pairs, not single responses; use it with reins rm score --pairs or --preference-model.");
+        if (PreferenceModels.GeneralPreferenceModel.IsPreferenceModel(directory) || PreferenceModels.PairPreferenceModel.IsPairModel(directory))
+            throw new InvalidDataException($"{directory}: a preference model scores pairs, not single responses; use it with reins rm score --pairs or --preference-model.");
+        return LoadNetwork(directory);
+    }
+
+    /// <summary>The …ForSequenceClassification network in <paramref name="directory"/> with its statistics, whatever reads its outputs.</summary>
+    public static RewardModel LoadNetwork(string directory)
+    {
         var network = HfCheckpoint.Load(directory);
         if (network.Config.NumLabels is null || network.Config.TokenClassification)
             throw new InvalidDataException($"{directory}: {network.Config.Architecture} is not a reward model (…ForSequenceClassification with num_labels).");

@@ -25,11 +25,12 @@ internal static class JsonlScoring
     /// <summary>
     /// Writes each prompt/chosen/rejected record with <c>probability</c>, the model's P(chosen ≻ rejected).
     /// </summary>
+    /// <paramref name="transform"/> rewrites each record before it is tokenised (a pair model's joined responses).
     public static int ScorePairsFile(string inputPath, string outputPath, ITextEncoder encoder, int maxLength,
-        Func<IReadOnlyList<TokenizedPair>, float[]> probabilities, CancellationToken cancellation = default) =>
+        Func<IReadOnlyList<TokenizedPair>, float[]> probabilities, CancellationToken cancellation = default, Func<PreferenceExample, PreferenceExample>? transform = null) =>
         Stream(inputPath, outputPath, encoder, maxLength, (chunk, tokenizer, output) =>
         {
-            var pairs = chunk.Select(c => c.Example is PreferenceExample pair ? tokenizer.Preference(pair)!
+            var pairs = chunk.Select(c => c.Example is PreferenceExample pair ? tokenizer.Preference(transform is null ? pair : transform(pair))!
                 : throw new InvalidDataException($"{inputPath}:{c.Example.Line}: --pairs takes prompt/chosen/rejected records, not {c.Example.GetType().Name}.")).ToArray();
             var p = probabilities(pairs);
             for (int i = 0; i < chunk.Count; i++)

@@ -20,12 +20,14 @@ internal static class RewardCommand
     public static Command Create()
     {
         var cmd = new Command("rm", "Train a reward model: Bradley–Terry on prompt/chosen/rejected pairs (optional \"margin\" field), a general preference model on the same pairs (--objective gpm), or regression on rating attributes (--objective regression).");
-        var objective = new Option<string>("--objective") { Description = "pairwise (Bradley–Terry on preference pairs), gpm (general preference model: skew-symmetric embeddings that can express cycles; --value-head-dim, --tau), mixture (K Bradley–Terry heads, one per annotator group, by EM over the records' \"annotator\" field; --mixture-components) or regression (MSE on rating attributes).", DefaultValueFactory = _ => "pairwise" };
-        objective.AcceptOnlyFromAmong("pairwise", "gpm", "mixture", "regression");
+        var objective = new Option<string>("--objective") { Description = "pairwise (Bradley–Terry on preference pairs), gpm (general preference model: skew-symmetric embeddings that can express cycles; --value-head-dim, --tau), pair (a pair preference model reading prompt, A, separator, B; P(A > B) = sigma(f(A,B) - f(B,A))), mixture (K Bradley–Terry heads, one per annotator group, by EM over the records' \"annotator\" field; --mixture-components) or regression (MSE on rating attributes).", DefaultValueFactory = _ => "pairwise" };
+        objective.AcceptOnlyFromAmong("pairwise", "gpm", "pair", "mixture", "regression");
+        var separator = new Option<string>("--pair-separator") { Description = "--objective pair: the text between the two responses the model reads.", DefaultValueFactory = _ => PairPreferenceModel.DefaultSeparator };
         var attributes = new Option<string?>("--attributes") { Description = "Regression: the rating fields to learn, comma-separated (default: every numeric field of the first record)." };
         var safetyPairs = new Option<string>("--pku-pairs") { Description = "PKU-SafeRLHF records: learn the helpfulness pairs (better_response_id chosen) or the safety pairs (safer_response_id chosen).", DefaultValueFactory = _ => "helpfulness" };
         safetyPairs.AcceptOnlyFromAmong("helpfulness", "safety");
         cmd.Add(objective);
+        cmd.Add(separator);
         cmd.Add(attributes);
         cmd.Add(safetyPairs);
         var cli = new TrainerCli<RewardConfig>(cmd);
@@ -54,8 +56,16 @@ internal static class RewardCommand
             {
                 var (train, eval) = cli.Datasets<Example>(r);
                 bool helpfulness = r.GetValue(safetyPairs) == "helpfulness";
-                trainer = new RewardTrainer(config, model, encoder, Pairs(train, helpfulness), eval is null ? null : Pairs(eval, helpfulness), tokenizer.Save,
-                    generalPreference: r.GetValue(objective) == "gpm");
+                IReadOnlyList<PreferenceExample> trainPairs = Pairs(train, helpfulness), evalPairs = eval is null ? [] : Pairs(eval, helpfulness);
+                Action<string> writeExtraFiles = tokenizer.Save;
+                if (r.GetValue(objective) == "pair")
+                {
+                    string text = r.GetValue(separator)!;
+                    if (text.Length == 0) throw new ArgumentException("--pair-separator: must not be empty, or the two responses run together.");
+                    (trainPairs, evalPairs) = ([.. trainPairs.Select(e => PairPreferenceModel.Joined(e, text))], [.. evalPairs.Select(e => PairPreferenceModel.Joined(e, text))]);
+                    writeExtraFiles = d => { tokenizer.Save(d); PairPreferenceModel.Save(d, text); };
+                }
+                trainer = new RewardTrainer(config, model, encoder, trainPairs, eval is null ? null : evalPairs, writeExtraFiles, generalPreference: r.GetValue(objective) == "gpm");
             }
             ReportDropped(trainer);
             return Task.FromResult(cli.Run(r, "rm", trainer, cancellation));
@@ -85,8 +95,8 @@ internal static class RewardCommand
             CommonOptions.ApplyThreads(r.GetValue(threads));
             string path = r.GetValue(model)!;
             if (r.GetValue(pairs)) return Task.FromResult(ScorePairs(path, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(batchSize), cancellation));
-            if (GeneralPreferenceModel.IsPreferenceModel(path))
-                throw new ArgumentException($"--model: {path} is a general preference model, which scores pairs, not single responses; add --pairs.");
+            if (GeneralPreferenceModel.IsPreferenceModel(path) || PairPreferenceModel.IsPairModel(path))
+                throw new ArgumentException($"--model: {path} is a preference model, which scores pairs, not single responses; add --pairs.");
             var options = new RewardScoringOptions
             {
                 BatchSize = r.GetValue(batchSize), Normalize = !r.GetValue(raw),
@@ -132,6 +142,7 @@ internal static class RewardCommand
         Func<IReadOnlyList<TokenizedPair>, float[]> probabilities;
         Tokenizer tokenizer;
         int maxLength;
+        Func<PreferenceExample, PreferenceExample>? transform = null;
         if (GeneralPreferenceModel.IsPreferenceModel(path))
         {
             var preference = GeneralPreferenceModel.Load(path);
@@ -139,7 +150,10 @@ internal static class RewardCommand
         }
         else
         {
-            var reward = RewardModel.Load(path);
+            // A pair model reads "chosen, separator, rejected" and the swap; its probability is then σ of their score difference too.
+            var pairModel = PairPreferenceModel.IsPairModel(path) ? PairPreferenceModel.Load(path) : null;
+            if (pairModel is not null) transform = e => PairPreferenceModel.Joined(e, pairModel.Separator);
+            var reward = pairModel?.Network ?? RewardModel.Load(path);
             if (reward.Labels.Count != 1) throw new ArgumentException($"--pairs: {path} has {reward.Labels.Count} outputs; a Bradley–Terry probability needs a one-output reward model.");
             probabilities = p =>
             {
@@ -148,7 +162,7 @@ internal static class RewardCommand
             };
             (tokenizer, maxLength) = (reward.TokenizerFrom(path), reward.MaxLength);
         }
-        int records = JsonlScoring.ScorePairsFile(input, output, new TokenizerEncoder(tokenizer), maxLength, probabilities, cancellation);
+        int records = JsonlScoring.ScorePairsFile(input, output, new TokenizerEncoder(tokenizer), maxLength, probabilities, cancellation, transform);
         Console.Error.WriteLine($"rm score: {records} pairs → {output}");
         return 0;
     }
