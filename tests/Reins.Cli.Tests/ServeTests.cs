@@ -73,7 +73,10 @@ public sealed class ServeTests : IAsyncLifetime
             // Greedy: the chosen token is the most likely one.
             Assert.Equal(token.LogProbability, token.TopLogProbabilities[0].LogProbability);
             Assert.Equal(tokenizer.Decode([expected.Tokens[i]]), token.Token);
+            // The bytes are the token's own (a token holding part of a character gives that part, not U+FFFD's).
+            Assert.Equal(tokenizer.TokenBytes(expected.Tokens[i]), token.Utf8Bytes!.Value.ToArray());
         }
+        Assert.Equal(expected.Tokens.SelectMany(tokenizer.TokenBytes).ToArray(), completion.ContentTokenLogProbabilities.SelectMany(t => t.Utf8Bytes!.Value.ToArray()).ToArray());
 
         // Streaming gives the same text, in pieces, and ends with the finish reason.
         var streamed = new StringBuilder();

@@ -304,7 +304,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         w.WriteString("token", text);
         w.WriteNumber("logprob", logProb);
         w.WriteStartArray("bytes");
-        foreach (byte b in Encoding.UTF8.GetBytes(text)) w.WriteNumberValue(b);
+        foreach (byte b in tokenizer.TokenBytes(token)) w.WriteNumberValue(b);
         w.WriteEndArray();
     }
 

@@ -9,6 +9,9 @@ namespace Reins.Models.Tokenizers;
 internal abstract class Decoder
 {
     public abstract void DecodeChain(List<string> tokens);
+
+    /// <summary>The raw bytes one token stands for, when this step reads tokens as bytes; else null.</summary>
+    public virtual byte[]? TokenBytes(string token) => null;
 }
 
 internal sealed class SequenceDecoder(IReadOnlyList<Decoder> steps) : Decoder
@@ -17,12 +20,23 @@ internal sealed class SequenceDecoder(IReadOnlyList<Decoder> steps) : Decoder
     {
         foreach (var step in steps) step.DecodeChain(tokens);
     }
+
+    public override byte[]? TokenBytes(string token) => steps.Select(s => s.TokenBytes(token)).FirstOrDefault(b => b is not null);
 }
 
 /// <summary>Maps <see cref="ByteLevelAlphabet"/> characters back to bytes and reads them as UTF-8.</summary>
 /// <param name="addedTokens">Added tokens' text, kept literally as tokenizers.js does rather than read as bytes.</param>
 internal sealed class ByteLevelDecoder(IReadOnlySet<string> addedTokens) : Decoder
 {
+    public override byte[]? TokenBytes(string token)
+    {
+        if (addedTokens.Contains(token)) return null;
+        var bytes = new byte[token.Length];
+        for (int i = 0; i < token.Length; i++)
+            if (!ByteLevelAlphabet.TryGetByte(token[i], out bytes[i])) return Encoding.UTF8.GetBytes(token);
+        return bytes;
+    }
+
     public override void DecodeChain(List<string> tokens)
     {
         var text = new StringBuilder();
@@ -68,14 +82,22 @@ internal sealed class ByteFallbackDecoder : Decoder
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    public override byte[]? TokenBytes(string token) => IsByte(token, out byte b) ? [b] : null;
+
+    private static bool IsByte(string token, out byte b)
+    {
+        b = 0;
+        return token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>'
+            && byte.TryParse(token.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out b);
+    }
+
     public override void DecodeChain(List<string> tokens)
     {
         var output = new List<string>(tokens.Count);
         var run = new List<byte>();
         foreach (var token in tokens)
         {
-            if (token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>'
-                && byte.TryParse(token.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out byte b))
+            if (IsByte(token, out byte b))
             {
                 run.Add(b);
                 continue;

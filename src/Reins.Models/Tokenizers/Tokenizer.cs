@@ -1,3 +1,4 @@
+using System.Text;
 namespace Reins.Models.Tokenizers;
 
 /// <summary>
@@ -206,6 +207,14 @@ public sealed class Tokenizer
         _pipeline.Decoder.DecodeChain(tokens);
         return string.Concat(tokens);
     }
+
+    /// <summary>
+    /// The bytes one token stands for, as OpenAI's log-prob "bytes" field gives them: a byte-level token's own bytes (so
+    /// a token holding part of a character gives that part, not U+FFFD), a byte-fallback token's byte, else the UTF-8
+    /// of its decoded text.
+    /// </summary>
+    public byte[] TokenBytes(int id) =>
+        (IdToToken(id) is { } token && !_specialIds.Contains(id) ? _pipeline.Decoder?.TokenBytes(token) : null) ?? Encoding.UTF8.GetBytes(Decode([id]));
 
     /// <summary>A decoder for generation that emits text as soon as it is complete UTF-8.</summary>
     public StreamingDecoder CreateStreamingDecoder(bool skipSpecialTokens = false) => new(this, skipSpecialTokens);

@@ -29,6 +29,32 @@ public class TokenizerBehaviourTests
         Assert.Equal(tokenizer.Decode(ids), emitted.ToString());
     }
 
+    [Theory]
+    [InlineData("qwen3")]
+    [InlineData("llama3")]
+    [InlineData("bytelevel")]
+    public void Token_bytes_of_a_byte_level_encoding_add_up_to_the_texts_utf8_even_where_a_token_splits_a_character(string name)
+    {
+        var tokenizer = TokenizerFixtures.Load(name);
+        const string text = "Mixed 😀 👨‍👩‍👧 中文 𝔘𝔫𝔦 𠮷 é text";
+        var ids = tokenizer.Encode(text);
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes(text), ids.SelectMany(tokenizer.TokenBytes).ToArray());
+        // At least one token holds part of a character: its text is U+FFFD, its bytes are its own.
+        Assert.Contains(ids, id => tokenizer.Decode([id]).Contains('\uFFFD') && !tokenizer.TokenBytes(id).SequenceEqual(System.Text.Encoding.UTF8.GetBytes("\uFFFD")));
+    }
+
+    [Fact]
+    public void Token_bytes_of_a_byte_fallback_token_are_its_byte()
+    {
+        var tokenizer = TokenizerFixtures.Load("llama2");
+        var ids = tokenizer.Encode("𠮷", addSpecialTokens: false);
+        var bytes = ids.Select(tokenizer.TokenBytes).Where(b => b.Length == 1 && b[0] >= 0x80).SelectMany(b => b).ToArray();
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes("𠮷"), bytes);
+        // Any other token's bytes are those of its text.
+        int hello = tokenizer.Encode("hello", addSpecialTokens: false)[^1];
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes(tokenizer.Decode([hello])), tokenizer.TokenBytes(hello));
+    }
+
     [Fact]
     public void Streaming_holds_a_four_byte_character_until_its_last_byte()
     {
