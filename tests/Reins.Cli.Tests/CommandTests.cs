@@ -311,6 +311,24 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(Value(one, "rewards/reward_model/group_1/mean"), Value(one, "reward"), 5);
         Assert.Contains("group_9", Assert.Throws<ArgumentException>(() => Step("bad", "--reward-weights", "group_9=1")).Message);
         Assert.Contains("softmin", Assert.Throws<ArgumentException>(() => Step("bad2", "--reward-aggregation", "softmin:-1")).Message);
+
+        // A user-conditioned reward on the same records scores for a user given their labelled pairs, by ⟨φ(y), z⟩.
+        var user = Path.Combine(dir, "user-conditioned");
+        Assert.Equal(0, Run("rm", "--objective", "user", "--user-context-pairs", "2", "--model", path, "--train", prefs, "--max-steps", "2", "--max-length", "64",
+            "--out", user, "--threads", "1").Code);
+        var minorityPairs = Path.Combine(dir, "minority-pairs.jsonl");
+        File.WriteAllLines(minorityPairs, File.ReadLines(prefs).Where(l => l.Contains("minority-0")));
+        var completions = Path.Combine(dir, "user-completions.jsonl");
+        File.WriteAllLines(completions, ["""{"prompt": "q1", "completion": "short"}""", """{"prompt": "q1", "completion": "a much longer answer"}"""]);
+        var userScored = Path.Combine(dir, "user-scored.jsonl");
+        Assert.Equal(0, Run("rm", "score", "--model", user, "--user-pairs", minorityPairs, "--input", completions, "--output", userScored).Code);
+        var model = Reins.Rewards.RewardModels.UserConditionedReward.Load(user);
+        var tokenizer = new Reins.Feedback.Tokenization.DatasetTokenizer(new Reins.Feedback.Tokenization.TokenizerEncoder(model.Network.TokenizerFrom(user)), Reins.Rewards.Scoring.ScoringTokenization.Options(model.Network.MaxLength));
+        var latent = model.Latent([.. Reins.Feedback.Datasets.JsonlDatasetReader.Load<Reins.Feedback.Datasets.PreferenceExample>(minorityPairs).Examples.Select(e => tokenizer.Preference(e)!)], 8);
+        var expected = model.Score([.. Reins.Feedback.Datasets.JsonlDatasetReader.Load<Reins.Feedback.Datasets.PromptCompletionExample>(completions).Examples.Select(e => tokenizer.Sft(e)!)], latent, 8);
+        Assert.Equal(expected.Select(x => (double)x), File.ReadLines(userScored).Select(l => JsonNode.Parse(l)!["score"]!.GetValue<double>()), (a, b) => Math.Abs(a - b) < 1e-5);
+        Assert.Contains("--user-pairs", Assert.Throws<ArgumentException>(() => Run("rm", "score", "--model", user, "--input", completions, "--output", userScored)).Message);
+        Assert.Contains("not a user-conditioned", Assert.Throws<ArgumentException>(() => Run("rm", "score", "--model", mixture, "--user-pairs", minorityPairs, "--input", completions, "--output", userScored)).Message);
     }
 
     [Fact]

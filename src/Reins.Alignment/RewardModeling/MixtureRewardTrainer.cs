@@ -54,11 +54,7 @@ public sealed class MixtureRewardTrainer : RewardModelTrainer<RewardConfig>
         : base(config, model, GroupLabels(config.MixtureComponents), encoder, writeExtraFiles)
     {
         components = config.MixtureComponents;
-        (trainSet, evalSet) = config.Training.EvaluationSplit(trainSet, evalSet);
-        var trainKept = TokenizePairs(trainSet, encoder);
-        if (trainKept.Count == 0) throw new InvalidDataException($"rm: no training pair fits max_length {MaxLength} tokens.");
-        var evalKept = evalSet is null ? [] : TokenizePairs(evalSet, encoder);
-        DroppedTooLong = (trainSet.Count - trainKept.Count, (evalSet?.Count ?? 0) - evalKept.Count);
+        var (trainKept, evalKept) = PreferencePairs(trainSet, evalSet, encoder);
         annotators = [.. trainKept.Select(p => Annotator(p.Example, "training")).Distinct().Order(StringComparer.Ordinal)];
         var index = annotators.Select((a, i) => (a, i)).ToDictionary(x => x.a, x => x.i);
         (train, trainAnnotator) = ([.. trainKept.Select(p => p.Pair)], [.. trainKept.Select(p => index[Annotator(p.Example, "training")])]);
@@ -181,20 +177,6 @@ public sealed class MixtureRewardTrainer : RewardModelTrainer<RewardConfig>
         var v = new float[components];
         v[k] = 1;
         return v;
-    }
-
-    // The pair's annotator: its "annotator" field, else "group" (a string or a number).
-    private static string Annotator(PreferenceExample example, string set)
-    {
-        foreach (var key in new[] { "annotator", "group" })
-            if (example.Extra.TryGetValue(key, out var value))
-                return value.ValueKind switch
-                {
-                    JsonValueKind.String => value.GetString()!,
-                    JsonValueKind.Number => value.GetRawText(),
-                    _ => throw new InvalidDataException($"{set} set, line {example.Line}: field \"{key}\" must be a string or a number."),
-                };
-        throw new InvalidDataException($"{set} set, line {example.Line}: a mixture reward model needs each pair's \"annotator\" (or \"group\") field.");
     }
 
     // The assignments of a checkpoint (WriteExtraFiles writes them beside its weights), so a resumed run continues from the same ones.

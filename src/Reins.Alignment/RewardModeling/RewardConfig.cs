@@ -55,6 +55,14 @@ public sealed record RewardConfig : IRewardModelConfig
     [JsonPropertyName("mixture_em_interval"), Description("--objective mixture: optimiser steps between E-steps, which reassign annotators to the component that explains their labels best (0 = once an epoch).")]
     public int MixtureEmInterval { get; init; }
 
+    /// <summary>d, the dimension of a user-conditioned reward's feature and user latent (--objective user).</summary>
+    [JsonPropertyName("user_latent_dim"), Description("--objective user: dimension d of the response features and of the user latent inferred from a user's labelled pairs.")]
+    public int UserLatentDim { get; init; } = 8;
+
+    /// <summary>Labelled pairs of the same user that condition each training pair's reward.</summary>
+    [JsonPropertyName("user_context_pairs"), Description("--objective user: the user's other labelled pairs each training pair's reward is conditioned on (the few labels a new user gives).")]
+    public int UserContextPairs { get; init; } = 4;
+
     /// <summary>The general preference model these settings describe.</summary>
     public GeneralPreferenceSettings GeneralPreference => new() { ValueHeadDim = ValueHeadDim, Tau = Tau, PromptHead = AddPromptHead, CenterEmbeddings = CenterEmbeddings };
 
@@ -69,5 +77,7 @@ public sealed record RewardConfig : IRewardModelConfig
         GeneralPreference.Validate();
         if (MixtureComponents < 1) throw new ArgumentException("mixture_components: must be at least 1.");
         if (MixtureEmInterval < 0) throw new ArgumentException("mixture_em_interval: must not be negative.");
+        if (UserLatentDim < 1) throw new ArgumentException("user_latent_dim: must be at least 1.");
+        if (UserContextPairs < 1) throw new ArgumentException("user_context_pairs: must be at least 1.");
     }
 }

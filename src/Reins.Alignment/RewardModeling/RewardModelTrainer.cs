@@ -55,8 +55,23 @@ public abstract class RewardModelTrainer<TConfig> : OfflineTrainer<TConfig> wher
     /// <summary>Tokenisation for training: whole sequences, filtered by length afterwards.</summary>
     private protected static TokenizationOptions TrainingTokenization => new() { MaxLength = null };
 
+    /// <summary>
+    /// The training and evaluation pairs (eval_fraction held out when no evaluation set is given), tokenised whole, those
+    /// longer than <see cref="MaxLength"/> dropped and counted in <see cref="DroppedTooLong"/>; no training pair left is an error.
+    /// </summary>
+    private protected (List<(PreferenceExample Example, TokenizedPair Pair)> Train, List<(PreferenceExample Example, TokenizedPair Pair)> Eval) PreferencePairs(
+        IReadOnlyList<PreferenceExample> trainSet, IReadOnlyList<PreferenceExample>? evalSet, ITextEncoder encoder)
+    {
+        (trainSet, evalSet) = Config.Training.EvaluationSplit(trainSet, evalSet);
+        var train = TokenizePairs(trainSet, encoder);
+        if (train.Count == 0) throw new InvalidDataException($"rm: no training pair fits max_length {MaxLength} tokens.");
+        var eval = evalSet is null ? [] : TokenizePairs(evalSet, encoder);
+        DroppedTooLong = (trainSet.Count - train.Count, (evalSet?.Count ?? 0) - eval.Count);
+        return (train, eval);
+    }
+
     /// <summary>Preference pairs tokenised whole, keeping (as TRL) only those whose both sides fit <see cref="MaxLength"/>.</summary>
-    private protected List<(PreferenceExample Example, TokenizedPair Pair)> TokenizePairs(IReadOnlyList<PreferenceExample> examples, ITextEncoder encoder)
+    private List<(PreferenceExample Example, TokenizedPair Pair)> TokenizePairs(IReadOnlyList<PreferenceExample> examples, ITextEncoder encoder)
     {
         var tokenizer = new DatasetTokenizer(encoder, TrainingTokenization);
         return [.. examples.Select(e => (Example: e, Pair: tokenizer.Preference(e)!))
@@ -66,6 +81,20 @@ public abstract class RewardModelTrainer<TConfig> : OfflineTrainer<TConfig> wher
     /// <summary>A pair's RewardBench category: its "category" field, or "subset" as RewardBench files name it.</summary>
     private protected static string? Category(PreferenceExample example) =>
         (example.Extra.TryGetValue("category", out var c) || example.Extra.TryGetValue("subset", out c)) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+
+    /// <summary>The pair's annotator: its "annotator" field, else "group" (a string or a number).</summary>
+    private protected static string Annotator(PreferenceExample example, string set)
+    {
+        foreach (var key in new[] { "annotator", "group" })
+            if (example.Extra.TryGetValue(key, out var value))
+                return value.ValueKind switch
+                {
+                    JsonValueKind.String => value.GetString()!,
+                    JsonValueKind.Number => value.GetRawText(),
+                    _ => throw new InvalidDataException($"{set} set, line {example.Line}: field \"{key}\" must be a string or a number."),
+                };
+        throw new InvalidDataException($"{set} set, line {example.Line}: this objective needs each pair's \"annotator\" (or \"group\") field.");
+    }
 
     /// <summary>Saves the normalisation statistics of the weights being saved beside them.</summary>
     protected override void WriteExtraFiles(string directory)

@@ -40,11 +40,7 @@ public sealed class RewardTrainer : RewardModelTrainer<RewardConfig>
                 throw new ArgumentException("label_smoothing and center_rewards_coefficient apply to Bradley–Terry rewards, not to a general preference model.");
             this.generalPreference = config.GeneralPreference;
         }
-        (trainSet, evalSet) = config.Training.EvaluationSplit(trainSet, evalSet);
-        var trainKept = TokenizePairs(trainSet, encoder);
-        if (trainKept.Count == 0) throw new InvalidDataException($"rm: no training pair fits max_length {MaxLength} tokens.");
-        var evalKept = evalSet is null ? [] : TokenizePairs(evalSet, encoder);
-        DroppedTooLong = (trainSet.Count - trainKept.Count, (evalSet?.Count ?? 0) - evalKept.Count);
+        var (trainKept, evalKept) = PreferencePairs(trainSet, evalSet, encoder);
         (train, trainMargins) = (trainKept.Select(p => p.Pair).ToArray(), Margins(trainKept, "training"));
         (eval, evalMargins) = (evalKept.Select(p => p.Pair).ToArray(), Margins(evalKept, "evaluation"));
         evalCategories = [.. evalKept.Select(p => Category(p.Example))];

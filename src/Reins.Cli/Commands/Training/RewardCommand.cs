@@ -20,8 +20,8 @@ internal static class RewardCommand
     public static Command Create()
     {
         var cmd = new Command("rm", "Train a reward model: Bradley–Terry on prompt/chosen/rejected pairs (optional \"margin\" field), a general preference model on the same pairs (--objective gpm), or regression on rating attributes (--objective regression).");
-        var objective = new Option<string>("--objective") { Description = "pairwise (Bradley–Terry on preference pairs), gpm (general preference model: skew-symmetric embeddings that can express cycles; --value-head-dim, --tau), pair (a pair preference model reading prompt, A, separator, B; P(A > B) = sigma(f(A,B) - f(B,A))), mixture (K Bradley–Terry heads, one per annotator group, by EM over the records' \"annotator\" field; --mixture-components) or regression (MSE on rating attributes).", DefaultValueFactory = _ => "pairwise" };
-        objective.AcceptOnlyFromAmong("pairwise", "gpm", "pair", "mixture", "regression");
+        var objective = new Option<string>("--objective") { Description = "pairwise (Bradley–Terry on preference pairs), gpm (general preference model: skew-symmetric embeddings that can express cycles; --value-head-dim, --tau), pair (a pair preference model reading prompt, A, separator, B; P(A > B) = sigma(f(A,B) - f(B,A))), mixture (K Bradley–Terry heads, one per annotator group, by EM over the records' \"annotator\" field; --mixture-components), user (a user-conditioned reward: features whose direction for each annotator is inferred from a few of their pairs; --user-latent-dim) or regression (MSE on rating attributes).", DefaultValueFactory = _ => "pairwise" };
+        objective.AcceptOnlyFromAmong("pairwise", "gpm", "pair", "mixture", "user", "regression");
         var separator = new Option<string>("--pair-separator") { Description = "--objective pair: the text between the two responses the model reads.", DefaultValueFactory = _ => PairPreferenceModel.DefaultSeparator };
         var attributes = new Option<string?>("--attributes") { Description = "Regression: the rating fields to learn, comma-separated (default: every numeric field of the first record)." };
         var safetyPairs = new Option<string>("--pku-pairs") { Description = "PKU-SafeRLHF records: learn the helpfulness pairs (better_response_id chosen) or the safety pairs (safer_response_id chosen).", DefaultValueFactory = _ => "helpfulness" };
@@ -47,10 +47,11 @@ internal static class RewardCommand
                 var (train, eval) = cli.Datasets<RatingExample>(r, readOptions);
                 trainer = new RegressionRewardTrainer(config, model, encoder, train, eval, tokenizer.Save);
             }
-            else if (r.GetValue(objective) == "mixture")
+            else if (r.GetValue(objective) is "mixture" or "user")
             {
                 var (train, eval) = cli.Datasets<PreferenceExample>(r);
-                trainer = new MixtureRewardTrainer(config, model, encoder, train, eval, tokenizer.Save);
+                trainer = r.GetValue(objective) == "mixture" ? new MixtureRewardTrainer(config, model, encoder, train, eval, tokenizer.Save)
+                    : new UserConditionedRewardTrainer(config, model, encoder, train, eval, tokenizer.Save);
             }
             else
             {
@@ -87,9 +88,10 @@ internal static class RewardCommand
         aggregation.AcceptOnlyFromAmong("mean", "wco", "uwo");
         var lambda = new Option<float>("--uwo-lambda") { Description = "Ensembles: the variance penalty λ of uwo.", DefaultValueFactory = _ => 1f };
         var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass.", DefaultValueFactory = _ => 16 };
+        var userPairs = new Option<string?>("--user-pairs") { Description = "A user-conditioned reward model (--objective user): JSONL of the user's own labelled {prompt, chosen, rejected} pairs; scores are that user's rewards." };
         var threads = CommonOptions.Threads();
         var cmd = new Command("score", "Score a JSONL file with a reward model or ensemble; one output line per input record, in order.")
-            { model, input, output, pairs, raw, weights, aggregation, lambda, batchSize, threads };
+            { model, input, output, pairs, raw, weights, aggregation, lambda, batchSize, userPairs, threads };
         cmd.SetAction((r, cancellation) =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
@@ -97,6 +99,10 @@ internal static class RewardCommand
             if (r.GetValue(pairs)) return Task.FromResult(ScorePairs(path, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(batchSize), cancellation));
             if (GeneralPreferenceModel.IsPreferenceModel(path) || PairPreferenceModel.IsPairModel(path))
                 throw new ArgumentException($"--model: {path} is a preference model, which scores pairs, not single responses; add --pairs.");
+            if (UserConditionedReward.IsUserConditioned(path))
+                return Task.FromResult(ScoreForUser(path, r.GetValue(userPairs) ?? throw new ArgumentException($"--model: {path} is a user-conditioned reward model; give --user-pairs with the user's labelled pairs."),
+                    r.GetValue(input)!, r.GetValue(output)!, r.GetValue(batchSize), cancellation));
+            if (r.GetValue(userPairs) is not null) throw new ArgumentException($"--user-pairs: {path} is not a user-conditioned reward model (reins rm --objective user).");
             var options = new RewardScoringOptions
             {
                 BatchSize = r.GetValue(batchSize), Normalize = !r.GetValue(raw),
@@ -133,6 +139,20 @@ internal static class RewardCommand
             return Task.FromResult(0);
         });
         return cmd;
+    }
+
+    // A user's rewards: the latent of their labelled pairs, then ⟨φ(y), z⟩ of every completion (or pair side) of the input.
+    private static int ScoreForUser(string path, string userPairs, string input, string output, int batchSize, CancellationToken cancellation)
+    {
+        var reward = UserConditionedReward.Load(path);
+        var encoder = new TokenizerEncoder(reward.Network.TokenizerFrom(path));
+        var tokenizer = new DatasetTokenizer(encoder, ScoringTokenization.Options(reward.Network.MaxLength));
+        var labelled = JsonlDatasetReader.Load<PreferenceExample>(userPairs).Examples.Select(e => tokenizer.Preference(e)!).ToArray();
+        var latent = reward.Latent(labelled, batchSize, cancellation);
+        int records = JsonlScoring.ScoreFile(input, output, encoder, reward.Network.MaxLength,
+            s => new SequenceScores(reward.Score(s, latent, batchSize, cancellation), new Dictionary<string, float[]>()), cancellation);
+        Console.Error.WriteLine($"rm score: {records} records → {output}, as the user of {labelled.Length} labelled pairs in {userPairs}");
+        return 0;
     }
 
     // P(chosen ≻ rejected) of each pair: a general preference model's, or the Bradley–Terry probability of a reward model.
