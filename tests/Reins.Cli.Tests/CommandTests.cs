@@ -332,6 +332,34 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void AGateOnARegressionModelTrainsFromPairsAndRewardsOnlineMethods()
+    {
+        var path = Init("gate-base");
+        var ratings = Path.Combine(dir, "gate-ratings.jsonl");
+        File.WriteAllLines(ratings, Enumerable.Range(0, 12).Select(i => $$"""{"prompt": "q{{i % 2}}", "response": "{{new string('a', i % 5)}}b", "helpfulness": {{i % 5}}, "verbosity": {{i % 3}}}"""));
+        var regression = Path.Combine(dir, "gate-regression");
+        Assert.Equal(0, Run("rm", "--objective", "regression", "--model", path, "--train", ratings, "--max-steps", "2", "--max-length", "64", "--out", regression, "--threads", "1").Code);
+        var prefs = Path.Combine(dir, "gate-prefs.jsonl");
+        File.WriteAllLines(prefs, Enumerable.Range(0, 8).Select(i => $$"""{"prompt": "q{{i % 2}}", "chosen": "aaab", "rejected": "b"}"""));
+        var gated = Path.Combine(dir, "gated");
+        Assert.Equal(0, Run("rm", "gate", "--model", regression, "--train", prefs, "--max-steps", "2", "--max-length", "64", "--out", gated, "--threads", "1").Code);
+        var settings = JsonNode.Parse(File.ReadAllText(Path.Combine(gated, "gating.json")))!;
+        Assert.Equal("verbosity", settings["verbosity_attribute"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(gated, "attribute_head.safetensors")));
+
+        var prompts = Path.Combine(dir, "gate-prompts.jsonl");
+        File.WriteAllLines(prompts, Enumerable.Range(0, 4).Select(i => $$"""{"prompt": "q{{i % 2}}"}"""));
+        var run = Path.Combine(dir, "gate-grpo");
+        Assert.Equal(0, Run("grpo", "--model", path, "--train", prompts, "--reward-model", gated, "--max-steps", "1", "--per-device-train-batch-size", "8",
+            "--num-generations", "2", "--max-completion-length", "4", "--max-prompt-length", "16", "--logging-steps", "1", "--out", run, "--threads", "1").Code);
+        var row = JsonNode.Parse(File.ReadLines(Path.Combine(run, "metrics.jsonl")).First())!;
+        double Gate(string attribute) => row[$"rewards/reward_model/gate_{attribute}/mean"]!.GetValue<double>();
+        Assert.Equal(1, Gate("helpfulness") + Gate("verbosity"), 4);
+        Assert.Contains("weighs its attributes itself", Assert.Throws<ArgumentException>(() => Run("grpo", "--model", path, "--train", prompts, "--reward-model", gated,
+            "--reward-aggregation", "min", "--max-steps", "1", "--out", Path.Combine(dir, "gate-bad"))).Message);
+    }
+
+    [Fact]
     public void CostModelsTrainOnPkuRecordsAndScoreAsCosts()
     {
         var path = Init("cost-base");

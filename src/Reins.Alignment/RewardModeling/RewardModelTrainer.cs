@@ -29,12 +29,20 @@ public abstract class RewardModelTrainer<TConfig> : OfflineTrainer<TConfig> wher
     private IReadOnlyList<TokenizedSequence>? normalizationSample;
 
     /// <summary>Turns <paramref name="model"/> into a reward model of <paramref name="labels"/>.Count outputs.</summary>
-    private protected RewardModelTrainer(TConfig config, CausalLanguageModel model, IReadOnlyList<string> labels, ITextEncoder encoder, Action<string>? writeExtraFiles)
-        : base(config, RewardModelInitializer.FromLanguageModel(model, labels.Count, RewardModelInitializer.PaddingTokenId(encoder), config.Training.Seed), writeExtraFiles)
+    /// <remarks>With <paramref name="headOnly"/> the trunk is frozen before the optimiser is made, so only the score head trains (ArmoRM's gating stage).</remarks>
+    private protected RewardModelTrainer(TConfig config, CausalLanguageModel model, IReadOnlyList<string> labels, ITextEncoder encoder, Action<string>? writeExtraFiles, bool headOnly = false)
+        : base(config, HeadOnly(RewardModelInitializer.FromLanguageModel(model, labels.Count, RewardModelInitializer.PaddingTokenId(encoder), config.Training.Seed), headOnly), writeExtraFiles)
     {
         Labels = labels;
         Collator = new BatchCollator(new PaddingOptions(Model.Config.PadTokenId!.Value));
         MaxLength = Math.Min(config.MaxLength, Model.Config.MaxPositions);
+    }
+
+    private static CausalLanguageModel HeadOnly(CausalLanguageModel network, bool headOnly)
+    {
+        if (headOnly)
+            foreach (var p in network.Parameters) p.RequiresGrad = p.Name!.StartsWith(network.Config.ClassifierName + ".", StringComparison.Ordinal);
+        return network;
     }
 
     /// <summary>The outputs of the score head.</summary>

@@ -33,6 +33,17 @@ public sealed record TokenBatch(int Rows, int Length, int[] InputIds, float[] At
         return targets;
     }
 
+    /// <summary>
+    /// Position of a row's prompt's last token — the one before its first labelled real position — where heads that read
+    /// the prompt do (a GPM's eigenvalue gates, ArmoRM's gate); its last real token when no position is labelled.
+    /// </summary>
+    public int PromptEndIndex(int row)
+    {
+        for (int t = 0; t < Length; t++)
+            if (Labels[row * Length + t] != TokenizedSequence.IgnoreIndex && AttentionMask[row * Length + t] != 0) return Math.Max(0, t - 1);
+        return LastTokenIndex(row);
+    }
+
     /// <summary>Position of a row's last real token, where a reward or value head reads its score; −1 for an all-padding row.</summary>
     public int LastTokenIndex(int row)
     {

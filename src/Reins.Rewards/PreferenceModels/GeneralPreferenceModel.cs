@@ -94,7 +94,7 @@ public sealed class GeneralPreferenceModel
         var head = Ops.Linear(Ops.Embedding(flat, [.. Enumerable.Range(0, rows).Select(r => r * time + last[r])], rows), network.ScoreWeight!, null, Ops.WeightLayout.OutIn);
         var v = Vectors(settings.PromptHead ? Ops.Slice(head, 1, 0, dim) : head, settings.CenterEmbeddings, center);
         if (!settings.PromptHead) return (v, null);
-        var promptEnds = Enumerable.Range(0, rows).Select(r => r * time + PromptEnd(tokens, r, last[r])).ToArray();
+        var promptEnds = Enumerable.Range(0, rows).Select(r => r * time + tokens.PromptEndIndex(r)).ToArray();
         return (v, Eigenvalues(Ops.Linear(Ops.Embedding(flat, promptEnds, rows), Ops.Narrow0(network.ScoreWeight!, dim, settings.Blocks), null, Ops.WeightLayout.OutIn)));
     }
 
@@ -204,12 +204,4 @@ public sealed class GeneralPreferenceModel
 
     private static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
 
-    // The token before a row's first labelled position (the prompt's last token), or its last token when none is labelled.
-    private static int PromptEnd(TokenBatch tokens, int row, int last)
-    {
-        for (int t = 0; t <= last; t++)
-            if (tokens.Labels[row * tokens.Length + t] != TokenizedSequence.IgnoreIndex && tokens.AttentionMask[row * tokens.Length + t] != 0)
-                return Math.Max(0, t - 1);
-        return last;
-    }
 }

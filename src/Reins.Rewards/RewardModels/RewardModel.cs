@@ -63,6 +63,8 @@ public sealed class RewardModel
     {
         if (PreferenceModels.GeneralPreferenceModel.IsPreferenceModel(directory) || PreferenceModels.PairPreferenceModel.IsPairModel(directory))
             throw new InvalidDataException($"{directory}: a preference model scores pairs, not single responses; use it with reins rm score --pairs or --preference-model.");
+        if (GatedRewardModel.IsGated(directory))
+            throw new InvalidDataException($"{directory}: a gated reward model (ArmoRM) combines its attributes by a prompt-dependent gate; load it as GatedRewardModel (--reward-model takes it).");
         if (UserConditionedReward.IsUserConditioned(directory))
             throw new InvalidDataException($"{directory}: a user-conditioned reward model scores for a user, given their labelled pairs (UserConditionedReward), not on its own.");
         return LoadNetwork(directory);

@@ -73,6 +73,7 @@ internal static class RewardCommand
         });
         cmd.Add(Score());
         cmd.Add(Ensemble());
+        cmd.Add(Gate());
         return cmd;
     }
 
@@ -185,6 +186,30 @@ internal static class RewardCommand
         int records = JsonlScoring.ScorePairsFile(input, output, new TokenizerEncoder(tokenizer), maxLength, probabilities, cancellation, transform);
         Console.Error.WriteLine($"rm score: {records} pairs → {output}");
         return 0;
+    }
+
+    private static Command Gate()
+    {
+        var verbosity = new Option<string?>("--verbosity-attribute") { Description = "The attribute every other is decorrelated from before gating (ArmoRM's verbosity; default: one named \"verbosity\", if any)." };
+        var beta = new Option<float>("--gating-beta") { Description = "Scale β of the gated reward β·Σ g_k(x)·r'_k.", DefaultValueFactory = _ => 1f };
+        var temperature = new Option<float>("--gating-temperature") { Description = "Temperature of the gate's softmax.", DefaultValueFactory = _ => 1f };
+        var cmd = new Command("gate", "ArmoRM's second stage: on a regression (multi-attribute) reward model given by --model, with its trunk frozen, learn a prompt-dependent gate over its attributes from preference pairs.")
+            { verbosity, beta, temperature };
+        var cli = new TrainerCli<RewardConfig>(cmd);
+        cmd.SetAction((r, cancellation) =>
+        {
+            var config = cli.Config(r);
+            string path = cli.ModelPath(r);
+            cli.ApplyThreads(r);
+            var regression = RewardModel.Load(path);
+            var tokenizer = regression.TokenizerFrom(path);
+            var (train, eval) = cli.Datasets<PreferenceExample>(r);
+            string? attribute = r.GetValue(verbosity) ?? (regression.Labels.Contains("verbosity") ? "verbosity" : null);
+            var trainer = new AttributeGatingTrainer(config, regression, new TokenizerEncoder(tokenizer), train, eval, tokenizer.Save, attribute, r.GetValue(beta), r.GetValue(temperature));
+            ReportDropped(trainer);
+            return Task.FromResult(cli.Run(r, "rm gate", trainer, cancellation));
+        });
+        return cmd;
     }
 
     private static Command Ensemble()

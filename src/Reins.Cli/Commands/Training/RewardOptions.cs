@@ -73,7 +73,14 @@ internal sealed class RewardOptions
         // name=weight pairs weigh the reward model's outputs; plain numbers weigh the sources.
         var attributeWeights = r.GetValue(weights) is { } text && text.Contains('=') ? AttributeWeights.Parse(text) : null;
         var outputs = RewardAggregation.Parse(r.GetValue(rewardAggregation)!);
-        if (r.GetValue(model) is { } rm)
+        if (r.GetValue(model) is { } gatedDir && GatedRewardModel.IsGated(gatedDir))
+        {
+            if (attributeWeights is not null || outputs.Kind != RewardAggregationKind.WeightedSum)
+                throw new ArgumentException("--reward-weights name=weight and --reward-aggregation: a gated reward model weighs its attributes itself.");
+            var gated = GatedRewardModel.Load(gatedDir);
+            sources.Add(new GatedRewardSource(gated, new TokenizerEncoder(gated.TokenizerFrom(gatedDir))));
+        }
+        else if (r.GetValue(model) is { } rm)
         {
             var rewardModel = RewardModel.Load(rm);
             var scoring = new RewardScoringOptions { Weights = attributeWeights, Aggregation = outputs };

@@ -43,10 +43,13 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
     /// <summary>Loads the model and its tokenizer, applying --threads.</summary>
     public (CausalLanguageModel Model, Tokenizer Tokenizer) LoadModel(ParseResult r, string? path = null)
     {
-        CommonOptions.ApplyThreads(r.GetValue(threads));
+        ApplyThreads(r);
         path ??= r.GetValue(model)!;
         return HfCheckpoint.LoadWithTokenizer(path);
     }
+
+    /// <summary>Applies --threads (LoadModel does it too).</summary>
+    public void ApplyThreads(ParseResult r) => CommonOptions.ApplyThreads(r.GetValue(threads));
 
     /// <summary>Reads --train (and --eval) as <typeparamref name="T"/> records, reporting skipped lines on stderr.</summary>
     public (IReadOnlyList<T> Train, IReadOnlyList<T>? Eval) Datasets<T>(ParseResult r, DatasetReadOptions? readOptions = null) where T : Example
