@@ -100,7 +100,7 @@ internal static class OnlineCommands
         };
         private readonly Option<string?> preferenceModel = new("--preference-model")
         {
-            Description = "General preference model (reins rm --objective gpm) that decides each pair with its probability P(first ≻ second); the reward flags' scores are then only logged.",
+            Description = "Preference model (reins rm --objective gpm or pair) that decides each pair with its probability P(first ≻ second); the reward flags' scores are then only logged.",
         };
         private readonly JudgeCommand.JudgeOptions llm = new("judge-");
 
