@@ -55,9 +55,9 @@ for seed in "${SEEDS[@]}"; do
   "$B" rm --objective gpm --model $s/sft --train pairs.jsonl --out $s/gpm --overwrite-output-dir true --learning-rate 1e-3 --num-train-epochs 2 --per-device-train-batch-size 16 --seed $seed > /dev/null 2>&1
   common=(--train prompts.jsonl --max-prompt-length 8 --max-completion-length 10 --seed $seed --overwrite-output-dir true --learning-rate 1e-3)
   "$B" ppo --model $s/sft --reward-model $s/bt "${common[@]}" --out $s/ppo --max-steps 60 --per-device-train-batch-size 16 > /dev/null 2>&1
-  "$B" nash-md --model $s/sft --preference-model $s/gpm "${common[@]}" --out $s/nash-md --max-steps 60 --per-device-train-batch-size 16 --reward-function contains:never > /dev/null 2>&1
-  "$B" sppo --model $s/sft --preference-model $s/gpm "${common[@]}" --out $s/sppo --beta 0.1 --iterations 3 --num-generations 4 --prompts-per-iteration 64 --num-train-epochs 2 --per-device-train-batch-size 16 --reward-function contains:never > /dev/null 2>&1
-  "$B" dno --model $s/sft --preference-model $s/gpm "${common[@]}" --out $s/dno --beta 0.1 --iterations 3 --num-generations 4 --prompts-per-iteration 64 --num-train-epochs 2 --per-device-train-batch-size 16 --reward-function contains:never > /dev/null 2>&1
+  "$B" nash-md --model $s/sft --preference-model $s/gpm "${common[@]}" --out $s/nash-md --max-steps 60 --per-device-train-batch-size 16 > /dev/null 2>&1
+  "$B" sppo --model $s/sft --preference-model $s/gpm "${common[@]}" --out $s/sppo --beta 0.1 --iterations 3 --num-generations 4 --prompts-per-iteration 64 --num-train-epochs 2 --per-device-train-batch-size 16 > /dev/null 2>&1
+  "$B" dno --model $s/sft --preference-model $s/gpm "${common[@]}" --out $s/dno --beta 0.1 --iterations 3 --num-generations 4 --prompts-per-iteration 64 --num-train-epochs 2 --per-device-train-batch-size 16 > /dev/null 2>&1
   for m in sft ppo nash-md sppo dno; do echo -e "$seed\t$m\t$(mix $s/$m)" >> study.tsv; done
 done
 column -t study.tsv

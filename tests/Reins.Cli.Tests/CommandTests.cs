@@ -242,9 +242,12 @@ public sealed class CommandTests : IDisposable
         var prompts = Path.Combine(dir, "gpm-prompts.jsonl");
         File.WriteAllLines(prompts, Enumerable.Range(0, 4).Select(i => $$"""{"prompt": "q{{i}}"}"""));
         var nash = Path.Combine(dir, "gpm-nash-md");
-        Assert.Equal(0, Run("nash-md", "--model", path, "--train", prompts, "--preference-model", gpm, "--reward-function", "contains:never", "--max-steps", "2",
+        // No reward flag is needed when a preference model decides; the logged reward is then 0.
+        Assert.Equal(0, Run("nash-md", "--model", path, "--train", prompts, "--preference-model", gpm, "--max-steps", "2",
             "--per-device-train-batch-size", "4", "--max-completion-length", "4", "--max-prompt-length", "16", "--logging-steps", "1", "--out", nash, "--threads", "1").Code);
         Assert.All(File.ReadLines(Path.Combine(nash, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!), r => Assert.InRange(r["rewards/probabilities"]!.GetValue<double>(), 0, 1));
+        Assert.All(File.ReadLines(Path.Combine(nash, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!), r => Assert.Equal(0, r["rewards/no_reward/mean"]!.GetValue<double>()));
+        Assert.Contains("no reward", Assert.Throws<ArgumentException>(() => Run("nash-md", "--model", path, "--train", prompts, "--max-steps", "1", "--out", Path.Combine(dir, "nash-none")).Code).Message);
         foreach (var (method, extra) in new[] { ("sppo", new string[0]), ("dno", []), ("sppo", ["--preference-signal", "score"]) })
         {
             var run = Path.Combine(dir, $"gpm-{method}-{extra.Length}");

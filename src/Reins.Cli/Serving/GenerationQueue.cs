@@ -57,11 +57,14 @@ internal sealed class GenerationQueue : IAsyncDisposable
             while (await pending.Reader.WaitToReadAsync(stop))
             {
                 var batch = new List<GenerationJob>();
-                while (batch.Count < maxBatch && pending.Reader.TryRead(out var job))
-                {
-                    if (job.Cancellation.IsCancellationRequested) job.Tokens.Writer.TryComplete(new OperationCanceledException(job.Cancellation));
-                    else batch.Add(job);
-                }
+                // Under the enqueue lock, so a request's jobs are all in the batch or none: a request split across two
+                // batches would get rows padded differently, and seeded requests would not repeat exactly.
+                lock (pending)
+                    while (batch.Count < maxBatch && pending.Reader.TryRead(out var job))
+                    {
+                        if (job.Cancellation.IsCancellationRequested) job.Tokens.Writer.TryComplete(new OperationCanceledException(job.Cancellation));
+                        else batch.Add(job);
+                    }
                 foreach (var group in batch.GroupBy(j => Key(j.Options))) await RunGroupAsync(group.ToList(), stop);
             }
         }

@@ -85,7 +85,7 @@ internal static class OnlineCommands
         var judges = new JudgeChoice();
         return Create<OnlineDpoConfig>("online-dpo", "Online DPO (OAIF): two samples per prompt each step, the reward's (or --judge-reward-model's, --preference-model's, or an LLM judge's at --judge-endpoint) preferred one chosen, one DPO step (any --loss-type) against the reference.",
             judges.All, config => config.Loss.Type.NeedsReference(),
-            (r, config, policy, reference, inputs) => new OnlineDpoTrainer(config, policy, reference, inputs, judges.Create(r, "online-dpo")));
+            (r, config, policy, reference, inputs) => new OnlineDpoTrainer(config, policy, reference, inputs, judges.Create(r, "online-dpo")), judges);
     }
 
     /// <summary>
@@ -106,6 +106,8 @@ internal static class OnlineCommands
 
         public Option[] All => [rewardModel, preferenceModel, .. llm.All];
 
+        public bool Given(ParseResult r) => r.GetValue(rewardModel) is not null || r.GetValue(preferenceModel) is not null || r.GetValue(llm.Endpoint) is not null;
+
         public IPairwiseJudge? Create(ParseResult r, string command)
         {
             var remote = llm.Create(r, defaultCache: null);
@@ -124,7 +126,7 @@ internal static class OnlineCommands
     {
         var judges = new JudgeChoice();
         return Create<NashMdConfig>("nash-md", "Nash-MD (NLHF): one sample per prompt against an opponent drawn from the geometric mixture of policy and reference; P(sample beats opponent) from a preference model or judge (or sigma(r - r') of the reward) drives a REINFORCE step with a KL term.",
-            judges.All, _ => true, (r, config, policy, reference, inputs) => new NashMdTrainer(config, policy, reference!, inputs, judges.Create(r, "nash-md")));
+            judges.All, _ => true, (r, config, policy, reference, inputs) => new NashMdTrainer(config, policy, reference!, inputs, judges.Create(r, "nash-md")), judges);
     }
 
     public static Command IterativeDpo() => Iterative<IterativeDpoConfig>("iterative-dpo",
@@ -140,14 +142,15 @@ internal static class OnlineCommands
     {
         var judges = new JudgeChoice();
         return Create<TConfig>(name, description, judges.All, config => !config.Iteration.UpdateReference && config.Loss.Type.NeedsReference(),
-            (r, config, policy, reference, inputs) => new IterativeDpoTrainer(config, policy, reference, inputs, judges.Create(r, name)));
+            (r, config, policy, reference, inputs) => new IterativeDpoTrainer(config, policy, reference, inputs, judges.Create(r, name)), judges);
     }
 
     private static bool KlNeedsReference(float coefficient, PolicyGradientSettings settings) => coefficient > 0 || settings.AdapKlCtrl;
 
     private delegate ITrainer Build<in TConfig>(ParseResult r, TConfig config, CausalLanguageModel policy, CausalLanguageModel? reference, OnlineInputs inputs);
 
-    private static Command Create<TConfig>(string name, string description, Option[] extra, Func<TConfig, bool> needsReference, Build<TConfig> build)
+    private static Command Create<TConfig>(string name, string description, Option[] extra, Func<TConfig, bool> needsReference, Build<TConfig> build,
+        JudgeChoice? judges = null)
         where TConfig : ITrainerConfig, new()
     {
         var cmd = new Command(name, description);
@@ -162,7 +165,11 @@ internal static class OnlineCommands
             var (policy, tokenizer) = cli.LoadModel(r);
             var (prompts, eval) = cli.Datasets<PromptOnlyExample>(r);
             var referenceModel = needsReference(config) ? cli.LoadModel(r, r.GetValue(reference) ?? cli.ModelPath(r)).Model : null;
-            var reward = rewards.Build(r, out var resources);
+            // A judge or preference model decides on its own; without reward flags the logged reward is then 0.
+            IDisposable? resources = null;
+            var reward = judges?.Given(r) == true && !rewards.AnyGiven(r)
+                ? new WeightedRewardSum([(new FunctionRewardSource("no_reward", _ => 0f), 1f)])
+                : rewards.Build(r, out resources);
             using (resources)
             {
                 var inputs = new OnlineInputs(new TokenizerEncoder(tokenizer), ids => tokenizer.Decode(ids, skipSpecialTokens: true), reward, prompts)

@@ -66,6 +66,11 @@ internal sealed class RewardOptions
         foreach (var o in new Option[] { model, ensemble, aggregation, uncertainty, functions, this.command, url, labelField, timeout, prm, prmAggregation, refinementPolicy, refinementVerifier, weights, rewardAggregation }) command.Add(o);
     }
 
+    /// <summary>Whether any reward flag was given.</summary>
+    public bool AnyGiven(ParseResult r) =>
+        r.GetValue(model) is not null || r.GetValue(ensemble) is not null || (r.GetValue(functions)?.Length ?? 0) > 0 || r.GetValue(command) is not null
+        || r.GetValue(url) is not null || r.GetValue(prm) is not null || r.GetValue(refinementPolicy) is not null;
+
     /// <summary>The reward source the flags describe; dispose it when training ends (it may own a process).</summary>
     public WeightedRewardSum Build(ParseResult r, out IDisposable? resources)
     {
