@@ -86,12 +86,12 @@ public sealed class NashMdTrainer(NashMdConfig config, CausalLanguageModel polic
         var result = NashMdLoss.Compute(logProbs, reference, [.. rows.Select(r => batch.Probabilities[r])], rollout.CompletionLength, config.Beta);
         var policySums = Sums(logProbs.ToArray(), rollout.CompletionLength);
         var referenceSums = Sums(reference, rollout.CompletionLength);
-        var margins = policySums.Select((s, i) => (double)s - referenceSums[i]).ToArray();
+        // TRL's rewards/margins is the summed log-ratio, the same number as loss/kl per completion.
         return new StepOutput(result.Loss * (1f / miniBatch.AccumulationSteps), new Dictionary<string, double>
         {
             ["loss/kl"] = result.Kl.Average(), ["loss/score"] = result.Scores.Average(), ["objective/entropy"] = -policySums.Average(),
             ["logps/chosen"] = policySums.Average(), ["logps/rejected"] = referenceSums.Average(),
-            ["rewards/margins"] = margins.Average(), ["rewards/accuracies"] = margins.Count(m => m > 0) / (double)margins.Length,
+            ["rewards/margins"] = result.Kl.Average(), ["rewards/accuracies"] = result.Kl.Count(m => m > 0) / (double)result.Kl.Length,
         });
     }
 

@@ -5,8 +5,8 @@ namespace Reins.Alignment.Objectives;
 /// <summary>The Nash-MD loss and what TRL logs of it.</summary>
 /// <param name="Loss">mean over completions of β·Σ_t log-ratio_t · log π_t − (P − ½)·Σ_t log π_t.</param>
 /// <param name="Scores">(P − ½)·Σ_t log π_t per completion (TRL's loss/score).</param>
-/// <param name="Kl">Σ_t (log π_t − log π_ref,t) per completion (TRL's loss/kl).</param>
-public sealed record NashMdLossResult(Tensor Loss, float[] Scores, float[] Kl);
+/// <param name="Kl">Σ_t (log π_t − log π_ref,t) per completion (TRL's loss/kl, and its rewards/margins).</param>
+public sealed record NashMdLossResult(Tensor Loss, float[] Scores, double[] Kl);
 
 /// <summary>
 /// Nash-MD's policy-gradient loss as TRL's NashMDTrainer writes it (Munos et al. 2024): a REINFORCE term on the
@@ -27,7 +27,7 @@ public static class NashMdLoss
             throw new ArgumentException($"nash_md: {logProbs.Size} policy and {referenceLogProbs.Length} reference log-probs for {rows} completions of {completionLength} tokens.");
         var policy = logProbs.ToArray();
         var ratio = new float[policy.Length];
-        var kl = new float[rows];
+        var kl = new double[rows];
         for (int i = 0; i < ratio.Length; i++)
         {
             // Padding has log-prob 0 under both, so its ratio is 0 too.

@@ -62,7 +62,7 @@ public sealed class RewardTrainer : RewardModelTrainer<RewardConfig>
             ["margin"] = Enumerable.Range(0, n).Average(i => (double)chosen[i] - rejected[i]),
         };
         if (generalPreference is null) (metrics["rewards/chosen"], metrics["rewards/rejected"]) = (chosen.Average(), rejected.Average());
-        else metrics["prob"] = chosen.Average(d => 1 / (1 + Math.Exp(-d)));
+        else metrics["prob"] = MeanProbability(chosen);
         return new StepOutput(loss, metrics);
     }
 
@@ -89,7 +89,7 @@ public sealed class RewardTrainer : RewardModelTrainer<RewardConfig>
         {
             metrics.Remove("rewards/chosen");
             metrics.Remove("rewards/rejected");
-            metrics["prob"] = chosen.Average(d => 1 / (1 + Math.Exp(-d)));
+            metrics["prob"] = MeanProbability(chosen);
         }
         return metrics;
     }
@@ -109,6 +109,9 @@ public sealed class RewardTrainer : RewardModelTrainer<RewardConfig>
         var loss = BradleyTerryLoss.Compute(chosen, rejected, margins, Config.LabelSmoothing, Config.CenterRewardsCoefficient);
         return (loss, chosen.ToArray(), rejected.ToArray());
     }
+
+    // A preference model's mean P(chosen ≻ rejected) = σ(s/τ), its "rewards" being the logits s/τ.
+    private static double MeanProbability(float[] logits) => logits.Average(d => 1 / (1 + Math.Exp(-d)));
 
     /// <summary>Saves the preference model's settings beside its weights and statistics.</summary>
     protected override void WriteExtraFiles(string directory)

@@ -138,14 +138,22 @@ public abstract class CausalLanguageModel : Module
     /// padding position T−1. hidden [B, T′, C] holds the last T′ of the <paramref name="time"/> positions the mask
     /// [B·time] covers (T′ = time unless the model was asked for its last positions only).
     /// </summary>
-    public static Tensor AtLastToken(Tensor hidden, ReadOnlySpan<float> attentionMask, int time)
+    public static Tensor AtLastToken(Tensor hidden, ReadOnlySpan<float> attentionMask, int time) =>
+        AtPositions(hidden, LastRealTokens(attentionMask, hidden.Dim(0), time), time);
+
+    /// <summary>
+    /// Hidden states [B, C] at one position per sequence (<paramref name="positions"/>, counted in the
+    /// <paramref name="time"/> positions of the input): a head that reads the prompt's end, say. hidden [B, T′, C] holds
+    /// the last T′ of them.
+    /// </summary>
+    public static Tensor AtPositions(Tensor hidden, IReadOnlyList<int> positions, int time)
     {
         int batch = hidden.Dim(0), held = hidden.Dim(1), c = hidden.Dim(2), skipped = time - held;
-        var rows = LastRealTokens(attentionMask, batch, time);
+        var rows = new int[batch];
         for (int b = 0; b < batch; b++)
         {
-            if (rows[b] < skipped) throw new ArgumentException($"value head: sequence {b}'s last real token {rows[b]} is before the {held} positions held.");
-            rows[b] = b * held + rows[b] - skipped;
+            if (positions[b] < skipped) throw new ArgumentException($"value head: sequence {b}'s position {positions[b]} is before the {held} positions held.");
+            rows[b] = b * held + positions[b] - skipped;
         }
         // Gathering rows is an embedding lookup into the flattened hidden states, whose backward scatters back.
         return Ops.Embedding(Ops.Reshape(hidden, batch * held, c), rows, batch);

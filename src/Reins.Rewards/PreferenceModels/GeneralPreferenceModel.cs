@@ -87,15 +87,13 @@ public sealed class GeneralPreferenceModel
     /// </summary>
     public static (Tensor Vectors, Tensor? Eigenvalues) Embed(CausalLanguageModel network, TokenBatch tokens, GeneralPreferenceSettings settings, float[]? center)
     {
-        int rows = tokens.Rows, time = tokens.Length, dim = settings.ValueHeadDim;
+        int dim = settings.ValueHeadDim;
         var hidden = network.Hidden(tokens.Input);
-        var flat = Ops.Reshape(hidden, rows * time, network.Config.HiddenSize);
-        var last = CausalLanguageModel.LastRealTokens(tokens.AttentionMask, rows, time);
-        var head = Ops.Linear(Ops.Embedding(flat, [.. Enumerable.Range(0, rows).Select(r => r * time + last[r])], rows), network.ScoreWeight!, null, Ops.WeightLayout.OutIn);
+        var head = Ops.Linear(CausalLanguageModel.AtLastToken(hidden, tokens.AttentionMask, tokens.Length), network.ScoreWeight!, null, Ops.WeightLayout.OutIn);
         var v = Vectors(settings.PromptHead ? Ops.Slice(head, 1, 0, dim) : head, settings.CenterEmbeddings, center);
         if (!settings.PromptHead) return (v, null);
-        var promptEnds = Enumerable.Range(0, rows).Select(r => r * time + tokens.PromptEndIndex(r)).ToArray();
-        return (v, Eigenvalues(Ops.Linear(Ops.Embedding(flat, promptEnds, rows), Ops.Narrow0(network.ScoreWeight!, dim, settings.Blocks), null, Ops.WeightLayout.OutIn)));
+        var promptEnds = CausalLanguageModel.AtPositions(hidden, [.. Enumerable.Range(0, tokens.Rows).Select(tokens.PromptEndIndex)], tokens.Length);
+        return (v, Eigenvalues(Ops.Linear(promptEnds, Ops.Narrow0(network.ScoreWeight!, dim, settings.Blocks), null, Ops.WeightLayout.OutIn)));
     }
 
     /// <summary>
@@ -175,31 +173,6 @@ public sealed class GeneralPreferenceModel
         var (v, lambda) = Embeddings([.. pairs.Select(p => p.Chosen), .. pairs.Select(p => p.Rejected)], batchSize, cancellation);
         int n = pairs.Count, dim = Settings.ValueHeadDim, blocks = Settings.PromptHead ? Settings.Blocks : 0;
         return [.. Enumerable.Range(0, n).Select(i => SkewScore(v.AsSpan(i * dim, dim), v.AsSpan((n + i) * dim, dim), lambda.AsSpan(i * blocks, blocks)) / Settings.Tau)];
-    }
-
-    /// <summary>
-    /// Each response's preference score against a reference set of responses to the same prompt (GPO's signal): the
-    /// mean over the references of s(response, reference)/τ, and the mean win probability σ(s/τ).
-    /// </summary>
-    public (float[] Scores, float[] WinRates) ScoreAgainst(IReadOnlyList<TokenizedSequence> responses, IReadOnlyList<TokenizedSequence> references, int batchSize, CancellationToken cancellation = default)
-    {
-        if (references.Count == 0) throw new ArgumentException("general preference model: the reference set is empty.", nameof(references));
-        var (v, lambda) = Embeddings([.. responses, .. references], batchSize, cancellation);
-        int n = responses.Count, dim = Settings.ValueHeadDim, blocks = Settings.PromptHead ? Settings.Blocks : 0;
-        var scores = new float[n];
-        var wins = new float[n];
-        for (int i = 0; i < n; i++)
-        {
-            double score = 0, win = 0;
-            for (int j = 0; j < references.Count; j++)
-            {
-                float s = SkewScore(v.AsSpan(i * dim, dim), v.AsSpan((n + j) * dim, dim), lambda.AsSpan(i * blocks, blocks)) / Settings.Tau;
-                score += s;
-                win += Sigmoid(s);
-            }
-            (scores[i], wins[i]) = ((float)(score / references.Count), (float)(win / references.Count));
-        }
-        return (scores, wins);
     }
 
     private static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));

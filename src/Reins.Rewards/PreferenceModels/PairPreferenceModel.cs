@@ -75,7 +75,8 @@ public sealed class PairPreferenceModel(RewardModel network, string separator)
     /// <summary>The logit f(first, second) − f(second, first) of each pair of completions to the same prompt, re-encoded with <paramref name="encoder"/>.</summary>
     public float[] PairScores(IReadOnlyList<(ScoringRequest First, ScoringRequest Second)> pairs, ITextEncoder encoder, int batchSize, CancellationToken cancellation = default)
     {
-        ScoringRequest Joined(ScoringRequest a, ScoringRequest b) => a with { Completion = a.Completion + Separator + b.Completion, Finished = a.Finished && b.Finished };
+        ScoringRequest Joined(ScoringRequest a, ScoringRequest b) =>
+            a with { Completion = Join(TextOrConversation.FromText(a.Completion), TextOrConversation.FromText(b.Completion), Separator).Text!, Finished = a.Finished && b.Finished };
         var requests = pairs.Select(p => Joined(p.First, p.Second)).Concat(pairs.Select(p => Joined(p.Second, p.First))).ToArray();
         var raw = Network.RawScores(ScoringTokenization.FromRequests(requests, encoder, Network.MaxLength, useTokenIds: false), batchSize, cancellation);
         return [.. pairs.Select((_, i) => raw[i] - raw[pairs.Count + i])];

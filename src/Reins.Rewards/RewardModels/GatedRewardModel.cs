@@ -107,20 +107,17 @@ public sealed class GatedRewardModel(CausalLanguageModel network, float[] attrib
     /// </summary>
     public static (Tensor Rewards, Tensor Gates) Forward(CausalLanguageModel network, float[] attributeHead, GatingSettings settings, TokenBatch tokens)
     {
-        int rows = tokens.Rows, time = tokens.Length, c = network.Config.HiddenSize, k = settings.Attributes.Count;
-        var flat = Ops.Reshape(network.Hidden(tokens.Input), rows * time, c);
-        var last = CausalLanguageModel.LastRealTokens(tokens.AttentionMask, rows, time);
-        var raw = Ops.Linear(Ops.Embedding(flat, [.. Enumerable.Range(0, rows).Select(r => r * time + last[r])], rows), Tensor.FromArray(attributeHead, k, c), null, Ops.WeightLayout.OutIn).ToArray();
-        // Standardised, then decorrelated from verbosity: constants, since the attribute head is frozen.
-        var attributes = new float[rows * k];
-        int v = settings.Verbosity is { } name ? settings.Attributes.ToList().IndexOf(name) : -1;
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < k; j++)
-            {
-                float Standard(int a) => (raw[r * k + a] - settings.Mean[a]) / Math.Max(settings.Std[a], 1e-6f);
-                attributes[r * k + j] = Standard(j) - (v >= 0 ? settings.Decorrelation[j] * Standard(v) : 0);
-            }
-        var logits = Ops.Linear(Ops.Embedding(flat, [.. Enumerable.Range(0, rows).Select(r => r * time + tokens.PromptEndIndex(r))], rows), network.ScoreWeight!, null, Ops.WeightLayout.OutIn);
+        int rows = tokens.Rows, k = settings.Attributes.Count;
+        var hidden = network.Hidden(tokens.Input);
+        var raw = Ops.Linear(CausalLanguageModel.AtLastToken(hidden, tokens.AttentionMask, tokens.Length), Tensor.FromArray(attributeHead, k, network.Config.HiddenSize), null, Ops.WeightLayout.OutIn).ToArray();
+        // Standardised with the regression model's statistics, then decorrelated from verbosity: constants, since the attribute head is frozen.
+        var attributes = new RewardNormalization(settings.Attributes, settings.Mean, settings.Std, 0).Normalize(raw);
+        if (settings.Verbosity is { } name && settings.Attributes.ToList().IndexOf(name) is var v and >= 0)
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < k; j++)
+                    if (j != v) attributes[r * k + j] -= settings.Decorrelation[j] * attributes[r * k + v];
+        var promptEnds = CausalLanguageModel.AtPositions(hidden, [.. Enumerable.Range(0, rows).Select(tokens.PromptEndIndex)], tokens.Length);
+        var logits = Ops.Linear(promptEnds, network.ScoreWeight!, null, Ops.WeightLayout.OutIn);
         var gates = Ops.Softmax(Ops.MulScalar(logits, 1f / settings.Temperature));
         var rewards = Ops.MulScalar(Ops.Sum(Ops.Mul(gates, Tensor.FromArray(attributes, rows, k)), 1), settings.Beta);
         return (Ops.Reshape(rewards, rows), gates);

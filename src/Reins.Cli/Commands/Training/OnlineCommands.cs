@@ -106,13 +106,15 @@ internal static class OnlineCommands
 
         public Option[] All => [rewardModel, preferenceModel, .. llm.All];
 
-        public bool Given(ParseResult r) => r.GetValue(rewardModel) is not null || r.GetValue(preferenceModel) is not null || r.GetValue(llm.Endpoint) is not null;
+        // How many of the three kinds of judge the flags name (an LLM judge by its endpoint).
+        private int Named(ParseResult r) => new[] { r.GetValue(rewardModel), r.GetValue(preferenceModel), r.GetValue(llm.Endpoint) }.Count(v => v is not null);
+
+        public bool Given(ParseResult r) => Named(r) > 0;
 
         public IPairwiseJudge? Create(ParseResult r, string command)
         {
+            if (Named(r) > 1) throw new ArgumentException($"{command}: give one of --judge-reward-model, --preference-model and --judge-endpoint.");
             var remote = llm.Create(r, defaultCache: null);
-            var given = new[] { r.GetValue(rewardModel) is not null, r.GetValue(preferenceModel) is not null, remote is not null }.Count(g => g);
-            if (given > 1) throw new ArgumentException($"{command}: give one of --judge-reward-model, --preference-model and --judge-endpoint.");
             if (r.GetValue(rewardModel) is { } directory)
             {
                 var model = RewardModel.Load(directory);
@@ -166,10 +168,7 @@ internal static class OnlineCommands
             var (prompts, eval) = cli.Datasets<PromptOnlyExample>(r);
             var referenceModel = needsReference(config) ? cli.LoadModel(r, r.GetValue(reference) ?? cli.ModelPath(r)).Model : null;
             // A judge or preference model decides on its own; without reward flags the logged reward is then 0.
-            IDisposable? resources = null;
-            var reward = judges?.Given(r) == true && !rewards.AnyGiven(r)
-                ? new WeightedRewardSum([(new FunctionRewardSource("no_reward", _ => 0f), 1f)])
-                : rewards.Build(r, out resources);
+            var reward = rewards.Build(r, out var resources, judges?.Given(r) == true ? new FunctionRewardSource("no_reward", _ => 0f) : null);
             using (resources)
             {
                 var inputs = new OnlineInputs(new TokenizerEncoder(tokenizer), ids => tokenizer.Decode(ids, skipSpecialTokens: true), reward, prompts)

@@ -66,13 +66,11 @@ internal sealed class RewardOptions
         foreach (var o in new Option[] { model, ensemble, aggregation, uncertainty, functions, this.command, url, labelField, timeout, prm, prmAggregation, refinementPolicy, refinementVerifier, weights, rewardAggregation }) command.Add(o);
     }
 
-    /// <summary>Whether any reward flag was given.</summary>
-    public bool AnyGiven(ParseResult r) =>
-        r.GetValue(model) is not null || r.GetValue(ensemble) is not null || (r.GetValue(functions)?.Length ?? 0) > 0 || r.GetValue(command) is not null
-        || r.GetValue(url) is not null || r.GetValue(prm) is not null || r.GetValue(refinementPolicy) is not null;
-
-    /// <summary>The reward source the flags describe; dispose it when training ends (it may own a process).</summary>
-    public WeightedRewardSum Build(ParseResult r, out IDisposable? resources)
+    /// <summary>
+    /// The reward source the flags describe; dispose it when training ends (it may own a process). With no reward flag
+    /// the source is <paramref name="otherwise"/>, or without one an error.
+    /// </summary>
+    public WeightedRewardSum Build(ParseResult r, out IDisposable? resources, IRewardSource? otherwise = null)
     {
         var sources = new List<IRewardSource>();
         // name=weight pairs weigh the reward model's outputs; plain numbers weigh the sources.
@@ -123,6 +121,7 @@ internal sealed class RewardOptions
             sources.Add(new RefinementRewardSource(policy, new TokenizerEncoder(tokenizer), ids => tokenizer.Decode(ids, skipSpecialTokens: true),
                 VerifiableRewards.Create(r.GetValue(refinementVerifier)!), new SamplingOptions { MaxNewTokens = Math.Min(256, policy.Config.MaxPositions / 2), Temperature = 0 }));
         }
+        if (sources.Count == 0 && otherwise is not null) sources.Add(otherwise);
         if (sources.Count == 0) throw new ArgumentException("no reward: give --reward-model DIR, --reward-ensemble DIR, --reward-function NAME, --reward-command CMD, --reward-url URL, --prm DIR or --refinement-policy DIR.");
         var w = ParseWeights(attributeWeights is null ? r.GetValue(weights) : null, sources.Count);
         resources = program;
