@@ -115,6 +115,75 @@ public sealed class LabelTests : IDisposable
         }
     }
 
+    // Labels every pair the annotator is given, preferring the right or polite response ("hi there", "4", "apple",
+    // "Paris"), or on the check item the wrong one; returns the pairs given, in order.
+    private static async Task<List<string>> LabelEverything(Uri address, string token, bool wrongOnChecks = false)
+    {
+        using var http = Client(address, token);
+        var given = new List<string>();
+        while (true)
+        {
+            var next = JsonNode.Parse(await http.GetStringAsync("/api/next"))!;
+            if (next["finished"]!.GetValue<bool>()) return given;
+            string pair = next["pair_id"]!.GetValue<string>();
+            given.Add(pair);
+            string better = pair switch { "p1" => "hi there", "p2" => wrongOnChecks ? "5" : "4", "p3" => "apple", _ => "Paris" };
+            string side = next["left"]!.GetValue<string>() == better ? "left" : "right";
+            Assert.Equal(200, (await Post(http, "/api/labels", $$"""{"pair_id":"{{pair}}","choice":"{{side}}","idempotency_key":"{{token}}-{{given.Count}}"}""")).Status);
+        }
+    }
+
+    [Fact]
+    public async Task AnLlmJudgeLabelsBesideThePeopleWithoutTakingTheirPlace()
+    {
+        // The judge: a tiny model served as `reins serve` serves it (the judge's prompt needs a long context).
+        string judgeModel = Path.Combine(dir, "judge-model");
+        Assert.Equal(0, Run("model", "init", "--arch", "llama", "--vocab-size", "300", "--hidden", "32", "--layers", "2", "--heads", "4", "--max-positions", "1024", "--seed", "4", "--out", judgeModel));
+        await using var served = await Serving.OpenAiServer.StartAsync(new Serving.ServeSettings(judgeModel) { Port = 0, ServedModelName = "tiny" });
+        string[] judge = ["label", "judge", "--project", project, "--endpoint", new Uri(served.Address, "v1").ToString(), "--model", "tiny"];
+        JsonNode Judge()
+        {
+            var printed = new StringWriter();
+            var previous = Console.Out;
+            Console.SetOut(printed);
+            try { Assert.Equal(0, Run(judge)); }
+            finally { Console.SetOut(previous); }
+            return JsonNode.Parse(printed.ToString())!;
+        }
+        var first = Judge();
+        // Every pair, the check item too, asked in both orders; a rerun has nothing new to ask.
+        Assert.Equal((4, 8), (first["labelled"]!.GetValue<int>(), first["requests"]!.GetValue<int>()));
+        var again = Judge();
+        Assert.Equal((0, 0), (again["labelled"]!.GetValue<int>(), again["requests"]!.GetValue<int>()));
+
+        // Two people with an overlap of two still get every pair: the judge's labels fill no one's place.
+        await using var server = await LabelServer.StartAsync(project, port: 0);
+        Assert.Equal(4, (await LabelEverything(server.Address, Token("ann1"))).Count);
+        Assert.Equal(4, (await LabelEverything(server.Address, Token("ann2"))).Count);
+        using var boss = Client(server.Address, Token("boss", admin: true));
+        var stats = JsonNode.Parse(await boss.GetStringAsync("/api/admin/stats"))!;
+        Assert.Equal((8, 4), (stats["labels"]!.GetValue<int>(), stats["judge_labels"]!.GetValue<int>()));
+        // The people agree on everything; the judge's agreement with them is measured, not folded into theirs.
+        Assert.Equal(1.0, stats["fleiss_kappa"]!.GetValue<double>());
+        var row = stats["annotators"]!["llm:tiny"]!;
+        Assert.True(row["judge"]!.GetValue<bool>());
+        Assert.Equal(3, row["pairs_with_a_human_majority"]!.GetValue<int>());
+        Assert.InRange(row["agreement_with_human_majority"]!.GetValue<double>(), 0, 1);
+        Assert.Equal(1, row["check_items"]!.GetValue<int>());
+
+        // Exports leave the judge out unless asked; the raw export has its labels, marked.
+        static List<JsonNode> Records(string text) => [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!)];
+        Assert.All(Records(await boss.GetStringAsync("/api/admin/export?format=majority")), r => Assert.Equal(2, r["labels"]!.GetValue<int>()));
+        string withJudge = Path.Combine(dir, "with-judge.jsonl");
+        Assert.Equal(0, Run("label", "export", "--project", project, "--output", withJudge, "--include-judges"));
+        Assert.All(Records(File.ReadAllText(withJudge)), r => Assert.Equal(3, r["labels"]!.GetValue<int>()));
+        var raw = Records(await boss.GetStringAsync("/api/admin/export?format=raw"));
+        Assert.Equal((12, 4), (raw.Count, raw.Count(r => r["judge"]!.GetValue<bool>())));
+        // A person's name cannot become a judge's.
+        using (var store = new LabelStore(project))
+            Assert.Throws<InvalidOperationException>(() => store.Judge("ann1"));
+    }
+
     [Fact]
     public async Task OverlapCheckItemsAgreementAndExports()
     {
@@ -122,23 +191,7 @@ public sealed class LabelTests : IDisposable
         string admin = Token("boss", admin: true);
         await using var server = await LabelServer.StartAsync(project, port: 0);
         var given = new Dictionary<string, List<string>>();
-        for (int a = 0; a < tokens.Length; a++)
-        {
-            using var http = Client(server.Address, tokens[a]);
-            given[$"ann{a + 1}"] = [];
-            int k = 0;
-            while (true)
-            {
-                var next = JsonNode.Parse(await http.GetStringAsync("/api/next"))!;
-                if (next["finished"]!.GetValue<bool>()) break;
-                string pair = next["pair_id"]!.GetValue<string>();
-                given[$"ann{a + 1}"].Add(pair);
-                // Everyone prefers the response that is right or polite: "hi there", "4", "apple", "Paris"; ann3 gets the check item wrong.
-                string better = pair switch { "p1" => "hi there", "p2" => a == 2 ? "5" : "4", "p3" => "apple", _ => "Paris" };
-                string side = next["left"]!.GetValue<string>() == better ? "left" : "right";
-                Assert.Equal(200, (await Post(http, "/api/labels", $$"""{"pair_id":"{{pair}}","choice":"{{side}}","idempotency_key":"{{a}}-{{k++}}"}""")).Status);
-            }
-        }
+        for (int a = 0; a < tokens.Length; a++) given[$"ann{a + 1}"] = await LabelEverything(server.Address, tokens[a], wrongOnChecks: a == 2);
         // Each ordinary pair goes to two annotators (the overlap), the check item to all three.
         var counts = given.Values.SelectMany(p => p).GroupBy(p => p).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(3, counts["p2"]);

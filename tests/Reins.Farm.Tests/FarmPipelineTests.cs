@@ -101,6 +101,62 @@ public sealed class FarmPipelineTests : IDisposable
     }
 
     [Fact]
+    public void TheCyclicTaskRunsTheCyclicStudy()
+    {
+        Engine.Threads = 1;
+        var config = FarmConfig.Quick;
+        var results = new FarmPipeline(FarmTasks.Get("cyclic"), config, 4, Path.Combine(dir, "cyclic"), _ => { }).Run();
+        string[] selfPlay = [MethodNames.NashMd, MethodNames.Sppo, MethodNames.Dno];
+        Assert.Equal(MethodNames.All.Concat(selfPlay).OrderBy(x => x), results.Methods.Select(m => m.Name).OrderBy(x => x));
+        // The online methods' budget: Nash-MD in steps; SPPO and DNO in whole iterations of num_generations samples per prompt.
+        long budget = config.Online.Steps * config.Online.BatchSize, perIteration = config.SelfPlay.Iterations * config.SelfPlay.NumGenerations;
+        Assert.Equal(budget, results.Methods.Single(m => m.Name == MethodNames.NashMd).Samples);
+        Assert.All(results.Methods.Where(m => m.Name is MethodNames.Sppo or MethodNames.Dno), m => Assert.Equal(budget / perIteration * perIteration, m.Samples));
+        var cyclic = results.Cyclic!;
+        Assert.Equal(config.EvalPrompts, cyclic.HeldOutPairs);
+        Assert.Equal(["bradley_terry", "gpm", "pair"], cyclic.PairAccuracy.Select(a => a.Model));
+        Assert.All(cyclic.PairAccuracy, a => Assert.InRange(a.Accuracy, 0, 1));
+        Assert.Equal(results.Methods.Select(m => m.Name), cyclic.StyleMix.Select(m => m.Method));
+        foreach (var mix in cyclic.StyleMix)
+        {
+            // Shares add to one; no mix does better than the uniform one's ½ against its best response.
+            Assert.Equal(1, mix.Styles.Values.Sum() + mix.Other, 12);
+            Assert.InRange(mix.WorstCaseWinRate, 0, 0.5 + 1e-12);
+            // The gold reward is well-formedness: the share of replies in one style.
+            Assert.Equal(results.Methods.Single(m => m.Name == mix.Method).GoldReward, 1 - mix.Other, 12);
+        }
+        // The annotators choose by the cycle, so their agreement is measured against it.
+        Assert.InRange(results.Annotators.AgreementWithGold, 0.5, 1);
+        Assert.Contains("Preferences in a cycle", File.ReadAllText(Path.Combine(dir, "cyclic", HtmlReport.FileName)));
+        Assert.Equal(results.ToJson(), FarmResults.FromJson(results.ToJson()).ToJson());
+    }
+
+    [Fact]
+    public void ThePluralisticTaskRunsThePluralisticStudy()
+    {
+        Engine.Threads = 1;
+        var config = FarmConfig.Quick;
+        var task = (Tasks.Pluralistic.IPluralisticTask)FarmTasks.Get("pluralistic");
+        var results = new FarmPipeline(task, config, 4, Path.Combine(dir, "plural"), _ => { }).Run();
+        Assert.Equal(MethodNames.All.Concat([MethodNames.PpoMixture, MethodNames.PpoMaxMin]).OrderBy(x => x), results.Methods.Select(m => m.Name).OrderBy(x => x));
+        var plural = results.Pluralistic!;
+        Assert.Equal([("praise", 3), ("brevity", 1)], plural.Groups.Select(g => (g.Name, g.Annotators)));
+        Assert.InRange(plural.AssignmentAccuracy, 0, 1);
+        Assert.Equal(results.Methods.Select(m => m.Name), plural.Methods.Select(m => m.Method));
+        foreach (var m in plural.Methods)
+        {
+            // The population's gold is the groups' share-weighted mean, response by response and so on average.
+            Assert.Equal(results.Methods.Single(r => r.Name == m.Method).GoldReward, task.Groups.Sum(g => g.Share * m.Groups[g.Name].Gold), 9);
+            Assert.All(m.Groups.Values, g => Assert.True(m.Method == MethodNames.Sft ? g.WinRate is null : g.WinRate is >= 0 and <= 1, m.Method));
+        }
+        // The mixture was trained on annotator ids the pool wrote: its assignments name the pool's members.
+        var assigned = Alignment.RewardModeling.MixtureAssignments.Load(Path.Combine(dir, "plural", "runs", "mixture-reward-model")).Annotators.Keys.Order();
+        Assert.Equal(Enumerable.Range(0, config.Annotation.Annotators).Select(Feedback.Annotators.AnnotatorPool.SimulatedId).Order(), assigned);
+        Assert.Contains("Groups that want different things", File.ReadAllText(Path.Combine(dir, "plural", HtmlReport.FileName)));
+        Assert.Equal(results.ToJson(), FarmResults.FromJson(results.ToJson()).ToJson());
+    }
+
+    [Fact]
     public void AStepByStepTaskRunsTheProcessSupervisionStudy()
     {
         Engine.Threads = 1;

@@ -155,4 +155,44 @@ public sealed class AnnotatorTests
         double Mean(string r) => Enumerable.Range(0, 2000).Average(_ => warm.Rate("p", r, scale));
         Assert.True(Mean("2") < Mean("3") && Mean("3") < Mean("4"));
     }
+
+    // Rock–paper–scissors among "rock", "paper" and "scissors": +1 when the first beats the second, −1 when it loses.
+    private static double CycleMargin(string prompt, string first, string second)
+    {
+        string[] order = ["rock", "scissors", "paper"];
+        int a = Array.IndexOf(order, first), b = Array.IndexOf(order, second);
+        return a == b ? 0 : (a + 1) % 3 == b ? 1 : -1;
+    }
+
+    [Fact]
+    public void APairMarginDecidesWhereNoRewardCould()
+    {
+        var annotator = new SimulatedAnnotator(new AnnotatorProfile(0), new GoldPreference(FlatGold, CycleMargin), seed: 1);
+        // Every relation of the cycle holds, in either order of presentation — no scalar reward orders three items so.
+        Assert.Equal(Preference.First, annotator.Compare("p", "rock", "scissors"));
+        Assert.Equal(Preference.First, annotator.Compare("p", "scissors", "paper"));
+        Assert.Equal(Preference.First, annotator.Compare("p", "paper", "rock"));
+        Assert.Equal(Preference.Second, annotator.Compare("p", "scissors", "rock"));
+        // Length bias still adds to the margin: 0.5 a word outweighs a lost relation (−1) by three words.
+        var biased = new SimulatedAnnotator(new AnnotatorProfile(0, LengthBias: 0.5), new GoldPreference(FlatGold, (p, a, b) => CycleMargin(p, a.Split(' ')[0], b.Split(' ')[0])), seed: 1);
+        Assert.Equal(Preference.First, biased.Compare("p", "scissors and then some more", "rock"));
+        Assert.Equal(Preference.Second, biased.Compare("p", "scissors too", "rock"));
+        // The agreement report measures against the margin too: a careful pool agrees with the cycle on every label.
+        ResponsePair[] pairs = [new("p", "rock", "scissors"), new("p", "scissors", "paper"), new("p", "rock", "paper"), new("p", "paper", "paper")];
+        var report = AgreementReport.Measure(new AnnotatorPool([new AnnotatorProfile(0), new AnnotatorProfile(0)], new GoldPreference(FlatGold, CycleMargin), 1), pairs);
+        Assert.Equal(1.0, report.AgreementWithGold);
+    }
+
+    [Fact]
+    public void PoolMembersJudgeByTheirOwnGoldAndRecordsNameWhoLabelledThem()
+    {
+        GoldPreference longer = new((_, r) => r.Length), shorter = new((_, r) => -r.Length);
+        var pool = new AnnotatorPool([new AnnotatorProfile(0), new AnnotatorProfile(0)], longer, seed: 3, memberGolds: [longer, shorter]);
+        var records = Enumerable.Range(0, 200).Select(_ => pool.Annotate("p", "short", "much longer")).ToArray();
+        var byAnnotator = records.GroupBy(r => r.Extra["annotator"].GetString()!).ToDictionary(g => g.Key, g => g.Select(r => r.Chosen.Text).Distinct().Single());
+        Assert.Equal("much longer", byAnnotator[AnnotatorPool.SimulatedId(0)]);
+        Assert.Equal("short", byAnnotator[AnnotatorPool.SimulatedId(1)]);
+        Assert.Equal(2, byAnnotator.Count);
+        Assert.Throws<ArgumentException>(() => new AnnotatorPool([new AnnotatorProfile(0)], longer, 1, memberGolds: [longer, shorter]));
+    }
 }

@@ -224,4 +224,98 @@ public class GenerationTests
         Assert.Throws<ArgumentException>(() => Generator.Generate(model, [[99]], new SamplingOptions()));
         Assert.Throws<ArgumentException>(() => Generator.Generate(model, [[1]], new SamplingOptions { TopP = 0 }));
     }
+
+    // Steps a continuous batch until it is empty (at most 200 steps), calling between(step) before each step.
+    private static void Drive(ContinuousBatch batch, Action<int>? between = null)
+    {
+        for (int step = 0; step < 200; step++)
+        {
+            between?.Invoke(step);
+            if (batch.Rows == 0) return;
+            batch.Step();
+        }
+        Assert.Fail("the batch did not drain in 200 steps");
+    }
+
+    private static Action<GeneratedToken> Collect(Dictionary<(string, int, int), List<GeneratedToken>> rows, string request, List<string>? finished = null) => token =>
+    {
+        var key = (request, token.PromptIndex, token.SampleIndex);
+        if (!rows.TryGetValue(key, out var list)) rows[key] = list = [];
+        list.Add(token);
+        if (token.FinishReason is not null) finished?.Add($"{request}/{token.PromptIndex}/{token.SampleIndex}");
+    };
+
+    [Theory, MemberData(nameof(Families))]
+    public void AContinuousBatchOfOneRequestSamplesWhatTheGeneratorSamples(string family)
+    {
+        var model = Model(family);
+        var options = new SamplingOptions { MaxNewTokens = 9, NumReturnSequences = 2, Seed = 5, StopTokenIds = [3], TopLogProbs = 2 };
+        var expected = Generator.Generate(model, Prompts, options);
+        using var batch = new ContinuousBatch(model);
+        var rows = new Dictionary<(string, int, int), List<GeneratedToken>>();
+        batch.Add(Prompts, options, Collect(rows, "a"));
+        Drive(batch);
+        Assert.Equal(expected.Count, rows.Count);
+        foreach (var e in expected)
+        {
+            var got = rows[("a", e.PromptIndex, e.SampleIndex)];
+            Assert.Equal(e.Tokens, got.Select(t => t.Token));
+            Assert.Equal(e.FinishReason, got[^1].FinishReason);
+            for (int i = 0; i < e.Tokens.Length; i++) Assert.Equal(e.LogProbs[i], got[i].LogProb, 1e-5f);
+        }
+        Assert.Equal(0, batch.Rows);
+    }
+
+    [Theory, MemberData(nameof(Families))]
+    public void ARequestJoinsTheRunningBatchAndItsLogProbsAreTheModelsAtItsPositions(string family)
+    {
+        var model = Model(family);
+        using var batch = new ContinuousBatch(model);
+        var rows = new Dictionary<(string, int, int), List<GeneratedToken>>();
+        var finished = new List<string>();
+        var longOptions = new SamplingOptions { MaxNewTokens = 20, Seed = 1 };
+        var shortOptions = new SamplingOptions { MaxNewTokens = 3, NumReturnSequences = 2, Seed = 2, Temperature = 0.7f };
+        batch.Add([Prompts[0]], longOptions, Collect(rows, "long", finished));
+        int rowsAfterJoin = 0;
+        Drive(batch, step =>
+        {
+            // Joins three steps in, with a longer prompt than the running row's, so the running row's cache is shifted under it.
+            if (step == 3) batch.Add([Prompts[1]], shortOptions, Collect(rows, "short", finished));
+            if (step == 4) rowsAfterJoin = batch.Rows;
+        });
+        Assert.Equal(3, rowsAfterJoin);
+        // The short request joined the running batch and left it before the long one ended.
+        Assert.Equal(["short/0/0", "short/0/1", "long/0/0"], finished);
+        // Every token's log-prob is the model's at that position, teacher-forced: positions and cache survived the merges.
+        var sequences = rows.Select(r => new GeneratedSequence(0, 0, r.Key.Item1 == "long" ? Prompts[0] : Prompts[1], [.. r.Value.Select(t => t.Token)],
+            [.. r.Value.Select(t => t.LogProb)], r.Value[^1].FinishReason!.Value)).ToList();
+        var forced = TeacherForced(model, [.. sequences.Where(s => s.PromptIds == Prompts[0])], 1f)
+            .Concat(TeacherForced(model, [.. sequences.Where(s => s.PromptIds == Prompts[1])], 0.7f)).ToArray();
+        var ordered = sequences.Where(s => s.PromptIds == Prompts[0]).Concat(sequences.Where(s => s.PromptIds == Prompts[1])).ToArray();
+        for (int i = 0; i < ordered.Length; i++)
+            for (int t = 0; t < ordered[i].Tokens.Length; t++) Assert.Equal(forced[i][t], ordered[i].LogProbs[t], 1e-4f);
+        // Each request draws with its own seed whatever shares the batch: alone it samples the same tokens.
+        var alone = Generator.Generate(model, [Prompts[0]], longOptions)[0];
+        Assert.Equal(alone.Tokens, rows[("long", 0, 0)].Select(t => t.Token));
+        var shortAlone = Generator.Generate(model, [Prompts[1]], shortOptions);
+        Assert.All(shortAlone, s => Assert.Equal(s.Tokens, rows[("short", 0, s.SampleIndex)].Select(t => t.Token)));
+    }
+
+    [Fact]
+    public void ACancelledRowLeavesAtItsNextStepAndTheOthersGoOn()
+    {
+        var model = Model("gpt2");
+        using var batch = new ContinuousBatch(model);
+        using var cancel = new CancellationTokenSource();
+        var rows = new Dictionary<(string, int, int), List<GeneratedToken>>();
+        batch.Add([Prompts[0]], new SamplingOptions { MaxNewTokens = 10, Seed = 1 }, Collect(rows, "kept"));
+        batch.Add([Prompts[2]], new SamplingOptions { MaxNewTokens = 10, Seed = 2 }, Collect(rows, "gone"), cancel.Token);
+        Drive(batch, step => { if (step == 2) cancel.Cancel(); });
+        Assert.Equal(FinishReason.Cancelled, rows[("gone", 0, 0)][^1].FinishReason);
+        Assert.Equal(3, rows[("gone", 0, 0)].Count);   // two tokens, then the cancellation
+        Assert.Equal(10, rows[("kept", 0, 0)].Count);
+        Assert.Equal(FinishReason.Length, rows[("kept", 0, 0)][^1].FinishReason);
+        Assert.Throws<ArgumentException>(() => batch.Add([[99]], new SamplingOptions(), _ => { }));
+        Assert.Equal(0, batch.Rows);
+    }
 }

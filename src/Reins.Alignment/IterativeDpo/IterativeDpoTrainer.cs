@@ -250,7 +250,9 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
         return metrics;
     }
 
-    IReadOnlyDictionary<string, double> ITrainingSteps.Progress(long steps) => new Dictionary<string, double>();
+    // "episode" as the online trainers count it: completions sampled from the policy to train on (not the improvement judge's).
+    IReadOnlyDictionary<string, double> ITrainingSteps.Progress(long steps) =>
+        new Dictionary<string, double> { ["episode"] = steps * PromptsPerIteration * Iteration.NumGenerations };
 
     IReadOnlyDictionary<string, double>? ITrainingSteps.Evaluate() => null;
 

@@ -11,7 +11,8 @@ namespace Reins.Cli.Commands;
 
 /// <summary>
 /// `reins label --project DIR`: serves the labelling app; `init` loads a project's pairs, `add-annotator` prints a
-/// personal link, `export` writes the labels as TRL preference JSONL or raw records.
+/// personal link, `judge` has an LLM judge label the pairs beside the people, `export` writes the labels as TRL
+/// preference JSONL or raw records.
 /// </summary>
 internal static class LabelCommand
 {
@@ -33,6 +34,7 @@ internal static class LabelCommand
         });
         cmd.Subcommands.Add(Init());
         cmd.Subcommands.Add(AddAnnotator());
+        cmd.Subcommands.Add(Judge());
         cmd.Subcommands.Add(Export());
         return cmd;
     }
@@ -121,16 +123,54 @@ internal static class LabelCommand
         return cmd;
     }
 
+    // Every pair the judge has not labelled yet (check items too: they measure it), each judged in both orders; a rerun
+    // asks only about what is new, and the judge's cache beside the project answers what was asked before.
+    private static Command Judge()
+    {
+        var project = new Option<string>("--project") { Description = "Project directory.", Required = true };
+        var judge = new JudgeCommand.JudgeOptions("");
+        var cmd = new Command("judge", "Have an LLM judge label the project's pairs as an annotator of its own: its labels count neither towards a pair's overlap nor in the people's agreement, " +
+            "the admin statistics give its check accuracy and its agreement with the people's majority, and exports leave it out unless --include-judges.") { project };
+        foreach (var o in judge.All) cmd.Add(o);
+        cmd.SetAction(async (r, cancellation) =>
+        {
+            string dir = r.GetValue(project)!;
+            if (!File.Exists(Path.Combine(dir, "labels.sqlite"))) throw new ArgumentException($"label judge: {dir} is not a labelling project (reins label init).");
+            using var llm = judge.Create(r, Path.Combine(dir, "judge-cache.sqlite")) ?? throw new ArgumentException("label judge: --endpoint and --model are required.");
+            using var store = new LabelStore(dir);
+            long id = store.Judge(llm.Name);
+            var pairs = store.Unlabelled(id);
+            var probabilities = await llm.JudgeAsync([.. pairs.Select(p => (p.Prompt, p.ResponseA, p.ResponseB))], cancellation);
+            for (int i = 0; i < pairs.Count; i++)
+            {
+                float p = probabilities[i];
+                string choice = p > 0.5f ? "a" : p < 0.5f ? "b" : "tie";
+                store.Save(id, new AssignedPair(pairs[i], Swapped: false), choice, null, $"P(a > b) = {p.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture)}",
+                    $"{llm.Name}:{pairs[i].Id}");
+            }
+            var usage = llm.Usage;
+            Console.Out.WriteLine(new JsonObject
+            {
+                ["judge"] = llm.Name, ["labelled"] = pairs.Count, ["requests"] = usage.Requests, ["cache_hits"] = usage.CacheHits,
+                ["prompt_tokens"] = usage.PromptTokens, ["completion_tokens"] = usage.CompletionTokens, ["cost"] = judge.Cost(r, usage),
+                ["soft_labels"] = usage.SoftLabels, ["parsed_verdicts"] = usage.ParsedVerdicts, ["unparsed_answers"] = usage.Unparsed,
+            }.ToJsonString());
+            return 0;
+        });
+        return cmd;
+    }
+
     private static Command Export()
     {
         var project = new Option<string>("--project") { Description = "Project directory.", Required = true };
         var output = new Option<string>("--output") { Description = "JSONL written.", Required = true };
         var format = new Option<string>("--format") { Description = "majority (TRL preference by majority), soft (plus preference_probability) or raw (one record per label).", DefaultValueFactory = _ => "majority" };
-        var cmd = new Command("export", "Write the labels: TRL preference records by majority or soft label, or the raw labels.") { project, output, format };
+        var includeJudges = new Option<bool>("--include-judges") { Description = "Let LLM judges' labels vote in the majority and soft exports (the raw export always has them, marked)." };
+        var cmd = new Command("export", "Write the labels: TRL preference records by majority or soft label, or the raw labels.") { project, output, format, includeJudges };
         cmd.SetAction(r =>
         {
             using var store = new LabelStore(r.GetValue(project)!);
-            var (lines, undecided) = LabelExport.Lines(store, r.GetValue(format)!);
+            var (lines, undecided) = LabelExport.Lines(store, r.GetValue(format)!, r.GetValue(includeJudges));
             RunDirectory.WriteAtomically(r.GetValue(output)!, string.Concat(lines.Select(l => l + "\n")));
             Console.Error.WriteLine($"label export: {lines.Count} records → {r.GetValue(output)}{(undecided > 0 ? $"; {undecided} pairs left out with tied votes" : "")}");
             return 0;

@@ -132,7 +132,7 @@ internal sealed class LabelServer : IAsyncDisposable
     {
         Authenticate(context, admin: true);
         string format = context.Request.Query["format"].ToString() is { Length: > 0 } f ? f : "majority";
-        var (lines, _) = LabelExport.Lines(store, format);
+        var (lines, _) = LabelExport.Lines(store, format, context.Request.Query["include_judges"].ToString() == "true");
         context.Response.ContentType = "application/jsonl; charset=utf-8";
         await context.Response.WriteAsync(string.Concat(lines.Select(l => l + "\n")));
     }

@@ -17,14 +17,15 @@ internal sealed record AssignedPair(LabelPair Pair, bool Swapped)
     public string Right => Swapped ? Pair.ResponseA : Pair.ResponseB;
 }
 
-/// <summary>One stored judgement, in terms of response_a and response_b (not of the sides shown).</summary>
-internal sealed record StoredLabel(string Annotator, string PairId, string Choice, bool Swapped, string? Ratings, string? Reason, string Created);
+/// <summary>One stored judgement, in terms of response_a and response_b (not of the sides shown); ByJudge for an LLM judge's.</summary>
+internal sealed record StoredLabel(string Annotator, string PairId, string Choice, bool Swapped, string? Ratings, string? Reason, string Created, bool ByJudge = false);
 
 /// <summary>
 /// A labelling project's SQLite database: the pairs, the annotators (only a hash of each access token is kept), what
 /// each was shown and in which order, and the labels. Every label is one transaction in WAL mode with synchronous=FULL,
 /// so a label acknowledged to the browser survives the process being killed; an idempotency key makes a repeated
-/// submission (a double click, a retried request) count once.
+/// submission (a double click, a retried request) count once. LLM judges label as annotators of their own kind: they
+/// cannot sign in, and their labels neither count towards a pair's overlap nor enter the people's agreement.
 /// </summary>
 internal sealed class LabelStore : IDisposable
 {
@@ -41,12 +42,16 @@ internal sealed class LabelStore : IDisposable
         Execute("""
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS pairs (id TEXT PRIMARY KEY, position INTEGER NOT NULL, prompt TEXT NOT NULL, response_a TEXT NOT NULL, response_b TEXT NOT NULL, check_answer TEXT);
-            CREATE TABLE IF NOT EXISTS annotators (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL UNIQUE, is_admin INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS annotators (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL UNIQUE, is_admin INTEGER NOT NULL,
+                is_judge INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE IF NOT EXISTS assignments (annotator_id INTEGER NOT NULL REFERENCES annotators(id), pair_id TEXT NOT NULL REFERENCES pairs(id), swapped INTEGER NOT NULL, skipped INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (annotator_id, pair_id));
             CREATE TABLE IF NOT EXISTS labels (id INTEGER PRIMARY KEY, annotator_id INTEGER NOT NULL REFERENCES annotators(id), pair_id TEXT NOT NULL REFERENCES pairs(id),
                 choice TEXT NOT NULL CHECK (choice IN ('a', 'b', 'tie', 'both_bad')), swapped INTEGER NOT NULL, ratings TEXT, reason TEXT,
                 idempotency_key TEXT NOT NULL UNIQUE, created TEXT NOT NULL, UNIQUE (annotator_id, pair_id));
             """);
+        // A project made before judges could label has no is_judge column: every annotator in it is a person.
+        if (Scalar<long>("SELECT COUNT(*) FROM pragma_table_info('annotators') WHERE name = 'is_judge'", null) == 0)
+            Execute("ALTER TABLE annotators ADD COLUMN is_judge INTEGER NOT NULL DEFAULT 0;");
     }
 
     /// <summary>How many annotators should label each pair (check items go to everyone).</summary>
@@ -84,13 +89,45 @@ internal sealed class LabelStore : IDisposable
         return token;
     }
 
+    /// <summary>
+    /// The id of the LLM judge called <paramref name="name"/>, added on first use. A judge has no access link: its token
+    /// is drawn and dropped, so no one can sign in as it.
+    /// </summary>
+    public long Judge(string name)
+    {
+        lock (gate)
+        {
+            if (Scalar<long?>("SELECT id FROM annotators WHERE name = $name AND is_judge = 1", null, ("$name", name)) is { } id) return id;
+            if (Scalar<long>("SELECT COUNT(*) FROM annotators WHERE name = $name", null, ("$name", name)) > 0)
+                throw new InvalidOperationException($"'{name}' is a person's annotator name in this project; a judge needs a name of its own.");
+            NonQuery("INSERT INTO annotators (name, token_hash, is_admin, is_judge) VALUES ($name, $hash, 0, 1)", null,
+                ("$name", name), ("$hash", Hash(Convert.ToHexString(RandomNumberGenerator.GetBytes(24)))));
+            return Scalar<long>("SELECT id FROM annotators WHERE name = $name", null, ("$name", name));
+        }
+    }
+
+    /// <summary>The pairs (check items included, which measure the judge too) that annotator <paramref name="annotator"/> has not labelled.</summary>
+    public List<LabelPair> Unlabelled(long annotator) => [.. Pairs().Where(p => !Labels(annotator).Contains(p.Id))];
+
+    private HashSet<string> Labels(long annotator)
+    {
+        lock (gate)
+        {
+            var ids = new HashSet<string>();
+            using var command = Command("SELECT pair_id FROM labels WHERE annotator_id = $a", null, ("$a", annotator));
+            using var reader = command.ExecuteReader();
+            while (reader.Read()) ids.Add(reader.GetString(0));
+            return ids;
+        }
+    }
+
     /// <summary>The annotator a token belongs to: (id, name, admin), or null.</summary>
     public (long Id, string Name, bool Admin)? Authenticate(string? token)
     {
         if (string.IsNullOrEmpty(token) || token.Length > 200) return null;
         lock (gate)
         {
-            using var command = Command("SELECT id, name, is_admin FROM annotators WHERE token_hash = $hash", null, ("$hash", Hash(token)));
+            using var command = Command("SELECT id, name, is_admin FROM annotators WHERE token_hash = $hash AND is_judge = 0", null, ("$hash", Hash(token)));
             using var reader = command.ExecuteReader();
             return reader.Read() ? (reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2) == 1) : null;
         }
@@ -115,7 +152,8 @@ internal sealed class LabelStore : IDisposable
             {
                 var candidates = new List<(string Id, long Labels, bool Check)>();
                 using (var command = Command("""
-                    SELECT p.id, (SELECT COUNT(*) FROM labels l WHERE l.pair_id = p.id), p.check_answer IS NOT NULL FROM pairs p
+                    SELECT p.id, (SELECT COUNT(*) FROM labels l WHERE l.pair_id = p.id AND l.annotator_id IN (SELECT id FROM annotators WHERE is_judge = 0)),
+                      p.check_answer IS NOT NULL FROM pairs p
                     WHERE NOT EXISTS (SELECT 1 FROM assignments s WHERE s.annotator_id = $a AND s.pair_id = p.id)
                     """, tx, ("$a", annotator)))
                 using (var reader = command.ExecuteReader())
@@ -184,7 +222,8 @@ internal sealed class LabelStore : IDisposable
             long open = Scalar<long>("""
                 SELECT COUNT(*) FROM pairs p WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.annotator_id = $a AND l.pair_id = p.id)
                   AND NOT EXISTS (SELECT 1 FROM assignments s WHERE s.annotator_id = $a AND s.pair_id = p.id AND s.skipped = 1)
-                  AND (p.check_answer IS NOT NULL OR (SELECT COUNT(*) FROM labels l WHERE l.pair_id = p.id) < $o)
+                  AND (p.check_answer IS NOT NULL
+                    OR (SELECT COUNT(*) FROM labels l WHERE l.pair_id = p.id AND l.annotator_id IN (SELECT id FROM annotators WHERE is_judge = 0)) < $o)
                 """, null, ("$a", annotator), ("$o", Overlap));
             return (done, done + open);
         }
@@ -196,11 +235,13 @@ internal sealed class LabelStore : IDisposable
         lock (gate)
         {
             var labels = new List<StoredLabel>();
-            using var command = Command("SELECT a.name, l.pair_id, l.choice, l.swapped, l.ratings, l.reason, l.created FROM labels l JOIN annotators a ON a.id = l.annotator_id ORDER BY l.id", null);
+            using var command = Command("""
+                SELECT a.name, l.pair_id, l.choice, l.swapped, l.ratings, l.reason, l.created, a.is_judge FROM labels l JOIN annotators a ON a.id = l.annotator_id ORDER BY l.id
+                """, null);
             using var reader = command.ExecuteReader();
             while (reader.Read())
                 labels.Add(new StoredLabel(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3) == 1,
-                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetString(6)));
+                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetString(6), reader.GetInt64(7) == 1));
             return labels;
         }
     }
@@ -218,22 +259,37 @@ internal sealed class LabelStore : IDisposable
         }
     }
 
-    /// <summary>Throughput, agreement (Fleiss' κ over pairs with the full overlap, mean pairwise Cohen's κ) and check accuracy per annotator.</summary>
+    /// <summary>
+    /// Throughput, the people's agreement (Fleiss' κ over pairs with the full overlap, mean pairwise Cohen's κ) and check
+    /// accuracy per annotator; a judge's row also gives its agreement with the people's majority where they have one.
+    /// </summary>
     public JsonObject Statistics()
     {
-        var labels = Labels();
+        var all = Labels();
         var pairs = Pairs().ToDictionary(p => p.Id);
+        var labels = all.Where(l => !l.ByJudge).ToList();
+        var majority = labels.Where(l => pairs[l.PairId].CheckAnswer is null).GroupBy(l => l.PairId)
+            .Select(g => (Pair: g.Key, A: g.Count(l => l.Choice == "a"), B: g.Count(l => l.Choice == "b"))).Where(v => v.A != v.B)
+            .ToDictionary(v => v.Pair, v => v.A > v.B ? "a" : "b");
         var perAnnotator = new JsonObject();
-        foreach (var group in labels.GroupBy(l => l.Annotator))
+        foreach (var group in all.GroupBy(l => l.Annotator))
         {
             var checks = group.Where(l => pairs[l.PairId].CheckAnswer is not null).ToList();
-            perAnnotator[group.Key] = new JsonObject
+            var row = new JsonObject
             {
                 ["labels"] = group.Count(),
                 ["check_items"] = checks.Count,
                 ["check_accuracy"] = checks.Count == 0 ? null : Math.Round(checks.Count(l => l.Choice == pairs[l.PairId].CheckAnswer) / (double)checks.Count, 4),
                 ["first"] = group.Min(l => l.Created), ["last"] = group.Max(l => l.Created),
             };
+            if (group.First().ByJudge)
+            {
+                var compared = group.Where(l => majority.ContainsKey(l.PairId)).ToList();
+                row["judge"] = true;
+                row["pairs_with_a_human_majority"] = compared.Count;
+                row["agreement_with_human_majority"] = compared.Count == 0 ? null : Math.Round(compared.Count(l => l.Choice == majority[l.PairId]) / (double)compared.Count, 4);
+            }
+            perAnnotator[group.Key] = row;
         }
         var regular = labels.Where(l => pairs[l.PairId].CheckAnswer is null).GroupBy(l => l.PairId).ToList();
         int overlap = Overlap;
@@ -251,7 +307,7 @@ internal sealed class LabelStore : IDisposable
         return new JsonObject
         {
             ["pairs"] = pairs.Count, ["check_items"] = pairs.Values.Count(p => p.CheckAnswer is not null), ["overlap"] = overlap,
-            ["labels"] = labels.Count, ["pairs_fully_labelled"] = full.Count,
+            ["labels"] = labels.Count, ["judge_labels"] = all.Count - labels.Count, ["pairs_fully_labelled"] = full.Count,
             ["fleiss_kappa"] = overlap >= 2 && full.Count > 0 ? Math.Round(FleissKappa.FromLabels(full), 4) : null,
             ["mean_cohens_kappa"] = kappas.Count > 0 ? Math.Round(kappas.Average(), 4) : null,
             ["annotators"] = perAnnotator,

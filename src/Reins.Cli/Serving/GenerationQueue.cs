@@ -14,10 +14,9 @@ internal sealed class GenerationJob(int[] prompt, SamplingOptions options, Cance
 }
 
 /// <summary>
-/// The requests waiting for the model and the one thread that runs it. Requests that arrive while a batch runs wait
-/// (up to the queue limit; beyond it the server answers 429) and start together as the next batch, grouped by their
-/// sampling settings (one batch shares max_tokens, temperature, top_p, n and stop; each request keeps its own seed).
-/// This is request-level batching: a request does not join a batch that is already decoding.
+/// The requests waiting for the model and the one thread that runs it: a <see cref="ContinuousBatch"/> that a waiting
+/// request joins at its next step, whatever its sampling settings, while fewer than max_batch prompts are decoding (a
+/// request's prompts join together). Requests beyond the queue limit are refused (the server answers 429).
 /// </summary>
 internal sealed class GenerationQueue : IAsyncDisposable
 {
@@ -52,52 +51,62 @@ internal sealed class GenerationQueue : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken stop)
     {
+        var batch = new ContinuousBatch(model, decode);
+        // The jobs in the batch, each with its rows not yet finished.
+        var running = new Dictionary<GenerationJob, int>();
         try
         {
-            while (await pending.Reader.WaitToReadAsync(stop))
+            while (!stop.IsCancellationRequested)
             {
-                var batch = new List<GenerationJob>();
-                // Under the enqueue lock, so a request's jobs are all in the batch or none: a request split across two
-                // batches would get rows padded differently, and seeded requests would not repeat exactly.
-                lock (pending)
-                    while (batch.Count < maxBatch && pending.Reader.TryRead(out var job))
-                    {
-                        if (job.Cancellation.IsCancellationRequested) job.Tokens.Writer.TryComplete(new OperationCanceledException(job.Cancellation));
-                        else batch.Add(job);
-                    }
-                foreach (var group in batch.GroupBy(j => Key(j.Options))) await RunGroupAsync(group.ToList(), stop);
+                if (running.Count == 0 && !await pending.Reader.WaitToReadAsync(stop)) break;
+                Admit(batch, running);
+                try { batch.Step(); }
+                catch (Exception e)
+                {
+                    // A failed step fails what it was decoding; the next requests start on a fresh batch.
+                    foreach (var job in running.Keys) job.Tokens.Writer.TryComplete(e);
+                    running.Clear();
+                    batch.Dispose();
+                    batch = new ContinuousBatch(model, decode);
+                }
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
+        batch.Cancel();
+        batch.Dispose();
         while (pending.Reader.TryRead(out var left)) left.Tokens.Writer.TryComplete(new OperationCanceledException("the server is shutting down"));
     }
 
-    private async Task RunGroupAsync(List<GenerationJob> jobs, CancellationToken stop)
+    // Waiting jobs join while fewer than max_batch prompts decode; under the enqueue lock, so a request's jobs join in
+    // one step (they are queued together) unless the batch fills between them.
+    private void Admit(ContinuousBatch batch, Dictionary<GenerationJob, int> running)
     {
-        using var run = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        // A client that disconnects leaves its rows running with the others; the batch stops early only when all have gone.
-        var registrations = jobs.Select(j => j.Cancellation.Register(() => { if (jobs.All(x => x.Cancellation.IsCancellationRequested)) run.Cancel(); })).ToList();
-        try
-        {
-            var options = jobs[0].Options with { PromptSeeds = jobs.Select(j => j.Options.Seed).ToList() };
-            await foreach (var token in Generator.StreamAsync(model, jobs.Select(j => j.Prompt).ToList(), options, decode, run.Token))
-                jobs[token.PromptIndex].Tokens.Writer.TryWrite(token);
-            foreach (var job in jobs) job.Tokens.Writer.TryComplete();
-        }
-        catch (Exception e)
-        {
-            foreach (var job in jobs) job.Tokens.Writer.TryComplete(e);
-        }
-        finally
-        {
-            foreach (var registration in registrations) registration.Dispose();
-        }
+        lock (pending)
+            while (running.Count < maxBatch && pending.Reader.TryRead(out var job))
+            {
+                if (job.Cancellation.IsCancellationRequested)
+                {
+                    job.Tokens.Writer.TryComplete(new OperationCanceledException(job.Cancellation));
+                    continue;
+                }
+                try
+                {
+                    batch.Add([job.Prompt], job.Options with { PromptSeeds = [job.Options.Seed] }, token =>
+                    {
+                        job.Tokens.Writer.TryWrite(token);
+                        if (token.FinishReason is not null && --running[job] == 0)
+                        {
+                            running.Remove(job);
+                            job.Tokens.Writer.TryComplete();
+                        }
+                    }, job.Cancellation);
+                    running[job] = job.Options.NumReturnSequences;
+                }
+                catch (ArgumentException e) { job.Tokens.Writer.TryComplete(e); }
+            }
     }
-
-    private static string Key(SamplingOptions o) =>
-        $"{o.MaxNewTokens}|{o.Temperature}|{o.TopP}|{o.NumReturnSequences}|{o.TopLogProbs}|{string.Join(',', o.StopTokenIds)}|{string.Join('\0', o.StopStrings)}";
 
     /// <summary>Stops the worker: the running batch ends at its next token, waiting requests are failed.</summary>
     public async ValueTask DisposeAsync()

@@ -30,6 +30,12 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
     private SeedOffsets Seeds => farm.Config.Seeds;
     private IReadOnlyList<string> PromptTexts => [.. prompts.Select(p => p.Prompt.Text!)];
 
+    /// <summary>The held-out prompts' texts, in order.</summary>
+    public IReadOnlyList<string> Prompts => PromptTexts;
+
+    /// <summary>Every row's responses in prompt order, by method, in the order the rows were added.</summary>
+    public IReadOnlyList<(string Method, string[] Responses)> Responses => [.. rows.Select(r => (r.Name, r.Responses))];
+
     /// <summary>The SFT policy: the reference every other row is compared with.</summary>
     public void AddSft(CausalLanguageModel model, double seconds)
     {

@@ -66,6 +66,10 @@ public sealed record FarmConfig
     public ProcessSupervisionSettings Process { get; init; } = new();
     /// <summary>The safety study on a safety task: safety labels, a cost model, constrained methods, safety tests, jailbreak drift.</summary>
     public SafetySettings Safety { get; init; } = new();
+    /// <summary>The cyclic study's self-play methods (Nash-MD, SPPO, DNO) against a general preference model.</summary>
+    public SelfPlaySettings SelfPlay { get; init; } = new();
+    /// <summary>The pluralistic study's EM mixture reward model.</summary>
+    public PluralisticSettings Pluralistic { get; init; } = new();
     /// <summary>
     /// Development seeds: the only ones tuning may read; every other seed is a test seed, the only kind reported. A run
     /// records which it was (results.json's "split"), and a multi-seed summary refuses to mix them.
@@ -280,9 +284,11 @@ public sealed record ProcessSupervisionSettings(int TracePrompts = 400, int Trac
 /// <param name="ProcessSamples">The study's held-out samples (best-of-n, ProcessBench) and its PPO evaluations.</param>
 /// <param name="SafetyLabels">The safety study's prompts, samples and label noise.</param>
 /// <param name="JailbreakDrift">The jailbreak-drift stream and its detectors.</param>
+/// <param name="CyclicPairs">The cyclic study's held-out pairs.</param>
+/// <param name="GroupWinRates">The pluralistic study's per-group win-rate judgements.</param>
 public sealed record SeedOffsets(ulong Annotators = 1, ulong Evaluators = 2, ulong PreferencePrompts = 3, ulong PreferenceSamples = 4, ulong EvalPrompts = 5,
     ulong OnlinePrompts = 6, ulong SftSamples = 100, ulong BestOfNSamples = 200, ulong PolicySamples = 300, ulong CheckpointSamples = 400, ulong WinRates = 500,
-    ulong Bootstrap = 600, ulong ProcessTraces = 700, ulong ProcessSamples = 800, ulong SafetyLabels = 900, ulong JailbreakDrift = 1000);
+    ulong Bootstrap = 600, ulong ProcessTraces = 700, ulong ProcessSamples = 800, ulong SafetyLabels = 900, ulong JailbreakDrift = 1000, ulong CyclicPairs = 1100, ulong GroupWinRates = 1200);
 
 /// <summary>
 /// The safety study (issue 15): PKU-SafeRLHF-style labels on pairs of SFT samples, a cost model, the constrained methods
@@ -313,3 +319,23 @@ public sealed record SafetySettings(int SafetyPrompts = 1000, double LabelFlipPr
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
 [JsonSerializable(typeof(FarmConfig))]
 internal sealed partial class FarmConfigJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// The self-play methods of the cyclic study, judged by a general preference model trained like the reward models.
+/// Each draws the online methods' budget of policy samples (steps × batch): Nash-MD in online steps, SPPO and DNO in
+/// iterations of num_generations samples per prompt. Learning rate and β default to online DPO's, the same family.
+/// </summary>
+/// <param name="LearningRate">Learning rate of all three.</param>
+/// <param name="Beta">β of all three (Nash-MD's KL weight, SPPO's η = 1/β, DNO's DPO β).</param>
+/// <param name="Iterations">SPPO's and DNO's iterations.</param>
+/// <param name="NumGenerations">Samples per prompt each iteration, ranked by win-rate against each other.</param>
+/// <param name="EpochsPerIteration">Passes over each iteration's pairs.</param>
+public sealed record SelfPlaySettings(float LearningRate = 2e-4f, float Beta = 0.1f, int Iterations = 3, int NumGenerations = 4, int EpochsPerIteration = 2);
+
+/// <summary>The pluralistic study's EM mixture reward model (one component per group, trained like the reward models).</summary>
+/// <param name="EmInterval">
+/// Optimiser steps between E-steps (0 = once an epoch, the trainer's default). 10 was chosen on the development seeds
+/// 101–103, where it put 0.75, 0.62 and 1.00 of the annotators with their own group against 0.62, 0.50 and 1.00 once an
+/// epoch (two E-steps in the 200 steps); nothing else was compared.
+/// </param>
+public sealed record PluralisticSettings(int EmInterval = 10);

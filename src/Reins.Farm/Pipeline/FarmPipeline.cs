@@ -4,6 +4,8 @@ using Reins.Farm.Evaluation;
 using Reins.Farm.Report;
 using Reins.Farm.Stages;
 using Reins.Farm.Tasks;
+using Reins.Farm.Tasks.Cyclic;
+using Reins.Farm.Tasks.Pluralistic;
 using Reins.Farm.Tasks.Safety;
 using Reins.Models.Tokenizers;
 using Reins.Rewards.Sources;
@@ -55,10 +57,12 @@ public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, 
             ? ProcessSupervisionStudy.Run(farm, evaluation, shared.RewardBase, shared.RewardModels[0], shared.Inputs.Prompts, evalPrompts)
             : null;
         var safety = task is ISafetyTask ? SafetyStudy.Run(farm, evaluation, shared.RewardBase, shared.Inputs, evalPrompts) : null;
+        var cyclic = task is ICyclicTask ? CyclicStudy.Run(farm, evaluation, shared.RewardBase, shared.Inputs, evalPrompts) : null;
+        var pluralistic = task is IPluralisticTask ? PluralisticStudy.Run(farm, evaluation, shared.RewardBase, shared.Inputs) : null;
 
         var results = new FarmResults(task.Name, seed, config, AnnotatorResults.From(shared.Annotated.Agreement, ExternalAnnotators), evaluation.Results(), overoptimization)
         {
-            ProcessSupervision = process, Safety = safety, Split = config.SplitOf(seed),
+            ProcessSupervision = process, Safety = safety, Cyclic = cyclic, Pluralistic = pluralistic, Split = config.SplitOf(seed),
         };
         results.Write(dir);
         evaluation.PerPrompt().Write(dir);

@@ -38,6 +38,14 @@ public sealed record FarmResults(
     [JsonPropertyName("safety"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public SafetyResults? Safety { get; init; }
 
+    /// <summary>The cyclic study, on a cyclic task; null on the others.</summary>
+    [JsonPropertyName("cyclic"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public CyclicResults? Cyclic { get; init; }
+
+    /// <summary>The pluralistic study, on a pluralistic task; null on the others.</summary>
+    [JsonPropertyName("pluralistic"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public PluralisticResults? Pluralistic { get; init; }
+
     /// <summary>The file name inside a run's output directory.</summary>
     public const string FileName = "results.json";
 

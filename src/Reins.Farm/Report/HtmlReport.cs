@@ -46,6 +46,8 @@ public static class HtmlReport
         sb.Append("<h2>Annotator agreement</h2>").Append(Agreement(results.Annotators));
         if (results.ProcessSupervision is { } process) ProcessSupervision(sb, process);
         if (results.Safety is { } safety) Safety(sb, results, safety);
+        if (results.Cyclic is { } cyclic) Cyclic(sb, cyclic);
+        if (results.Pluralistic is { } pluralistic) Pluralistic(sb, pluralistic);
 
         sb.Append("<h2>Training curves</h2>");
         if (curves.Count == 0) sb.Append("<p>No training metrics were logged.</p>");
@@ -184,6 +186,37 @@ public static class HtmlReport
             drift.Add(name, safety.JailbreakDrift.Where(p => pick(p) is not null).Select(p => new ChartPoint(p.Period, pick(p)!.Value)), Svg.Colour(i));
         sb.Append(drift.Render())
           .Append("<p>Jailbreak styles by week: ").Append(Html.Escape(string.Join("; ", safety.JailbreakDrift.Select(p => $"{p.Period}: {string.Join(" / ", p.Styles)}")))).Append("</p>");
+    }
+
+    // The cyclic study: each preference model's held-out accuracy on the cycle, each method's style mix and worst case.
+    private static void Cyclic(StringBuilder sb, CyclicResults cyclic)
+    {
+        sb.Append("<h2>Preferences in a cycle</h2>")
+          .Append($"<p>Accuracy on {cyclic.HeldOutPairs} held-out pairs of replies in different styles, a third for each relation of the cycle ")
+          .Append("(a Bradley–Terry reward can fit at most two of the three): ")
+          .Append(Html.Escape(string.Join(", ", cyclic.PairAccuracy.Select(a => $"{a.Model} {F(a.Accuracy)}")))).Append(".</p>");
+        var styles = cyclic.StyleMix[0].Styles.Keys.ToArray();
+        sb.Append("<table><tr><th>method</th>").Append(string.Concat(styles.Select(s => $"<th>{Html.Escape(s)}</th>")))
+          .Append("<th>other</th><th>worst-case win-rate (½ = unexploitable)</th></tr>");
+        foreach (var m in cyclic.StyleMix)
+            sb.Append($"<tr><td>{Html.Escape(m.Method)}</td>").Append(string.Concat(styles.Select(s => $"<td class=\"num\">{F(m.Styles[s])}</td>")))
+              .Append($"<td class=\"num\">{F(m.Other)}</td><td class=\"num\">{F(m.WorstCaseWinRate)}</td></tr>");
+        sb.Append("</table>");
+    }
+
+    // The pluralistic study: the groups, the EM mixture's assignment, and each method's gold and win-rate for each group.
+    private static void Pluralistic(StringBuilder sb, PluralisticResults pluralistic)
+    {
+        sb.Append("<h2>Groups that want different things</h2><p>")
+          .Append(Html.Escape(string.Join("; ", pluralistic.Groups.Select(g => $"{g.Name}: {F(g.Share)} of the people, {g.Annotators} annotators"))))
+          .Append($". The EM mixture put {F(pluralistic.AssignmentAccuracy)} of the annotators with their own group.</p>");
+        var groups = pluralistic.Groups.Select(g => g.Name).ToArray();
+        sb.Append("<table><tr><th>method</th>").Append(string.Concat(groups.Select(g => $"<th>{Html.Escape(g)} gold</th><th>{Html.Escape(g)} win-rate</th>"))).Append("</tr>");
+        foreach (var m in pluralistic.Methods)
+            sb.Append($"<tr><td>{Html.Escape(m.Method)}</td>")
+              .Append(string.Concat(groups.Select(g => $"<td class=\"num\">{F(m.Groups[g].Gold)}</td><td class=\"num\">{(m.Groups[g].WinRate is { } w ? F(w) : "")}</td>")))
+              .Append("</tr>");
+        sb.Append("</table>");
     }
 
     private static string Frontier(FarmResults results)

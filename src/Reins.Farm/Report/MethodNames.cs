@@ -33,7 +33,18 @@ public static class MethodNames
     /// <summary>Best of n under the cost constraint (the safety task).</summary>
     public static string BestOfSafe(int n) => $"best_of_{n}_safe";
 
-    /// <summary>Every method of every task but the safety task's own, in the order the report lists them.</summary>
+    /// <summary>Nash-MD against the general preference model (the cyclic task).</summary>
+    public const string NashMd = "nash_md";
+    /// <summary>SPPO against the general preference model (the cyclic task).</summary>
+    public const string Sppo = "sppo";
+    /// <summary>DNO against the general preference model (the cyclic task).</summary>
+    public const string Dno = "dno";
+    /// <summary>PPO on the EM mixture reward model's groups weighed by their shares of the annotators (the pluralistic task).</summary>
+    public const string PpoMixture = "ppo_mixture";
+    /// <summary>PPO on the EM mixture's worst-served group, MaxMin-RLHF (the pluralistic task).</summary>
+    public const string PpoMaxMin = "ppo_maxmin";
+
+    /// <summary>Every method of every task but the safety, cyclic and pluralistic tasks' own, in the order the report lists them.</summary>
     public static IReadOnlyList<string> All { get; } = [Sft, BestOf4, BestOf16, ExpertIteration, Dpo, OnlineDpo, Ppo, Grpo, Rloo];
 
     /// <summary>Over-optimisation run against a single reward model.</summary>

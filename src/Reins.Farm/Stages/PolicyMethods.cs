@@ -108,18 +108,18 @@ internal static class PolicyMethods
         }, farm.LoadSft(), farm.LoadSft(), Inputs(farm, prompts, reward), cost: cost);
 
     /// <summary>The training arguments every online method shares: equal steps and batch, a run directory and the run's seed.</summary>
-    private static TrainingArguments OnlineTraining(FarmContext farm, string name, float learningRate, int steps) => new()
+    internal static TrainingArguments OnlineTraining(FarmContext farm, string name, float learningRate, int steps) => new()
     {
         OutputDir = farm.RunDir(name), MaxSteps = steps, LearningRate = learningRate, PerDeviceTrainBatchSize = farm.Config.Online.BatchSize, LoggingSteps = 2, Seed = farm.Seed,
     };
 
     /// <summary>Sampling as the evaluation samples (prompts and responses of the farm's lengths), with the missing-EOS penalty.</summary>
-    private static OnlineArguments OnlineArguments(FarmContext farm) => new()
+    internal static OnlineArguments OnlineArguments(FarmContext farm) => new()
     {
         Sampling = new() { MaxPromptLength = farm.MaxPromptLength, MaxCompletionLength = farm.Config.MaxResponseTokens, MissingEosPenalty = farm.Config.Online.MissingEosPenalty },
     };
 
     /// <summary>The online trainers' inputs: the prompts, scored by <paramref name="reward"/>, and the tokenizer saved with every checkpoint.</summary>
-    private static OnlineInputs Inputs(FarmContext farm, IReadOnlyList<PromptOnlyExample> prompts, IRewardSource reward) =>
+    internal static OnlineInputs Inputs(FarmContext farm, IReadOnlyList<PromptOnlyExample> prompts, IRewardSource reward) =>
         new(farm.Encoder, farm.Decode, reward, prompts) { WriteExtraFiles = farm.Tokenizer.Save };
 }

@@ -1,5 +1,7 @@
 using Reins.Farm.Pipeline;
 using Reins.Farm.Tasks;
+using Reins.Farm.Tasks.Cyclic;
+using Reins.Farm.Tasks.Pluralistic;
 using Reins.Feedback.Annotators;
 using Reins.Feedback.Datasets;
 using Reins.Models.Transformers;
@@ -21,14 +23,27 @@ internal static class PreferenceCollection
     public static AnnotatorPool Pool(FarmContext farm, double maxTemperature, double flipProbability, ulong seedOffset, IReadOnlyList<IPairwiseAnnotator>? external = null) =>
         Pool(farm.Task, farm.Config, maxTemperature, flipProbability, farm.Seed + seedOffset, external);
 
-    private static AnnotatorPool Pool(IFarmTask task, FarmConfig config, double maxTemperature, double flipProbability, ulong seed, IReadOnlyList<IPairwiseAnnotator>? external = null)
+    // With a group, every member judges by that group's gold; without, by the task's truth, or a pluralistic task's members by their groups'.
+    private static AnnotatorPool Pool(IFarmTask task, FarmConfig config, double maxTemperature, double flipProbability, ulong seed, IReadOnlyList<IPairwiseAnnotator>? external = null,
+        AnnotatorGroup? group = null)
     {
         var settings = config.Annotation;
         double range = task.RatingScale.GoldAtHighest - task.RatingScale.GoldAtLowest;
         var profiles = AnnotatorProfile.Spread(settings.Annotators, settings.MinTemperature * range, maxTemperature * range, flipProbability,
             task.LengthBias * range, settings.PositionBias);
-        return new AnnotatorPool(profiles, task.Gold, seed, external);
+        if (group is not null) return new AnnotatorPool(profiles, group.Gold, seed, external);
+        var memberGolds = task is IPluralisticTask plural
+            ? profiles.Select((_, i) => new GoldPreference(plural.Groups[IPluralisticTask.GroupOf(plural.Groups, i, profiles.Length)].Gold)).ToArray()
+            : null;
+        return new AnnotatorPool(profiles, Truth(task), seed, external, memberGolds);
     }
+
+    /// <summary>What a task's simulated humans judge pairs by: its gold reward, or a cyclic task's margin.</summary>
+    public static GoldPreference Truth(IFarmTask task) => new(task.Gold, task is ICyclicTask cyclic ? cyclic.GoldMargin : null);
+
+    /// <summary>The evaluator pool (as <see cref="SharedStages.Evaluators"/>'s) of a pluralistic task's <paramref name="group"/> alone.</summary>
+    public static AnnotatorPool GroupEvaluators(FarmContext farm, AnnotatorGroup group) =>
+        Pool(farm.Task, farm.Config, farm.Config.Annotation.EvaluatorMaxTemperature, flipProbability: 0, farm.Seed + farm.Config.Seeds.Evaluators, group: group);
 
     /// <summary>
     /// A task's evaluator pool outside a farm run (`reins eval winrate --annotators simulated`): the pool the farm's reports

@@ -20,17 +20,20 @@ internal static class RewardModelTraining
         return [.. Enumerable.Range(0, settings.EnsembleMembers).Select(member =>
         {
             string name = member == 0 ? "reward-model" : $"reward-model-{member}";
-            var config = new RewardConfig
-            {
-                Training = new()
-                {
-                    OutputDir = farm.RunDir(name), MaxSteps = settings.Steps, LearningRate = settings.LearningRate, PerDeviceTrainBatchSize = farm.Config.BatchSize,
-                    LoggingSteps = 10, Seed = farm.Seed + (ulong)member * settings.MemberSeedStride,
-                },
-                MaxLength = farm.Config.Context,
-            };
-            farm.Train(name, new RewardTrainer(config, rewardBase.Clone(), farm.Encoder, preferences, null, farm.Tokenizer.Save));
+            farm.Train(name, new RewardTrainer(Config(farm, name, farm.Seed + (ulong)member * settings.MemberSeedStride), rewardBase.Clone(), farm.Encoder, preferences, null,
+                farm.Tokenizer.Save));
             return RewardModel.Load(farm.RunDir(name));
         })];
     }
+
+    /// <summary>The reward models' training settings for stage <paramref name="name"/> with <paramref name="seed"/> (also the studies' preference and mixture models').</summary>
+    public static RewardConfig Config(FarmContext farm, string name, ulong seed) => new()
+    {
+        Training = new()
+        {
+            OutputDir = farm.RunDir(name), MaxSteps = farm.Config.RewardModels.Steps, LearningRate = farm.Config.RewardModels.LearningRate,
+            PerDeviceTrainBatchSize = farm.Config.BatchSize, LoggingSteps = 10, Seed = seed,
+        },
+        MaxLength = farm.Config.Context,
+    };
 }

@@ -1,5 +1,7 @@
 using Reins.Farm.Tasks.Arithmetic;
+using Reins.Farm.Tasks.Cyclic;
 using Reins.Farm.Tasks.Instructions;
+using Reins.Farm.Tasks.Pluralistic;
 using Reins.Farm.Tasks.Reviews;
 using Reins.Farm.Tasks.Safety;
 
@@ -9,7 +11,8 @@ namespace Reins.Farm.Tasks;
 public static class FarmTasks
 {
     /// <summary>Every built-in task with its default settings.</summary>
-    public static IReadOnlyList<IFarmTask> All { get; } = [new ReviewsTask(), new ArithmeticTask(), new InstructionsTask(), new ArithmeticTask(stepByStep: true), new SafetyTask()];
+    public static IReadOnlyList<IFarmTask> All { get; } = [new ReviewsTask(), new ArithmeticTask(), new InstructionsTask(), new ArithmeticTask(stepByStep: true), new SafetyTask(), new CyclicTask(),
+        new PluralisticTask()];
 
     /// <summary>The built-in task called <paramref name="name"/>.</summary>
     public static IFarmTask Get(string name) =>

@@ -4,7 +4,7 @@ namespace Reins.Feedback.Annotators;
 /// How a pool's members agree with the gold preference and with one another on a set of pairs; reported for every
 /// farm run because real crowdworkers agree only 60–75% of the time (AlpacaFarm measured 65%).
 /// </summary>
-/// <param name="AgreementWithGold">Share of labels that pick the response with the higher gold reward, over pairs whose gold rewards differ.</param>
+/// <param name="AgreementWithGold">Share of labels that pick the response the pool's gold prefers, over pairs it does not tie.</param>
 /// <param name="InterAnnotator">Raw agreement averaged over every pair of members.</param>
 /// <param name="CohensKappa">Cohen's κ averaged over every pair of members.</param>
 /// <param name="FleissKappa">Fleiss' κ of the whole pool.</param>
@@ -25,7 +25,7 @@ public sealed record AgreementReport(double AgreementWithGold, double InterAnnot
         {
             var (prompt, first, second) = pairs[i];
             labels[i] = pool.CompareAll(prompt, first, second);
-            double difference = pool.Gold(prompt, first) - pool.Gold(prompt, second);
+            double difference = pool.Gold.Margin(prompt, first, second);
             if (difference == 0) continue;
             var goldPreference = difference > 0 ? Preference.First : Preference.Second;
             withGold += labels[i].Count;

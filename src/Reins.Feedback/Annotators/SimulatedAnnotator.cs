@@ -9,11 +9,15 @@ namespace Reins.Feedback.Annotators;
 /// </summary>
 public sealed class SimulatedAnnotator : IPairwiseAnnotator
 {
-    private readonly Func<string, string, double> gold;
+    private readonly GoldPreference gold;
     private readonly Rng rng;
 
     /// <summary>An annotator judging by <paramref name="gold"/>(prompt, response), drawing its noise from <paramref name="seed"/>.</summary>
     public SimulatedAnnotator(AnnotatorProfile profile, Func<string, string, double> gold, ulong seed)
+        : this(profile, new GoldPreference(gold ?? throw new ArgumentNullException(nameof(gold))), seed) { }
+
+    /// <summary>An annotator judging pairs by <paramref name="gold"/>'s margin, drawing its noise from <paramref name="seed"/>.</summary>
+    public SimulatedAnnotator(AnnotatorProfile profile, GoldPreference gold, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(profile);
         profile.Validate();
@@ -42,13 +46,15 @@ public sealed class SimulatedAnnotator : IPairwiseAnnotator
         return words;
     }
 
-    /// <summary>What the annotator maximises: the gold reward plus its length bias.</summary>
-    public double Utility(string prompt, string response) => gold(prompt, response) + Profile.LengthBias * WordCount(response);
+    /// <summary>What the annotator maximises when its gold is a reward: the gold reward plus its length bias.</summary>
+    public double Utility(string prompt, string response) => gold.Reward(prompt, response) + Profile.LengthBias * WordCount(response);
 
     /// <summary>The probability that <see cref="Compare"/> answers <see cref="Preference.First"/>, label noise included.</summary>
     public double ProbabilityFirst(string prompt, string first, string second)
     {
-        double difference = Utility(prompt, first) - Utility(prompt, second);
+        double difference = gold.PairMargin is null
+            ? Utility(prompt, first) - Utility(prompt, second)
+            : gold.Margin(prompt, first, second) + Profile.LengthBias * (WordCount(first) - WordCount(second));
         // Bradley–Terry with temperature: P(first ≻ second) = σ(Δu/T + b_position). At T = 0 the utility decides and the
         // position bias only breaks exact ties.
         double choice = Profile.Temperature == 0

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Reins.Models.Transformers;
 using Reins.Tensors;
@@ -39,6 +38,22 @@ public static class Generator
         }
     }
 
+    /// <summary>Refuses prompts <paramref name="model"/> cannot continue under <paramref name="options"/>, naming the first at fault.</summary>
+    internal static void Check(CausalLanguageModel model, IReadOnlyList<int[]> prompts, SamplingOptions options, Func<int[], string>? decode)
+    {
+        if (prompts.Count == 0) throw new ArgumentException("generate: no prompts.");
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            if (prompts[i].Length == 0) throw new ArgumentException($"generate: prompt {i} is empty (start it with BOS if the model has one).");
+            // The last new token is sampled but never fed back, so a sequence occupies prompt + max_new_tokens − 1 positions.
+            if (prompts[i].Length + options.MaxNewTokens - 1 > model.Config.MaxPositions)
+                throw new ArgumentException($"generate: prompt {i} has {prompts[i].Length} tokens; with max_new_tokens {options.MaxNewTokens} it exceeds the model's {model.Config.MaxPositions} positions.");
+            foreach (int t in prompts[i])
+                if ((uint)t >= (uint)model.Config.VocabSize) throw new ArgumentException($"generate: prompt {i} holds token {t}, outside the vocabulary of {model.Config.VocabSize}.");
+        }
+        if (options.StopStrings.Count > 0 && decode is null) throw new ArgumentException("generate: stop strings need a decoder (a tokenizer).");
+    }
+
     private sealed class Run
     {
         private readonly CausalLanguageModel model;
@@ -52,26 +67,14 @@ public static class Generator
         private readonly FinishReason?[] finished;
         private readonly Rng[] rngs;
         private readonly bool[]? seen;
-        private readonly float[] scaled, work;
-        private readonly int[] order;
-        private float lastLogZ;
+        private readonly TokenPicker picker;
 
         public Run(CausalLanguageModel model, IReadOnlyList<int[]> prompts, SamplingOptions options, Func<int[], string>? decode, GeometricMixture? mixture)
         {
-            if (prompts.Count == 0) throw new ArgumentException("generate: no prompts.");
+            Check(model, prompts, options, decode);
             if (mixture is not null && (mixture.Reference.Config.VocabSize != model.Config.VocabSize || mixture.Reference.Config.MaxPositions < model.Config.MaxPositions))
                 throw new ArgumentException($"generate: the mixture's reference has {mixture.Reference.Config.VocabSize} ids and {mixture.Reference.Config.MaxPositions} positions; the model {model.Config.VocabSize} and {model.Config.MaxPositions}.");
             this.mixture = mixture;
-            for (int i = 0; i < prompts.Count; i++)
-            {
-                if (prompts[i].Length == 0) throw new ArgumentException($"generate: prompt {i} is empty (start it with BOS if the model has one).");
-                // The last new token is sampled but never fed back, so a sequence occupies prompt + max_new_tokens − 1 positions.
-                if (prompts[i].Length + options.MaxNewTokens - 1 > model.Config.MaxPositions)
-                    throw new ArgumentException($"generate: prompt {i} has {prompts[i].Length} tokens; with max_new_tokens {options.MaxNewTokens} it exceeds the model's {model.Config.MaxPositions} positions.");
-                foreach (int t in prompts[i])
-                    if ((uint)t >= (uint)model.Config.VocabSize) throw new ArgumentException($"generate: prompt {i} holds token {t}, outside the vocabulary of {model.Config.VocabSize}.");
-            }
-            if (options.StopStrings.Count > 0 && decode is null) throw new ArgumentException("generate: stop strings need a decoder (a tokenizer).");
             this.model = model;
             this.prompts = prompts;
             this.options = options;
@@ -87,8 +90,7 @@ public static class Generator
                 int p = r / options.NumReturnSequences, s = r % options.NumReturnSequences;
                 tokens[r] = new List<int>(options.MaxNewTokens);
                 logProbs[r] = new List<float>(options.MaxNewTokens);
-                ulong promptSeed = options.PromptSeeds is { } seeds ? seeds[p] : options.Seed + 0x9E3779B97F4A7C15UL * (ulong)(p + 1);
-                rngs[r] = new Rng(promptSeed ^ (0xBF58476D1CE4E5B9UL * (ulong)(s + 1)));
+                rngs[r] = TokenPicker.RowRng(options, p, s);
             }
             if (options.RepetitionPenalty != 1f)
             {
@@ -96,34 +98,25 @@ public static class Generator
                 for (int r = 0; r < rows; r++)
                     foreach (int t in prompts[r / options.NumReturnSequences]) seen[r * vocab + t] = true;
             }
-            scaled = new float[vocab];
-            work = new float[vocab];
-            order = new int[vocab];
+            picker = new TokenPicker(vocab);
         }
 
         public IEnumerable<List<GeneratedToken>> Steps(CancellationToken cancellation)
         {
-            int n = options.NumReturnSequences, maxPrompt = prompts.Max(p => p.Length);
+            int n = options.NumReturnSequences;
             var logits = new float[rows * vocab];
             KvCache cache;
             KvCache? referenceCache = null;
             using (var tape = new Tape(recordGradients: false))
             {
                 // Prefill each prompt once, left-padded; n > 1 samples copy its cache rows.
-                var ids = new int[prompts.Count * maxPrompt];
-                var mask = new float[prompts.Count * maxPrompt];
-                for (int p = 0; p < prompts.Count; p++)
-                {
-                    int pad = maxPrompt - prompts[p].Length;
-                    prompts[p].CopyTo(ids, p * maxPrompt + pad);
-                    mask.AsSpan(p * maxPrompt + pad, prompts[p].Length).Fill(1);
-                }
-                int capacity = maxPrompt + options.MaxNewTokens;
-                cache = Prefill(model, ids, mask, maxPrompt, capacity, logits);
+                var input = ModelInput.LeftPadded(prompts);
+                int capacity = input.Time + options.MaxNewTokens;
+                cache = Prefill(model, input, capacity, logits);
                 if (mixture is not null)
                 {
                     var referenceLogits = new float[rows * vocab];
-                    referenceCache = Prefill(mixture.Reference, ids, mask, maxPrompt, capacity, referenceLogits);
+                    referenceCache = Prefill(mixture.Reference, input, capacity, referenceLogits);
                     mixture.Mix(logits, referenceLogits, vocab);
                 }
             }
@@ -138,12 +131,12 @@ public static class Generator
                 for (int r = 0; r < rows; r++)
                 {
                     if (finished[r] is not null) continue;
-                    var (token, logProb) = Pick(r, logits.AsSpan(r * vocab, vocab));
-                    var top = options.TopLogProbs > 0 ? TopLogProbs() : [];
+                    var (token, logProb) = picker.Pick(logits.AsSpan(r * vocab, vocab), options, rngs[r], seen is null ? [] : seen.AsSpan(r * vocab, vocab));
+                    var top = options.TopLogProbs > 0 ? picker.TopLogProbs(options.TopLogProbs) : [];
                     tokens[r].Add(token);
                     logProbs[r].Add(logProb);
                     if (seen is not null) seen[r * vocab + token] = true;
-                    if (options.StopTokenIds.Contains(token) || HitsStopString(r)) finished[r] = FinishReason.Stop;
+                    if (options.StopTokenIds.Contains(token) || TokenPicker.HitsStopString(tokens[r], options, decode)) finished[r] = FinishReason.Stop;
                     else if (tokens[r].Count >= options.MaxNewTokens) finished[r] = FinishReason.Length;
                     emitted.Add(new GeneratedToken(r / n, r % n, token, logProb, finished[r]) { TopLogProbs = top });
                 }
@@ -171,11 +164,11 @@ public static class Generator
         }
 
         // Each prompt's cache, filled once left-padded; n > 1 samples copy its rows. Writes every row's first logits.
-        private KvCache Prefill(CausalLanguageModel network, int[] ids, float[] mask, int maxPrompt, int capacity, float[] logits)
+        private KvCache Prefill(CausalLanguageModel network, ModelInput input, int capacity, float[] logits)
         {
             int n = options.NumReturnSequences;
-            var prefill = new KvCache(network.Config, prompts.Count, n == 1 ? capacity : maxPrompt);
-            var first = network.NextTokenLogits(ModelInput.Padded(ids, prompts.Count, maxPrompt, mask), prefill).Span;
+            var prefill = new KvCache(network.Config, prompts.Count, n == 1 ? capacity : input.Time);
+            var first = network.NextTokenLogits(input, prefill).Span;
             for (int r = 0; r < rows; r++) first.Slice(r / n * vocab, vocab).CopyTo(logits.AsSpan(r * vocab));
             if (n == 1) return prefill;
             var select = new int[rows];
@@ -183,109 +176,6 @@ public static class Generator
             var selected = prefill.Select(select, capacity);
             prefill.Dispose();
             return selected;
-        }
-
-        // Samples row r's next token; returns it with log_softmax(logits / T) at that token, before any filter.
-        private (int Token, float LogProb) Pick(int r, ReadOnlySpan<float> rowLogits)
-        {
-            float temperature = options.Temperature == 0 ? 1f : options.Temperature;
-            TensorPrimitives.Multiply(rowLogits, 1f / temperature, scaled);
-            float max = TensorPrimitives.Max(scaled);
-            TensorPrimitives.Subtract(scaled, max, work);
-            TensorPrimitives.Exp(work, work);
-            float logZ = max + MathF.Log(TensorPrimitives.Sum(work));
-
-            // The sampling distribution: penalised, tempered, then truncated; `work` holds its logits.
-            rowLogits.CopyTo(work);
-            if (seen is not null)
-                for (int t = 0; t < vocab; t++)
-                    if (seen[r * vocab + t]) work[t] = work[t] > 0 ? work[t] / options.RepetitionPenalty : work[t] * options.RepetitionPenalty;
-            int token;
-            if (options.Temperature == 0) token = TensorPrimitives.IndexOfMax(work);
-            else
-            {
-                TensorPrimitives.Multiply(work, 1f / options.Temperature, work);
-                token = SampleFiltered(rngs[r]);
-            }
-            lastLogZ = logZ;
-            return (token, scaled[token] - logZ);
-        }
-
-        // The k best of log_softmax(logits / T) that Pick left in `scaled` (less its log-normaliser), best first, ties by id.
-        private List<(int Token, float LogProb)> TopLogProbs()
-        {
-            float logZ = lastLogZ;
-            var best = new List<(int Token, float LogProb)>(options.TopLogProbs + 1);
-            for (int t = 0; t < vocab; t++)
-            {
-                float lp = scaled[t] - logZ;
-                if (best.Count == options.TopLogProbs && lp <= best[^1].LogProb) continue;
-                int at = best.Count;
-                while (at > 0 && best[at - 1].LogProb < lp) at--;
-                best.Insert(at, (t, lp));
-                if (best.Count > options.TopLogProbs) best.RemoveAt(best.Count - 1);
-            }
-            return best;
-        }
-
-        // Top-k, then top-p, then min-p on the probabilities of `work` (HF's warper order), then one draw.
-        private int SampleFiltered(Rng rng)
-        {
-            float max = TensorPrimitives.Max(work);
-            TensorPrimitives.Subtract(work, max, work);
-            TensorPrimitives.Exp(work, work);
-            TensorPrimitives.Multiply(work, 1f / TensorPrimitives.Sum(work), work);
-            int kept = vocab;
-            bool truncate = options.TopK > 0 && options.TopK < vocab || options.TopP < 1f || options.MinP > 0f;
-            if (truncate)
-            {
-                for (int i = 0; i < vocab; i++) order[i] = i;
-                var probs = work;
-                // Descending probability; equal probabilities keep the lower id first, so draws are reproducible.
-                Array.Sort(order, (a, b) => probs[b].CompareTo(probs[a]) is var c && c != 0 ? c : a.CompareTo(b));
-                if (options.TopK > 0) kept = Math.Min(kept, options.TopK);
-                if (options.TopP < 1f)
-                {
-                    double cumulative = 0;
-                    for (int i = 0; i < kept; i++)
-                    {
-                        cumulative += work[order[i]];
-                        if (cumulative >= options.TopP) { kept = i + 1; break; }
-                    }
-                }
-                if (options.MinP > 0f)
-                {
-                    float floor = options.MinP * work[order[0]];
-                    int i = 1;
-                    while (i < kept && work[order[i]] >= floor) i++;
-                    kept = i;
-                }
-                double mass = 0;
-                for (int i = 0; i < kept; i++) mass += work[order[i]];
-                double u = rng.NextDouble() * mass;
-                for (int i = 0; i < kept; i++)
-                {
-                    u -= work[order[i]];
-                    if (u < 0) return order[i];
-                }
-                return order[kept - 1];
-            }
-            double v = rng.NextDouble(), acc = 0;
-            for (int t = 0; t < vocab; t++)
-            {
-                acc += work[t];
-                if (v < acc) return t;
-            }
-            return TensorPrimitives.IndexOfMax(work);
-        }
-
-        private bool HitsStopString(int r)
-        {
-            if (options.StopStrings.Count == 0) return false;
-            string text = decode!([.. tokens[r]]);
-            foreach (var s in options.StopStrings)
-                if (text.Contains(s, StringComparison.Ordinal)) return true;
-            return false;
         }
 
         public IReadOnlyList<GeneratedSequence> Results()

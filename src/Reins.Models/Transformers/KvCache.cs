@@ -94,6 +94,52 @@ public sealed class KvCache : IDisposable
         return copy;
     }
 
+    /// <summary>
+    /// A new cache of <paramref name="rows"/> (each a row of some cache of the same model), with room for
+    /// <paramref name="room"/> more positions: each row's positions from its first real one on, placed so that every row
+    /// ends at the new cache's <see cref="Length"/>, the longest of them. Continuous batching rebuilds its running batch
+    /// this way as rows join (from their own prefill) and leave (finished), and padding no row needs any more is dropped.
+    /// A row's position ids go with it, so its attention and its next positions are as they were.
+    /// </summary>
+    public static KvCache Gather(IReadOnlyList<(KvCache Cache, int Row)> rows, int room)
+    {
+        if (rows.Count == 0) throw new ArgumentException("KV cache: nothing to gather.", nameof(rows));
+        var shape = rows[0].Cache;
+        var spans = new (int First, int Used)[rows.Count];
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var (cache, r) = rows[i];
+            if (cache.keys.Length != shape.keys.Length || cache.kvHeads != shape.kvHeads || cache.headDim != shape.headDim)
+                throw new ArgumentException("KV cache: rows of caches of different models cannot be gathered.", nameof(rows));
+            int first = cache.mask.AsSpan(r * cache.Capacity, cache.Length).IndexOf(1f);
+            if (first < 0) first = cache.Length;
+            spans[i] = (first, cache.Length - first);
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(room);
+        int length = spans.Max(s => s.Used), capacity = length + room;
+        var copy = new KvCache(shape.keys.Length, rows.Count, capacity, shape.kvHeads, shape.headDim) { Length = length };
+        int d = shape.headDim;
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var (cache, r) = rows[i];
+            var (first, used) = spans[i];
+            int offset = length - used;
+            for (int l = 0; l < copy.keys.Length; l++)
+                for (int h = 0; h < copy.kvHeads; h++)
+                {
+                    int from = ((r * cache.kvHeads + h) * cache.Capacity + first) * d, to = (i * copy.kvHeads + h) * capacity * d;
+                    // The padding ahead of the row is masked, but attention still weighs its values by 0: they must be finite.
+                    copy.keys[l].Span.Slice(to, offset * d).Clear();
+                    copy.values[l].Span.Slice(to, offset * d).Clear();
+                    cache.keys[l].Span.Slice(from, used * d).CopyTo(copy.keys[l].Span.Slice(to + offset * d));
+                    cache.values[l].Span.Slice(from, used * d).CopyTo(copy.values[l].Span.Slice(to + offset * d));
+                }
+            cache.mask.AsSpan(r * cache.Capacity + first, used).CopyTo(copy.mask.AsSpan(i * capacity + offset));
+            copy.nextPosition[i] = cache.nextPosition[r];
+        }
+        return copy;
+    }
+
     private KvCache(int layers, int batch, int capacity, int kvHeads, int headDim)
     {
         Batch = batch;

@@ -27,6 +27,21 @@ public sealed record ModelInput(int[] Ids, int Rows, int Time)
     /// <summary>Rows of a padded batch with their mask.</summary>
     public static ModelInput Padded(int[] ids, int rows, int time, float[]? attentionMask) => new(ids, rows, time) { AttentionMask = attentionMask };
 
+    /// <summary>Sequences left-padded to the longest, with their mask: the last real token of every row in the last column, as prefill wants it.</summary>
+    public static ModelInput LeftPadded(IReadOnlyList<int[]> rows)
+    {
+        int time = rows.Max(r => r.Length);
+        var ids = new int[rows.Count * time];
+        var mask = new float[rows.Count * time];
+        for (int r = 0; r < rows.Count; r++)
+        {
+            int pad = time - rows[r].Length;
+            rows[r].CopyTo(ids, r * time + pad);
+            mask.AsSpan(r * time + pad, rows[r].Length).Fill(1);
+        }
+        return Padded(ids, rows.Count, time, mask);
+    }
+
     /// <summary>The positions the last block computes: <see cref="KeepLast"/>, or all of them.</summary>
     public int Kept => KeepLast == 0 ? Time : KeepLast;
 
