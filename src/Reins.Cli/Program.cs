@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Reins.Cli.Commands;
 using Reins.Cli.Commands.Training;
+using Reins.Tensors.Distributed;
 
 var root = new RootCommand("Reins: learning from human feedback in .NET — train, align and evaluate language models on your own machine.")
 {
@@ -38,13 +39,25 @@ var root = new RootCommand("Reins: learning from human feedback in .NET — trai
     FarmCommand.Create(),
     MemoryPlanCommand.Create(),
 };
+// mpirun gives each rank a pseudo-terminal, on which .NET's console would write terminal set-up sequences into the
+// JSON lines of stdout: a rank's console is no terminal to draw on.
+if (World.UnderMpirun) Environment.SetEnvironmentVariable("TERM", "dumb");
+// Under mpirun every rank joins MPI_COMM_WORLD first; a rank that fails takes the job down with it (MPI_Abort), since
+// the others would otherwise wait for it in their next collective.
+int status;
 try
 {
+    World.Initialize();
+    var parse = root.Parse(args);
+    DataParallel.RequireSupported(parse);
     using var signals = new StopSignals();
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, signals.Token);
+    status = await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, signals.Token);
 }
-catch (Exception e) when (UserErrors.Is(e))
+catch (Exception e) when (UserErrors.Is(e) || World.IsDistributed)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 1;
+    Console.Error.WriteLine(World.IsDistributed ? $"error on rank {World.Rank} of {World.Size}: {e.Message}" : $"error: {e.Message}");
+    status = 1;
 }
+if (status != 0 && status != 130) World.Abort(status);
+World.Finish();
+return status;

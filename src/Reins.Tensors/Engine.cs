@@ -10,7 +10,7 @@ public static class Engine
     /// Worker threads kernels may use. The default is every logical processor: on the reference machine
     /// (2 vCPUs) BENCHMARKS.md records 1.6-2.0x from the second thread in GEMM and training. Results do not
     /// depend on it (every kernel splits work so each output element is computed by one thread in a fixed
-    /// order). Override with REINS_THREADS or <c>--threads</c>.
+    /// order). Under mpirun, the cores are shared among the ranks on the machine. Override with REINS_THREADS or <c>--threads</c>.
     /// </summary>
     public static int Threads
     {
@@ -22,7 +22,9 @@ public static class Engine
     {
         var env = Environment.GetEnvironmentVariable("REINS_THREADS");
         if (env is not null && int.TryParse(env, out var t) && t >= 1) return t;
-        return Environment.ProcessorCount;
+        // Under mpirun the ranks on one machine share its cores.
+        int local = int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_SIZE"), out var l) && l >= 1 ? l : 1;
+        return Math.Max(1, Environment.ProcessorCount / local);
     }
 
     /// <summary>

@@ -271,27 +271,6 @@ public sealed class LabelTests : IDisposable
         Assert.Equal(("tie", "same"), (label.Choice, label.Reason));
     }
 
-    // The README's test command needs only the .NET SDK: on a machine without Debian's chromium, the test installs it.
-    private static async Task InstallChromium()
-    {
-        foreach (var args in new[] { "install -y -qq chromium", "update -qq", "install -y -qq chromium" })
-        {
-            if (File.Exists("/usr/bin/chromium")) return;
-            var info = new ProcessStartInfo("apt-get", args) { RedirectStandardOutput = true, RedirectStandardError = true };
-            info.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-            try
-            {
-                using var apt = Process.Start(info)!;
-                using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-                await Task.WhenAll(apt.StandardOutput.ReadToEndAsync(timeout.Token), apt.StandardError.ReadToEndAsync(timeout.Token), apt.WaitForExitAsync(timeout.Token));
-            }
-            catch (Exception e) when (e is System.ComponentModel.Win32Exception or OperationCanceledException)
-            {
-                return; // no apt-get here, or it took too long: the assertion names what is missing
-            }
-        }
-    }
-
     private static async Task<Uri> ReadAddress(Process process)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -307,7 +286,7 @@ public sealed class LabelTests : IDisposable
     public async Task AnAnnotatorLabelsInChromiumByMouseAndKeyboardAcrossAReload()
     {
         const string Chromium = "/usr/bin/chromium";
-        if (!File.Exists(Chromium)) await InstallChromium();
+        await AptInstall.EnsureAsync(Chromium, "chromium");
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing and could not be installed (apt-get install chromium, as root).");
         string ann = Token("browser");
         await using var server = await LabelServer.StartAsync(project, port: 0);

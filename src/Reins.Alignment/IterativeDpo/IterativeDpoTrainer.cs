@@ -214,6 +214,8 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
     /// </summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
+        if (Reins.Tensors.Distributed.World.IsDistributed)
+            throw new ArgumentException("data parallelism over mpirun covers the offline trainers (sft, dpo, kto, rm, cm, prm) so far; run the iterative methods without mpirun.");
         using var lease = Run.Start(Config, Model.Config, DataReport, resume);
         promptOrder = new DataSampler(prompts.Count, Config.Training.Seed, shuffle: true);
         resumePassAt = 0;

@@ -176,6 +176,8 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     /// <summary>Runs max_steps steps (or num_train_epochs passes over the prompts), resuming from the latest checkpoint when <paramref name="resume"/> is set.</summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
+        if (Reins.Tensors.Distributed.World.IsDistributed)
+            throw new ArgumentException("data parallelism over mpirun covers the offline trainers (sft, dpo, kto, rm, cm, prm) so far; run the online methods without mpirun.");
         using var lease = Run.Start(config, Model.Config, DataReport, resume);
         var training = config.Training;
         long total = training.MaxSteps > 0 ? training.MaxSteps : (long)Math.Ceiling(training.NumTrainEpochs * prompts.Count / PromptsPerStep);

@@ -2,6 +2,8 @@ using Reins.Feedback.Sampling;
 using Reins.Models.Checkpoints;
 using Reins.Models.Transformers;
 
+using Reins.Tensors.Distributed;
+
 namespace Reins.Alignment.Training;
 
 /// <summary>Where a <see cref="TrainingLoop"/> keeps what a resume needs, and what it leaves at the end.</summary>
@@ -77,12 +79,14 @@ public sealed class RunCheckpoints(RunDirectory run, CausalLanguageModel model, 
     /// <inheritdoc/>
     public void SaveFinal()
     {
+        if (!World.IsMain) return;
         run.SaveFinalModel(model, writeExtraFiles);
         foreach (var part in parts.OfType<TrainableModel>()) part.SaveFinal(run.Path, writeExtraFiles);
     }
 
     private void Save(long step, long total, MetricsWindow window)
     {
+        if (!World.IsMain) return;
         HfCheckpoint.Save(model, run.CheckpointPath(step), dir =>
         {
             writeExtraFiles?.Invoke(dir);

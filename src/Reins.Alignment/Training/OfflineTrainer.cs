@@ -2,6 +2,7 @@ using Reins.Feedback.Sampling;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Transformers;
 using Reins.Tensors;
+using Reins.Tensors.Distributed;
 using Reins.Tensors.Optim;
 
 namespace Reins.Alignment.Training;
@@ -10,7 +11,9 @@ namespace Reins.Alignment.Training;
 /// What every offline trainer (SFT, the DPO family, KTO, reward models) shares, on the <see cref="TrainingLoop"/>:
 /// seeded shuffling over epochs, micro-batches with gradient accumulation, global-norm clipping, warm-up and decay,
 /// AdamW, checkpoints holding the optimiser, the run's RNG and the data position. A trainer says only how a
-/// micro-batch of example indices becomes a loss, and how it evaluates.
+/// micro-batch of example indices becomes a loss, and how it evaluates. Under mpirun with N ranks a step has
+/// gradient_accumulation_steps × N micro-batches, drawn as one process would draw them, micro-batch k run by rank k mod N:
+/// N ranks train as one process with N times the accumulation.
 /// </summary>
 public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where TConfig : ITrainerConfig
 {
@@ -74,7 +77,7 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
     {
         using var lease = Run.Start(Config, Model.Config, DataReport, resume);
         var t = Config.Training;
-        int perStep = t.PerDeviceTrainBatchSize * t.GradientAccumulationSteps;
+        int perStep = t.PerDeviceTrainBatchSize * Accumulation;
         stepsPerEpoch = Math.Max(1, (TrainCount + perStep - 1) / perStep);
         long total = t.MaxSteps > 0 ? t.MaxSteps : (long)Math.Ceiling(t.NumTrainEpochs * stepsPerEpoch);
         schedule = new LearningRateSchedule(LearningRateSchedule.ParseKind(t.LrSchedulerType), t.LearningRate, (long)(t.WarmupRatio * total), total);
@@ -83,14 +86,19 @@ public abstract class OfflineTrainer<TConfig> : ITrainer, ITrainingSteps where T
         return new TrainingLoop(Run, LoopSchedule.Of(t), checkpoints).Run(total, this, resume, cancellation, progress);
     }
 
+    // Micro-batches a step: gradient_accumulation_steps on each of the data-parallel ranks.
+    private int Accumulation => Config.Training.GradientAccumulationSteps * World.Size;
+
     IReadOnlyDictionary<string, double>? ITrainingSteps.Step(long step, CancellationToken cancellation)
     {
         var t = Config.Training;
-        int accumulation = t.GradientAccumulationSteps;
+        int accumulation = Accumulation;
         BeforeStep(step, stepsPerEpoch);
         policy.Optimizer.LearningRate = schedule.At(step);
+        // Every rank draws the step's micro-batches as one process would, and runs its share of them (TrainableModel.Step).
+        var batches = Enumerable.Range(0, accumulation).Select(_ => sampler.NextBatch(t.PerDeviceTrainBatchSize)).ToArray();
         // Each micro-batch's mean loss is scaled so the accumulated gradient is the mean over the whole step.
-        var (micro, norms, skipped) = TrainableModel.Step([policy], accumulation, _ => Step(sampler.NextBatch(t.PerDeviceTrainBatchSize)), 1f / accumulation, t.MaxGradNorm, t.SkipNonfiniteSteps);
+        var (micro, norms, skipped) = TrainableModel.Step([policy], accumulation, k => Step(batches[k]), 1f / accumulation, t.MaxGradNorm, t.SkipNonfiniteSteps);
         var metrics = new Dictionary<string, double>();
         foreach (var (microMetrics, loss) in micro)
         {

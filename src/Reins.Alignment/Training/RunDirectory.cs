@@ -5,6 +5,8 @@ using Reins.Feedback.Tokenization;
 using Reins.Models.Checkpoints;
 using Reins.Models.Transformers;
 
+using Reins.Tensors.Distributed;
+
 namespace Reins.Alignment.Training;
 
 /// <summary>
@@ -86,6 +88,8 @@ public sealed class RunDirectory
     /// </summary>
     public IDisposable Start(ITrainerConfig settings, ModelConfig model, TokenizationReport? data, bool resume)
     {
+        // In a data-parallel run rank 0 owns the directory; the others only read its checkpoints when resuming.
+        if (!World.IsMain) return new MemoryStream();
         var lease = Claim(resume, settings.Training.OverwriteOutputDir);
         try
         {
@@ -112,6 +116,7 @@ public sealed class RunDirectory
     /// <summary>Appends one metrics row; every value is written, NaN as null so the file stays valid JSON.</summary>
     public void AppendMetrics(long step, IReadOnlyDictionary<string, double> metrics)
     {
+        if (!World.IsMain) return;
         var o = new JsonObject { ["step"] = step };
         foreach (var (k, v) in metrics) o[k] = double.IsFinite(v) ? v : null;
         File.AppendAllText(MetricsPath, o.ToJsonString() + "\n");
@@ -120,7 +125,7 @@ public sealed class RunDirectory
     /// <summary>Keeps only metrics rows with step ≤ <paramref name="step"/>: a resumed run re-logs what came after its checkpoint.</summary>
     public void TruncateMetricsAfter(long step)
     {
-        if (!File.Exists(MetricsPath)) return;
+        if (!World.IsMain || !File.Exists(MetricsPath)) return;
         var kept = File.ReadLines(MetricsPath).Where(l => !string.IsNullOrWhiteSpace(l) && JsonNode.Parse(l)?["step"]?.GetValue<long>() <= step).ToList();
         WriteAtomically(MetricsPath, string.Concat(kept.Select(l => l + "\n")));
     }
@@ -139,7 +144,7 @@ public sealed class RunDirectory
     /// <summary>Removes the oldest checkpoints beyond <paramref name="limit"/> (0 = keep all).</summary>
     public void PruneCheckpoints(int limit)
     {
-        if (limit <= 0) return;
+        if (limit <= 0 || !World.IsMain) return;
         var all = Checkpoints();
         for (int i = 0; i < all.Count - limit; i++) Directory.Delete(all[i].Path, recursive: true);
     }
@@ -147,6 +152,7 @@ public sealed class RunDirectory
     /// <summary>Writes the final model's files into the run directory, keeping the run settings in its config.json.</summary>
     public void SaveFinalModel(CausalLanguageModel model, Action<string>? writeExtraFiles)
     {
+        if (!World.IsMain) return;
         // Saved whole into a staging directory, then each file is renamed into place.
         var staging = System.IO.Path.Combine(Path, ".final-model");
         HfCheckpoint.Save(model, staging, writeExtraFiles);

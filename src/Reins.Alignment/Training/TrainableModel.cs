@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Reins.Tensors.Distributed;
 using Reins.Models.Checkpoints;
 using Reins.Models.Transformers;
 using Reins.Tensors;
@@ -83,12 +86,19 @@ public sealed class TrainableModel : ICheckpointPart
     {
         foreach (var part in parts) part.Optimizer.ZeroGrad();
         var outputs = new List<(IReadOnlyDictionary<string, double>, float)>(microBatches);
-        for (int micro = 0; micro < microBatches; micro++)
+        // Data-parallel: rank r runs micro-batches r, r + N, …; the gradients are then summed over the ranks, so every
+        // rank holds what one process running them all would, and takes the same step.
+        for (int micro = World.Rank; micro < microBatches; micro += World.Size)
         {
             using var tape = new Tape();
             var output = forward(micro);
             if (output.Loss.RequiresGrad) tape.Backward(output.Loss, lossScale);
             outputs.Add((output.Metrics, output.Loss.Item()));
+        }
+        if (World.IsDistributed)
+        {
+            foreach (var part in parts) part.Optimizer.SumGradientsAcrossRanks();
+            outputs = GatherMicroBatches(outputs, microBatches);
         }
         var norms = parts.Select(part => (part.GradNormMetric, (double)part.Optimizer.ClipGradNorm(maxGradNorm > 0 ? maxGradNorm : float.PositiveInfinity))).ToList();
         string? nonFinite = outputs.Select((o, micro) => float.IsFinite(o.Item2) ? null : $"the loss of micro-batch {micro} is {o.Item2}").FirstOrDefault(w => w is not null)
@@ -105,7 +115,29 @@ public sealed class TrainableModel : ICheckpointPart
             throw new NonFiniteTrainingException($"the update made weights of {broken.Directory ?? "the policy"} non-finite; the run stopped (the last checkpoint holds finite weights). Lower learning_rate.");
         return (outputs, norms, Skipped: false);
     }
+
+    // Every rank's micro-batch outputs on every rank, in micro-batch order (rank r ran r, r + N, …), so the metrics logged
+    // and the non-finite check are those of all of them.
+    private static List<(IReadOnlyDictionary<string, double> Metrics, float Loss)> GatherMicroBatches(List<(IReadOnlyDictionary<string, double> Metrics, float Loss)> local, int microBatches)
+    {
+        var json = JsonSerializer.Serialize(local.Select(o => new MicroBatchOutput(o.Loss, o.Metrics.ToDictionary())).ToList(), MicroBatchJson.Default.ListMicroBatchOutput);
+        var all = World.Gather(json).Select(j => JsonSerializer.Deserialize(j, MicroBatchJson.Default.ListMicroBatchOutput)!).ToArray();
+        var ordered = new List<(IReadOnlyDictionary<string, double>, float)>(microBatches);
+        for (int micro = 0; micro < microBatches; micro++)
+        {
+            var o = all[micro % World.Size][micro / World.Size];
+            ordered.Add((o.Metrics, o.Loss));
+        }
+        return ordered;
+    }
 }
+
+/// <summary>One micro-batch's loss and metrics, as ranks exchange them (NaN and infinities as named literals).</summary>
+internal sealed record MicroBatchOutput(float Loss, Dictionary<string, double> Metrics);
+
+[JsonSourceGenerationOptions(NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSerializable(typeof(List<MicroBatchOutput>))]
+internal sealed partial class MicroBatchJson : JsonSerializerContext;
 
 /// <summary>A training step whose loss or gradient norm is NaN or infinite, which would have made the weights NaN.</summary>
 public sealed class NonFiniteTrainingException(string message) : Exception(message);

@@ -1,4 +1,5 @@
 using Reins.Tensors;
+using Reins.Tensors.Distributed;
 
 namespace Reins.Alignment.Training;
 
@@ -38,8 +39,8 @@ public sealed record LoopSchedule(int LoggingSteps, int EvalSteps)
 /// The one loop every trainer runs on, as transformers' Trainer: steps to the total, a metrics.jsonl row every
 /// logging_steps (each metric's mean over the window), evaluation every eval_steps with keys prefixed eval_, a
 /// checkpoint when the checkpoints say one is due, a checkpoint on cancellation (Ctrl-C), exact resume from the latest
-/// checkpoint (metrics logged after it are dropped and logged again, from the logging window it saved), and the final model at the end. What a step
-/// does is the method's (<see cref="ITrainingSteps"/>); what a checkpoint holds is the parts' (<see cref="ICheckpoints"/>).
+/// checkpoint (metrics logged after it are dropped and logged again, from the logging window it saved), and the final model at the end.
+/// In a data-parallel run only rank 0 logs, evaluates and writes. What a step does is the method's (<see cref="ITrainingSteps"/>); what a checkpoint holds is the parts' (<see cref="ICheckpoints"/>).
 /// </summary>
 public sealed class TrainingLoop(RunDirectory run, LoopSchedule schedule, ICheckpoints checkpoints)
 {
@@ -55,7 +56,8 @@ public sealed class TrainingLoop(RunDirectory run, LoopSchedule schedule, ICheck
         IReadOnlyDictionary<string, double> last = new Dictionary<string, double>();
         while (step < total)
         {
-            if (cancellation.IsCancellationRequested)
+            // Every rank of a data-parallel run stops at the same step, or the others would wait in a collective.
+            if (World.Any(cancellation.IsCancellationRequested))
             {
                 checkpoints.SaveInterrupted(step, total, window);
                 return new TrainResult(step, Interrupted: true, last);
@@ -89,6 +91,7 @@ public sealed class TrainingLoop(RunDirectory run, LoopSchedule schedule, ICheck
 
     private void LogEvaluation(ITrainingSteps steps, long step)
     {
+        if (!World.IsMain) return;
         using var tape = new Tape(recordGradients: false);
         if (steps.Evaluate() is not { } metrics) return;
         run.AppendMetrics(step, metrics.ToDictionary(kv => "eval_" + kv.Key, kv => kv.Value));

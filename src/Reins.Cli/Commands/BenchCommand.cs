@@ -4,6 +4,7 @@ using System.Text.Json;
 using Reins.Models.Generation;
 using Reins.Models.Transformers;
 using Reins.Tensors;
+using Reins.Tensors.Distributed;
 using Reins.Tensors.Kernels;
 using Reins.Tensors.Optim;
 
@@ -32,7 +33,8 @@ internal static class BenchCommand
         train.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(config)!);
-            if (r.GetValue(trainThreads) is { } t) Train(preset, t, r.GetValue(seconds), r.GetValue(profile));
+            // Under mpirun each rank is one measurement's process already, on its share of the cores.
+            if (r.GetValue(trainThreads) is { } t || World.IsDistributed) Train(preset, r.GetValue(trainThreads) ?? Engine.Threads, r.GetValue(seconds), r.GetValue(profile));
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "train_tokens_per_s");
         });
         bench.Add(train);
@@ -176,7 +178,8 @@ internal static class BenchCommand
         Engine.Threads = t;
         var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
         var opt = new AdamW(model.Parameters, learningRate: 3e-4f, weightDecay: 0.1f);
-        var rng = new Rng(0);
+        // Data-parallel under mpirun: each rank its own batch of the preset's size, gradients summed before every step.
+        var rng = new Rng((ulong)World.Rank);
         int b = preset.Batch, ctx = preset.Context;
         var x = Enumerable.Range(0, b * ctx).Select(_ => rng.NextInt(preset.Vocab)).ToArray();
         var y = Enumerable.Range(0, b * ctx).Select(_ => rng.NextInt(preset.Vocab)).ToArray();
@@ -191,6 +194,7 @@ internal static class BenchCommand
                 opt.ZeroGrad();
                 tape.Backward(l);
             }
+            opt.SumGradientsAcrossRanks();
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
             opt.Step();
             optimizerSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -200,13 +204,15 @@ internal static class BenchCommand
         Step();
         optimizerSeconds = 0;
         if (profile) Tape.Profile = new OpProfile();
-        Console.Error.WriteLine($"bench train {preset.Name}: threads {t}, warm-up done (loss {first:F3}), timing ≥ {minSeconds} s");
+        if (World.IsMain) Console.Error.WriteLine($"bench train {preset.Name}: threads {t}{(World.IsDistributed ? $" × {World.Size} ranks" : "")}, warm-up done (loss {first:F3}), timing ≥ {minSeconds} s");
         var sw = Stopwatch.StartNew();
         int steps = 0;
         float last = first;
-        while (sw.Elapsed.TotalSeconds < minSeconds || steps < 3) { last = Step(); steps++; }
+        // The ranks agree on when to stop, or one would wait for the others in its next sum.
+        while (World.Any(sw.Elapsed.TotalSeconds < minSeconds || steps < 3)) { last = Step(); steps++; }
         double elapsed = sw.Elapsed.TotalSeconds;
-        double tps = (double)b * ctx * steps / elapsed;
+        double tps = (double)b * ctx * steps * World.Size / elapsed;
+        if (!World.IsMain) return;
         if (Tape.Profile is { } prof)
         {
             PrintProfile(prof, steps, "step");
@@ -219,6 +225,8 @@ internal static class BenchCommand
             ["train_tokens_per_s"] = Math.Round(tps, 1), ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
             ["loss_first"] = Math.Round(first, 4), ["loss_last"] = Math.Round(last, 4), ["steps"] = steps + 2,
         };
+        // peak_rss_mb is then rank 0's.
+        if (World.IsDistributed) row["ranks"] = World.Size;
         Emit(row);
     }
 

@@ -34,6 +34,18 @@ public abstract class Optimizer
         foreach (var p in Parameters) p.ZeroGrad();
     }
 
+    /// <summary>
+    /// Sums every trainable parameter's gradient over the ranks of a data-parallel run (MPI_Allreduce), so each rank
+    /// holds the whole step's gradient and takes the same step; a parameter this rank gave no gradient joins with zeros.
+    /// Nothing happens without mpirun.
+    /// </summary>
+    public void SumGradientsAcrossRanks()
+    {
+        if (!Distributed.World.IsDistributed) return;
+        foreach (var p in Parameters)
+            if (p.RequiresGrad) Distributed.World.Sum(p.EnsureGrad().Span);
+    }
+
     /// <summary>Named state tensors (e.g. "exp_avg.{param}") and scalars, for checkpoints.</summary>
     public abstract IEnumerable<(string Name, float[] Values)> StateTensors();
 

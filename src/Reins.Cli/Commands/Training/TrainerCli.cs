@@ -6,6 +6,7 @@ using Reins.Models.Checkpoints;
 using Reins.Models.Tokenizers;
 using Reins.Models.Transformers;
 using Reins.Tensors;
+using Reins.Tensors.Distributed;
 using Spectre.Console;
 
 namespace Reins.Cli.Commands.Training;
@@ -76,14 +77,17 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
     public int Run(ParseResult r, string name, ITrainer trainer, CancellationToken cancellation)
     {
         int status = Run(name, trainer, Resume(r), cancellation);
-        TrainingData.Record(trainer.Run.Path, dataFiles);
+        if (World.IsMain) TrainingData.Record(trainer.Run.Path, dataFiles);
         return status;
     }
 
     private static int Run(string name, ITrainer trainer, bool resume, CancellationToken cancellation)
     {
+        // The other ranks of a data-parallel run train in silence; rank 0 reports for all.
+        if (!World.IsMain) return trainer.Train(resume, cancellation).Interrupted ? 130 : 0;
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        console.MarkupLine($"[bold]reins {name}[/]: {trainer.Model.Config.Architecture} ({trainer.Model.ParameterCount:N0} parameters), {Engine.Threads} thread(s) → {Markup.Escape(trainer.Run.Path)}");
+        string ranks = World.IsDistributed ? $" × {World.Size} ranks" : "";
+        console.MarkupLine($"[bold]reins {name}[/]: {trainer.Model.Config.Architecture} ({trainer.Model.ParameterCount:N0} parameters), {Engine.Threads} thread(s){ranks} → {Markup.Escape(trainer.Run.Path)}");
         if (trainer.DataReport is { LostRecords: true } report) Console.Error.WriteLine($"{name}: tokenisation: {report} (also in metrics.jsonl at step 0)");
         TrainResult? result = null;
         console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
