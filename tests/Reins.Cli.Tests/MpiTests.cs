@@ -15,7 +15,7 @@ public sealed class MpiTests : IDisposable
 {
     private const string Mpirun = "/usr/bin/mpirun";
     private readonly string dir = Path.Combine(Path.GetTempPath(), $"reins-mpi-{Guid.NewGuid():N}");
-    private readonly string model, sft, pairs;
+    private readonly string model, sft, pairs, prompts;
 
     public MpiTests()
     {
@@ -27,6 +27,8 @@ public sealed class MpiTests : IDisposable
         string Word(string letters, int n) => new([.. Enumerable.Range(0, n).Select(_ => letters[rng.Next(letters.Length)])]);
         sft = Path.Combine(dir, "sft.jsonl");
         File.WriteAllLines(sft, Enumerable.Range(0, 64).Select(_ => new JsonObject { ["prompt"] = "q" + Word("xyz", 3), ["completion"] = Word("abc", 6) }.ToJsonString()));
+        prompts = Path.Combine(dir, "prompts.jsonl");
+        File.WriteAllLines(prompts, Enumerable.Range(0, 64).Select(_ => new JsonObject { ["prompt"] = "q" + Word("xyz", 3) }.ToJsonString()));
         pairs = Path.Combine(dir, "pairs.jsonl");
         File.WriteAllLines(pairs, Enumerable.Range(0, 64).Select(_ => new JsonObject { ["prompt"] = "q" + Word("xyz", 3), ["chosen"] = Word("ab", 5), ["rejected"] = Word("c", 5) }.ToJsonString()));
     }
@@ -59,8 +61,10 @@ public sealed class MpiTests : IDisposable
         return (process.ExitCode, await error, await output);
     }
 
-    private static double[] Losses(string run) =>
-        [.. File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).Where(r => r["loss"] is not null).Select(r => r["loss"]!.GetValue<double>())];
+    private static double[] Losses(string run) => Column(run, "loss");
+
+    private static double[] Column(string run, string key) =>
+        [.. File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).Where(r => r[key] is not null).Select(r => r[key]!.GetValue<double>())];
 
     private static void AssertClose(IReadOnlyList<double> expected, IReadOnlyList<double> actual, double relative)
     {
@@ -72,12 +76,15 @@ public sealed class MpiTests : IDisposable
     private string[] Training(string method, string output, int accumulation, params string[] more) => Training(method, output, accumulation, 6, more);
 
     private string[] Training(string method, string output, int accumulation, int steps, params string[] more) =>
-        [method, "--model", model, "--train", method == "sft" ? sft : pairs, "--out", output, "--max-steps", steps.ToString(), "--per-device-train-batch-size", "4",
-         "--gradient-accumulation-steps", accumulation.ToString(), "--logging-steps", "1", "--learning-rate", "1e-3", "--seed", "3", .. more];
+        [method, "--model", model, "--train", method switch { "sft" => sft, "ppo" => prompts, _ => pairs }, "--out", output, "--max-steps", steps.ToString(),
+         "--per-device-train-batch-size", "4", "--gradient-accumulation-steps", accumulation.ToString(), "--logging-steps", "1", "--learning-rate", "1e-3", "--seed", "3",
+         // PPO samples 8 tokens of each prompt and is paid for their length (a reward any rank computes alike).
+         .. method == "ppo" ? new[] { "--reward-function", "length:5", "--max-completion-length", "8", "--max-prompt-length", "8" } : [], .. more];
 
     [Theory]
     [InlineData("sft")]
     [InlineData("dpo")]
+    [InlineData("ppo")]
     public async Task TwoRanksTrainAsOneProcessWithTwiceTheAccumulation(string method)
     {
         await AptInstall.EnsureAsync(Mpirun, "openmpi-bin libopenmpi3");
@@ -87,9 +94,12 @@ public sealed class MpiTests : IDisposable
         Assert.True(alone.Code == 0, alone.Error);
         var together = await Reins(2, TimeSpan.FromMinutes(2), Training(method, two, 1));
         Assert.True(together.Code == 0, together.Error);
-        // Each step's loss is the mean over both ranks' micro-batches, and rank 1 logged nothing of its own.
+        // Each step's loss is the mean over both ranks' micro-batches, and rank 1 logged nothing of its own. PPO's rollouts
+        // were sampled and scored half on each rank, seeded as one process seeds them: the same completions, rewards and episodes.
         AssertClose(Losses(one), Losses(two), 1e-5);
         Assert.Equal(6, Losses(two).Length);
+        if (method == "ppo")
+            foreach (var key in new[] { "reward", "episode", "objective/kl" }) AssertClose(Column(one, key), Column(two, key), 1e-5);
         // Every rank took the same steps: the weights rank 0 saved are those of the single process.
         var (a, b) = (HfCheckpoint.Load(one), HfCheckpoint.Load(two));
         foreach (var (p, q) in a.TrainableParameters.Zip(b.TrainableParameters))
@@ -150,10 +160,10 @@ public sealed class MpiTests : IDisposable
         Assert.Equal(("train", 2), (row["bench"]!.GetValue<string>(), row["ranks"]!.GetValue<int>()));
         Assert.True(row["train_tokens_per_s"]!.GetValue<double>() > 0);
         // A command that would run once per rank, each writing the same outputs, is refused before it starts.
-        var ppo = await Reins(2, TimeSpan.FromMinutes(2), "ppo", "--model", model, "--train", sft, "--out", Path.Combine(dir, "ppo"));
-        Assert.NotEqual(0, ppo.Code);
-        Assert.Contains("reins ppo does not run data-parallel", ppo.Error);
-        Assert.False(Directory.Exists(Path.Combine(dir, "ppo")));
+        var generate = await Reins(2, TimeSpan.FromMinutes(2), "generate", "--model", model, "--input", prompts, "--output", Path.Combine(dir, "out.jsonl"));
+        Assert.NotEqual(0, generate.Code);
+        Assert.Contains("reins generate does not run data-parallel", generate.Error);
+        Assert.False(File.Exists(Path.Combine(dir, "out.jsonl")));
     }
 
     // The process of rank `rank` of the job writing to `run`, found by its environment and command line.

@@ -90,8 +90,7 @@ public sealed class CompletionSampler
     public ScoredCompletions Score(IReadOnlyList<TokenizedPrompt> prompts, IReadOnlyList<GeneratedSequence> samples, float? missingEosPenalty,
         CancellationToken cancellation = default, bool steps = false)
     {
-        var requests = samples.Select(s => new ScoringRequest(prompts[s.PromptIndex].Source.Prompt.Text ?? decode(s.PromptIds), s.Text!,
-            s.PromptIds, s.Tokens, s.FinishReason == FinishReason.Stop, prompts[s.PromptIndex].Source.Extra)).ToArray();
+        var requests = Requests(prompts, samples);
         var (scores, components, stepRewards) = reward.ScoreWithSteps(requests, steps, cancellation);
         if (missingEosPenalty is { } penalty)
             for (int i = 0; i < scores.Length; i++)
@@ -99,6 +98,11 @@ public sealed class CompletionSampler
         var placed = stepRewards?.Select((r, i) => (PlaceOnTokens(samples[i].Tokens, r), r.Score)).ToArray();
         return new ScoredCompletions(samples, requests, scores, components, placed);
     }
+
+    /// <summary>What a reward source is asked about each sample: its prompt record's text (or its decoded ids) and extra fields, and the completion.</summary>
+    public ScoringRequest[] Requests(IReadOnlyList<TokenizedPrompt> prompts, IReadOnlyList<GeneratedSequence> samples) =>
+        [.. samples.Select(s => new ScoringRequest(prompts[s.PromptIndex].Source.Prompt.Text ?? decode(s.PromptIds), s.Text!,
+            s.PromptIds, s.Tokens, s.FinishReason == FinishReason.Stop, prompts[s.PromptIndex].Source.Extra))];
 
     /// <summary>
     /// Step rewards on the tokens that complete their steps: step k's reward goes to the first token whose decoded

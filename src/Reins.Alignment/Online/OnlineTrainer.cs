@@ -9,6 +9,7 @@ using Reins.Models.Generation;
 using Reins.Models.Transformers;
 using Reins.Rewards.Sources;
 using Reins.Tensors;
+using Reins.Tensors.Distributed;
 using Reins.Tensors.Optim;
 
 namespace Reins.Alignment.Online;
@@ -143,8 +144,8 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         this.policy = new TrainableModel(policy, training, training.LearningRate, rng: rng);
     }
 
-    /// <summary>Prompts per step.</summary>
-    private int PromptsPerStep => config.Online.CompletionsPerStep(config.Training) / plan.SamplesPerPrompt;
+    /// <summary>Prompts per step: each data-parallel rank brings its completions per step.</summary>
+    private int PromptsPerStep => config.Online.CompletionsPerStep(config.Training) * World.Size / plan.SamplesPerPrompt;
 
     private float LogProbTemperature => plan.LogProbTemperature ?? config.Online.Sampling.Temperature;
 
@@ -176,8 +177,8 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     /// <summary>Runs max_steps steps (or num_train_epochs passes over the prompts), resuming from the latest checkpoint when <paramref name="resume"/> is set.</summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
-        if (Reins.Tensors.Distributed.World.IsDistributed)
-            throw new ArgumentException("data parallelism over mpirun covers the offline trainers (sft, dpo, kto, rm, cm, prm) so far; run the online methods without mpirun.");
+        if (World.IsDistributed && (plan.Refinement is not null || plan.Opponent is not null))
+            throw new ArgumentException($"{GetType().Name}: refinement and opponents do not run data-parallel yet; run this method without mpirun.");
         using var lease = Run.Start(config, Model.Config, DataReport, resume);
         var training = config.Training;
         long total = training.MaxSteps > 0 ? training.MaxSteps : (long)Math.Ceiling(training.NumTrainEpochs * prompts.Count / PromptsPerStep);
@@ -244,8 +245,13 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         var sampling = config.Online.Sampling;
         var options = sampling.Options(plan.SamplesPerPrompt, rng.NextUInt64());
         var batch = promptIndices.Select(i => prompts[i]).ToArray();
-        var samples = Timed("generation", () => completions.Generate(Model, batch, options));
-        var scored = Timed("reward", () => completions.Score(batch, samples, sampling.MissingEosPenalty, cancellation, plan.StepRewards));
+        ScoredCompletions scored;
+        if (World.IsDistributed) scored = Timed("generation", () => ShardedRollout.SampleAndScore(completions, Model, batch, options, sampling.MissingEosPenalty, plan.StepRewards));
+        else
+        {
+            var samples = Timed("generation", () => completions.Generate(Model, batch, options));
+            scored = Timed("reward", () => completions.Score(batch, samples, sampling.MissingEosPenalty, cancellation, plan.StepRewards));
+        }
         bool[]? offPolicy = null;
         if (plan.Refinement is { } refinement)
             (scored, offPolicy) = Timed("refinement", () => refinement.Refine(Model, batch, scored, completions, options, sampling.MissingEosPenalty, metrics, cancellation));
@@ -342,7 +348,8 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         foreach (var part in parts) part.Optimizer.LearningRate = part.PeakLearningRate * learningRateFactor;
         metrics["lr"] = config.Training.LearningRate * learningRateFactor;
         var rollout = batch.Evaluated.Rollout;
-        int micro = config.Training.PerDeviceTrainBatchSize, accumulation = config.Training.GradientAccumulationSteps, mini = micro * accumulation;
+        // Each data-parallel rank brings gradient_accumulation_steps micro-batches to a mini-batch (TrainableModel.Step spreads them).
+        int micro = config.Training.PerDeviceTrainBatchSize, accumulation = config.Training.GradientAccumulationSteps * World.Size, mini = micro * accumulation;
         var all = new MetricsWindow();
         bool stopped = false;
         for (int epoch = 0; epoch < plan.UpdateEpochs && !stopped; epoch++)

@@ -32,6 +32,9 @@ public sealed record SamplingOptions
     /// <summary>With each streamed token, also the log-probs of this many most likely tokens at that step (0–20, OpenAI's top_logprobs).</summary>
     public int TopLogProbs { get; init; }
 
+    /// <summary>The seed of prompt <paramref name="prompt"/>'s samples: its own from <see cref="PromptSeeds"/>, else one derived from <see cref="Seed"/> and its index.</summary>
+    public ulong PromptSeed(int prompt) => PromptSeeds is { } seeds ? seeds[prompt] : Seed + 0x9E3779B97F4A7C15UL * (ulong)(prompt + 1);
+
     /// <summary>Checks the ranges, naming the field.</summary>
     public SamplingOptions Validate()
     {

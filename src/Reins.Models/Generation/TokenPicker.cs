@@ -123,9 +123,5 @@ internal sealed class TokenPicker(int vocab)
     }
 
     /// <summary>The seed of sample <paramref name="sample"/> of prompt <paramref name="prompt"/>: its own seed if the options give one per prompt.</summary>
-    public static Rng RowRng(SamplingOptions options, int prompt, int sample)
-    {
-        ulong promptSeed = options.PromptSeeds is { } seeds ? seeds[prompt] : options.Seed + 0x9E3779B97F4A7C15UL * (ulong)(prompt + 1);
-        return new Rng(promptSeed ^ (0xBF58476D1CE4E5B9UL * (ulong)(sample + 1)));
-    }
+    public static Rng RowRng(SamplingOptions options, int prompt, int sample) => new(options.PromptSeed(prompt) ^ (0xBF58476D1CE4E5B9UL * (ulong)(sample + 1)));
 }
