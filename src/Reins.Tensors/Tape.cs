@@ -73,6 +73,20 @@ public sealed class Tape : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Records <paramref name="backward"/> for <paramref name="output"/> whenever recording is on, whatever its inputs: an
+    /// op whose gradient reaches parameters it does not name (a checkpointed block) must run even when its input needs none.
+    /// </summary>
+    internal static bool RecordAlways(Tensor output, string op, Action backward)
+    {
+        MarkForward(output, op);
+        var tape = current;
+        if (tape is null || tape.noGradDepth > 0) return false;
+        output.RequiresGrad = true;
+        tape.nodes.Add((output, backward));
+        return true;
+    }
+
     /// <summary>Names, profiles and anomaly-checks the output of an inference-only op (one with no backward).</summary>
     internal static void MarkForward(Tensor output, string op)
     {
@@ -92,6 +106,23 @@ public sealed class Tape : IDisposable
         if (!loss.RequiresGrad)
             throw new InvalidOperationException($"Backward: the loss (from op '{loss.Op}') does not depend on any tensor that requires a gradient, or was computed outside this tape or under NoGrad.");
         loss.EnsureGrad().Span[0] += scale;
+        Propagate();
+    }
+
+    /// <summary>
+    /// Back-propagates <paramref name="gradient"/> (of <paramref name="output"/>'s shape) from a non-scalar
+    /// <paramref name="output"/>, as a checkpointed block's recomputation receives the gradient of its output.
+    /// </summary>
+    internal void BackwardFrom(Tensor output, ReadOnlySpan<float> gradient)
+    {
+        if (!output.RequiresGrad) return;
+        var g = output.EnsureGrad().Span;
+        for (int i = 0; i < g.Length; i++) g[i] += gradient[i];
+        Propagate();
+    }
+
+    private void Propagate()
+    {
         using var pause = NoGrad();
         for (int i = nodes.Count - 1; i >= 0; i--)
         {

@@ -28,6 +28,7 @@ public sealed class TrainableModel : ICheckpointPart
         string? directory = null, Rng? rng = null)
     {
         Model = model;
+        model.GradientCheckpointing = arguments.GradientCheckpointing;
         PeakLearningRate = peakLearningRate;
         GradNormMetric = gradNormMetric;
         Directory = directory;

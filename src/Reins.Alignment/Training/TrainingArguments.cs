@@ -88,6 +88,10 @@ public sealed record TrainingArguments : ISettings
     [JsonPropertyName("skip_nonfinite_steps"), Description("Skip an optimiser step whose loss or gradient norm is NaN or infinite (logged as nonfinite_skipped) instead of stopping the run.")]
     public bool SkipNonfiniteSteps { get; init; }
 
+    /// <summary>Recompute each transformer block's activations in the backward pass instead of keeping them.</summary>
+    [JsonPropertyName("gradient_checkpointing"), Description("Recompute each transformer block's activations in the backward pass instead of keeping them: less memory, one more forward pass, the same gradients.")]
+    public bool GradientCheckpointing { get; init; }
+
     /// <summary>Examples per micro-batch.</summary>
     [JsonPropertyName("per_device_train_batch_size"), Description("Examples per micro-batch.")]
     public int PerDeviceTrainBatchSize { get; init; } = 8;

@@ -29,12 +29,14 @@ internal static class BenchCommand
         var config = new Option<string>("--config") { Description = "tiny, small or gpt2 (as in the PyTorch anchor).", DefaultValueFactory = _ => "small" };
         var seconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
         var profile = new Option<bool>("--profile") { Description = "Also print a per-op time profile of the timed steps to stderr." };
-        var train = new Command("train", "Training tokens/s: forward, cross-entropy, backward and AdamW step, as the anchor measures.") { config, trainThreads, seconds, profile };
+        var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute each block's activations in the backward pass (peak_rss_mb shows what it saves)." };
+        var train = new Command("train", "Training tokens/s: forward, cross-entropy, backward and AdamW step, as the anchor measures.") { config, trainThreads, seconds, profile, checkpointing };
         train.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(config)!);
             // Under mpirun each rank is one measurement's process already, on its share of the cores.
-            if (r.GetValue(trainThreads) is { } t || World.IsDistributed) Train(preset, r.GetValue(trainThreads) ?? Engine.Threads, r.GetValue(seconds), r.GetValue(profile));
+            if (r.GetValue(trainThreads) is { } t || World.IsDistributed)
+                Train(preset, r.GetValue(trainThreads) ?? Engine.Threads, r.GetValue(seconds), r.GetValue(profile), r.GetValue(checkpointing));
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "train_tokens_per_s");
         });
         bench.Add(train);
@@ -173,10 +175,11 @@ internal static class BenchCommand
         return best;
     }
 
-    private static void Train(ModelPreset preset, int t, double minSeconds, bool profile)
+    private static void Train(ModelPreset preset, int t, double minSeconds, bool profile, bool checkpointing)
     {
         Engine.Threads = t;
         var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
+        model.GradientCheckpointing = checkpointing;
         var opt = new AdamW(model.Parameters, learningRate: 3e-4f, weightDecay: 0.1f);
         // Data-parallel under mpirun: each rank its own batch of the preset's size, gradients summed before every step.
         var rng = new Rng((ulong)World.Rank);
@@ -227,6 +230,7 @@ internal static class BenchCommand
         };
         // peak_rss_mb is then rank 0's.
         if (World.IsDistributed) row["ranks"] = World.Size;
+        if (checkpointing) row["gradient_checkpointing"] = true;
         Emit(row);
     }
 

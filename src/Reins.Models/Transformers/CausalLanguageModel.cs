@@ -49,6 +49,27 @@ public abstract class CausalLanguageModel : Module
             : new Linear(Builder.Push("lm_head"), normal([Config.VocabSize, c], Config.InitializerRange), null, Ops.WeightLayout.OutIn);
     }
 
+    /// <summary>
+    /// Whether training recomputes each block's activations in the backward pass instead of keeping them
+    /// (transformers' gradient_checkpointing, <see cref="Ops.Checkpoint"/>): memory for one block's activations at a
+    /// time, for one more forward pass; the gradients are the same.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>The blocks in turn on the residual stream, the last one narrowed to the kept positions; each checkpointed when training with <see cref="GradientCheckpointing"/>.</summary>
+    private protected Tensor Blocks(TransformerBlock[] blocks, Tensor x, ModelInput input, int[] positionIds, in AttentionContext context)
+    {
+        for (int l = 0; l < blocks.Length; l++)
+        {
+            var (block, keep) = (blocks[l], l == blocks.Length - 1 ? input.Kept : input.Time);
+            // The recomputation rebuilds the context from the input's arrays: a ref struct cannot wait for the backward pass.
+            x = GradientCheckpointing && context.Cache is null && Tape.IsRecording
+                ? Ops.Checkpoint(h => block.Forward(h, positionIds, new AttentionContext(input.AttentionMask, input.DocumentIds, null), keep), x)
+                : block.Forward(x, positionIds, context, keep);
+        }
+        return x;
+    }
+
     /// <summary>The final hidden states [rows, kept positions, hidden] after the last norm (see <see cref="ModelInput.KeepLast"/>).</summary>
     public Tensor Hidden(ModelInput input)
     {

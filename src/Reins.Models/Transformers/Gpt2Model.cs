@@ -42,8 +42,6 @@ public sealed class Gpt2Model : CausalLanguageModel
             if ((uint)position >= (uint)Config.MaxPositions)
                 throw new ArgumentOutOfRangeException(nameof(positionIds), $"GPT-2: position {position} exceeds n_positions {Config.MaxPositions}.");
         var x = tokens.Forward(input.Ids, input.Rows, input.Time) + positions.Forward(positionIds, input.Rows, input.Time);
-        for (int l = 0; l < blocks.Length; l++)
-            x = blocks[l].Forward(x, positionIds, context, l == blocks.Length - 1 ? input.Kept : input.Time);
-        return finalNorm.Forward(x);
+        return finalNorm.Forward(Blocks(blocks, x, input, positionIds, context));
     }
 }

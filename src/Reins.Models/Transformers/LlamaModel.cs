@@ -61,8 +61,6 @@ public sealed class LlamaModel : CausalLanguageModel
     private protected override Tensor Forward(ModelInput input, int[] positionIds, in AttentionContext context)
     {
         var x = tokens.Forward(input.Ids, input.Rows, input.Time);
-        for (int l = 0; l < blocks.Length; l++)
-            x = blocks[l].Forward(x, positionIds, context, l == blocks.Length - 1 ? input.Kept : input.Time);
-        return finalNorm.Forward(x);
+        return finalNorm.Forward(Blocks(blocks, x, input, positionIds, context));
     }
 }
