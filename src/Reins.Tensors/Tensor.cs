@@ -66,6 +66,25 @@ public sealed class Tensor
         }
     }
 
+    /// <summary>
+    /// A bfloat16 copy of the values (<see cref="KeepBf16Copy"/>), which inference-time linear layers and embedding
+    /// lookups read instead of the float32 values; null when none was made.
+    /// </summary>
+    internal ushort[]? Bf16 { get; private set; }
+
+    /// <summary>
+    /// Makes a bfloat16 copy of the values (round to nearest even) that linear layers and embedding lookups then read
+    /// whenever no gradient is being recorded: generation reads half the bytes. The float32 values stay as they are and training still uses them;
+    /// the copy does not follow later changes, so make it once the weights are final.
+    /// </summary>
+    public void KeepBf16Copy()
+    {
+        var s = Span;
+        var copy = GC.AllocateUninitializedArray<ushort>(s.Length, pinned: true);
+        for (int i = 0; i < s.Length; i++) copy[i] = Kernels.Bf16.FromFloat(s[i]);
+        Bf16 = copy;
+    }
+
     /// <summary>The accumulated gradient, or null before any backward pass reached this tensor.</summary>
     public Tensor? Grad => viewBase is null ? grad : grad ??= viewBase.Grad is { } g ? new Tensor(g.data, g.offset + (offset - viewBase.offset), Shape, g) : null;
 

@@ -318,4 +318,28 @@ public class GenerationTests
         Assert.Throws<ArgumentException>(() => batch.Add([[99]], new SamplingOptions(), _ => { }));
         Assert.Equal(0, batch.Rows);
     }
+
+    [Theory, MemberData(nameof(Families))]
+    public void Bf16WeightsGenerateWhatTheRoundedFloat32WeightsGenerate(string family)
+    {
+        var model = Model(family);
+        var rounded = model.Clone();
+        foreach (var p in rounded.Parameters.Where(p => p.Rank == 2))
+        {
+            var s = p.Span;
+            for (int i = 0; i < s.Length; i++) s[i] = Reins.Tensors.Kernels.Bf16.ToFloat(Reins.Tensors.Kernels.Bf16.FromFloat(s[i]));
+        }
+        var options = new SamplingOptions { MaxNewTokens = 12, Temperature = 0 };
+        var expected = Generator.Generate(rounded, Prompts, options);
+        var weightsBefore = model.Parameters.Select(p => p.Span.ToArray()).ToArray();
+        model.KeepBf16Weights();
+        var bf16 = Generator.Generate(model, Prompts, options);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].Tokens, bf16[i].Tokens);
+            for (int t = 0; t < expected[i].LogProbs.Length; t++) Assert.Equal(expected[i].LogProbs[t], bf16[i].LogProbs[t], 1e-4f);
+        }
+        // The float32 weights stay as they were, for training.
+        Assert.All(model.Parameters.Zip(weightsBefore), p => Assert.Equal(p.Second, p.First.Span.ToArray()));
+    }
 }

@@ -45,12 +45,13 @@ internal static class BenchCommand
         var genConfig = new Option<string>("--config") { Description = "tiny, small or gpt2 (as in the PyTorch anchor).", DefaultValueFactory = _ => "small" };
         var genSeconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
         var genBatch = new Option<int?>("--batch") { Description = "Sequences per batch (default: the config's batch, as the anchor; 1 gives single-sequence latency)." };
+        var genBf16 = new Option<bool>("--bf16") { Description = "Weight matrices read as bfloat16 (float32 activations and sums)." };
         var generate = new Command("generate", "Generation tokens/s: 16-token prompts, min(112, ctx−16) greedy new tokens with a KV cache and per-token log-probs, as the anchor measures.")
-            { genConfig, genThreads, genSeconds, genBatch, profile };
+            { genConfig, genThreads, genSeconds, genBatch, profile, genBf16 };
         generate.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(genConfig)!);
-            if (r.GetValue(genThreads) is { } t) Generate(preset, t, r.GetValue(genBatch) ?? preset.Batch, r.GetValue(genSeconds), r.GetValue(profile));
+            if (r.GetValue(genThreads) is { } t) Generate(preset, t, r.GetValue(genBatch) ?? preset.Batch, r.GetValue(genSeconds), r.GetValue(profile), r.GetValue(genBf16));
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "generate_tokens_per_s");
         });
         bench.Add(generate);
@@ -241,10 +242,11 @@ internal static class BenchCommand
             Console.Error.WriteLine($"  {op,-16} {f / steps,8:F5} {bw / steps,8:F5} {calls / steps,6:F1}");
     }
 
-    private static void Generate(ModelPreset preset, int t, int batch, double minSeconds, bool profile)
+    private static void Generate(ModelPreset preset, int t, int batch, double minSeconds, bool profile, bool bf16)
     {
         Engine.Threads = t;
         var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
+        if (bf16) model.KeepBf16Weights();
         int newTokens = Math.Min(112, preset.Context - 16);
         var rng = new Rng(0);
         // The anchor runs one forward per counted token after the prefill; max_new_tokens = new + 1 does the same.
@@ -262,15 +264,17 @@ internal static class BenchCommand
             PrintProfile(prof, steps, "decode step");
             Tape.Profile = null;
         }
-        Emit(new Dictionary<string, object>
+        var row = new Dictionary<string, object>
         {
             ["bench"] = "generate", ["config"] = preset.Name, ["threads"] = t, ["batch"] = batch, ["params"] = model.ParameterCount,
             ["generate_tokens_per_s"] = Math.Round(batch * steps / elapsed, 1),
             ["ms_per_step"] = Math.Round(1000 * elapsed / steps, 3),
-            // Every decode step reads every weight once (the tied embedding twice: lookup rows are negligible).
-            ["weights_gb_per_s"] = Math.Round(model.ParameterCount * 4.0 * steps / elapsed / 1e9, 2),
+            // Every decode step reads every weight once (the tied embedding twice: lookup rows are negligible), 2 bytes each in bf16.
+            ["weights_gb_per_s"] = Math.Round(model.ParameterCount * (bf16 ? 2.0 : 4.0) * steps / elapsed / 1e9, 2),
             ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
-        });
+        };
+        if (bf16) row["bf16"] = true;
+        Emit(row);
     }
 
     private static void Dpo(int t, double minSeconds)

@@ -234,21 +234,12 @@ public static class SafeTensorsWriter
                 else
                 {
                     var bf = new ushort[values.Length];
-                    for (int i = 0; i < values.Length; i++) bf[i] = FloatToBf16(values[i]);
+                    for (int i = 0; i < values.Length; i++) bf[i] = Reins.Tensors.Kernels.Bf16.FromFloat(values[i]);
                     fs.Write(MemoryMarshal.AsBytes(bf.AsSpan()));
                 }
             }
             fs.Flush(flushToDisk: true);
         }
         File.Move(tmp, path, overwrite: true);
-    }
-
-    /// <summary>Round-to-nearest-even float32 → bfloat16, as torch does (NaN stays NaN).</summary>
-    public static ushort FloatToBf16(float f)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(f);
-        if (float.IsNaN(f)) return (ushort)((bits >> 16) | 0x40);
-        uint rounding = 0x7FFF + ((bits >> 16) & 1);
-        return (ushort)((bits + rounding) >> 16);
     }
 }

@@ -56,6 +56,17 @@ public abstract class CausalLanguageModel : Module
     /// </summary>
     public bool GradientCheckpointing { get; set; }
 
+    /// <summary>
+    /// Keeps a bfloat16 copy of every weight matrix (embeddings included), which the linear layers and lookups then read
+    /// whenever no gradient is recorded: generation (`--bf16`) reads half the bytes per token, with float32 activations
+    /// and sums. The float32 weights stay, for training.
+    /// </summary>
+    public void KeepBf16Weights()
+    {
+        foreach (var p in Parameters)
+            if (p.Rank == 2) p.KeepBf16Copy();
+    }
+
     /// <summary>The blocks in turn on the residual stream, the last one narrowed to the kept positions; each checkpointed when training with <see cref="GradientCheckpointing"/>.</summary>
     private protected Tensor Blocks(TransformerBlock[] blocks, Tensor x, ModelInput input, int[] positionIds, in AttentionContext context)
     {

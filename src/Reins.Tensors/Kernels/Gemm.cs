@@ -51,7 +51,7 @@ public static unsafe class Gemm
         // Thin products (decode steps, per-sequence heads) are bandwidth-bound: packing would only add traffic.
         if (m <= 2 * SkinnyRows && !transA && Vector512.IsHardwareAccelerated)
         {
-            Skinny(transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
+            Skinny<float, Fp32Weights>(transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
             return;
         }
         long work = (long)m * n * k;
@@ -339,7 +339,19 @@ public static unsafe class Gemm
     // Few rows (decode steps, per-sequence heads): bandwidth-bound, so B is streamed once, unpacked, with all m rows
     // of A held in cache; stripes of C's columns go to different threads. Each C element is summed in the same k
     // order whatever m and the thread count are, so a sequence's logits do not depend on what else is in the batch.
-    private static void Skinny(bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads)
+    /// <summary>
+    /// C[m×n] = A[m×k]·op(B) + bias with B stored as bfloat16 (B is [n×k] when <paramref name="transB"/>, else [k×n]),
+    /// for decoding: the skinny kernels' float32 arithmetic on weights widened in registers, half the bytes read.
+    /// </summary>
+    public static void MultiplyBf16(bool transB, int m, int n, int k, float* a, ushort* b, float* c, float* bias, int threads)
+    {
+        if (bias != null)
+            for (int i = 0; i < m; i++) new ReadOnlySpan<float>(bias, n).CopyTo(new Span<float>(c + (long)i * n, n));
+        Skinny<ushort, Bf16Weights>(transB, m, n, k, a, k, b, transB ? k : n, c, n, accumulate: bias != null, threads);
+    }
+
+    private static void Skinny<TW, TF>(bool transB, int m, int n, int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate, int threads)
+        where TW : unmanaged where TF : IWeightFormat<TW>
     {
         int stripe = transB ? 8 : 32;
         // Splitting pays from 100 k weights (~20 µs of streaming) with the spinning worker pool, whose hand-off takes a
@@ -347,24 +359,25 @@ public static unsafe class Gemm
         int workers = (long)n * k < 100_000 ? 1 : Math.Min(threads, 8);
         if (workers <= 1)
         {
-            SkinnyColumns(transB, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            SkinnyColumns<TW, TF>(transB, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate);
             return;
         }
         int per = ((n + workers - 1) / workers + stripe - 1) / stripe * stripe;
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
         Engine.For(workers, w =>
-            SkinnyColumns(transB, m, Math.Min(n, w * per), Math.Min(n, (w + 1) * per), k, (float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, accumulate));
+            SkinnyColumns<TW, TF>(transB, m, Math.Min(n, w * per), Math.Min(n, (w + 1) * per), k, (float*)pa, lda, (TW*)pb, ldb, (float*)pc, ldc, accumulate));
     }
 
     // Columns [j0, j1) of C for all m rows, in groups of at most SkinnyRows rows.
-    private static void SkinnyColumns(bool transB, int m, int j0, int j1, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    private static void SkinnyColumns<TW, TF>(bool transB, int m, int j0, int j1, int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate)
+        where TW : unmanaged where TF : IWeightFormat<TW>
     {
         for (int i0 = 0; i0 < m; i0 += SkinnyRows)
         {
             int rows = Math.Min(SkinnyRows, m - i0);
             float* ai = a + (long)i0 * lda, ci = c + (long)i0 * ldc;
-            if (transB) SkinnyDots(rows, j0, j1, k, ai, lda, b, ldb, ci, ldc, accumulate);
-            else SkinnyAxpy(rows, j0, j1, k, ai, lda, b, ldb, ci, ldc, accumulate);
+            if (transB) SkinnyDots<TW, TF>(rows, j0, j1, k, ai, lda, b, ldb, ci, ldc, accumulate);
+            else SkinnyAxpy<TW, TF>(rows, j0, j1, k, ai, lda, b, ldb, ci, ldc, accumulate);
         }
     }
 
@@ -372,16 +385,17 @@ public static unsafe class Gemm
 
     // B is [n×k] (weights stored out×in): C[i,j] = ⟨A[i,:], B[j,:]⟩; each B row is read once from memory and reused
     // from L1 by every group of four rows of A.
-    private static void SkinnyDots(int m, int j0, int j1, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    private static void SkinnyDots<TW, TF>(int m, int j0, int j1, int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate)
+        where TW : unmanaged where TF : IWeightFormat<TW>
     {
         for (int j = j0; j < j1; j++)
         {
-            float* bj = b + (long)j * ldb;
+            TW* bj = b + (long)j * ldb;
             int i = 0;
             for (; i + 4 <= m; i += 4)
             {
                 float* a0 = a + (long)i * lda;
-                var (d0, d1, d2, d3) = Dot4(k, bj, a0, a0 + lda, a0 + 2 * lda, a0 + 3 * lda);
+                var (d0, d1, d2, d3) = Dot4<TW, TF>(k, bj, a0, a0 + lda, a0 + 2 * lda, a0 + 3 * lda);
                 Put(c + (long)i * ldc + j, d0, accumulate);
                 Put(c + (long)(i + 1) * ldc + j, d1, accumulate);
                 Put(c + (long)(i + 2) * ldc + j, d2, accumulate);
@@ -390,7 +404,7 @@ public static unsafe class Gemm
             for (; i < m; i++)
             {
                 float* ai = a + (long)i * lda;
-                var (d0, _, _, _) = Dot4(k, bj, ai, ai, ai, ai);
+                var (d0, _, _, _) = Dot4<TW, TF>(k, bj, ai, ai, ai, ai);
                 Put(c + (long)i * ldc + j, d0, accumulate);
             }
         }
@@ -401,20 +415,20 @@ public static unsafe class Gemm
     // Four dot products against one row of B. A single row reuses this (with repeated pointers) rather than a
     // separate loop, so every C element is summed in one order whatever the batch size.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (float, float, float, float) Dot4(int k, float* w, float* x0, float* x1, float* x2, float* x3)
+    private static (float, float, float, float) Dot4<TW, TF>(int k, TW* w, float* x0, float* x1, float* x2, float* x3) where TW : unmanaged where TF : IWeightFormat<TW>
     {
         Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
         int p = 0;
         for (; p + 16 <= k; p += 16)
         {
-            var v = Vector512.Load(w + p);
+            var v = TF.Load16(w + p);
             s0 = Vector512.FusedMultiplyAdd(v, Vector512.Load(x0 + p), s0);
             s1 = Vector512.FusedMultiplyAdd(v, Vector512.Load(x1 + p), s1);
             s2 = Vector512.FusedMultiplyAdd(v, Vector512.Load(x2 + p), s2);
             s3 = Vector512.FusedMultiplyAdd(v, Vector512.Load(x3 + p), s3);
         }
         float d0 = Vector512.Sum(s0), d1 = Vector512.Sum(s1), d2 = Vector512.Sum(s2), d3 = Vector512.Sum(s3);
-        for (; p < k; p++) { d0 += w[p] * x0[p]; d1 += w[p] * x1[p]; d2 += w[p] * x2[p]; d3 += w[p] * x3[p]; }
+        for (; p < k; p++) { float wp = TF.Get(w + p); d0 += wp * x0[p]; d1 += wp * x1[p]; d2 += wp * x2[p]; d3 += wp * x3[p]; }
         return (d0, d1, d2, d3);
     }
 
@@ -423,7 +437,8 @@ public static unsafe class Gemm
     // 8 sequential streams (a 32-column panel down all k rows would touch a new page per row). Every element is
     // the same chain of fused multiply-adds over p whichever tile computes it, so a row's result does not depend on
     // how many rows share the call.
-    private static void SkinnyAxpy(int m, int j0, int j1, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    private static void SkinnyAxpy<TW, TF>(int m, int j0, int j1, int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate)
+        where TW : unmanaged where TF : IWeightFormat<TW>
     {
         const int KB = 8;
         int jv = j0 + (j1 - j0) / 32 * 32;
@@ -431,7 +446,8 @@ public static unsafe class Gemm
         {
             int kb = Math.Min(KB, k - p0);
             bool load = accumulate || p0 > 0;
-            float* ap = a + p0, bp = b + (long)p0 * ldb;
+            float* ap = a + p0;
+            TW* bp = b + (long)p0 * ldb;
             for (int j = j0; j < jv; j += 32)
             {
                 // The next block's rows of this panel are far apart in memory; requesting them now overlaps their
@@ -439,9 +455,9 @@ public static unsafe class Gemm
                 if (Sse.IsSupported && p0 + KB < k)
                     for (int p = 0; p < Math.Min(KB, k - p0 - KB); p++) { Sse.Prefetch0(bp + (long)(KB + p) * ldb + j); Sse.Prefetch0(bp + (long)(KB + p) * ldb + j + 16); }
                 int i = 0;
-                for (; i + 8 <= m; i += 8) Tile8(kb, ap + (long)i * lda, lda, bp + j, ldb, c + (long)i * ldc + j, ldc, load);
-                for (; i + 4 <= m; i += 4) Tile4(kb, ap + (long)i * lda, lda, bp + j, ldb, c + (long)i * ldc + j, ldc, load);
-                for (; i < m; i++) Tile1(kb, ap + (long)i * lda, bp + j, ldb, c + (long)i * ldc + j, load);
+                for (; i + 8 <= m; i += 8) Tile8<TW, TF>(kb, ap + (long)i * lda, lda, bp + j, ldb, c + (long)i * ldc + j, ldc, load);
+                for (; i + 4 <= m; i += 4) Tile4<TW, TF>(kb, ap + (long)i * lda, lda, bp + j, ldb, c + (long)i * ldc + j, ldc, load);
+                for (; i < m; i++) Tile1<TW, TF>(kb, ap + (long)i * lda, bp + j, ldb, c + (long)i * ldc + j, load);
             }
         }
         for (int i = 0; i < m && jv < j1; i++)
@@ -450,7 +466,7 @@ public static unsafe class Gemm
             for (int jj = jv; jj < j1; jj++)
             {
                 float sum = 0;
-                for (int p = 0; p < k; p++) sum = MathF.FusedMultiplyAdd(ai[p], b[(long)p * ldb + jj], sum);
+                for (int p = 0; p < k; p++) sum = MathF.FusedMultiplyAdd(ai[p], TF.Get(b + (long)p * ldb + jj), sum);
                 ci[jj] = accumulate ? ci[jj] + sum : sum;
             }
         }
@@ -458,7 +474,7 @@ public static unsafe class Gemm
 
     private static Vector512<float> Start(float* c, bool load) => load ? Vector512.Load(c) : Vector512<float>.Zero;
 
-    private static void Tile8(int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool load)
+    private static void Tile8<TW, TF>(int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool load) where TW : unmanaged where TF : IWeightFormat<TW>
     {
         Vector512<float> l0 = Start(c, load), h0 = Start(c + 16, load), l1 = Start(c + ldc, load), h1 = Start(c + ldc + 16, load);
         Vector512<float> l2 = Start(c + 2 * ldc, load), h2 = Start(c + 2 * ldc + 16, load), l3 = Start(c + 3 * ldc, load), h3 = Start(c + 3 * ldc + 16, load);
@@ -466,9 +482,10 @@ public static unsafe class Gemm
         Vector512<float> l6 = Start(c + 6 * ldc, load), h6 = Start(c + 6 * ldc + 16, load), l7 = Start(c + 7 * ldc, load), h7 = Start(c + 7 * ldc + 16, load);
         for (int p = 0; p < k; p++)
         {
-            float* bp = b + (long)p * ldb, ap = a + p;
-            var w0 = Vector512.Load(bp);
-            var w1 = Vector512.Load(bp + 16);
+            TW* bp = b + (long)p * ldb;
+            float* ap = a + p;
+            var w0 = TF.Load16(bp);
+            var w1 = TF.Load16(bp + 16);
             var x = Vector512.Create(ap[0]); l0 = Vector512.FusedMultiplyAdd(x, w0, l0); h0 = Vector512.FusedMultiplyAdd(x, w1, h0);
             x = Vector512.Create(ap[lda]); l1 = Vector512.FusedMultiplyAdd(x, w0, l1); h1 = Vector512.FusedMultiplyAdd(x, w1, h1);
             x = Vector512.Create(ap[2 * lda]); l2 = Vector512.FusedMultiplyAdd(x, w0, l2); h2 = Vector512.FusedMultiplyAdd(x, w1, h2);
@@ -482,15 +499,16 @@ public static unsafe class Gemm
         Store(c + 4 * ldc, l4, h4, false); Store(c + 5 * ldc, l5, h5, false); Store(c + 6 * ldc, l6, h6, false); Store(c + 7 * ldc, l7, h7, false);
     }
 
-    private static void Tile4(int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool load)
+    private static void Tile4<TW, TF>(int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool load) where TW : unmanaged where TF : IWeightFormat<TW>
     {
         Vector512<float> l0 = Start(c, load), h0 = Start(c + 16, load), l1 = Start(c + ldc, load), h1 = Start(c + ldc + 16, load);
         Vector512<float> l2 = Start(c + 2 * ldc, load), h2 = Start(c + 2 * ldc + 16, load), l3 = Start(c + 3 * ldc, load), h3 = Start(c + 3 * ldc + 16, load);
         for (int p = 0; p < k; p++)
         {
-            float* bp = b + (long)p * ldb, ap = a + p;
-            var w0 = Vector512.Load(bp);
-            var w1 = Vector512.Load(bp + 16);
+            TW* bp = b + (long)p * ldb;
+            float* ap = a + p;
+            var w0 = TF.Load16(bp);
+            var w1 = TF.Load16(bp + 16);
             var x = Vector512.Create(ap[0]); l0 = Vector512.FusedMultiplyAdd(x, w0, l0); h0 = Vector512.FusedMultiplyAdd(x, w1, h0);
             x = Vector512.Create(ap[lda]); l1 = Vector512.FusedMultiplyAdd(x, w0, l1); h1 = Vector512.FusedMultiplyAdd(x, w1, h1);
             x = Vector512.Create(ap[2 * lda]); l2 = Vector512.FusedMultiplyAdd(x, w0, l2); h2 = Vector512.FusedMultiplyAdd(x, w1, h2);
@@ -499,15 +517,15 @@ public static unsafe class Gemm
         Store(c, l0, h0, false); Store(c + ldc, l1, h1, false); Store(c + 2 * ldc, l2, h2, false); Store(c + 3 * ldc, l3, h3, false);
     }
 
-    private static void Tile1(int k, float* a, float* b, int ldb, float* c, bool load)
+    private static void Tile1<TW, TF>(int k, float* a, TW* b, int ldb, float* c, bool load) where TW : unmanaged where TF : IWeightFormat<TW>
     {
         Vector512<float> l0 = Start(c, load), h0 = Start(c + 16, load);
         for (int p = 0; p < k; p++)
         {
-            float* bp = b + (long)p * ldb;
+            TW* bp = b + (long)p * ldb;
             var x = Vector512.Create(a[p]);
-            l0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp), l0);
-            h0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 16), h0);
+            l0 = Vector512.FusedMultiplyAdd(x, TF.Load16(bp), l0);
+            h0 = Vector512.FusedMultiplyAdd(x, TF.Load16(bp + 16), h0);
         }
         Store(c, l0, h0, false);
     }

@@ -87,6 +87,12 @@ public static partial class Ops
         var shape = (int[])x.Shape.Clone();
         shape[^1] = n;
         var y = Tensor.Uninitialized(shape);
+        if (weight.Bf16 is { } half && !Tape.IsRecording)
+        {
+            fixed (ushort* w = half) Gemm.MultiplyBf16(transB, rows, n, k, x.Ptr, w, y.Ptr, bias is null ? null : bias.Ptr, Engine.Threads);
+            Tape.MarkForward(y, "linear_bf16");
+            return y;
+        }
         Gemm.Multiply(false, transB, rows, n, k, x.Ptr, k, weight.Ptr, transB ? k : n, y.Ptr, n, false, Engine.Threads, bias is null ? null : bias.Ptr);
         Tape.Record(y, "linear", () =>
         {

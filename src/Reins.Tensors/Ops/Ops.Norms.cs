@@ -133,11 +133,14 @@ public static partial class Ops
             throw new ArgumentException($"embedding: {ids.Length} ids do not fill shape {Tensor.Format(shape)}.");
         var idx = ids.ToArray();
         var y = Tensor.Uninitialized([.. shape, c]);
+        // Inference on a table with a bf16 copy reads the copy, as the linear layers do (a tied LM head shares it).
+        var half = Tape.IsRecording ? null : weight.Bf16;
         for (int i = 0; i < idx.Length; i++)
         {
             if ((uint)idx[i] >= (uint)v)
                 throw new ArgumentOutOfRangeException(nameof(ids), $"embedding {weight.Name}: id {idx[i]} at position {i} is outside [0, {v}).");
-            weight.Span.Slice(idx[i] * c, c).CopyTo(y.Span.Slice(i * c, c));
+            if (half is null) weight.Span.Slice(idx[i] * c, c).CopyTo(y.Span.Slice(i * c, c));
+            else for (int j = 0; j < c; j++) y.Span[i * c + j] = Kernels.Bf16.ToFloat(half[idx[i] * c + j]);
         }
         Tape.Record(y, "embedding", () =>
         {

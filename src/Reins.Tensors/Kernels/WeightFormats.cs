@@ -1,0 +1,56 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Reins.Tensors.Kernels;
+
+/// <summary>
+/// How the skinny (decoding) GEMM kernels read a weight matrix stored as <typeparamref name="TW"/>: sixteen consecutive
+/// weights as float32s, or one. The kernels are generic over it, so float32 and bfloat16 weights share one code path
+/// and every sum runs in float32 in the same order.
+/// </summary>
+internal unsafe interface IWeightFormat<TW> where TW : unmanaged
+{
+    /// <summary>Sixteen weights from <paramref name="p"/> on, as float32.</summary>
+    static abstract Vector512<float> Load16(TW* p);
+
+    /// <summary>The weight at <paramref name="p"/>, as float32.</summary>
+    static abstract float Get(TW* p);
+}
+
+/// <summary>Float32 weights, read as they are.</summary>
+internal readonly unsafe struct Fp32Weights : IWeightFormat<float>
+{
+    public static Vector512<float> Load16(float* p) => Vector512.Load(p);
+
+    public static float Get(float* p) => *p;
+}
+
+/// <summary>
+/// bfloat16 weights, the top half of a float32: zero-extended to 32 bits and shifted left 16 in registers, which is exact.
+/// .NET has no bf16 dot-product intrinsic, so the arithmetic stays float32; what bf16 saves is memory traffic, which is
+/// what decoding is bound by.
+/// </summary>
+internal readonly unsafe struct Bf16Weights : IWeightFormat<ushort>
+{
+    public static Vector512<float> Load16(ushort* p) => Avx512F.IsSupported
+        ? Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)), 16).AsSingle()
+        : Vector512.ShiftLeft(Vector512.WidenLower(Vector512.Create(Vector256.Load(p), Vector256<ushort>.Zero)), 16).AsSingle();
+
+    public static float Get(ushort* p) => Bf16.ToFloat(*p);
+}
+
+/// <summary>bfloat16 conversions, as torch rounds.</summary>
+public static class Bf16
+{
+    /// <summary>Round-to-nearest-even float32 → bfloat16 (NaN stays NaN).</summary>
+    public static ushort FromFloat(float f)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(f);
+        if (float.IsNaN(f)) return (ushort)((bits >> 16) | 0x40);
+        uint rounding = 0x7FFF + ((bits >> 16) & 1);
+        return (ushort)((bits + rounding) >> 16);
+    }
+
+    /// <summary>The float32 a bfloat16 stands for.</summary>
+    public static float ToFloat(ushort h) => BitConverter.UInt32BitsToSingle((uint)h << 16);
+}

@@ -1,0 +1,53 @@
+using Reins.Tensors.Kernels;
+
+namespace Reins.Tensors.Tests;
+
+/// <summary>Linear layers reading a bfloat16 copy of their weights: exact widening, float32 sums, torch's rounding.</summary>
+public sealed class Bf16Tests
+{
+    [Fact]
+    public void RoundingIsTorchsNearestEven()
+    {
+        // 1 + 2⁻⁸ lies halfway between two bf16 values: it rounds to the even one (1); just above it rounds up.
+        Assert.Equal(1f, Bf16.ToFloat(Bf16.FromFloat(1f + 1f / 256)));
+        Assert.Equal(1f + 1f / 128, Bf16.ToFloat(Bf16.FromFloat(1f + 1f / 256 + 1f / 65536)));
+        Assert.Equal(-2.5f, Bf16.ToFloat(Bf16.FromFloat(-2.5f)));
+        Assert.True(float.IsNaN(Bf16.ToFloat(Bf16.FromFloat(float.NaN))));
+        Assert.Equal(float.PositiveInfinity, Bf16.ToFloat(Bf16.FromFloat(float.PositiveInfinity)));
+    }
+
+    [Theory]
+    [InlineData(Ops.WeightLayout.OutIn, 1, 70, 37, true)]
+    [InlineData(Ops.WeightLayout.OutIn, 9, 130, 200, false)]
+    [InlineData(Ops.WeightLayout.InOut, 1, 70, 37, false)]
+    [InlineData(Ops.WeightLayout.InOut, 6, 200, 129, true)]
+    [InlineData(Ops.WeightLayout.InOut, 3, 64, 64, true)]
+    public void ALinearLayerOnItsBf16CopyComputesWithTheRoundedWeightsInFloat32(Ops.WeightLayout layout, int rows, int inputs, int outputs, bool withBias)
+    {
+        var rng = new Rng(5);
+        var x = Tensor.Normal(rng, 0, 1, rows, inputs);
+        var weight = Tensor.Normal(rng, 0, 0.2f, layout == Ops.WeightLayout.OutIn ? [outputs, inputs] : [inputs, outputs]);
+        var bias = withBias ? Tensor.Normal(rng, 0, 1, outputs) : null;
+        // The float32 layer on weights rounded to bf16, summed in double: what the bf16 layer must give, up to float32 sums.
+        var rounded = weight.Span.ToArray().Select(v => (double)Bf16.ToFloat(Bf16.FromFloat(v))).ToArray();
+        var expected = new double[rows * outputs];
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < outputs; o++)
+            {
+                double sum = bias is null ? 0 : bias.Span[o];
+                for (int i = 0; i < inputs; i++)
+                    sum += x.Span[r * inputs + i] * rounded[layout == Ops.WeightLayout.OutIn ? o * inputs + i : i * outputs + o];
+                expected[r * outputs + o] = sum;
+            }
+        var full = Ops.Linear(x, weight, bias, layout).Span.ToArray();
+        weight.KeepBf16Copy();
+        var half = Ops.Linear(x, weight, bias, layout).Span.ToArray();
+        for (int j = 0; j < expected.Length; j++) Assert.True(Math.Abs(half[j] - expected[j]) <= 1e-4 * (1 + Math.Abs(expected[j])), $"output {j}: {half[j]} against {expected[j]}");
+        // And it is not the float32 layer: bf16 rounding moves the outputs (by about 2⁻⁹ of the weights' size).
+        Assert.Contains(Enumerable.Range(0, full.Length), j => Math.Abs(full[j] - half[j]) > 1e-5);
+        // Training records gradients, so it reads the float32 weights.
+        using var tape = new Tape();
+        weight.RequiresGrad = true;
+        Assert.Equal(full, Ops.Linear(x, weight, bias, layout).Span.ToArray());
+    }
+}
