@@ -8,7 +8,7 @@ using Reins.Tensors;
 
 namespace Reins.Cli.Commands;
 
-/// <summary>`reins model init` (a randomly initialised HF checkpoint) and `reins model forward` (logits as JSON).</summary>
+/// <summary>`reins model init` (a randomly initialised HF checkpoint), `reins model forward` (logits as JSON) and `reins model convert` (another dtype).</summary>
 internal static class ModelCommand
 {
     public static Command Create()
@@ -16,6 +16,7 @@ internal static class ModelCommand
         var model = new Command("model", "Create and inspect Hugging Face checkpoints.");
         model.Add(Init());
         model.Add(Forward());
+        model.Add(Convert());
         return model;
     }
 
@@ -86,6 +87,33 @@ internal static class ModelCommand
                 sb.Append(']');
             }
             Console.Out.WriteLine(sb.Append("]}").ToString());
+        });
+        return cmd;
+    }
+
+    private static Command Convert()
+    {
+        var dir = new Option<string>("--model") { Description = "Checkpoint directory (safetensors of F32, F16 or BF16 weights).", Required = true };
+        var output = new Option<string>("--out") { Description = "Checkpoint directory to write.", Required = true };
+        var dtype = new Option<string>("--torch-dtype") { Description = "float32, or bfloat16 (rounded to nearest even, as torch; half the size, as most Hub checkpoints).", Required = true };
+        dtype.AcceptOnlyFromAmong("float32", "bfloat16");
+        var cmd = new Command("convert", "Write a checkpoint's weights in another dtype, with its config (torch_dtype), tokenizer and other files copied.") { dir, output, dtype };
+        cmd.SetAction(r =>
+        {
+            string from = r.GetValue(dir)!;
+            var model = HfCheckpoint.Load(from);
+            var weights = r.GetValue(dtype) == "bfloat16" ? SafeTensorsDType.BF16 : SafeTensorsDType.F32;
+            // Everything beside the weights and the configs the save writes (tokenizer, reward statistics, chat template) goes along.
+            HfCheckpoint.Save(model, r.GetValue(output)!, staging =>
+            {
+                foreach (var file in Directory.GetFiles(from))
+                {
+                    string name = Path.GetFileName(file);
+                    if (!name.EndsWith(".safetensors", StringComparison.Ordinal) && name is not ("model.safetensors.index.json" or "config.json" or "generation_config.json"))
+                        File.Copy(file, Path.Combine(staging, name));
+                }
+            }, weights);
+            Console.Error.WriteLine($"model convert: {from} → {r.GetValue(output)} ({r.GetValue(dtype)})");
         });
         return cmd;
     }

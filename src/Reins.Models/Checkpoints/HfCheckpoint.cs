@@ -31,7 +31,9 @@ public static class HfCheckpoint
         try
         {
             Directory.CreateDirectory(tmp);
-            File.WriteAllText(Path.Combine(tmp, "config.json"), model.Config.ToHuggingFace().ToJsonString(Indented));
+            var config = model.Config.ToHuggingFace();
+            config["torch_dtype"] = dtype == SafeTensorsDType.BF16 ? "bfloat16" : "float32";
+            File.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJsonString(Indented));
             File.WriteAllText(Path.Combine(tmp, "generation_config.json"), GenerationConfig(model.Config).ToJsonString(Indented));
             WriteWeights(tmp, model, dtype, maxShardBytes);
             writeExtraFiles?.Invoke(tmp);
