@@ -13,7 +13,7 @@ namespace Reins.Cli.Commands;
 internal static class DataParallel
 {
     /// <summary>The command paths that run data-parallel.</summary>
-    public static readonly string[] Commands = ["sft", "dpo", "kto", "rm", "rm ensemble", "rm gate", "cm", "prm", "ppo", "grpo", "rloo", "reinforce-pp", "expert-iteration", "bench train"];
+    public static readonly string[] Commands = ["sft", "dpo", "kto", "rm", "rm ensemble", "rm gate", "cm", "prm", "ppo", "grpo", "rloo", "reinforce-pp", "expert-iteration", "online-dpo", "bench train"];
 
     /// <summary>Refuses, with the list, a command that does not run data-parallel when this process is one of several ranks.</summary>
     public static void RequireSupported(ParseResult parse)

@@ -114,6 +114,9 @@ internal static class OnlineCommands
         public IPairwiseJudge? Create(ParseResult r, string command)
         {
             if (Named(r) > 1) throw new ArgumentException($"{command}: give one of --judge-reward-model, --preference-model and --judge-endpoint.");
+            // Every rank of a data-parallel run judges the whole rollout itself; an LLM endpoint may answer them differently.
+            if (r.GetValue(llm.Endpoint) is not null && Reins.Tensors.Distributed.World.IsDistributed)
+                throw new ArgumentException($"{command}: --judge-endpoint does not run data-parallel (ranks could get different answers); use --judge-reward-model or --preference-model under mpirun.");
             var remote = llm.Create(r, defaultCache: null);
             if (r.GetValue(rewardModel) is { } directory)
             {
