@@ -14,6 +14,7 @@ using Reins.Models.Transformers;
 using Reins.Rewards.Judges;
 using Reins.Rewards.Sources;
 using Reins.Tensors;
+using Reins.Tensors.Distributed;
 
 namespace Reins.Alignment.IterativeDpo;
 
@@ -214,8 +215,6 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
     /// </summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
-        if (Reins.Tensors.Distributed.World.IsDistributed)
-            throw new ArgumentException("data parallelism over mpirun covers the offline trainers (sft, dpo, kto, rm, cm, prm) so far; run the iterative methods without mpirun.");
         using var lease = Run.Start(Config, Model.Config, DataReport, resume);
         promptOrder = new DataSampler(prompts.Count, Config.Training.Seed, shuffle: true);
         resumePassAt = 0;
@@ -231,7 +230,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
         if (cancellation.IsCancellationRequested) return null;
         string directory = IterationPath(k);
         // A state left by an earlier run over this directory (overwrite_output_dir) must not mark this iteration done.
-        if (k != resumePassAt && File.Exists(Path.Combine(directory, IterationState.FileName))) File.Delete(Path.Combine(directory, IterationState.FileName));
+        if (World.IsMain && k != resumePassAt && File.Exists(Path.Combine(directory, IterationState.FileName))) File.Delete(Path.Combine(directory, IterationState.FileName));
         if (pairs.Count > 0)
         {
             var reference = Iteration.UpdateReference && Config.Loss.Type.NeedsReference() ? FrozenCopy(Model) : initialReference;
@@ -244,11 +243,11 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
         if (Iteration.JudgeImprovement)
         {
             // The new policy's sample of each prompt against π_t's first sample of it, judged as the pairs were.
-            var improved = sampler.Sample(Model, [.. batch.Select(i => prompts[i])], Iteration.Sampling.Options(1, IterationSeed(k) ^ 0x5DEECE66DUL), Iteration.Sampling.MissingEosPenalty, cancellation);
+            var improved = Sample([.. batch.Select(i => prompts[i])], Iteration.Sampling.Options(1, IterationSeed(k) ^ 0x5DEECE66DUL), cancellation);
             if (cancellation.IsCancellationRequested) return null;
             metrics["win_rate/vs_previous_iterate"] = improvementJudge.Judge([.. improved.Requests.Select((r, p) => new PairToJudge(r, firstSamples[p]))], cancellation).Average();
         }
-        RunDirectory.SaveState(directory, IterationState.FileName, new IterationState(k, pairs.Count, (int)metrics["pairs/ties"]));
+        if (World.IsMain) RunDirectory.SaveState(directory, IterationState.FileName, new IterationState(k, pairs.Count, (int)metrics["pairs/ties"]));
         return metrics;
     }
 
@@ -302,7 +301,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
         for (int start = 0; start < promptIndices.Length && !cancellation.IsCancellationRequested; start += Iteration.GenerationBatchSize)
         {
             var batch = promptIndices.Skip(start).Take(Iteration.GenerationBatchSize).Select(i => prompts[i]).ToArray();
-            var scored = sampler.Sample(Model, batch, Iteration.Sampling.Options(n, seed + (ulong)start), Iteration.Sampling.MissingEosPenalty, cancellation);
+            var scored = Sample(batch, Iteration.Sampling.Options(n, seed + (ulong)start), cancellation);
             if (cancellation.IsCancellationRequested) break;
             scores.AddRange(scored.Scores);
             finished += scored.Requests.Count(r => r.Finished);
@@ -331,6 +330,12 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
         };
         return (pairs, metrics, firstSamples);
     }
+
+    // The policy's samples of a batch of prompts, scored; in a data-parallel run each rank samples and scores its share
+    // (ShardedRollout), and a stop waits for the iteration's end, since every rank must reach the exchange.
+    private ScoredCompletions Sample(TokenizedPrompt[] batch, SamplingOptions options, CancellationToken cancellation) => World.IsDistributed
+        ? ShardedRollout.SampleAndScore(sampler, Model, batch, options, Iteration.Sampling.MissingEosPenalty, steps: false)
+        : sampler.Sample(Model, batch, options, Iteration.Sampling.MissingEosPenalty, cancellation);
 
     private static TokenizedSequence Sequence(GeneratedSequence sample) =>
         new([.. sample.PromptIds, .. sample.Tokens], [.. Enumerable.Repeat(TokenizedSequence.IgnoreIndex, sample.PromptIds.Length), .. sample.Tokens]);

@@ -177,8 +177,8 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     /// <summary>Runs max_steps steps (or num_train_epochs passes over the prompts), resuming from the latest checkpoint when <paramref name="resume"/> is set.</summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
-        if (World.IsDistributed && (plan.Refinement is not null || plan.Opponent is not null))
-            throw new ArgumentException($"{GetType().Name}: refinement and opponents do not run data-parallel yet; run this method without mpirun.");
+        if (World.IsDistributed && plan.Refinement is not null)
+            throw new ArgumentException($"{GetType().Name}: refinement does not run data-parallel yet; run this method without mpirun.");
         using var lease = Run.Start(config, Model.Config, DataReport, resume);
         var training = config.Training;
         long total = training.MaxSteps > 0 ? training.MaxSteps : (long)Math.Ceiling(training.NumTrainEpochs * prompts.Count / PromptsPerStep);

@@ -1,6 +1,7 @@
 using Reins.Feedback.Tokenization;
 using Reins.Models.Generation;
 using Reins.Models.Transformers;
+using Reins.Tensors.Distributed;
 
 namespace Reins.Alignment.Online;
 
@@ -24,6 +25,8 @@ public sealed class MixtureOpponent(float coefficient) : IRolloutOpponent
         SamplingOptions options, float? missingEosPenalty, CancellationToken cancellation)
     {
         var mixture = new GeometricMixture(reference ?? throw new ArgumentException("mixture opponent: the geometric mixture needs a reference model."), coefficient);
-        return sampler.Score(batch, sampler.Generate(policy, batch, options, mixture), missingEosPenalty, cancellation);
+        return World.IsDistributed
+            ? ShardedRollout.SampleAndScore(sampler, policy, batch, options, missingEosPenalty, steps: false, mixture)
+            : sampler.Score(batch, sampler.Generate(policy, batch, options, mixture), missingEosPenalty, cancellation);
     }
 }

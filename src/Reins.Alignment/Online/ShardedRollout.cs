@@ -16,18 +16,28 @@ namespace Reins.Alignment.Online;
 /// </summary>
 internal static class ShardedRollout
 {
-    /// <summary>The samples of <paramref name="prompts"/> under <paramref name="options"/> and their scores, gathered from every rank's share.</summary>
+    /// <summary>
+    /// The samples of <paramref name="prompts"/> under <paramref name="options"/> and their scores, gathered from every
+    /// rank's share, as <see cref="CompletionSampler.Sample"/> gives them in one process; with <paramref name="mixture"/>,
+    /// drawn from the geometric mixture of the policy and its reference (Nash-MD's opponents).
+    /// </summary>
     public static ScoredCompletions SampleAndScore(CompletionSampler completions, CausalLanguageModel policy, IReadOnlyList<TokenizedPrompt> prompts,
-        SamplingOptions options, float? missingEosPenalty, bool steps)
+        SamplingOptions options, float? missingEosPenalty, bool steps, GeometricMixture? mixture = null)
     {
-        int share = prompts.Count / World.Size, first = World.Rank * share;
+        // Shares differ by at most one prompt when the ranks do not divide the prompts.
+        int first = prompts.Count * World.Rank / World.Size, share = prompts.Count * (World.Rank + 1) / World.Size - first;
         var mine = prompts.Skip(first).Take(share).ToArray();
-        var samples = completions.Generate(policy, mine, options with { PromptSeeds = [.. Enumerable.Range(first, share).Select(options.PromptSeed)] });
-        // No cancellation here: every rank must reach the exchange, and the step is stopped at the next one instead.
-        var scored = completions.Score(mine, samples, missingEosPenalty, steps: steps);
-        var local = new Shard([.. samples.Select(s => new Sample(first + s.PromptIndex, s.SampleIndex, s.PromptIds, s.Tokens, s.LogProbs, s.FinishReason, s.Text))],
-            scored.Scores, [.. scored.Components.Select(c => new Component(c.Name, c.Scores))], scored.Steps?.Select(x => new Step(x.TokenRewards, x.ScorePart)).ToList());
-        var shards = World.Gather(JsonSerializer.Serialize(local, ShardJson.Default.Shard)).Select(j => JsonSerializer.Deserialize(j, ShardJson.Default.Shard)!).ToArray();
+        var local = new Shard([], [], [], null);
+        if (share > 0)
+        {
+            var samples = completions.Generate(policy, mine, options with { PromptSeeds = [.. Enumerable.Range(first, share).Select(options.PromptSeed)] }, mixture);
+            // No cancellation here: every rank must reach the exchange, and the step is stopped at the next one instead.
+            var scored = completions.Score(mine, samples, missingEosPenalty, steps: steps);
+            local = new Shard([.. samples.Select(s => new Sample(first + s.PromptIndex, s.SampleIndex, s.PromptIds, s.Tokens, s.LogProbs, s.FinishReason, s.Text))],
+                scored.Scores, [.. scored.Components.Select(c => new Component(c.Name, c.Scores))], scored.Steps?.Select(x => new Step(x.TokenRewards, x.ScorePart)).ToList());
+        }
+        var shards = World.Gather(JsonSerializer.Serialize(local, ShardJson.Default.Shard)).Select(j => JsonSerializer.Deserialize(j, ShardJson.Default.Shard)!)
+            .Where(x => x.Samples.Count > 0).ToArray();
         var all = shards.SelectMany(x => x.Samples).Select(s => new GeneratedSequence(s.PromptIndex, s.SampleIndex, s.PromptIds, s.Tokens, s.LogProbs, s.FinishReason) { Text = s.Text }).ToList();
         var components = shards[0].Components.Select((c, k) => new RewardComponent(c.Name, [.. shards.SelectMany(x => x.Components[k].Scores)])).ToList();
         var stepRewards = shards[0].Steps is null ? null : shards.SelectMany(x => x.Steps!).Select(x => (x.TokenRewards, x.ScorePart)).ToList();
