@@ -175,7 +175,7 @@ public sealed class MpiTests : IDisposable
     }
 
     [Fact]
-    public async Task BenchTrainRunsDataParallelAndOtherCommandsAreRefused()
+    public async Task BenchTrainAndPretrainRunDataParallelAndOtherCommandsAreRefused()
     {
         await AptInstall.EnsureAsync(Mpirun, "openmpi-bin libopenmpi3");
         Assert.True(File.Exists(Mpirun), $"{Mpirun} is missing and could not be installed.");
@@ -185,6 +185,12 @@ public sealed class MpiTests : IDisposable
         var row = JsonNode.Parse(Assert.Single(bench.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)))!;
         Assert.Equal(("train", 2), (row["bench"]!.GetValue<string>(), row["ranks"]!.GetValue<int>()));
         Assert.True(row["train_tokens_per_s"]!.GetValue<double>() > 0);
+        // pretrain too: rank 0 reports the ranks' mean loss once and writes the one checkpoint.
+        var pretrain = await Reins(2, TimeSpan.FromMinutes(2), "pretrain", "--config", "tiny", "--max-steps", "2", "--out", Path.Combine(dir, "pretrained"));
+        Assert.True(pretrain.Code == 0, pretrain.Error);
+        var summary = JsonNode.Parse(Assert.Single(pretrain.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)))!;
+        Assert.True(float.IsFinite(summary["loss_last"]!.GetValue<float>()));
+        Assert.True(File.Exists(Path.Combine(dir, "pretrained", "model.safetensors")));
         // A command that would run once per rank, each writing the same outputs, is refused before it starts.
         var generate = await Reins(2, TimeSpan.FromMinutes(2), "generate", "--model", model, "--input", prompts, "--output", Path.Combine(dir, "out.jsonl"));
         Assert.NotEqual(0, generate.Code);

@@ -7,13 +7,13 @@ namespace Reins.Cli.Commands;
 /// <summary>
 /// Which commands run data-parallel under mpirun: the offline trainers, whose steps split their micro-batches over the
 /// ranks (<c>OfflineTrainer</c>), the online and iterative methods that sample, score and update only (their samples
-/// sharded, <c>ShardedRollout</c>), and `bench train`. Any other command would run once per rank, each writing the same
+/// sharded, <c>ShardedRollout</c>), `pretrain` (each rank its own windows, gradients averaged) and `bench train`. Any other command would run once per rank, each writing the same
 /// outputs, so under mpirun it is refused before it starts.
 /// </summary>
 internal static class DataParallel
 {
     /// <summary>The command paths that run data-parallel.</summary>
-    public static readonly string[] Commands = ["sft", "dpo", "kto", "rm", "rm ensemble", "rm gate", "cm", "prm", "ppo", "grpo", "rloo", "reinforce-pp", "expert-iteration", "online-dpo", "nash-md", "iterative-dpo", "sppo", "dno", "bench train"];
+    public static readonly string[] Commands = ["pretrain", "sft", "dpo", "kto", "rm", "rm ensemble", "rm gate", "cm", "prm", "ppo", "grpo", "rloo", "reinforce-pp", "expert-iteration", "online-dpo", "nash-md", "iterative-dpo", "sppo", "dno", "bench train"];
 
     /// <summary>Refuses, with the list, a command that does not run data-parallel when this process is one of several ranks.</summary>
     public static void RequireSupported(ParseResult parse)

@@ -4,6 +4,7 @@ using Reins.Cli.Demo;
 using Reins.Models.Checkpoints;
 using Reins.Models.Transformers;
 using Reins.Tensors;
+using Reins.Tensors.Distributed;
 using Reins.Tensors.Optim;
 using Spectre.Console;
 
@@ -42,12 +43,15 @@ internal static class PretrainCommand
         var model = Models.Transformers.CausalLanguageModel.Create(preset.ToConfig(), seed);
         var opt = new AdamW(model.Parameters, peakLr, weightDecay: 0.1f);
         var schedule = new LearningRateSchedule(ScheduleKind.Cosine, peakLr, maxSteps / 10, maxSteps);
-        var rng = new Rng(seed + 1);
+        // Data-parallel under mpirun: each rank draws its own windows (rank 0 those of a single process) and the
+        // gradients are averaged, so a step learns from ranks × batch windows.
+        var rng = new Rng(seed + 1 + 0x9E3779B97F4A7C15UL * (ulong)World.Rank);
         int b = preset.Batch, t = preset.Context;
         var ids = new int[b * t];
         var targets = new int[b * t];
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        console.MarkupLine($"[bold]reins pretrain[/]: {preset.Name} GPT-2 ({model.ParameterCount:N0} parameters), batch {b}×{t} bytes, {maxSteps} steps, {Engine.Threads} thread(s)");
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(World.IsMain ? Console.Error : TextWriter.Null) });
+        string ranks = World.IsDistributed ? $" × {World.Size} ranks" : "";
+        console.MarkupLine($"[bold]reins pretrain[/]: {preset.Name} GPT-2 ({model.ParameterCount:N0} parameters), batch {b}×{t} bytes, {maxSteps} steps, {Engine.Threads} thread(s){ranks}");
         var sw = Stopwatch.StartNew();
         float firstLoss = float.NaN, loss = float.NaN;
         console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -66,10 +70,13 @@ internal static class PretrainCommand
                     using (var tape = new Tape())
                     {
                         var l = model.Loss(new ModelInput(ids, b, t), targets);
-                        loss = l.Item();
+                        Span<double> mean = [l.Item() / World.Size];
+                        World.Sum(mean);
+                        loss = (float)mean[0];
                         opt.ZeroGrad();
-                        tape.Backward(l);
+                        tape.Backward(l, 1f / World.Size);
                     }
+                    opt.SumGradientsAcrossRanks();
                     opt.ClipGradNorm(1.0f);
                     opt.Step();
                     if (step == 0) firstLoss = loss;
@@ -77,9 +84,10 @@ internal static class PretrainCommand
                     task.Increment(1);
                 }
             });
+        if (!World.IsMain) return 0;
         HfCheckpoint.Save(model, outDir);
         double seconds = sw.Elapsed.TotalSeconds;
-        console.MarkupLine($"loss {firstLoss:F3} → [green]{loss:F3}[/] in {seconds:F1} s ({(double)maxSteps * b * t / seconds:F0} tokens/s); checkpoint: {Path.GetFullPath(outDir)}");
+        console.MarkupLine($"loss {firstLoss:F3} → [green]{loss:F3}[/] in {seconds:F1} s ({(double)maxSteps * b * t * World.Size / seconds:F0} tokens/s); checkpoint: {Path.GetFullPath(outDir)}");
         Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { loss_first = firstLoss, loss_last = loss, seconds = Math.Round(seconds, 1), checkpoint = Path.GetFullPath(outDir) }));
         return 0;
     }
