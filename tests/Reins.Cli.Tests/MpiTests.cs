@@ -133,6 +133,27 @@ public sealed class MpiTests : IDisposable
     }
 
     [Fact]
+    public async Task CritiqueGrpoRefinesAlikeOnEveryRank()
+    {
+        await AptInstall.EnsureAsync(Mpirun, "openmpi-bin libopenmpi3");
+        Assert.True(File.Exists(Mpirun), $"{Mpirun} is missing and could not be installed.");
+        // The gathered rollout's failed groups are refined by every rank alike (a response is right when it contains an "a").
+        string questions = Path.Combine(dir, "questions.jsonl");
+        File.WriteAllLines(questions, File.ReadAllLines(prompts).Select(l => { var o = JsonNode.Parse(l)!.AsObject(); o["answer"] = "a"; return o.ToJsonString(); }));
+        string[] Grpo(string output, int accumulation) =>
+            ["grpo", "--model", model, "--train", questions, "--out", output, "--max-steps", "3", "--per-device-train-batch-size", "4",
+             "--gradient-accumulation-steps", accumulation.ToString(), "--logging-steps", "1", "--seed", "3", "--reward-function", "contains",
+             "--max-completion-length", "8", "--max-prompt-length", "8", "--learning-rate", "1e-3", "--critique-refinements", "1", "--critique-type", "ground_truth"];
+        string one = Path.Combine(dir, "critique-one"), two = Path.Combine(dir, "critique-two");
+        var alone = await Reins(0, TimeSpan.FromMinutes(2), Grpo(one, 2));
+        Assert.True(alone.Code == 0, alone.Error);
+        var together = await Reins(2, TimeSpan.FromMinutes(2), Grpo(two, 1));
+        Assert.True(together.Code == 0, together.Error);
+        foreach (var key in new[] { "loss", "reward", "episode", "critique/refined_fraction" }) AssertClose(Column(one, key), Column(two, key), 1e-5);
+        Assert.Contains(Column(two, "critique/refined_fraction"), f => f > 0);
+    }
+
+    [Fact]
     public async Task AResumeMayChangeTheNumberOfRanks()
     {
         await AptInstall.EnsureAsync(Mpirun, "openmpi-bin libopenmpi3");

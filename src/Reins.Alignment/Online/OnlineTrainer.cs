@@ -177,8 +177,6 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
     /// <summary>Runs max_steps steps (or num_train_epochs passes over the prompts), resuming from the latest checkpoint when <paramref name="resume"/> is set.</summary>
     public TrainResult Train(bool resume = false, CancellationToken cancellation = default, IProgress<(long Step, long Total, IReadOnlyDictionary<string, double> Metrics)>? progress = null)
     {
-        if (World.IsDistributed && plan.Refinement is not null)
-            throw new ArgumentException($"{GetType().Name}: refinement does not run data-parallel yet; run this method without mpirun.");
         using var lease = Run.Start(config, Model.Config, DataReport, resume);
         var training = config.Training;
         long total = training.MaxSteps > 0 ? training.MaxSteps : (long)Math.Ceiling(training.NumTrainEpochs * prompts.Count / PromptsPerStep);
@@ -254,7 +252,9 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         }
         bool[]? offPolicy = null;
         if (plan.Refinement is { } refinement)
-            (scored, offPolicy) = Timed("refinement", () => refinement.Refine(Model, batch, scored, completions, options, sampling.MissingEosPenalty, metrics, cancellation));
+            // Every rank refines the gathered rollout alike (its failed groups are the same everywhere); a stop waits for the next step.
+            (scored, offPolicy) = Timed("refinement", () => refinement.Refine(Model, batch, scored, completions, options, sampling.MissingEosPenalty, metrics,
+                World.IsDistributed ? default : cancellation));
         // The opponents draw from seeds of their own, so the policy's samples are the same with or without them.
         var opponents = plan.Opponent is { } opponent
             ? Timed("opponent", () => opponent.Sample(Model, Reference, batch, completions, options with { NumReturnSequences = 1, Seed = options.Seed ^ 0x0BB0E17UL }, sampling.MissingEosPenalty, cancellation))
