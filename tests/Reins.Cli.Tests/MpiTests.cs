@@ -61,6 +61,22 @@ public sealed class MpiTests : IDisposable
         return (process.ExitCode, await error, await output);
     }
 
+    private static async Task RequireMpirun()
+    {
+        await AptInstall.EnsureAsync(Mpirun, "openmpi-bin libopenmpi3");
+        Assert.True(File.Exists(Mpirun), $"{Mpirun} is missing and could not be installed (apt-get install openmpi-bin libopenmpi3, as root).");
+    }
+
+    // A run in one process, then its counterpart on two ranks; both must succeed.
+    private static async Task AloneThenOnTwoRanks(string[] alone, string[] together)
+    {
+        foreach (var (ranks, args) in new[] { (0, alone), (2, together) })
+        {
+            var run = await Reins(ranks, TimeSpan.FromMinutes(2), args);
+            Assert.True(run.Code == 0, run.Error);
+        }
+    }
+
     private static double[] Losses(string run) => Column(run, "loss");
 
     private static double[] Column(string run, string key) =>
@@ -90,13 +106,9 @@ public sealed class MpiTests : IDisposable
     [InlineData("nash-md")]
     public async Task TwoRanksTrainAsOneProcessWithTwiceTheAccumulation(string method)
     {
-        await AptInstall.EnsureAsync(Mpirun, "openmpi-bin libopenmpi3");
-        Assert.True(File.Exists(Mpirun), $"{Mpirun} is missing and could not be installed (apt-get install openmpi-bin libopenmpi3, as root).");
+        await RequireMpirun();
         string one = Path.Combine(dir, $"{method}-one"), two = Path.Combine(dir, $"{method}-two");
-        var alone = await Reins(0, TimeSpan.FromMinutes(2), Training(method, one, 2));
-        Assert.True(alone.Code == 0, alone.Error);
-        var together = await Reins(2, TimeSpan.FromMinutes(2), Training(method, two, 1));
-        Assert.True(together.Code == 0, together.Error);
+        await AloneThenOnTwoRanks(Training(method, one, 2), Training(method, two, 1));
         // Each step's loss is the mean over both ranks' micro-batches, and rank 1 logged nothing of its own. The online
         // methods' rollouts were sampled and scored half on each rank, seeded as one process seeds them: the same completions, rewards and episodes.
         AssertClose(Losses(one), Losses(two), 1e-5);
@@ -116,18 +128,14 @@ public sealed class MpiTests : IDisposable
     [Fact]
     public async Task AnIterativeMethodSamplesItsSharesAndTrainsAsOneProcess()
     {
-        await AptInstall.EnsureAsync(Mpirun, "openmpi-bin libopenmpi3");
-        Assert.True(File.Exists(Mpirun), $"{Mpirun} is missing and could not be installed.");
+        await RequireMpirun();
         // Seven prompts an iteration: the ranks sample 3 and 4 of them, and every prompt's samples are seeded as one process seeds them.
         string[] Sppo(string output, int accumulation) =>
             ["sppo", "--model", model, "--train", prompts, "--out", output, "--iterations", "2", "--num-generations", "4", "--prompts-per-iteration", "7",
              "--per-device-train-batch-size", "2", "--gradient-accumulation-steps", accumulation.ToString(), "--seed", "3", "--reward-function", "length:5",
              "--max-completion-length", "8", "--max-prompt-length", "8", "--learning-rate", "1e-3", "--beta", "0.1"];
         string one = Path.Combine(dir, "sppo-one"), two = Path.Combine(dir, "sppo-two");
-        var alone = await Reins(0, TimeSpan.FromMinutes(2), Sppo(one, 2));
-        Assert.True(alone.Code == 0, alone.Error);
-        var together = await Reins(2, TimeSpan.FromMinutes(2), Sppo(two, 1));
-        Assert.True(together.Code == 0, together.Error);
+        await AloneThenOnTwoRanks(Sppo(one, 2), Sppo(two, 1));
         foreach (var key in new[] { "dpo/loss", "reward", "episode", "pairs/kept" }) AssertClose(Column(one, key), Column(two, key), 1e-5);
         Assert.Equal(2, Column(two, "reward").Length);
     }
@@ -135,8 +143,7 @@ public sealed class MpiTests : IDisposable
     [Fact]
     public async Task CritiqueGrpoRefinesAlikeOnEveryRank()
     {
-        await AptInstall.EnsureAsync(Mpirun, "openmpi-bin libopenmpi3");
-        Assert.True(File.Exists(Mpirun), $"{Mpirun} is missing and could not be installed.");
+        await RequireMpirun();
         // The gathered rollout's failed groups are refined by every rank alike (a response is right when it contains an "a").
         string questions = Path.Combine(dir, "questions.jsonl");
         File.WriteAllLines(questions, File.ReadAllLines(prompts).Select(l => { var o = JsonNode.Parse(l)!.AsObject(); o["answer"] = "a"; return o.ToJsonString(); }));
@@ -145,10 +152,7 @@ public sealed class MpiTests : IDisposable
              "--gradient-accumulation-steps", accumulation.ToString(), "--logging-steps", "1", "--seed", "3", "--reward-function", "contains",
              "--max-completion-length", "8", "--max-prompt-length", "8", "--learning-rate", "1e-3", "--critique-refinements", "1", "--critique-type", "ground_truth"];
         string one = Path.Combine(dir, "critique-one"), two = Path.Combine(dir, "critique-two");
-        var alone = await Reins(0, TimeSpan.FromMinutes(2), Grpo(one, 2));
-        Assert.True(alone.Code == 0, alone.Error);
-        var together = await Reins(2, TimeSpan.FromMinutes(2), Grpo(two, 1));
-        Assert.True(together.Code == 0, together.Error);
+        await AloneThenOnTwoRanks(Grpo(one, 2), Grpo(two, 1));
         foreach (var key in new[] { "loss", "reward", "episode", "critique/refined_fraction" }) AssertClose(Column(one, key), Column(two, key), 1e-5);
         Assert.Contains(Column(two, "critique/refined_fraction"), f => f > 0);
     }
@@ -156,8 +160,7 @@ public sealed class MpiTests : IDisposable
     [Fact]
     public async Task AResumeMayChangeTheNumberOfRanks()
     {
-        await AptInstall.EnsureAsync(Mpirun, "openmpi-bin libopenmpi3");
-        Assert.True(File.Exists(Mpirun), $"{Mpirun} is missing and could not be installed.");
+        await RequireMpirun();
         string one = Path.Combine(dir, "one");
         Assert.Equal(0, (await Reins(0, TimeSpan.FromMinutes(2), Training("sft", one, 2, "--save-steps", "3"))).Code);
         // The same run stopped at its step-3 checkpoint, then resumed on two ranks from what one process saved.
@@ -175,8 +178,7 @@ public sealed class MpiTests : IDisposable
     [Fact]
     public async Task ARankThatDiesEndsTheJobWithAnError()
     {
-        await AptInstall.EnsureAsync(Mpirun, "openmpi-bin libopenmpi3");
-        Assert.True(File.Exists(Mpirun), $"{Mpirun} is missing and could not be installed.");
+        await RequireMpirun();
         string run = Path.Combine(dir, "dying");
         var job = Reins(2, TimeSpan.FromMinutes(2), Training("sft", run, 1, 100_000));
         // Once both ranks train, rank 1 is killed outright.
@@ -198,8 +200,7 @@ public sealed class MpiTests : IDisposable
     [Fact]
     public async Task BenchTrainAndPretrainRunDataParallelAndOtherCommandsAreRefused()
     {
-        await AptInstall.EnsureAsync(Mpirun, "openmpi-bin libopenmpi3");
-        Assert.True(File.Exists(Mpirun), $"{Mpirun} is missing and could not be installed.");
+        await RequireMpirun();
         var bench = await Reins(2, TimeSpan.FromMinutes(2), "bench", "train", "--config", "tiny", "--threads", "1", "--seconds", "0.5");
         Assert.True(bench.Code == 0, bench.Error);
         // One JSON line, rank 0's, counting both ranks' tokens, and nothing else on stdout.
