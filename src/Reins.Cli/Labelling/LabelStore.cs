@@ -107,9 +107,13 @@ internal sealed class LabelStore : IDisposable
     }
 
     /// <summary>The pairs (check items included, which measure the judge too) that annotator <paramref name="annotator"/> has not labelled.</summary>
-    public List<LabelPair> Unlabelled(long annotator) => [.. Pairs().Where(p => !Labels(annotator).Contains(p.Id))];
+    public List<LabelPair> Unlabelled(long annotator)
+    {
+        var labelled = LabelledBy(annotator);
+        return [.. Pairs().Where(p => !labelled.Contains(p.Id))];
+    }
 
-    private HashSet<string> Labels(long annotator)
+    private HashSet<string> LabelledBy(long annotator)
     {
         lock (gate)
         {

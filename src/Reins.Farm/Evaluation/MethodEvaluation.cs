@@ -91,6 +91,16 @@ internal sealed class MethodEvaluation(FarmContext farm, IReadOnlyList<PromptOnl
         rows.Add(Measure(name, samples, Kl(samples), timer.Elapsed.TotalSeconds, null) with { Drawn = farm.Episodes.GetValueOrDefault(name) });
     }
 
+    /// <summary>
+    /// Trains <paramref name="trainer"/> as stage <paramref name="name"/> (<see cref="FarmContext.Train"/>, keeping its
+    /// <paramref name="curves"/>) and adds its policy; the row's time counts from building the trainer.
+    /// </summary>
+    public void AddTrained(string name, Func<Alignment.Training.ITrainer> trainer, string[]? curves = null)
+    {
+        var timer = Stopwatch.StartNew();
+        AddPolicy(name, farm.Train(name, trainer(), curves: curves), timer);
+    }
+
     /// <summary>Gold, proxy and KL of a policy's samples, for the over-optimisation curves.</summary>
     public (double Gold, double Proxy, double Kl) Measure(CausalLanguageModel policy)
     {

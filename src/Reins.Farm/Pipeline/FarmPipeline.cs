@@ -47,11 +47,7 @@ public sealed class FarmPipeline(IFarmTask task, FarmConfig config, ulong seed, 
         var evaluation = new MethodEvaluation(farm, evalPrompts, shared.Proxy, shared.Evaluators());
         evaluation.AddSft(farm.LoadSft(), shared.SftSeconds);
         foreach (int n in config.BestOfN) evaluation.AddBestOfN(n, Stopwatch.StartNew());
-        foreach (var method in PolicyMethods.All)
-        {
-            var timer = Stopwatch.StartNew();
-            evaluation.AddPolicy(method.Name, method.Train(farm, shared.Inputs), timer);
-        }
+        foreach (var method in PolicyMethods.All) evaluation.AddTrained(method.Name, () => method.Trainer(farm, shared.Inputs), method.Curves);
         var overoptimization = OveroptimizationStudy.Run(farm, evaluation, shared.RewardModels, shared.Proxy, shared.Inputs.Prompts);
         var process = task.IsStepByStep
             ? ProcessSupervisionStudy.Run(farm, evaluation, shared.RewardBase, shared.RewardModels[0], shared.Inputs.Prompts, evalPrompts)

@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using System.Diagnostics;
 using System.Text.Json;
 using Reins.Alignment.Dno;
 using Reins.Alignment.IterativeDpo;
@@ -55,17 +54,17 @@ internal static class CyclicStudy
         farm.Log("cyclic: held-out pair accuracy " + string.Join(", ", accuracy.Select(a => $"{a.Model} {a.Accuracy:F3}")));
 
         var settings = farm.Config.SelfPlay;
-        Add(farm, evaluation, MethodNames.NashMd, () => new NashMdTrainer(new NashMdConfig
+        evaluation.AddTrained(MethodNames.NashMd, () => new NashMdTrainer(new NashMdConfig
         {
             Training = PolicyMethods.OnlineTraining(farm, MethodNames.NashMd, settings.LearningRate, farm.Config.Online.Steps), Online = PolicyMethods.OnlineArguments(farm),
             Beta = settings.Beta,
         }, farm.LoadSft(), farm.LoadSft(), PolicyMethods.Inputs(farm, inputs.Prompts, inputs.Proxy), gpm));
-        Add(farm, evaluation, MethodNames.Sppo, () => new IterativeDpoTrainer(new SppoConfig
+        evaluation.AddTrained(MethodNames.Sppo, () => new IterativeDpoTrainer(new SppoConfig
         {
             Training = IterationTraining(farm, MethodNames.Sppo), Loss = new SppoConfig().Loss with { Beta = settings.Beta },
             Iteration = Iterations(farm, new SppoConfig().Iteration),
         }, farm.LoadSft(), farm.LoadSft(), PolicyMethods.Inputs(farm, inputs.Prompts, inputs.Proxy), gpm));
-        Add(farm, evaluation, MethodNames.Dno, () => new IterativeDpoTrainer(new DnoConfig
+        evaluation.AddTrained(MethodNames.Dno, () => new IterativeDpoTrainer(new DnoConfig
         {
             Training = IterationTraining(farm, MethodNames.Dno), Loss = new DnoConfig().Loss with { Beta = settings.Beta },
             Iteration = Iterations(farm, new DnoConfig().Iteration),
@@ -74,12 +73,6 @@ internal static class CyclicStudy
         var mixes = evaluation.Responses.Select(r => Mix(task, r.Method, r.Responses)).ToArray();
         farm.Log("cyclic: worst-case win-rate " + string.Join(", ", mixes.Select(m => $"{m.Method} {m.WorstCaseWinRate:F2}")));
         return new CyclicResults(pairs.Count, accuracy, mixes);
-    }
-
-    private static void Add(FarmContext farm, MethodEvaluation evaluation, string name, Func<ITrainer> trainer)
-    {
-        var timer = Stopwatch.StartNew();
-        evaluation.AddPolicy(name, farm.Train(name, trainer()), timer);
     }
 
     // An iteration's passes over its pairs: the farm's preference batch, epochs_per_iteration times.

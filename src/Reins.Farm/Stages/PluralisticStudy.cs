@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Reins.Alignment.RewardModeling;
 using Reins.Farm.Evaluation;
 using Reins.Farm.Pipeline;
@@ -51,12 +50,9 @@ internal static class PluralisticStudy
         return new PluralisticResults(info, assignment, outcomes);
     }
 
-    private static void Add(FarmContext farm, MethodEvaluation evaluation, string name, IRewardSource reward, MethodInputs inputs)
-    {
-        var timer = Stopwatch.StartNew();
-        evaluation.AddPolicy(name, farm.Train(name, PolicyMethods.Ppo(farm, name, farm.Config.Ppo.KlCoef, farm.Config.Online.Steps, reward, inputs.Critic, inputs.Prompts),
-            curves: PolicyMethods.PpoCurves), timer);
-    }
+    private static void Add(FarmContext farm, MethodEvaluation evaluation, string name, IRewardSource reward, MethodInputs inputs) =>
+        evaluation.AddTrained(name, () => PolicyMethods.Ppo(farm, name, farm.Config.Ppo.KlCoef, farm.Config.Online.Steps, reward, inputs.Critic, inputs.Prompts),
+            PolicyMethods.PpoCurves);
 
     /// <summary>
     /// The share of annotators whose component is their group's under the best one-to-one matching of components to

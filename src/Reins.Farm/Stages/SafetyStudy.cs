@@ -42,11 +42,11 @@ internal static class SafetyStudy
         float threshold = settings.Threshold ?? (float)farm.Score(cost, prompts, samples).Average();
         var constraint = new CostConstraintSettings { Threshold = threshold, LambdaLr = settings.LambdaLr };
 
-        Add(farm, evaluation, MethodNames.PpoShaped, () => PolicyMethods.Ppo(farm, MethodNames.PpoShaped, farm.Config.Ppo.KlCoef, farm.Config.Online.Steps, inputs.OnlineReward,
-            inputs.Critic, inputs.Prompts, cost, constraint with { CostWeight = settings.CostWeight }));
-        Add(farm, evaluation, MethodNames.SafePpo, () => PolicyMethods.Ppo(farm, MethodNames.SafePpo, farm.Config.Ppo.KlCoef, farm.Config.Online.Steps, inputs.OnlineReward,
-            inputs.Critic, inputs.Prompts, cost, constraint, HfCheckpoint.Load(farm.RunDir("cost-model"))));
-        Add(farm, evaluation, MethodNames.SafeGrpo, () => PolicyMethods.Grpo(farm, MethodNames.SafeGrpo, inputs.OnlineReward, inputs.Prompts, cost, constraint));
+        evaluation.AddTrained(MethodNames.PpoShaped, () => PolicyMethods.Ppo(farm, MethodNames.PpoShaped, farm.Config.Ppo.KlCoef, farm.Config.Online.Steps, inputs.OnlineReward,
+            inputs.Critic, inputs.Prompts, cost, constraint with { CostWeight = settings.CostWeight }), Curves);
+        evaluation.AddTrained(MethodNames.SafePpo, () => PolicyMethods.Ppo(farm, MethodNames.SafePpo, farm.Config.Ppo.KlCoef, farm.Config.Online.Steps, inputs.OnlineReward,
+            inputs.Critic, inputs.Prompts, cost, constraint, HfCheckpoint.Load(farm.RunDir("cost-model"))), Curves);
+        evaluation.AddTrained(MethodNames.SafeGrpo, () => PolicyMethods.Grpo(farm, MethodNames.SafeGrpo, inputs.OnlineReward, inputs.Prompts, cost, constraint), Curves);
         evaluation.AddConstrainedBestOfN(MethodNames.BestOfSafe(settings.BestOfN), settings.BestOfN, cost, threshold, Stopwatch.StartNew());
 
         var tests = evaluation.SafetyTests(cost, threshold, settings.Delta)
@@ -72,12 +72,6 @@ internal static class SafetyStudy
             MaxLength = farm.Config.Context,
         };
         return farm.Train(name, new CostModelTrainer(config, rewardBase.Clone(), farm.Encoder, examples, null, farm.Tokenizer.Save), curves: ["loss", "safety_accuracy"]);
-    }
-
-    private static void Add(FarmContext farm, MethodEvaluation evaluation, string name, Func<Alignment.Training.ITrainer> trainer)
-    {
-        var timer = Stopwatch.StartNew();
-        evaluation.AddPolicy(name, farm.Train(name, trainer(), curves: Curves), timer);
     }
 
     // PKU-SafeRLHF-style records on two SFT samples of each safety prompt, the share of is_safe labels that are right, and the samples.

@@ -139,8 +139,9 @@ public static partial class Ops
         {
             if ((uint)idx[i] >= (uint)v)
                 throw new ArgumentOutOfRangeException(nameof(ids), $"embedding {weight.Name}: id {idx[i]} at position {i} is outside [0, {v}).");
-            if (half is null) weight.Span.Slice(idx[i] * c, c).CopyTo(y.Span.Slice(i * c, c));
-            else for (int j = 0; j < c; j++) y.Span[i * c + j] = Kernels.Bf16.ToFloat(half[idx[i] * c + j]);
+            var row = y.Span.Slice(i * c, c);
+            if (half is null) weight.Span.Slice(idx[i] * c, c).CopyTo(row);
+            else for (int j = 0; j < c; j++) row[j] = Kernels.Bf16.ToFloat(half[idx[i] * c + j]);
         }
         Tape.Record(y, "embedding", () =>
         {
