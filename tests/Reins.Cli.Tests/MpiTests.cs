@@ -126,6 +126,22 @@ public sealed class MpiTests : IDisposable
     }
 
     [Fact]
+    public async Task ALoraRunWithDropoutTrainsAsOneProcess()
+    {
+        await RequireMpirun();
+        // Dropout masks are seeded by step and micro-batch, not by the rank that runs it; the reference is the shared base.
+        string one = Path.Combine(dir, "lora-one"), two = Path.Combine(dir, "lora-two");
+        string[] lora = ["--use-peft", "--lora-dropout", "0.3", "--lora-target-modules", "c_attn", "c_fc"];
+        await AloneThenOnTwoRanks(Training("dpo", one, 2, lora), Training("dpo", two, 1, lora));
+        AssertClose(Losses(one), Losses(two), 1e-5);
+        Assert.True(File.Exists(Path.Combine(two, "adapter_model.safetensors")));
+        var (a, b) = (new SafeTensorsReader(Path.Combine(one, "adapter_model.safetensors")), new SafeTensorsReader(Path.Combine(two, "adapter_model.safetensors")));
+        Assert.Equal(a.Tensors.Select(t => t.Name).Order(), b.Tensors.Select(t => t.Name).Order());
+        foreach (var t in a.Tensors)
+            Assert.True(a.ReadFloats(t.Name).Zip(b.ReadFloats(t.Name)).All(x => Math.Abs(x.First - x.Second) <= 1e-5f), t.Name);
+    }
+
+    [Fact]
     public async Task AnIterativeMethodSamplesItsSharesAndTrainsAsOneProcess()
     {
         await RequireMpirun();

@@ -26,27 +26,12 @@ public class ReferenceFixtureTests
         return (model, reader);
     }
 
-    private static int[] Ints(SafeTensorsReader r, string name) => r.ReadInt64(name).Select(x => (int)x).ToArray();
-
     [Theory]
     [MemberData(nameof(Files))]
     public void LogitsLossGradientsAndAdamWStepMatchPyTorch(string file)
     {
         var (model, fx) = Load(file);
-        int batch = fx.Info("input_ids").Shape[0], time = fx.Info("input_ids").Shape[1];
-        var ids = Ints(fx, "input_ids");
-        var mask = fx.ReadInt64("attention_mask").Select(x => (float)x).ToArray();
-        var targets = Ints(fx, "targets");
-        Assert.Equal(Ints(fx, "position_ids"), CausalLanguageModel.PositionIds(mask, batch, time));
-
-        using (var tape = new Tape())
-        {
-            var logits = model.Logits(ModelInput.Padded(ids, batch, time, mask));
-            Assert.True(Fixtures.RelativeError(logits.Span, fx.ReadFloats("logits")) <= 1e-4, $"{file}: logits differ");
-            var loss = Ops.CrossEntropy(Ops.Reshape(logits, batch * time, model.Config.VocabSize), targets);
-            Assert.True(Fixtures.RelativeError(loss.Span, fx.ReadFloats("loss")) <= 1e-4, $"{file}: loss {loss.Item()} vs {fx.ReadFloats("loss")[0]}");
-            tape.Backward(loss);
-        }
+        Fixtures.ForwardAndBackward(model, fx, file);
         foreach (var p in model.Parameters)
         {
             double err = Fixtures.RelativeError(p.Grad!.Span, fx.ReadFloats("grad." + p.Name));

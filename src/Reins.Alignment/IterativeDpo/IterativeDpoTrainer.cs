@@ -265,7 +265,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
     {
         int done = 0;
         while (done < Iteration.Iterations && File.Exists(Path.Combine(IterationPath(done + 1), IterationState.FileName))) done++;
-        if (done > 0) Model.CopyParametersFrom(HfCheckpoint.Load(IterationPath(done)));
+        if (done > 0) HfCheckpoint.Restore(Model, IterationPath(done));
         for (int k = 0; k < done; k++) promptOrder.NextBatch(PromptsPerIteration, dropLast: true);
         resumePassAt = done + 1;
         return done;

@@ -40,7 +40,9 @@ public sealed record MemoryBatch(int MicroBatchRows, int PromptLength, int Compl
 /// With 24 GiB, 4 sequences of 128 + 128 tokens per micro-batch and 64-sequence rollouts, of GPT-2's sizes
 /// (<see cref="Gpt2Sizes"/>): PPO fits gpt2-medium (355M; 774M would need 40 bytes × 774M = 31 GB of states alone),
 /// GRPO, RLOO, REINFORCE++, online and iterative DPO and expert iteration fit gpt2-large (774M), and best-of-n
-/// gpt2-xl (1.5B) (tests/Reins.Alignment.Tests/Online/MemoryPlanTests.cs prints the table).
+/// gpt2-xl (1.5B) (tests/Reins.Alignment.Tests/Online/MemoryPlanTests.cs prints the table). With LoRA
+/// (<paramref name="LoraRank"/> &gt; 0, PEFT's default targets) the policy, its reference and PPO's critic are one frozen
+/// base, the reward model a second copy, and only the adapters (and the critic's head) carry gradients and moments.
 /// </summary>
 /// <param name="Method">The method planned for.</param>
 /// <param name="ParametersPerModel">Parameters of each model.</param>
@@ -48,7 +50,8 @@ public sealed record MemoryBatch(int MicroBatchRows, int PromptLength, int Compl
 /// <param name="FrozenModels">Models with weights only.</param>
 /// <param name="StateBytes">Weights, gradients and optimiser moments of every model.</param>
 /// <param name="ActivationBytes">The larger of the training activations and the rollout's KV cache.</param>
-public sealed record MemoryPlan(OnlineMethod Method, long ParametersPerModel, int TrainedModels, int FrozenModels, long StateBytes, long ActivationBytes)
+/// <param name="LoraRank">The adapters' rank, or 0 for full fine-tuning.</param>
+public sealed record MemoryPlan(OnlineMethod Method, long ParametersPerModel, int TrainedModels, int FrozenModels, long StateBytes, long ActivationBytes, int LoraRank = 0)
 {
     /// <summary>2³⁰ bytes.</summary>
     public const long Gibibyte = 1L << 30;
@@ -65,13 +68,27 @@ public sealed record MemoryPlan(OnlineMethod Method, long ParametersPerModel, in
         _ => (1, 2),
     };
 
-    /// <summary>The plan of <paramref name="method"/> with models of <paramref name="model"/>'s config on <paramref name="batch"/>.</summary>
-    public static MemoryPlan For(OnlineMethod method, ModelConfig model, MemoryBatch batch)
+    /// <summary>
+    /// The plan of <paramref name="method"/> with models of <paramref name="model"/>'s config on <paramref name="batch"/>,
+    /// training LoRA adapters of rank <paramref name="loraRank"/> (0 = every weight).
+    /// </summary>
+    public static MemoryPlan For(OnlineMethod method, ModelConfig model, MemoryBatch batch, int loraRank = 0)
     {
         var (trained, frozen) = Models(method);
         long parameters = model.ParameterCount();
+        // The backward still needs every activation with LoRA (the input gradients flow through the frozen layers).
         long activations = Math.Max(trained * TrainingActivationBytes(model, batch), KvCacheBytes(model, batch));
-        return new MemoryPlan(method, parameters, trained, frozen, 4 * parameters * (4L * trained + frozen), activations);
+        long states = trained == 0 || loraRank == 0 ? 4 * parameters * (4L * trained + frozen)
+            : 4 * (2 * parameters + 4L * trained * (LoraParameterCount(model, loraRank) + model.HiddenSize));
+        return new MemoryPlan(method, parameters, trained, frozen, states, activations, trained == 0 ? 0 : loraRank);
+    }
+
+    /// <summary>Parameters of rank-<paramref name="rank"/> adapters on PEFT's default targets: GPT-2's c_attn, the Llama family's q_proj and v_proj.</summary>
+    public static long LoraParameterCount(ModelConfig model, int rank)
+    {
+        long d = model.HiddenSize;
+        long perLayer = model.Family == ModelFamily.Gpt2 ? d + 3 * d : (d + model.Heads * model.HeadDim) + (d + model.KvHeads * model.HeadDim);
+        return rank * perLayer * model.Layers;
     }
 
     /// <summary>What one micro-batch's forward through one trained model keeps for the backward (rough; see the type's summary).</summary>
@@ -88,8 +105,8 @@ public sealed record MemoryPlan(OnlineMethod Method, long ParametersPerModel, in
         4L * 2 * model.Layers * batch.RolloutRows * (batch.PromptLength + batch.CompletionLength) * model.KvHeads * model.HeadDim;
 
     /// <summary>The candidate with the most parameters whose plan fits <paramref name="budgetBytes"/>, or null when none does.</summary>
-    public static ModelConfig? Largest(OnlineMethod method, IEnumerable<ModelConfig> candidates, MemoryBatch batch, long budgetBytes) =>
-        candidates.Where(c => For(method, c, batch).TotalBytes <= budgetBytes).MaxBy(c => c.ParameterCount());
+    public static ModelConfig? Largest(OnlineMethod method, IEnumerable<ModelConfig> candidates, MemoryBatch batch, long budgetBytes, int loraRank = 0) =>
+        candidates.Where(c => For(method, c, batch, loraRank).TotalBytes <= budgetBytes).MaxBy(c => c.ParameterCount());
 
     /// <summary>GPT-2's published sizes (Radford et al. 2019): 124M, 355M, 774M and 1.5B parameters, 1024 positions.</summary>
     public static IReadOnlyList<(string Name, ModelConfig Config)> Gpt2Sizes { get; } =

@@ -176,11 +176,14 @@ public sealed class PpoTrainer : OnlineTrainer<PolicyGradientBatch>
         };
     }
 
-    /// <summary>A critic on the policy's trunk: the same architecture and weights, its LM head replaced by a fresh scalar score head.</summary>
+    /// <summary>
+    /// A critic on the policy's trunk: the same architecture and weights, its LM head replaced by a fresh scalar score
+    /// head. A LoRA policy's critic shares its frozen base rather than copying it, and gets adapters of its own.
+    /// </summary>
     public static CausalLanguageModel CriticFromPolicy(CausalLanguageModel policy, ulong seed)
     {
-        var critic = CausalLanguageModel.Create(policy.Config with { NumLabels = 1 }, seed);
-        critic.CopyParametersFrom(policy);
+        var critic = CausalLanguageModel.Create(policy.Config with { NumLabels = 1 }, seed, policy.Lora is null ? null : policy);
+        if (policy.Lora is null) critic.CopyParametersFrom(policy);
         return critic;
     }
 

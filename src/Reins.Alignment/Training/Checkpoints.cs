@@ -60,7 +60,7 @@ public sealed class RunCheckpoints(RunDirectory run, CausalLanguageModel model, 
     {
         if (run.Checkpoints() is not { Count: > 0 } checkpoints) return null;
         string path = checkpoints[^1].Path;
-        model.CopyParametersFrom(HfCheckpoint.Load(path));
+        HfCheckpoint.Restore(model, path);
         foreach (var part in parts) part.Restore(path);
         var state = TrainerState.Load(path);
         window.Restore(state.LogWindow);

@@ -158,6 +158,7 @@ public static class ConfigBinder
     {
         null => "none",
         Enum e => SnakeCase(e.ToString()),
+        string[] names => string.Join(",", names),
         IFormattable x => x.ToString(null, CultureInfo.InvariantCulture),
         var x => x.ToString() ?? "",
     };
@@ -169,6 +170,8 @@ public static class ConfigBinder
         try
         {
             if (type.IsEnum) return ParseEnum(value.GetValue<string>(), type, source, field);
+            // A list may also be one string, as TRL's configs give lora_target_modules "all-linear".
+            if (type == typeof(string[]) && value is JsonValue) return Names(value.GetValue<string>());
             return Finite(value.Deserialize(type), source, field, value.ToJsonString());
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
@@ -190,11 +193,15 @@ public static class ConfigBinder
             if (type == typeof(double)) return Finite(double.Parse(text, inv), source, field, text);
             if (type == typeof(bool)) return bool.Parse(text);
             if (type.IsEnum) return ParseEnum(text, type, source, field);
+            if (type == typeof(string[])) return Names(text);
         }
         catch (FormatException) { throw Bad(source, field, text); }
         catch (OverflowException) { throw Bad(source, field, text); }
         throw new NotSupportedException($"{source}: settings of type {type.Name} cannot be given on the command line.");
     }
+
+    // A list of names given as one string, separated by commas or spaces (TRL's nargs flags give them space-separated).
+    private static string[] Names(string text) => text.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>Parses an enum setting by its snake_case name (or member name), naming the key when it fails.</summary>
     public static TEnum ParseEnum<TEnum>(string text, string key) where TEnum : struct, Enum =>
@@ -219,6 +226,7 @@ public static class ConfigBinder
     private static string Describe(Type t)
     {
         var u = Nullable.GetUnderlyingType(t) ?? t;
+        if (u == typeof(string[])) return "a list of names";
         return u == typeof(int) || u == typeof(ulong) ? "an integer" : u == typeof(float) || u == typeof(double) ? "a number" : u == typeof(bool) ? "true or false" : u == typeof(string) ? "a string" : u.Name;
     }
 

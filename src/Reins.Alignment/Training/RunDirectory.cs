@@ -159,6 +159,9 @@ public sealed class RunDirectory
         foreach (var file in Directory.GetFiles(staging))
             File.Move(file, System.IO.Path.Combine(Path, System.IO.Path.GetFileName(file)), overwrite: true);
         Directory.Delete(staging, recursive: true);
+        // Weights of the other kind (an earlier full model beside a LoRA adapter, or the reverse) would be read instead.
+        var stale = model.Lora is not null ? Directory.GetFiles(Path, "model*.safetensors*") : Directory.GetFiles(Path, "adapter_*");
+        foreach (var file in stale) File.Delete(file);
         if (settings is not null) WriteConfig(settings, model.Config);
     }
 

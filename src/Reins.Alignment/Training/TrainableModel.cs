@@ -17,6 +17,7 @@ public sealed class TrainableModel : ICheckpointPart
 {
     private readonly string optimizerFile;
     private readonly Rng? rng;
+    private readonly ulong seed;
 
     /// <summary>
     /// The optimiser <paramref name="arguments"/> name over <paramref name="model"/>'s trainable parameters — AdamW with
@@ -29,6 +30,9 @@ public sealed class TrainableModel : ICheckpointPart
     {
         Model = model;
         model.GradientCheckpointing = arguments.GradientCheckpointing;
+        // Adapters first: the optimiser is made over what then trains. Each model's A's are drawn from its own stream.
+        seed = arguments.Seed;
+        arguments.Peft.Apply(model, AdapterSeed(seed, directory));
         PeakLearningRate = peakLearningRate;
         GradNormMetric = gradNormMetric;
         Directory = directory;
@@ -38,6 +42,17 @@ public sealed class TrainableModel : ICheckpointPart
         Optimizer = arguments.Optim == "sgd"
             ? new Sgd(model.TrainableParameters, arguments.LearningRate, weightDecay: arguments.WeightDecay) { DecayFilter = Decays }
             : new AdamW(model.TrainableParameters, arguments.LearningRate, arguments.AdamBeta1, arguments.AdamBeta2, arguments.AdamEpsilon, arguments.WeightDecay) { DecayFilter = Decays };
+    }
+
+    /// <summary>
+    /// The seed of the LoRA A's of the model in <paramref name="directory"/> (null = the policy, which gets the run's
+    /// seed itself); a critic's differ from the policy's even on the same base.
+    /// </summary>
+    public static ulong AdapterSeed(ulong seed, string? directory)
+    {
+        ulong hash = 14695981039346656037UL;
+        foreach (char c in directory ?? "") hash = (hash ^ c) * 1099511628211UL;
+        return directory is null ? seed : seed ^ hash;
     }
 
     /// <summary>The model.</summary>
@@ -61,7 +76,7 @@ public sealed class TrainableModel : ICheckpointPart
     /// <inheritdoc/>
     public void Restore(string directory)
     {
-        if (Directory is not null) Model.CopyParametersFrom(HfCheckpoint.Load(Path.Combine(directory, Directory)));
+        if (Directory is not null) HfCheckpoint.Restore(Model, Path.Combine(directory, Directory));
         OptimizerState.Load(Path.Combine(directory, optimizerFile), Optimizer, rng);
     }
 
@@ -91,6 +106,7 @@ public sealed class TrainableModel : ICheckpointPart
         // rank holds what one process running them all would, and takes the same step.
         for (int micro = World.Rank; micro < microBatches; micro += World.Size)
         {
+            foreach (var part in parts) part.Model.Lora?.SeedDropout(DropoutSeed(part.seed, part.Optimizer.StepCount, micro));
             using var tape = new Tape();
             var output = forward(micro);
             if (output.Loss.RequiresGrad) tape.Backward(output.Loss, lossScale);
@@ -116,6 +132,9 @@ public sealed class TrainableModel : ICheckpointPart
             throw new NonFiniteTrainingException($"the update made weights of {broken.Directory ?? "the policy"} non-finite; the run stopped (the last checkpoint holds finite weights). Lower learning_rate.");
         return (outputs, norms, Skipped: false);
     }
+
+    // One seed per (run, step, micro-batch): what a micro-batch draws does not depend on which rank runs it or on a resume.
+    private static ulong DropoutSeed(ulong seed, long step, int micro) => seed ^ (0xD1B54A32D192ED03UL * (ulong)(step + 1)) ^ (0x8CB92BA72F3D8DD7UL * (ulong)(micro + 1));
 
     // Every rank's micro-batch outputs on every rank, in micro-batch order (rank r ran r, r + N, …), so the metrics logged
     // and the non-finite check are those of all of them.

@@ -92,6 +92,9 @@ public sealed record TrainingArguments : ISettings
     [JsonPropertyName("gradient_checkpointing"), Description("Recompute each transformer block's activations in the backward pass instead of keeping them: less memory, one more forward pass, the same gradients.")]
     public bool GradientCheckpointing { get; init; }
 
+    /// <summary>LoRA adapters instead of full fine-tuning.</summary>
+    public PeftArguments Peft { get; init; } = new();
+
     /// <summary>Examples per micro-batch.</summary>
     [JsonPropertyName("per_device_train_batch_size"), Description("Examples per micro-batch.")]
     public int PerDeviceTrainBatchSize { get; init; } = 8;
@@ -157,6 +160,9 @@ public sealed record TrainingArguments : ISettings
         Settings.Require(MaxGradNorm >= 0, "max_grad_norm", "must not be negative");
         Settings.Require(EvalFraction is >= 0 and < 1, "eval_fraction", "must be in [0, 1)");
         Settings.Require(Optim is "adamw_torch" or "adamw" or "sgd", "optim", $"'{Optim}' is not one of adamw_torch, sgd");
+        Peft.Validate();
+        Settings.Require(!(Peft.UsePeft && Peft.LoraDropout > 0 && GradientCheckpointing), "lora_dropout",
+            "must be 0 with gradient_checkpointing (the recomputed forward pass would draw other dropout masks than the first)");
         Tensors.Optim.LearningRateSchedule.ParseKind(LrSchedulerType);
     }
 }

@@ -82,12 +82,13 @@ internal static class BenchCommand
         var ppoThreads = CommonOptions.Threads();
         var ppoConfig = new Option<string>("--config") { Description = "tiny, small or gpt2 (as tools/torch_ppo_bench.py).", DefaultValueFactory = _ => "small" };
         var ppoSteps = new Option<int>("--steps") { Description = "Timed PPO steps (after one warm-up step).", DefaultValueFactory = _ => 3 };
-        var ppo = new Command("ppo", "One PPO step (8 prompts × 64 tokens, 64 sampled tokens, reward model, reference, critic, one update): rollout and training tokens/s and each phase's share, as tools/torch_ppo_bench.py.")
-            { ppoConfig, ppoThreads, ppoSteps, profile };
+        var ppoLora = new Option<int?>("--lora-r") { Description = "Train LoRA adapters of this rank (alpha 2r, dropout 0.05, PEFT's default targets) on a policy whose frozen base the reference and the critic share, instead of full fine-tuning." };
+        var ppo = new Command("ppo", "One PPO step (8 prompts × 64 tokens, 64 sampled tokens, reward model, reference, critic, one update): rollout and training tokens/s, each phase's share and the peak RSS, as tools/torch_ppo_bench.py.")
+            { ppoConfig, ppoThreads, ppoSteps, profile, ppoLora };
         ppo.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(ppoConfig)!);
-            if (r.GetValue(ppoThreads) is { } t) Emit(PpoBench.Run(preset, t, r.GetValue(ppoSteps), r.GetValue(profile)));
+            if (r.GetValue(ppoThreads) is { } t) Emit(PpoBench.Run(preset, t, r.GetValue(ppoSteps), r.GetValue(profile), r.GetValue(ppoLora)));
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "steps_per_s");
         });
         bench.Add(ppo);

@@ -20,8 +20,9 @@ internal static class MemoryPlanCommand
         var completion = new Option<int>("--completion-length") { Description = "Completion tokens per sequence.", DefaultValueFactory = _ => 128 };
         var rollout = new Option<int>("--rollout") { Description = "Sequences sampled at once with the KV cache.", DefaultValueFactory = _ => 64 };
         var model = new Option<string?>("--model") { Description = "A checkpoint directory: plan its architecture instead of GPT-2's sizes." };
+        var lora = new Option<int>("--lora-r") { Description = "Plan LoRA training of this rank (--use-peft, PEFT's default targets): one shared frozen base, gradients and moments for the adapters only (0 = full fine-tuning).", DefaultValueFactory = _ => 0 };
         var cmd = new Command("memory-plan", "The largest model each online method fits in a memory budget (fp32 weights, gradients, AdamW moments, activations or KV cache).")
-            { budget, micro, prompt, completion, rollout, model };
+            { budget, micro, prompt, completion, rollout, model, lora };
         cmd.SetAction(r =>
         {
             var batch = new MemoryBatch(r.GetValue(micro), r.GetValue(prompt), r.GetValue(completion), r.GetValue(rollout));
@@ -30,18 +31,20 @@ internal static class MemoryPlanCommand
             double gib = r.GetValue(budget);
             if (!(gib > 0)) throw new ArgumentException($"--budget-gib: {gib.ToString(CultureInfo.InvariantCulture)} is not a positive number of GiB.");
             long bytes = (long)(gib * MemoryPlan.Gibibyte);
+            int rank = r.GetValue(lora);
+            if (rank < 0) throw new ArgumentException($"--lora-r: {rank} is negative.");
             var candidates = r.GetValue(model) is { } path ? [(Path.GetFileName(Path.GetFullPath(path)), HfCheckpoint.LoadConfig(path))] : MemoryPlan.Gpt2Sizes;
             Console.Out.WriteLine($"{"method",-17} {"largest that fits",-18} {"parameters",14} {"trained+frozen",14} {"states GiB",10} {"activations GiB",15} {"total GiB",9}");
             foreach (var method in Enum.GetValues<OnlineMethod>())
             {
-                var fits = MemoryPlan.Largest(method, candidates.Select(c => c.Config), batch, bytes);
+                var fits = MemoryPlan.Largest(method, candidates.Select(c => c.Config), batch, bytes, rank);
                 var shown = fits ?? candidates.MinBy(c => c.Config.ParameterCount()).Config;
-                var plan = MemoryPlan.For(method, shown, batch);
+                var plan = MemoryPlan.For(method, shown, batch, rank);
                 string name = fits is null ? "none" : candidates.First(c => c.Config == fits).Name;
                 Console.Out.WriteLine($"{CommandName(method),-17} {name,-18} {plan.ParametersPerModel,14:N0} {$"{plan.TrainedModels} + {plan.FrozenModels}",14} " +
                     $"{Gib(plan.StateBytes),10} {Gib(plan.ActivationBytes),15} {Gib(plan.TotalBytes),9}{(fits is null ? "  (the smallest, over the budget)" : "")}");
             }
-            Console.Out.WriteLine($"fp32; budget {gib.ToString(CultureInfo.InvariantCulture)} GiB; micro-batches of {batch.MicroBatchRows} × ({batch.PromptLength} + {batch.CompletionLength}) tokens; rollouts of {batch.RolloutRows} sequences.");
+            Console.Out.WriteLine($"fp32{(rank > 0 ? $", LoRA r {rank} on one shared base" : "")}; budget {gib.ToString(CultureInfo.InvariantCulture)} GiB; micro-batches of {batch.MicroBatchRows} × ({batch.PromptLength} + {batch.CompletionLength}) tokens; rollouts of {batch.RolloutRows} sequences.");
         });
         return cmd;
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Reins.Models.Checkpoints;
+using Reins.Models.Peft;
 using Reins.Models.Tokenizers;
 using Reins.Models.Transformers;
 using Reins.Tensors;
@@ -17,6 +18,7 @@ internal static class ModelCommand
         model.Add(Init());
         model.Add(Forward());
         model.Add(Convert());
+        model.Add(Merge());
         return model;
     }
 
@@ -103,17 +105,42 @@ internal static class ModelCommand
             string from = r.GetValue(dir)!;
             var model = HfCheckpoint.Load(from);
             var weights = r.GetValue(dtype) == "bfloat16" ? SafeTensorsDType.BF16 : SafeTensorsDType.F32;
-            // Everything beside the weights and the configs the save writes (tokenizer, reward statistics, chat template) goes along.
+            HfCheckpoint.Save(model, r.GetValue(output)!, staging => CopyCompanionFiles(from, staging), weights);
+            Console.Error.WriteLine($"model convert: {from} → {r.GetValue(output)} ({r.GetValue(dtype)})");
+        });
+        return cmd;
+    }
+
+    // Everything beside the weights and the configs a save writes (tokenizer, reward statistics, chat template) goes along.
+    private static void CopyCompanionFiles(string from, string staging)
+    {
+        foreach (var file in Directory.GetFiles(from))
+        {
+            string name = Path.GetFileName(file);
+            if (!name.EndsWith(".safetensors", StringComparison.Ordinal) && name is not ("model.safetensors.index.json" or "config.json" or "generation_config.json" or PeftCheckpoint.ConfigFile)
+                && !File.Exists(Path.Combine(staging, name)))
+                File.Copy(file, Path.Combine(staging, name));
+        }
+    }
+
+    private static Command Merge()
+    {
+        var adapter = new Option<string>("--adapter") { Description = "PEFT LoRA adapter directory (adapter_config.json, adapter_model.safetensors), e.g. a run of any trainer with --use-peft.", Required = true };
+        var baseModel = new Option<string?>("--base") { Description = "Base checkpoint directory (default: the adapter's base_model_name_or_path)." };
+        var output = new Option<string>("--out") { Description = "Checkpoint directory to write.", Required = true };
+        var cmd = new Command("merge", "Merge a LoRA adapter into its base (W + alpha/r·B·A) and write a full checkpoint that needs neither PEFT nor the base, with the adapter's tokenizer (else the base's) and other files.") { adapter, baseModel, output };
+        cmd.SetAction(r =>
+        {
+            string from = r.GetValue(adapter)!;
+            if (!PeftCheckpoint.IsAdapter(from)) throw new ArgumentException($"--adapter: {from} holds no PEFT adapter ({PeftCheckpoint.ConfigFile} without model weights).");
+            string basePath = r.GetValue(baseModel) ?? PeftCheckpoint.BaseDirectory(from);
+            var model = PeftCheckpoint.LoadMerged(from, HfCheckpoint.Load, basePath);
             HfCheckpoint.Save(model, r.GetValue(output)!, staging =>
             {
-                foreach (var file in Directory.GetFiles(from))
-                {
-                    string name = Path.GetFileName(file);
-                    if (!name.EndsWith(".safetensors", StringComparison.Ordinal) && name is not ("model.safetensors.index.json" or "config.json" or "generation_config.json"))
-                        File.Copy(file, Path.Combine(staging, name));
-                }
-            }, weights);
-            Console.Error.WriteLine($"model convert: {from} → {r.GetValue(output)} ({r.GetValue(dtype)})");
+                CopyCompanionFiles(from, staging);
+                if (!PeftCheckpoint.IsAdapter(basePath)) CopyCompanionFiles(basePath, staging);
+            });
+            Console.Error.WriteLine($"model merge: {from} on {basePath} → {r.GetValue(output)} ({model.Config.Architecture}, {model.ParameterCount:N0} parameters)");
         });
         return cmd;
     }

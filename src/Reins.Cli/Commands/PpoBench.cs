@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Reins.Alignment.Online;
 using Reins.Alignment.Ppo;
+using Reins.Alignment.Training;
 using Reins.Feedback.Datasets;
 using Reins.Feedback.Tokenization;
 using Reins.Models.Chat;
@@ -38,12 +39,15 @@ internal static class PpoBench
         public static string Decode(int[] ids) => string.Join(' ', ids);
     }
 
-    public static Dictionary<string, object> Run(ModelPreset preset, int threads, int steps, bool profile)
+    public static Dictionary<string, object> Run(ModelPreset preset, int threads, int steps, bool profile, int? loraRank = null)
     {
         Engine.Threads = threads;
         var config = preset.ToConfig();
         var policy = CausalLanguageModel.Create(config, seed: 0);
-        var reference = CausalLanguageModel.Create(config, seed: 0);
+        var peft = loraRank is { } rank ? new PeftArguments { UsePeft = true, LoraR = rank, LoraAlpha = 2 * rank } : new PeftArguments();
+        peft.Apply(policy, seed: 0);
+        // With LoRA the reference and the critic hold the policy's frozen base itself, as the CLI gives them.
+        var reference = CausalLanguageModel.Create(config, seed: 0, peft.UsePeft ? policy : null);
         var critic = PpoTrainer.CriticFromPolicy(policy, seed: 1);
         var rewardModel = new RewardModel(CausalLanguageModel.Create(config with { NumLabels = 1 }, seed: 2));
         var encoder = new IdEncoder(preset.Vocab);
@@ -56,7 +60,7 @@ internal static class PpoBench
         {
             var ppo = new PpoConfig
             {
-                Training = new() { OutputDir = dir, MaxSteps = 1 + steps, PerDeviceTrainBatchSize = Prompts, LearningRate = 1e-5f, LrSchedulerType = "constant", LoggingSteps = 1 },
+                Training = new() { OutputDir = dir, MaxSteps = 1 + steps, PerDeviceTrainBatchSize = Prompts, LearningRate = 1e-5f, LrSchedulerType = "constant", LoggingSteps = 1, Peft = peft },
                 Online = new() { Sampling = new() { MaxPromptLength = PromptTokens, MaxCompletionLength = NewTokens } },
                 NumPpoEpochs = 1,
             };
@@ -77,6 +81,8 @@ internal static class PpoBench
                 ["share_generation"] = Share("generation"), ["share_reward"] = Share("reward"), ["share_reference"] = Share("reference"),
                 ["share_critic"] = Share("evaluation"), ["share_update"] = Share("update"),
                 ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1), ["steps"] = steps + 1,
+                ["trainable_params"] = policy.TrainableParameters.Sum(p => (long)p.Size) + critic.TrainableParameters.Sum(p => (long)p.Size),
+                ["lora_r"] = loraRank ?? 0,
             };
         }
         finally

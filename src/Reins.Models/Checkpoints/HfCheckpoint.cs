@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Reins.Models.Peft;
 using Reins.Models.Tokenizers;
 using Reins.Models.Transformers;
 
@@ -15,7 +16,8 @@ public static class HfCheckpoint
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     /// <summary>
-    /// Saves the model into <paramref name="directory"/> (replacing it). <paramref name="writeExtraFiles"/> receives
+    /// Saves the model into <paramref name="directory"/> (replacing it); a model with LoRA adapters saves as a PEFT
+    /// adapter of its base (<see cref="PeftCheckpoint"/>). <paramref name="writeExtraFiles"/> receives
     /// the temporary directory so tokenizer files land in the same atomic rename. Weights larger than
     /// <paramref name="maxShardBytes"/> are split into model-0000i-of-0000N.safetensors shards with an index, as
     /// transformers' save_pretrained does (its default shard size is 5 GB).
@@ -31,11 +33,15 @@ public static class HfCheckpoint
         try
         {
             Directory.CreateDirectory(tmp);
-            var config = model.Config.ToHuggingFace();
-            config["torch_dtype"] = dtype == SafeTensorsDType.BF16 ? "bfloat16" : "float32";
-            File.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJsonString(Indented));
-            File.WriteAllText(Path.Combine(tmp, "generation_config.json"), GenerationConfig(model.Config).ToJsonString(Indented));
-            WriteWeights(tmp, model, dtype, maxShardBytes);
+            if (model.Lora is not null) PeftCheckpoint.Save(model, tmp, dtype);
+            else
+            {
+                var config = model.Config.ToHuggingFace();
+                config["torch_dtype"] = dtype == SafeTensorsDType.BF16 ? "bfloat16" : "float32";
+                File.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJsonString(Indented));
+                File.WriteAllText(Path.Combine(tmp, "generation_config.json"), GenerationConfig(model.Config).ToJsonString(Indented));
+                WriteWeights(tmp, model, dtype, maxShardBytes);
+            }
             writeExtraFiles?.Invoke(tmp);
         }
         catch (IOException e)
@@ -98,9 +104,10 @@ public static class HfCheckpoint
         return o;
     }
 
-    /// <summary>Reads and validates config.json of a checkpoint directory.</summary>
+    /// <summary>Reads and validates config.json of a checkpoint directory (of an adapter's base, for an adapter).</summary>
     public static ModelConfig LoadConfig(string directory)
     {
+        if (Directory.Exists(directory) && PeftCheckpoint.IsAdapter(directory)) return LoadConfig(PeftCheckpoint.BaseDirectory(directory));
         if (File.Exists(directory))
             throw new FileNotFoundException($"{directory}: is a file; give the checkpoint directory that holds config.json{(Path.GetFileName(directory) == "config.json" ? $" ({Path.GetDirectoryName(directory)})" : "")}.", directory);
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"{directory}: no such checkpoint directory.");
@@ -110,11 +117,27 @@ public static class HfCheckpoint
         return ModelConfig.FromHuggingFace(json, configPath);
     }
 
-    /// <summary>A checkpoint with its tokenizer, refused when the tokenizer has ids the model has no embedding for.</summary>
+    /// <summary>
+    /// A checkpoint with its tokenizer, refused when the tokenizer has ids the model has no embedding for; an adapter
+    /// directory without tokenizer files uses its base's.
+    /// </summary>
     public static (CausalLanguageModel Model, Tokenizer Tokenizer) LoadWithTokenizer(string directory)
     {
         var model = Load(directory);
-        return (model, Tokenizer.Load(directory).Fitting(model.Config.VocabSize, directory));
+        string tokenizerDirectory = directory;
+        while (PeftCheckpoint.IsAdapter(tokenizerDirectory) && !Directory.EnumerateFiles(tokenizerDirectory, "tokenizer*").Any() && !File.Exists(Path.Combine(tokenizerDirectory, Gpt2VocabFiles.VocabFile)))
+            tokenizerDirectory = PeftCheckpoint.BaseDirectory(tokenizerDirectory);
+        return (model, Tokenizer.Load(tokenizerDirectory).Fitting(model.Config.VocabSize, tokenizerDirectory));
+    }
+
+    /// <summary>
+    /// Copies a checkpoint's weights into <paramref name="model"/> (resuming): a LoRA model reads only its adapter
+    /// file, any other the whole checkpoint.
+    /// </summary>
+    public static void Restore(CausalLanguageModel model, string directory)
+    {
+        if (model.Lora is not null) PeftCheckpoint.Restore(model, directory);
+        else model.CopyParametersFrom(Load(directory));
     }
 
     /// <summary>
@@ -125,6 +148,7 @@ public static class HfCheckpoint
     /// </summary>
     public static CausalLanguageModel Load(string directory)
     {
+        if (Directory.Exists(directory) && PeftCheckpoint.IsAdapter(directory)) return PeftCheckpoint.LoadMerged(directory, Load);
         var config = LoadConfig(directory);
         var files = OpenWeights(directory);
         // The model is allocated before any tensor is compared with it, which names the tensor that differs; a
@@ -136,6 +160,7 @@ public static class HfCheckpoint
         if (needed > 2 * held + (1 << 20))
             throw new InvalidDataException($"{Path.Combine(directory, "config.json")}: describes a {config.Architecture} of {needed:N0} parameters, but its weights hold {held:N0} values; config.json and the weights are of different models.");
         var model = CausalLanguageModel.Create(config, seed: 0);
+        model.SourceDirectory = Path.GetFullPath(directory);
         var used = new HashSet<string>();
         foreach (var p in model.Parameters)
         {

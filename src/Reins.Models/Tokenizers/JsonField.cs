@@ -52,6 +52,8 @@ internal readonly record struct JsonField(JsonElement Value, string File, string
     /// <summary>A token id: a non-negative integer below <see cref="TokenIdLimit"/>.</summary>
     public int Id() => Int() is var id && id is >= 0 and < TokenIdLimit ? id : throw Error($"expected a token id in [0, {TokenIdLimit}), found {id}");
 
+    public float Number() => Value.ValueKind == JsonValueKind.Number && Value.TryGetSingle(out float v) && float.IsFinite(v) ? v : throw Error($"expected a number, found {Value.GetRawText()}");
+
     public bool Bool() => Value.ValueKind switch
     {
         JsonValueKind.True => true,

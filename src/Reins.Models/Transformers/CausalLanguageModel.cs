@@ -1,3 +1,4 @@
+using Reins.Models.Peft;
 using Reins.Tensors;
 using Reins.Tensors.Nn;
 
@@ -15,23 +16,86 @@ public abstract class CausalLanguageModel : Module
     /// <summary>The architecture.</summary>
     public ModelConfig Config { get; }
 
-    /// <summary>Creates the model shell; subclasses register parameters.</summary>
-    protected CausalLanguageModel(ModelConfig config) => Config = config.Validate();
+    /// <summary>Creates the model shell; subclasses register parameters (those <paramref name="sharedWeights"/> holds frozen are its own tensors).</summary>
+    private protected CausalLanguageModel(ModelConfig config, Module? sharedWeights) : base(sharedWeights) => Config = config.Validate();
 
-    /// <summary>A randomly initialised model of the config's family.</summary>
-    public static CausalLanguageModel Create(ModelConfig config, ulong seed) => config.Family switch
+    /// <summary>
+    /// A randomly initialised model of the config's family; with <paramref name="sharedWeights"/>, every weight that model
+    /// holds frozen is shared rather than drawn, and every other it has of the same name and shape copied (a LoRA
+    /// policy's reference or critic on its base, with the current values of the modules it trains in full).
+    /// </summary>
+    public static CausalLanguageModel Create(ModelConfig config, ulong seed, CausalLanguageModel? sharedWeights = null)
     {
-        ModelFamily.Gpt2 => new Gpt2Model(config, new Rng(seed)),
-        ModelFamily.Llama => new LlamaModel(config, new Rng(seed)),
-        _ => throw new ArgumentOutOfRangeException(nameof(config), config.Family, "unknown model family"),
-    };
+        CausalLanguageModel model = config.Family switch
+        {
+            ModelFamily.Gpt2 => new Gpt2Model(config, new Rng(seed), sharedWeights),
+            ModelFamily.Llama => new LlamaModel(config, new Rng(seed), sharedWeights),
+            _ => throw new ArgumentOutOfRangeException(nameof(config), config.Family, "unknown model family"),
+        };
+        model.SourceDirectory = sharedWeights?.SourceDirectory;
+        if (sharedWeights is not null)
+            foreach (var p in model.Parameters)
+                if (sharedWeights.HasParameter(p.Name!) && sharedWeights[p.Name!] is var source && !ReferenceEquals(source, p) && source.Shape.AsSpan().SequenceEqual(p.Shape))
+                    source.Span.CopyTo(p.Span);
+        return model;
+    }
 
-    /// <summary>A copy of this model with weights of its own (a frozen reference, a detector to retrain, a fresh start).</summary>
+    /// <summary>The checkpoint directory the weights were loaded from (an adapter's base_model_name_or_path), or null.</summary>
+    public string? SourceDirectory { get; set; }
+
+    /// <summary>
+    /// A copy of this model with weights of its own (a frozen reference, a detector to retrain, a fresh start); a LoRA
+    /// model's copy shares its frozen base and copies only its adapters and saved modules.
+    /// </summary>
     public CausalLanguageModel Clone()
     {
-        var copy = Create(Config, 0);
+        var copy = Create(Config, 0, Lora is null ? null : this);
+        copy.SourceDirectory = SourceDirectory;
+        if (Lora is not null) copy.AddLora(Lora.Config, 0);
         copy.CopyParametersFrom(this);
         return copy;
+    }
+
+    /// <summary>The model's LoRA adapters, or null when it has none.</summary>
+    public LoraAdapters? Lora { get; private set; }
+
+    /// <summary>
+    /// Adds LoRA adapters (PEFT's LoRA) to the layers <paramref name="config"/> targets and freezes every other weight
+    /// except its modules_to_save: from here on only the adapters (and those modules) train, and the model saves as a
+    /// PEFT adapter of its base. A's are drawn from <paramref name="seed"/>, B's are zero, so nothing changes yet.
+    /// </summary>
+    public LoraAdapters AddLora(LoraConfig config, ulong seed)
+    {
+        if (Lora is not null) throw new InvalidOperationException($"{Config.Architecture} already has LoRA adapters.");
+        config.Validate();
+        var heads = new HashSet<string>(StringComparer.Ordinal) { "lm_head", Config.ClassifierName };
+        var candidates = Linears.Where(l => !heads.Contains(l.Path!)).ToList();
+        var targets = config.TargetModules ?? LoraConfig.DefaultTargets(Config.Family);
+        var layers = targets.Count == 1 && targets[0] == LoraConfig.AllLinear ? candidates
+            : candidates.Where(l => targets.Any(t => l.Path == t || l.Path!.EndsWith("." + t, StringComparison.Ordinal))).ToList();
+        if (layers.Count == 0)
+            throw new ArgumentException($"lora_target_modules: {string.Join(", ", targets)} names no linear layer of {Config.Architecture} (its layers: {string.Join(", ", candidates.Select(l => l.Path![(l.Path!.LastIndexOf('.') + 1)..]).Distinct())}).");
+        // A classifier's head always trains in full, as PEFT adds it to a SEQ_CLS or TOKEN_CLS adapter's modules_to_save.
+        var saved = (config.ModulesToSave ?? []).Union(Config.NumLabels is null ? [] : [Config.ClassifierName]).ToList();
+        foreach (var module in saved)
+            if (!Parameters.Any(p => LoraConfig.InModules(p.Name!, [module])))
+                throw new ArgumentException($"lora_modules_to_save: '{module}' is not a module of {Config.Architecture}.");
+        SetTrainable(false);
+        foreach (var p in Parameters)
+            if (LoraConfig.InModules(p.Name!, saved)) p.RequiresGrad = true;
+        var rng = new Rng(seed);
+        var adapters = new List<(string, Linear, LoraAdapter)>(layers.Count);
+        foreach (var layer in layers)
+        {
+            // PEFT's init: A Kaiming-uniform with a = √5, which bounds it by 1/√in; B zero.
+            float bound = 1 / MathF.Sqrt(layer.InFeatures);
+            var a = Register(layer.Path + ".lora_A.weight", () => Tensor.Uniform(rng, -bound, bound, config.R, layer.InFeatures));
+            var b = Register(layer.Path + ".lora_B.weight", () => Tensor.Zeros(layer.OutFeatures, config.R));
+            layer.Adapter = new LoraAdapter(a, b, config.Scaling, config.Dropout);
+            adapters.Add((layer.Path!, layer, layer.Adapter));
+        }
+        Lora = new LoraAdapters(config with { ModulesToSave = saved }, adapters);
+        return Lora;
     }
 
     /// <summary>
@@ -43,10 +107,10 @@ public abstract class CausalLanguageModel : Module
     {
         int c = Config.HiddenSize;
         if (Config.NumLabels is { } labels)
-            scoreHead = new Linear(Builder.Push(Config.ClassifierName), normal([labels, c], Config.InitializerRange),
+            scoreHead = new Linear(Builder.Push(Config.ClassifierName), () => normal([labels, c], Config.InitializerRange),
                 Config.TokenClassification ? Tensor.Zeros(labels) : null, Ops.WeightLayout.OutIn);
         else lmHead = Config.TieWordEmbeddings ? new Linear(embedding, Ops.WeightLayout.OutIn)
-            : new Linear(Builder.Push("lm_head"), normal([Config.VocabSize, c], Config.InitializerRange), null, Ops.WeightLayout.OutIn);
+            : new Linear(Builder.Push("lm_head"), () => normal([Config.VocabSize, c], Config.InitializerRange), null, Ops.WeightLayout.OutIn);
     }
 
     /// <summary>

@@ -15,15 +15,15 @@ public sealed class Gpt2Model : CausalLanguageModel
     private readonly LayerNorm finalNorm;
 
     /// <summary>Registers parameters with GPT-2's initialisation (N(0, 0.02); residual projections scaled by 1/√(2L)).</summary>
-    public Gpt2Model(ModelConfig config, Rng rng) : base(config)
+    public Gpt2Model(ModelConfig config, Rng rng, CausalLanguageModel? sharedWeights = null) : base(config, sharedWeights)
     {
         if (config.Family != ModelFamily.Gpt2) throw new ArgumentException("Gpt2Model needs a GPT-2 family config.");
         int c = config.HiddenSize;
         float std = config.InitializerRange, residualStd = std / MathF.Sqrt(2 * config.Layers);
         Tensor Normal(int[] shape, float s) => Tensor.Normal(rng, 0, s, shape);
         var p = Builder.Push("transformer");
-        tokens = new Embedding(p.Push("wte"), Normal([config.VocabSize, c], std));
-        positions = new Embedding(p.Push("wpe"), Normal([config.MaxPositions, c], std));
+        tokens = new Embedding(p.Push("wte"), () => Normal([config.VocabSize, c], std));
+        positions = new Embedding(p.Push("wpe"), () => Normal([config.MaxPositions, c], std));
         blocks = new TransformerBlock[config.Layers];
         for (int i = 0; i < config.Layers; i++)
         {

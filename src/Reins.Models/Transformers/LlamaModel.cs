@@ -15,7 +15,7 @@ public sealed class LlamaModel : CausalLanguageModel
     private readonly RmsNorm finalNorm;
 
     /// <summary>Registers parameters with N(0, initializer_range) weights, zero biases and unit norms.</summary>
-    public LlamaModel(ModelConfig config, Rng rng) : base(config)
+    public LlamaModel(ModelConfig config, Rng rng, CausalLanguageModel? sharedWeights = null) : base(config, sharedWeights)
     {
         if (config.Family != ModelFamily.Llama) throw new ArgumentException("LlamaModel needs a Llama family config.");
         int c = config.HiddenSize;
@@ -23,7 +23,7 @@ public sealed class LlamaModel : CausalLanguageModel
         Tensor Normal(int[] shape, float s) => Tensor.Normal(rng, 0, s, shape);
         var (cos, sin) = RotaryTables(config.HeadDim, config.MaxPositions, config.RopeTheta, config.RopeScaling);
         var p = Builder.Push("model");
-        tokens = new Embedding(p.Push("embed_tokens"), Normal([config.VocabSize, c], std));
+        tokens = new Embedding(p.Push("embed_tokens"), () => Normal([config.VocabSize, c], std));
         blocks = new TransformerBlock[config.Layers];
         for (int i = 0; i < config.Layers; i++)
         {

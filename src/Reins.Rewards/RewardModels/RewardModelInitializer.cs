@@ -47,6 +47,7 @@ public static class RewardModelInitializer
     public static CausalLanguageModel WithHead(CausalLanguageModel source, ModelConfig config, ulong seed)
     {
         var model = CausalLanguageModel.Create(config, seed);
+        model.SourceDirectory = source.SourceDirectory;
         foreach (var p in model.Parameters)
         {
             string name = p.Name!;

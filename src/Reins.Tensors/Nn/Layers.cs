@@ -9,24 +9,39 @@ public sealed class Linear
     public Tensor? Bias { get; }
     /// <summary>How <see cref="Weight"/> is stored.</summary>
     public Ops.WeightLayout Layout { get; }
+    /// <summary>The layer's dotted name ("transformer.h.0.attn.c_attn"), or null for a map over a weight registered elsewhere.</summary>
+    public string? Path { get; }
+    /// <summary>A LoRA adapter whose update is added to the output, or null.</summary>
+    public LoraAdapter? Adapter { get; set; }
 
     /// <summary>Registers "weight" from <paramref name="weight"/> and, when given, "bias" from <paramref name="bias"/>.</summary>
-    public Linear(ParameterBuilder p, Tensor weight, Tensor? bias, Ops.WeightLayout layout)
+    public Linear(ParameterBuilder p, Func<Tensor> weight, Tensor? bias, Ops.WeightLayout layout)
     {
         Weight = p.Add("weight", weight);
         Bias = bias is null ? null : p.Add("bias", bias);
         Layout = layout;
+        Path = p.Path;
+        p.AddLayer(this);
     }
 
     /// <summary>A linear map over a weight registered elsewhere (an LM head tied to the embedding).</summary>
     public Linear(Tensor weight, Ops.WeightLayout layout) => (Weight, Layout) = (weight, layout);
 
-    /// <summary>Applies the map to the last dimension of <paramref name="x"/>.</summary>
-    public Tensor Forward(Tensor x) => Ops.Linear(x, Weight, Bias, Layout);
+    /// <summary>In features.</summary>
+    public int InFeatures => Weight.Dim(Layout == Ops.WeightLayout.OutIn ? 1 : 0);
+    /// <summary>Out features.</summary>
+    public int OutFeatures => Weight.Dim(Layout == Ops.WeightLayout.OutIn ? 0 : 1);
+
+    /// <summary>Applies the map (and its adapter's update) to the last dimension of <paramref name="x"/>.</summary>
+    public Tensor Forward(Tensor x)
+    {
+        var y = Ops.Linear(x, Weight, Bias, Layout);
+        return Adapter is { } adapter ? y + adapter.Forward(x) : y;
+    }
 }
 
 /// <summary>A lookup table [num_embeddings, dim] ("weight").</summary>
-public sealed class Embedding(ParameterBuilder p, Tensor weight)
+public sealed class Embedding(ParameterBuilder p, Func<Tensor> weight)
 {
     /// <summary>The table.</summary>
     public Tensor Weight { get; } = p.Add("weight", weight);

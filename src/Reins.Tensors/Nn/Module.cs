@@ -8,6 +8,15 @@ public abstract class Module
 {
     private readonly List<Tensor> parameters = [];
     private readonly Dictionary<string, Tensor> byName = new(StringComparer.Ordinal);
+    private readonly List<Linear> linears = [];
+    private readonly Module? sharedWeights;
+
+    /// <summary>
+    /// A module; with <paramref name="sharedWeights"/>, every parameter that module holds frozen under the same name and
+    /// shape is registered as that very tensor instead of a new one (a LoRA policy's reference or critic on its frozen
+    /// base: no second copy of the weights).
+    /// </summary>
+    protected Module(Module? sharedWeights = null) => this.sharedWeights = sharedWeights;
 
     /// <summary>All parameters in registration order.</summary>
     public IReadOnlyList<Tensor> Parameters => parameters;
@@ -19,6 +28,11 @@ public abstract class Module
     public Tensor this[string name] => byName.TryGetValue(name, out var t) ? t
         : throw new KeyNotFoundException($"{GetType().Name} has no parameter '{name}'.");
 
+    /// <summary>The linear layers registered through a <see cref="ParameterBuilder"/>, in order, each with its dotted <see cref="Linear.Path"/>.</summary>
+    public IReadOnlyList<Linear> Linears => linears;
+
+    internal void AddLinear(Linear layer) => linears.Add(layer);
+
     /// <summary>Whether a parameter of that name exists.</summary>
     public bool HasParameter(string name) => byName.ContainsKey(name);
 
@@ -26,10 +40,19 @@ public abstract class Module
     protected ParameterBuilder Builder => new(this, "");
 
     /// <summary>Registers a trainable parameter initialised from <paramref name="init"/>.</summary>
-    protected internal Tensor Register(string name, Tensor init)
+    protected internal Tensor Register(string name, Tensor init) => Register(name, () => init);
+
+    /// <summary>Registers a trainable parameter initialised from <paramref name="init"/>, or the shared frozen tensor of that name (then init is not called).</summary>
+    protected internal Tensor Register(string name, Func<Tensor> init)
     {
         if (byName.ContainsKey(name)) throw new ArgumentException($"Parameter '{name}' registered twice.");
-        var p = Tensor.Parameter(name, init);
+        if (sharedWeights is not null && sharedWeights.byName.TryGetValue(name, out var shared) && !shared.RequiresGrad)
+        {
+            parameters.Add(shared);
+            byName[name] = shared;
+            return shared;
+        }
+        var p = Tensor.Parameter(name, init());
         parameters.Add(p);
         byName[name] = p;
         return p;

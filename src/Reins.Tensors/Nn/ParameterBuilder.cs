@@ -16,5 +16,14 @@ public readonly struct ParameterBuilder
     public ParameterBuilder Push(string name) => new(root, prefix + name + ".");
 
     /// <summary>Registers the parameter <paramref name="name"/> (under this builder's prefix) initialised from <paramref name="init"/>.</summary>
-    public Tensor Add(string name, Tensor init) => root.Register(prefix + name, init);
+    public Tensor Add(string name, Tensor init) => root.Register(prefix + name, () => init);
+
+    /// <summary>Registers the parameter <paramref name="name"/>, calling <paramref name="init"/> only when the module does not share a frozen one of that name.</summary>
+    public Tensor Add(string name, Func<Tensor> init) => root.Register(prefix + name, init);
+
+    /// <summary>The dotted name of the layer this builder registers ("transformer.h.3.attn").</summary>
+    public string Path => prefix.TrimEnd('.');
+
+    /// <summary>Lists a linear layer in its module's <see cref="Module.Linears"/>, so adapters can find it by name.</summary>
+    public void AddLayer(Linear layer) => root.AddLinear(layer);
 }

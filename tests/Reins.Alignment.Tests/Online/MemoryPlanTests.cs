@@ -28,6 +28,23 @@ public class MemoryPlanTests(ITestOutputHelper output)
         Assert.Equal(4L * 2 * 2 * 64 * 256 * 16, MemoryPlan.KvCacheBytes(config, Batch));
     }
 
+    [Theory]
+    [InlineData(ModelFamily.Gpt2)]
+    [InlineData(ModelFamily.Llama)]
+    public void CountsLoraStatesByHandAndAdaptersAsAModelMakesThem(ModelFamily family)
+    {
+        var config = family == ModelFamily.Gpt2 ? ModelConfig.Gpt2(vocab: 100, hidden: 16, layers: 2, heads: 2, maxPositions: 32)
+            : ModelConfig.Llama(vocab: 100, hidden: 16, layers: 2, heads: 4, maxPositions: 32, kvHeads: 2);
+        var model = CausalLanguageModel.Create(config, 1);
+        model.AddLora(new Models.Peft.LoraConfig { R = 4 }, 1);
+        long adapters = model.TrainableParameters.Sum(p => (long)p.Size), p = config.ParameterCount();
+        Assert.Equal(adapters, MemoryPlan.LoraParameterCount(config, 4));
+        // One shared base and the reward model's weights; gradients and two moments for the policy's and critic's adapters and the critic's head.
+        Assert.Equal(4 * (2 * p + 4 * 2 * (adapters + 16)), MemoryPlan.For(OnlineMethod.Ppo, config, Batch, loraRank: 4).StateBytes);
+        Assert.Equal(4 * (2 * p + 4 * (adapters + 16)), MemoryPlan.For(OnlineMethod.Grpo, config, Batch, loraRank: 4).StateBytes);
+        Assert.Equal(MemoryPlan.For(OnlineMethod.BestOfN, config, Batch).StateBytes, MemoryPlan.For(OnlineMethod.BestOfN, config, Batch, loraRank: 4).StateBytes);
+    }
+
     [Fact]
     public void LargestGpt2ThatFitsIn24GiB()
     {
@@ -46,5 +63,8 @@ public class MemoryPlanTests(ITestOutputHelper output)
         foreach (var method in new[] { OnlineMethod.Grpo, OnlineMethod.Rloo, OnlineMethod.ReinforcePlusPlus, OnlineMethod.OnlineDpo, OnlineMethod.IterativeDpo, OnlineMethod.ExpertIteration })
             Assert.Equal("gpt2-large", Largest(method));
         Assert.Equal("gpt2-xl", Largest(OnlineMethod.BestOfN));
+        // With rank-16 adapters on one shared base, PPO's states shrink from 40 bytes a parameter to 8: gpt2-large fits
+        // (gpt2-xl's states would be 12 GiB, but the two trained models' activations another 15).
+        Assert.Equal(MemoryPlan.Gpt2Sizes[2].Config, MemoryPlan.Largest(OnlineMethod.Ppo, MemoryPlan.Gpt2Sizes.Select(x => x.Config), Batch, budget, loraRank: 16));
     }
 }

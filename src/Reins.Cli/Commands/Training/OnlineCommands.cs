@@ -159,7 +159,7 @@ internal static class OnlineCommands
         where TConfig : ITrainerConfig, new()
     {
         var cmd = new Command(name, description);
-        var reference = new Option<string?>("--ref-model") { Description = "Reference model directory (default: --model); loaded only when the method needs one (a KL coefficient, a DPO loss with a reference)." };
+        var reference = new Option<string?>("--ref-model") { Description = "Reference model directory (default: --model, or under --use-peft the policy with its adapters off); loaded only when the method needs one (a KL coefficient, a DPO loss with a reference)." };
         cmd.Add(reference);
         foreach (var o in extra) cmd.Add(o);
         var rewards = new RewardOptions(cmd);
@@ -167,9 +167,9 @@ internal static class OnlineCommands
         cmd.SetAction((r, cancellation) =>
         {
             var config = cli.Config(r);
-            var (policy, tokenizer) = cli.LoadModel(r);
+            var (policy, tokenizer) = cli.LoadPolicy(r, config.Training);
             var (prompts, eval) = cli.Datasets<PromptOnlyExample>(r);
-            var referenceModel = needsReference(config) ? cli.LoadModel(r, r.GetValue(reference) ?? cli.ModelPath(r)).Model : null;
+            var referenceModel = needsReference(config) ? cli.Reference(r, config.Training, policy, r.GetValue(reference)) : null;
             // A judge or preference model decides on its own; without reward flags the logged reward is then 0.
             var reward = rewards.Build(r, out var resources, judges?.Given(r) == true ? new FunctionRewardSource("no_reward", _ => 0f) : null);
             using (resources)

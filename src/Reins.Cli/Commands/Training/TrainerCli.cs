@@ -49,6 +49,28 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
         return HfCheckpoint.LoadWithTokenizer(path);
     }
 
+    /// <summary>The model to train as a policy (--model), with its LoRA adapters already added under --use-peft so a reference or critic can share its frozen base.</summary>
+    public (CausalLanguageModel Model, Tokenizer Tokenizer) LoadPolicy(ParseResult r, TrainingArguments training)
+    {
+        var (policy, tokenizer) = LoadModel(r);
+        training.Peft.Apply(policy, TrainableModel.AdapterSeed(training.Seed, null));
+        return (policy, tokenizer);
+    }
+
+    /// <summary>
+    /// The frozen reference: <paramref name="path"/> (--ref-model) when given; else under --use-peft the policy with its
+    /// adapters off — a model sharing the policy's frozen weights, not a copy, as TRL does; else --model loaded again.
+    /// </summary>
+    public CausalLanguageModel Reference(ParseResult r, TrainingArguments training, CausalLanguageModel policy, string? path)
+    {
+        if (path is null && training.Peft.UsePeft)
+        {
+            training.Peft.Apply(policy, TrainableModel.AdapterSeed(training.Seed, null));
+            return CausalLanguageModel.Create(policy.Config, 0, policy);
+        }
+        return LoadModel(r, path ?? ModelPath(r)).Model;
+    }
+
     /// <summary>Applies --threads (LoadModel does it too).</summary>
     public void ApplyThreads(ParseResult r) => CommonOptions.ApplyThreads(r.GetValue(threads));
 
