@@ -196,16 +196,17 @@ public class ModelTests
 
     [Theory]
     [MemberData(nameof(Families))]
-    public void GradientCheckpointingGivesTheSameLossAndGradients(string family)
+    public void GradientCheckpointingAndRecomputedAttentionGiveTheSameLossAndGradients(string family)
     {
         var model = CausalLanguageModel.Create(Config(family), seed: 3);
         // Left padding and packed documents, so the recomputation must rebuild the mask and segments as the forward saw them.
         int[] ids = [0, 0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
         var input = new ModelInput(ids, 2, 8) { AttentionMask = [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], DocumentIds = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1] };
         int[] targets = [.. ids.Select((t, i) => i % 8 < 2 ? -100 : (t * 7 + i) % 40)];
-        (float Loss, Dictionary<string, float[]> Grads) Run(bool checkpoint)
+        (float Loss, Dictionary<string, float[]> Grads) Run(bool checkpoint, bool recompute = false)
         {
             model.GradientCheckpointing = checkpoint;
+            model.RecomputeAttention = recompute;
             foreach (var p in model.Parameters) p.ZeroGrad();
             using var tape = new Tape();
             var loss = model.Loss(input, targets);
@@ -213,10 +214,12 @@ public class ModelTests
             return (loss.Item(), model.Parameters.ToDictionary(p => p.Name!, p => p.Grad!.Span.ToArray()));
         }
         var plain = Run(false);
-        var checkpointed = Run(true);
-        Assert.Equal(plain.Loss, checkpointed.Loss);
-        // The recomputation runs the same kernels on the same inputs: every gradient is the same, bit for bit.
-        foreach (var (name, grad) in plain.Grads) Assert.Equal(grad, checkpointed.Grads[name]);
+        // The recomputations run the same kernels on the same inputs: every gradient is the same, bit for bit.
+        foreach (var other in new[] { Run(true), Run(false, recompute: true), Run(true, recompute: true) })
+        {
+            Assert.Equal(plain.Loss, other.Loss);
+            foreach (var (name, grad) in plain.Grads) Assert.Equal(grad, other.Grads[name]);
+        }
         Assert.Contains(plain.Grads.Values, g => g.Any(v => v != 0));
         // Outside training (no tape recording) the model runs as before.
         using (new Tape(recordGradients: false)) Assert.Equal(plain.Loss, model.Loss(input, targets).Item());

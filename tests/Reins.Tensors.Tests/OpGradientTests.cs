@@ -376,6 +376,37 @@ public class OpGradientTests
         }
     }
 
+    // The output and every input's gradient of an attention call, under one tape, the loss a fixed weighting of the output.
+    private static float[][] OutputAndGradients(Func<Tensor[], Tensor> f, Tensor[] inputs)
+    {
+        foreach (var x in inputs) x.ClearGrad();
+        using var tape = new Tape();
+        var y = f(inputs);
+        tape.Backward(Ops.Sum(y * Tensor.Uniform(new Rng(7), -1, 1, y.Shape)));
+        return [y.ToArray(), .. inputs.Select(x => x.Grad!.ToArray())];
+    }
+
+    [Theory]
+    [InlineData("grouped, left-padded, three query blocks")]
+    [InlineData("fused, last positions only")]
+    [InlineData("packed documents")]
+    public void RecomputedAttentionGivesTheKeptGradientsBitForBit(string layout)
+    {
+        float[] Mask(int rows, int length) => [.. Enumerable.Range(0, rows * length).Select(i => i % length < (i / length) * 2 ? 0f : 1f)];
+        (Func<Tensor[], bool, Tensor> F, Tensor[] Inputs) call = layout switch
+        {
+            "grouped, left-padded, three query blocks" => ((x, r) => Ops.Attention(x[0], x[1], x[2], 4, 2, Mask(2, 70), causal: true, default, r),
+                [Input(50, -1, 1, 2, 70, 12), Input(51, -1, 1, 2, 70, 6), Input(52, -1, 1, 2, 70, 6)]),
+            "fused, last positions only" => ((x, r) => Ops.Attention(x[0], 2, Mask(2, 40), causal: true, default, 33, r), [Input(53, -1, 1, 2, 40, 3 * 8)]),
+            _ => ((x, r) => Ops.Attention(x[0], x[1], x[2], 2, 1, default, causal: true, [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2], r),
+                [Input(54, -1, 1, 1, 40, 4), Input(55, -1, 1, 1, 40, 2), Input(56, -1, 1, 1, 40, 2)]),
+        };
+        var kept = OutputAndGradients(x => call.F(x, false), call.Inputs);
+        var recomputed = OutputAndGradients(x => call.F(x, true), call.Inputs);
+        for (int i = 0; i < kept.Length; i++) Assert.Equal(kept[i], recomputed[i]);
+        Check(x => call.F(x, true), call.Inputs);
+    }
+
     [Fact]
     public void RotaryEmbedding()
     {

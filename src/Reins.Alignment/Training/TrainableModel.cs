@@ -30,6 +30,7 @@ public sealed class TrainableModel : ICheckpointPart
     {
         Model = model;
         model.GradientCheckpointing = arguments.GradientCheckpointing;
+        model.RecomputeAttention = arguments.RecomputeAttention;
         // Adapters first: the optimiser is made over what then trains. Each model's A's are drawn from its own stream.
         seed = arguments.Seed;
         arguments.Peft.Apply(model, AdapterSeed(seed, directory));

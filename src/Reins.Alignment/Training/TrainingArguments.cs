@@ -92,6 +92,10 @@ public sealed record TrainingArguments : ISettings
     [JsonPropertyName("gradient_checkpointing"), Description("Recompute each transformer block's activations in the backward pass instead of keeping them: less memory, one more forward pass, the same gradients.")]
     public bool GradientCheckpointing { get; init; }
 
+    /// <summary>Recompute attention probabilities in the backward pass instead of keeping them.</summary>
+    [JsonPropertyName("recompute_attention"), Description("Recompute each block of attention probabilities in the backward pass from q and k (FlashAttention's trade) instead of keeping every layer's [batch, heads, T, T] probabilities: the same gradients bit for bit, less memory at long contexts, one more Q·K product per block.")]
+    public bool RecomputeAttention { get; init; }
+
     /// <summary>LoRA adapters instead of full fine-tuning.</summary>
     public PeftArguments Peft { get; init; } = new();
 

@@ -30,13 +30,14 @@ internal static class BenchCommand
         var seconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
         var profile = new Option<bool>("--profile") { Description = "Also print a per-op time profile of the timed steps to stderr." };
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute each block's activations in the backward pass (peak_rss_mb shows what it saves)." };
-        var train = new Command("train", "Training tokens/s: forward, cross-entropy, backward and AdamW step, as the anchor measures.") { config, trainThreads, seconds, profile, checkpointing };
+        var recompute = new Option<bool>("--recompute-attention") { Description = "Recompute attention probabilities in the backward pass instead of keeping them (peak_rss_mb shows what it saves)." };
+        var train = new Command("train", "Training tokens/s: forward, cross-entropy, backward and AdamW step, as the anchor measures.") { config, trainThreads, seconds, profile, checkpointing, recompute };
         train.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(config)!);
             // Under mpirun each rank is one measurement's process already, on its share of the cores.
             if (r.GetValue(trainThreads) is { } t || World.IsDistributed)
-                Train(preset, r.GetValue(trainThreads) ?? Engine.Threads, r.GetValue(seconds), r.GetValue(profile), r.GetValue(checkpointing));
+                Train(preset, r.GetValue(trainThreads) ?? Engine.Threads, r.GetValue(seconds), r.GetValue(profile), r.GetValue(checkpointing), r.GetValue(recompute));
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "train_tokens_per_s");
         });
         bench.Add(train);
@@ -69,12 +70,13 @@ internal static class BenchCommand
         var rmThreads = CommonOptions.Threads();
         var rmConfig = new Option<string>("--config") { Description = "tiny, small or gpt2 (as tools/torch_rm_bench.py).", DefaultValueFactory = _ => "small" };
         var rmSeconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
+        var rmRecompute = new Option<bool>("--recompute-attention") { Description = "Recompute attention probabilities in the backward pass instead of keeping them." };
         var rm = new Command("rm", "Reward-model training pairs/s: batch-size pairs of 512-token sequences, Bradley–Terry loss, backward and AdamW, as tools/torch_rm_bench.py measures.")
-            { rmConfig, rmThreads, rmSeconds };
+            { rmConfig, rmThreads, rmSeconds, rmRecompute };
         rm.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(rmConfig)!);
-            if (r.GetValue(rmThreads) is { } t) Emit(RewardModelBench.Run(preset, t, r.GetValue(rmSeconds)));
+            if (r.GetValue(rmThreads) is { } t) Emit(RewardModelBench.Run(preset, t, r.GetValue(rmSeconds), r.GetValue(rmRecompute)));
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "pairs_per_s");
         });
         bench.Add(rm);
@@ -177,11 +179,12 @@ internal static class BenchCommand
         return best;
     }
 
-    private static void Train(ModelPreset preset, int t, double minSeconds, bool profile, bool checkpointing)
+    private static void Train(ModelPreset preset, int t, double minSeconds, bool profile, bool checkpointing, bool recomputeAttention)
     {
         Engine.Threads = t;
         var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
         model.GradientCheckpointing = checkpointing;
+        model.RecomputeAttention = recomputeAttention;
         var opt = new AdamW(model.Parameters, learningRate: 3e-4f, weightDecay: 0.1f);
         // Data-parallel under mpirun: each rank its own batch of the preset's size, gradients summed before every step.
         var rng = new Rng((ulong)World.Rank);
@@ -233,6 +236,7 @@ internal static class BenchCommand
         // peak_rss_mb is then rank 0's.
         if (World.IsDistributed) row["ranks"] = World.Size;
         if (checkpointing) row["gradient_checkpointing"] = true;
+        if (recomputeAttention) row["recompute_attention"] = true;
         Emit(row);
     }
 

@@ -18,11 +18,12 @@ internal static class RewardModelBench
     /// <summary>Tokens in each chosen and each rejected sequence.</summary>
     public const int Length = 512;
 
-    public static Dictionary<string, object> Run(ModelPreset preset, int threads, double minSeconds)
+    public static Dictionary<string, object> Run(ModelPreset preset, int threads, double minSeconds, bool recomputeAttention = false)
     {
         Engine.Threads = threads;
         var config = preset.ToConfig() with { MaxPositions = Math.Max(preset.Context, Length), NumLabels = 1 };
         var model = CausalLanguageModel.Create(config, seed: 0);
+        model.RecomputeAttention = recomputeAttention;
         var optimizer = new AdamW(model.Parameters, learningRate: 3e-4f, weightDecay: 0.1f);
         int pairs = preset.Batch, rows = 2 * pairs;
         var rng = new Rng(0);
@@ -52,7 +53,7 @@ internal static class RewardModelBench
         double elapsed = sw.Elapsed.TotalSeconds;
         return new Dictionary<string, object>
         {
-            ["bench"] = "rm", ["config"] = preset.Name, ["threads"] = threads, ["params"] = model.ParameterCount, ["pairs"] = pairs, ["length"] = Length,
+            ["recompute_attention"] = recomputeAttention, ["bench"] = "rm", ["config"] = preset.Name, ["threads"] = threads, ["params"] = model.ParameterCount, ["pairs"] = pairs, ["length"] = Length,
             ["pairs_per_s"] = Math.Round(pairs * steps / elapsed, 3), ["s_per_step"] = Math.Round(elapsed / steps, 3),
             ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
             ["loss_first"] = Math.Round(first, 4), ["loss_last"] = Math.Round(last, 4), ["steps"] = steps + 2,

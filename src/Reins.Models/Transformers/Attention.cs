@@ -4,8 +4,10 @@ using Reins.Tensors.Nn;
 namespace Reins.Models.Transformers;
 
 /// <summary>What attention needs besides q, k and v: key padding and packed-document ids, or the KV cache when decoding.</summary>
-internal readonly ref struct AttentionContext(ReadOnlySpan<float> mask, ReadOnlySpan<int> segments, KvCache? cache)
+internal readonly ref struct AttentionContext(ReadOnlySpan<float> mask, ReadOnlySpan<int> segments, KvCache? cache, bool recompute = false)
 {
+    /// <summary>Whether training recomputes the attention probabilities in the backward pass instead of keeping them.</summary>
+    public bool Recompute { get; } = recompute;
     /// <summary>The key padding mask of this call's positions (empty = all real); with a cache, the mask lives in the cache.</summary>
     public ReadOnlySpan<float> Mask { get; } = mask;
     /// <summary>Each position's document for packed rows (empty = one per row).</summary>
@@ -40,7 +42,7 @@ internal sealed class FusedQkvAttention(ParameterBuilder p, int layer, int hidde
     {
         var fused = qkv.Forward(x);
         Tensor y;
-        if (context.Cache is not { } cache) y = Ops.Attention(fused, heads, context.Mask, causal: true, context.Segments, queries);
+        if (context.Cache is not { } cache) y = Ops.Attention(fused, heads, context.Mask, causal: true, context.Segments, queries, context.Recompute);
         else
         {
             int c = fused.Dim(2) / 3;
@@ -81,7 +83,7 @@ internal sealed class GroupedQueryAttention : ISelfAttention
         var valueStates = v.Forward(x);
         queryStates = TransformerBlock.LastPositions(queryStates, queries);
         Tensor y;
-        if (context.Cache is not { } cache) y = Ops.Attention(queryStates, keyStates, valueStates, heads, kvHeads, context.Mask, causal: true, context.Segments);
+        if (context.Cache is not { } cache) y = Ops.Attention(queryStates, keyStates, valueStates, heads, kvHeads, context.Mask, causal: true, context.Segments, context.Recompute);
         else
         {
             cache.Write(layer, keyStates, valueStates);

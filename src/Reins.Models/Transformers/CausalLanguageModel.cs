@@ -121,6 +121,13 @@ public abstract class CausalLanguageModel : Module
     public bool GradientCheckpointing { get; set; }
 
     /// <summary>
+    /// Whether attention's backward pass recomputes each block of probabilities from q and k instead of keeping the
+    /// [B, H, T, T] probabilities of every layer from the forward (FlashAttention's trade): memory for a block per thread,
+    /// one more Q·Kᵀ product per block, the same gradients bit for bit.
+    /// </summary>
+    public bool RecomputeAttention { get; set; }
+
+    /// <summary>
     /// Keeps a bfloat16 copy of every weight matrix (embeddings included), which the linear layers and lookups then read
     /// whenever no gradient is recorded: generation (`--bf16`) reads half the bytes per token, with float32 activations
     /// and sums. The float32 weights stay, for training.
@@ -139,7 +146,7 @@ public abstract class CausalLanguageModel : Module
             var (block, keep) = (blocks[l], l == blocks.Length - 1 ? input.Kept : input.Time);
             // The recomputation rebuilds the context from the input's arrays: a ref struct cannot wait for the backward pass.
             x = GradientCheckpointing && context.Cache is null && Tape.IsRecording
-                ? Ops.Checkpoint(h => block.Forward(h, positionIds, new AttentionContext(input.AttentionMask, input.DocumentIds, null), keep), x)
+                ? Ops.Checkpoint(h => block.Forward(h, positionIds, new AttentionContext(input.AttentionMask, input.DocumentIds, null, RecomputeAttention), keep), x)
                 : block.Forward(x, positionIds, context, keep);
         }
         return x;
@@ -149,7 +156,7 @@ public abstract class CausalLanguageModel : Module
     public Tensor Hidden(ModelInput input)
     {
         input.Validate(Config.Architecture);
-        return Forward(input, input.PositionIds ?? PositionIds(input.AttentionMask, input.Rows, input.Time), new AttentionContext(input.AttentionMask, input.DocumentIds, null));
+        return Forward(input, input.PositionIds ?? PositionIds(input.AttentionMask, input.Rows, input.Time), new AttentionContext(input.AttentionMask, input.DocumentIds, null, RecomputeAttention));
     }
 
     /// <summary>

@@ -12,16 +12,19 @@ public static partial class Ops
     /// <paramref name="keyMask"/> [B·S] marks real (1) and padding (0) keys. A query that may attend to no key
     /// (a left-pad position) outputs zeros rather than NaN. Heads are read strided, so no transposes are made.
     /// <paramref name="segments"/> [B·T] (S = T), when given, confines each query to keys of its own segment: packed
-    /// sequences, whose documents must each be one contiguous run.
+    /// sequences, whose documents must each be one contiguous run. With <paramref name="recompute"/> the backward pass
+    /// recomputes each block of probabilities from q and k (as FlashAttention does) instead of keeping [B, H, T, S] from
+    /// the forward: memory for one block per thread, one more Q·Kᵀ product per block, and the same gradients bit for
+    /// bit (the recomputation repeats the forward's operations). Without a gradient to record, no probabilities are kept.
     /// </summary>
-    public static Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, int kvHeads, ReadOnlySpan<float> keyMask, bool causal, ReadOnlySpan<int> segments = default)
+    public static Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, int kvHeads, ReadOnlySpan<float> keyMask, bool causal, ReadOnlySpan<int> segments = default, bool recompute = false)
     {
         if (q.Rank != 3 || k.Rank != 3 || v.Rank != 3)
             throw new ArgumentException($"attention: q, k, v must be [B, T, H·D]; got {Tensor.Format(q.Shape)}, {Tensor.Format(k.Shape)}, {Tensor.Format(v.Shape)}.");
         int batch = q.Dim(0), t = q.Dim(1), s = k.Dim(1), d = q.Dim(2) / heads;
         if (heads % kvHeads != 0 || d * heads != q.Dim(2) || k.Dim(2) != kvHeads * d || !k.Shape.AsSpan().SequenceEqual(v.Shape) || k.Dim(0) != batch || s < t)
             throw new ArgumentException($"attention: q {Tensor.Format(q.Shape)} with {heads} heads and k {Tensor.Format(k.Shape)} / v {Tensor.Format(v.Shape)} with {kvHeads} kv heads are inconsistent.");
-        return Attend(new(q, 0, t, 0, q.Dim(2)), new(k, 0, s, 0, k.Dim(2)), new(v, 0, s, 0, v.Dim(2)), batch, t, s, heads, kvHeads, d, keyMask, causal, segments);
+        return Attend(new(q, 0, t, 0, q.Dim(2)), new(k, 0, s, 0, k.Dim(2)), new(v, 0, s, 0, v.Dim(2)), batch, t, s, heads, kvHeads, d, keyMask, causal, segments, recompute);
     }
 
     /// <summary>
@@ -30,14 +33,14 @@ public static partial class Ops
     /// are copied. Returns [B, queries, H·D] for each row's last <paramref name="queries"/> positions (0 = all T), which
     /// attend to all T keys; otherwise as <see cref="Attention(Tensor, Tensor, Tensor, int, int, ReadOnlySpan{float}, bool, ReadOnlySpan{int})"/>.
     /// </summary>
-    public static Tensor Attention(Tensor qkv, int heads, ReadOnlySpan<float> keyMask, bool causal, ReadOnlySpan<int> segments = default, int queries = 0)
+    public static Tensor Attention(Tensor qkv, int heads, ReadOnlySpan<float> keyMask, bool causal, ReadOnlySpan<int> segments = default, int queries = 0, bool recompute = false)
     {
         if (qkv.Rank != 3 || qkv.Dim(2) % (3 * heads) != 0)
             throw new ArgumentException($"attention: fused qkv must be [B, T, 3·H·D] with {heads} heads; got {Tensor.Format(qkv.Shape)}.");
         int batch = qkv.Dim(0), s = qkv.Dim(1), c = qkv.Dim(2) / 3, t = queries == 0 ? s : queries;
         if (queries < 0 || queries > s)
             throw new ArgumentOutOfRangeException(nameof(queries), $"attention: {queries} query positions of {s}.");
-        return Attend(new(qkv, 0, s, s - t, 3 * c), new(qkv, c, s, 0, 3 * c), new(qkv, 2 * c, s, 0, 3 * c), batch, t, s, heads, heads, c / heads, keyMask, causal, segments);
+        return Attend(new(qkv, 0, s, s - t, 3 * c), new(qkv, c, s, 0, 3 * c), new(qkv, 2 * c, s, 0, 3 * c), batch, t, s, heads, heads, c / heads, keyMask, causal, segments, recompute);
     }
 
     // A matrix inside a tensor's storage: row r of sequence b is row b·BatchRows + First + r, Column floats in, Ld floats
@@ -48,7 +51,7 @@ public static partial class Ops
     }
 
     private static unsafe Tensor Attend(Operand q, Operand k, Operand v, int batch, int t, int s, int heads, int kvHeads, int d,
-        ReadOnlySpan<float> keyMask, bool causal, ReadOnlySpan<int> segments)
+        ReadOnlySpan<float> keyMask, bool causal, ReadOnlySpan<int> segments, bool recompute)
     {
         if (!keyMask.IsEmpty && keyMask.Length != batch * s)
             throw new ArgumentException($"attention: key mask has {keyMask.Length} entries, expected B·S = {batch * s}.");
@@ -56,18 +59,28 @@ public static partial class Ops
         var firstKey = segments.IsEmpty ? null : SegmentStarts(segments, batch, t, s);
         int group = heads / kvHeads, ldy = heads * d;
         float scale = 1f / MathF.Sqrt(d);
-        var probs = Tensor.Uninitialized([batch, heads, t, s]);
+        bool backward = Tape.IsRecording && (q.Source.RequiresGrad || k.Source.RequiresGrad || v.Source.RequiresGrad);
+        // The probabilities are kept for the backward unless it recomputes them; otherwise each task scores one block at a time.
+        var probs = backward && !recompute ? Tensor.Uninitialized([batch, heads, t, s]) : null;
         var y = Tensor.Uninitialized([batch, t, ldy]);
-        float* qp = q.Source.Ptr, kp = k.Source.Ptr, vp = v.Source.Ptr, pp = probs.Ptr, yp = y.Ptr;
+        float* qp = q.Source.Ptr, kp = k.Source.Ptr, vp = v.Source.Ptr, pp = probs is null ? null : probs.Ptr, yp = y.Ptr;
 
         // One task per (batch, kv head): the q heads sharing a kv head run together, so the backward's
         // accumulation into dK and dV never races and the result does not depend on the thread count.
         Engine.For(batch * kvHeads, task =>
         {
             int b = task / kvHeads, kh = task % kvHeads;
-            AttendGroup(kh, group, t, s, d, qp + q.Row(b, 0), q.Ld, kp + k.Row(b, 0), vp + v.Row(b, 0), k.Ld,
-                pp + ((long)b * heads + kh * group) * t * s, yp + (long)b * t * ldy, ldy, scale, causal, mask, b * s, firstKey, b * t);
+            var block = pp == null ? BufferPool.Rent(Math.Min(QueryBlock, t) * s) : null;
+            fixed (float* scratch = block)
+                AttendGroup(kh, group, t, s, d, qp + q.Row(b, 0), q.Ld, kp + k.Row(b, 0), vp + v.Row(b, 0), k.Ld,
+                    pp == null ? scratch : pp + ((long)b * heads + kh * group) * t * s, pp == null, yp + (long)b * t * ldy, ldy, scale, causal, mask, b * s, firstKey, b * t);
+            if (block is not null) BufferPool.Return(block);
         });
+        if (!backward)
+        {
+            Tape.MarkForward(y, "attention");
+            return y;
+        }
 
         Tape.Record(y, "attention", () =>
         {
@@ -75,13 +88,14 @@ public static partial class Ops
             float* dq = q.Source.RequiresGrad ? q.Source.EnsureGrad().Ptr : null;
             float* dk = k.Source.RequiresGrad ? k.Source.EnsureGrad().Ptr : null;
             float* dv = v.Source.RequiresGrad ? v.Source.EnsureGrad().Ptr : null;
-            float* qp = q.Source.Ptr, kp = k.Source.Ptr, vp = v.Source.Ptr, pp = probs.Ptr;
+            float* qp = q.Source.Ptr, kp = k.Source.Ptr, vp = v.Source.Ptr, pp = probs is null ? null : probs.Ptr;
             Engine.For(batch * kvHeads, task =>
             {
                 int b = task / kvHeads, kh = task % kvHeads;
                 long kOff = k.Row(b, 0) + kh * d, vOff = v.Row(b, 0) + kh * d;
                 var dScores = BufferPool.Rent(Math.Min(QueryBlock, t) * s);
-                fixed (float* ds = dScores)
+                var recomputed = pp == null ? BufferPool.Rent(Math.Min(QueryBlock, t) * s) : null;
+                fixed (float* ds = dScores, rp = recomputed)
                 {
                     for (int h = kh * group; h < (kh + 1) * group; h++)
                         for (int r0 = 0; r0 < t; r0 += QueryBlock)
@@ -89,7 +103,9 @@ public static partial class Ops
                             // Query rows [r0, r0 + rows) and the keys they see; probabilities past those keys are 0.
                             int rows = Math.Min(QueryBlock, t - r0), keys = KeysSeen(r0 + rows, t, s, causal);
                             long qOff = q.Row(b, r0) + h * d, yOff = (long)(b * t + r0) * ldy + h * d;
-                            float* pb = pp + (((long)b * heads + h) * t + r0) * s;
+                            float* pb = pp != null ? pp + (((long)b * heads + h) * t + r0) * s : rp;
+                            if (pp == null)
+                                ScoreBlock(qp + qOff, q.Ld, kp + kOff, k.Ld, rows, keys, r0, t, s, d, pb, scale, causal, mask, b * s, firstKey, b * t);
                             if (dv != null) Gemm.Multiply(true, false, keys, d, rows, pb, s, dy + yOff, ldy, dv + vOff, v.Ld, true, 1);       // dV += Pᵀ·dO
                             Gemm.Multiply(false, true, rows, keys, d, dy + yOff, ldy, vp + vOff, v.Ld, ds, keys, false, 1);                     // dP = dO·Vᵀ
                             for (int i = 0; i < rows; i++)                                                                                      // dS = P ⊙ (dP − ⟨dP, P⟩) · scale
@@ -106,6 +122,7 @@ public static partial class Ops
                         }
                 }
                 BufferPool.Return(dScores);
+                if (recomputed is not null) BufferPool.Return(recomputed);
             });
         }, q.Source, k.Source == q.Source ? null : k.Source, v.Source == q.Source ? null : v.Source);
         return y;
@@ -185,28 +202,37 @@ public static partial class Ops
         }
     }
 
-    // The q heads of kv head kh in one sequence: probabilities into probs [group, t, s], outputs into y (ldy apart).
-    // qb, kb and vb point at the sequence's first query, key and value rows; maskOffset is where its s keys start in
-    // mask, segmentOffset where its t queries start in firstKey.
+    // The q heads of kv head kh in one sequence: probabilities into probs [group, t, s], or with blockScratch each block's
+    // into the one [QueryBlock, s] buffer probs; outputs into y (ldy apart). qb, kb and vb point at the sequence's first
+    // query, key and value rows; maskOffset is where its s keys start in mask, segmentOffset where its t queries start in firstKey.
     private static unsafe void AttendGroup(int kh, int group, int t, int s, int d, float* qb, int ldq, float* kb, float* vb, int ldk,
-        float* probs, float* yb, int ldy, float scale, bool causal, float[]? mask, int maskOffset, int[]? firstKey, int segmentOffset)
+        float* probs, bool blockScratch, float* yb, int ldy, float scale, bool causal, float[]? mask, int maskOffset, int[]? firstKey, int segmentOffset)
     {
         kb += kh * d;
         vb += kh * d;
         for (int g = 0; g < group; g++)
         {
             int h = kh * group + g;
-            float* qh = qb + h * d, pb = probs + (long)g * t * s, yh = yb + h * d;
+            float* qh = qb + h * d, yh = yb + h * d;
             for (int r0 = 0; r0 < t; r0 += QueryBlock)
             {
                 int rows = Math.Min(QueryBlock, t - r0), keys = KeysSeen(r0 + rows, t, s, causal);
-                float* pr = pb + (long)r0 * s;
-                Gemm.Multiply(false, true, rows, keys, d, qh + (long)r0 * ldq, ldq, kb, ldk, pr, s, false, 1);
-                for (int i = r0; i < r0 + rows; i++)
-                    MaskedSoftmaxRow(new Span<float>(pb + (long)i * s, s), scale, firstKey?[segmentOffset + i] ?? 0, causal ? s - t + i : s - 1, mask, maskOffset);
+                float* pr = blockScratch ? probs : probs + ((long)g * t + r0) * s;
+                ScoreBlock(qh + (long)r0 * ldq, ldq, kb, ldk, rows, keys, r0, t, s, d, pr, scale, causal, mask, maskOffset, firstKey, segmentOffset);
                 Gemm.Multiply(false, false, rows, d, keys, pr, s, vb, ldk, yh + (long)r0 * ldy, ldy, false, 1);
             }
         }
+    }
+
+    // The probabilities [rows, s] (s apart) of query rows [r0, r0 + rows) of one head against its keys: scores Q·Kᵀ over
+    // the keys they see, then a masked softmax per row. The forward and the backward's recomputation both call this, so
+    // they compute the same values bit for bit.
+    private static unsafe void ScoreBlock(float* qRows, int ldq, float* kHead, int ldk, int rows, int keys, int r0, int t, int s, int d, float* pr,
+        float scale, bool causal, float[]? mask, int maskOffset, int[]? firstKey, int segmentOffset)
+    {
+        Gemm.Multiply(false, true, rows, keys, d, qRows, ldq, kHead, ldk, pr, s, false, 1);
+        for (int i = 0; i < rows; i++)
+            MaskedSoftmaxRow(new Span<float>(pr + (long)i * s, s), scale, firstKey?[segmentOffset + r0 + i] ?? 0, causal ? s - t + r0 + i : s - 1, mask, maskOffset);
     }
 
     // Causal attention works on blocks of query rows, each against only the keys its last row may see, so the masked
