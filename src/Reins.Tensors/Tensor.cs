@@ -72,17 +72,29 @@ public sealed class Tensor
     /// </summary>
     internal ushort[]? Bf16 { get; private set; }
 
+    /// <summary>Whether <see cref="Bf16"/> holds the matrix transposed ([columns, rows]).</summary>
+    internal bool Bf16Transposed { get; private set; }
+
     /// <summary>
     /// Makes a bfloat16 copy of the values (round to nearest even) that linear layers and embedding lookups then read
     /// whenever no gradient is being recorded: generation reads half the bytes. The float32 values stay as they are and training still uses them;
-    /// the copy does not follow later changes, so make it once the weights are final.
+    /// the copy does not follow later changes, so make it once the weights are final. <paramref name="transposed"/> stores a
+    /// matrix [in, out] (GPT-2's Conv1D) as [out, in], so a decoding step reads each output's weights as one contiguous row.
     /// </summary>
-    public void KeepBf16Copy()
+    public void KeepBf16Copy(bool transposed = false)
     {
         var s = Span;
         var copy = GC.AllocateUninitializedArray<ushort>(s.Length, pinned: true);
-        for (int i = 0; i < s.Length; i++) copy[i] = Kernels.Bf16.FromFloat(s[i]);
-        Bf16 = copy;
+        if (!transposed)
+            for (int i = 0; i < s.Length; i++) copy[i] = Kernels.Bf16.FromFloat(s[i]);
+        else
+        {
+            if (Rank != 2) throw new InvalidOperationException($"a transposed bfloat16 copy needs a matrix, not {Format(Shape)}.");
+            int rows = Shape[0], columns = Shape[1];
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < columns; j++) copy[(long)j * rows + i] = Kernels.Bf16.FromFloat(s[i * columns + j]);
+        }
+        (Bf16, Bf16Transposed) = (copy, transposed);
     }
 
     /// <summary>The accumulated gradient, or null before any backward pass reached this tensor.</summary>

@@ -22,7 +22,9 @@ public sealed class Bf16Tests
     [InlineData(Ops.WeightLayout.InOut, 1, 70, 37, false)]
     [InlineData(Ops.WeightLayout.InOut, 6, 200, 129, true)]
     [InlineData(Ops.WeightLayout.InOut, 3, 64, 64, true)]
-    public void ALinearLayerOnItsBf16CopyComputesWithTheRoundedWeightsInFloat32(Ops.WeightLayout layout, int rows, int inputs, int outputs, bool withBias)
+    [InlineData(Ops.WeightLayout.InOut, 2, 70, 37, false, true)]
+    [InlineData(Ops.WeightLayout.InOut, 6, 200, 129, true, true)]
+    public void ALinearLayerOnItsBf16CopyComputesWithTheRoundedWeightsInFloat32(Ops.WeightLayout layout, int rows, int inputs, int outputs, bool withBias, bool transposed = false)
     {
         var rng = new Rng(5);
         var x = Tensor.Normal(rng, 0, 1, rows, inputs);
@@ -40,7 +42,7 @@ public sealed class Bf16Tests
                 expected[r * outputs + o] = sum;
             }
         var full = Ops.Linear(x, weight, bias, layout).Span.ToArray();
-        weight.KeepBf16Copy();
+        weight.KeepBf16Copy(transposed);
         var half = Ops.Linear(x, weight, bias, layout).Span.ToArray();
         for (int j = 0; j < expected.Length; j++) Assert.True(Math.Abs(half[j] - expected[j]) <= 1e-4 * (1 + Math.Abs(expected[j])), $"output {j}: {half[j]} against {expected[j]}");
         // And it is not the float32 layer: bf16 rounding moves the outputs (by about 2⁻⁹ of the weights' size).
@@ -49,5 +51,23 @@ public sealed class Bf16Tests
         using var tape = new Tape();
         weight.RequiresGrad = true;
         Assert.Equal(full, Ops.Linear(x, weight, bias, layout).Span.ToArray());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ARowsOutputDoesNotDependOnTheRowsBesideIt(bool bf16)
+    {
+        // Decoding runs 1 to 8 rows at a time; each row's sums must run in one order whatever the others.
+        var rng = new Rng(8);
+        var x = Tensor.Normal(rng, 0, 1, 7, 96);
+        var weight = Tensor.Normal(rng, 0, 0.2f, 50, 96);
+        if (bf16) weight.KeepBf16Copy();
+        var all = Ops.Linear(x, weight, null, Ops.WeightLayout.OutIn).Span.ToArray();
+        for (int rows = 1; rows <= 7; rows++)
+        {
+            var some = Ops.Linear(Ops.Narrow0(x, 0, rows), weight, null, Ops.WeightLayout.OutIn).Span.ToArray();
+            Assert.Equal(all.AsSpan(0, rows * 50).ToArray(), some);
+        }
     }
 }

@@ -134,8 +134,10 @@ public abstract class CausalLanguageModel : Module
     /// </summary>
     public void KeepBf16Weights()
     {
+        // GPT-2's Conv1D weights are [in, out]; their copies are stored [out, in], each output's weights one contiguous run.
+        var conv1d = Linears.Where(l => l.Layout == Ops.WeightLayout.InOut).Select(l => l.Weight).ToHashSet();
         foreach (var p in Parameters)
-            if (p.Rank == 2) p.KeepBf16Copy();
+            if (p.Rank == 2) p.KeepBf16Copy(transposed: conv1d.Contains(p));
     }
 
     /// <summary>The blocks in turn on the residual stream, the last one narrowed to the kept positions; each checkpointed when training with <see cref="GradientCheckpointing"/>.</summary>

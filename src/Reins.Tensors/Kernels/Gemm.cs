@@ -401,11 +401,14 @@ public static unsafe class Gemm
                 Put(c + (long)(i + 2) * ldc + j, d2, accumulate);
                 Put(c + (long)(i + 3) * ldc + j, d3, accumulate);
             }
-            for (; i < m; i++)
+            // The last one to three rows share one pass over the weights (their pointers repeated to fill four).
+            if (i < m)
             {
-                float* ai = a + (long)i * lda;
-                var (d0, _, _, _) = Dot4<TW, TF>(k, bj, ai, ai, ai, ai);
+                float* a0 = a + (long)i * lda, a1 = i + 1 < m ? a0 + lda : a0, a2 = i + 2 < m ? a0 + 2 * lda : a0;
+                var (d0, d1, d2, _) = Dot4<TW, TF>(k, bj, a0, a1, a2, a0);
                 Put(c + (long)i * ldc + j, d0, accumulate);
+                if (i + 1 < m) Put(c + (long)(i + 1) * ldc + j, d1, accumulate);
+                if (i + 2 < m) Put(c + (long)(i + 2) * ldc + j, d2, accumulate);
             }
         }
     }

@@ -89,7 +89,8 @@ public static partial class Ops
         var y = Tensor.Uninitialized(shape);
         if (weight.Bf16 is { } half && !Tape.IsRecording)
         {
-            fixed (ushort* w = half) Gemm.MultiplyBf16(transB, rows, n, k, x.Ptr, w, y.Ptr, bias is null ? null : bias.Ptr, Engine.Threads);
+            // A transposed copy of an [in, out] weight is [out, in]: read as the other layout.
+            fixed (ushort* w = half) Gemm.MultiplyBf16(transB || weight.Bf16Transposed, rows, n, k, x.Ptr, w, y.Ptr, bias is null ? null : bias.Ptr, Engine.Threads);
             Tape.MarkForward(y, "linear_bf16");
             return y;
         }
