@@ -301,6 +301,34 @@ public class GenerationTests
         Assert.All(shortAlone, s => Assert.Equal(s.Tokens, rows[("short", 0, s.SampleIndex)].Select(t => t.Token)));
     }
 
+    [Theory, MemberData(nameof(Families))]
+    public void ABf16KvCacheGeneratesWithinBf16RoundingAndBatchesContinuouslyAsTheGenerator(string family)
+    {
+        var model = Model(family);
+        var options = new SamplingOptions { MaxNewTokens = 12, Temperature = 0 };
+        var float32 = Generator.Generate(model, Prompts, options);
+        model.Bf16KvCache = true;
+        var bf16 = Generator.Generate(model, Prompts, options);
+        // Keys and values rounded to bf16 (2⁻⁹ relative) move the log-probs a little, not the greedy tokens of this model.
+        var deltas = float32.Zip(bf16).SelectMany(p => p.First.LogProbs.Zip(p.Second.LogProbs, (a, b) => Math.Abs(a - b))).ToList();
+        Assert.All(float32.Zip(bf16), p => Assert.Equal(p.First.Tokens, p.Second.Tokens));
+        Assert.All(deltas, d => Assert.True(d <= 2e-2, $"log-prob moved by {d}"));
+        Assert.Contains(deltas, d => d > 0);
+        // A continuous batch gathers bf16 rows as it gathers float32 ones: alone, a request samples what the generator does.
+        var sampled = new SamplingOptions { MaxNewTokens = 9, NumReturnSequences = 2, Seed = 5 };
+        var expected = Generator.Generate(model, Prompts, sampled);
+        using var batch = new ContinuousBatch(model);
+        var rows = new Dictionary<(string, int, int), List<GeneratedToken>>();
+        batch.Add(Prompts, sampled, Collect(rows, "a"));
+        Drive(batch);
+        foreach (var e in expected)
+        {
+            var got = rows[("a", e.PromptIndex, e.SampleIndex)];
+            Assert.Equal(e.Tokens, got.Select(t => t.Token));
+            for (int i = 0; i < e.Tokens.Length; i++) Assert.Equal(e.LogProbs[i], got[i].LogProb, 1e-5f);
+        }
+    }
+
     [Fact]
     public void ACancelledRowLeavesAtItsNextStepAndTheOthersGoOn()
     {

@@ -54,6 +54,26 @@ public sealed class Bf16Tests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void AttentionOverABf16CacheIsAttentionOverTheRoundedValues(int queries)
+    {
+        // Widening bf16 is exact, so a bf16 cache must give what a float32 cache of the rounded values gives, bit for bit.
+        int batch = 2, heads = 4, kvHeads = 2, d = 20, capacity = 9, keyLength = 7;
+        var rng = new Rng(3);
+        var q = Tensor.Normal(rng, 0, 1, batch, queries, heads * d);
+        var keys = Tensor.Normal(rng, 0, 1, batch, kvHeads, capacity, d);
+        var values = Tensor.Normal(rng, 0, 1, batch, kvHeads, capacity, d);
+        float[] mask = [.. Enumerable.Range(0, batch * capacity).Select(i => i == capacity ? 0f : 1f)];
+        ushort[] Half(Tensor t) => [.. t.Span.ToArray().Select(Bf16.FromFloat)];
+        Tensor Rounded(Tensor t) => Tensor.FromArray(t.Span.ToArray().Select(v => Bf16.ToFloat(Bf16.FromFloat(v))).ToArray(), t.Shape);
+        using var _ = Tape.NoGrad();
+        var expected = Ops.CachedAttention(q, Rounded(keys), Rounded(values), keyLength, heads, kvHeads, mask).Span.ToArray();
+        Assert.Equal(expected, Ops.CachedAttention(q, Half(keys), Half(values), capacity, keyLength, heads, kvHeads, mask).Span.ToArray());
+        Assert.NotEqual(Ops.CachedAttention(q, keys, values, keyLength, heads, kvHeads, mask).Span.ToArray(), expected);
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void ARowsOutputDoesNotDependOnTheRowsBesideIt(bool bf16)

@@ -47,12 +47,13 @@ internal static class BenchCommand
         var genSeconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
         var genBatch = new Option<int?>("--batch") { Description = "Sequences per batch (default: the config's batch, as the anchor; 1 gives single-sequence latency)." };
         var genBf16 = new Option<bool>("--bf16") { Description = "Weight matrices read as bfloat16 (float32 activations and sums)." };
+        var genKv = CommonOptions.KvCacheDtype();
         var generate = new Command("generate", "Generation tokens/s: 16-token prompts, min(112, ctx−16) greedy new tokens with a KV cache and per-token log-probs, as the anchor measures.")
-            { genConfig, genThreads, genSeconds, genBatch, profile, genBf16 };
+            { genConfig, genThreads, genSeconds, genBatch, profile, genBf16, genKv };
         generate.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(genConfig)!);
-            if (r.GetValue(genThreads) is { } t) Generate(preset, t, r.GetValue(genBatch) ?? preset.Batch, r.GetValue(genSeconds), r.GetValue(profile), r.GetValue(genBf16));
+            if (r.GetValue(genThreads) is { } t) Generate(preset, t, r.GetValue(genBatch) ?? preset.Batch, r.GetValue(genSeconds), r.GetValue(profile), r.GetValue(genBf16), r.GetValue(genKv) == "bfloat16");
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "generate_tokens_per_s");
         });
         bench.Add(generate);
@@ -247,11 +248,12 @@ internal static class BenchCommand
             Console.Error.WriteLine($"  {op,-16} {f / steps,8:F5} {bw / steps,8:F5} {calls / steps,6:F1}");
     }
 
-    private static void Generate(ModelPreset preset, int t, int batch, double minSeconds, bool profile, bool bf16)
+    private static void Generate(ModelPreset preset, int t, int batch, double minSeconds, bool profile, bool bf16, bool bf16KvCache)
     {
         Engine.Threads = t;
         var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
         if (bf16) model.KeepBf16Weights();
+        model.Bf16KvCache = bf16KvCache;
         int newTokens = Math.Min(112, preset.Context - 16);
         var rng = new Rng(0);
         // The anchor runs one forward per counted token after the prefill; max_new_tokens = new + 1 does the same.
@@ -279,6 +281,7 @@ internal static class BenchCommand
             ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
         };
         if (bf16) row["bf16"] = true;
+        if (bf16KvCache) row["kv_cache_dtype"] = "bfloat16";
         Emit(row);
     }
 

@@ -35,14 +35,16 @@ internal static class GenerateCommand
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
         var bf16 = new Option<bool>("--bf16") { Description = "Read the weight matrices as bfloat16 (half the bytes a token; float32 activations and sums): faster decoding, log-probs within bf16 rounding of float32's." };
+        var kvDtype = CommonOptions.KvCacheDtype();
         var cmd = new Command("generate", "Sample completions with a KV cache, returning tokens, text, finish reasons and per-token log-probs.")
-            { model, prompt, input, output, maxNew, temperature, topK, topP, minP, repetition, n, stop, batchSize, seed, threads, bf16 };
+            { model, prompt, input, output, maxNew, temperature, topK, topP, minP, repetition, n, stop, batchSize, seed, threads, bf16, kvDtype };
         cmd.SetAction(async (r, cancellation) =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
             string dir = r.GetValue(model)!;
             var (lm, tokenizer) = HfCheckpoint.LoadWithTokenizer(dir);
             if (r.GetValue(bf16)) lm.KeepBf16Weights();
+            lm.Bf16KvCache = r.GetValue(kvDtype) == "bfloat16";
             var eos = tokenizer.EosId ?? lm.Config.EosTokenId;
             var options = new SamplingOptions
             {

@@ -115,7 +115,7 @@ public sealed class ContinuousBatch(CausalLanguageModel model, Func<int[], strin
         if (rows.Count == 0) return;
         var prompts = rows.Select(r => r.Prompt).Distinct().ToList();
         var input = ModelInput.LeftPadded(prompts);
-        using var prefill = new KvCache(model.Config, prompts.Count, input.Time);
+        using var prefill = new KvCache(model.Config, prompts.Count, input.Time, model.Bf16KvCache);
         float[] first;
         using (new Tape(recordGradients: false))
             first = model.NextTokenLogits(input, prefill).ToArray();

@@ -167,7 +167,7 @@ public static class Generator
         private KvCache Prefill(CausalLanguageModel network, ModelInput input, int capacity, float[] logits)
         {
             int n = options.NumReturnSequences;
-            var prefill = new KvCache(network.Config, prompts.Count, n == 1 ? capacity : input.Time);
+            var prefill = new KvCache(network.Config, prompts.Count, n == 1 ? capacity : input.Time, network.Bf16KvCache);
             var first = network.NextTokenLogits(input, prefill).Span;
             for (int r = 0; r < rows; r++) first.Slice(r / n * vocab, vocab).CopyTo(logits.AsSpan(r * vocab));
             if (n == 1) return prefill;

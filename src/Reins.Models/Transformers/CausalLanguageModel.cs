@@ -140,6 +140,9 @@ public abstract class CausalLanguageModel : Module
             if (p.Rank == 2) p.KeepBf16Copy(transposed: conv1d.Contains(p));
     }
 
+    /// <summary>Whether generation keeps its KV caches as bfloat16 (`--bf16`): half their memory and of the bytes a decode step reads.</summary>
+    public bool Bf16KvCache { get; set; }
+
     /// <summary>The blocks in turn on the residual stream, the last one narrowed to the kept positions; each checkpointed when training with <see cref="GradientCheckpointing"/>.</summary>
     private protected Tensor Blocks(TransformerBlock[] blocks, Tensor x, ModelInput input, int[] positionIds, in AttentionContext context)
     {

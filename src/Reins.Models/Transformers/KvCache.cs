@@ -7,11 +7,15 @@ namespace Reins.Models.Transformers;
 /// decoding allocates nothing per token. Keys and values are stored head-major, [batch, kv heads, capacity, head dim]
 /// (see <see cref="Ops.CachedAttention"/>). Also tracks the key padding
 /// mask and each row's next position id, so left-padded prompts continue at cumsum(mask) − 1 exactly as a
-/// teacher-forced forward numbers them. Its storage is pooled: dispose the cache to give it back.
+/// teacher-forced forward numbers them. Its storage is pooled: dispose the cache to give it back. A bf16 cache
+/// stores keys and values rounded to bfloat16 (half the memory, half the bytes a decode step reads).
 /// </summary>
 public sealed class KvCache : IDisposable
 {
-    private readonly Tensor[] keys, values;
+    // Float32 storage, or with Bf16 the bfloat16 arrays; one of the pairs is null.
+    private readonly Tensor[]? keys, values;
+    private readonly ushort[][]? keys16, values16;
+    private readonly int layers;
     private readonly float[] mask;
     private readonly int[] nextPosition;
     private readonly int kvHeads, headDim;
@@ -23,8 +27,11 @@ public sealed class KvCache : IDisposable
     /// <summary>Positions filled so far (the same for every row; padding counts).</summary>
     public int Length { get; private set; }
 
-    /// <summary>An empty cache for <paramref name="batch"/> sequences of up to <paramref name="capacity"/> positions.</summary>
-    public KvCache(ModelConfig config, int batch, int capacity) : this(config.Layers, batch, capacity, config.KvHeads, config.HeadDim) { }
+    /// <summary>Whether keys and values are stored as bfloat16.</summary>
+    public bool Bf16 { get; }
+
+    /// <summary>An empty cache for <paramref name="batch"/> sequences of up to <paramref name="capacity"/> positions, float32 or <paramref name="bf16"/>.</summary>
+    public KvCache(ModelConfig config, int batch, int capacity, bool bf16 = false) : this(config.Layers, batch, capacity, config.KvHeads, config.HeadDim, bf16) { }
 
     /// <summary>The key padding mask [batch·capacity] (1 = real token).</summary>
     public ReadOnlySpan<float> Mask => mask;
@@ -52,20 +59,63 @@ public sealed class KvCache : IDisposable
     public void Write(int layer, Tensor k, Tensor v)
     {
         int time = k.Dim(1), width = kvHeads * headDim;
-        var ks = k.Span; var vs = v.Span; var kc = keys[layer].Span; var vc = values[layer].Span;
+        var ks = k.Span; var vs = v.Span;
         for (int b = 0; b < Batch; b++)
             for (int t = 0; t < time; t++)
                 for (int h = 0; h < kvHeads; h++)
                 {
                     int from = (b * time + t) * width + h * headDim, to = ((b * kvHeads + h) * Capacity + Length + t) * headDim;
-                    ks.Slice(from, headDim).CopyTo(kc.Slice(to));
-                    vs.Slice(from, headDim).CopyTo(vc.Slice(to));
+                    if (keys16 is null)
+                    {
+                        ks.Slice(from, headDim).CopyTo(keys![layer].Span.Slice(to));
+                        vs.Slice(from, headDim).CopyTo(values![layer].Span.Slice(to));
+                        continue;
+                    }
+                    for (int i = 0; i < headDim; i++)
+                    {
+                        keys16[layer][to + i] = Tensors.Kernels.Bf16.FromFloat(ks[from + i]);
+                        values16![layer][to + i] = Tensors.Kernels.Bf16.FromFloat(vs[from + i]);
+                    }
                 }
     }
 
+    // Copies count positions of layer's keys and values from index from of this cache to index at of another (of the same storage).
+    private void CopyRun(int layer, int from, KvCache to, int at, int count)
+    {
+        if (keys16 is null)
+        {
+            keys![layer].Span.Slice(from, count).CopyTo(to.keys![layer].Span.Slice(at));
+            values![layer].Span.Slice(from, count).CopyTo(to.values![layer].Span.Slice(at));
+        }
+        else
+        {
+            keys16[layer].AsSpan(from, count).CopyTo(to.keys16![layer].AsSpan(at));
+            values16![layer].AsSpan(from, count).CopyTo(to.values16![layer].AsSpan(at));
+        }
+    }
+
+    // Zeroes count values of layer's keys and values from index at.
+    private void ClearRun(int layer, int at, int count)
+    {
+        if (keys16 is null)
+        {
+            keys![layer].Span.Slice(at, count).Clear();
+            values![layer].Span.Slice(at, count).Clear();
+        }
+        else
+        {
+            keys16[layer].AsSpan(at, count).Clear();
+            values16![layer].AsSpan(at, count).Clear();
+        }
+    }
+
     /// <summary>Attention of the current step's queries over everything cached so far, for layer <paramref name="layer"/>.</summary>
-    public Tensor Attend(int layer, Tensor q, int time, int heads, int kvHeads) =>
-        Ops.CachedAttention(q, keys[layer], values[layer], Length + time, heads, kvHeads, mask);
+    public Tensor Attend(int layer, Tensor q, int time, int heads, int kvHeads) => keys16 is null
+        ? Ops.CachedAttention(q, keys![layer], values![layer], Length + time, heads, kvHeads, mask)
+        : Ops.CachedAttention(q, keys16[layer].AsSpan(0, StorageSize), values16![layer].AsSpan(0, StorageSize), Capacity, Length + time, heads, kvHeads, mask);
+
+    // Values per layer's keys (a pooled bf16 array may be longer).
+    private int StorageSize => Batch * kvHeads * Capacity * headDim;
 
     /// <summary>Commits the step: the positions registered by <see cref="BeginStep"/> become part of the cache.</summary>
     public void EndStep(int time) => Length += time;
@@ -77,17 +127,13 @@ public sealed class KvCache : IDisposable
     public KvCache Select(ReadOnlySpan<int> rows, int capacity)
     {
         if (capacity < Length) throw new ArgumentOutOfRangeException(nameof(capacity), $"KV cache: capacity {capacity} is below the {Length} cached positions.");
-        var copy = new KvCache(keys.Length, rows.Length, capacity, kvHeads, headDim) { Length = Length };
+        var copy = new KvCache(layers, rows.Length, capacity, kvHeads, headDim, Bf16) { Length = Length };
         for (int i = 0; i < rows.Length; i++)
         {
             int r = rows[i];
-            for (int l = 0; l < keys.Length; l++)
+            for (int l = 0; l < layers; l++)
                 for (int h = 0; h < kvHeads; h++)
-                {
-                    int from = (r * kvHeads + h) * Capacity * headDim, to = (i * kvHeads + h) * copy.Capacity * headDim;
-                    keys[l].Span.Slice(from, Length * headDim).CopyTo(copy.keys[l].Span.Slice(to));
-                    values[l].Span.Slice(from, Length * headDim).CopyTo(copy.values[l].Span.Slice(to));
-                }
+                    CopyRun(l, (r * kvHeads + h) * Capacity * headDim, copy, (i * kvHeads + h) * copy.Capacity * headDim, Length * headDim);
             mask.AsSpan(r * Capacity, Length).CopyTo(copy.mask.AsSpan(i * copy.Capacity));
             copy.nextPosition[i] = nextPosition[r];
         }
@@ -109,30 +155,28 @@ public sealed class KvCache : IDisposable
         for (int i = 0; i < rows.Count; i++)
         {
             var (cache, r) = rows[i];
-            if (cache.keys.Length != shape.keys.Length || cache.kvHeads != shape.kvHeads || cache.headDim != shape.headDim)
-                throw new ArgumentException("KV cache: rows of caches of different models cannot be gathered.", nameof(rows));
+            if (cache.layers != shape.layers || cache.kvHeads != shape.kvHeads || cache.headDim != shape.headDim || cache.Bf16 != shape.Bf16)
+                throw new ArgumentException("KV cache: rows of caches of different models (or storage) cannot be gathered.", nameof(rows));
             int first = cache.mask.AsSpan(r * cache.Capacity, cache.Length).IndexOf(1f);
             if (first < 0) first = cache.Length;
             spans[i] = (first, cache.Length - first);
         }
         ArgumentOutOfRangeException.ThrowIfNegative(room);
         int length = spans.Max(s => s.Used), capacity = length + room;
-        var copy = new KvCache(shape.keys.Length, rows.Count, capacity, shape.kvHeads, shape.headDim) { Length = length };
+        var copy = new KvCache(shape.layers, rows.Count, capacity, shape.kvHeads, shape.headDim, shape.Bf16) { Length = length };
         int d = shape.headDim;
         for (int i = 0; i < rows.Count; i++)
         {
             var (cache, r) = rows[i];
             var (first, used) = spans[i];
             int offset = length - used;
-            for (int l = 0; l < copy.keys.Length; l++)
+            for (int l = 0; l < copy.layers; l++)
                 for (int h = 0; h < copy.kvHeads; h++)
                 {
                     int from = ((r * cache.kvHeads + h) * cache.Capacity + first) * d, to = (i * copy.kvHeads + h) * capacity * d;
                     // The padding ahead of the row is masked, but attention still weighs its values by 0: they must be finite.
-                    copy.keys[l].Span.Slice(to, offset * d).Clear();
-                    copy.values[l].Span.Slice(to, offset * d).Clear();
-                    cache.keys[l].Span.Slice(from, used * d).CopyTo(copy.keys[l].Span.Slice(to + offset * d));
-                    cache.values[l].Span.Slice(from, used * d).CopyTo(copy.values[l].Span.Slice(to + offset * d));
+                    copy.ClearRun(l, to, offset * d);
+                    cache.CopyRun(l, from, copy, to + offset * d, used * d);
                 }
             cache.mask.AsSpan(r * cache.Capacity + first, used).CopyTo(copy.mask.AsSpan(i * capacity + offset));
             copy.nextPosition[i] = cache.nextPosition[r];
@@ -140,18 +184,32 @@ public sealed class KvCache : IDisposable
         return copy;
     }
 
-    private KvCache(int layers, int batch, int capacity, int kvHeads, int headDim)
+    private KvCache(int layers, int batch, int capacity, int kvHeads, int headDim, bool bf16)
     {
         Batch = batch;
         Capacity = capacity;
-        (this.kvHeads, this.headDim) = (kvHeads, headDim);
-        keys = new Tensor[layers];
-        values = new Tensor[layers];
-        for (int l = 0; l < layers; l++)
+        (this.layers, this.kvHeads, this.headDim, Bf16) = (layers, kvHeads, headDim, bf16);
+        // Left uninitialised: attention reads only positions below Length, and every one of those is written first.
+        if (bf16)
         {
-            // Left uninitialised: attention reads only positions below Length, and every one of those is written first.
-            keys[l] = Tensor.RentUninitialized(batch, kvHeads, Capacity, headDim);
-            values[l] = Tensor.RentUninitialized(batch, kvHeads, Capacity, headDim);
+            keys16 = new ushort[layers][];
+            values16 = new ushort[layers][];
+            for (int l = 0; l < layers; l++)
+            {
+                // Pooled as the float32 storage is: a generation makes several caches (prefill, per-sample copies, gathers).
+                keys16[l] = System.Buffers.ArrayPool<ushort>.Shared.Rent(batch * kvHeads * capacity * headDim);
+                values16[l] = System.Buffers.ArrayPool<ushort>.Shared.Rent(batch * kvHeads * capacity * headDim);
+            }
+        }
+        else
+        {
+            keys = new Tensor[layers];
+            values = new Tensor[layers];
+            for (int l = 0; l < layers; l++)
+            {
+                keys[l] = Tensor.RentUninitialized(batch, kvHeads, Capacity, headDim);
+                values[l] = Tensor.RentUninitialized(batch, kvHeads, Capacity, headDim);
+            }
         }
         mask = new float[batch * Capacity];
         nextPosition = new int[batch];
@@ -160,6 +218,7 @@ public sealed class KvCache : IDisposable
     /// <summary>Returns the keys and values to the buffer pool; the cache must not be used afterwards.</summary>
     public void Dispose()
     {
-        foreach (var t in keys.Concat(values)) t.ReturnToPool();
+        if (keys is not null) foreach (var t in keys.Concat(values!)) t.ReturnToPool();
+        if (keys16 is not null) foreach (var a in keys16.Concat(values16!)) System.Buffers.ArrayPool<ushort>.Shared.Return(a);
     }
 }

@@ -138,40 +138,72 @@ public static partial class Ops
     /// </summary>
     public static unsafe Tensor CachedAttention(Tensor q, Tensor keys, Tensor values, int keyLength, int heads, int kvHeads, ReadOnlySpan<float> keyMask)
     {
-        int batch = q.Dim(0), t = q.Dim(1), d = q.Dim(2) / heads, capacity = keys.Rank == 4 ? keys.Dim(2) : 0;
-        if (q.Rank != 3 || keys.Rank != 4 || !keys.Shape.AsSpan().SequenceEqual(values.Shape) || keys.Dim(0) != batch || keys.Dim(1) != kvHeads
-            || keys.Dim(3) != d || d * heads != q.Dim(2) || heads % kvHeads != 0 || keyLength < t || keyLength > capacity || keyMask.Length != batch * capacity)
-            throw new ArgumentException($"cached attention: q {Tensor.Format(q.Shape)} ({heads} heads), keys {Tensor.Format(keys.Shape)}, values {Tensor.Format(values.Shape)} ({kvHeads} kv heads), {keyLength} keys and a mask of {keyMask.Length} are inconsistent.");
+        int capacity = keys.Rank == 4 ? keys.Dim(2) : 0;
+        if (keys.Rank != 4 || !keys.Shape.AsSpan().SequenceEqual(values.Shape) || keys.Dim(0) != q.Dim(0) || keys.Dim(1) != kvHeads || keys.Dim(3) * heads != q.Dim(2))
+            throw new ArgumentException($"cached attention: q {Tensor.Format(q.Shape)} ({heads} heads), keys {Tensor.Format(keys.Shape)}, values {Tensor.Format(values.Shape)} ({kvHeads} kv heads) are inconsistent.");
+        return CachedAttend<float, Fp32Weights>(q, keys.Ptr, values.Ptr, keys.Size, capacity, keyLength, heads, kvHeads, keyMask);
+    }
+
+    /// <summary>
+    /// <see cref="CachedAttention(Tensor, Tensor, Tensor, int, int, int, ReadOnlySpan{float})"/> over a cache stored as
+    /// bfloat16 (keys and values [B, Hkv, <paramref name="capacity"/>, D] each): half the memory and half the bytes a
+    /// decode step reads; each value is widened to float32 in registers, and scores, softmax and sums stay float32.
+    /// </summary>
+    public static unsafe Tensor CachedAttention(Tensor q, ReadOnlySpan<ushort> keys, ReadOnlySpan<ushort> values, int capacity, int keyLength, int heads, int kvHeads, ReadOnlySpan<float> keyMask)
+    {
+        if (keys.Length != values.Length)
+            throw new ArgumentException($"cached attention: {keys.Length} bf16 keys but {values.Length} values.");
+        fixed (ushort* k = keys, v = values) return CachedAttend<ushort, Bf16Weights>(q, k, v, keys.Length, capacity, keyLength, heads, kvHeads, keyMask);
+    }
+
+    private static unsafe Tensor CachedAttend<TW, TF>(Tensor q, TW* kp, TW* vp, long cacheSize, int capacity, int keyLength, int heads, int kvHeads, ReadOnlySpan<float> keyMask)
+        where TW : unmanaged where TF : IWeightFormat<TW>
+    {
+        int batch = q.Dim(0), t = q.Dim(1), d = q.Rank == 3 ? q.Dim(2) / heads : 0;
+        if (q.Rank != 3 || d * heads != q.Dim(2) || heads % kvHeads != 0 || cacheSize != (long)batch * kvHeads * capacity * d
+            || keyLength < t || keyLength > capacity || keyMask.Length != batch * capacity)
+            throw new ArgumentException($"cached attention: q {Tensor.Format(q.Shape)} ({heads} heads), a cache of {cacheSize} values for {kvHeads} kv heads × {capacity} positions, {keyLength} keys and a mask of {keyMask.Length} are inconsistent.");
         if (Tape.IsRecording && q.RequiresGrad)
             throw new InvalidOperationException("cached attention is inference-only; it records no gradient. Use Attention for training or wrap generation in Tape.NoGrad().");
         var mask = MaskBias(keyMask);
         int group = heads / kvHeads, ldq = heads * d;
         float scale = 1f / MathF.Sqrt(d);
         var y = Tensor.Uninitialized([batch, t, heads * d]);
-        float* qp = q.Ptr, kp = keys.Ptr, vp = values.Ptr, yp = y.Ptr;
+        float* qp = q.Ptr, yp = y.Ptr;
+        nint kAddress = (nint)kp, vAddress = (nint)vp;
         Engine.For(batch * kvHeads, task =>
         {
             int b = task / kvHeads;
             var scores = BufferPool.Rent(t * keyLength);
-            fixed (float* sp = scores)
+            // A prefill (T > 1) multiplies whole blocks with the float32 GEMM: a bf16 head's history is widened first.
+            var widened = t > 1 && typeof(TW) != typeof(float) ? BufferPool.Rent(2 * keyLength * d) : null;
+            fixed (float* sp = scores, wp = widened)
             {
                 long block = (long)task * capacity * d;
-                float* kb = kp + block, vb = vp + block;
+                TW* kb = (TW*)kAddress + block, vb = (TW*)vAddress + block;
+                float* kf = (float*)kb, vf = (float*)vb;
+                if (wp != null)
+                {
+                    for (long i = 0; i < (long)keyLength * d; i++) { wp[i] = TF.Get(kb + i); wp[keyLength * d + i] = TF.Get(vb + i); }
+                    kf = wp;
+                    vf = wp + keyLength * d;
+                }
                 for (int h = task % kvHeads * group; h < (task % kvHeads + 1) * group; h++)
                 {
                     float* qb = qp + (long)b * t * ldq + h * d, yb = yp + (long)b * t * ldq + h * d;
                     if (t == 1)
                     {
-                        AttendOneQuery(qb, kb, vb, d, keyLength, sp, yb, scale, mask, b * capacity);
+                        AttendOneQuery<TW, TF>(qb, kb, vb, d, keyLength, sp, yb, scale, mask, b * capacity);
                         continue;
                     }
-                    Gemm.Multiply(false, true, t, keyLength, d, qb, ldq, kb, d, sp, keyLength, false, 1);
+                    Gemm.Multiply(false, true, t, keyLength, d, qb, ldq, kf, d, sp, keyLength, false, 1);
                     for (int i = 0; i < t; i++)
                         MaskedSoftmaxRow(new Span<float>(sp + (long)i * keyLength, keyLength), scale, 0, keyLength - t + i, mask, b * capacity);
-                    Gemm.Multiply(false, false, t, d, keyLength, sp, keyLength, vb, d, yb, ldq, false, 1);
+                    Gemm.Multiply(false, false, t, d, keyLength, sp, keyLength, vf, d, yb, ldq, false, 1);
                 }
             }
             BufferPool.Return(scores);
+            if (widened is not null) BufferPool.Return(widened);
         });
         Tape.MarkForward(y, "cached_attention");
         return y;
@@ -179,26 +211,27 @@ public static partial class Ops
 
     // A decode step's single query against one head's cache (keys and values [keyLength, d], contiguous): a dot product
     // per key and an AXPY per value row, which at one query cost far less than two GEMM calls' set-up.
-    private static unsafe void AttendOneQuery(float* q, float* keys, float* values, int d, int keyLength, float* scores, float* y, float scale, float[]? mask, int maskOffset)
+    private static unsafe void AttendOneQuery<TW, TF>(float* q, TW* keys, TW* values, int d, int keyLength, float* scores, float* y, float scale, float[]? mask, int maskOffset)
+        where TW : unmanaged where TF : IWeightFormat<TW>
     {
         int dv = d / 16 * 16;
         for (int j = 0; j < keyLength; j++)
         {
-            float* k = keys + (long)j * d;
+            TW* k = keys + (long)j * d;
             var acc = Vector512<float>.Zero;
-            for (int c = 0; c < dv; c += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(q + c), Vector512.Load(k + c), acc);
+            for (int c = 0; c < dv; c += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(q + c), TF.Load16(k + c), acc);
             float dot = Vector512.Sum(acc);
-            for (int c = dv; c < d; c++) dot = MathF.FusedMultiplyAdd(q[c], k[c], dot);
+            for (int c = dv; c < d; c++) dot = MathF.FusedMultiplyAdd(q[c], TF.Get(k + c), dot);
             scores[j] = dot;
         }
         MaskedSoftmaxRow(new Span<float>(scores, keyLength), scale, 0, keyLength - 1, mask, maskOffset);
         new Span<float>(y, d).Clear();
         for (int j = 0; j < keyLength; j++)
         {
-            float* v = values + (long)j * d;
+            TW* v = values + (long)j * d;
             var p = Vector512.Create(scores[j]);
-            for (int c = 0; c < dv; c += 16) Vector512.Store(Vector512.FusedMultiplyAdd(p, Vector512.Load(v + c), Vector512.Load(y + c)), y + c);
-            for (int c = dv; c < d; c++) y[c] = MathF.FusedMultiplyAdd(scores[j], v[c], y[c]);
+            for (int c = 0; c < dv; c += 16) Vector512.Store(Vector512.FusedMultiplyAdd(p, TF.Load16(v + c), Vector512.Load(y + c)), y + c);
+            for (int c = dv; c < d; c++) y[c] = MathF.FusedMultiplyAdd(scores[j], TF.Get(v + c), y[c]);
         }
     }
 
