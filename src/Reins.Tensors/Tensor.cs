@@ -70,7 +70,10 @@ public sealed class Tensor
     /// A bfloat16 copy of the values (<see cref="KeepBf16Copy"/>), which inference-time linear layers and embedding
     /// lookups read instead of the float32 values; null when none was made.
     /// </summary>
-    internal ushort[]? Bf16 { get; private set; }
+    internal ushort[]? Bf16 => bf16Active ? bf16 : null;
+
+    private ushort[]? bf16;
+    private bool bf16Active;
 
     /// <summary>Whether <see cref="Bf16"/> holds the matrix transposed ([columns, rows]).</summary>
     internal bool Bf16Transposed { get; private set; }
@@ -84,7 +87,8 @@ public sealed class Tensor
     public void KeepBf16Copy(bool transposed = false)
     {
         var s = Span;
-        var copy = GC.AllocateUninitializedArray<ushort>(s.Length, pinned: true);
+        // A copy dropped earlier is refreshed in place: rollouts make one every step from the moving weights.
+        var copy = bf16 is { } old && old.Length == s.Length ? old : GC.AllocateUninitializedArray<ushort>(s.Length, pinned: true);
         if (!transposed)
             for (int i = 0; i < s.Length; i++) copy[i] = Kernels.Bf16.FromFloat(s[i]);
         else
@@ -94,8 +98,11 @@ public sealed class Tensor
             for (int i = 0; i < rows; i++)
                 for (int j = 0; j < columns; j++) copy[(long)j * rows + i] = Kernels.Bf16.FromFloat(s[i * columns + j]);
         }
-        (Bf16, Bf16Transposed) = (copy, transposed);
+        (bf16, bf16Active, Bf16Transposed) = (copy, true, transposed);
     }
+
+    /// <summary>Stops reading the bfloat16 copy (the float32 values are read again); its storage is kept for the next <see cref="KeepBf16Copy"/>.</summary>
+    public void DropBf16Copy() => bf16Active = false;
 
     /// <summary>The accumulated gradient, or null before any backward pass reached this tensor.</summary>
     public Tensor? Grad => viewBase is null ? grad : grad ??= viewBase.Grad is { } g ? new Tensor(g.data, g.offset + (offset - viewBase.offset), Shape, g) : null;

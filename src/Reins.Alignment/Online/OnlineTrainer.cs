@@ -243,12 +243,22 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         var sampling = config.Online.Sampling;
         var options = sampling.Options(plan.SamplesPerPrompt, rng.NextUInt64());
         var batch = promptIndices.Select(i => prompts[i]).ToArray();
+        bool bf16 = config.Online.RolloutDtype == "bfloat16";
         ScoredCompletions scored;
-        if (World.IsDistributed) scored = Timed("generation", () => ShardedRollout.SampleAndScore(completions, Model, batch, options, sampling.MissingEosPenalty, plan.StepRewards));
-        else
+        // bf16 rollouts: copies of this step's weights, read by generation alone (every other forward reads float32).
+        if (bf16) Timed("generation", Model.KeepBf16Weights);
+        try
         {
-            var samples = Timed("generation", () => completions.Generate(Model, batch, options));
-            scored = Timed("reward", () => completions.Score(batch, samples, sampling.MissingEosPenalty, cancellation, plan.StepRewards));
+            if (World.IsDistributed) scored = Timed("generation", () => ShardedRollout.SampleAndScore(completions, Model, batch, options, sampling.MissingEosPenalty, plan.StepRewards));
+            else
+            {
+                var samples = Timed("generation", () => completions.Generate(Model, batch, options));
+                scored = Timed("reward", () => completions.Score(batch, samples, sampling.MissingEosPenalty, cancellation, plan.StepRewards));
+            }
+        }
+        finally
+        {
+            if (bf16) Model.DropBf16Weights();
         }
         bool[]? offPolicy = null;
         if (plan.Refinement is { } refinement)
@@ -263,8 +273,13 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         int chunk = config.Training.PerDeviceTrainBatchSize;
         // The generator's log-probs are at the sampling temperature; a method that scores at another re-scores them. A
         // replaced row's were taken in another context, so its tokens are scored again as an answer to its prompt.
-        if (LogProbTemperature != sampling.Temperature)
+        // bf16 rollouts' log-probs carry the rounding of the weights: the update's ratios start from float32 ones.
+        if (LogProbTemperature != sampling.Temperature || bf16)
+        {
+            var sampled = rollout;
             rollout = rollout.WithLogProbs(Timed("evaluation", () => rollout.Evaluate(rows => rollout.TokenLogProbs(Model, rows, LogProbTemperature).LogProbs, chunk)));
+            if (bf16 && LogProbTemperature == sampling.Temperature) LogDrift(sampled, rollout, metrics);
+        }
         else if (offPolicy is not null && offPolicy.Any(o => o))
             rollout = rollout.WithLogProbs(Timed("evaluation", () => Rescored(rollout, [.. Enumerable.Range(0, rollout.Rows).Where(r => offPolicy[r])])));
         var reference = Reference is { } r ? Timed("reference", () => rollout.Evaluate(rows => rollout.TokenLogProbs(r, rows, LogProbTemperature).LogProbs, chunk)) : null;
@@ -273,6 +288,20 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
             reference, values, plan.Kl.Value);
         Describe(evaluated, metrics);
         return evaluated;
+    }
+
+    // How far the bf16 weights' log-probs of the sampled tokens were from the float32 policy's: mean and largest |Δ|.
+    private static void LogDrift(Rollout sampled, Rollout exact, Dictionary<string, double> metrics)
+    {
+        double sum = 0, largest = 0, tokens = 0;
+        for (int i = 0; i < exact.LogProbs.Length; i++)
+        {
+            if (exact.CompletionMask[i] == 0) continue;
+            double delta = Math.Abs(sampled.LogProbs[i] - exact.LogProbs[i]);
+            (sum, largest, tokens) = (sum + delta, Math.Max(largest, delta), tokens + 1);
+        }
+        metrics["rollout/logprob_drift"] = tokens == 0 ? 0 : sum / tokens;
+        metrics["rollout/logprob_drift_max"] = largest;
     }
 
     // The rollout's log-probs with those of the given rows taken again under the policy.

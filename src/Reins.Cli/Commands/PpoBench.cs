@@ -39,7 +39,7 @@ internal static class PpoBench
         public static string Decode(int[] ids) => string.Join(' ', ids);
     }
 
-    public static Dictionary<string, object> Run(ModelPreset preset, int threads, int steps, bool profile, int? loraRank = null)
+    public static Dictionary<string, object> Run(ModelPreset preset, int threads, int steps, bool profile, int? loraRank = null, string rolloutDtype = "float32")
     {
         Engine.Threads = threads;
         var config = preset.ToConfig();
@@ -61,7 +61,7 @@ internal static class PpoBench
             var ppo = new PpoConfig
             {
                 Training = new() { OutputDir = dir, MaxSteps = 1 + steps, PerDeviceTrainBatchSize = Prompts, LearningRate = 1e-5f, LrSchedulerType = "constant", LoggingSteps = 1, Peft = peft },
-                Online = new() { Sampling = new() { MaxPromptLength = PromptTokens, MaxCompletionLength = NewTokens } },
+                Online = new() { Sampling = new() { MaxPromptLength = PromptTokens, MaxCompletionLength = NewTokens }, RolloutDtype = rolloutDtype },
                 NumPpoEpochs = 1,
             };
             var trainer = new PpoTrainer(ppo, policy, reference, critic, new OnlineInputs(encoder, IdEncoder.Decode, reward, prompts));
@@ -71,7 +71,7 @@ internal static class PpoBench
             double generated = timing.MeanLength * Prompts * steps, trained = (PromptTokens + timing.MeanLength) * Prompts * steps;
             double Share(string phase) => Math.Round(phases.GetValueOrDefault(phase) / timing.Seconds, 3);
             Console.Error.WriteLine($"bench ppo {preset.Name}: threads {threads}, {steps} timed steps of {timing.Seconds / steps:F2} s");
-            return new Dictionary<string, object>
+            var row = new Dictionary<string, object>
             {
                 ["bench"] = "ppo", ["config"] = preset.Name, ["threads"] = threads, ["params"] = policy.ParameterCount, ["prompts"] = Prompts,
                 ["prompt_tokens"] = PromptTokens, ["new_tokens"] = NewTokens, ["mean_completion_tokens"] = Math.Round(timing.MeanLength, 2),
@@ -82,8 +82,10 @@ internal static class PpoBench
                 ["share_critic"] = Share("evaluation"), ["share_update"] = Share("update"),
                 ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1), ["steps"] = steps + 1,
                 ["trainable_params"] = policy.TrainableParameters.Sum(p => (long)p.Size) + critic.TrainableParameters.Sum(p => (long)p.Size),
-                ["lora_r"] = loraRank ?? 0,
+                ["lora_r"] = loraRank ?? 0, ["rollout_dtype"] = rolloutDtype,
             };
+            if (timing.MeanDrift is { } meanDrift) row["logprob_drift"] = Math.Round(meanDrift, 6);
+            return row;
         }
         finally
         {
@@ -96,11 +98,12 @@ internal static class PpoBench
     {
         private Dictionary<string, double> atWarmUp = [];
         private readonly Stopwatch clock = new();
-        private readonly List<double> lengths = [];
+        private readonly List<double> lengths = [], drifts = [];
 
         public Dictionary<string, double> Phases { get; private set; } = [];
         public double Seconds { get; private set; }
         public double MeanLength => lengths.Average();
+        public double? MeanDrift => drifts.Count == 0 ? null : drifts.Average();
 
         public void Report((long Step, long Total, IReadOnlyDictionary<string, double> Metrics) value)
         {
@@ -112,6 +115,7 @@ internal static class PpoBench
                 return;
             }
             lengths.Add(value.Metrics["completions/mean_length"]);
+            if (value.Metrics.TryGetValue("rollout/logprob_drift", out var drift)) drifts.Add(drift);
             if (value.Step < value.Total) return;
             Seconds = clock.Elapsed.TotalSeconds;
             Phases = trainer.PhaseSeconds.ToDictionary(kv => kv.Key, kv => kv.Value - atWarmUp.GetValueOrDefault(kv.Key));

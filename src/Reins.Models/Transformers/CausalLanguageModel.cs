@@ -140,6 +140,12 @@ public abstract class CausalLanguageModel : Module
             if (p.Rank == 2) p.KeepBf16Copy(transposed: conv1d.Contains(p));
     }
 
+    /// <summary>Reads the float32 weights again after <see cref="KeepBf16Weights"/> (the copies' storage is kept for the next refresh).</summary>
+    public void DropBf16Weights()
+    {
+        foreach (var p in Parameters) p.DropBf16Copy();
+    }
+
     /// <summary>Whether generation keeps its KV caches as bfloat16 (`--bf16`): half their memory and of the bytes a decode step reads.</summary>
     public bool Bf16KvCache { get; set; }
 

@@ -19,7 +19,7 @@ public class LearningTests(ITestOutputHelper output)
 {
     private const int Steps = 300;
 
-    private void Learns(string name, Func<string, CausalLanguageModel, ITrainer> trainer, bool klLogged = true)
+    private void Learns(string name, Func<string, CausalLanguageModel, ITrainer> trainer, bool klLogged = true, Action<string>? after = null)
     {
         using var scratch = new Scratch();
         var policy = TinyTask.Model();
@@ -33,6 +33,7 @@ public class LearningTests(ITestOutputHelper output)
         Assert.True(first <= 0.2, $"{name} starts at reward {first}");
         Assert.True(last >= 0.6, $"{name} ends at reward {last}");
         if (klLogged) Assert.All(rows, r => Assert.True(double.IsFinite(r["objective/kl"]!.GetValue<double>()), $"{name}: objective/kl {r["objective/kl"]} at step {r["step"]}"));
+        after?.Invoke(scratch.Dir("run"));
     }
 
     [Fact]
@@ -42,7 +43,7 @@ public class LearningTests(ITestOutputHelper output)
         Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength } },
         Group = new() { NumGenerations = 4 },
         Beta = 0.01f,
-    }, policy, policy.Clone(), TinyTask.Inputs(TinyTask.Reward())));
+    }, policy, policy.Clone(), TinyTask.Inputs(TinyTask.Reward())), after: dir => Assert.All(Scratch.Metrics(dir), r => Assert.Null(r["rollout/logprob_drift"])));
 
     [Fact]
     public void Rloo() => Learns("rloo", (dir, policy) => new RlooTrainer(new RlooConfig
@@ -64,6 +65,23 @@ public class LearningTests(ITestOutputHelper output)
         NumPpoEpochs = 2,
         KlCoef = 0.01f,
     }, policy, policy.Clone(), PpoTrainer.CriticFromPolicy(policy, seed: 2), TinyTask.Inputs(TinyTask.Reward(), TinyTask.Prompts("abcdefabcdef"))));
+
+    [Fact]
+    public void GrpoWithBf16Rollouts()
+    {
+        // Rollouts sampled from bf16 copies of the weights, their log-probs taken again in float32: the method still
+        // learns, and the drift of the sampled log-probs is logged, non-zero (the copies are read) and small.
+        List<System.Text.Json.Nodes.JsonObject>? rows = null;
+        Learns("grpo bf16 rollouts", (dir, policy) => new GrpoTrainer(new GrpoConfig
+        {
+            Training = new() { OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, LoggingSteps = 10 },
+            Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength }, RolloutDtype = "bfloat16" },
+            Group = new() { NumGenerations = 4 },
+            Beta = 0.01f,
+        }, policy, policy.Clone(), TinyTask.Inputs(TinyTask.Reward())), after: dir => rows = Scratch.Metrics(dir));
+        Assert.All(rows!, r => Assert.InRange(r["rollout/logprob_drift"]!.GetValue<double>(), 1e-7, 0.05));
+        Assert.All(rows!, r => Assert.True(r["rollout/logprob_drift_max"]!.GetValue<double>() < 0.5));
+    }
 
     [Theory]
     [InlineData(ReinforceEstimator.Reinforce)]
