@@ -31,9 +31,9 @@ public sealed class TrainableModel : ICheckpointPart
         Model = model;
         model.GradientCheckpointing = arguments.GradientCheckpointing;
         model.RecomputeAttention = arguments.RecomputeAttention;
-        // Adapters first: the optimiser is made over what then trains. Each model's A's are drawn from its own stream.
-        seed = arguments.Seed;
-        arguments.Peft.Apply(model, AdapterSeed(seed, directory));
+        // Adapters first: the optimiser is made over what then trains. Each model's A's and dropout masks come from its own stream.
+        seed = AdapterSeed(arguments.Seed, directory);
+        arguments.Peft.Apply(model, seed);
         PeakLearningRate = peakLearningRate;
         GradNormMetric = gradNormMetric;
         Directory = directory;
@@ -46,8 +46,8 @@ public sealed class TrainableModel : ICheckpointPart
     }
 
     /// <summary>
-    /// The seed of the LoRA A's of the model in <paramref name="directory"/> (null = the policy, which gets the run's
-    /// seed itself); a critic's differ from the policy's even on the same base.
+    /// The seed of the LoRA A's and dropout masks of the model in <paramref name="directory"/> (null = the policy, which
+    /// gets the run's seed itself); a critic's differ from the policy's even on the same base.
     /// </summary>
     public static ulong AdapterSeed(ulong seed, string? directory)
     {

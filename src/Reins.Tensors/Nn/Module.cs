@@ -12,9 +12,9 @@ public abstract class Module
     private readonly Module? sharedWeights;
 
     /// <summary>
-    /// A module; with <paramref name="sharedWeights"/>, every parameter that module holds frozen under the same name and
-    /// shape is registered as that very tensor instead of a new one (a LoRA policy's reference or critic on its frozen
-    /// base: no second copy of the weights).
+    /// A module; with <paramref name="sharedWeights"/> (a module of the same architecture), every parameter that module
+    /// holds frozen under the same name is registered as that very tensor instead of a new one (a LoRA policy's
+    /// reference or critic on its frozen base: no second copy of the weights).
     /// </summary>
     protected Module(Module? sharedWeights = null) => this.sharedWeights = sharedWeights;
 
@@ -38,9 +38,6 @@ public abstract class Module
 
     /// <summary>A builder registering this module's parameters under their dotted names, for the layers it is made of.</summary>
     protected ParameterBuilder Builder => new(this, "");
-
-    /// <summary>Registers a trainable parameter initialised from <paramref name="init"/>.</summary>
-    protected internal Tensor Register(string name, Tensor init) => Register(name, () => init);
 
     /// <summary>Registers a trainable parameter initialised from <paramref name="init"/>, or the shared frozen tensor of that name (then init is not called).</summary>
     protected internal Tensor Register(string name, Func<Tensor> init)
