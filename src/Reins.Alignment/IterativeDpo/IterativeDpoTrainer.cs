@@ -199,6 +199,8 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
         int longest = prompts.Max(p => p.InputIds.Length);
         if (longest + config.Iteration.Sampling.MaxCompletionLength > policy.Config.MaxPositions)
             throw new ArgumentException($"{name}: prompts of up to {longest} tokens plus max_completion_length {config.Iteration.Sampling.MaxCompletionLength} exceed the model's {policy.Config.MaxPositions} positions.");
+        // Adapters before the frozen copy, so that a LoRA policy's reference shares its base instead of copying it.
+        config.Training.Peft.Apply(policy, TrainableModel.AdapterSeed(config.Training.Seed, null));
         initialReference = !config.Loss.Type.NeedsReference() || config.Iteration.UpdateReference ? null : reference ?? FrozenCopy(policy);
         padding = PaddingOptions.For(inputs.Encoder);
         Run = new RunDirectory(config.Training.OutputDir);

@@ -39,6 +39,22 @@ public class IterativeDpoTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void WithLoraEachIterationSavesAnAdapterAndTheBaseStaysFrozen()
+    {
+        using var scratch = new Scratch();
+        var config = Config(scratch.Dir("run"), 2);
+        config = config with { Training = config.Training with { Peft = new() { UsePeft = true, LoraR = 4, LoraAlpha = 8, LoraDropout = 0, LoraModulesToSave = ["wte"] } } };
+        var trainer = Trainer(config, TinyTask.Reward());
+        var frozen = trainer.Model.Parameters.Where(p => !p.RequiresGrad).ToDictionary(p => p.Name!, p => p.ToArray());
+        Assert.NotEmpty(frozen);
+        trainer.Train();
+        foreach (var (name, values) in frozen) Assert.Equal(values, trainer.Model[name].ToArray());
+        foreach (var dir in new[] { trainer.IterationPath(1), trainer.IterationPath(2), scratch.Dir("run") })
+            Assert.True(File.Exists(Path.Combine(dir, Models.Peft.PeftCheckpoint.WeightsFile)), dir);
+        Assert.Contains(trainer.Model.Lora!.Layers, l => l.Adapter.B.ToArray().Any(v => v != 0));
+    }
+
+    [Fact]
     public void BestVersusWorstSkipsAndCountsTies()
     {
         Assert.Equal([new PreferencePair(1, 0), null], PreferencePairs.BestVersusWorst([0.1f, 0.5f, 0.5f, 0.2f, 1, 1, 1, 1], 4));
