@@ -28,7 +28,9 @@ public enum OnlineMethod
 /// <param name="PromptLength">Prompt tokens per sequence.</param>
 /// <param name="CompletionLength">Completion tokens per sequence.</param>
 /// <param name="RolloutRows">Sequences sampled at once with the KV cache.</param>
-public sealed record MemoryBatch(int MicroBatchRows, int PromptLength, int CompletionLength, int RolloutRows);
+/// <param name="GradientCheckpointing">Training keeps each block's input only, recomputing one block's activations at a time.</param>
+/// <param name="RecomputeAttention">Training keeps no attention probabilities.</param>
+public sealed record MemoryBatch(int MicroBatchRows, int PromptLength, int CompletionLength, int RolloutRows, bool GradientCheckpointing = false, bool RecomputeAttention = false);
 
 /// <summary>
 /// fp32 memory of an online method whose models (policy, critic, reference, reward model) all share one config: a
@@ -91,13 +93,18 @@ public sealed record MemoryPlan(OnlineMethod Method, long ParametersPerModel, in
         return rank * perLayer * model.Layers;
     }
 
-    /// <summary>What one micro-batch's forward through one trained model keeps for the backward (rough; see the type's summary).</summary>
+    /// <summary>
+    /// What one micro-batch's forward through one trained model keeps for the backward (rough; see the type's summary):
+    /// with gradient checkpointing each layer's input and one layer's activations (the one being recomputed), without
+    /// the attention probabilities when they are recomputed.
+    /// </summary>
     public static long TrainingActivationBytes(ModelConfig model, MemoryBatch batch)
     {
         long time = batch.PromptLength + batch.CompletionLength, tokens = batch.MicroBatchRows * time;
-        long perLayerAndToken = 8L * model.HiddenSize + 3L * model.IntermediateSize + model.Heads * time;
+        long perLayerAndToken = 8L * model.HiddenSize + 3L * model.IntermediateSize + (batch.RecomputeAttention ? 0 : model.Heads * time);
         long head = 3L * batch.MicroBatchRows * batch.CompletionLength * model.VocabSize;
-        return 4 * (tokens * model.Layers * perLayerAndToken + head);
+        long layers = batch.GradientCheckpointing ? tokens * (model.Layers * (long)model.HiddenSize + perLayerAndToken) : tokens * model.Layers * perLayerAndToken;
+        return 4 * (layers + head);
     }
 
     /// <summary>Keys and values of every layer for the sequences sampled at once.</summary>

@@ -88,12 +88,14 @@ internal static class BenchCommand
         var ppoLora = new Option<int?>("--lora-r") { Description = "Train LoRA adapters of this rank (alpha 2r, dropout 0.05, PEFT's default targets) on a policy whose frozen base the reference and the critic share, instead of full fine-tuning." };
         var ppoRollout = new Option<string>("--rollout-dtype") { Description = "float32, or bfloat16: rollouts sampled from bf16 copies of the policy's weights (rollout_dtype).", DefaultValueFactory = _ => "float32" };
         ppoRollout.AcceptOnlyFromAmong("float32", "bfloat16");
+        var ppoCheckpointing = new Option<bool>("--gradient-checkpointing") { Description = "Policy and critic recompute each block's activations in the backward pass." };
+        var ppoRecompute = new Option<bool>("--recompute-attention") { Description = "Policy and critic recompute attention probabilities in the backward pass." };
         var ppo = new Command("ppo", "One PPO step (8 prompts × 64 tokens, 64 sampled tokens, reward model, reference, critic, one update): rollout and training tokens/s, each phase's share and the peak RSS, as tools/torch_ppo_bench.py.")
-            { ppoConfig, ppoThreads, ppoSteps, profile, ppoLora, ppoRollout };
+            { ppoConfig, ppoThreads, ppoSteps, profile, ppoLora, ppoRollout, ppoCheckpointing, ppoRecompute };
         ppo.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(ppoConfig)!);
-            if (r.GetValue(ppoThreads) is { } t) Emit(PpoBench.Run(preset, t, r.GetValue(ppoSteps), r.GetValue(profile), r.GetValue(ppoLora), r.GetValue(ppoRollout)!));
+            if (r.GetValue(ppoThreads) is { } t) Emit(PpoBench.Run(preset, t, r.GetValue(ppoSteps), r.GetValue(profile), r.GetValue(ppoLora), r.GetValue(ppoRollout)!, r.GetValue(ppoCheckpointing), r.GetValue(ppoRecompute)));
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "steps_per_s");
         });
         bench.Add(ppo);

@@ -21,11 +21,13 @@ internal static class MemoryPlanCommand
         var rollout = new Option<int>("--rollout") { Description = "Sequences sampled at once with the KV cache.", DefaultValueFactory = _ => 64 };
         var model = new Option<string?>("--model") { Description = "A checkpoint directory: plan its architecture instead of GPT-2's sizes." };
         var lora = new Option<int>("--lora-r") { Description = "Plan LoRA training of this rank (--use-peft, PEFT's default targets): one shared frozen base, gradients and moments for the adapters only (0 = full fine-tuning).", DefaultValueFactory = _ => 0 };
+        var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Plan training that recomputes each block's activations (keeps block inputs only)." };
+        var recompute = new Option<bool>("--recompute-attention") { Description = "Plan training that recomputes attention probabilities." };
         var cmd = new Command("memory-plan", "The largest model each online method fits in a memory budget (fp32 weights, gradients, AdamW moments, activations or KV cache).")
-            { budget, micro, prompt, completion, rollout, model, lora };
+            { budget, micro, prompt, completion, rollout, model, lora, checkpointing, recompute };
         cmd.SetAction(r =>
         {
-            var batch = new MemoryBatch(r.GetValue(micro), r.GetValue(prompt), r.GetValue(completion), r.GetValue(rollout));
+            var batch = new MemoryBatch(r.GetValue(micro), r.GetValue(prompt), r.GetValue(completion), r.GetValue(rollout), r.GetValue(checkpointing), r.GetValue(recompute));
             if (batch.MicroBatchRows < 1 || batch.PromptLength < 1 || batch.CompletionLength < 1 || batch.RolloutRows < 1)
                 throw new ArgumentException("memory-plan: --micro-batch, --prompt-length, --completion-length and --rollout must be positive.");
             double gib = r.GetValue(budget);

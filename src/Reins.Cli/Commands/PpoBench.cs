@@ -39,12 +39,13 @@ internal static class PpoBench
         public static string Decode(int[] ids) => string.Join(' ', ids);
     }
 
-    public static Dictionary<string, object> Run(ModelPreset preset, int threads, int steps, bool profile, int? loraRank = null, string rolloutDtype = "float32")
+    public static Dictionary<string, object> Run(ModelPreset preset, int threads, int steps, bool profile, int? loraRank = null, string rolloutDtype = "float32", bool gradientCheckpointing = false, bool recomputeAttention = false)
     {
         Engine.Threads = threads;
         var config = preset.ToConfig();
         var policy = CausalLanguageModel.Create(config, seed: 0);
-        var peft = loraRank is { } rank ? new PeftArguments { UsePeft = true, LoraR = rank, LoraAlpha = 2 * rank } : new PeftArguments();
+        // Dropout's masks could not be redrawn alike by a checkpointed block's recomputation, so it is off with checkpointing.
+        var peft = loraRank is { } rank ? new PeftArguments { UsePeft = true, LoraR = rank, LoraAlpha = 2 * rank, LoraDropout = gradientCheckpointing ? 0 : new PeftArguments().LoraDropout } : new PeftArguments();
         peft.Apply(policy, seed: 0);
         // With LoRA the reference and the critic hold the policy's frozen base itself, as the CLI gives them.
         var reference = CausalLanguageModel.Create(config, seed: 0, peft.UsePeft ? policy : null);
@@ -60,7 +61,7 @@ internal static class PpoBench
         {
             var ppo = new PpoConfig
             {
-                Training = new() { OutputDir = dir, MaxSteps = 1 + steps, PerDeviceTrainBatchSize = Prompts, LearningRate = 1e-5f, LrSchedulerType = "constant", LoggingSteps = 1, Peft = peft },
+                Training = new() { OutputDir = dir, MaxSteps = 1 + steps, PerDeviceTrainBatchSize = Prompts, LearningRate = 1e-5f, LrSchedulerType = "constant", LoggingSteps = 1, Peft = peft, GradientCheckpointing = gradientCheckpointing, RecomputeAttention = recomputeAttention },
                 Online = new() { Sampling = new() { MaxPromptLength = PromptTokens, MaxCompletionLength = NewTokens }, RolloutDtype = rolloutDtype },
                 NumPpoEpochs = 1,
             };
@@ -82,7 +83,7 @@ internal static class PpoBench
                 ["share_critic"] = Share("evaluation"), ["share_update"] = Share("update"),
                 ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1), ["steps"] = steps + 1,
                 ["trainable_params"] = policy.TrainableParameters.Sum(p => (long)p.Size) + critic.TrainableParameters.Sum(p => (long)p.Size),
-                ["lora_r"] = loraRank ?? 0, ["rollout_dtype"] = rolloutDtype,
+                ["lora_r"] = loraRank ?? 0, ["rollout_dtype"] = rolloutDtype, ["gradient_checkpointing"] = gradientCheckpointing, ["recompute_attention"] = recomputeAttention,
             };
             if (timing.MeanDrift is { } meanDrift) row["logprob_drift"] = Math.Round(meanDrift, 6);
             return row;

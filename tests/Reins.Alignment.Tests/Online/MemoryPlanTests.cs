@@ -26,6 +26,9 @@ public class MemoryPlanTests(ITestOutputHelper output)
         Assert.Equal(training, MemoryPlan.TrainingActivationBytes(config, Batch));
         Assert.Equal(Math.Max(2 * training, MemoryPlan.KvCacheBytes(config, Batch)), plan.ActivationBytes);
         Assert.Equal(4L * 2 * 2 * 64 * 256 * 16, MemoryPlan.KvCacheBytes(config, Batch));
+        // Recomputed attention keeps no probabilities; checkpointing keeps each layer's input and one layer's activations.
+        Assert.Equal(4L * (4 * 256 * 2 * (8 * 16 + 3 * 64) + 3 * 4 * 128 * 100), MemoryPlan.TrainingActivationBytes(config, Batch with { RecomputeAttention = true }));
+        Assert.Equal(4L * (4 * 256 * (2 * 16 + 8 * 16 + 3 * 64 + 2 * 256) + 3 * 4 * 128 * 100), MemoryPlan.TrainingActivationBytes(config, Batch with { GradientCheckpointing = true }));
     }
 
     [Theory]
