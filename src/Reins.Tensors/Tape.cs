@@ -62,15 +62,11 @@ public sealed class Tape : IDisposable
     /// </summary>
     internal static bool Record(Tensor output, string op, Action backward, params ReadOnlySpan<Tensor?> inputs)
     {
-        MarkForward(output, op);
-        var tape = current;
-        if (tape is null || tape.noGradDepth > 0) return false;
         bool any = false;
         foreach (var t in inputs) any |= t is { RequiresGrad: true };
-        if (!any) return false;
-        output.RequiresGrad = true;
-        tape.nodes.Add((output, backward));
-        return true;
+        if (any) return RecordAlways(output, op, backward);
+        MarkForward(output, op);
+        return false;
     }
 
     /// <summary>

@@ -182,6 +182,8 @@ public sealed class PpoTrainer : OnlineTrainer<PolicyGradientBatch>
     /// </summary>
     public static CausalLanguageModel CriticFromPolicy(CausalLanguageModel policy, ulong seed)
     {
+        // Only a LoRA policy's frozen weights are a base to share; any other's (a reference frozen by an earlier
+        // trainer, say) are copied, since the critic trains them.
         var critic = CausalLanguageModel.Create(policy.Config with { NumLabels = 1 }, seed, policy.Lora is null ? null : policy);
         if (policy.Lora is null) critic.CopyParametersFrom(policy);
         return critic;

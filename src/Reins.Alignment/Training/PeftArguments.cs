@@ -43,14 +43,13 @@ public sealed record PeftArguments : ISettings
     public bool UseRslora { get; init; }
 
     /// <summary>Checks the LoRA settings, naming the key.</summary>
-    public void Validate() => new LoraConfig { R = LoraR, Alpha = LoraAlpha, Dropout = LoraDropout, TargetModules = LoraTargetModules }.Validate();
+    public void Validate() => Config.Validate();
 
-    /// <summary>The adapter settings for <paramref name="model"/>, whose own checkpoint is the base.</summary>
-    public LoraConfig For(CausalLanguageModel model) => new LoraConfig
+    /// <summary>The adapters' settings (the model's own checkpoint is their base).</summary>
+    public LoraConfig Config => new()
     {
-        R = LoraR, Alpha = LoraAlpha, Dropout = LoraDropout, TargetModules = LoraTargetModules, ModulesToSave = LoraModulesToSave,
-        UseRslora = UseRslora, BaseModelNameOrPath = model.SourceDirectory,
-    }.Validate();
+        R = LoraR, Alpha = LoraAlpha, Dropout = LoraDropout, TargetModules = LoraTargetModules, ModulesToSave = LoraModulesToSave, UseRslora = UseRslora,
+    };
 
     /// <summary>
     /// Adds adapters to <paramref name="model"/> when use_peft is set and it has none yet (a reference sharing its base
@@ -58,6 +57,6 @@ public sealed record PeftArguments : ISettings
     /// </summary>
     public void Apply(CausalLanguageModel model, ulong seed)
     {
-        if (UsePeft && model.Lora is null) model.AddLora(For(model), seed);
+        if (UsePeft && model.Lora is null) model.AddLora(Config, seed);
     }
 }

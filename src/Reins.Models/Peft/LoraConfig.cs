@@ -21,8 +21,6 @@ public sealed record LoraConfig
     public IReadOnlyList<string>? ModulesToSave { get; init; }
     /// <summary>rsLoRA (Kalajdzievski 2023): scale by alpha / √r.</summary>
     public bool UseRslora { get; init; }
-    /// <summary>base_model_name_or_path written into adapter_config.json (the directory the base checkpoint loads from).</summary>
-    public string? BaseModelNameOrPath { get; init; }
 
     /// <summary>PEFT's shorthand for every linear layer but the output head.</summary>
     public const string AllLinear = "all-linear";
@@ -34,14 +32,16 @@ public sealed record LoraConfig
     public static IReadOnlyList<string> DefaultTargets(ModelFamily family) => family == ModelFamily.Gpt2 ? ["c_attn"] : ["q_proj", "v_proj"];
 
     /// <summary>
-    /// Whether <paramref name="parameter"/> belongs to a module of <paramref name="modules"/>, matched as PEFT matches
-    /// modules_to_save: the module's dotted path is the name or ends with "." + it ("ln_f" names transformer.ln_f).
+    /// Whether one of <paramref name="names"/> names the module at dotted <paramref name="path"/>, as PEFT matches
+    /// target_modules and modules_to_save: the path is the name or ends with "." + it ("ln_f" names transformer.ln_f).
     /// </summary>
-    public static bool InModules(string parameter, IEnumerable<string> modules)
-    {
-        string module = parameter[..Math.Max(0, parameter.LastIndexOf('.'))];
-        return modules.Any(m => module == m || module.EndsWith("." + m, StringComparison.Ordinal));
-    }
+    public static bool Names(string path, IEnumerable<string> names) => names.Any(n => path == n || path.EndsWith("." + n, StringComparison.Ordinal));
+
+    /// <summary>Whether <paramref name="parameter"/> ("transformer.ln_f.weight") belongs to a module of <paramref name="modules"/>.</summary>
+    public static bool InModules(string parameter, IEnumerable<string> modules) => Names(parameter[..Math.Max(0, parameter.LastIndexOf('.'))], modules);
+
+    /// <summary>The last part of a dotted module path ("c_attn" of "transformer.h.0.attn.c_attn"), as PEFT lists target_modules.</summary>
+    public static string LeafName(string path) => path[(path.LastIndexOf('.') + 1)..];
 
     /// <summary>Throws "key: why." for a value PEFT would refuse.</summary>
     public LoraConfig Validate()

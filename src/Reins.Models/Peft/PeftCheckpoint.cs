@@ -39,11 +39,11 @@ public static class PeftCheckpoint
         {
             ["peft_type"] = "LORA",
             ["task_type"] = TaskType(model.Config),
-            ["base_model_name_or_path"] = c.BaseModelNameOrPath ?? model.SourceDirectory,
+            ["base_model_name_or_path"] = model.SourceDirectory,
             ["r"] = c.R,
             ["lora_alpha"] = c.Alpha,
             ["lora_dropout"] = c.Dropout,
-            ["target_modules"] = new JsonArray([.. lora.Layers.Select(l => l.Path[(l.Path.LastIndexOf('.') + 1)..]).Distinct().Order(StringComparer.Ordinal).Select(n => (JsonNode)n)]),
+            ["target_modules"] = new JsonArray([.. lora.Layers.Select(l => LoraConfig.LeafName(l.Path)).Distinct().Order(StringComparer.Ordinal).Select(n => (JsonNode)n)]),
             ["bias"] = "none",
             // GPT-2's Conv1D stores weights [in, out]; PEFT sets this for it and merges B·A transposed.
             ["fan_in_fan_out"] = gpt2,
@@ -121,7 +121,7 @@ public static class PeftCheckpoint
             if (!name.StartsWith(KeyPrefix, StringComparison.Ordinal)) throw new InvalidDataException($"{weightsPath}: tensor '{name}' does not start with '{KeyPrefix}' (not a PEFT LoRA adapter).");
 
         var model = loadBase(basePath);
-        if (taskType != "CAUSAL_LM") model = AsClassifier(model, taskType == "TOKEN_CLS", tensors.Keys, weightsPath);
+        if (taskType != "CAUSAL_LM") model = AsClassifier(model, taskType == "TOKEN_CLS", tensors, weightsPath);
         var layers = model.Linears.ToDictionary(l => l.Path!);
         var used = new HashSet<string>();
         foreach (var (key, info) in tensors)
@@ -172,11 +172,11 @@ public static class PeftCheckpoint
 
     // A SEQ_CLS or TOKEN_CLS adapter on a language-model base: the base's trunk (shared, not copied) under a head of the
     // file's shape, as AutoModelForSequenceClassification.from_pretrained(base, num_labels=…) makes before PEFT loads.
-    private static CausalLanguageModel AsClassifier(CausalLanguageModel model, bool tokens, IEnumerable<string> keys, string weightsPath)
+    private static CausalLanguageModel AsClassifier(CausalLanguageModel model, bool tokens, IReadOnlyDictionary<string, SafeTensorInfo> tensors, string weightsPath)
     {
-        string head = KeyPrefix + (tokens && model.Config.Family == ModelFamily.Gpt2 ? "classifier" : "score") + ".weight";
-        if (!keys.Contains(head)) throw new InvalidDataException($"{weightsPath}: a {(tokens ? "TOKEN_CLS" : "SEQ_CLS")} adapter without '{head}' (its modules_to_save).");
-        int labels = new SafeTensorsReader(weightsPath).Info(head).Shape[0];
+        string head = KeyPrefix + (model.Config with { TokenClassification = tokens }).ClassifierName + ".weight";
+        if (!tensors.TryGetValue(head, out var info)) throw new InvalidDataException($"{weightsPath}: a {(tokens ? "TOKEN_CLS" : "SEQ_CLS")} adapter without '{head}' (its modules_to_save).");
+        int labels = info.Shape[0];
         if (model.Config.NumLabels == labels && model.Config.TokenClassification == tokens) return model;
         model.SetTrainable(false);
         var classifier = CausalLanguageModel.Create(model.Config with { NumLabels = labels, TokenClassification = tokens }, 0, model);

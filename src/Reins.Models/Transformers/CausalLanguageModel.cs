@@ -33,10 +33,7 @@ public abstract class CausalLanguageModel : Module
             _ => throw new ArgumentOutOfRangeException(nameof(config), config.Family, "unknown model family"),
         };
         model.SourceDirectory = sharedWeights?.SourceDirectory;
-        if (sharedWeights is not null)
-            foreach (var p in model.Parameters)
-                if (sharedWeights.HasParameter(p.Name!) && sharedWeights[p.Name!] is var source && !ReferenceEquals(source, p) && source.Shape.AsSpan().SequenceEqual(p.Shape))
-                    source.Span.CopyTo(p.Span);
+        if (sharedWeights is not null) model.CopyParametersFrom(sharedWeights);
         return model;
     }
 
@@ -72,9 +69,9 @@ public abstract class CausalLanguageModel : Module
         var candidates = Linears.Where(l => !heads.Contains(l.Path!)).ToList();
         var targets = config.TargetModules ?? LoraConfig.DefaultTargets(Config.Family);
         var layers = targets.Count == 1 && targets[0] == LoraConfig.AllLinear ? candidates
-            : candidates.Where(l => targets.Any(t => l.Path == t || l.Path!.EndsWith("." + t, StringComparison.Ordinal))).ToList();
+            : candidates.Where(l => LoraConfig.Names(l.Path!, targets)).ToList();
         if (layers.Count == 0)
-            throw new ArgumentException($"lora_target_modules: {string.Join(", ", targets)} names no linear layer of {Config.Architecture} (its layers: {string.Join(", ", candidates.Select(l => l.Path![(l.Path!.LastIndexOf('.') + 1)..]).Distinct())}).");
+            throw new ArgumentException($"lora_target_modules: {string.Join(", ", targets)} names no linear layer of {Config.Architecture} (its layers: {string.Join(", ", candidates.Select(l => LoraConfig.LeafName(l.Path!)).Distinct())}).");
         // A classifier's head always trains in full, as PEFT adds it to a SEQ_CLS or TOKEN_CLS adapter's modules_to_save.
         var saved = (config.ModulesToSave ?? []).Union(Config.NumLabels is null ? [] : [Config.ClassifierName]).ToList();
         foreach (var module in saved)
@@ -146,7 +143,7 @@ public abstract class CausalLanguageModel : Module
         foreach (var p in Parameters) p.DropBf16Copy();
     }
 
-    /// <summary>Whether generation keeps its KV caches as bfloat16 (`--bf16`): half their memory and of the bytes a decode step reads.</summary>
+    /// <summary>Whether generation keeps its KV caches as bfloat16 (`--kv-cache-dtype bfloat16`): half their memory and of the bytes a decode step reads.</summary>
     public bool Bf16KvCache { get; set; }
 
     /// <summary>The blocks in turn on the residual stream, the last one narrowed to the kept positions; each checkpointed when training with <see cref="GradientCheckpointing"/>.</summary>

@@ -28,7 +28,7 @@ public sealed class KvCache : IDisposable
     public int Length { get; private set; }
 
     /// <summary>Whether keys and values are stored as bfloat16.</summary>
-    public bool Bf16 { get; }
+    public bool Bf16 => keys16 is not null;
 
     /// <summary>An empty cache for <paramref name="batch"/> sequences of up to <paramref name="capacity"/> positions, float32 or <paramref name="bf16"/>.</summary>
     public KvCache(ModelConfig config, int batch, int capacity, bool bf16 = false) : this(config.Layers, batch, capacity, config.KvHeads, config.HeadDim, bf16) { }
@@ -188,7 +188,7 @@ public sealed class KvCache : IDisposable
     {
         Batch = batch;
         Capacity = capacity;
-        (this.layers, this.kvHeads, this.headDim, Bf16) = (layers, kvHeads, headDim, bf16);
+        (this.layers, this.kvHeads, this.headDim) = (layers, kvHeads, headDim);
         // Left uninitialised: attention reads only positions below Length, and every one of those is written first.
         if (bf16)
         {

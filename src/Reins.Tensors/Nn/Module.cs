@@ -72,13 +72,14 @@ public abstract class Module
 
     /// <summary>
     /// Copies every parameter of <paramref name="source"/> that this module also has (same name, same shape required) and
-    /// returns how many: a frozen copy of a policy, a critic started from a policy's trunk, a checkpoint restored.
+    /// returns how many: a frozen copy of a policy, a critic started from a policy's trunk, a checkpoint restored. A
+    /// tensor the two modules share is already the same and is left alone.
     /// </summary>
     public int CopyParametersFrom(Module source)
     {
         int copied = 0;
         foreach (var p in source.Parameters)
-            if (byName.ContainsKey(p.Name!))
+            if (byName.TryGetValue(p.Name!, out var mine) && !ReferenceEquals(mine, p))
             {
                 Load(p.Name!, p.Span, p.Shape, source.GetType().Name);
                 copied++;

@@ -58,18 +58,12 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
     }
 
     /// <summary>
-    /// The frozen reference: <paramref name="path"/> (--ref-model) when given; else under --use-peft the policy with its
-    /// adapters off — a model sharing the policy's frozen weights, not a copy, as TRL does; else --model loaded again.
+    /// The frozen reference: <paramref name="path"/> (--ref-model) when given; else under --use-peft the policy (from
+    /// <see cref="LoadPolicy"/>, adapters added) with its adapters off — a model sharing the policy's frozen weights, not
+    /// a copy, as TRL does; else --model loaded again.
     /// </summary>
-    public CausalLanguageModel Reference(ParseResult r, TrainingArguments training, CausalLanguageModel policy, string? path)
-    {
-        if (path is null && training.Peft.UsePeft)
-        {
-            training.Peft.Apply(policy, TrainableModel.AdapterSeed(training.Seed, null));
-            return CausalLanguageModel.Create(policy.Config, 0, policy);
-        }
-        return LoadModel(r, path ?? ModelPath(r)).Model;
-    }
+    public CausalLanguageModel Reference(ParseResult r, TrainingArguments training, CausalLanguageModel policy, string? path) =>
+        path is null && training.Peft.UsePeft ? CausalLanguageModel.Create(policy.Config, 0, policy) : LoadModel(r, path ?? ModelPath(r)).Model;
 
     /// <summary>Applies --threads (LoadModel does it too).</summary>
     public void ApplyThreads(ParseResult r) => CommonOptions.ApplyThreads(r.GetValue(threads));
