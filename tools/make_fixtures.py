@@ -25,6 +25,7 @@ Output: tests/fixtures/{gpt2,llama,qwen2}_tiny.safetensors. The run is determini
 it self-checks (gradcheck, float64 finite differences, padding invariance, an
 independent AdamW formula, a safetensors read-back) before writing anything.
 """
+import contextlib
 import json
 import math
 import os
@@ -210,26 +211,32 @@ def masked_attention(q, k, v, attention_mask):
     return probs @ v
 
 
-def gpt2_forward(p, c, ids, attention_mask, position_ids):
-    return gpt2_hidden(p, c, ids, attention_mask, position_ids) @ p["transformer.wte.weight"].T
+def gpt2_forward(p, c, ids, attention_mask, position_ids, block_scope=None):
+    return gpt2_hidden(p, c, ids, attention_mask, position_ids, block_scope) @ p["transformer.wte.weight"].T
 
 
-def gpt2_hidden(p, c, ids, attention_mask, position_ids):
-    """The final hidden states (after ln_f), which every head reads."""
+def gpt2_hidden(p, c, ids, attention_mask, position_ids, block_scope=None):
+    """The final hidden states (after ln_f), which every head reads. block_scope(x), if given, is a context manager
+    each block runs in, handed the block's input (tools/make_bf16_fixtures.py packs a block's saved tensors in it)."""
     d, H, eps = c["n_embd"], c["n_head"], c["layer_norm_epsilon"]
     Bn, Tn = ids.shape
     x = p["transformer.wte.weight"][ids] + p["transformer.wpe.weight"][position_ids]
     for i in range(c["n_layer"]):
         h = f"transformer.h.{i}."
-        a = F.layer_norm(x, (d,), p[h + "ln_1.weight"], p[h + "ln_1.bias"], eps)
-        qkv = a @ p[h + "attn.c_attn.weight"] + p[h + "attn.c_attn.bias"]
-        q, k, v = [t.reshape(Bn, Tn, H, d // H).transpose(1, 2) for t in qkv.split(d, dim=-1)]
-        y = masked_attention(q, k, v, attention_mask).transpose(1, 2).reshape(Bn, Tn, d)
-        x = x + (y @ p[h + "attn.c_proj.weight"] + p[h + "attn.c_proj.bias"])
-        m = F.layer_norm(x, (d,), p[h + "ln_2.weight"], p[h + "ln_2.bias"], eps)
-        m = gelu_new(m @ p[h + "mlp.c_fc.weight"] + p[h + "mlp.c_fc.bias"])
-        x = x + (m @ p[h + "mlp.c_proj.weight"] + p[h + "mlp.c_proj.bias"])
+        with (block_scope or no_scope)(x):
+            a = F.layer_norm(x, (d,), p[h + "ln_1.weight"], p[h + "ln_1.bias"], eps)
+            qkv = a @ p[h + "attn.c_attn.weight"] + p[h + "attn.c_attn.bias"]
+            q, k, v = [t.reshape(Bn, Tn, H, d // H).transpose(1, 2) for t in qkv.split(d, dim=-1)]
+            y = masked_attention(q, k, v, attention_mask).transpose(1, 2).reshape(Bn, Tn, d)
+            x = x + (y @ p[h + "attn.c_proj.weight"] + p[h + "attn.c_proj.bias"])
+            m = F.layer_norm(x, (d,), p[h + "ln_2.weight"], p[h + "ln_2.bias"], eps)
+            m = gelu_new(m @ p[h + "mlp.c_fc.weight"] + p[h + "mlp.c_fc.bias"])
+            x = x + (m @ p[h + "mlp.c_proj.weight"] + p[h + "mlp.c_proj.bias"])
     return F.layer_norm(x, (d,), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"], eps)
+
+
+def no_scope(_):
+    return contextlib.nullcontext()
 
 
 def rotate_half(x):
@@ -273,13 +280,13 @@ def linear(x, p, name):
     return y
 
 
-def llama_forward(p, c, ids, attention_mask, position_ids):
+def llama_forward(p, c, ids, attention_mask, position_ids, block_scope=None):
     head = p["model.embed_tokens.weight"] if c["tie_word_embeddings"] else p["lm_head.weight"]
-    return llama_hidden(p, c, ids, attention_mask, position_ids) @ head.T
+    return llama_hidden(p, c, ids, attention_mask, position_ids, block_scope) @ head.T
 
 
-def llama_hidden(p, c, ids, attention_mask, position_ids):
-    """The final hidden states (after the last RMSNorm), which every head reads."""
+def llama_hidden(p, c, ids, attention_mask, position_ids, block_scope=None):
+    """The final hidden states (after the last RMSNorm), which every head reads; block_scope as gpt2_hidden's."""
     d, H, KV = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
     hd, eps = d // H, c["rms_norm_eps"]
     Bn, Tn = ids.shape
@@ -289,20 +296,21 @@ def llama_hidden(p, c, ids, attention_mask, position_ids):
     cos, sin = cos[:, None], sin[:, None]  # broadcast over heads
     for i in range(c["num_hidden_layers"]):
         L = f"model.layers.{i}."
-        a = rms_norm(x, p[L + "input_layernorm.weight"], eps)
-        q = linear(a, p, L + "self_attn.q_proj").reshape(Bn, Tn, H, hd).transpose(1, 2)
-        k = linear(a, p, L + "self_attn.k_proj").reshape(Bn, Tn, KV, hd).transpose(1, 2)
-        v = linear(a, p, L + "self_attn.v_proj").reshape(Bn, Tn, KV, hd).transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
-        # HF repeat_kv: query head h reads kv head h // (H // KV).
-        k = k.repeat_interleave(H // KV, dim=1)
-        v = v.repeat_interleave(H // KV, dim=1)
-        y = masked_attention(q, k, v, attention_mask).transpose(1, 2).reshape(Bn, Tn, d)
-        x = x + linear(y, p, L + "self_attn.o_proj")
-        m = rms_norm(x, p[L + "post_attention_layernorm.weight"], eps)
-        m = F.silu(linear(m, p, L + "mlp.gate_proj")) * linear(m, p, L + "mlp.up_proj")
-        x = x + linear(m, p, L + "mlp.down_proj")
+        with (block_scope or no_scope)(x):
+            a = rms_norm(x, p[L + "input_layernorm.weight"], eps)
+            q = linear(a, p, L + "self_attn.q_proj").reshape(Bn, Tn, H, hd).transpose(1, 2)
+            k = linear(a, p, L + "self_attn.k_proj").reshape(Bn, Tn, KV, hd).transpose(1, 2)
+            v = linear(a, p, L + "self_attn.v_proj").reshape(Bn, Tn, KV, hd).transpose(1, 2)
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
+            # HF repeat_kv: query head h reads kv head h // (H // KV).
+            k = k.repeat_interleave(H // KV, dim=1)
+            v = v.repeat_interleave(H // KV, dim=1)
+            y = masked_attention(q, k, v, attention_mask).transpose(1, 2).reshape(Bn, Tn, d)
+            x = x + linear(y, p, L + "self_attn.o_proj")
+            m = rms_norm(x, p[L + "post_attention_layernorm.weight"], eps)
+            m = F.silu(linear(m, p, L + "mlp.gate_proj")) * linear(m, p, L + "mlp.up_proj")
+            x = x + linear(m, p, L + "mlp.down_proj")
     return rms_norm(x, p["model.norm.weight"], eps)
 
 

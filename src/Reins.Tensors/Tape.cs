@@ -54,6 +54,22 @@ public sealed class Tape : IDisposable
     }
 
     internal void Own(Tensor t) => owned.Add(t);
+
+    /// <summary>How many tensors this tape owns and how many backward steps it holds: marks to take what an op adds after them.</summary>
+    internal (int Owned, int Nodes) Marks => (owned.Count, nodes.Count);
+
+    /// <summary>The tensors made under this tape since <paramref name="mark"/> (from <see cref="Marks"/>).</summary>
+    internal IEnumerable<Tensor> OwnedSince(int mark) => owned.Skip(mark);
+
+    /// <summary>
+    /// Runs <paramref name="after"/> right after the backward step recorded at <paramref name="node"/>: once that step has
+    /// run, so has every later one (the tape runs backward), so what only they read is dead.
+    /// </summary>
+    internal void AfterBackward(int node, Action after)
+    {
+        var (output, backward) = nodes[node];
+        nodes[node] = (output, () => { backward(); after(); });
+    }
     internal void OwnGrad(Tensor t) => ownedGrads.Add(t);
 
     /// <summary>

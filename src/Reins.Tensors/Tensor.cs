@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Reins.Tensors;
@@ -14,6 +15,10 @@ public sealed class Tensor
     private readonly Tensor? viewBase;
     private Tensor? grad;
     private bool released;
+    // After Pack, data holds the values as bfloat16 (two to a float slot) until the next read widens them back; volatile
+    // so a thread that sees it clear also sees the widened data.
+    private volatile bool packed;
+    private static readonly Lock Unpacking = new();
 
     /// <summary>Extent of each axis.</summary>
     public int[] Shape { get; }
@@ -48,21 +53,65 @@ public sealed class Tensor
     public int Dim(int axis) => Shape[axis < 0 ? Shape.Length + axis : axis];
 
     /// <summary>The elements, in row-major order.</summary>
-    public Span<float> Span
-    {
-        get
-        {
-            ThrowIfReleased();
-            return data.AsSpan(offset, Size);
-        }
-    }
+    public Span<float> Span => Storage.AsSpan(offset, Size);
 
     internal unsafe float* Ptr
     {
         get
         {
+            var storage = Storage;
+            return Size == 0 ? null : (float*)Unsafe.AsPointer(ref storage[offset]);
+        }
+    }
+
+    /// <summary>The tensor that owns the storage: this one, or the base of a view.</summary>
+    internal Tensor Root => viewBase ?? this;
+
+    // A view reads its base's current storage (and offsets into it), so packing and unpacking the base moves its views too.
+    private float[] Storage
+    {
+        get
+        {
             ThrowIfReleased();
-            return Size == 0 ? null : (float*)Unsafe.AsPointer(ref data[offset]);
+            var root = viewBase ?? this;
+            if (root.packed) root.Unpack();
+            return root.data;
+        }
+    }
+
+    /// <summary>
+    /// Stores the values as bfloat16 (round to nearest even) in half the memory, returning the float32 buffer to the pool;
+    /// the next read of the tensor or of any view of it widens them back into a float32 buffer. For activations kept only
+    /// for a backward pass (<see cref="Ops.Bf16SavedActivations"/>). Returns whether it packed: only a base tensor that fills
+    /// its own storage does, and only from <see cref="MinPackedSize"/> elements, below which rounding would save nothing worth it.
+    /// </summary>
+    internal bool Pack()
+    {
+        if (released || packed || viewBase is not null || offset != 0 || data.Length != Size || Size < MinPackedSize) return false;
+        var (full, half) = (data, BufferPool.Rent((Size + 1) / 2));
+        Engine.ForRanges(Size, ConversionPiece, (start, length) =>
+            Kernels.Bf16.FromFloat(full.AsSpan(start, length), MemoryMarshal.Cast<float, ushort>(half.AsSpan()).Slice(start, length)));
+        BufferPool.Return(full);
+        (data, packed) = (half, true);
+        return true;
+    }
+
+    internal const int MinPackedSize = 4096;
+
+    // Pieces large enough that splitting them over threads pays for itself; conversions are elementwise, so the cut changes nothing.
+    private const int ConversionPiece = 1 << 16;
+
+    private void Unpack()
+    {
+        // Backward kernels may first read a packed input from several worker threads at once.
+        lock (Unpacking)
+        {
+            if (!packed) return;
+            var (half, full) = (data, BufferPool.Rent(Size));
+            Engine.ForRanges(Size, ConversionPiece, (start, length) =>
+                Kernels.Bf16.ToFloat(MemoryMarshal.Cast<float, ushort>(half.AsSpan()).Slice(start, length), full.AsSpan(start, length)));
+            BufferPool.Return(half);
+            (data, packed) = (full, false);
         }
     }
 
@@ -212,9 +261,9 @@ public sealed class Tensor
     }
 
     /// <summary>A view sharing this tensor's data that gradients do not flow through (PyTorch's detach).</summary>
-    public Tensor Detach() => new(data, offset, Shape, viewBase ?? this) { Op = Op };
+    public Tensor Detach() => new(Storage, offset, Shape, viewBase ?? this) { Op = Op };
 
-    internal Tensor View(int[] shape, int extraOffset = 0) => new(data, offset + extraOffset, shape, viewBase ?? this) { RequiresGrad = RequiresGrad };
+    internal Tensor View(int[] shape, int extraOffset = 0) => new(Storage, offset + extraOffset, shape, viewBase ?? this) { RequiresGrad = RequiresGrad };
 
     // ---- gradients ------------------------------------------------------------------------------------
 
@@ -271,8 +320,7 @@ public sealed class Tensor
     {
         if (released || viewBase is not null) return;
         BufferPool.Return(data);
-        data = [];
-        released = true;
+        (data, packed, released) = ([], false, true);
     }
 
     private void ThrowIfReleased()

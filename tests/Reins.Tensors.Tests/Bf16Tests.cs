@@ -91,4 +91,61 @@ public sealed class Bf16Tests
             Assert.Equal(all.AsSpan(0, rows * 50).ToArray(), some);
         }
     }
+
+    [Fact]
+    public void SpanConversionsMatchTheScalarOnesOnEveryKindOfValue()
+    {
+        var rng = new Rng(9);
+        // Ties both ways, NaN payloads, infinities, signed zeros, denormals, the largest float (rounds to infinity), and a
+        // length that leaves a scalar tail after the 32-wide loop.
+        float[] special = [1f + 1f / 256, 1f + 3f / 256, -(1f + 1f / 256), float.NaN, BitConverter.UInt32BitsToSingle(0x7F800001),
+            BitConverter.UInt32BitsToSingle(0xFFFFFFFF), float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, float.Epsilon, 1e-40f, float.MaxValue];
+        var values = special.Concat(Enumerable.Range(0, 1000).Select(_ => rng.NextNormal() * 100)).ToArray();
+        var half = new ushort[values.Length];
+        Bf16.FromFloat(values, half);
+        Assert.Equal(values.Select(Bf16.FromFloat), half);
+        var back = new float[values.Length];
+        Bf16.ToFloat(half, back);
+        Assert.Equal(half.Select(h => BitConverter.SingleToUInt32Bits(Bf16.ToFloat(h))), back.Select(BitConverter.SingleToUInt32Bits));
+    }
+
+    [Fact]
+    public void SavedActivationsAreReadRoundedToBf16InTheBackwardPassOnly()
+    {
+        // h = 3x is made inside the block and read by the backward of h·h (through a view), so the gradient is
+        // exactly 3·2·round(h) while the forward output is float32's (3x)².
+        const int n = 8192;
+        var x = Tensor.Parameter("x", Tensor.Normal(new Rng(4), 0, 1, n));
+        Tensor? inside = null;
+        using var tape = new Tape();
+        var y = Ops.Bf16SavedActivations(input =>
+        {
+            inside = input * 3f;
+            var pairs = Ops.Reshape(inside, n / 2, 2);
+            return Ops.Reshape(pairs * pairs, n);
+        }, x);
+        var xs = x.Span.ToArray();
+        Assert.Equal(xs.Select(v => (v * 3f) * (v * 3f)), y.Span.ToArray());
+        tape.Backward(Ops.Sum(y));
+        var expected = xs.Select(v => 2f * Bf16.ToFloat(Bf16.FromFloat(v * 3f)) * 3f).ToArray();
+        Assert.Equal(expected, x.Grad!.Span.ToArray());
+        Assert.NotEqual(xs.Select(v => 2f * (v * 3f) * 3f), expected);
+        // Once the block's backward steps have run, its storage is back in the pool: a late read fails loudly.
+        Assert.Throws<ObjectDisposedException>(() => inside!.Span[0]);
+    }
+
+    [Fact]
+    public void SavedActivationsBelowThePackingSizeOrOutsideATapeStayFloat32()
+    {
+        var small = Tensor.Parameter("small", Tensor.Normal(new Rng(5), 0, 1, Tensor.MinPackedSize - 1));
+        using (var tape = new Tape())
+        {
+            var y = Ops.Bf16SavedActivations(input => (input * 3f) * (input * 3f), small);
+            tape.Backward(Ops.Sum(y));
+            Assert.Equal(small.Span.ToArray().Select(v => 2f * (v * 3f) * 3f), small.Grad!.Span.ToArray());
+        }
+        Tensor? inside = null;
+        var outside = Ops.Bf16SavedActivations(input => (inside = input * 3f) * 1f, Tensor.Normal(new Rng(6), 0, 1, 2 * Tensor.MinPackedSize));
+        Assert.Equal(outside.Span.ToArray(), inside!.Span.ToArray());
+    }
 }

@@ -31,6 +31,7 @@ public sealed class TrainableModel : ICheckpointPart
         Model = model;
         model.GradientCheckpointing = arguments.GradientCheckpointing;
         model.RecomputeAttention = arguments.RecomputeAttention;
+        model.Bf16Activations = arguments.Bf16;
         // Adapters first: the optimiser is made over what then trains. Each model's A's and dropout masks come from its own stream.
         seed = AdapterSeed(arguments.Seed, directory);
         arguments.Peft.Apply(model, seed);

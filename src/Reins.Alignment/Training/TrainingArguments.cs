@@ -96,6 +96,10 @@ public sealed record TrainingArguments : ISettings
     [JsonPropertyName("recompute_attention"), Description("Recompute each block of attention probabilities in the backward pass from q and k (FlashAttention's trade) instead of keeping every layer's [batch, heads, T, T] probabilities: the same gradients bit for bit, less memory at long contexts, one more Q·K product per block.")]
     public bool RecomputeAttention { get; init; }
 
+    /// <summary>bfloat16 mixed precision: activations kept for the backward pass are stored as bfloat16.</summary>
+    [JsonPropertyName("bf16"), Description("bfloat16 mixed precision (TRL's bf16): the activations each transformer block keeps for the backward pass are stored as bfloat16, halving their memory; the forward pass, every sum, norm, softmax and loss, the gradients, the float32 master weights and the optimiser state stay float32, so the backward pass reads rounded activations. No effect with gradient_checkpointing, which keeps none.")]
+    public bool Bf16 { get; init; }
+
     /// <summary>LoRA adapters instead of full fine-tuning.</summary>
     public PeftArguments Peft { get; init; } = new();
 

@@ -31,13 +31,14 @@ internal static class BenchCommand
         var profile = new Option<bool>("--profile") { Description = "Also print a per-op time profile of the timed steps to stderr." };
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute each block's activations in the backward pass (peak_rss_mb shows what it saves)." };
         var recompute = new Option<bool>("--recompute-attention") { Description = "Recompute attention probabilities in the backward pass instead of keeping them (peak_rss_mb shows what it saves)." };
-        var train = new Command("train", "Training tokens/s: forward, cross-entropy, backward and AdamW step, as the anchor measures.") { config, trainThreads, seconds, profile, checkpointing, recompute };
+        var trainBf16 = new Option<bool>("--bf16") { Description = "Store the activations kept for the backward pass as bfloat16 (TRL's bf16; float32 compute and weights)." };
+        var train = new Command("train", "Training tokens/s: forward, cross-entropy, backward and AdamW step, as the anchor measures.") { config, trainThreads, seconds, profile, checkpointing, recompute, trainBf16 };
         train.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(config)!);
             // Under mpirun each rank is one measurement's process already, on its share of the cores.
             if (r.GetValue(trainThreads) is { } t || World.IsDistributed)
-                Train(preset, r.GetValue(trainThreads) ?? Engine.Threads, r.GetValue(seconds), r.GetValue(profile), r.GetValue(checkpointing), r.GetValue(recompute));
+                Train(preset, r.GetValue(trainThreads) ?? Engine.Threads, r.GetValue(seconds), r.GetValue(profile), r.GetValue(checkpointing), r.GetValue(recompute), r.GetValue(trainBf16));
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "train_tokens_per_s");
         });
         bench.Add(train);
@@ -184,12 +185,13 @@ internal static class BenchCommand
         return best;
     }
 
-    private static void Train(ModelPreset preset, int t, double minSeconds, bool profile, bool checkpointing, bool recomputeAttention)
+    private static void Train(ModelPreset preset, int t, double minSeconds, bool profile, bool checkpointing, bool recomputeAttention, bool bf16)
     {
         Engine.Threads = t;
         var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
         model.GradientCheckpointing = checkpointing;
         model.RecomputeAttention = recomputeAttention;
+        model.Bf16Activations = bf16;
         var opt = new AdamW(model.Parameters, learningRate: 3e-4f, weightDecay: 0.1f);
         // Data-parallel under mpirun: each rank its own batch of the preset's size, gradients summed before every step.
         var rng = new Rng((ulong)World.Rank);
@@ -242,6 +244,7 @@ internal static class BenchCommand
         if (World.IsDistributed) row["ranks"] = World.Size;
         if (checkpointing) row["gradient_checkpointing"] = true;
         if (recomputeAttention) row["recompute_attention"] = true;
+        if (bf16) row["bf16"] = true;
         Emit(row);
     }
 

@@ -125,6 +125,13 @@ public abstract class CausalLanguageModel : Module
     public bool RecomputeAttention { get; set; }
 
     /// <summary>
+    /// Whether training stores the activations each block keeps for the backward pass as bfloat16 (TRL's `bf16`,
+    /// <see cref="Ops.Bf16SavedActivations"/>): half their memory; the forward pass, every sum, norm, softmax and loss,
+    /// the gradients and the weights stay float32. Ignored under <see cref="GradientCheckpointing"/>, which keeps none.
+    /// </summary>
+    public bool Bf16Activations { get; set; }
+
+    /// <summary>
     /// Keeps a bfloat16 copy of every weight matrix (embeddings included), which the linear layers and lookups then read
     /// whenever no gradient is recorded: generation (`--bf16`) reads half the bytes per token, with float32 activations
     /// and sums. The float32 weights stay, for training.
@@ -146,15 +153,17 @@ public abstract class CausalLanguageModel : Module
     /// <summary>Whether generation keeps its KV caches as bfloat16 (`--kv-cache-dtype bfloat16`): half their memory and of the bytes a decode step reads.</summary>
     public bool Bf16KvCache { get; set; }
 
-    /// <summary>The blocks in turn on the residual stream, the last one narrowed to the kept positions; each checkpointed when training with <see cref="GradientCheckpointing"/>.</summary>
+    /// <summary>The blocks in turn on the residual stream, the last one narrowed to the kept positions; each checkpointed when training with <see cref="GradientCheckpointing"/> or its activations stored as bfloat16 with <see cref="Bf16Activations"/>.</summary>
     private protected Tensor Blocks(TransformerBlock[] blocks, Tensor x, ModelInput input, int[] positionIds, in AttentionContext context)
     {
         for (int l = 0; l < blocks.Length; l++)
         {
             var (block, keep) = (blocks[l], l == blocks.Length - 1 ? input.Kept : input.Time);
-            // The recomputation rebuilds the context from the input's arrays: a ref struct cannot wait for the backward pass.
-            x = GradientCheckpointing && context.Cache is null && Tape.IsRecording
-                ? Ops.Checkpoint(h => block.Forward(h, positionIds, new AttentionContext(input.AttentionMask, input.DocumentIds, null, RecomputeAttention), keep), x)
+            // A wrapped block rebuilds the context from the input's arrays: a ref struct cannot wait for the backward pass.
+            bool training = context.Cache is null && Tape.IsRecording;
+            Func<Tensor, Tensor> wrapped = h => block.Forward(h, positionIds, new AttentionContext(input.AttentionMask, input.DocumentIds, null, RecomputeAttention), keep);
+            x = training && GradientCheckpointing ? Ops.Checkpoint(wrapped, x)
+                : training && Bf16Activations ? Ops.Bf16SavedActivations(wrapped, x)
                 : block.Forward(x, positionIds, context, keep);
         }
         return x;

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -53,4 +54,50 @@ public static class Bf16
 
     /// <summary>The float32 a bfloat16 stands for.</summary>
     public static float ToFloat(ushort h) => BitConverter.UInt32BitsToSingle((uint)h << 16);
+
+    /// <summary><see cref="FromFloat(float)"/> over a span, sixteen at a time.</summary>
+    public static void FromFloat(ReadOnlySpan<float> from, Span<ushort> to)
+    {
+        if (to.Length < from.Length) throw new ArgumentException($"bf16: {to.Length} slots cannot hold {from.Length} values.");
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref float src = ref MemoryMarshal.GetReference(from);
+            ref ushort dst = ref MemoryMarshal.GetReference(to);
+            var exponent = Vector512.Create(0x7F800000u);
+            for (; i <= from.Length - 32; i += 32)
+            {
+                var lo = Round(Vector512.LoadUnsafe(ref src, (nuint)i).AsUInt32(), exponent);
+                var hi = Round(Vector512.LoadUnsafe(ref src, (nuint)i + 16).AsUInt32(), exponent);
+                Vector512.Narrow(lo, hi).StoreUnsafe(ref dst, (nuint)i);
+            }
+        }
+        for (; i < from.Length; i++) to[i] = FromFloat(from[i]);
+
+        static Vector512<uint> Round(Vector512<uint> bits, Vector512<uint> exponent)
+        {
+            var rounded = (bits + Vector512.Create(0x7FFFu) + ((bits >> 16) & Vector512<uint>.One)) >> 16;
+            var nan = Vector512.GreaterThan(bits & Vector512.Create(0x7FFFFFFFu), exponent);
+            return Vector512.ConditionalSelect(nan, (bits >> 16) | Vector512.Create(0x40u), rounded);
+        }
+    }
+
+    /// <summary><see cref="ToFloat(ushort)"/> over a span.</summary>
+    public static void ToFloat(ReadOnlySpan<ushort> from, Span<float> to)
+    {
+        if (to.Length < from.Length) throw new ArgumentException($"bf16: {to.Length} floats cannot hold {from.Length} values.");
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref ushort src = ref MemoryMarshal.GetReference(from);
+            ref float dst = ref MemoryMarshal.GetReference(to);
+            for (; i <= from.Length - 32; i += 32)
+            {
+                var (lo, hi) = Vector512.Widen(Vector512.LoadUnsafe(ref src, (nuint)i));
+                (lo << 16).AsSingle().StoreUnsafe(ref dst, (nuint)i);
+                (hi << 16).AsSingle().StoreUnsafe(ref dst, (nuint)i + 16);
+            }
+        }
+        for (; i < from.Length; i++) to[i] = ToFloat(from[i]);
+    }
 }
