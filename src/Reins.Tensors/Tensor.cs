@@ -75,6 +75,8 @@ public sealed class Tensor
             ThrowIfReleased();
             var root = viewBase ?? this;
             if (root.packed) root.Unpack();
+            if (root.Bf16Only)
+                throw new InvalidOperationException($"{root.Name ?? "tensor " + Format(Shape)} is stored as bfloat16 only (a frozen weight under bf16): its float32 values are gone; only linear layers and lookups read it.");
             return root.data;
         }
     }
@@ -135,6 +137,7 @@ public sealed class Tensor
     /// </summary>
     public void KeepBf16Copy(bool transposed = false)
     {
+        if (Bf16Only) return;
         var s = Span;
         // A copy dropped earlier is refreshed in place: rollouts make one every step from the moving weights.
         var copy = bf16 is { } old && old.Length == s.Length ? old : GC.AllocateUninitializedArray<ushort>(s.Length, pinned: true);
@@ -151,7 +154,25 @@ public sealed class Tensor
     }
 
     /// <summary>Stops reading the bfloat16 copy (the float32 values are read again); its storage is kept for the next <see cref="KeepBf16Copy"/>.</summary>
-    public void DropBf16Copy() => bf16Active = false;
+    public void DropBf16Copy() => bf16Active = Bf16Only;
+
+    /// <summary>Whether the values are kept as bfloat16 only (<see cref="StoreAsBf16Only"/>).</summary>
+    public bool Bf16Only { get; private set; }
+
+    /// <summary>
+    /// Keeps the values as bfloat16 only, dropping the float32 ones: half the memory of a frozen weight (TRL's bf16 holds
+    /// frozen reference and reward models in bf16). Linear layers and lookups then read the copy whether or not a
+    /// gradient is recorded — the input's gradient flows through it — and anything else that reads the values throws.
+    /// Trained tensors keep their float32 masters, so this refuses one that requires a gradient.
+    /// </summary>
+    public void StoreAsBf16Only(bool transposed = false)
+    {
+        if (Bf16Only) return;
+        if (RequiresGrad || viewBase is not null)
+            throw new InvalidOperationException($"{Name ?? "tensor " + Format(Shape)}: only a frozen base tensor can be stored as bfloat16 alone; a trained one keeps its float32 master values.");
+        KeepBf16Copy(transposed);
+        (data, Bf16Only) = ([], true);
+    }
 
     /// <summary>The accumulated gradient, or null before any backward pass reached this tensor.</summary>
     public Tensor? Grad => viewBase is null ? grad : grad ??= viewBase.Grad is { } g ? new Tensor(g.data, g.offset + (offset - viewBase.offset), Shape, g) : null;
@@ -349,7 +370,8 @@ public sealed class Tensor
         var sb = new StringBuilder();
         sb.Append("Tensor").Append(Format(Shape));
         if (Name is not null) sb.Append(' ').Append(Name);
-        if (!released)
+        if (Bf16Only) sb.Append(" (bf16 only)");
+        else if (!released)
         {
             sb.Append(" [");
             var s = Span;

@@ -8,7 +8,8 @@ namespace Reins.Cli.Tests;
 
 /// <summary>
 /// TRL's --bf16 on a trainer: the run stores its saved activations as bfloat16, so its first loss (a float32 forward
-/// pass) is the float32 run's exactly and the later ones move off it by rounding, not by more.
+/// pass) is the float32 run's exactly and the later ones move off it by rounding, not by more; frozen weights (a LoRA
+/// base, a reference) are held as bf16, which on a bf16 checkpoint loses nothing.
 /// </summary>
 public sealed class Bf16CommandTests : IDisposable
 {
@@ -18,7 +19,7 @@ public sealed class Bf16CommandTests : IDisposable
 
     private static int Run(params string[] args)
     {
-        var root = new RootCommand { ModelCommand.Create(), SftCommand.Create() };
+        var root = new RootCommand { ModelCommand.Create(), SftCommand.Create(), DpoCommand.Create() };
         var previous = Console.Out;
         Console.SetOut(new StringWriter(CultureInfo.InvariantCulture));
         try { return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }); }
@@ -51,5 +52,42 @@ public sealed class Bf16CommandTests : IDisposable
         Assert.NotEqual(fp32[1..], bf16[1..]);
         Assert.All(fp32.Zip(bf16), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-2 * p.First, $"bf16 loss {p.Second} vs float32 {p.First}"));
         Assert.Contains("\"bf16\": true", JsonNode.Parse(File.ReadAllText(Path.Combine(bf16Run, "config.json")))!["reins_run_settings"]!.ToJsonString(new() { WriteIndented = true }));
+    }
+
+    [Fact]
+    public void FrozenWeightsHeldAsBf16LoseNothingOnABf16CheckpointAndResumeExactly()
+    {
+        string fp32Base = Path.Combine(dir, "base32"), baseModel = Path.Combine(dir, "base16");
+        Assert.Equal(0, Run("model", "init", "--arch", "llama", "--vocab-size", "300", "--hidden", "64", "--layers", "2", "--heads", "4", "--max-positions", "64", "--seed", "4", "--out", fp32Base));
+        Assert.Equal(0, Run("model", "convert", "--model", fp32Base, "--out", baseModel, "--torch-dtype", "bfloat16"));
+        string sftData = Path.Combine(dir, "sft.jsonl"), pairs = Path.Combine(dir, "pairs.jsonl");
+        File.WriteAllLines(sftData, Enumerable.Range(0, 32).Select(i =>
+            new JsonObject { ["prompt"] = $"n{i}=", ["completion"] = new string((char)('a' + i % 5), 24) }.ToJsonString()));
+        File.WriteAllLines(pairs, Enumerable.Range(0, 16).Select(i =>
+            new JsonObject { ["prompt"] = $"q{i}:", ["chosen"] = new string('y', 20), ["rejected"] = new string('n', 20) }.ToJsonString()));
+        string[] Sft(string name, int steps, params string[] extra) =>
+            ["sft", "--model", baseModel, "--train", sftData, "--out", Path.Combine(dir, name), "--max-steps", steps.ToString(CultureInfo.InvariantCulture),
+             "--learning-rate", "3e-3", "--logging-steps", "1", "--threads", "1", "--use-peft", "--lora-dropout", "0", .. extra];
+
+        // The LoRA base held as bf16: the first loss is the float32 run's exactly (the base's values are bf16 already).
+        Assert.Equal(0, Run(Sft("lora32", 6)));
+        Assert.Equal(0, Run(Sft("lora16", 6, "--bf16", "--save-steps", "2")));
+        var (lora32, lora16) = (Losses(Path.Combine(dir, "lora32")), Losses(Path.Combine(dir, "lora16")));
+        Assert.Equal(lora32[0], lora16[0]);
+        Assert.All(lora32.Zip(lora16), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-2 * p.First, $"bf16 loss {p.Second} vs float32 {p.First}"));
+        // The same run stopped at its step-2 checkpoint and resumed ends where the uninterrupted one did.
+        string resumed = Path.Combine(dir, "resumed"), checkpoint = Path.Combine(resumed, "checkpoint-2");
+        Directory.CreateDirectory(checkpoint);
+        foreach (var file in Directory.GetFiles(Path.Combine(dir, "lora16"))) File.Copy(file, Path.Combine(resumed, Path.GetFileName(file)));
+        foreach (var file in Directory.GetFiles(Path.Combine(dir, "lora16", "checkpoint-2"))) File.Copy(file, Path.Combine(checkpoint, Path.GetFileName(file)));
+        // What the stopped run had logged: its first two steps.
+        var metrics = Path.Combine(resumed, "metrics.jsonl");
+        File.WriteAllLines(metrics, File.ReadLines(metrics).Where(l => JsonNode.Parse(l)!["step"]!.GetValue<long>() <= 2).ToList());
+        Assert.Equal(0, Run(Sft("resumed", 6, "--bf16", "--save-steps", "2", "--resume")));
+        Assert.Equal(lora16, Losses(Path.Combine(dir, "resumed")));
+
+        // A full-model DPO run's reference held as bf16: on a bf16 checkpoint it is the policy exactly, so the first loss is ln 2.
+        Assert.Equal(0, Run("dpo", "--model", baseModel, "--train", pairs, "--out", Path.Combine(dir, "dpo"), "--max-steps", "2", "--logging-steps", "1", "--threads", "1", "--bf16"));
+        Assert.Equal(Math.Log(2), Losses(Path.Combine(dir, "dpo"))[0], 6);
     }
 }

@@ -1,6 +1,8 @@
 using Reins.Models.Checkpoints;
 using Reins.Models.Transformers;
 using Reins.Tensors;
+using Reins.Tensors.Kernels;
+using Reins.Models.Peft;
 using Reins.Tensors.Optim;
 
 namespace Reins.Models.Tests;
@@ -223,5 +225,50 @@ public class ModelTests
         Assert.Contains(plain.Grads.Values, g => g.Any(v => v != 0));
         // Outside training (no tape recording) the model runs as before.
         using (new Tape(recordGradients: false)) Assert.Equal(plain.Loss, model.Loss(input, targets).Item());
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void ALoraBaseHeldAsBf16TrainsAsTheBaseRoundedToBf16(string family)
+    {
+        // Two copies of one model, its weights rounded to bf16 values: one keeps them as float32, the other drops the
+        // float32 and holds its frozen base as bf16 only. 32 rows take the packed GEMM in both, whose panels then hold the
+        // same floats (GPT-2's Conv1D copies are stored transposed and packed back), so loss and adapter gradients agree
+        // bit for bit, and the base is half the bytes.
+        var config = Config(family);
+        var source = CausalLanguageModel.Create(config, seed: 3);
+        CausalLanguageModel Copy()
+        {
+            var m = CausalLanguageModel.Create(config, seed: 9);
+            foreach (var p in source.Parameters)
+                m.Load(p.Name!, [.. p.Span.ToArray().Select(v => Bf16.ToFloat(Bf16.FromFloat(v)))], p.Shape, "test");
+            m.AddLora(new LoraConfig { R = 4, Alpha = 8, Dropout = 0, TargetModules = ["all-linear"] }, seed: 5);
+            foreach (var a in m.TrainableParameters) a.Span.Fill(0.01f * (a.Name!.Length % 7 - 3));
+            return m;
+        }
+        var (float32, bf16) = (Copy(), Copy());
+        long freed = bf16.StoreFrozenWeightsAsBf16();
+        Assert.Equal(2L * bf16.Parameters.Where(p => p is { Rank: 2, RequiresGrad: false }).Sum(p => (long)p.Size), freed);
+        Assert.True(freed > 0);
+        int[] ids = [.. Enumerable.Range(0, 32).Select(i => (i * 7 + 3) % 40)];
+        int[] targets = [.. ids.Select((t, i) => (t * 5 + i) % 40)];
+        (float Loss, Dictionary<string, float[]> Grads) Run(CausalLanguageModel m)
+        {
+            using var tape = new Tape();
+            var loss = m.Loss(new ModelInput(ids, 2, 16), targets);
+            tape.Backward(loss);
+            return (loss.Item(), m.TrainableParameters.ToDictionary(p => p.Name!, p => p.Grad!.Span.ToArray()));
+        }
+        var (expected, actual) = (Run(float32), Run(bf16));
+        Assert.Equal(expected.Loss, actual.Loss);
+        foreach (var (name, grad) in expected.Grads) Assert.Equal(grad, actual.Grads[name]);
+        Assert.Contains(expected.Grads.Values, g => g.Any(v => v != 0));
+        // Generation's bf16 copies leave a bf16-only base as it is; anything reading its float32 values is told why it cannot.
+        bf16.KeepBf16Weights();
+        bf16.DropBf16Weights();
+        Assert.Equal(expected.Loss, Run(bf16).Loss);
+        var frozen = bf16.Parameters.First(p => p.Bf16Only);
+        Assert.Contains("bfloat16 only", Assert.Throws<InvalidOperationException>(() => frozen.Span.ToArray()).Message);
+        Assert.Throws<InvalidOperationException>(() => bf16.TrainableParameters.First().StoreAsBf16Only());
     }
 }

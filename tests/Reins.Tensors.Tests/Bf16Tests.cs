@@ -148,4 +148,70 @@ public sealed class Bf16Tests
         var outside = Ops.Bf16SavedActivations(input => (inside = input * 3f) * 1f, Tensor.Normal(new Rng(6), 0, 1, 2 * Tensor.MinPackedSize));
         Assert.Equal(outside.Span.ToArray(), inside!.Span.ToArray());
     }
+
+    [Theory]
+    [InlineData(false, 5, 70, 37)]
+    [InlineData(true, 5, 70, 37)]
+    [InlineData(false, 40, 130, 200)]
+    [InlineData(true, 40, 130, 200)]
+    [InlineData(false, 203, 97, 450)]
+    [InlineData(true, 203, 97, 450)]
+    public unsafe void AGemmOnBf16BIsTheFloat32GemmOnTheRoundedValues(bool transB, int m, int n, int k)
+    {
+        // Few rows take the skinny kernels, many the packed GEMM, which widens B while packing it: either way the sums
+        // are float32's on the rounded values, in the same order, so the results are bit-identical.
+        var rng = new Rng(11);
+        var a = Enumerable.Range(0, m * k).Select(_ => rng.NextNormal()).ToArray();
+        var half = Enumerable.Range(0, n * k).Select(_ => Bf16.FromFloat(rng.NextNormal())).ToArray();
+        var rounded = half.Select(Bf16.ToFloat).ToArray();
+        var bias = Enumerable.Range(0, n).Select(_ => rng.NextNormal()).ToArray();
+        var start = Enumerable.Range(0, m * n).Select(_ => rng.NextNormal()).ToArray();
+        foreach (bool accumulate in new[] { false, true })
+        {
+            float[] viaHalf = (float[])start.Clone(), viaFloat = (float[])start.Clone();
+            fixed (float* pa = a, pr = rounded, pbias = bias, c1 = viaHalf, c2 = viaFloat)
+            fixed (ushort* ph = half)
+            {
+                int ldb = transB ? k : n;
+                Gemm.Multiply(false, transB, m, n, k, pa, k, ph, ldb, c1, n, accumulate, 2, pbias);
+                Gemm.Multiply(false, transB, m, n, k, pa, k, pr, ldb, c2, n, accumulate, 2, pbias);
+            }
+            Assert.Equal(viaFloat, viaHalf);
+        }
+    }
+
+    [Theory]
+    [InlineData(Ops.WeightLayout.OutIn, false)]
+    [InlineData(Ops.WeightLayout.InOut, false)]
+    [InlineData(Ops.WeightLayout.InOut, true)]
+    public void AFrozenWeightHeldAsBf16OnlyPassesGradientsAsTheRoundedFloat32Weight(Ops.WeightLayout layout, bool transposed)
+    {
+        // 40 rows: the packed GEMM, whose panels hold the same floats whichever way the weight is stored, so the output and
+        // the input's gradient are bit-identical to float32's on the rounded weight.
+        const int rows = 40, inputs = 70, outputs = 37;
+        var rng = new Rng(12);
+        var xValues = Tensor.Normal(rng, 0, 1, rows, inputs).Span.ToArray();
+        var weight = Tensor.Normal(rng, 0, 0.2f, layout == Ops.WeightLayout.OutIn ? [outputs, inputs] : [inputs, outputs]);
+        weight.Name = "w";
+        var bias = Tensor.Normal(rng, 0, 1, outputs);
+        var upstream = Tensor.Normal(rng, 0, 1, rows, outputs);
+        var rounded = Tensor.FromArray(weight.Span.ToArray().Select(v => Bf16.ToFloat(Bf16.FromFloat(v))).ToArray(), weight.Shape);
+        (float[] Y, float[] Dx) Run(Tensor w)
+        {
+            var x = Tensor.Parameter("x", Tensor.FromArray(xValues, rows, inputs));
+            using var tape = new Tape();
+            var y = Ops.Linear(x, w, bias, layout);
+            tape.Backward(Ops.Sum(y * upstream));
+            return (y.Span.ToArray(), x.Grad!.Span.ToArray());
+        }
+        var (expected, unrounded) = (Run(rounded), Run(weight));
+        weight.StoreAsBf16Only(transposed);
+        var actual = Run(weight);
+        Assert.NotEqual(unrounded.Y, actual.Y);
+        Assert.Equal(expected.Y, actual.Y);
+        Assert.Equal(expected.Dx, actual.Dx);
+        Assert.Null(weight.Grad);
+        Assert.Contains("w is stored as bfloat16 only", Assert.Throws<InvalidOperationException>(() => weight.Span.ToArray()).Message);
+        Assert.Throws<InvalidOperationException>(() => Tensor.Parameter("trained", rounded).StoreAsBf16Only());
+    }
 }

@@ -110,7 +110,7 @@ public sealed class DpoTrainer : OfflineTrainer<DpoConfig>
         bool needsReference = config.Loss.Type.NeedsReference();
         if (needsReference && reference is null) throw new ArgumentException($"dpo: loss_type {ConfigBinder.SnakeCase(config.Loss.Type.ToString())} needs a reference model.");
         this.reference = needsReference ? reference : null;
-        this.reference?.SetTrainable(false);
+        config.Training.Freeze(this.reference);
         (train, eval, Report) = (pairs.Train, pairs.Eval, pairs.Report);
         Report.RequireUsable("dpo", train.Count(p => p.Chosen.HasLossTokens && p.Rejected.HasLossTokens));
         RequireFits("dpo", "max_length", train.Max(p => Math.Max(p.Chosen.Length, p.Rejected.Length)));

@@ -50,7 +50,7 @@ public sealed class KtoTrainer : OfflineTrainer<KtoConfig>
         if (trainSet.Count == 0) throw new InvalidDataException("kto: the training set is empty.");
         (trainSet, evalSet) = config.Training.EvaluationSplit(trainSet, evalSet);
         this.reference = reference;
-        reference.SetTrainable(false);
+        config.Training.Freeze(reference);
         this.evalSet = evalSet ?? [];
         tokenizer = new DatasetTokenizer(encoder, config.Data.TokenizationOptions);
         collator = new BatchCollator(PaddingOptions.For(encoder));

@@ -30,7 +30,9 @@ public enum OnlineMethod
 /// <param name="RolloutRows">Sequences sampled at once with the KV cache.</param>
 /// <param name="GradientCheckpointing">Training keeps each block's input only, recomputing one block's activations at a time.</param>
 /// <param name="RecomputeAttention">Training keeps no attention probabilities.</param>
-public sealed record MemoryBatch(int MicroBatchRows, int PromptLength, int CompletionLength, int RolloutRows, bool GradientCheckpointing = false, bool RecomputeAttention = false);
+/// <param name="Bf16">bf16 (TRL's flag): the blocks' saved activations take 2 bytes an element, frozen weights (reference, reward model, LoRA base) 2 bytes a parameter.</param>
+public sealed record MemoryBatch(int MicroBatchRows, int PromptLength, int CompletionLength, int RolloutRows, bool GradientCheckpointing = false, bool RecomputeAttention = false,
+    bool Bf16 = false);
 
 /// <summary>
 /// fp32 memory of an online method whose models (policy, critic, reference, reward model) all share one config: a
@@ -45,6 +47,8 @@ public sealed record MemoryBatch(int MicroBatchRows, int PromptLength, int Compl
 /// gpt2-xl (1.5B) (tests/Reins.Alignment.Tests/Online/MemoryPlanTests.cs prints the table). With LoRA
 /// (<paramref name="LoraRank"/> &gt; 0, PEFT's default targets) the policy, its reference and PPO's critic are one frozen
 /// base, the reward model a second copy, and only the adapters (and the critic's head) carry gradients and moments.
+/// With <see cref="MemoryBatch.Bf16"/> the frozen weights take 2 bytes a parameter and the blocks' saved activations 2 an
+/// element (the LM head's logits and the float32 masters, gradients and moments of what trains are unchanged).
 /// </summary>
 /// <param name="Method">The method planned for.</param>
 /// <param name="ParametersPerModel">Parameters of each model.</param>
@@ -80,8 +84,10 @@ public sealed record MemoryPlan(OnlineMethod Method, long ParametersPerModel, in
         long parameters = model.ParameterCount();
         // The backward still needs every activation with LoRA (the input gradients flow through the frozen layers).
         long activations = Math.Max(trained * TrainingActivationBytes(model, batch), KvCacheBytes(model, batch));
-        long states = trained == 0 || loraRank == 0 ? 4 * parameters * (4L * trained + frozen)
-            : 4 * (2 * parameters + 4L * trained * (LoraParameterCount(model, loraRank) + model.HiddenSize));
+        // Training arguments' bf16 holds a run's frozen models as bf16; best-of-n trains nothing and takes no such flag.
+        long frozenBytes = batch.Bf16 && trained > 0 ? 2 : 4;
+        long states = trained == 0 || loraRank == 0 ? parameters * (16L * trained + frozenBytes * frozen)
+            : frozenBytes * 2 * parameters + 16L * trained * (LoraParameterCount(model, loraRank) + model.HiddenSize);
         return new MemoryPlan(method, parameters, trained, frozen, states, activations, trained == 0 ? 0 : loraRank);
     }
 
@@ -96,7 +102,8 @@ public sealed record MemoryPlan(OnlineMethod Method, long ParametersPerModel, in
     /// <summary>
     /// What one micro-batch's forward through one trained model keeps for the backward (rough; see the type's summary):
     /// with gradient checkpointing each layer's input and one layer's activations (the one being recomputed), without
-    /// the attention probabilities when they are recomputed.
+    /// the attention probabilities when they are recomputed; the blocks' activations at 2 bytes under bf16 (checkpointing's
+    /// kept inputs and recomputed block are float32).
     /// </summary>
     public static long TrainingActivationBytes(ModelConfig model, MemoryBatch batch)
     {
@@ -104,7 +111,7 @@ public sealed record MemoryPlan(OnlineMethod Method, long ParametersPerModel, in
         long perLayerAndToken = 8L * model.HiddenSize + 3L * model.IntermediateSize + (batch.RecomputeAttention ? 0 : model.Heads * time);
         long head = 3L * batch.MicroBatchRows * batch.CompletionLength * model.VocabSize;
         long layers = batch.GradientCheckpointing ? tokens * (model.Layers * (long)model.HiddenSize + perLayerAndToken) : tokens * model.Layers * perLayerAndToken;
-        return 4 * (layers + head);
+        return (batch.Bf16 && !batch.GradientCheckpointing ? 2 : 4) * layers + 4 * head;
     }
 
     /// <summary>Keys and values of every layer for the sequences sampled at once.</summary>

@@ -128,7 +128,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         if (reference is null && (plan.Kl.Value > 0 || plan.Kl is AdaptiveKlController))
             throw new ArgumentException($"{method}: a KL coefficient above 0 needs a reference model.");
         (this.config, this.plan, Model, Reference, writeExtraFiles) = (config, plan, policy, reference, inputs.WriteExtraFiles);
-        Reference?.SetTrainable(false);
+        training.Freeze(Reference);
         completions = new CompletionSampler(inputs.Encoder, inputs.Decode, inputs.Reward, sampling.MaxPromptLength);
         var (prompts, evalPrompts) = training.EvaluationSplit(inputs.Prompts, inputs.EvalPrompts);
         this.prompts = completions.Tokenize(prompts);

@@ -35,6 +35,9 @@ public sealed class TrainableModel : ICheckpointPart
         // Adapters first: the optimiser is made over what then trains. Each model's A's and dropout masks come from its own stream.
         seed = AdapterSeed(arguments.Seed, directory);
         arguments.Peft.Apply(model, seed);
+        // A LoRA base is held as bf16 under bf16, as a frozen reference is; only the adapters are ever saved. (A model
+        // trained in part without LoRA, as a reward model's head alone, is saved whole, so its frozen trunk stays float32.)
+        if (arguments.Bf16 && model.Lora is not null) model.StoreFrozenWeightsAsBf16();
         PeakLearningRate = peakLearningRate;
         GradNormMetric = gradNormMetric;
         Directory = directory;

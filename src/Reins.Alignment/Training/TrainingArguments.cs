@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
 using Reins.Feedback.Sampling;
+using Reins.Models.Transformers;
 
 namespace Reins.Alignment.Training;
 
@@ -96,9 +97,19 @@ public sealed record TrainingArguments : ISettings
     [JsonPropertyName("recompute_attention"), Description("Recompute each block of attention probabilities in the backward pass from q and k (FlashAttention's trade) instead of keeping every layer's [batch, heads, T, T] probabilities: the same gradients bit for bit, less memory at long contexts, one more Q·K product per block.")]
     public bool RecomputeAttention { get; init; }
 
-    /// <summary>bfloat16 mixed precision: activations kept for the backward pass are stored as bfloat16.</summary>
-    [JsonPropertyName("bf16"), Description("bfloat16 mixed precision (TRL's bf16): the activations each transformer block keeps for the backward pass are stored as bfloat16, halving their memory; the forward pass, every sum, norm, softmax and loss, the gradients, the float32 master weights and the optimiser state stay float32, so the backward pass reads rounded activations. No effect with gradient_checkpointing, which keeps none.")]
+    /// <summary>bfloat16 mixed precision: activations kept for the backward pass stored as bfloat16, frozen weights held as bfloat16 only.</summary>
+    [JsonPropertyName("bf16"), Description("bfloat16 mixed precision (TRL's bf16): the activations each transformer block keeps for the backward pass are stored as bfloat16, halving their memory, and frozen weights — the reference, the reward model, a LoRA base — are held as bfloat16 only (half their memory; the input gradients flow through them). The forward pass, every sum, norm, softmax and loss, the gradients, the float32 master weights of what trains and the optimiser state stay float32, so the backward pass reads rounded activations. gradient_checkpointing keeps no activations to store.")]
     public bool Bf16 { get; init; }
+
+    /// <summary>
+    /// Freezes <paramref name="model"/>, a reference or another model the run does not train; under <see cref="Bf16"/> its
+    /// weight matrices are then kept as bfloat16 only (<see cref="CausalLanguageModel.StoreFrozenWeightsAsBf16"/>).
+    /// </summary>
+    public void Freeze(CausalLanguageModel? model)
+    {
+        if (Bf16) model?.FreezeAsBf16();
+        else model?.SetTrainable(false);
+    }
 
     /// <summary>LoRA adapters instead of full fine-tuning.</summary>
     public PeftArguments Peft { get; init; } = new();

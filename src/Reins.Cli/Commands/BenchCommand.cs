@@ -47,7 +47,7 @@ internal static class BenchCommand
         var genConfig = new Option<string>("--config") { Description = "tiny, small or gpt2 (as in the PyTorch anchor).", DefaultValueFactory = _ => "small" };
         var genSeconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
         var genBatch = new Option<int?>("--batch") { Description = "Sequences per batch (default: the config's batch, as the anchor; 1 gives single-sequence latency)." };
-        var genBf16 = new Option<bool>("--bf16") { Description = "Weight matrices read as bfloat16 (float32 activations and sums)." };
+        var genBf16 = new Option<bool>("--bf16") { Description = "Weight matrices held as bfloat16 only (float32 activations and sums)." };
         var genKv = CommonOptions.KvCacheDtype();
         var generate = new Command("generate", "Generation tokens/s: 16-token prompts, min(112, ctx−16) greedy new tokens with a KV cache and per-token log-probs, as the anchor measures.")
             { genConfig, genThreads, genSeconds, genBatch, profile, genBf16, genKv };
@@ -91,12 +91,13 @@ internal static class BenchCommand
         ppoRollout.AcceptOnlyFromAmong("float32", "bfloat16");
         var ppoCheckpointing = new Option<bool>("--gradient-checkpointing") { Description = "Policy and critic recompute each block's activations in the backward pass." };
         var ppoRecompute = new Option<bool>("--recompute-attention") { Description = "Policy and critic recompute attention probabilities in the backward pass." };
+        var ppoBf16 = new Option<bool>("--bf16") { Description = "bf16 (TRL's flag): activations kept for the backward pass stored as bfloat16; the reference, the reward model and a LoRA base held as bfloat16 only." };
         var ppo = new Command("ppo", "One PPO step (8 prompts × 64 tokens, 64 sampled tokens, reward model, reference, critic, one update): rollout and training tokens/s, each phase's share and the peak RSS, as tools/torch_ppo_bench.py.")
-            { ppoConfig, ppoThreads, ppoSteps, profile, ppoLora, ppoRollout, ppoCheckpointing, ppoRecompute };
+            { ppoConfig, ppoThreads, ppoSteps, profile, ppoLora, ppoRollout, ppoCheckpointing, ppoRecompute, ppoBf16 };
         ppo.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(ppoConfig)!);
-            if (r.GetValue(ppoThreads) is { } t) Emit(PpoBench.Run(preset, t, r.GetValue(ppoSteps), r.GetValue(profile), r.GetValue(ppoLora), r.GetValue(ppoRollout)!, r.GetValue(ppoCheckpointing), r.GetValue(ppoRecompute)));
+            if (r.GetValue(ppoThreads) is { } t) Emit(PpoBench.Run(preset, t, r.GetValue(ppoSteps), r.GetValue(profile), r.GetValue(ppoLora), r.GetValue(ppoRollout)!, r.GetValue(ppoCheckpointing), r.GetValue(ppoRecompute), r.GetValue(ppoBf16)));
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "steps_per_s");
         });
         bench.Add(ppo);
@@ -259,7 +260,7 @@ internal static class BenchCommand
     {
         Engine.Threads = t;
         var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
-        if (bf16) model.KeepBf16Weights();
+        if (bf16) model.FreezeAsBf16();
         model.Bf16KvCache = bf16KvCache;
         int newTokens = Math.Min(112, preset.Context - 16);
         var rng = new Rng(0);

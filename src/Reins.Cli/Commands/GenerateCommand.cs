@@ -34,7 +34,7 @@ internal static class GenerateCommand
         var batchSize = new Option<int>("--batch-size") { Description = "Prompts per batch with --input.", DefaultValueFactory = _ => 8 };
         var seed = CommonOptions.Seed();
         var threads = CommonOptions.Threads();
-        var bf16 = new Option<bool>("--bf16") { Description = "Read the weight matrices as bfloat16 (half the bytes a token; float32 activations and sums): faster decoding, log-probs within bf16 rounding of float32's." };
+        var bf16 = new Option<bool>("--bf16") { Description = "Hold the weight matrices as bfloat16 only (half their memory and of the bytes a token reads; float32 activations and sums): faster decoding, log-probs within bf16 rounding of float32's." };
         var kvDtype = CommonOptions.KvCacheDtype();
         var cmd = new Command("generate", "Sample completions with a KV cache, returning tokens, text, finish reasons and per-token log-probs.")
             { model, prompt, input, output, maxNew, temperature, topK, topP, minP, repetition, n, stop, batchSize, seed, threads, bf16, kvDtype };
@@ -43,7 +43,8 @@ internal static class GenerateCommand
             CommonOptions.ApplyThreads(r.GetValue(threads));
             string dir = r.GetValue(model)!;
             var (lm, tokenizer) = HfCheckpoint.LoadWithTokenizer(dir);
-            if (r.GetValue(bf16)) lm.KeepBf16Weights();
+            // Generation trains nothing: the float32 weights can go.
+            if (r.GetValue(bf16)) lm.FreezeAsBf16();
             lm.Bf16KvCache = r.GetValue(kvDtype) == "bfloat16";
             var eos = tokenizer.EosId ?? lm.Config.EosTokenId;
             var options = new SamplingOptions

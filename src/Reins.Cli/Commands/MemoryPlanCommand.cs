@@ -7,7 +7,7 @@ using Reins.Models.Checkpoints;
 namespace Reins.Cli.Commands;
 
 /// <summary>
-/// `reins memory-plan`: for a memory budget and a batch shape, the largest GPT-2 size each method's models fit (fp32,
+/// `reins memory-plan`: for a memory budget and a batch shape, the largest GPT-2 size each method's models fit (fp32 or bf16,
 /// <see cref="MemoryPlan"/>), or, with --model, what that checkpoint's architecture needs under each method.
 /// </summary>
 internal static class MemoryPlanCommand
@@ -23,11 +23,12 @@ internal static class MemoryPlanCommand
         var lora = new Option<int>("--lora-r") { Description = "Plan LoRA training of this rank (--use-peft, PEFT's default targets): one shared frozen base, gradients and moments for the adapters only (0 = full fine-tuning).", DefaultValueFactory = _ => 0 };
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Plan training that recomputes each block's activations (keeps block inputs only)." };
         var recompute = new Option<bool>("--recompute-attention") { Description = "Plan training that recomputes attention probabilities." };
+        var bf16 = new Option<bool>("--bf16") { Description = "Plan bf16 training (TRL's flag): the blocks' saved activations and the frozen models' weights at 2 bytes." };
         var cmd = new Command("memory-plan", "The largest model each online method fits in a memory budget (fp32 weights, gradients, AdamW moments, activations or KV cache).")
-            { budget, micro, prompt, completion, rollout, model, lora, checkpointing, recompute };
+            { budget, micro, prompt, completion, rollout, model, lora, checkpointing, recompute, bf16 };
         cmd.SetAction(r =>
         {
-            var batch = new MemoryBatch(r.GetValue(micro), r.GetValue(prompt), r.GetValue(completion), r.GetValue(rollout), r.GetValue(checkpointing), r.GetValue(recompute));
+            var batch = new MemoryBatch(r.GetValue(micro), r.GetValue(prompt), r.GetValue(completion), r.GetValue(rollout), r.GetValue(checkpointing), r.GetValue(recompute), r.GetValue(bf16));
             if (batch.MicroBatchRows < 1 || batch.PromptLength < 1 || batch.CompletionLength < 1 || batch.RolloutRows < 1)
                 throw new ArgumentException("memory-plan: --micro-batch, --prompt-length, --completion-length and --rollout must be positive.");
             double gib = r.GetValue(budget);
@@ -46,7 +47,7 @@ internal static class MemoryPlanCommand
                 Console.Out.WriteLine($"{CommandName(method),-17} {name,-18} {plan.ParametersPerModel,14:N0} {$"{plan.TrainedModels} + {plan.FrozenModels}",14} " +
                     $"{Gib(plan.StateBytes),10} {Gib(plan.ActivationBytes),15} {Gib(plan.TotalBytes),9}{(fits is null ? "  (the smallest, over the budget)" : "")}");
             }
-            Console.Out.WriteLine($"fp32{(rank > 0 ? $", LoRA r {rank} on one shared base" : "")}; budget {gib.ToString(CultureInfo.InvariantCulture)} GiB; micro-batches of {batch.MicroBatchRows} × ({batch.PromptLength} + {batch.CompletionLength}) tokens; rollouts of {batch.RolloutRows} sequences.");
+            Console.Out.WriteLine($"{(batch.Bf16 ? "bf16 (frozen weights and saved activations)" : "fp32")}{(rank > 0 ? $", LoRA r {rank} on one shared base" : "")}; budget {gib.ToString(CultureInfo.InvariantCulture)} GiB; micro-batches of {batch.MicroBatchRows} × ({batch.PromptLength} + {batch.CompletionLength}) tokens; rollouts of {batch.RolloutRows} sequences.");
         });
         return cmd;
     }

@@ -39,7 +39,7 @@ internal static class PpoBench
         public static string Decode(int[] ids) => string.Join(' ', ids);
     }
 
-    public static Dictionary<string, object> Run(ModelPreset preset, int threads, int steps, bool profile, int? loraRank = null, string rolloutDtype = "float32", bool gradientCheckpointing = false, bool recomputeAttention = false)
+    public static Dictionary<string, object> Run(ModelPreset preset, int threads, int steps, bool profile, int? loraRank = null, string rolloutDtype = "float32", bool gradientCheckpointing = false, bool recomputeAttention = false, bool bf16 = false)
     {
         Engine.Threads = threads;
         var config = preset.ToConfig();
@@ -61,10 +61,11 @@ internal static class PpoBench
         {
             var ppo = new PpoConfig
             {
-                Training = new() { OutputDir = dir, MaxSteps = 1 + steps, PerDeviceTrainBatchSize = Prompts, LearningRate = 1e-5f, LrSchedulerType = "constant", LoggingSteps = 1, Peft = peft, GradientCheckpointing = gradientCheckpointing, RecomputeAttention = recomputeAttention },
+                Training = new() { OutputDir = dir, MaxSteps = 1 + steps, PerDeviceTrainBatchSize = Prompts, LearningRate = 1e-5f, LrSchedulerType = "constant", LoggingSteps = 1, Peft = peft, GradientCheckpointing = gradientCheckpointing, RecomputeAttention = recomputeAttention, Bf16 = bf16 },
                 Online = new() { Sampling = new() { MaxPromptLength = PromptTokens, MaxCompletionLength = NewTokens }, RolloutDtype = rolloutDtype },
                 NumPpoEpochs = 1,
             };
+            ppo.Training.Freeze(rewardModel.Network);
             var trainer = new PpoTrainer(ppo, policy, reference, critic, new OnlineInputs(encoder, IdEncoder.Decode, reward, prompts));
             var timing = new StepTiming(trainer, profile);
             trainer.Train(progress: timing);
@@ -84,6 +85,7 @@ internal static class PpoBench
                 ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1), ["steps"] = steps + 1,
                 ["trainable_params"] = policy.TrainableParameters.Sum(p => (long)p.Size) + critic.TrainableParameters.Sum(p => (long)p.Size),
                 ["lora_r"] = loraRank ?? 0, ["rollout_dtype"] = rolloutDtype, ["gradient_checkpointing"] = gradientCheckpointing, ["recompute_attention"] = recomputeAttention,
+                ["bf16"] = bf16,
             };
             if (timing.MeanDrift is { } meanDrift) row["logprob_drift"] = Math.Round(meanDrift, 6);
             return row;

@@ -138,11 +138,38 @@ public abstract class CausalLanguageModel : Module
     /// </summary>
     public void KeepBf16Weights()
     {
-        // GPT-2's Conv1D weights are [in, out]; their copies are stored [out, in], each output's weights one contiguous run.
-        var conv1d = Linears.Where(l => l.Layout == Ops.WeightLayout.InOut).Select(l => l.Weight).ToHashSet();
+        var conv1d = Conv1DWeights();
         foreach (var p in Parameters)
             if (p.Rank == 2) p.KeepBf16Copy(transposed: conv1d.Contains(p));
     }
+
+    /// <summary>
+    /// Keeps every frozen weight matrix as bfloat16 only (<see cref="Tensor.StoreAsBf16Only"/>), as TRL's bf16 holds a
+    /// frozen reference, reward model or LoRA base: half their memory. The model still trains what it trains — a LoRA
+    /// policy's input gradients flow through its bf16 base — and generates; its frozen weights can no longer be saved
+    /// or copied as float32. Returns the bytes freed.
+    /// </summary>
+    public long StoreFrozenWeightsAsBf16()
+    {
+        var conv1d = Conv1DWeights();
+        long freed = 0;
+        foreach (var p in Parameters.Where(p => p is { Rank: 2, RequiresGrad: false, Bf16Only: false }))
+        {
+            p.StoreAsBf16Only(transposed: conv1d.Contains(p));
+            freed += 2L * p.Size;
+        }
+        return freed;
+    }
+
+    /// <summary>Freezes the model and holds its weight matrices as bfloat16 only: for a model that only generates or scores. Returns the bytes freed.</summary>
+    public long FreezeAsBf16()
+    {
+        SetTrainable(false);
+        return StoreFrozenWeightsAsBf16();
+    }
+
+    // GPT-2's Conv1D weights are [in, out]; their bf16 copies are stored [out, in], each output's weights one contiguous run.
+    private HashSet<Tensor> Conv1DWeights() => Linears.Where(l => l.Layout == Ops.WeightLayout.InOut).Select(l => l.Weight).ToHashSet();
 
     /// <summary>Reads the float32 weights again after <see cref="KeepBf16Weights"/> (the copies' storage is kept for the next refresh).</summary>
     public void DropBf16Weights()

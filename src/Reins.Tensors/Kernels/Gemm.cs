@@ -28,7 +28,21 @@ public static unsafe class Gemm
     /// thread only).
     /// </summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias = null)
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias = null) =>
+        Multiply<float, Fp32Weights>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads, bias);
+
+    /// <summary>
+    /// <see cref="Multiply(bool, bool, int, int, int, float*, int, float*, int, float*, int, bool, int, float*)"/> with B
+    /// stored as bfloat16 (frozen weights kept as bf16 only, or decoding's copies): widened to float32 as it is packed or
+    /// read, so every sum is the float32 product of the rounded weights in the same order.
+    /// </summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k,
+        float* a, int lda, ushort* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias = null) =>
+        Multiply<ushort, Bf16Weights>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads, bias);
+
+    private static void Multiply<TW, TF>(bool transA, bool transB, int m, int n, int k,
+        float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias)
+        where TW : unmanaged where TF : IWeightFormat<TW>
     {
         if (m <= 0 || n <= 0) return;
         // Few rows: writing the bias first is cheap, and the paths below then only accumulate.
@@ -51,14 +65,14 @@ public static unsafe class Gemm
         // Thin products (decode steps, per-sequence heads) are bandwidth-bound: packing would only add traffic.
         if (m <= 2 * SkinnyRows && !transA && Vector512.IsHardwareAccelerated)
         {
-            Skinny<float, Fp32Weights>(transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
+            Skinny<TW, TF>(transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
             return;
         }
         long work = (long)m * n * k;
         int workers = work < 4_000_000 ? 1 : Math.Min(threads, 8);
         if (workers <= 1)
         {
-            Blocked(transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
+            Blocked<TW, TF>(transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
             return;
         }
         // Split the larger output dimension into independent stripes, aligned to the register tile.
@@ -71,13 +85,14 @@ public static unsafe class Gemm
             int s = Math.Min(extent, w * per), e = Math.Min(extent, s + per);
             if (w == workers - 1) e = extent;
             if (s >= e) return;
-            if (splitN) Blocked(transA, transB, 0, m, s, e, k, (float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, accumulate, (float*)pbias);
-            else Blocked(transA, transB, s, e, 0, n, k, (float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, accumulate, (float*)pbias);
+            if (splitN) Blocked<TW, TF>(transA, transB, 0, m, s, e, k, (float*)pa, lda, (TW*)pb, ldb, (float*)pc, ldc, accumulate, (float*)pbias);
+            else Blocked<TW, TF>(transA, transB, s, e, 0, n, k, (float*)pa, lda, (TW*)pb, ldb, (float*)pc, ldc, accumulate, (float*)pbias);
         });
     }
 
-    private static void Blocked(bool transA, bool transB, int m0, int m1, int n0, int n1, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, float* bias)
+    private static void Blocked<TW, TF>(bool transA, bool transB, int m0, int m1, int n0, int n1, int k,
+        float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate, float* bias)
+        where TW : unmanaged where TF : IWeightFormat<TW>
     {
         packA ??= GC.AllocateUninitializedArray<float>(MC * KC + 8, pinned: true);
         packB ??= GC.AllocateUninitializedArray<float>(KC * (NC + NR), pinned: true);
@@ -92,7 +107,7 @@ public static unsafe class Gemm
                 int kc = Math.Min(KC, k - pc);
                 bool add = accumulate || pc > 0;
                 float* biasRow = pc == 0 && bias != null ? bias + jc : null;
-                PackB(transB, b, ldb, pc, kc, jc, nc, pb);
+                PackB<TW, TF>(transB, b, ldb, pc, kc, jc, nc, pb);
                 for (int ic = m0; ic < m1; ic += MC)
                 {
                     int mc = Math.Min(MC, m1 - ic);
@@ -124,8 +139,10 @@ public static unsafe class Gemm
         }
     }
 
-    // Packs op(B)[pc:pc+kc, jc:jc+nc] as consecutive kc×NR panels (row p of a panel = NR contiguous floats), zero-padded.
-    private static void PackB(bool transB, float* b, int ldb, int pc, int kc, int jc, int nc, float* dst)
+    // Packs op(B)[pc:pc+kc, jc:jc+nc] as consecutive kc×NR panels (row p of a panel = NR contiguous floats), zero-padded,
+    // widening B to float32 as it goes.
+    private static void PackB<TW, TF>(bool transB, TW* b, int ldb, int pc, int kc, int jc, int nc, float* dst)
+        where TW : unmanaged where TF : IWeightFormat<TW>
     {
         for (int jr = 0; jr < nc; jr += NR)
         {
@@ -135,16 +152,16 @@ public static unsafe class Gemm
             {
                 for (int p = 0; p < kc; p++)
                 {
-                    float* src = b + (long)(pc + p) * ldb + jc + jr;
+                    TW* src = b + (long)(pc + p) * ldb + jc + jr;
                     float* d = panel + p * NR;
                     if (nr == NR)
                     {
-                        Vector512.Store(Vector512.Load(src), d);
-                        Vector512.Store(Vector512.Load(src + 16), d + 16);
+                        Vector512.Store(TF.Load16(src), d);
+                        Vector512.Store(TF.Load16(src + 16), d + 16);
                     }
                     else
                     {
-                        for (int j = 0; j < nr; j++) d[j] = src[j];
+                        for (int j = 0; j < nr; j++) d[j] = TF.Get(src + j);
                         for (int j = nr; j < NR; j++) d[j] = 0;
                     }
                 }
@@ -155,32 +172,25 @@ public static unsafe class Gemm
                 int p = 0;
                 for (; p + 8 <= kc; p += 8)
                     for (int j = 0; j < NR; j += 8)
-                        Transpose8x8(b + (long)(jc + jr + j) * ldb + pc + p, ldb, panel + p * NR + j, NR);
+                    {
+                        TW* src = b + (long)(jc + jr + j) * ldb + pc + p;
+                        Transpose8x8(TF.Load8(src), TF.Load8(src + ldb), TF.Load8(src + 2 * ldb), TF.Load8(src + 3 * ldb),
+                            TF.Load8(src + 4 * ldb), TF.Load8(src + 5 * ldb), TF.Load8(src + 6 * ldb), TF.Load8(src + 7 * ldb), panel + p * NR + j, NR);
+                    }
                 for (; p < kc; p++)
-                    for (int j = 0; j < NR; j++) panel[p * NR + j] = b[(long)(jc + jr + j) * ldb + pc + p];
+                    for (int j = 0; j < NR; j++) panel[p * NR + j] = TF.Get(b + (long)(jc + jr + j) * ldb + pc + p);
             }
             else
             {
                 for (int j = 0; j < nr; j++)
                 {
-                    float* src = b + (long)(jc + jr + j) * ldb + pc;
-                    for (int p = 0; p < kc; p++) panel[p * NR + j] = src[p];
+                    TW* src = b + (long)(jc + jr + j) * ldb + pc;
+                    for (int p = 0; p < kc; p++) panel[p * NR + j] = TF.Get(src + p);
                 }
                 for (int j = nr; j < NR; j++)
                     for (int p = 0; p < kc; p++) panel[p * NR + j] = 0;
             }
         }
-    }
-
-    // dst row q (stride ldDst) = column q of the 8×8 block at src (row stride ldSrc).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, long ldSrc, float* dst, int ldDst)
-    {
-        var r0 = Vector256.Load(src); var r1 = Vector256.Load(src + ldSrc);
-        var r2 = Vector256.Load(src + 2 * ldSrc); var r3 = Vector256.Load(src + 3 * ldSrc);
-        var r4 = Vector256.Load(src + 4 * ldSrc); var r5 = Vector256.Load(src + 5 * ldSrc);
-        var r6 = Vector256.Load(src + 6 * ldSrc); var r7 = Vector256.Load(src + 7 * ldSrc);
-        Transpose8x8(r0, r1, r2, r3, r4, r5, r6, r7, dst, ldDst);
     }
 
     // Stores column q of the rows r0…r7 at dst + q·ldDst, in ascending q (PackA relies on the order to overlap stores).
@@ -339,17 +349,6 @@ public static unsafe class Gemm
     // Few rows (decode steps, per-sequence heads): bandwidth-bound, so B is streamed once, unpacked, with all m rows
     // of A held in cache; stripes of C's columns go to different threads. Each C element is summed in the same k
     // order whatever m and the thread count are, so a sequence's logits do not depend on what else is in the batch.
-    /// <summary>
-    /// C[m×n] = A[m×k]·op(B) + bias with B stored as bfloat16 (B is [n×k] when <paramref name="transB"/>, else [k×n]),
-    /// for decoding: the skinny kernels' float32 arithmetic on weights widened in registers, half the bytes read.
-    /// </summary>
-    public static void MultiplyBf16(bool transB, int m, int n, int k, float* a, ushort* b, float* c, float* bias, int threads)
-    {
-        if (bias != null)
-            for (int i = 0; i < m; i++) new ReadOnlySpan<float>(bias, n).CopyTo(new Span<float>(c + (long)i * n, n));
-        Skinny<ushort, Bf16Weights>(transB, m, n, k, a, k, b, transB ? k : n, c, n, accumulate: bias != null, threads);
-    }
-
     private static void Skinny<TW, TF>(bool transB, int m, int n, int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate, int threads)
         where TW : unmanaged where TF : IWeightFormat<TW>
     {

@@ -14,6 +14,9 @@ internal unsafe interface IWeightFormat<TW> where TW : unmanaged
     /// <summary>Sixteen weights from <paramref name="p"/> on, as float32.</summary>
     static abstract Vector512<float> Load16(TW* p);
 
+    /// <summary>Eight consecutive weights from <paramref name="p"/> on, as float32.</summary>
+    static abstract Vector256<float> Load8(TW* p);
+
     /// <summary>The weight at <paramref name="p"/>, as float32.</summary>
     static abstract float Get(TW* p);
 }
@@ -22,6 +25,8 @@ internal unsafe interface IWeightFormat<TW> where TW : unmanaged
 internal readonly unsafe struct Fp32Weights : IWeightFormat<float>
 {
     public static Vector512<float> Load16(float* p) => Vector512.Load(p);
+
+    public static Vector256<float> Load8(float* p) => Vector256.Load(p);
 
     public static float Get(float* p) => *p;
 }
@@ -36,6 +41,8 @@ internal readonly unsafe struct Bf16Weights : IWeightFormat<ushort>
     public static Vector512<float> Load16(ushort* p) => Avx512F.IsSupported
         ? Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)), 16).AsSingle()
         : Vector512.ShiftLeft(Vector512.WidenLower(Vector512.Create(Vector256.Load(p), Vector256<ushort>.Zero)), 16).AsSingle();
+
+    public static Vector256<float> Load8(ushort* p) => Vector256.ShiftLeft(Vector256.WidenLower(Vector256.Create(Vector128.Load(p), Vector128<ushort>.Zero)), 16).AsSingle();
 
     public static float Get(ushort* p) => Bf16.ToFloat(*p);
 }

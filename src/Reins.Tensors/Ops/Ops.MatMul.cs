@@ -87,22 +87,24 @@ public static partial class Ops
         var shape = (int[])x.Shape.Clone();
         shape[^1] = n;
         var y = Tensor.Uninitialized(shape);
-        if (weight.Bf16 is { } half && !Tape.IsRecording)
-        {
-            // A transposed copy of an [in, out] weight is [out, in]: read as the other layout.
-            fixed (ushort* w = half) Gemm.MultiplyBf16(transB || weight.Bf16Transposed, rows, n, k, x.Ptr, w, y.Ptr, bias is null ? null : bias.Ptr, Engine.Threads);
-            Tape.MarkForward(y, "linear_bf16");
-            return y;
-        }
-        Gemm.Multiply(false, transB, rows, n, k, x.Ptr, k, weight.Ptr, transB ? k : n, y.Ptr, n, false, Engine.Threads, bias is null ? null : bias.Ptr);
-        Tape.Record(y, "linear", () =>
+        // Decoding reads a weight's bf16 copy when no gradient is recorded; a weight kept as bf16 only is always read so.
+        var half = weight.Bf16 is { } h && (weight.Bf16Only || !Tape.IsRecording) ? h : null;
+        // A transposed copy of an [in, out] weight is [out, in]: read as the other layout.
+        bool t = half is null ? transB : transB || weight.Bf16Transposed;
+        int ldw = t ? k : n;
+        float* biasPtr = bias is null ? null : bias.Ptr;
+        if (half is null) Gemm.Multiply(false, t, rows, n, k, x.Ptr, k, weight.Ptr, ldw, y.Ptr, n, false, Engine.Threads, biasPtr);
+        else fixed (ushort* w = half) Gemm.Multiply(false, t, rows, n, k, x.Ptr, k, w, ldw, y.Ptr, n, false, Engine.Threads, biasPtr);
+        Tape.Record(y, half is null ? "linear" : "linear_bf16", () =>
         {
             float* dy = y.Grad!.Ptr;
             if (x.RequiresGrad)
             {
                 var dx = x.GradToWrite(out bool overwrite);
-                Gemm.Multiply(false, !transB, rows, k, n, dy, n, weight.Ptr, transB ? k : n, dx.Ptr, k, !overwrite, Engine.Threads);
+                if (half is null) Gemm.Multiply(false, !t, rows, k, n, dy, n, weight.Ptr, ldw, dx.Ptr, k, !overwrite, Engine.Threads);
+                else fixed (ushort* w = half) Gemm.Multiply(false, !t, rows, k, n, dy, n, w, ldw, dx.Ptr, k, !overwrite, Engine.Threads);
             }
+            // A weight read as bf16 is frozen (StoreAsBf16Only refuses a trained one), so this reads float32 values.
             if (weight.RequiresGrad)
             {
                 if (transB) Gemm.Multiply(true, false, n, k, rows, dy, n, x.Ptr, k, weight.EnsureGrad().Ptr, k, true, Engine.Threads);

@@ -133,8 +133,9 @@ public static partial class Ops
             throw new ArgumentException($"embedding: {ids.Length} ids do not fill shape {Tensor.Format(shape)}.");
         var idx = ids.ToArray();
         var y = Tensor.Uninitialized([.. shape, c]);
-        // Inference on a table with a bf16 copy reads the copy, as the linear layers do (a tied LM head shares it).
-        var half = Tape.IsRecording ? null : weight.Bf16;
+        // Inference on a table with a bf16 copy reads the copy, as the linear layers do (a tied LM head shares it); a
+        // frozen table kept as bf16 only is always read so.
+        var half = Tape.IsRecording && !weight.Bf16Only ? null : weight.Bf16;
         for (int i = 0; i < idx.Length; i++)
         {
             if ((uint)idx[i] >= (uint)v)

@@ -29,6 +29,13 @@ public class MemoryPlanTests(ITestOutputHelper output)
         // Recomputed attention keeps no probabilities; checkpointing keeps each layer's input and one layer's activations.
         Assert.Equal(4L * (4 * 256 * 2 * (8 * 16 + 3 * 64) + 3 * 4 * 128 * 100), MemoryPlan.TrainingActivationBytes(config, Batch with { RecomputeAttention = true }));
         Assert.Equal(4L * (4 * 256 * (2 * 16 + 8 * 16 + 3 * 64 + 2 * 256) + 3 * 4 * 128 * 100), MemoryPlan.TrainingActivationBytes(config, Batch with { GradientCheckpointing = true }));
+        // bf16: the blocks' activations at 2 bytes (the head's logits stay float32), frozen weights at 2 bytes; checkpointing
+        // keeps float32 block inputs; best-of-n trains nothing and holds its models as they are.
+        var bf16 = Batch with { Bf16 = true };
+        Assert.Equal(2L * 4 * 256 * 2 * (8 * 16 + 3 * 64 + 2 * 256) + 4L * 3 * 4 * 128 * 100, MemoryPlan.TrainingActivationBytes(config, bf16));
+        Assert.Equal(MemoryPlan.TrainingActivationBytes(config, Batch with { GradientCheckpointing = true }), MemoryPlan.TrainingActivationBytes(config, bf16 with { GradientCheckpointing = true }));
+        Assert.Equal(p * (16 + 16 + 2 + 2), MemoryPlan.For(OnlineMethod.Ppo, config, bf16).StateBytes);
+        Assert.Equal(4 * p * 2, MemoryPlan.For(OnlineMethod.BestOfN, config, bf16).StateBytes);
     }
 
     [Theory]
@@ -46,6 +53,8 @@ public class MemoryPlanTests(ITestOutputHelper output)
         Assert.Equal(4 * (2 * p + 4 * 2 * (adapters + 16)), MemoryPlan.For(OnlineMethod.Ppo, config, Batch, loraRank: 4).StateBytes);
         Assert.Equal(4 * (2 * p + 4 * (adapters + 16)), MemoryPlan.For(OnlineMethod.Grpo, config, Batch, loraRank: 4).StateBytes);
         Assert.Equal(MemoryPlan.For(OnlineMethod.BestOfN, config, Batch).StateBytes, MemoryPlan.For(OnlineMethod.BestOfN, config, Batch, loraRank: 4).StateBytes);
+        // Under bf16 the shared base and the reward model are held as bf16.
+        Assert.Equal(2 * 2 * p + 16 * 2 * (adapters + 16), MemoryPlan.For(OnlineMethod.Ppo, config, Batch with { Bf16 = true }, loraRank: 4).StateBytes);
     }
 
     [Fact]
@@ -69,5 +78,10 @@ public class MemoryPlanTests(ITestOutputHelper output)
         // With rank-16 adapters on one shared base, PPO's states shrink from 40 bytes a parameter to 8: gpt2-large fits
         // (gpt2-xl's states would be 12 GiB, but the two trained models' activations another 15).
         Assert.Equal(MemoryPlan.Gpt2Sizes[2].Config, MemoryPlan.Largest(OnlineMethod.Ppo, MemoryPlan.Gpt2Sizes.Select(x => x.Config), Batch, budget, loraRank: 16));
+        // bf16 alone leaves PPO at gpt2-medium (the trained models' float32 states dominate); bf16 with LoRA holds the base
+        // and the reward model at 2 bytes a parameter and halves the blocks' activations: gpt2-xl fits.
+        var bf16 = Batch with { Bf16 = true };
+        Assert.Equal(MemoryPlan.Gpt2Sizes[1].Config, MemoryPlan.Largest(OnlineMethod.Ppo, MemoryPlan.Gpt2Sizes.Select(x => x.Config), bf16, budget));
+        Assert.Equal(MemoryPlan.Gpt2Sizes[3].Config, MemoryPlan.Largest(OnlineMethod.Ppo, MemoryPlan.Gpt2Sizes.Select(x => x.Config), bf16, budget, loraRank: 16));
     }
 }

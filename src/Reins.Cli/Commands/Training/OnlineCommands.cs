@@ -171,7 +171,7 @@ internal static class OnlineCommands
             var (prompts, eval) = cli.Datasets<PromptOnlyExample>(r);
             var referenceModel = needsReference(config) ? cli.Reference(r, config.Training, policy, r.GetValue(reference)) : null;
             // A judge or preference model decides on its own; without reward flags the logged reward is then 0.
-            var reward = rewards.Build(r, out var resources, judges?.Given(r) == true ? new FunctionRewardSource("no_reward", _ => 0f) : null);
+            var reward = rewards.Build(r, out var resources, judges?.Given(r) == true ? new FunctionRewardSource("no_reward", _ => 0f) : null, config.Training);
             using (resources)
             {
                 var inputs = new OnlineInputs(new TokenizerEncoder(tokenizer), ids => tokenizer.Decode(ids, skipSpecialTokens: true), reward, prompts)

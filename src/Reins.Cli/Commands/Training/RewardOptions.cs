@@ -10,6 +10,7 @@ using Reins.Rewards.ProcessRewards;
 using Reins.Rewards.RewardModels;
 using Reins.Rewards.Scoring;
 using Reins.Rewards.Sources;
+using Reins.Alignment.Training;
 
 namespace Reins.Cli.Commands.Training;
 
@@ -68,9 +69,10 @@ internal sealed class RewardOptions
 
     /// <summary>
     /// The reward source the flags describe; dispose it when training ends (it may own a process). With no reward flag
-    /// the source is <paramref name="otherwise"/>, or without one an error.
+    /// the source is <paramref name="otherwise"/>, or without one an error. A run's <paramref name="training"/> arguments
+    /// freeze its reward model (held as bf16 under bf16).
     /// </summary>
-    public WeightedRewardSum Build(ParseResult r, out IDisposable? resources, IRewardSource? otherwise = null)
+    public WeightedRewardSum Build(ParseResult r, out IDisposable? resources, IRewardSource? otherwise = null, TrainingArguments? training = null)
     {
         var sources = new List<IRewardSource>();
         // name=weight pairs weigh the reward model's outputs; plain numbers weigh the sources.
@@ -86,6 +88,7 @@ internal sealed class RewardOptions
         else if (r.GetValue(model) is { } rm)
         {
             var rewardModel = RewardModel.Load(rm);
+            training?.Freeze(rewardModel.Network);
             var scoring = new RewardScoringOptions { Weights = attributeWeights, Aggregation = outputs };
             try { AttributeWeights.Resolve(rewardModel.Labels, scoring.Validate().Weights); }
             catch (ArgumentException e) { throw new ArgumentException($"--reward-weights/--reward-aggregation: {e.Message}"); }
