@@ -171,14 +171,18 @@ public static partial class Ops
         var y = Tensor.Uninitialized([batch, t, heads * d]);
         float* qp = q.Ptr, yp = y.Ptr;
         nint kAddress = (nint)kp, vAddress = (nint)vp;
+        // A decode step's heads share one scores buffer sized by the capacity, which stays put while keyLength grows a token
+        // a step: one pooled buffer a call, not a fresh pinned allocation per head and step (the pool's sizes are exact).
+        var decodeScores = t == 1 ? BufferPool.Rent(batch * kvHeads * capacity) : null;
         Engine.For(batch * kvHeads, task =>
         {
             int b = task / kvHeads;
-            var scores = BufferPool.Rent(t * keyLength);
+            var scores = decodeScores ?? BufferPool.Rent(t * keyLength);
             // A prefill (T > 1) multiplies whole blocks with the float32 GEMM: a bf16 head's history is widened first.
             var widened = t > 1 && typeof(TW) != typeof(float) ? BufferPool.Rent(2 * keyLength * d) : null;
-            fixed (float* sp = scores, wp = widened)
+            fixed (float* own = scores, wp = widened)
             {
+                float* sp = decodeScores is null ? own : own + (long)task * capacity;
                 long block = (long)task * capacity * d;
                 TW* kb = (TW*)kAddress + block, vb = (TW*)vAddress + block;
                 float* kf = (float*)kb, vf = (float*)vb;
@@ -202,9 +206,10 @@ public static partial class Ops
                     Gemm.Multiply(false, false, t, d, keyLength, sp, keyLength, vf, d, yb, ldq, false, 1);
                 }
             }
-            BufferPool.Return(scores);
+            if (decodeScores is null) BufferPool.Return(scores);
             if (widened is not null) BufferPool.Return(widened);
         });
+        if (decodeScores is not null) BufferPool.Return(decodeScores);
         Tape.MarkForward(y, "cached_attention");
         return y;
     }
