@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Reins.Cli.Commands;
 using Reins.Cli.Commands.Training;
+using Reins.Models.Checkpoints;
 
 namespace Reins.Cli.Tests;
 
@@ -89,5 +90,37 @@ public sealed class Bf16CommandTests : IDisposable
         // A full-model DPO run's reference held as bf16: on a bf16 checkpoint it is the policy exactly, so the first loss is ln 2.
         Assert.Equal(0, Run("dpo", "--model", baseModel, "--train", pairs, "--out", Path.Combine(dir, "dpo"), "--max-steps", "2", "--logging-steps", "1", "--threads", "1", "--bf16"));
         Assert.Equal(Math.Log(2), Losses(Path.Combine(dir, "dpo"))[0], 6);
+    }
+
+    [Fact]
+    public void TorchDtypeBfloat16WritesTheFinalModelAsBf16AndKeepsCheckpointsFloat32()
+    {
+        string baseModel = Path.Combine(dir, "base"), train = Path.Combine(dir, "sft.jsonl");
+        Assert.Equal(0, Run("model", "init", "--arch", "gpt2", "--vocab-size", "300", "--hidden", "32", "--layers", "2", "--heads", "4", "--max-positions", "64", "--seed", "5", "--out", baseModel));
+        File.WriteAllLines(train, Enumerable.Range(0, 16).Select(i => new JsonObject { ["prompt"] = $"n{i}=", ["completion"] = "abc" }.ToJsonString()));
+        string Sft(string name, params string[] extra)
+        {
+            var run = Path.Combine(dir, name);
+            Assert.Equal(0, Run([.. new[] { "sft", "--model", baseModel, "--train", train, "--out", run, "--max-steps", "4", "--save-steps", "2", "--threads", "1" }, .. extra]));
+            return run;
+        }
+        string float32 = Sft("f32"), bf16 = Sft("bf16", "--torch-dtype", "bfloat16");
+        var (full, half) = (new SafeTensorsReader(Path.Combine(float32, "model.safetensors")), new SafeTensorsReader(Path.Combine(bf16, "model.safetensors")));
+        // Nothing frozen in full fine-tuning, so the runs train alike; the bf16 file is the float32 one rounded as torch rounds.
+        foreach (var t in full.Tensors)
+        {
+            Assert.Equal(SafeTensorsDType.BF16, half.Info(t.Name).DType);
+            Assert.Equal(full.ReadFloats(t.Name).Select(v => Reins.Tensors.Kernels.Bf16.ToFloat(Reins.Tensors.Kernels.Bf16.FromFloat(v))), half.ReadFloats(t.Name));
+        }
+        Assert.Equal("bfloat16", JsonNode.Parse(File.ReadAllText(Path.Combine(bf16, "config.json")))!["torch_dtype"]!.GetValue<string>());
+        Assert.Equal("float32", JsonNode.Parse(File.ReadAllText(Path.Combine(float32, "config.json")))!["torch_dtype"]!.GetValue<string>());
+        // A checkpoint keeps the float32 masters, so resuming from it is exact.
+        Assert.All(new SafeTensorsReader(Path.Combine(bf16, "checkpoint-2", "model.safetensors")).Tensors, t => Assert.Equal(SafeTensorsDType.F32, t.DType));
+        // auto keeps the loaded checkpoint's dtype: the bf16 run's output, trained on, is written as bf16 again.
+        var again = Path.Combine(dir, "auto");
+        Assert.Equal(0, Run("sft", "--model", bf16, "--train", train, "--out", again, "--max-steps", "1", "--threads", "1", "--torch-dtype", "auto"));
+        Assert.All(new SafeTensorsReader(Path.Combine(again, "model.safetensors")).Tensors, t => Assert.Equal(SafeTensorsDType.BF16, t.DType));
+        var refused = Assert.ThrowsAny<Exception>(() => Run("sft", "--model", baseModel, "--train", train, "--out", Path.Combine(dir, "bad"), "--torch-dtype", "float16"));
+        Assert.Contains("torch_dtype", refused.Message);
     }
 }

@@ -241,7 +241,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
             if (result.Interrupted) return null;
             foreach (var (key, value) in result.LastMetrics) metrics["dpo/" + key] = value;
         }
-        else new RunDirectory(directory).SaveFinalModel(Model, writeExtraFiles);        // every prompt tied: the policy goes on unchanged
+        else new RunDirectory(directory).SaveFinalModel(Model, writeExtraFiles, Config.Training.SaveDtype(Model));        // every prompt tied: the policy goes on unchanged
         if (Iteration.JudgeImprovement)
         {
             // The new policy's sample of each prompt against π_t's first sample of it, judged as the pairs were.
@@ -279,7 +279,7 @@ public sealed class IterativeDpoTrainer : ITrainer, ITrainingSteps, ICheckpoints
 
     void ICheckpoints.SaveInterrupted(long step, long total, MetricsWindow window) { }
 
-    void ICheckpoints.SaveFinal() => Run.SaveFinalModel(Model, writeExtraFiles);
+    void ICheckpoints.SaveFinal() => Run.SaveFinalModel(Model, writeExtraFiles, Config.Training.SaveDtype(Model));
 
     // Each iteration's seed differs, and is the same whenever the iteration is run again (a resumed pass).
     private ulong IterationSeed(int k) => new Rng(Config.Training.Seed ^ (0x9E3779B97F4A7C15UL * (ulong)k)).NextUInt64();

@@ -80,7 +80,7 @@ public sealed class RunCheckpoints(RunDirectory run, CausalLanguageModel model, 
     public void SaveFinal()
     {
         if (!World.IsMain) return;
-        run.SaveFinalModel(model, writeExtraFiles);
+        run.SaveFinalModel(model, writeExtraFiles, arguments.SaveDtype(model));
         foreach (var part in parts.OfType<TrainableModel>()) part.SaveFinal(run.Path, writeExtraFiles);
     }
 

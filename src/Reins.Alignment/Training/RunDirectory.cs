@@ -105,10 +105,11 @@ public sealed class RunDirectory
     }
 
     // config.json: the model's HF config with the run settings beside it.
-    private void WriteConfig(JsonObject runSettings, ModelConfig model)
+    private void WriteConfig(JsonObject runSettings, ModelConfig model, SafeTensorsDType dtype = SafeTensorsDType.F32)
     {
         settings = runSettings;
         var o = model.ToHuggingFace();
+        o["torch_dtype"] = HfCheckpoint.DtypeName(dtype);
         o[SettingsKey] = runSettings.DeepClone();
         WriteAtomically(System.IO.Path.Combine(Path, "config.json"), o.ToJsonString(Indented));
     }
@@ -149,20 +150,20 @@ public sealed class RunDirectory
         for (int i = 0; i < all.Count - limit; i++) Directory.Delete(all[i].Path, recursive: true);
     }
 
-    /// <summary>Writes the final model's files into the run directory, keeping the run settings in its config.json.</summary>
-    public void SaveFinalModel(CausalLanguageModel model, Action<string>? writeExtraFiles)
+    /// <summary>Writes the final model's files into the run directory in <paramref name="dtype"/>, keeping the run settings in its config.json.</summary>
+    public void SaveFinalModel(CausalLanguageModel model, Action<string>? writeExtraFiles, SafeTensorsDType dtype = SafeTensorsDType.F32)
     {
         if (!World.IsMain) return;
         // Saved whole into a staging directory, then each file is renamed into place.
         var staging = System.IO.Path.Combine(Path, ".final-model");
-        HfCheckpoint.Save(model, staging, writeExtraFiles);
+        HfCheckpoint.Save(model, staging, writeExtraFiles, dtype);
         foreach (var file in Directory.GetFiles(staging))
             File.Move(file, System.IO.Path.Combine(Path, System.IO.Path.GetFileName(file)), overwrite: true);
         Directory.Delete(staging, recursive: true);
         // Weights of the other kind (an earlier full model beside a LoRA adapter, or the reverse) would be read instead.
         var stale = model.Lora is not null ? Directory.GetFiles(Path, "model*.safetensors*") : Directory.GetFiles(Path, "adapter_*");
         foreach (var file in stale) File.Delete(file);
-        if (settings is not null) WriteConfig(settings, model.Config);
+        if (settings is not null) WriteConfig(settings, model.Config, dtype);
     }
 
     /// <summary>Writes a small state record of a checkpoint (trainer_state.json, online_state.json) as JSON, atomically.</summary>

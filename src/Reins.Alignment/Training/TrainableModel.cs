@@ -37,7 +37,7 @@ public sealed class TrainableModel : ICheckpointPart
         arguments.Peft.Apply(model, seed);
         // A LoRA base is held as bf16 under bf16, as a frozen reference is; only the adapters are ever saved. (A model
         // trained in part without LoRA, as a reward model's head alone, is saved whole, so its frozen trunk stays float32.)
-        if (arguments.Bf16 && model.Lora is not null) model.StoreFrozenWeightsAsBf16();
+        if (arguments.FrozenAsBf16 && model.Lora is not null) model.StoreFrozenWeightsAsBf16();
         PeakLearningRate = peakLearningRate;
         GradNormMetric = gradNormMetric;
         Directory = directory;

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
 using Reins.Feedback.Sampling;
+using Reins.Models.Checkpoints;
 using Reins.Models.Transformers;
 
 namespace Reins.Alignment.Training;
@@ -101,13 +102,28 @@ public sealed record TrainingArguments : ISettings
     [JsonPropertyName("bf16"), Description("bfloat16 mixed precision (TRL's bf16): the activations each transformer block keeps for the backward pass are stored as bfloat16, halving their memory, and frozen weights — the reference, the reward model, a LoRA base — are held as bfloat16 only (half their memory; the input gradients flow through them). The forward pass, every sum, norm, softmax and loss, the gradients, the float32 master weights of what trains and the optimiser state stay float32, so the backward pass reads rounded activations. gradient_checkpointing keeps no activations to store.")]
     public bool Bf16 { get; init; }
 
+    /// <summary>The dtype weights are held and saved in: float32, bfloat16, or auto (the loaded checkpoint's).</summary>
+    [JsonPropertyName("torch_dtype"), Description("The dtype the model is held and saved in (TRL's torch_dtype): float32; bfloat16 — frozen weights (reference, reward model, LoRA base) held as bfloat16 only and the final model (or adapter) written as bfloat16 safetensors with torch_dtype set, as save_pretrained writes a bf16 model, while what trains keeps float32 master weights and checkpoint-N stays float32 so a resume is exact; or auto, the dtype the loaded checkpoint's config.json declares.")]
+    public string TorchDtype { get; init; } = "float32";
+
+    /// <summary>Whether frozen weights are held as bfloat16 only: under <see cref="Bf16"/> or <see cref="TorchDtype"/> bfloat16.</summary>
+    public bool FrozenAsBf16 => Bf16 || TorchDtype == "bfloat16";
+
+    /// <summary>The dtype the final model of <paramref name="model"/>'s run is written in (<see cref="TorchDtype"/>, auto resolved).</summary>
+    public SafeTensorsDType SaveDtype(CausalLanguageModel model) => TorchDtype switch
+    {
+        "bfloat16" => SafeTensorsDType.BF16,
+        "auto" when model.SourceDirectory is { } source && HfCheckpoint.DeclaredDtype(source) == "bfloat16" => SafeTensorsDType.BF16,
+        _ => SafeTensorsDType.F32,
+    };
+
     /// <summary>
-    /// Freezes <paramref name="model"/>, a reference or another model the run does not train; under <see cref="Bf16"/> its
-    /// weight matrices are then kept as bfloat16 only (<see cref="CausalLanguageModel.StoreFrozenWeightsAsBf16"/>).
+    /// Freezes <paramref name="model"/>, a reference or another model the run does not train; with <see cref="FrozenAsBf16"/>
+    /// its weight matrices are then kept as bfloat16 only (<see cref="CausalLanguageModel.StoreFrozenWeightsAsBf16"/>).
     /// </summary>
     public void Freeze(CausalLanguageModel? model)
     {
-        if (Bf16) model?.FreezeAsBf16();
+        if (FrozenAsBf16) model?.FreezeAsBf16();
         else model?.SetTrainable(false);
     }
 
@@ -179,6 +195,7 @@ public sealed record TrainingArguments : ISettings
         Settings.Require(MaxGradNorm >= 0, "max_grad_norm", "must not be negative");
         Settings.Require(EvalFraction is >= 0 and < 1, "eval_fraction", "must be in [0, 1)");
         Settings.Require(Optim is "adamw_torch" or "adamw" or "sgd", "optim", $"'{Optim}' is not one of adamw_torch, sgd");
+        Settings.Require(TorchDtype is "float32" or "bfloat16" or "auto", "torch_dtype", $"'{TorchDtype}' is not one of float32, bfloat16, auto");
         Peft.Validate();
         Settings.Require(!(Peft.UsePeft && Peft.LoraDropout > 0 && GradientCheckpointing), "lora_dropout",
             "must be 0 with gradient_checkpointing (the recomputed forward pass would draw other dropout masks than the first)");

@@ -37,7 +37,7 @@ public static class HfCheckpoint
             else
             {
                 var config = model.Config.ToHuggingFace();
-                config["torch_dtype"] = dtype == SafeTensorsDType.BF16 ? "bfloat16" : "float32";
+                config["torch_dtype"] = DtypeName(dtype);
                 File.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJsonString(Indented));
                 File.WriteAllText(Path.Combine(tmp, "generation_config.json"), GenerationConfig(model.Config).ToJsonString(Indented));
                 WriteWeights(tmp, model, dtype, maxShardBytes);
@@ -102,6 +102,17 @@ public static class HfCheckpoint
         if (c.EosTokenId is { } eos) o["eos_token_id"] = eos;
         if (c.PadTokenId is { } pad) o["pad_token_id"] = pad;
         return o;
+    }
+
+    /// <summary>config.json's name for the dtype weights are written in.</summary>
+    public static string DtypeName(SafeTensorsDType dtype) => dtype == SafeTensorsDType.BF16 ? "bfloat16" : "float32";
+
+    /// <summary>The torch_dtype the checkpoint in <paramref name="directory"/> (an adapter's base, for an adapter) declares in its config.json, or null.</summary>
+    public static string? DeclaredDtype(string directory)
+    {
+        if (Directory.Exists(directory) && PeftCheckpoint.IsAdapter(directory)) return DeclaredDtype(PeftCheckpoint.BaseDirectory(directory));
+        var path = Path.Combine(directory, "config.json");
+        return File.Exists(path) && JsonText.Parse(File.ReadAllBytes(path), path) is JsonObject o && o["torch_dtype"] is JsonValue v && v.TryGetValue(out string? name) ? name : null;
     }
 
     /// <summary>Reads and validates config.json of a checkpoint directory (of an adapter's base, for an adapter).</summary>
