@@ -158,6 +158,9 @@ public abstract class CausalLanguageModel : Module
             p.StoreAsBf16Only(transposed: conv1d.Contains(p));
             freed += 2L * p.Size;
         }
+        // The dropped float32 arrays are pinned and large: collected now, their memory serves the allocations that follow
+        // (a trained model's gradients and moments, activations) instead of the heap growing past them.
+        if (freed > 0) GC.Collect();
         return freed;
     }
 
