@@ -89,7 +89,7 @@ public sealed class Tensor
     /// </summary>
     internal bool Pack()
     {
-        if (released || packed || viewBase is not null || offset != 0 || data.Length != Size || Size < MinPackedSize) return false;
+        if (released || packed || KeepsFloat32 || viewBase is not null || offset != 0 || data.Length != Size || Size < MinPackedSize) return false;
         var (full, half) = (data, BufferPool.Rent((Size + 1) / 2));
         Engine.ForRanges(Size, ConversionPiece, (start, length) =>
             Kernels.Bf16.FromFloat(full.AsSpan(start, length), MemoryMarshal.Cast<float, ushort>(half.AsSpan()).Slice(start, length)));
@@ -99,6 +99,9 @@ public sealed class Tensor
     }
 
     internal const int MinPackedSize = 4096;
+
+    /// <summary>Whether <see cref="Pack"/> leaves this tensor float32: values that must stay exact, as a dropout mask's 1/(1 − p).</summary>
+    internal bool KeepsFloat32 { get; set; }
 
     // Pieces large enough that splitting them over threads pays for itself; conversions are elementwise, so the cut changes nothing.
     private const int ConversionPiece = 1 << 16;

@@ -214,4 +214,21 @@ public sealed class Bf16Tests
         Assert.Contains("w is stored as bfloat16 only", Assert.Throws<InvalidOperationException>(() => weight.Span.ToArray()).Message);
         Assert.Throws<InvalidOperationException>(() => Tensor.Parameter("trained", rounded).StoreAsBf16Only());
     }
+
+    [Fact]
+    public void ADropoutMaskInsideABlockStaysExact()
+    {
+        // 1/(1 − 0.05) is not a bf16 value: the mask the backward reads must be the float32 one, or every gradient through
+        // dropout would be scaled by the rounding.
+        const int n = 8192;
+        var x = Tensor.Parameter("x", Tensor.Normal(new Rng(13), 0, 1, n));
+        Tensor? dropped = null;
+        using var tape = new Tape();
+        var y = Ops.Bf16SavedActivations(input => (dropped = Ops.Dropout(input, 0.05f, new Rng(14))) * 1f, x);
+        tape.Backward(Ops.Sum(y));
+        float scale = 1 / (1 - 0.05f);
+        Assert.NotEqual(scale, Bf16.ToFloat(Bf16.FromFloat(scale)));
+        Assert.All(x.Grad!.Span.ToArray(), g => Assert.True(g == 0 || g == scale, $"gradient {g}"));
+        Assert.Contains(scale, x.Grad!.Span.ToArray());
+    }
 }

@@ -228,7 +228,9 @@ public static partial class Ops
     {
         if (p < 0 || p >= 1) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1)");
         if (p == 0) return x;
+        // Kept float32 under bf16 activation storage: a rounded 1/(1 − p) would scale every gradient through it.
         var mask = Tensor.Uninitialized((int[])x.Shape.Clone());
+        mask.KeepsFloat32 = true;
         var m = mask.Span;
         float scale = 1 / (1 - p);
         for (int i = 0; i < m.Length; i++) m[i] = rng.NextFloat() < p ? 0 : scale;
