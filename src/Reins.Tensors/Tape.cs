@@ -54,6 +54,7 @@ public sealed class Tape : IDisposable
     }
 
     internal void Own(Tensor t) => owned.Add(t);
+    internal void OwnGrad(Tensor t) => ownedGrads.Add(t);
 
     /// <summary>How many tensors this tape owns and how many backward steps it holds: marks to take what an op adds after them.</summary>
     internal (int Owned, int Nodes) Marks => (owned.Count, nodes.Count);
@@ -70,7 +71,6 @@ public sealed class Tape : IDisposable
         var (output, backward) = nodes[node];
         nodes[node] = (output, () => { backward(); after(); });
     }
-    internal void OwnGrad(Tensor t) => ownedGrads.Add(t);
 
     /// <summary>
     /// Records <paramref name="backward"/> for <paramref name="output"/> if recording is on and any input needs a
