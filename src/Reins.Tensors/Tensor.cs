@@ -144,8 +144,7 @@ public sealed class Tensor
         var s = Span;
         // A copy dropped earlier is refreshed in place: rollouts make one every step from the moving weights.
         var copy = bf16 is { } old && old.Length == s.Length ? old : GC.AllocateUninitializedArray<ushort>(s.Length, pinned: true);
-        if (!transposed)
-            for (int i = 0; i < s.Length; i++) copy[i] = Kernels.Bf16.FromFloat(s[i]);
+        if (!transposed) Kernels.Bf16.FromFloat(s, copy);
         else
         {
             if (Rank != 2) throw new InvalidOperationException($"a transposed bfloat16 copy needs a matrix, not {Format(Shape)}.");

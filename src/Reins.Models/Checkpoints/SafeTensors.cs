@@ -149,8 +149,7 @@ public sealed class SafeTensorsReader
                 MemoryMarshal.Cast<byte, float>(raw).CopyTo(result);
                 break;
             case SafeTensorsDType.BF16:
-                var bf = MemoryMarshal.Cast<byte, ushort>(raw);
-                for (int i = 0; i < result.Length; i++) result[i] = BitConverter.Int32BitsToSingle(bf[i] << 16);
+                Reins.Tensors.Kernels.Bf16.ToFloat(MemoryMarshal.Cast<byte, ushort>(raw), result);
                 break;
             case SafeTensorsDType.F16:
                 var h = MemoryMarshal.Cast<byte, Half>(raw);
@@ -234,7 +233,7 @@ public static class SafeTensorsWriter
                 else
                 {
                     var bf = new ushort[values.Length];
-                    for (int i = 0; i < values.Length; i++) bf[i] = Reins.Tensors.Kernels.Bf16.FromFloat(values[i]);
+                    Reins.Tensors.Kernels.Bf16.FromFloat(values, bf);
                     fs.Write(MemoryMarshal.AsBytes(bf.AsSpan()));
                 }
             }

@@ -71,11 +71,8 @@ public sealed class KvCache : IDisposable
                         vs.Slice(from, headDim).CopyTo(values![layer].Span.Slice(to));
                         continue;
                     }
-                    for (int i = 0; i < headDim; i++)
-                    {
-                        keys16[layer][to + i] = Tensors.Kernels.Bf16.FromFloat(ks[from + i]);
-                        values16![layer][to + i] = Tensors.Kernels.Bf16.FromFloat(vs[from + i]);
-                    }
+                    Tensors.Kernels.Bf16.FromFloat(ks.Slice(from, headDim), keys16[layer].AsSpan(to, headDim));
+                    Tensors.Kernels.Bf16.FromFloat(vs.Slice(from, headDim), values16![layer].AsSpan(to, headDim));
                 }
     }
 

@@ -40,8 +40,9 @@ public static unsafe class Gemm
         float* a, int lda, ushort* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias = null) =>
         Multiply<ushort, Bf16Weights>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads, bias);
 
-    private static void Multiply<TW, TF>(bool transA, bool transB, int m, int n, int k,
-        float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias)
+    // The two above, generic over B's format (for kernels that are generic over it themselves).
+    internal static void Multiply<TW, TF>(bool transA, bool transB, int m, int n, int k,
+        float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias = null)
         where TW : unmanaged where TF : IWeightFormat<TW>
     {
         if (m <= 0 || n <= 0) return;

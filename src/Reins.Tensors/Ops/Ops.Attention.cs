@@ -178,20 +178,11 @@ public static partial class Ops
         {
             int b = task / kvHeads;
             var scores = decodeScores ?? BufferPool.Rent(t * keyLength);
-            // A prefill (T > 1) multiplies whole blocks with the float32 GEMM: a bf16 head's history is widened first.
-            var widened = t > 1 && typeof(TW) != typeof(float) ? BufferPool.Rent(2 * keyLength * d) : null;
-            fixed (float* own = scores, wp = widened)
+            fixed (float* own = scores)
             {
                 float* sp = decodeScores is null ? own : own + (long)task * capacity;
                 long block = (long)task * capacity * d;
                 TW* kb = (TW*)kAddress + block, vb = (TW*)vAddress + block;
-                float* kf = (float*)kb, vf = (float*)vb;
-                if (wp != null)
-                {
-                    for (long i = 0; i < (long)keyLength * d; i++) { wp[i] = TF.Get(kb + i); wp[keyLength * d + i] = TF.Get(vb + i); }
-                    kf = wp;
-                    vf = wp + keyLength * d;
-                }
                 for (int h = task % kvHeads * group; h < (task % kvHeads + 1) * group; h++)
                 {
                     float* qb = qp + (long)b * t * ldq + h * d, yb = yp + (long)b * t * ldq + h * d;
@@ -200,14 +191,14 @@ public static partial class Ops
                         AttendOneQuery<TW, TF>(qb, kb, vb, d, keyLength, sp, yb, scale, mask, b * capacity);
                         continue;
                     }
-                    Gemm.Multiply(false, true, t, keyLength, d, qb, ldq, kf, d, sp, keyLength, false, 1);
+                    // A prefill (T > 1) multiplies whole blocks; the GEMM widens a bf16 history as it packs it.
+                    Gemm.Multiply<TW, TF>(false, true, t, keyLength, d, qb, ldq, kb, d, sp, keyLength, false, 1);
                     for (int i = 0; i < t; i++)
                         MaskedSoftmaxRow(new Span<float>(sp + (long)i * keyLength, keyLength), scale, 0, keyLength - t + i, mask, b * capacity);
-                    Gemm.Multiply(false, false, t, d, keyLength, sp, keyLength, vf, d, yb, ldq, false, 1);
+                    Gemm.Multiply<TW, TF>(false, false, t, d, keyLength, sp, keyLength, vb, d, yb, ldq, false, 1);
                 }
             }
             if (decodeScores is null) BufferPool.Return(scores);
-            if (widened is not null) BufferPool.Return(widened);
         });
         if (decodeScores is not null) BufferPool.Return(decodeScores);
         Tape.MarkForward(y, "cached_attention");

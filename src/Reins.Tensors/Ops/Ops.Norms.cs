@@ -142,7 +142,7 @@ public static partial class Ops
                 throw new ArgumentOutOfRangeException(nameof(ids), $"embedding {weight.Name}: id {idx[i]} at position {i} is outside [0, {v}).");
             var row = y.Span.Slice(i * c, c);
             if (half is null) weight.Span.Slice(idx[i] * c, c).CopyTo(row);
-            else for (int j = 0; j < c; j++) row[j] = Kernels.Bf16.ToFloat(half[idx[i] * c + j]);
+            else Kernels.Bf16.ToFloat(half.AsSpan(idx[i] * c, c), row);
         }
         Tape.Record(y, "embedding", () =>
         {
