@@ -56,6 +56,9 @@ public sealed class Tape : IDisposable
     internal void Own(Tensor t) => owned.Add(t);
     internal void OwnGrad(Tensor t) => ownedGrads.Add(t);
 
+    /// <summary>Stops owning <paramref name="t"/> (its storage then outlives this tape); false when this tape did not own it.</summary>
+    internal bool Disown(Tensor t) => owned.Remove(t);
+
     /// <summary>How many tensors this tape owns and how many backward steps it holds: marks to take what an op adds after them.</summary>
     internal (int Owned, int Nodes) Marks => (owned.Count, nodes.Count);
 

@@ -189,6 +189,9 @@ public sealed class Tensor
     /// <summary>A copy of the elements.</summary>
     public float[] ToArray() => Span.ToArray();
 
+    /// <summary>The elements where they are stored, for a reader that holds them across calls (a checkpoint writer), unlike <see cref="Span"/>.</summary>
+    public ReadOnlyMemory<float> Memory => new(Storage, offset, Size);
+
     // ---- creation -------------------------------------------------------------------------------------
 
     /// <summary>A tensor of zeros. Inside a <see cref="Tape"/> its storage is pooled and released with the tape.</summary>
@@ -241,9 +244,16 @@ public sealed class Tensor
     /// <summary>A trainable leaf: never pooled, never released by a tape.</summary>
     public static Tensor Parameter(string name, Tensor init)
     {
-        var storage = GC.AllocateUninitializedArray<float>(init.Size, pinned: true);
-        init.Span.CopyTo(storage);
-        return new Tensor(storage, 0, (int[])init.Shape.Clone()) { Name = name, RequiresGrad = true };
+        var p = Parameter(name, init.Shape);
+        init.Span.CopyTo(p.Span);
+        return p;
+    }
+
+    /// <summary>A trainable leaf with its values unset, for a caller that writes every one of them next (a checkpoint's reader).</summary>
+    public static Tensor Parameter(string name, int[] shape)
+    {
+        CheckExtents(shape);
+        return new Tensor(GC.AllocateUninitializedArray<float>(ShapeSize(shape), pinned: true), 0, (int[])shape.Clone()) { Name = name, RequiresGrad = true };
     }
 
     /// <summary>

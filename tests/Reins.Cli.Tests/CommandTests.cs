@@ -600,9 +600,14 @@ public sealed class CommandTests : IDisposable
         string Row(string output, string method) => output.Split('\n').Single(l => l.StartsWith(method + " ", StringComparison.Ordinal));
         var (code, output) = Run("memory-plan");
         Assert.Equal(0, code);
+        Assert.Contains("gpt2-large", Row(output, "sft"));
+        Assert.Contains("gpt2-large", Row(output, "dpo"));
         Assert.Contains("gpt2-medium", Row(output, "ppo"));
-        Assert.Contains("gpt2-large", Row(output, "grpo"));
+        Assert.Contains("gpt2-medium", Row(output, "grpo"));
         Assert.Contains("gpt2-xl", Row(output, "bon"));
+        Assert.Contains("Llama-3.2-1B", Row(Run("memory-plan", "--sizes", "llama").Out, "sft"));
+        Assert.Contains("Llama-3.2-3B", Row(Run("memory-plan", "--sizes", "llama", "--bf16", "--lora-r", "16").Out, "sft"));
+        Assert.NotEqual(0, Run("memory-plan", "--sizes", "mistral").Code);
         // A smaller budget moves every method down; a checkpoint is planned by its own architecture.
         Assert.Contains("gpt2 ", Row(Run("memory-plan", "--budget-gib", "8").Out, "ppo"));
         Assert.Contains("none", Row(Run("memory-plan", "--budget-gib", "4").Out, "ppo"));

@@ -28,7 +28,7 @@ public sealed class CheckpointTests : IDisposable
         {
             string file = $"model-0000{s + 1}-of-00002.safetensors";
             var part = all.Where((_, i) => i % 2 == s).ToList();
-            SafeTensorsWriter.Write(Path.Combine(dir, file), part.Select(p => (p.Name!, p.Shape, p.ToArray())));
+            SafeTensorsWriter.Write(Path.Combine(dir, file), part.Select(p => (p.Name!, p.Shape, p.Memory)));
             foreach (var p in part) map[p.Name!] = file;
         }
         File.Delete(Path.Combine(dir, "model.safetensors"));
@@ -57,17 +57,38 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(model.Logits(new ModelInput(Ids, 1, 5)).ToArray(), HfCheckpoint.Load(dir).Logits(new ModelInput(Ids, 1, 5)).ToArray());
     }
 
+    [Theory]
+    [InlineData(SafeTensorsDType.F32)]
+    [InlineData(SafeTensorsDType.BF16)]
+    public void ATensorLargerThanOneReadingPieceLoadsWhole(SafeTensorsDType dtype)
+    {
+        // Reads go in pieces (a span holds at most 2³¹ bytes): values on both sides of each cut must land in place.
+        int count = SafeTensorsReader.Piece + 5;
+        var rng = new Tensors.Rng(3);
+        var values = Enumerable.Range(0, count).Select(_ => rng.NextNormal()).ToArray();
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "big.safetensors");
+        SafeTensorsWriter.Write(path, [("big", [count], values.AsMemory()), ("after", [3], new float[] { 1, 2, 3 }.AsMemory())], dtype: dtype);
+        var expected = dtype == SafeTensorsDType.F32 ? values : values.Select(v => Tensors.Kernels.Bf16.ToFloat(Tensors.Kernels.Bf16.FromFloat(v))).ToArray();
+        var reader = new SafeTensorsReader(path);
+        var read = new float[count];
+        reader.ReadFloats("big", read);
+        Assert.Equal(expected, read);
+        Assert.Equal([1f, 2f, 3f], reader.ReadFloats("after"));
+        Assert.Throws<ArgumentException>(() => reader.ReadFloats("after", new float[4]));
+    }
+
     [Fact]
     public void HubGpt2FileWithoutPrefixAndWithAttentionBuffersLoads()
     {
         var model = CausalLanguageModel.Create(ModelConfig.Gpt2(vocab: 40, hidden: 16, layers: 2, heads: 2, maxPositions: 16), seed: 4);
         HfCheckpoint.Save(model, dir);
         // The original openai-community/gpt2 file: no "transformer." prefix, plus the causal-mask buffers.
-        var tensors = model.Parameters.Select(p => (p.Name!["transformer.".Length..], p.Shape, p.ToArray())).ToList();
+        var tensors = model.Parameters.Select(p => (p.Name!["transformer.".Length..], p.Shape, p.Memory)).ToList();
         for (int i = 0; i < 2; i++)
         {
-            tensors.Add(($"h.{i}.attn.bias", [1, 1, 16, 16], new float[256]));
-            tensors.Add(($"h.{i}.attn.masked_bias", [1], new float[1]));
+            tensors.Add(($"h.{i}.attn.bias", [1, 1, 16, 16], new float[256].AsMemory()));
+            tensors.Add(($"h.{i}.attn.masked_bias", [1], new float[1].AsMemory()));
         }
         SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors);
         var loaded = HfCheckpoint.Load(dir);
@@ -79,7 +100,7 @@ public sealed class CheckpointTests : IDisposable
     {
         var model = CausalLanguageModel.Create(ModelConfig.Llama(vocab: 40, hidden: 16, layers: 1, heads: 2, maxPositions: 16), seed: 4);
         HfCheckpoint.Save(model, dir);
-        var tensors = model.Parameters.Select(p => (p.Name!, p.Shape, p.ToArray())).Append(("model.layers.1.mlp.up_proj.weight", [2, 2], new float[4]));
+        var tensors = model.Parameters.Select(p => (p.Name!, p.Shape, p.Memory)).Append(("model.layers.1.mlp.up_proj.weight", [2, 2], new float[4].AsMemory()));
         SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors);
         var ex = Assert.Throws<InvalidDataException>(() => HfCheckpoint.Load(dir));
         Assert.Contains("model.layers.1.mlp.up_proj.weight", ex.Message);

@@ -106,13 +106,14 @@ public sealed class KtoTrainer : OfflineTrainer<KtoConfig>
         // Mismatched pairs: each prompt with the next example's completion, so the pair is (almost surely) unrelated.
         var mismatched = collator.Unpaired([.. examples.Select((e, i) => tokenizer.Unpaired(e with { Completion = examples[(i + 1) % examples.Count].Completion })!)]);
         var policy = SequenceLogProbs.Compute(Model, batch.Tokens).Sums;
-        float[] referenceLogps, klPolicy, klReference;
-        using (Tape.NoGrad())
+        // Each frozen pass in a memory scope of its own, its activations back in the pool when it returns rather than on
+        // the step's tape until its end.
+        float[] Frozen(CausalLanguageModel model, TokenBatch tokens)
         {
-            referenceLogps = SequenceLogProbs.Compute(reference, batch.Tokens).Sums.ToArray();
-            klPolicy = SequenceLogProbs.Compute(Model, mismatched.Tokens).Sums.ToArray();
-            klReference = SequenceLogProbs.Compute(reference, mismatched.Tokens).Sums.ToArray();
+            using var scope = new Tape(recordGradients: false);
+            return SequenceLogProbs.Compute(model, tokens).Sums.ToArray();
         }
+        float[] referenceLogps = Frozen(reference, batch.Tokens), klPolicy = Frozen(Model, mismatched.Tokens), klReference = Frozen(reference, mismatched.Tokens);
         var (loss, z, chosen, rejected) = KtoLoss.Compute(policy, Tensor.FromArray(referenceLogps, referenceLogps.Length), batch.Desirable,
             Tensor.FromArray(klPolicy, klPolicy.Length), Tensor.FromArray(klReference, klReference.Length),
             Config.Loss);

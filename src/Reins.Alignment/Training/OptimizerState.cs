@@ -24,7 +24,7 @@ public static class OptimizerState
             ["lr"] = optimizer.LearningRate.ToString("R", CultureInfo.InvariantCulture),
         };
         if (rng is not null) meta["rng"] = string.Join(",", rng.GetState().Select(x => x.ToString(CultureInfo.InvariantCulture)));
-        SafeTensorsWriter.Write(path, optimizer.StateTensors().Select(s => (s.Name, new[] { s.Values.Length }, s.Values)), meta);
+        SafeTensorsWriter.Write(path, optimizer.StateTensors().Select(s => (s.Name, new[] { s.Values.Length }, (ReadOnlyMemory<float>)s.Values)), meta);
     }
 
     /// <summary>Restores a state written by <see cref="Save"/> into an optimiser over the same named parameters.</summary>

@@ -81,14 +81,14 @@ public static class HfCheckpoint
         }
         if (shards.Count == 1)
         {
-            SafeTensorsWriter.Write(Path.Combine(directory, "model.safetensors"), model.Parameters.Select(p => (p.Name!, p.Shape, p.ToArray())), dtype: dtype);
+            SafeTensorsWriter.Write(Path.Combine(directory, "model.safetensors"), model.Parameters.Select(p => (p.Name!, p.Shape, p.Memory)), dtype: dtype);
             return;
         }
         var map = new JsonObject();
         for (int i = 0; i < shards.Count; i++)
         {
             string file = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
-            SafeTensorsWriter.Write(Path.Combine(directory, file), shards[i].Select(p => (p.Name!, p.Shape, p.ToArray())), dtype: dtype);
+            SafeTensorsWriter.Write(Path.Combine(directory, file), shards[i].Select(p => (p.Name!, p.Shape, p.Memory)), dtype: dtype);
             foreach (var p in shards[i]) map[p.Name!] = file;
         }
         var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = model.Parameters.Sum(p => p.Size * bytesPerValue) }, ["weight_map"] = map };
@@ -170,7 +170,9 @@ public static class HfCheckpoint
         catch (OverflowException) { needed = long.MaxValue; }
         if (needed > 2 * held + (1 << 20))
             throw new InvalidDataException($"{Path.Combine(directory, "config.json")}: describes a {config.Architecture} of {needed:N0} parameters, but its weights hold {held:N0} values; config.json and the weights are of different models.");
-        var model = CausalLanguageModel.Create(config, seed: 0);
+        CausalLanguageModel model;
+        // Every parameter is read from the files next (a missing one is an error below), so none is sampled first.
+        using (Reins.Tensors.Nn.Module.SkipInitialization()) model = CausalLanguageModel.Create(config, seed: 0);
         model.SourceDirectory = Path.GetFullPath(directory);
         var used = new HashSet<string>();
         foreach (var p in model.Parameters)
@@ -180,7 +182,8 @@ public static class HfCheckpoint
                 name = name["transformer.".Length..];
             if (!files.TryGetValue(name, out var reader))
                 throw new InvalidDataException($"{Path.Combine(directory, "model.safetensors")}: tensor '{p.Name}' is missing (config.json: {model.Config.Architecture}).");
-            model.Load(p.Name!, reader.ReadFloats(name), reader.Info(name).Shape, reader.Path);
+            model.CheckShape(p.Name!, reader.Info(name).Shape, reader.Path);
+            reader.ReadFloats(name, p.Span);
             used.Add(name);
         }
         foreach (var (name, reader) in files)

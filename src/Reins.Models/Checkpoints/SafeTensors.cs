@@ -140,26 +140,43 @@ public sealed class SafeTensorsReader
     /// <summary>Reads a tensor as float32 (converting F16/BF16; integer types are refused).</summary>
     public float[] ReadFloats(string name)
     {
-        var info = Info(name);
-        var raw = ReadBytes(info);
-        var result = new float[info.Count];
-        switch (info.DType)
-        {
-            case SafeTensorsDType.F32:
-                MemoryMarshal.Cast<byte, float>(raw).CopyTo(result);
-                break;
-            case SafeTensorsDType.BF16:
-                Reins.Tensors.Kernels.Bf16.ToFloat(MemoryMarshal.Cast<byte, ushort>(raw), result);
-                break;
-            case SafeTensorsDType.F16:
-                var h = MemoryMarshal.Cast<byte, Half>(raw);
-                for (int i = 0; i < result.Length; i++) result[i] = (float)h[i];
-                break;
-            default:
-                throw new InvalidDataException($"{Path}: tensor '{name}' is {info.DType}, expected a float type.");
-        }
+        var result = new float[Info(name).Count];
+        ReadFloats(name, result);
         return result;
     }
+
+    /// <summary>
+    /// Reads a tensor as float32 into <paramref name="destination"/> (its element count long): F32 straight from the file
+    /// into it, F16/BF16 through a buffer of a few MB, so a large checkpoint loads without a second copy of any tensor.
+    /// </summary>
+    public void ReadFloats(string name, Span<float> destination)
+    {
+        var info = Info(name);
+        if (destination.Length != info.Count)
+            throw new ArgumentException($"{Path}: tensor '{name}' holds {info.Count} values, the destination {destination.Length}.");
+        if (info.DType is not (SafeTensorsDType.F32 or SafeTensorsDType.BF16 or SafeTensorsDType.F16))
+            throw new InvalidDataException($"{Path}: tensor '{name}' is {info.DType}, expected a float type.");
+        using var file = File.OpenHandle(Path);
+        int size = ElementSize(info.DType);
+        var half = info.DType == SafeTensorsDType.F32 ? null : new byte[Piece * size];
+        // In pieces: a span holds at most 2³¹ bytes, and an embedding of 128,256 × 4,096 floats is more.
+        for (int start = 0; start < destination.Length; start += Piece)
+        {
+            var part = destination.Slice(start, Math.Min(Piece, destination.Length - start));
+            long at = dataStart + info.Begin + (long)start * size;
+            if (half is null) { ReadExactly(file, MemoryMarshal.AsBytes(part), at, info.Name); continue; }
+            var bytes = half.AsSpan(0, part.Length * size);
+            ReadExactly(file, bytes, at, info.Name);
+            if (info.DType == SafeTensorsDType.BF16) Reins.Tensors.Kernels.Bf16.ToFloat(MemoryMarshal.Cast<byte, ushort>(bytes), part);
+            else
+            {
+                var h = MemoryMarshal.Cast<byte, Half>(bytes);
+                for (int i = 0; i < part.Length; i++) part[i] = (float)h[i];
+            }
+        }
+    }
+
+    internal const int Piece = 1 << 22;
 
     /// <summary>Reads an integer tensor (I64 or I32) as 64-bit values.</summary>
     public long[] ReadInt64(string name)
@@ -178,22 +195,31 @@ public sealed class SafeTensorsReader
     {
         var buffer = new byte[info.End - info.Begin];
         using var file = File.OpenHandle(Path);
+        ReadExactly(file, buffer, dataStart + info.Begin, info.Name);
+        return buffer;
+    }
+
+    private void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> buffer, long offset, string tensor)
+    {
         int read = 0;
         while (read < buffer.Length)
         {
-            int n = RandomAccess.Read(file, buffer.AsSpan(read), dataStart + info.Begin + read);
-            if (n == 0) throw new InvalidDataException($"{Path}: tensor '{info.Name}' is truncated.");
+            int n = RandomAccess.Read(file, buffer[read..], offset + read);
+            if (n == 0) throw new InvalidDataException($"{Path}: tensor '{tensor}' is truncated.");
             read += n;
         }
-        return buffer;
     }
 }
 
 /// <summary>Writes .safetensors files atomically (temporary file, then rename).</summary>
 public static class SafeTensorsWriter
 {
-    /// <summary>Writes float tensors as F32 or BF16, plus an optional metadata map (format "pt" is always set, as older transformers require).</summary>
-    public static void Write(string path, IEnumerable<(string Name, int[] Shape, float[] Values)> tensors, IReadOnlyDictionary<string, string>? metadata = null, SafeTensorsDType dtype = SafeTensorsDType.F32)
+    /// <summary>
+    /// Writes float tensors as F32 or BF16, plus an optional metadata map (format "pt" is always set, as older transformers
+    /// require). The values are read where they live (a tensor's <see cref="Reins.Tensors.Tensor.Memory"/>), so saving a
+    /// model needs no second copy of its weights.
+    /// </summary>
+    public static void Write(string path, IEnumerable<(string Name, int[] Shape, ReadOnlyMemory<float> Values)> tensors, IReadOnlyDictionary<string, string>? metadata = null, SafeTensorsDType dtype = SafeTensorsDType.F32)
     {
         if (dtype is not (SafeTensorsDType.F32 or SafeTensorsDType.BF16))
             throw new ArgumentException($"safetensors: writing {dtype} is not supported; use F32 or BF16.");
@@ -229,11 +255,11 @@ public static class SafeTensorsWriter
             for (int i = headerBytes.Length; i < padded; i++) fs.WriteByte((byte)' ');
             foreach (var (_, _, values) in list)
             {
-                if (dtype == SafeTensorsDType.F32) fs.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+                if (dtype == SafeTensorsDType.F32) fs.Write(MemoryMarshal.AsBytes(values.Span));
                 else
                 {
                     var bf = new ushort[values.Length];
-                    Reins.Tensors.Kernels.Bf16.FromFloat(values, bf);
+                    Reins.Tensors.Kernels.Bf16.FromFloat(values.Span, bf);
                     fs.Write(MemoryMarshal.AsBytes(bf.AsSpan()));
                 }
             }

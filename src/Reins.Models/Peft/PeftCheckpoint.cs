@@ -58,7 +58,7 @@ public static class PeftCheckpoint
             ["revision"] = null,
         };
         File.WriteAllText(Path.Combine(directory, ConfigFile), config.ToJsonString(Indented));
-        SafeTensorsWriter.Write(Path.Combine(directory, WeightsFile), AdapterTensors(model).Select(p => (KeyPrefix + p.Name!, p.Shape, p.ToArray())), dtype: dtype);
+        SafeTensorsWriter.Write(Path.Combine(directory, WeightsFile), AdapterTensors(model).Select(p => (KeyPrefix + p.Name!, p.Shape, p.Memory)), dtype: dtype);
     }
 
     // The adapters and the modules saved in full, in registration order.

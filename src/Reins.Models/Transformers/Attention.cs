@@ -35,8 +35,8 @@ internal interface ISelfAttention
 internal sealed class FusedQkvAttention(ParameterBuilder p, int layer, int hidden, int heads, Func<int[], float, Tensor> normal, float std, float residualStd)
     : ISelfAttention
 {
-    private readonly Linear qkv = new(p.Push("c_attn"), () => normal([hidden, 3 * hidden], std), Tensor.Zeros(3 * hidden), Ops.WeightLayout.InOut);
-    private readonly Linear output = new(p.Push("c_proj"), () => normal([hidden, hidden], residualStd), Tensor.Zeros(hidden), Ops.WeightLayout.InOut);
+    private readonly Linear qkv = new(p.Push("c_attn"), [hidden, 3 * hidden], shape => normal(shape, std), Tensor.Zeros(3 * hidden), Ops.WeightLayout.InOut);
+    private readonly Linear output = new(p.Push("c_proj"), [hidden, hidden], shape => normal(shape, residualStd), Tensor.Zeros(hidden), Ops.WeightLayout.InOut);
 
     public Tensor Forward(Tensor x, int[] positions, in AttentionContext context, int queries)
     {
@@ -70,10 +70,10 @@ internal sealed class GroupedQueryAttention : ISelfAttention
         int c = config.HiddenSize, qw = config.Heads * config.HeadDim, kvw = config.KvHeads * config.HeadDim;
         float std = config.InitializerRange;
         Tensor? Bias(int n, bool present) => present ? Tensor.Zeros(n) : null;
-        q = new Linear(p.Push("q_proj"), () => normal([qw, c], std), Bias(qw, config.QkvBias), Ops.WeightLayout.OutIn);
-        k = new Linear(p.Push("k_proj"), () => normal([kvw, c], std), Bias(kvw, config.QkvBias), Ops.WeightLayout.OutIn);
-        v = new Linear(p.Push("v_proj"), () => normal([kvw, c], std), Bias(kvw, config.QkvBias), Ops.WeightLayout.OutIn);
-        o = new Linear(p.Push("o_proj"), () => normal([c, qw], std), Bias(c, config.OutputBias), Ops.WeightLayout.OutIn);
+        q = new Linear(p.Push("q_proj"), [qw, c], shape => normal(shape, std), Bias(qw, config.QkvBias), Ops.WeightLayout.OutIn);
+        k = new Linear(p.Push("k_proj"), [kvw, c], shape => normal(shape, std), Bias(kvw, config.QkvBias), Ops.WeightLayout.OutIn);
+        v = new Linear(p.Push("v_proj"), [kvw, c], shape => normal(shape, std), Bias(kvw, config.QkvBias), Ops.WeightLayout.OutIn);
+        o = new Linear(p.Push("o_proj"), [c, qw], shape => normal(shape, std), Bias(c, config.OutputBias), Ops.WeightLayout.OutIn);
     }
 
     public Tensor Forward(Tensor x, int[] positions, in AttentionContext context, int queries)

@@ -13,8 +13,8 @@ internal interface IFeedForward
 /// <summary>GPT-2's MLP: c_fc [C, 4C], GELU (tanh approximation, or exact), c_proj [4C, C], Conv1D layout.</summary>
 internal sealed class GeluMlp(ParameterBuilder p, int hidden, int intermediate, bool exactGelu, Func<int[], float, Tensor> normal, float std, float residualStd) : IFeedForward
 {
-    private readonly Linear up = new(p.Push("c_fc"), () => normal([hidden, intermediate], std), Tensor.Zeros(intermediate), Ops.WeightLayout.InOut);
-    private readonly Linear down = new(p.Push("c_proj"), () => normal([intermediate, hidden], residualStd), Tensor.Zeros(hidden), Ops.WeightLayout.InOut);
+    private readonly Linear up = new(p.Push("c_fc"), [hidden, intermediate], shape => normal(shape, std), Tensor.Zeros(intermediate), Ops.WeightLayout.InOut);
+    private readonly Linear down = new(p.Push("c_proj"), [intermediate, hidden], shape => normal(shape, residualStd), Tensor.Zeros(hidden), Ops.WeightLayout.InOut);
 
     public Tensor Forward(Tensor x)
     {
@@ -26,9 +26,9 @@ internal sealed class GeluMlp(ParameterBuilder p, int hidden, int intermediate, 
 /// <summary>The Llama family's SwiGLU MLP (Shazeer 2020): down(silu(gate(x)) ⊙ up(x)), no biases.</summary>
 internal sealed class SwiGluMlp(ParameterBuilder p, int hidden, int intermediate, Func<int[], float, Tensor> normal, float std) : IFeedForward
 {
-    private readonly Linear gate = new(p.Push("gate_proj"), () => normal([intermediate, hidden], std), null, Ops.WeightLayout.OutIn);
-    private readonly Linear up = new(p.Push("up_proj"), () => normal([intermediate, hidden], std), null, Ops.WeightLayout.OutIn);
-    private readonly Linear down = new(p.Push("down_proj"), () => normal([hidden, intermediate], std), null, Ops.WeightLayout.OutIn);
+    private readonly Linear gate = new(p.Push("gate_proj"), [intermediate, hidden], shape => normal(shape, std), null, Ops.WeightLayout.OutIn);
+    private readonly Linear up = new(p.Push("up_proj"), [intermediate, hidden], shape => normal(shape, std), null, Ops.WeightLayout.OutIn);
+    private readonly Linear down = new(p.Push("down_proj"), [hidden, intermediate], shape => normal(shape, std), null, Ops.WeightLayout.OutIn);
 
     public Tensor Forward(Tensor x)
     {

@@ -46,7 +46,9 @@ public abstract class CausalLanguageModel : Module
     /// </summary>
     public CausalLanguageModel Clone()
     {
-        var copy = Create(Config, 0, Lora is null ? null : this);
+        CausalLanguageModel copy;
+        // Every parameter is copied over below, so none is sampled first.
+        using (Module.SkipInitialization()) copy = Create(Config, 0, Lora is null ? null : this);
         copy.SourceDirectory = SourceDirectory;
         if (Lora is not null) copy.AddLora(Lora.Config, 0);
         copy.CopyParametersFrom(this);
@@ -86,8 +88,8 @@ public abstract class CausalLanguageModel : Module
         {
             // PEFT's init: A Kaiming-uniform with a = √5, which bounds it by 1/√in; B zero.
             float bound = 1 / MathF.Sqrt(layer.InFeatures);
-            var a = Register(layer.Path + ".lora_A.weight", () => Tensor.Uniform(rng, -bound, bound, config.R, layer.InFeatures));
-            var b = Register(layer.Path + ".lora_B.weight", () => Tensor.Zeros(layer.OutFeatures, config.R));
+            var a = Register(layer.Path + ".lora_A.weight", [config.R, layer.InFeatures], shape => Tensor.Uniform(rng, -bound, bound, shape));
+            var b = Register(layer.Path + ".lora_B.weight", [layer.OutFeatures, config.R], Tensor.Zeros);
             layer.Adapter = new LoraAdapter(a, b, config.Scaling, config.Dropout);
             adapters.Add((layer.Path!, layer, layer.Adapter));
         }
@@ -104,10 +106,10 @@ public abstract class CausalLanguageModel : Module
     {
         int c = Config.HiddenSize;
         if (Config.NumLabels is { } labels)
-            scoreHead = new Linear(Builder.Push(Config.ClassifierName), () => normal([labels, c], Config.InitializerRange),
+            scoreHead = new Linear(Builder.Push(Config.ClassifierName), [labels, c], shape => normal(shape, Config.InitializerRange),
                 Config.TokenClassification ? Tensor.Zeros(labels) : null, Ops.WeightLayout.OutIn);
         else lmHead = Config.TieWordEmbeddings ? new Linear(embedding, Ops.WeightLayout.OutIn)
-            : new Linear(Builder.Push("lm_head"), () => normal([Config.VocabSize, c], Config.InitializerRange), null, Ops.WeightLayout.OutIn);
+            : new Linear(Builder.Push("lm_head"), [Config.VocabSize, c], shape => normal(shape, Config.InitializerRange), null, Ops.WeightLayout.OutIn);
     }
 
     /// <summary>
@@ -183,7 +185,11 @@ public abstract class CausalLanguageModel : Module
     /// <summary>Whether generation keeps its KV caches as bfloat16 (`--kv-cache-dtype bfloat16`): half their memory and of the bytes a decode step reads.</summary>
     public bool Bf16KvCache { get; set; }
 
-    /// <summary>The blocks in turn on the residual stream, the last one narrowed to the kept positions; each checkpointed when training with <see cref="GradientCheckpointing"/> or its activations stored as bfloat16 with <see cref="Bf16Activations"/>.</summary>
+    /// <summary>
+    /// The blocks in turn on the residual stream, the last one narrowed to the kept positions; each checkpointed when
+    /// training with <see cref="GradientCheckpointing"/> or its activations stored as bfloat16 with <see cref="Bf16Activations"/>,
+    /// each in a memory scope of its own when not recording (<see cref="Ops.Scoped"/>).
+    /// </summary>
     private protected Tensor Blocks(TransformerBlock[] blocks, Tensor x, ModelInput input, int[] positionIds, in AttentionContext context)
     {
         for (int l = 0; l < blocks.Length; l++)
@@ -194,6 +200,7 @@ public abstract class CausalLanguageModel : Module
             Func<Tensor, Tensor> wrapped = h => block.Forward(h, positionIds, new AttentionContext(input.AttentionMask, input.DocumentIds, null, RecomputeAttention), keep);
             x = training && GradientCheckpointing ? Ops.Checkpoint(wrapped, x)
                 : training && Bf16Activations ? Ops.Bf16SavedActivations(wrapped, x)
+                : context.Cache is null && !Tape.IsRecording ? Ops.Scoped(wrapped, x)
                 : block.Forward(x, positionIds, context, keep);
         }
         return x;

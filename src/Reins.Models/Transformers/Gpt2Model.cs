@@ -22,8 +22,8 @@ public sealed class Gpt2Model : CausalLanguageModel
         float std = config.InitializerRange, residualStd = std / MathF.Sqrt(2 * config.Layers);
         Tensor Normal(int[] shape, float s) => Tensor.Normal(rng, 0, s, shape);
         var p = Builder.Push("transformer");
-        tokens = new Embedding(p.Push("wte"), () => Normal([config.VocabSize, c], std));
-        positions = new Embedding(p.Push("wpe"), () => Normal([config.MaxPositions, c], std));
+        tokens = new Embedding(p.Push("wte"), [config.VocabSize, c], shape => Normal(shape, std));
+        positions = new Embedding(p.Push("wpe"), [config.MaxPositions, c], shape => Normal(shape, std));
         blocks = new TransformerBlock[config.Layers];
         for (int i = 0; i < config.Layers; i++)
         {

@@ -23,7 +23,7 @@ public sealed class LlamaModel : CausalLanguageModel
         Tensor Normal(int[] shape, float s) => Tensor.Normal(rng, 0, s, shape);
         var (cos, sin) = RotaryTables(config.HeadDim, config.MaxPositions, config.RopeTheta, config.RopeScaling);
         var p = Builder.Push("model");
-        tokens = new Embedding(p.Push("embed_tokens"), () => Normal([config.VocabSize, c], std));
+        tokens = new Embedding(p.Push("embed_tokens"), [config.VocabSize, c], shape => Normal(shape, std));
         blocks = new TransformerBlock[config.Layers];
         for (int i = 0; i < config.Layers; i++)
         {

@@ -144,5 +144,5 @@ public sealed class GatedRewardModel(CausalLanguageModel network, float[] attrib
 
     /// <summary>Writes the attribute head beside the gate network's weights.</summary>
     public static void SaveAttributeHead(string directory, float[] head, int attributes, int hidden) =>
-        SafeTensorsWriter.Write(Path.Combine(directory, GatingSettings.AttributeHeadFile), [("attribute_head", [attributes, hidden], head)]);
+        SafeTensorsWriter.Write(Path.Combine(directory, GatingSettings.AttributeHeadFile), [("attribute_head", [attributes, hidden], (ReadOnlyMemory<float>)head)]);
 }

@@ -14,10 +14,10 @@ public sealed class Linear
     /// <summary>A LoRA adapter whose update is added to the output, or null.</summary>
     public LoraAdapter? Adapter { get; set; }
 
-    /// <summary>Registers "weight" from <paramref name="weight"/> and, when given, "bias" from <paramref name="bias"/>.</summary>
-    public Linear(ParameterBuilder p, Func<Tensor> weight, Tensor? bias, Ops.WeightLayout layout)
+    /// <summary>Registers "weight" of <paramref name="shape"/> from <paramref name="weight"/> and, when given, "bias" from <paramref name="bias"/>.</summary>
+    public Linear(ParameterBuilder p, int[] shape, Func<int[], Tensor> weight, Tensor? bias, Ops.WeightLayout layout)
     {
-        Weight = p.Add("weight", weight);
+        Weight = p.Add("weight", shape, weight);
         Bias = bias is null ? null : p.Add("bias", bias);
         Layout = layout;
         Path = p.Path;
@@ -41,10 +41,10 @@ public sealed class Linear
 }
 
 /// <summary>A lookup table [num_embeddings, dim] ("weight").</summary>
-public sealed class Embedding(ParameterBuilder p, Func<Tensor> weight)
+public sealed class Embedding(ParameterBuilder p, int[] shape, Func<int[], Tensor> weight)
 {
     /// <summary>The table.</summary>
-    public Tensor Weight { get; } = p.Add("weight", weight);
+    public Tensor Weight { get; } = p.Add("weight", shape, weight);
 
     /// <summary>Rows of the table for <paramref name="ids"/> [batch·time] → [batch, time, dim].</summary>
     public Tensor Forward(ReadOnlySpan<int> ids, int batch, int time) => Ops.Embedding(Weight, ids, batch, time);

@@ -18,6 +18,22 @@ public abstract class Module
     /// </summary>
     protected Module(Module? sharedWeights = null) => this.sharedWeights = sharedWeights;
 
+    [ThreadStatic] private static int skipInitialization;
+
+    /// <summary>
+    /// Until disposed, modules built on this thread give their parameters storage without initialising it (transformers'
+    /// no_init_weights): for a model whose every weight is read from a checkpoint next, so loading neither samples
+    /// every parameter nor holds a second, random copy of the weights while it reads the first.
+    /// </summary>
+    public static IDisposable SkipInitialization() => new InitializationScope();
+
+    private sealed class InitializationScope : IDisposable
+    {
+        private bool disposed;
+        public InitializationScope() => skipInitialization++;
+        public void Dispose() { if (!disposed) skipInitialization--; disposed = true; }
+    }
+
     /// <summary>All parameters in registration order.</summary>
     public IReadOnlyList<Tensor> Parameters => parameters;
 
@@ -39,8 +55,11 @@ public abstract class Module
     /// <summary>A builder registering this module's parameters under their dotted names, for the layers it is made of.</summary>
     protected ParameterBuilder Builder => new(this, "");
 
-    /// <summary>Registers a trainable parameter initialised from <paramref name="init"/>, or the shared frozen tensor of that name (then init is not called).</summary>
-    protected internal Tensor Register(string name, Func<Tensor> init)
+    /// <summary>
+    /// Registers a trainable parameter of <paramref name="shape"/> initialised by <paramref name="init"/>, or the shared
+    /// frozen tensor of that name (then init is not called), or, under <see cref="SkipInitialization"/>, one left unset.
+    /// </summary>
+    protected internal Tensor Register(string name, int[] shape, Func<int[], Tensor> init)
     {
         if (byName.ContainsKey(name)) throw new ArgumentException($"Parameter '{name}' registered twice.");
         if (sharedWeights is not null && sharedWeights.byName.TryGetValue(name, out var shared) && !shared.RequiresGrad)
@@ -49,7 +68,9 @@ public abstract class Module
             byName[name] = shared;
             return shared;
         }
-        var p = Tensor.Parameter(name, init());
+        var p = skipInitialization > 0 ? Tensor.Parameter(name, shape) : Tensor.Parameter(name, init(shape));
+        if (!p.Shape.AsSpan().SequenceEqual(shape))
+            throw new ArgumentException($"Parameter '{name}': its initialiser made shape {Tensor.Format(p.Shape)}, not {Tensor.Format(shape)}.");
         parameters.Add(p);
         byName[name] = p;
         return p;
@@ -88,11 +109,14 @@ public abstract class Module
     }
 
     /// <summary>Copies values into the named parameter, checking the shape.</summary>
-    public void Load(string name, ReadOnlySpan<float> values, int[] shape, string source)
+    public void Load(string name, ReadOnlySpan<float> values, int[] shape, string source) => values.CopyTo(CheckShape(name, shape, source).Span);
+
+    /// <summary>The named parameter, if it has <paramref name="shape"/>; else an error naming <paramref name="source"/>.</summary>
+    public Tensor CheckShape(string name, int[] shape, string source)
     {
         var p = this[name];
         if (!p.Shape.AsSpan().SequenceEqual(shape))
             throw new InvalidDataException($"{source}: tensor '{name}' has shape {Tensor.Format(shape)} but the model expects {Tensor.Format(p.Shape)}.");
-        values.CopyTo(p.Span);
+        return p;
     }
 }

@@ -16,10 +16,13 @@ public readonly struct ParameterBuilder
     public ParameterBuilder Push(string name) => new(root, prefix + name + ".");
 
     /// <summary>Registers the parameter <paramref name="name"/> (under this builder's prefix) initialised from <paramref name="init"/>.</summary>
-    public Tensor Add(string name, Tensor init) => root.Register(prefix + name, () => init);
+    public Tensor Add(string name, Tensor init) => root.Register(prefix + name, init.Shape, _ => init);
 
-    /// <summary>Registers the parameter <paramref name="name"/>, calling <paramref name="init"/> only when the module does not share a frozen one of that name.</summary>
-    public Tensor Add(string name, Func<Tensor> init) => root.Register(prefix + name, init);
+    /// <summary>
+    /// Registers the parameter <paramref name="name"/> of <paramref name="shape"/>, calling <paramref name="init"/>(shape) only
+    /// when the module does not share a frozen one of that name and initialises its parameters.
+    /// </summary>
+    public Tensor Add(string name, int[] shape, Func<int[], Tensor> init) => root.Register(prefix + name, shape, init);
 
     /// <summary>The dotted name of the layer this builder registers ("transformer.h.3.attn").</summary>
     public string Path => prefix.TrimEnd('.');
