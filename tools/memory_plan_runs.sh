@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Peak RSS of one short real run of each method (fp32, bf16, bf16 + LoRA r 16) on a GPT-2-shaped model, to check
-# `reins memory-plan` against: prints one JSON line per run. Usage: tools/memory_plan_runs.sh REINS WORKDIR [method…]
+# `reins memory-plan` against: prints one JSON line per run. Usage: [ARCH=llama] tools/memory_plan_runs.sh REINS WORKDIR [method…]
 # Shapes: offline methods 4 examples (pairs) of 64 + 64 tokens a micro-batch; online methods 8 sequences of 64 + 64.
+# ARCH=llama: a Llama-shaped model of about the same size (768 wide, 12 layers, 4 key-value heads, 32,000 tokens).
 set -euo pipefail
 reins=$1; work=$2; shift 2
 methods=${*:-sft rm dpo kto ppo grpo rloo reinforce-pp online-dpo iterative-dpo expert-iteration bon}
 mkdir -p "$work"
-model=$work/gpt2-shape rm=$work/rm
-[ -f "$model/model.safetensors" ] || "$reins" model init --arch gpt2 --vocab-size 50257 --hidden 768 --layers 12 --heads 12 --max-positions 1024 --out "$model" >/dev/null
+arch=${ARCH:-gpt2}
+model=$work/$arch-shape rm=$work/rm-$arch
+if [ "$arch" = llama ]; then shape="--arch llama --vocab-size 32000 --hidden 768 --layers 12 --heads 12 --kv-heads 4"
+else shape="--arch gpt2 --vocab-size 50257 --hidden 768 --layers 12 --heads 12"; fi
+[ -f "$model/model.safetensors" ] || "$reins" model init $shape --max-positions 1024 --out "$model" >/dev/null
 python3 - "$work" <<'PY'
 import json, random, sys
 work = sys.argv[1]; r = random.Random(0)
@@ -35,7 +39,7 @@ for method in $methods; do
     grpo|rloo|reinforce-pp) args="$method --model $model --train $work/prompts.jsonl --num-generations 4 $online" ;;
     expert-iteration) args="expert-iteration --model $model --train $work/prompts.jsonl --num-generations 4 --keep-top 1 $online" ;;
     online-dpo) args="online-dpo --model $model --train $work/prompts.jsonl $online" ;;
-    iterative-dpo) args="iterative-dpo --model $model --train $work/prompts.jsonl --reward-model $rm --iterations 1 --num-generations 2 --prompts-per-iteration 8 --generation-batch-size 8 --per-device-train-batch-size 4 --max-prompt-length 64 --max-completion-length 64 --max-length 128 --threads 2 --save-steps 1000" ;;
+    iterative-dpo) args="iterative-dpo --model $model --train $work/prompts.jsonl --reward-model $rm --iterations 1 --num-generations 2 --prompts-per-iteration 8 --generation-batch-size 8 --per-device-train-batch-size 4 --max-prompt-length 64 --max-completion-length 64 --threads 2 --save-steps 1000" ;;
     bon) args="bon --model $model --input $work/prompts.jsonl --output $work/bon-out.jsonl --reward-model $rm --n 4 --batch-size 8 --max-prompt-length 64 --max-completion-length 64 --threads 2" ;;
     *) echo "unknown method $method" >&2; exit 2 ;;
   esac
@@ -43,10 +47,10 @@ for method in $methods; do
     extra=""
     case $setting in bf16) extra="--bf16" ;; bf16-lora) extra="--bf16 --use-peft --lora-r 16 --lora-dropout 0" ;; esac
     [ "$method" = bon ] && [ "$setting" != fp32 ] && continue
-    out=$work/out-$method-$setting; rm -rf "$out"
+    out=$work/out-$arch-$method-$setting; rm -rf "$out"
     [ "$method" = bon ] || extra="$extra --out $out"
-    if /usr/bin/time -v "$reins" $args $extra > "$work/log-$method-$setting.txt" 2> "$work/err-$method-$setting.txt"; then status=ok; else status=failed; fi
-    kb=$(grep "Maximum resident" "$work/err-$method-$setting.txt" | awk '{print $NF}')
-    echo "{\"method\":\"$method\",\"setting\":\"$setting\",\"status\":\"$status\",\"peak_rss_mib\":$((kb / 1024))}"
+    if /usr/bin/time -v "$reins" $args $extra > "$work/log-$arch-$method-$setting.txt" 2> "$work/err-$arch-$method-$setting.txt"; then status=ok; else status=failed; fi
+    kb=$(grep "Maximum resident" "$work/err-$arch-$method-$setting.txt" | awk '{print $NF}')
+    echo "{\"arch\":\"$arch\",\"method\":\"$method\",\"setting\":\"$setting\",\"status\":\"$status\",\"peak_rss_mib\":$((kb / 1024))}"
   done
 done

@@ -18,6 +18,9 @@ public sealed class Tensor
     // After Pack, data holds the values as bfloat16 (two to a float slot) until the next read widens them back; volatile
     // so a thread that sees it clear also sees the widened data.
     private volatile bool packed;
+    // A parameter made without initialisation gets its float32 storage on first use, so a weight a checkpoint's reader
+    // holds as bfloat16 only never has any; volatile as packed is.
+    private volatile bool unallocated;
     private static readonly Lock Unpacking = new();
 
     /// <summary>Extent of each axis.</summary>
@@ -44,6 +47,15 @@ public sealed class Tensor
         Size = ShapeSize(shape);
         if (offset + Size > data.Length)
             throw new ArgumentException($"Tensor of shape {Format(shape)} needs {Size} floats from offset {offset}, storage holds {data.Length}.");
+    }
+
+    // A parameter whose float32 storage is allocated on first use (Parameter(name, shape)).
+    private Tensor(int[] shape)
+    {
+        data = [];
+        Shape = shape;
+        Size = ShapeSize(shape);
+        unallocated = Size > 0;
     }
 
     /// <summary>Number of axes.</summary>
@@ -77,6 +89,7 @@ public sealed class Tensor
             if (root.packed) root.Unpack();
             if (root.Bf16Only)
                 throw new InvalidOperationException($"{root.Name ?? "tensor " + Format(Shape)} is stored as bfloat16 only (a frozen weight under bf16): its float32 values are gone; only linear layers and lookups read it.");
+            if (root.unallocated) root.Allocate();
             return root.data;
         }
     }
@@ -99,6 +112,17 @@ public sealed class Tensor
     }
 
     internal const int MinPackedSize = 4096;
+
+    private void Allocate()
+    {
+        // Kernels may first read a parameter from several worker threads at once.
+        lock (Unpacking)
+        {
+            if (!unallocated) return;
+            data = GC.AllocateUninitializedArray<float>(Size, pinned: true);
+            unallocated = false;
+        }
+    }
 
     /// <summary>Whether <see cref="Pack"/> leaves this tensor float32: values that must stay exact, as a dropout mask's 1/(1 − p).</summary>
     internal bool KeepsFloat32 { get; set; }
@@ -141,18 +165,23 @@ public sealed class Tensor
     public void KeepBf16Copy(bool transposed = false)
     {
         if (Bf16Only) return;
-        var s = Span;
         // A copy dropped earlier is refreshed in place: rollouts make one every step from the moving weights.
-        var copy = bf16 is { } old && old.Length == s.Length ? old : GC.AllocateUninitializedArray<ushort>(s.Length, pinned: true);
-        if (!transposed) Kernels.Bf16.FromFloat(s, copy);
+        (bf16, bf16Active, Bf16Transposed) = (Rounded(Span, transposed, bf16 is { } old && old.Length == Size ? old : null), true, transposed);
+    }
+
+    // values (this tensor's shape) rounded to bfloat16, into reuse when given; transposed, an [r, c] matrix's copy is [c, r].
+    private ushort[] Rounded(ReadOnlySpan<float> values, bool transposed, ushort[]? reuse)
+    {
+        var copy = reuse ?? GC.AllocateUninitializedArray<ushort>(values.Length, pinned: true);
+        if (!transposed) Kernels.Bf16.FromFloat(values, copy);
         else
         {
             if (Rank != 2) throw new InvalidOperationException($"a transposed bfloat16 copy needs a matrix, not {Format(Shape)}.");
             int rows = Shape[0], columns = Shape[1];
             for (int i = 0; i < rows; i++)
-                for (int j = 0; j < columns; j++) copy[(long)j * rows + i] = Kernels.Bf16.FromFloat(s[i * columns + j]);
+                for (int j = 0; j < columns; j++) copy[(long)j * rows + i] = Kernels.Bf16.FromFloat(values[i * columns + j]);
         }
-        (bf16, bf16Active, Bf16Transposed) = (copy, true, transposed);
+        return copy;
     }
 
     /// <summary>Stops reading the bfloat16 copy (the float32 values are read again); its storage is kept for the next <see cref="KeepBf16Copy"/>.</summary>
@@ -170,10 +199,38 @@ public sealed class Tensor
     public void StoreAsBf16Only(bool transposed = false)
     {
         if (Bf16Only) return;
-        if (RequiresGrad || viewBase is not null)
-            throw new InvalidOperationException($"{Name ?? "tensor " + Format(Shape)}: only a frozen base tensor can be stored as bfloat16 alone; a trained one keeps its float32 master values.");
+        RequireFrozenBase();
         KeepBf16Copy(transposed);
         (data, Bf16Only) = ([], true);
+    }
+
+    /// <summary>
+    /// Holds <paramref name="values"/> — this tensor's values as bfloat16, in <see cref="KeepBf16Copy"/>'s layout — as its only
+    /// storage, as <see cref="StoreAsBf16Only(bool)"/> leaves it: a frozen weight a checkpoint's reader fills as bfloat16
+    /// directly, so its float32 values are never made (see <see cref="Parameter(string, int[])"/>).
+    /// </summary>
+    public void StoreAsBf16Only(ushort[] values, bool transposed)
+    {
+        RequireFrozenBase();
+        if (values.Length != Size) throw new ArgumentException($"{Name ?? "tensor " + Format(Shape)}: {values.Length} bfloat16 values for {Size} elements.");
+        (bf16, bf16Active, Bf16Transposed, data, unallocated, Bf16Only) = (values, true, transposed, [], false, true);
+    }
+
+    /// <summary>
+    /// <see cref="StoreAsBf16Only(ushort[], bool)"/> from float32 <paramref name="values"/> (this tensor's, read from elsewhere),
+    /// rounded as <see cref="KeepBf16Copy"/> rounds: the tensor's own float32 storage is never made.
+    /// </summary>
+    public void StoreAsBf16Only(ReadOnlySpan<float> values, bool transposed)
+    {
+        RequireFrozenBase();
+        if (values.Length != Size) throw new ArgumentException($"{Name ?? "tensor " + Format(Shape)}: {values.Length} values for {Size} elements.");
+        StoreAsBf16Only(Rounded(values, transposed, null), transposed);
+    }
+
+    private void RequireFrozenBase()
+    {
+        if (RequiresGrad || viewBase is not null)
+            throw new InvalidOperationException($"{Name ?? "tensor " + Format(Shape)}: only a frozen base tensor can be stored as bfloat16 alone; a trained one keeps its float32 master values.");
     }
 
     /// <summary>The accumulated gradient, or null before any backward pass reached this tensor.</summary>
@@ -249,11 +306,14 @@ public sealed class Tensor
         return p;
     }
 
-    /// <summary>A trainable leaf with its values unset, for a caller that writes every one of them next (a checkpoint's reader).</summary>
+    /// <summary>
+    /// A trainable leaf with its values unset, for a caller that writes every one of them next (a checkpoint's reader): its
+    /// float32 storage is allocated on first use, so one held as bfloat16 only from the start never has any.
+    /// </summary>
     public static Tensor Parameter(string name, int[] shape)
     {
         CheckExtents(shape);
-        return new Tensor(GC.AllocateUninitializedArray<float>(ShapeSize(shape), pinned: true), 0, (int[])shape.Clone()) { Name = name, RequiresGrad = true };
+        return new Tensor((int[])shape.Clone()) { Name = name, RequiresGrad = true };
     }
 
     /// <summary>

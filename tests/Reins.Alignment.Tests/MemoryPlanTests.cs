@@ -24,11 +24,12 @@ public class MemoryPlanTests(ITestOutputHelper output)
         // A reward model is made from its language model, held while the copy is made.
         Assert.Equal(4 * p * (4 + 1), MemoryPlan.For(PlannedMethod.RewardModel, config, Batch).StateBytes);
         Assert.Equal(4 * p * 2, MemoryPlan.For(PlannedMethod.BestOfN, config, Batch).StateBytes);
-        // bf16: frozen weights at 2 bytes, plus the float32 copy each is read as first (2 more, once); best-of-n holds its
-        // models as they are; SFT holds nothing frozen.
+        // bf16: frozen weights at 2 bytes (read straight into bf16); best-of-n holds its models as they are; SFT holds
+        // nothing frozen; a reward model with a bf16 LoRA base is read as float32 first.
         var bf16 = Batch with { Bf16 = true };
-        Assert.Equal(p * (16 + 16 + 2 + 2 + 2), MemoryPlan.For(PlannedMethod.Ppo, config, bf16).StateBytes);
-        Assert.Equal(p * (16 + 2 + 2), MemoryPlan.For(PlannedMethod.Kto, config, bf16).StateBytes);
+        Assert.Equal(p * (16 + 16 + 2 + 2), MemoryPlan.For(PlannedMethod.Ppo, config, bf16).StateBytes);
+        Assert.Equal(p * (16 + 2), MemoryPlan.For(PlannedMethod.Kto, config, bf16).StateBytes);
+        Assert.Equal(p * (2 + 4 + 2) + 16 * (MemoryPlan.LoraParameterCount(config, 4) + 16), MemoryPlan.For(PlannedMethod.RewardModel, config, bf16, loraRank: 4).StateBytes);
         Assert.Equal(p * 16, MemoryPlan.For(PlannedMethod.Sft, config, bf16).StateBytes);
         Assert.Equal(4 * p * 2, MemoryPlan.For(PlannedMethod.BestOfN, config, bf16).StateBytes);
         Assert.Equal(MemoryPlan.RuntimeBytes + 4 * p * 4 + MemoryPlan.For(PlannedMethod.Sft, config, Batch).ActivationBytes, MemoryPlan.For(PlannedMethod.Sft, config, Batch).TotalBytes);
@@ -80,8 +81,8 @@ public class MemoryPlanTests(ITestOutputHelper output)
         // DPO's reference is the base with its adapters off: one base.
         Assert.Equal(4 * (p + 4 * (adapters + 16)), MemoryPlan.For(PlannedMethod.Dpo, config, Batch, loraRank: 4).StateBytes);
         Assert.Equal(MemoryPlan.For(PlannedMethod.BestOfN, config, Batch).StateBytes, MemoryPlan.For(PlannedMethod.BestOfN, config, Batch, loraRank: 4).StateBytes);
-        // Under bf16 the shared base and the reward model are held as bf16, after one float32 read.
-        Assert.Equal(2 * 2 * p + 2 * p + 16 * 2 * (adapters + 16), MemoryPlan.For(PlannedMethod.Ppo, config, Batch with { Bf16 = true }, loraRank: 4).StateBytes);
+        // Under bf16 the shared base and the reward model are held as bf16.
+        Assert.Equal(2 * 2 * p + 16 * 2 * (adapters + 16), MemoryPlan.For(PlannedMethod.Ppo, config, Batch with { Bf16 = true }, loraRank: 4).StateBytes);
     }
 
     [Fact]
@@ -101,9 +102,11 @@ public class MemoryPlanTests(ITestOutputHelper output)
         Assert.Equal("gpt2-large", Largest(PlannedMethod.Sft, MemoryPlan.Gpt2Sizes, Batch, 0));
         Assert.Equal("gpt2-medium", Largest(PlannedMethod.Grpo, MemoryPlan.Gpt2Sizes, Batch, 0));
         Assert.Equal("gpt2-xl", Largest(PlannedMethod.BestOfN, MemoryPlan.Gpt2Sizes, Batch, 0));
-        // Llama: 1.2B parameters × 16 bytes for float32 SFT; bf16 + LoRA reaches 3B. An 8B model's float32 read alone
-        // (32 GB, before its bf16 copy) is over the budget.
+        // Llama: 1.2B parameters × 16 bytes for float32 SFT; with bf16 + LoRA an 8B base read straight into bf16 (16 GB)
+        // fits; DPO's doubled rows and GRPO's reward model stop at 3B.
         Assert.Equal("Llama-3.2-1B", Largest(PlannedMethod.Sft, MemoryPlan.LlamaSizes, Batch, 0));
-        Assert.Equal("Llama-3.2-3B", Largest(PlannedMethod.Sft, MemoryPlan.LlamaSizes, Batch with { Bf16 = true }, 16));
+        Assert.Equal("Llama-3.1-8B", Largest(PlannedMethod.Sft, MemoryPlan.LlamaSizes, Batch with { Bf16 = true }, 16));
+        Assert.Equal("Llama-3.2-3B", Largest(PlannedMethod.Dpo, MemoryPlan.LlamaSizes, Batch with { Bf16 = true }, 16));
+        Assert.Equal("Llama-3.2-3B", Largest(PlannedMethod.Grpo, MemoryPlan.LlamaSizes, Batch with { Bf16 = true }, 16));
     }
 }

@@ -78,6 +78,49 @@ public sealed class CheckpointTests : IDisposable
         Assert.Throws<ArgumentException>(() => reader.ReadFloats("after", new float[4]));
     }
 
+    [Theory]
+    [InlineData(ModelFamily.Gpt2, SafeTensorsDType.F32)]
+    [InlineData(ModelFamily.Llama, SafeTensorsDType.F32)]
+    [InlineData(ModelFamily.Llama, SafeTensorsDType.BF16)]
+    public void WeightsReadStraightIntoBf16AreTheFrozenBf16ModelsWeights(ModelFamily family, SafeTensorsDType dtype)
+    {
+        var config = family == ModelFamily.Gpt2 ? ModelConfig.Gpt2(vocab: 40, hidden: 16, layers: 2, heads: 2, maxPositions: 16)
+            : ModelConfig.Llama(vocab: 40, hidden: 16, layers: 2, heads: 4, maxPositions: 16, kvHeads: 2, tie: false);
+        HfCheckpoint.Save(CausalLanguageModel.Create(config, seed: 6), dir, dtype: dtype);
+        var converted = HfCheckpoint.Load(dir);
+        converted.FreezeAsBf16();
+        // Everything but the q projections (a predicate may keep weights float32, as LoRA's modules_to_save).
+        var direct = HfCheckpoint.Load(dir, name => !name.Contains("q_proj"));
+        var input = new ModelInput(Ids, 1, 5);
+        foreach (var p in direct.Parameters)
+        {
+            bool held = p.Rank == 2 && !p.Name!.Contains("q_proj");
+            Assert.Equal(held, p.Bf16Only);
+            Assert.Equal(!held, p.RequiresGrad);
+            if (!held && !converted[p.Name!].Bf16Only) Assert.Equal(converted[p.Name!].Span.ToArray(), p.Span.ToArray());
+        }
+        if (family == ModelFamily.Gpt2) Assert.Equal(converted.Logits(input).ToArray(), direct.Logits(input).ToArray());
+        else
+        {
+            // The float32 q projections differ from the frozen model's rounded ones; rounding them gives its logits again.
+            foreach (var p in direct.Parameters.Where(p => p.Name!.Contains("q_proj"))) { p.RequiresGrad = false; p.StoreAsBf16Only(); }
+            Assert.Equal(converted.Logits(input).ToArray(), direct.Logits(input).ToArray());
+        }
+    }
+
+    [Fact]
+    public void AModuleToSaveReadAsBf16IsRefusedNamingIt()
+    {
+        var config = ModelConfig.Llama(vocab: 40, hidden: 16, layers: 1, heads: 4, maxPositions: 16, kvHeads: 2, tie: false);
+        HfCheckpoint.Save(CausalLanguageModel.Create(config, seed: 6), dir);
+        var ex = Assert.Throws<ArgumentException>(() => HfCheckpoint.Load(dir, _ => true).AddLora(new Peft.LoraConfig { R = 2, ModulesToSave = ["lm_head"] }, 1));
+        Assert.Contains("lm_head.weight", ex.Message);
+        // Kept float32 by the predicate, it trains.
+        var model = HfCheckpoint.Load(dir, name => !name.StartsWith("lm_head", StringComparison.Ordinal));
+        model.AddLora(new Peft.LoraConfig { R = 2, ModulesToSave = ["lm_head"] }, 1);
+        Assert.True(model["lm_head.weight"].RequiresGrad);
+    }
+
     [Fact]
     public void HubGpt2FileWithoutPrefixAndWithAttentionBuffersLoads()
     {

@@ -80,4 +80,24 @@ public sealed class MemoryScopeTests
         Assert.Contains("'w'", ex.Message);
         Assert.Contains("[3,2]", ex.Message);
     }
+
+    [Fact]
+    public void AnUninitialisedParameterGetsStorageOnFirstUseAndNoneWhenHeldAsBf16()
+    {
+        var used = Tensor.Parameter("used", [2, 3]);
+        used.Span.Fill(4f);
+        Assert.Equal(Enumerable.Repeat(4f, 6), used.Span.ToArray());
+        Assert.Equal(Enumerable.Repeat(4f, 3), Ops.Reshape(used, 3, 2).Span[..3].ToArray());
+        var held = Tensor.Parameter("held", [2, 2]);
+        ushort[] values = [.. new[] { 1f, -2f, 0.5f, 3f }.Select(Kernels.Bf16.FromFloat)];
+        Assert.Throws<InvalidOperationException>(() => held.StoreAsBf16Only(values, transposed: false));
+        held.RequiresGrad = false;
+        Assert.Throws<ArgumentException>(() => held.StoreAsBf16Only(values[..3], transposed: false));
+        held.StoreAsBf16Only(values, transposed: false);
+        Assert.True(held.Bf16Only);
+        Assert.Same(values, held.Bf16);
+        var y = Ops.Linear(Tensor.FromArray([1f, 1f], 1, 2), held, null, Ops.WeightLayout.OutIn);
+        Assert.Equal([-1f, 3.5f], y.Span.ToArray());
+        Assert.Throws<InvalidOperationException>(() => held.Span.ToArray());
+    }
 }

@@ -211,12 +211,26 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
             rng.SetState(state);
             throw;
         }
+        ReleasePooledBuffers();
         var batch = Timed("advantages", () => Advantages(rollout, metrics));
         Timed("update", () => Update(batch, schedule.At(step), metrics));
+        ReleasePooledBuffers();
         if (metrics.TryGetValue("objective/kl", out double kl)) plan.Kl.Update(kl, rollout.Rollout.Rows);
         episode += rollout.Rollout.Rows;
         return metrics;
     }
+
+    // Sampling (the KV cache) and training (activations, gradients) rent buffers of different sizes, and the pool keeps
+    // buffers by exact size, so without this the process would hold both phases' at once. Dropped and collected between
+    // the phases, each phase's memory serves the other; below PooledToRelease the re-allocation would cost more than it saves.
+    private static void ReleasePooledBuffers()
+    {
+        if (BufferPool.PooledFloats * sizeof(float) < PooledToRelease) return;
+        BufferPool.Trim();
+        GC.Collect();
+    }
+
+    private const long PooledToRelease = 256L << 20;
 
     IReadOnlyDictionary<string, double> ITrainingSteps.Progress(long steps) => new Dictionary<string, double> { ["episode"] = episode, ["epoch"] = Epoch(steps) };
 

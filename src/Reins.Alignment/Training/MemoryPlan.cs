@@ -50,8 +50,9 @@ public sealed record MemoryBatch(int MicroBatchRows, int PromptLength, int Compl
 /// <item>States: a trained model's weights, gradients and AdamW's two moments (16 bytes a parameter), a frozen one's
 /// weights (4, or 2 under bf16). With LoRA (<see cref="LoraRank"/> &gt; 0, PEFT's default targets) the policy, its
 /// reference and PPO's critic are one frozen base, a reward model a second, and only the adapters (and a score head)
-/// train. A model held as bf16 is read as float32 first, and that copy's memory stays with the process (+2 bytes a
-/// parameter, once); a reward model is made from its language model, which is held while the copy is made (+4).</item>
+/// train. Frozen weights held as bf16 are read from the checkpoint straight into bf16; a reward model being trained is
+/// made from its language model, held while the copy is made (+4 bytes a parameter; +6 with a bf16 LoRA base, read as
+/// float32 first).</item>
 /// <item>Activations: what one micro-batch's forward keeps for the backward — per layer and token, GPT-2's
 /// 10·d + 2·ffn floats (norm, attention and MLP inputs and outputs, the block's output) and Llama's 9·d + 3·kv + 4·ffn
 /// (kv = the keys' and values' width; rotary copies and the SwiGLU gate), plus heads·T attention probabilities —, and
@@ -68,7 +69,7 @@ public sealed record MemoryBatch(int MicroBatchRows, int PromptLength, int Compl
 /// <param name="ParametersPerModel">Parameters of each model.</param>
 /// <param name="TrainedModels">Models with gradients and optimiser state.</param>
 /// <param name="FrozenModels">Models with weights only.</param>
-/// <param name="StateBytes">Weights, gradients and optimiser moments of every model, and the copies made while loading.</param>
+/// <param name="StateBytes">Weights, gradients and optimiser moments of every model, and a reward model's source.</param>
 /// <param name="ActivationBytes">The training activations, and the rollout's KV cache.</param>
 /// <param name="LoraRank">The adapters' rank, or 0 for full fine-tuning.</param>
 public sealed record MemoryPlan(PlannedMethod Method, long ParametersPerModel, int TrainedModels, int FrozenModels, long StateBytes, long ActivationBytes, int LoraRank = 0)
@@ -115,8 +116,9 @@ public sealed record MemoryPlan(PlannedMethod Method, long ParametersPerModel, i
         int heldFrozen = lora ? 1 + (IsOnline(method) ? 1 : 0) : frozen;
         long states = frozenBytes * heldFrozen * parameters
             + 16L * trained * (lora ? LoraParameterCount(model, loraRank) + model.HiddenSize : parameters);
-        if (bf16Frozen && heldFrozen > 0) states += 2 * parameters;
-        if (method == PlannedMethod.RewardModel) states += 4 * parameters;
+        // A reward model is made from its language model, held while the copy is made, and read as float32 even where
+        // its LoRA base is then held as bf16 (every other frozen model is read straight into bf16).
+        if (method == PlannedMethod.RewardModel) states += (lora && bf16Frozen ? 6 : 4) * parameters;
         long activations = trained == 0 ? 0 : TrainingActivationBytes(method, model, batch);
         if (IsOnline(method)) activations += KvCacheBytes(model, batch);
         return new MemoryPlan(method, parameters, trained, frozen, states, activations, lora ? loraRank : 0);

@@ -109,6 +109,16 @@ public sealed record TrainingArguments : ISettings
     /// <summary>Whether frozen weights are held as bfloat16 only: under <see cref="Bf16"/> or <see cref="TorchDtype"/> bfloat16.</summary>
     public bool FrozenAsBf16 => Bf16 || TorchDtype == "bfloat16";
 
+    /// <summary>
+    /// The weights of a model this run trains that loading may read straight into bfloat16 (HfCheckpoint.Load): under
+    /// <see cref="FrozenAsBf16"/> with LoRA, all but the modules_to_save — the base TrainableModel would hold as bf16 anyway,
+    /// never in float32 —, else none (null).
+    /// </summary>
+    public Func<string, bool>? TrainedModelHeldAsBf16 => FrozenAsBf16 && Peft.UsePeft ? name => !Models.Peft.LoraConfig.InModules(name, Peft.Config.ModulesToSave ?? []) : null;
+
+    /// <summary>The weights of a model this run only reads (a reference, a reward model) that loading may read straight into bfloat16: all under <see cref="FrozenAsBf16"/>, else none (null).</summary>
+    public Func<string, bool>? FrozenModelHeldAsBf16 => FrozenAsBf16 ? _ => true : null;
+
     /// <summary>The dtype the final model of <paramref name="model"/>'s run is written in (<see cref="TorchDtype"/>, auto resolved).</summary>
     public SafeTensorsDType SaveDtype(CausalLanguageModel model) => TorchDtype switch
     {

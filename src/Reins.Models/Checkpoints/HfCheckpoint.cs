@@ -132,9 +132,9 @@ public static class HfCheckpoint
     /// A checkpoint with its tokenizer, refused when the tokenizer has ids the model has no embedding for; an adapter
     /// directory without tokenizer files uses its base's.
     /// </summary>
-    public static (CausalLanguageModel Model, Tokenizer Tokenizer) LoadWithTokenizer(string directory)
+    public static (CausalLanguageModel Model, Tokenizer Tokenizer) LoadWithTokenizer(string directory, Func<string, bool>? heldAsBf16 = null)
     {
-        var model = Load(directory);
+        var model = Load(directory, heldAsBf16);
         string tokenizerDirectory = directory;
         while (PeftCheckpoint.IsAdapter(tokenizerDirectory) && !Directory.EnumerateFiles(tokenizerDirectory, "tokenizer*").Any() && !File.Exists(Path.Combine(tokenizerDirectory, Gpt2VocabFiles.VocabFile)))
             tokenizerDirectory = PeftCheckpoint.BaseDirectory(tokenizerDirectory);
@@ -157,7 +157,14 @@ public static class HfCheckpoint
     /// <c>attn.bias</c>/<c>attn.masked_bias</c> buffers load too; any other tensor the model does not use is an
     /// error, since it usually means config.json describes a different model.
     /// </summary>
-    public static CausalLanguageModel Load(string directory)
+    public static CausalLanguageModel Load(string directory) => Load(directory, null);
+
+    /// <summary>
+    /// <see cref="Load(string)"/>, reading every weight matrix whose name <paramref name="heldAsBf16"/> accepts straight into
+    /// bfloat16 and freezing it, as <see cref="CausalLanguageModel.StoreFrozenWeightsAsBf16"/> would leave it — but without
+    /// its float32 values ever in memory, so a model held as bf16 (a frozen reference, a LoRA base) loads in its bf16 size.
+    /// </summary>
+    public static CausalLanguageModel Load(string directory, Func<string, bool>? heldAsBf16)
     {
         if (Directory.Exists(directory) && PeftCheckpoint.IsAdapter(directory)) return PeftCheckpoint.LoadMerged(directory, Load);
         var config = LoadConfig(directory);
@@ -175,6 +182,9 @@ public static class HfCheckpoint
         using (Reins.Tensors.Nn.Module.SkipInitialization()) model = CausalLanguageModel.Create(config, seed: 0);
         model.SourceDirectory = Path.GetFullPath(directory);
         var used = new HashSet<string>();
+        var conv1d = model.Conv1DWeights();
+        // GPT-2's Conv1D weights, read as float32 here one at a time, are held transposed as bf16.
+        var scratch = heldAsBf16 is null ? null : new float[conv1d.Select(p => p.Size).DefaultIfEmpty(0).Max()];
         foreach (var p in model.Parameters)
         {
             string name = p.Name!;
@@ -183,7 +193,23 @@ public static class HfCheckpoint
             if (!files.TryGetValue(name, out var reader))
                 throw new InvalidDataException($"{Path.Combine(directory, "model.safetensors")}: tensor '{p.Name}' is missing (config.json: {model.Config.Architecture}).");
             model.CheckShape(p.Name!, reader.Info(name).Shape, reader.Path);
-            reader.ReadFloats(name, p.Span);
+            if (heldAsBf16 is null || p.Rank != 2 || !heldAsBf16(p.Name!)) reader.ReadFloats(name, p.Span);
+            else
+            {
+                p.RequiresGrad = false;
+                if (conv1d.Contains(p))
+                {
+                    var values = scratch.AsSpan(0, p.Size);
+                    reader.ReadFloats(name, values);
+                    p.StoreAsBf16Only(values, transposed: true);
+                }
+                else
+                {
+                    var values = GC.AllocateUninitializedArray<ushort>(p.Size, pinned: true);
+                    reader.ReadBf16(name, values);
+                    p.StoreAsBf16Only(values, transposed: false);
+                }
+            }
             used.Add(name);
         }
         foreach (var (name, reader) in files)

@@ -151,32 +151,61 @@ public sealed class SafeTensorsReader
     /// </summary>
     public void ReadFloats(string name, Span<float> destination)
     {
-        var info = Info(name);
-        if (destination.Length != info.Count)
-            throw new ArgumentException($"{Path}: tensor '{name}' holds {info.Count} values, the destination {destination.Length}.");
-        if (info.DType is not (SafeTensorsDType.F32 or SafeTensorsDType.BF16 or SafeTensorsDType.F16))
-            throw new InvalidDataException($"{Path}: tensor '{name}' is {info.DType}, expected a float type.");
+        var info = Checked(name, destination.Length);
         using var file = File.OpenHandle(Path);
-        int size = ElementSize(info.DType);
-        var half = info.DType == SafeTensorsDType.F32 ? null : new byte[Piece * size];
+        var buffer = info.DType == SafeTensorsDType.F32 ? null : new byte[Piece * ElementSize(info.DType)];
         // In pieces: a span holds at most 2³¹ bytes, and an embedding of 128,256 × 4,096 floats is more.
+        for (int start = 0; start < destination.Length; start += Piece)
+            ReadPiece(file, info, start, destination.Slice(start, Math.Min(Piece, destination.Length - start)), buffer);
+    }
+
+    /// <summary>
+    /// Reads a tensor as bfloat16 into <paramref name="destination"/> (its element count long): BF16 straight from the file,
+    /// F32 and F16 rounded to nearest even a few MB at a time — a frozen weight held as bfloat16 without its float32 values
+    /// ever in memory.
+    /// </summary>
+    public void ReadBf16(string name, Span<ushort> destination)
+    {
+        var info = Checked(name, destination.Length);
+        using var file = File.OpenHandle(Path);
+        var (floats, buffer) = info.DType == SafeTensorsDType.BF16 ? (null, null) : (new float[Piece], info.DType == SafeTensorsDType.F32 ? null : new byte[Piece * 2]);
         for (int start = 0; start < destination.Length; start += Piece)
         {
             var part = destination.Slice(start, Math.Min(Piece, destination.Length - start));
-            long at = dataStart + info.Begin + (long)start * size;
-            if (half is null) { ReadExactly(file, MemoryMarshal.AsBytes(part), at, info.Name); continue; }
-            var bytes = half.AsSpan(0, part.Length * size);
-            ReadExactly(file, bytes, at, info.Name);
-            if (info.DType == SafeTensorsDType.BF16) Reins.Tensors.Kernels.Bf16.ToFloat(MemoryMarshal.Cast<byte, ushort>(bytes), part);
-            else
-            {
-                var h = MemoryMarshal.Cast<byte, Half>(bytes);
-                for (int i = 0; i < part.Length; i++) part[i] = (float)h[i];
-            }
+            if (floats is null) { ReadExactly(file, MemoryMarshal.AsBytes(part), dataStart + info.Begin + 2L * start, info.Name); continue; }
+            var wide = floats.AsSpan(0, part.Length);
+            ReadPiece(file, info, start, wide, buffer);
+            Reins.Tensors.Kernels.Bf16.FromFloat(wide, part);
         }
     }
 
     internal const int Piece = 1 << 22;
+
+    private SafeTensorInfo Checked(string name, int length)
+    {
+        var info = Info(name);
+        if (length != info.Count)
+            throw new ArgumentException($"{Path}: tensor '{name}' holds {info.Count} values, the destination {length}.");
+        if (info.DType is not (SafeTensorsDType.F32 or SafeTensorsDType.BF16 or SafeTensorsDType.F16))
+            throw new InvalidDataException($"{Path}: tensor '{name}' is {info.DType}, expected a float type.");
+        return info;
+    }
+
+    // Elements [start, start + part.Length) as float32: F32 read into part, 16-bit types through buffer and widened.
+    private void ReadPiece(Microsoft.Win32.SafeHandles.SafeFileHandle file, SafeTensorInfo info, int start, Span<float> part, byte[]? buffer)
+    {
+        int size = ElementSize(info.DType);
+        long at = dataStart + info.Begin + (long)start * size;
+        if (buffer is null) { ReadExactly(file, MemoryMarshal.AsBytes(part), at, info.Name); return; }
+        var bytes = buffer.AsSpan(0, part.Length * size);
+        ReadExactly(file, bytes, at, info.Name);
+        if (info.DType == SafeTensorsDType.BF16) Reins.Tensors.Kernels.Bf16.ToFloat(MemoryMarshal.Cast<byte, ushort>(bytes), part);
+        else
+        {
+            var h = MemoryMarshal.Cast<byte, Half>(bytes);
+            for (int i = 0; i < part.Length; i++) part[i] = (float)h[i];
+        }
+    }
 
     /// <summary>Reads an integer tensor (I64 or I32) as 64-bit values.</summary>
     public long[] ReadInt64(string name)

@@ -80,8 +80,11 @@ public abstract class CausalLanguageModel : Module
             if (!Parameters.Any(p => LoraConfig.InModules(p.Name!, [module])))
                 throw new ArgumentException($"lora_modules_to_save: '{module}' is not a module of {Config.Architecture}.");
         SetTrainable(false);
-        foreach (var p in Parameters)
-            if (LoraConfig.InModules(p.Name!, saved)) p.RequiresGrad = true;
+        foreach (var p in Parameters.Where(p => LoraConfig.InModules(p.Name!, saved)))
+        {
+            if (p.Bf16Only) throw new ArgumentException($"lora_modules_to_save: '{p.Name}' is held as bfloat16 only (frozen), so it cannot train; load it as float32.");
+            p.RequiresGrad = true;
+        }
         var rng = new Rng(seed);
         var adapters = new List<(string, Linear, LoraAdapter)>(layers.Count);
         foreach (var layer in layers)
@@ -174,7 +177,7 @@ public abstract class CausalLanguageModel : Module
     }
 
     // GPT-2's Conv1D weights are [in, out]; their bf16 copies are stored [out, in], each output's weights one contiguous run.
-    private HashSet<Tensor> Conv1DWeights() => Linears.Where(l => l.Layout == Ops.WeightLayout.InOut).Select(l => l.Weight).ToHashSet();
+    internal HashSet<Tensor> Conv1DWeights() => Linears.Where(l => l.Layout == Ops.WeightLayout.InOut).Select(l => l.Weight).ToHashSet();
 
     /// <summary>Reads the float32 weights again after <see cref="KeepBf16Weights"/> (the copies' storage is kept for the next refresh).</summary>
     public void DropBf16Weights()

@@ -50,7 +50,7 @@ public sealed class RewardEnsemble
     {
         var paths = MemberDirectories(directory);
         if (paths.Count == 0) throw new DirectoryNotFoundException($"{directory}: no {MemberPrefix}N directories (train them with `reins rm ensemble`).");
-        return new RewardEnsemble([.. paths.Select(RewardModel.Load)]);
+        return new RewardEnsemble([.. paths.Select(p => RewardModel.Load(p))]);
     }
 
     /// <summary>Each member's standardised reward of every sequence: [member][sequence].</summary>

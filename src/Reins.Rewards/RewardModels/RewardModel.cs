@@ -58,8 +58,11 @@ public sealed class RewardModel
     /// </summary>
     public Tokenizer TokenizerFrom(string directory) => Tokenizer.Load(directory).Fitting(Network.Config.VocabSize, directory);
 
-    /// <summary>Loads a checkpoint directory and the <see cref="RewardNormalization.FileName"/> beside it (if any).</summary>
-    public static RewardModel Load(string directory)
+    /// <summary>
+    /// Loads a checkpoint directory and the <see cref="RewardNormalization.FileName"/> beside it (if any); the weights
+    /// <paramref name="heldAsBf16"/> accepts are read as bf16 only and frozen (a run's frozen reward model under bf16).
+    /// </summary>
+    public static RewardModel Load(string directory, Func<string, bool>? heldAsBf16 = null)
     {
         if (PreferenceModels.GeneralPreferenceModel.IsPreferenceModel(directory) || PreferenceModels.PairPreferenceModel.IsPairModel(directory))
             throw new InvalidDataException($"{directory}: a preference model scores pairs, not single responses; use it with reins rm score --pairs or --preference-model.");
@@ -67,13 +70,13 @@ public sealed class RewardModel
             throw new InvalidDataException($"{directory}: a gated reward model (ArmoRM) combines its attributes by a prompt-dependent gate; load it as GatedRewardModel (--reward-model takes it).");
         if (UserConditionedReward.IsUserConditioned(directory))
             throw new InvalidDataException($"{directory}: a user-conditioned reward model scores for a user, given their labelled pairs (UserConditionedReward), not on its own.");
-        return LoadNetwork(directory);
+        return LoadNetwork(directory, heldAsBf16);
     }
 
     /// <summary>The …ForSequenceClassification network in <paramref name="directory"/> with its statistics, whatever reads its outputs.</summary>
-    public static RewardModel LoadNetwork(string directory)
+    public static RewardModel LoadNetwork(string directory, Func<string, bool>? heldAsBf16 = null)
     {
-        var network = HfCheckpoint.Load(directory);
+        var network = HfCheckpoint.Load(directory, heldAsBf16);
         if (network.Config.NumLabels is null || network.Config.TokenClassification)
             throw new InvalidDataException($"{directory}: {network.Config.Architecture} is not a reward model (…ForSequenceClassification with num_labels).");
         return new RewardModel(network, normalization: RewardNormalization.Load(directory));

@@ -87,7 +87,7 @@ internal sealed class RewardOptions
         }
         else if (r.GetValue(model) is { } rm)
         {
-            var rewardModel = RewardModel.Load(rm);
+            var rewardModel = RewardModel.Load(rm, training?.FrozenModelHeldAsBf16);
             training?.Freeze(rewardModel.Network);
             var scoring = new RewardScoringOptions { Weights = attributeWeights, Aggregation = outputs };
             try { AttributeWeights.Resolve(rewardModel.Labels, scoring.Validate().Weights); }

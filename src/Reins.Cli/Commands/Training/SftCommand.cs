@@ -15,7 +15,7 @@ internal static class SftCommand
         cmd.SetAction((r, cancellation) =>
         {
             var config = cli.Config(r);
-            var (model, tokenizer) = cli.LoadModel(r);
+            var (model, tokenizer) = cli.LoadModel(r, heldAsBf16: config.Training.TrainedModelHeldAsBf16);
             var (train, eval) = cli.Datasets<Example>(r);
             var trainer = new SftTrainer(config, model, new TokenizerEncoder(tokenizer), train, eval, tokenizer.Save);
             return Task.FromResult(cli.Run(r, "sft", trainer, cancellation));

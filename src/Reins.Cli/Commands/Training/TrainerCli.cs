@@ -41,18 +41,18 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
     /// <summary>Model directory given by --model.</summary>
     public string ModelPath(ParseResult r) => r.GetValue(model)!;
 
-    /// <summary>Loads the model and its tokenizer, applying --threads.</summary>
-    public (CausalLanguageModel Model, Tokenizer Tokenizer) LoadModel(ParseResult r, string? path = null)
+    /// <summary>Loads the model and its tokenizer, applying --threads; the weights <paramref name="heldAsBf16"/> accepts are read as bf16 only (see HfCheckpoint.Load).</summary>
+    public (CausalLanguageModel Model, Tokenizer Tokenizer) LoadModel(ParseResult r, string? path = null, Func<string, bool>? heldAsBf16 = null)
     {
         ApplyThreads(r);
         path ??= r.GetValue(model)!;
-        return HfCheckpoint.LoadWithTokenizer(path);
+        return HfCheckpoint.LoadWithTokenizer(path, heldAsBf16);
     }
 
     /// <summary>The model to train as a policy (--model), with its LoRA adapters already added under --use-peft so a reference or critic can share its frozen base.</summary>
     public (CausalLanguageModel Model, Tokenizer Tokenizer) LoadPolicy(ParseResult r, TrainingArguments training)
     {
-        var (policy, tokenizer) = LoadModel(r);
+        var (policy, tokenizer) = LoadModel(r, heldAsBf16: training.TrainedModelHeldAsBf16);
         training.Peft.Apply(policy, TrainableModel.AdapterSeed(training.Seed, null));
         return (policy, tokenizer);
     }
@@ -63,7 +63,7 @@ internal sealed class TrainerCli<TConfig> where TConfig : ITrainerConfig, new()
     /// a copy, as TRL does; else --model loaded again.
     /// </summary>
     public CausalLanguageModel Reference(ParseResult r, TrainingArguments training, CausalLanguageModel policy, string? path) =>
-        path is null && training.Peft.UsePeft ? CausalLanguageModel.Create(policy.Config, 0, policy) : LoadModel(r, path ?? ModelPath(r)).Model;
+        path is null && training.Peft.UsePeft ? CausalLanguageModel.Create(policy.Config, 0, policy) : LoadModel(r, path ?? ModelPath(r), training.FrozenModelHeldAsBf16).Model;
 
     /// <summary>Applies --threads (LoadModel does it too).</summary>
     public void ApplyThreads(ParseResult r) => CommonOptions.ApplyThreads(r.GetValue(threads));
