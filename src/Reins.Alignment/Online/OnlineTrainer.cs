@@ -222,7 +222,8 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
 
     // Sampling (the KV cache) and training (activations, gradients) rent buffers of different sizes, and the pool keeps
     // buffers by exact size, so without this the process would hold both phases' at once. Dropped and collected between
-    // the phases, each phase's memory serves the other; below PooledToRelease the re-allocation would cost more than it saves.
+    // the phases, each phase's memory serves the other — but what is allocated again fragments the heap: measured on gpt2,
+    // GRPO with 64-sequence rollouts peaked 951 MiB lower, with 8-sequence ones (under 1 GiB idle) 300 MiB higher.
     private static void ReleasePooledBuffers()
     {
         if (BufferPool.PooledFloats * sizeof(float) < PooledToRelease) return;
@@ -230,7 +231,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         GC.Collect();
     }
 
-    private const long PooledToRelease = 256L << 20;
+    private const long PooledToRelease = 1L << 30;
 
     IReadOnlyDictionary<string, double> ITrainingSteps.Progress(long steps) => new Dictionary<string, double> { ["episode"] = episode, ["epoch"] = Epoch(steps) };
 

@@ -42,8 +42,8 @@ internal static class GenerateCommand
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
             string dir = r.GetValue(model)!;
-            var (lm, tokenizer) = HfCheckpoint.LoadWithTokenizer(dir);
-            // Generation trains nothing: the float32 weights can go.
+            // Generation trains nothing: under --bf16 the weight matrices are read straight into bf16, never float32.
+            var (lm, tokenizer) = HfCheckpoint.LoadWithTokenizer(dir, r.GetValue(bf16) ? _ => true : null);
             if (r.GetValue(bf16)) lm.FreezeAsBf16();
             lm.Bf16KvCache = r.GetValue(kvDtype) == "bfloat16";
             var eos = tokenizer.EosId ?? lm.Config.EosTokenId;

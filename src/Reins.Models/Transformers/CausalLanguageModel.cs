@@ -198,12 +198,17 @@ public abstract class CausalLanguageModel : Module
         for (int l = 0; l < blocks.Length; l++)
         {
             var (block, keep) = (blocks[l], l == blocks.Length - 1 ? input.Kept : input.Time);
-            // A wrapped block rebuilds the context from the input's arrays: a ref struct cannot wait for the backward pass.
-            bool training = context.Cache is null && Tape.IsRecording;
-            Func<Tensor, Tensor> wrapped = h => block.Forward(h, positionIds, new AttentionContext(input.AttentionMask, input.DocumentIds, null, RecomputeAttention), keep);
+            // A wrapped block rebuilds the context from the input's arrays (with a cache the mask lives in the cache): a ref
+            // struct cannot wait for the backward pass.
+            var cache = context.Cache;
+            bool training = cache is null && Tape.IsRecording;
+            Func<Tensor, Tensor> wrapped = cache is null
+                ? h => block.Forward(h, positionIds, new AttentionContext(input.AttentionMask, input.DocumentIds, null, RecomputeAttention), keep)
+                : h => block.Forward(h, positionIds, new AttentionContext(default, default, cache), keep);
+            // A decoding step's few intermediates are not worth a scope of their own; a prefill's are.
             x = training && GradientCheckpointing ? Ops.Checkpoint(wrapped, x)
                 : training && Bf16Activations ? Ops.Bf16SavedActivations(wrapped, x)
-                : context.Cache is null && !Tape.IsRecording ? Ops.Scoped(wrapped, x)
+                : !Tape.IsRecording && (cache is null || input.Time > 1) ? Ops.Scoped(wrapped, x)
                 : block.Forward(x, positionIds, context, keep);
         }
         return x;
