@@ -172,10 +172,7 @@ public sealed class DpoTrainer : OfflineTrainer<DpoConfig>
 
     private (float[] Chosen, float[] Rejected) ReferenceLogProbs(PreferenceBatch batch, int pairs)
     {
-        // A memory scope of its own: the reference's activations go back to the pool for the policy's forward to reuse,
-        // instead of living on the step's tape until its end.
-        using var scope = new Tape(recordGradients: false);
-        var sums = SequenceLogProbs.Compute(reference!, batch.Tokens).Sums.ToArray();
+        var sums = SequenceLogProbs.FrozenSums(reference!, batch.Tokens);
         return (sums[..pairs], sums[pairs..]);
     }
 

@@ -106,14 +106,9 @@ public sealed class KtoTrainer : OfflineTrainer<KtoConfig>
         // Mismatched pairs: each prompt with the next example's completion, so the pair is (almost surely) unrelated.
         var mismatched = collator.Unpaired([.. examples.Select((e, i) => tokenizer.Unpaired(e with { Completion = examples[(i + 1) % examples.Count].Completion })!)]);
         var policy = SequenceLogProbs.Compute(Model, batch.Tokens).Sums;
-        // Each frozen pass in a memory scope of its own, its activations back in the pool when it returns rather than on
-        // the step's tape until its end.
-        float[] Frozen(CausalLanguageModel model, TokenBatch tokens)
-        {
-            using var scope = new Tape(recordGradients: false);
-            return SequenceLogProbs.Compute(model, tokens).Sums.ToArray();
-        }
-        float[] referenceLogps = Frozen(reference, batch.Tokens), klPolicy = Frozen(Model, mismatched.Tokens), klReference = Frozen(reference, mismatched.Tokens);
+        // The KL batch's passes take no gradient, the policy's included.
+        float[] referenceLogps = SequenceLogProbs.FrozenSums(reference, batch.Tokens), klPolicy = SequenceLogProbs.FrozenSums(Model, mismatched.Tokens),
+            klReference = SequenceLogProbs.FrozenSums(reference, mismatched.Tokens);
         var (loss, z, chosen, rejected) = KtoLoss.Compute(policy, Tensor.FromArray(referenceLogps, referenceLogps.Length), batch.Desirable,
             Tensor.FromArray(klPolicy, klPolicy.Length), Tensor.FromArray(klReference, klReference.Length),
             Config.Loss);

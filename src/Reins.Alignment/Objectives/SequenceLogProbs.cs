@@ -27,6 +27,17 @@ public static class SequenceLogProbs
     }
 
     /// <summary>
+    /// The per-row sums of <see cref="Compute"/> under a model this step does not train (a reference), without gradients
+    /// and in a memory scope of their own: the pass's activations and logits go back to the pool when it returns, for the
+    /// trained model's forward to reuse, instead of living on the step's tape until its end.
+    /// </summary>
+    public static float[] FrozenSums(CausalLanguageModel model, TokenBatch batch)
+    {
+        using var scope = new Tape(recordGradients: false);
+        return Compute(model, batch).Sums.ToArray();
+    }
+
+    /// <summary>
     /// log π of each generated token of <paramref name="samples"/> under <paramref name="model"/>, teacher-forced at
     /// temperature 1 (prompt and completion right-padded together), <paramref name="rowsPerBatch"/> rows per forward.
     /// </summary>

@@ -222,8 +222,8 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
 
     // Sampling (the KV cache) and training (activations, gradients) rent buffers of different sizes, and the pool keeps
     // buffers by exact size, so without this the process would hold both phases' at once. Dropped and collected between
-    // the phases, each phase's memory serves the other — but what is allocated again fragments the heap: measured on gpt2,
-    // GRPO with 64-sequence rollouts peaked 951 MiB lower, with 8-sequence ones (under 1 GiB idle) 300 MiB higher.
+    // the phases, each phase's memory serves the other — but what is allocated again fragments the heap: measured on gpt2
+    // over two GRPO steps, 64-sequence rollouts peaked 1,285 MiB lower, 8-sequence ones 305 MiB higher (BENCHMARKS.md).
     private static void ReleasePooledBuffers()
     {
         if (BufferPool.PooledFloats * sizeof(float) < PooledToRelease) return;

@@ -309,8 +309,7 @@ internal static class BenchCommand
         var batch = new Reins.Feedback.Batching.TokenBatch(2 * Pairs, Length, ids, Enumerable.Repeat(1f, ids.Length).ToArray(), labels);
         void Step()
         {
-            float[] refs;
-            using (var noGrad = new Tape(recordGradients: false)) refs = Reins.Alignment.Objectives.SequenceLogProbs.Compute(reference, batch).Sums.ToArray();
+            var refs = Reins.Alignment.Objectives.SequenceLogProbs.FrozenSums(reference, batch);
             using (var tape = new Tape())
             {
                 var (sums, lengths, _) = Reins.Alignment.Objectives.SequenceLogProbs.Compute(policy, batch);
