@@ -145,6 +145,24 @@ public sealed class Tensor
     }
 
     /// <summary>
+    /// While this tensor (or the base of this view) is packed, its values as bfloat16 — a kernel that reads them so leaves
+    /// it packed, where any float32 read would widen the whole tensor into a second buffer first —; otherwise null. A
+    /// backward kernel takes it once, before it starts, and reads the tensor only through it.
+    /// </summary>
+    internal unsafe ushort* PackedPtr
+    {
+        get
+        {
+            ThrowIfReleased();
+            var root = viewBase ?? this;
+            return root.packed && Size > 0 ? (ushort*)Unsafe.AsPointer(ref root.data[0]) + offset : null;
+        }
+    }
+
+    /// <summary>A reader of the values as float32 whether they are stored so or packed (see <see cref="ValueReader"/>).</summary>
+    internal ValueReader Reader() => new(this);
+
+    /// <summary>
     /// A bfloat16 copy of the values (<see cref="KeepBf16Copy"/>), which inference-time linear layers and embedding
     /// lookups read instead of the float32 values; null when none was made.
     /// </summary>
@@ -479,4 +497,29 @@ public sealed class Tensor
     public static Tensor operator -(float s, Tensor a) => Ops.AddScalar(Ops.MulScalar(a, -1f), s);
     /// <summary>s + a.</summary>
     public static Tensor operator +(float s, Tensor a) => Ops.AddScalar(a, s);
+}
+
+/// <summary>
+/// Reads a tensor's values as float32 a piece at a time: slices of its storage, or — while it is packed as bf16 —
+/// pieces widened into the caller's cache-sized scratch where they are used, leaving it packed. Made once per kernel
+/// task, so the per-piece cost is a branch.
+/// </summary>
+internal readonly unsafe ref struct ValueReader
+{
+    private readonly ReadOnlySpan<float> values;
+    private readonly ushort* packed;
+
+    public ValueReader(Tensor tensor)
+    {
+        packed = tensor.PackedPtr;
+        values = packed == null ? tensor.Span : default;
+    }
+
+    /// <summary>Elements [start, start + length): a slice of the storage, or widened into <paramref name="scratch"/>.</summary>
+    public ReadOnlySpan<float> Read(int start, int length, Span<float> scratch)
+    {
+        if (packed == null) return values.Slice(start, length);
+        Kernels.Bf16.ToFloat(new ReadOnlySpan<ushort>(packed + start, length), scratch[..length]);
+        return scratch[..length];
+    }
 }

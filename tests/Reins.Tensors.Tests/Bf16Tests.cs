@@ -150,34 +150,125 @@ public sealed class Bf16Tests
     }
 
     [Theory]
-    [InlineData(false, 5, 70, 37)]
-    [InlineData(true, 5, 70, 37)]
-    [InlineData(false, 40, 130, 200)]
-    [InlineData(true, 40, 130, 200)]
-    [InlineData(false, 203, 97, 450)]
-    [InlineData(true, 203, 97, 450)]
-    public unsafe void AGemmOnBf16BIsTheFloat32GemmOnTheRoundedValues(bool transB, int m, int n, int k)
+    [InlineData('B', false, 5, 70, 37)]
+    [InlineData('B', true, 5, 70, 37)]
+    [InlineData('B', false, 40, 130, 200)]
+    [InlineData('B', true, 40, 130, 200)]
+    [InlineData('B', false, 203, 97, 450)]
+    [InlineData('B', true, 203, 97, 450)]
+    [InlineData('A', false, 17, 70, 37)]
+    [InlineData('A', true, 5, 70, 37)]
+    [InlineData('A', false, 40, 130, 200)]
+    [InlineData('A', true, 40, 130, 200)]
+    [InlineData('A', false, 203, 97, 450)]
+    [InlineData('A', true, 203, 97, 450)]
+    [InlineData('A', true, 13, 33, 9)]
+    public unsafe void AGemmOnABf16OperandIsTheFloat32GemmOnTheRoundedValues(char operand, bool transposed, int m, int n, int k)
     {
-        // Few rows take the skinny kernels, many the packed GEMM, which widens B while packing it: either way the sums
-        // are float32's on the rounded values, in the same order, so the results are bit-identical.
+        // B in bf16 (frozen weights, decoding's copies): few rows take the skinny kernels, many the packed GEMM, which
+        // widens B while packing it. A in bf16 (a backward pass reading packed activations: a Conv1D weight gradient,
+        // attention's Pᵀ·dO) is widened as it is packed into panels, every edge included (rows past the last full six,
+        // the eight-wide widening of a transposed A). Either way the sums are float32's on the rounded values, in the same
+        // order, so the results are bit-identical. (A bf16 A always takes the packed path, while a float32 A of at most 16
+        // rows, untransposed, takes the skinny kernels, which sum in another order: those shapes are compared from 17 rows.)
         var rng = new Rng(11);
-        var a = Enumerable.Range(0, m * k).Select(_ => rng.NextNormal()).ToArray();
-        var half = Enumerable.Range(0, n * k).Select(_ => Bf16.FromFloat(rng.NextNormal())).ToArray();
+        bool halfA = operand == 'A';
+        var half = Enumerable.Range(0, (halfA ? m : n) * k).Select(_ => Bf16.FromFloat(rng.NextNormal())).ToArray();
         var rounded = half.Select(Bf16.ToFloat).ToArray();
+        var other = Enumerable.Range(0, (halfA ? n : m) * k).Select(_ => rng.NextNormal()).ToArray();
         var bias = Enumerable.Range(0, n).Select(_ => rng.NextNormal()).ToArray();
         var start = Enumerable.Range(0, m * n).Select(_ => rng.NextNormal()).ToArray();
         foreach (bool accumulate in new[] { false, true })
         {
             float[] viaHalf = (float[])start.Clone(), viaFloat = (float[])start.Clone();
-            fixed (float* pa = a, pr = rounded, pbias = bias, c1 = viaHalf, c2 = viaFloat)
+            fixed (float* po = other, pr = rounded, pbias = bias, c1 = viaHalf, c2 = viaFloat)
             fixed (ushort* ph = half)
             {
-                int ldb = transB ? k : n;
-                Gemm.Multiply(false, transB, m, n, k, pa, k, ph, ldb, c1, n, accumulate, 2, pbias);
-                Gemm.Multiply(false, transB, m, n, k, pa, k, pr, ldb, c2, n, accumulate, 2, pbias);
+                if (halfA)
+                {
+                    int lda = transposed ? m : k;
+                    Gemm.Multiply<ushort, Bf16Storage, float, Fp32Storage>(transposed, false, m, n, k, ph, lda, po, n, c1, n, accumulate, 2, pbias);
+                    Gemm.Multiply(transposed, false, m, n, k, pr, lda, po, n, c2, n, accumulate, 2, pbias);
+                }
+                else
+                {
+                    int ldb = transposed ? k : n;
+                    Gemm.Multiply(false, transposed, m, n, k, po, k, ph, ldb, c1, n, accumulate, 2, pbias);
+                    Gemm.Multiply(false, transposed, m, n, k, po, k, pr, ldb, c2, n, accumulate, 2, pbias);
+                }
             }
             Assert.Equal(viaFloat, viaHalf);
         }
+    }
+
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public unsafe void BackwardKernelsReadPackedActivationsWithoutWideningThem(string family)
+    {
+        // A block of every op a GPT-2 or Llama block runs, under Bf16SavedActivations. Its backward kernels (linear
+        // weight gradients, attention, norms, GELU/SiLU, products) read what was packed as it is: every tensor packed
+        // after the forward is still packed when the block's backward ends. The gradients are those of the float32
+        // path run on the same tensors widened first, bit for bit.
+        Tensor[] Parameters()
+        {
+            var rng = new Rng(21);
+            Tensor P(string name, params int[] shape) => Tensor.Parameter(name, Tensor.Normal(rng, 0, 0.2f, shape));
+            return [P("x", 2, 64, 64), P("ln1", 64), P("ln1b", 64), P("qkv", 64, 192), P("qkvb", 192), P("o", 64, 64), P("ln2", 64), P("ln2b", 64),
+                P("up", 64, 128), P("gate", 128, 64), P("down", 64, 128), P("q", 64, 64), P("k", 32, 64), P("v", 32, 64)];
+        }
+        (float[][] Gradients, int Packed, int StillPacked) Run(bool widenFirst)
+        {
+            var w = Parameters();
+            var x = w[0];
+            int packed = 0, stillPacked = -1;
+            List<Tensor> packedTensors = [];
+            using var tape = new Tape();
+            var y = Ops.Bf16SavedActivations(input =>
+            {
+                // Runs its backward after every other op of the block and before the block's storage is released.
+                var probed = Tensor.Uninitialized((int[])input.Shape.Clone());
+                input.Span.CopyTo(probed.Span);
+                Tape.Record(probed, "probe", () =>
+                {
+                    stillPacked = packedTensors.Count(t => t.PackedPtr != null);
+                    var g = input.EnsureGrad().Span;
+                    System.Numerics.Tensors.TensorPrimitives.Add(g, probed.Grad!.Span, g);
+                }, input);
+                if (family == "gpt2")
+                {
+                    var h = Ops.LayerNorm(probed, w[1], w[2], 1e-5f);
+                    var a = Ops.Attention(Ops.Linear(h, w[3], w[4], Ops.WeightLayout.InOut), 4, default, causal: true);
+                    var (sum, h2) = Ops.ResidualLayerNorm(probed, Ops.Linear(a, w[5], null, Ops.WeightLayout.InOut), w[6], w[7], 1e-5f);
+                    var m = Ops.Linear(Ops.GeluTanh(Ops.Linear(h2, w[8], null, Ops.WeightLayout.InOut)), w[9], null, Ops.WeightLayout.InOut);
+                    return sum + Ops.Exp(m * 0.1f);
+                }
+                else
+                {
+                    var h = Ops.RmsNorm(probed, w[1], 1e-5f);
+                    var q = Ops.Linear(h, w[11], null, Ops.WeightLayout.OutIn);
+                    var k = Ops.Linear(h, w[12], null, Ops.WeightLayout.OutIn);
+                    var v = Ops.Linear(h, w[13], null, Ops.WeightLayout.OutIn);
+                    var a = Ops.Attention(q, k, v, 4, 2, default, causal: true);
+                    var (sum, h2) = Ops.ResidualRmsNorm(probed, a, w[6], 1e-5f);
+                    var up = Ops.Linear(h2, Ops.Reshape(w[9], 128, 64), null, Ops.WeightLayout.OutIn);
+                    var gated = Ops.Silu(Ops.Linear(h2, Ops.Reshape(w[8], 128, 64), null, Ops.WeightLayout.OutIn)) * up;
+                    return sum + Ops.Linear(gated, w[10], null, Ops.WeightLayout.OutIn);
+                }
+            }, x);
+            packedTensors.AddRange(tape.OwnedSince(0).Where(t => t.PackedPtr != null));
+            packed = packedTensors.Count;
+            if (widenFirst) foreach (var t in packedTensors) _ = t.Span[0];
+            tape.Backward(Ops.Sum(y * y));
+            // Parameters the family's block does not use have no gradient.
+            return (w.Select(p => p.Grad is { } g ? g.Span.ToArray() : []).ToArray(), packed, stillPacked);
+        }
+        var direct = Run(widenFirst: false);
+        var widened = Run(widenFirst: true);
+        Assert.True(direct.Packed >= 10, $"{direct.Packed} tensors packed");
+        Assert.Equal(direct.Packed, direct.StillPacked);
+        Assert.Equal(0, widened.StillPacked);
+        for (int i = 0; i < direct.Gradients.Length; i++) Assert.Equal(widened.Gradients[i], direct.Gradients[i]);
     }
 
     [Theory]

@@ -29,7 +29,7 @@ public static unsafe class Gemm
     /// </summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k,
         float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias = null) =>
-        Multiply<float, Fp32Weights>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads, bias);
+        Multiply<float, Fp32Storage>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads, bias);
 
     /// <summary>
     /// <see cref="Multiply(bool, bool, int, int, int, float*, int, float*, int, float*, int, bool, int, float*)"/> with B
@@ -38,12 +38,20 @@ public static unsafe class Gemm
     /// </summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k,
         float* a, int lda, ushort* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias = null) =>
-        Multiply<ushort, Bf16Weights>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads, bias);
+        Multiply<ushort, Bf16Storage>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads, bias);
 
     // The two above, generic over B's format (for kernels that are generic over it themselves).
     internal static void Multiply<TW, TF>(bool transA, bool transB, int m, int n, int k,
         float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias = null)
-        where TW : unmanaged where TF : IWeightFormat<TW>
+        where TW : unmanaged where TF : IStorageFormat<TW> =>
+        Multiply<float, Fp32Storage, TW, TF>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads, bias);
+
+    // Generic over A's format too: a backward pass reads activations packed as bf16 (Tensor.PackedPtr) as either
+    // operand, widened as they are packed into panels, so every sum is the float32 product of the rounded values. A
+    // bf16 A always takes the packed path (the skinny kernels read A as float32).
+    internal static void Multiply<TA, TFA, TW, TF>(bool transA, bool transB, int m, int n, int k,
+        TA* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate, int threads, float* bias = null)
+        where TA : unmanaged where TFA : IStorageFormat<TA> where TW : unmanaged where TF : IStorageFormat<TW>
     {
         if (m <= 0 || n <= 0) return;
         // Few rows: writing the bias first is cheap, and the paths below then only accumulate.
@@ -64,16 +72,16 @@ public static unsafe class Gemm
             return;
         }
         // Thin products (decode steps, per-sequence heads) are bandwidth-bound: packing would only add traffic.
-        if (m <= 2 * SkinnyRows && !transA && Vector512.IsHardwareAccelerated)
+        if (m <= 2 * SkinnyRows && !transA && Vector512.IsHardwareAccelerated && typeof(TA) == typeof(float))
         {
-            Skinny<TW, TF>(transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, threads);
+            Skinny<TW, TF>(transB, m, n, k, (float*)a, lda, b, ldb, c, ldc, accumulate, threads);
             return;
         }
         long work = (long)m * n * k;
         int workers = work < 4_000_000 ? 1 : Math.Min(threads, 8);
         if (workers <= 1)
         {
-            Blocked<TW, TF>(transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
+            Blocked<TA, TFA, TW, TF>(transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
             return;
         }
         // Split the larger output dimension into independent stripes, aligned to the register tile.
@@ -86,14 +94,14 @@ public static unsafe class Gemm
             int s = Math.Min(extent, w * per), e = Math.Min(extent, s + per);
             if (w == workers - 1) e = extent;
             if (s >= e) return;
-            if (splitN) Blocked<TW, TF>(transA, transB, 0, m, s, e, k, (float*)pa, lda, (TW*)pb, ldb, (float*)pc, ldc, accumulate, (float*)pbias);
-            else Blocked<TW, TF>(transA, transB, s, e, 0, n, k, (float*)pa, lda, (TW*)pb, ldb, (float*)pc, ldc, accumulate, (float*)pbias);
+            if (splitN) Blocked<TA, TFA, TW, TF>(transA, transB, 0, m, s, e, k, (TA*)pa, lda, (TW*)pb, ldb, (float*)pc, ldc, accumulate, (float*)pbias);
+            else Blocked<TA, TFA, TW, TF>(transA, transB, s, e, 0, n, k, (TA*)pa, lda, (TW*)pb, ldb, (float*)pc, ldc, accumulate, (float*)pbias);
         });
     }
 
-    private static void Blocked<TW, TF>(bool transA, bool transB, int m0, int m1, int n0, int n1, int k,
-        float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate, float* bias)
-        where TW : unmanaged where TF : IWeightFormat<TW>
+    private static void Blocked<TA, TFA, TW, TF>(bool transA, bool transB, int m0, int m1, int n0, int n1, int k,
+        TA* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate, float* bias)
+        where TA : unmanaged where TFA : IStorageFormat<TA> where TW : unmanaged where TF : IStorageFormat<TW>
     {
         packA ??= GC.AllocateUninitializedArray<float>(MC * KC + 8, pinned: true);
         packB ??= GC.AllocateUninitializedArray<float>(KC * (NC + NR), pinned: true);
@@ -112,7 +120,7 @@ public static unsafe class Gemm
                 for (int ic = m0; ic < m1; ic += MC)
                 {
                     int mc = Math.Min(MC, m1 - ic);
-                    PackA(transA, a, lda, ic, mc, pc, kc, pa);
+                    PackA<TA, TFA>(transA, a, lda, ic, mc, pc, kc, pa);
                     for (int jr = 0; jr < nc; jr += NR)
                     {
                         int nr = Math.Min(NR, nc - jr);
@@ -143,7 +151,7 @@ public static unsafe class Gemm
     // Packs op(B)[pc:pc+kc, jc:jc+nc] as consecutive kc×NR panels (row p of a panel = NR contiguous floats), zero-padded,
     // widening B to float32 as it goes.
     private static void PackB<TW, TF>(bool transB, TW* b, int ldb, int pc, int kc, int jc, int nc, float* dst)
-        where TW : unmanaged where TF : IWeightFormat<TW>
+        where TW : unmanaged where TF : IStorageFormat<TW>
     {
         for (int jr = 0; jr < nc; jr += NR)
         {
@@ -217,8 +225,10 @@ public static unsafe class Gemm
         Vector256.Store(Avx.Permute2x128(s3, s7, 0x31), dst + 7 * ldDst);
     }
 
-    // Packs op(A)[ic:ic+mc, pc:pc+kc] as consecutive MR×kc panels stored k-major (MR values per k), zero-padded.
-    private static void PackA(bool transA, float* a, int lda, int ic, int mc, int pc, int kc, float* dst)
+    // Packs op(A)[ic:ic+mc, pc:pc+kc] as consecutive MR×kc panels stored k-major (MR values per k), zero-padded,
+    // widening A to float32 as it goes.
+    private static void PackA<TA, TFA>(bool transA, TA* a, int lda, int ic, int mc, int pc, int kc, float* dst)
+        where TA : unmanaged where TFA : IStorageFormat<TA>
     {
         for (int ir = 0; ir < mc; ir += MR)
         {
@@ -229,16 +239,23 @@ public static unsafe class Gemm
                 // A is [k×m]: for each p the MR values are contiguous.
                 for (int p = 0; p < kc; p++)
                 {
-                    float* src = a + (long)(pc + p) * lda + ic + ir;
+                    TA* src = a + (long)(pc + p) * lda + ic + ir;
                     float* d = panel + p * MR;
-                    if (mr == MR)
+                    if (mr == MR && typeof(TA) == typeof(float))
                     {
-                        Vector128.Store(Vector128.Load(src), d);
-                        *(long*)(d + 4) = *(long*)(src + 4);
+                        Vector128.Store(Vector128.Load((float*)src), d);
+                        *(long*)(d + 4) = *(long*)((float*)src + 4);
+                        continue;
+                    }
+                    if (mr == MR && ir + 8 <= mc)
+                    {
+                        // Two values past the panel's six are widened too and land in the next k's slot, which the
+                        // next store overwrites (the buffer has room for the last spill).
+                        Vector256.Store(TFA.Load8(src), d);
                         continue;
                     }
                     int i = 0;
-                    for (; i < mr; i++) d[i] = src[i];
+                    for (; i < mr; i++) d[i] = TFA.Get(src + i);
                     for (; i < MR; i++) d[i] = 0;
                 }
             }
@@ -246,21 +263,21 @@ public static unsafe class Gemm
             {
                 // Six rows and two zero rows transposed 8 k-values at a time; each 8-wide store spills two zeros into
                 // the next k's slot, which the next store overwrites (the buffer has room for the last spill).
-                float* s0 = a + (long)(ic + ir) * lda + pc;
+                TA* s0 = a + (long)(ic + ir) * lda + pc;
                 int p = 0;
                 for (; p + 8 <= kc; p += 8)
-                    Transpose8x8(Vector256.Load(s0 + p), Vector256.Load(s0 + lda + p), Vector256.Load(s0 + 2 * lda + p),
-                        Vector256.Load(s0 + 3 * lda + p), Vector256.Load(s0 + 4 * lda + p), Vector256.Load(s0 + 5 * lda + p),
+                    Transpose8x8(TFA.Load8(s0 + p), TFA.Load8(s0 + lda + p), TFA.Load8(s0 + 2 * lda + p),
+                        TFA.Load8(s0 + 3 * lda + p), TFA.Load8(s0 + 4 * lda + p), TFA.Load8(s0 + 5 * lda + p),
                         Vector256<float>.Zero, Vector256<float>.Zero, panel + p * MR, MR);
                 for (; p < kc; p++)
-                    for (int i = 0; i < MR; i++) panel[p * MR + i] = s0[(long)i * lda + p];
+                    for (int i = 0; i < MR; i++) panel[p * MR + i] = TFA.Get(s0 + (long)i * lda + p);
             }
             else
             {
                 for (int i = 0; i < mr; i++)
                 {
-                    float* src = a + (long)(ic + ir + i) * lda + pc;
-                    for (int p = 0; p < kc; p++) panel[p * MR + i] = src[p];
+                    TA* src = a + (long)(ic + ir + i) * lda + pc;
+                    for (int p = 0; p < kc; p++) panel[p * MR + i] = TFA.Get(src + p);
                 }
                 for (int i = mr; i < MR; i++)
                     for (int p = 0; p < kc; p++) panel[p * MR + i] = 0;
@@ -351,7 +368,7 @@ public static unsafe class Gemm
     // of A held in cache; stripes of C's columns go to different threads. Each C element is summed in the same k
     // order whatever m and the thread count are, so a sequence's logits do not depend on what else is in the batch.
     private static void Skinny<TW, TF>(bool transB, int m, int n, int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate, int threads)
-        where TW : unmanaged where TF : IWeightFormat<TW>
+        where TW : unmanaged where TF : IStorageFormat<TW>
     {
         int stripe = transB ? 8 : 32;
         // Splitting pays from 100 k weights (~20 µs of streaming) with the spinning worker pool, whose hand-off takes a
@@ -370,7 +387,7 @@ public static unsafe class Gemm
 
     // Columns [j0, j1) of C for all m rows, in groups of at most SkinnyRows rows.
     private static void SkinnyColumns<TW, TF>(bool transB, int m, int j0, int j1, int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate)
-        where TW : unmanaged where TF : IWeightFormat<TW>
+        where TW : unmanaged where TF : IStorageFormat<TW>
     {
         for (int i0 = 0; i0 < m; i0 += SkinnyRows)
         {
@@ -386,7 +403,7 @@ public static unsafe class Gemm
     // B is [n×k] (weights stored out×in): C[i,j] = ⟨A[i,:], B[j,:]⟩; each B row is read once from memory and reused
     // from L1 by every group of four rows of A.
     private static void SkinnyDots<TW, TF>(int m, int j0, int j1, int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate)
-        where TW : unmanaged where TF : IWeightFormat<TW>
+        where TW : unmanaged where TF : IStorageFormat<TW>
     {
         // Eight rows take two weight rows at a time: each load of A's rows then feeds two products, which halves the loads
         // that bound Dot8 (nine per eight multiply-adds); every element is still Dot8's sum in Dot8's order.
@@ -432,7 +449,7 @@ public static unsafe class Gemm
 
     // Eight dot products against one row of B, each summed in Dot4's order, into C[0..8, 0] (ldc apart).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot8<TW, TF>(int k, TW* w, float* x, int lda, float* c, int ldc, bool accumulate) where TW : unmanaged where TF : IWeightFormat<TW>
+    private static void Dot8<TW, TF>(int k, TW* w, float* x, int lda, float* c, int ldc, bool accumulate) where TW : unmanaged where TF : IStorageFormat<TW>
     {
         Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
         float* x1 = x + lda, x2 = x + 2 * lda, x3 = x + 3 * lda, x4 = x + 4 * lda, x5 = x + 5 * lda, x6 = x + 6 * lda, x7 = x + 7 * lda;
@@ -454,7 +471,7 @@ public static unsafe class Gemm
 
     // Dot8 against two consecutive rows of B (ldb apart) into C[0..8, 0..2], each column summed exactly as Dot8 sums it.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot8x2<TW, TF>(int k, TW* w, int ldb, float* x, int lda, float* c, int ldc, bool accumulate) where TW : unmanaged where TF : IWeightFormat<TW>
+    private static void Dot8x2<TW, TF>(int k, TW* w, int ldb, float* x, int lda, float* c, int ldc, bool accumulate) where TW : unmanaged where TF : IStorageFormat<TW>
     {
         Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
         Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default, t4 = default, t5 = default, t6 = default, t7 = default;
@@ -481,7 +498,7 @@ public static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Finish<TW, TF>(int k, int p, TW* w, float* x, int lda, float* c, int ldc, bool accumulate,
         Vector512<float> s0, Vector512<float> s1, Vector512<float> s2, Vector512<float> s3, Vector512<float> s4, Vector512<float> s5, Vector512<float> s6, Vector512<float> s7)
-        where TW : unmanaged where TF : IWeightFormat<TW>
+        where TW : unmanaged where TF : IStorageFormat<TW>
     {
         float* x1 = x + lda, x2 = x + 2 * lda, x3 = x + 3 * lda, x4 = x + 4 * lda, x5 = x + 5 * lda, x6 = x + 6 * lda, x7 = x + 7 * lda;
         float d0 = Vector512.Sum(s0), d1 = Vector512.Sum(s1), d2 = Vector512.Sum(s2), d3 = Vector512.Sum(s3);
@@ -498,7 +515,7 @@ public static unsafe class Gemm
     // Four dot products against one row of B. A single row reuses this (with repeated pointers) rather than a
     // separate loop, so every C element is summed in one order whatever the batch size.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (float, float, float, float) Dot4<TW, TF>(int k, TW* w, float* x0, float* x1, float* x2, float* x3) where TW : unmanaged where TF : IWeightFormat<TW>
+    private static (float, float, float, float) Dot4<TW, TF>(int k, TW* w, float* x0, float* x1, float* x2, float* x3) where TW : unmanaged where TF : IStorageFormat<TW>
     {
         Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
         int p = 0;
@@ -521,7 +538,7 @@ public static unsafe class Gemm
     // the same chain of fused multiply-adds over p whichever tile computes it, so a row's result does not depend on
     // how many rows share the call.
     private static void SkinnyAxpy<TW, TF>(int m, int j0, int j1, int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool accumulate)
-        where TW : unmanaged where TF : IWeightFormat<TW>
+        where TW : unmanaged where TF : IStorageFormat<TW>
     {
         const int KB = 8;
         int jv = j0 + (j1 - j0) / 32 * 32;
@@ -557,7 +574,7 @@ public static unsafe class Gemm
 
     private static Vector512<float> Start(float* c, bool load) => load ? Vector512.Load(c) : Vector512<float>.Zero;
 
-    private static void Tile8<TW, TF>(int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool load) where TW : unmanaged where TF : IWeightFormat<TW>
+    private static void Tile8<TW, TF>(int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool load) where TW : unmanaged where TF : IStorageFormat<TW>
     {
         Vector512<float> l0 = Start(c, load), h0 = Start(c + 16, load), l1 = Start(c + ldc, load), h1 = Start(c + ldc + 16, load);
         Vector512<float> l2 = Start(c + 2 * ldc, load), h2 = Start(c + 2 * ldc + 16, load), l3 = Start(c + 3 * ldc, load), h3 = Start(c + 3 * ldc + 16, load);
@@ -582,7 +599,7 @@ public static unsafe class Gemm
         Store(c + 4 * ldc, l4, h4, false); Store(c + 5 * ldc, l5, h5, false); Store(c + 6 * ldc, l6, h6, false); Store(c + 7 * ldc, l7, h7, false);
     }
 
-    private static void Tile4<TW, TF>(int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool load) where TW : unmanaged where TF : IWeightFormat<TW>
+    private static void Tile4<TW, TF>(int k, float* a, int lda, TW* b, int ldb, float* c, int ldc, bool load) where TW : unmanaged where TF : IStorageFormat<TW>
     {
         Vector512<float> l0 = Start(c, load), h0 = Start(c + 16, load), l1 = Start(c + ldc, load), h1 = Start(c + ldc + 16, load);
         Vector512<float> l2 = Start(c + 2 * ldc, load), h2 = Start(c + 2 * ldc + 16, load), l3 = Start(c + 3 * ldc, load), h3 = Start(c + 3 * ldc + 16, load);
@@ -600,7 +617,7 @@ public static unsafe class Gemm
         Store(c, l0, h0, false); Store(c + ldc, l1, h1, false); Store(c + 2 * ldc, l2, h2, false); Store(c + 3 * ldc, l3, h3, false);
     }
 
-    private static void Tile1<TW, TF>(int k, float* a, TW* b, int ldb, float* c, bool load) where TW : unmanaged where TF : IWeightFormat<TW>
+    private static void Tile1<TW, TF>(int k, float* a, TW* b, int ldb, float* c, bool load) where TW : unmanaged where TF : IStorageFormat<TW>
     {
         Vector512<float> l0 = Start(c, load), h0 = Start(c + 16, load);
         for (int p = 0; p < k; p++)

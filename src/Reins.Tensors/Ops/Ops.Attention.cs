@@ -88,42 +88,60 @@ public static partial class Ops
             float* dq = q.Source.RequiresGrad ? q.Source.EnsureGrad().Ptr : null;
             float* dk = k.Source.RequiresGrad ? k.Source.EnsureGrad().Ptr : null;
             float* dv = v.Source.RequiresGrad ? v.Source.EnsureGrad().Ptr : null;
-            float* qp = q.Source.Ptr, kp = k.Source.Ptr, vp = v.Source.Ptr, pp = probs is null ? null : probs.Ptr;
-            Engine.For(batch * kvHeads, task =>
+            // Saved probabilities and q, k, v packed as bf16 (Bf16SavedActivations) are read as they are.
+            ushort* qPacked = q.Source.PackedPtr, kPacked = k.Source.PackedPtr, vPacked = v.Source.PackedPtr, pPacked = probs is null ? null : probs.PackedPtr;
+            if (pPacked != null && qPacked != null && kPacked != null && vPacked != null)
+                Backward<ushort, Bf16Storage>(qPacked, kPacked, vPacked, pPacked);
+            else
+                Backward<float, Fp32Storage>(q.Source.Ptr, k.Source.Ptr, v.Source.Ptr, probs is null ? null : probs.Ptr);
+
+            void Backward<TW, TF>(TW* qp, TW* kp, TW* vp, TW* pp) where TW : unmanaged where TF : IStorageFormat<TW>
             {
-                int b = task / kvHeads, kh = task % kvHeads;
-                long kOff = k.Row(b, 0) + kh * d, vOff = v.Row(b, 0) + kh * d;
-                var dScores = BufferPool.Rent(Math.Min(QueryBlock, t) * s);
-                var recomputed = pp == null ? BufferPool.Rent(Math.Min(QueryBlock, t) * s) : null;
-                fixed (float* ds = dScores, rp = recomputed)
+                nint pq = (nint)qp, pk = (nint)kp, pv = (nint)vp, ppr = (nint)pp;
+                Engine.For(batch * kvHeads, task =>
                 {
-                    for (int h = kh * group; h < (kh + 1) * group; h++)
-                        for (int r0 = 0; r0 < t; r0 += QueryBlock)
-                        {
-                            // Query rows [r0, r0 + rows) and the keys they see; probabilities past those keys are 0.
-                            int rows = Math.Min(QueryBlock, t - r0), keys = KeysSeen(r0 + rows, t, s, causal);
-                            long qOff = q.Row(b, r0) + h * d, yOff = (long)(b * t + r0) * ldy + h * d;
-                            float* pb = pp != null ? pp + (((long)b * heads + h) * t + r0) * s : rp;
-                            if (pp == null)
-                                ScoreBlock(qp + qOff, q.Ld, kp + kOff, k.Ld, rows, keys, r0, t, s, d, pb, scale, causal, mask, b * s, firstKey, b * t);
-                            if (dv != null) Gemm.Multiply(true, false, keys, d, rows, pb, s, dy + yOff, ldy, dv + vOff, v.Ld, true, 1);       // dV += Pᵀ·dO
-                            Gemm.Multiply(false, true, rows, keys, d, dy + yOff, ldy, vp + vOff, v.Ld, ds, keys, false, 1);                     // dP = dO·Vᵀ
-                            for (int i = 0; i < rows; i++)                                                                                      // dS = P ⊙ (dP − ⟨dP, P⟩) · scale
+                    TW* qp = (TW*)pq, kp = (TW*)pk, vp = (TW*)pv, pp = (TW*)ppr;
+                    int b = task / kvHeads, kh = task % kvHeads;
+                    long kOff = k.Row(b, 0) + kh * d, vOff = v.Row(b, 0) + kh * d;
+                    var dScores = BufferPool.Rent(Math.Min(QueryBlock, t) * s);
+                    // Recomputed probabilities (float32: recomputing runs only on float32 inputs), or a packed row widened.
+                    var probsRow = pp == null ? BufferPool.Rent(Math.Min(QueryBlock, t) * s) : typeof(TW) == typeof(float) ? null : BufferPool.Rent(s);
+                    fixed (float* ds = dScores, rp = probsRow)
+                    {
+                        for (int h = kh * group; h < (kh + 1) * group; h++)
+                            for (int r0 = 0; r0 < t; r0 += QueryBlock)
                             {
-                                var pr = new ReadOnlySpan<float>(pb + (long)i * s, keys);
-                                var dr = new Span<float>(ds + (long)i * keys, keys);
-                                float dot = TensorPrimitives.Dot(pr, dr);
-                                TensorPrimitives.Subtract(dr, dot, dr);
-                                TensorPrimitives.Multiply(dr, pr, dr);
-                                TensorPrimitives.Multiply(dr, scale, dr);
+                                // Query rows [r0, r0 + rows) and the keys they see; probabilities past those keys are 0.
+                                int rows = Math.Min(QueryBlock, t - r0), keys = KeysSeen(r0 + rows, t, s, causal);
+                                long qOff = q.Row(b, r0) + h * d, yOff = (long)(b * t + r0) * ldy + h * d;
+                                TW* pb = pp != null ? pp + (((long)b * heads + h) * t + r0) * s : (TW*)rp;
+                                if (pp == null)
+                                    ScoreBlock((float*)qp + qOff, q.Ld, (float*)kp + kOff, k.Ld, rows, keys, r0, t, s, d, rp, scale, causal, mask, b * s, firstKey, b * t);
+                                if (dv != null) Gemm.Multiply<TW, TF, float, Fp32Storage>(true, false, keys, d, rows, pb, s, dy + yOff, ldy, dv + vOff, v.Ld, true, 1); // dV += Pᵀ·dO
+                                Gemm.Multiply<TW, TF>(false, true, rows, keys, d, dy + yOff, ldy, vp + vOff, v.Ld, ds, keys, false, 1);                                 // dP = dO·Vᵀ
+                                for (int i = 0; i < rows; i++)                                                                                                        // dS = P ⊙ (dP − ⟨dP, P⟩) · scale
+                                {
+                                    ReadOnlySpan<float> pr;
+                                    if (typeof(TW) == typeof(float)) pr = new ReadOnlySpan<float>((float*)pb + (long)i * s, keys);
+                                    else
+                                    {
+                                        Bf16.ToFloat(new ReadOnlySpan<ushort>((ushort*)pb + (long)i * s, keys), new Span<float>(rp, keys));
+                                        pr = new ReadOnlySpan<float>(rp, keys);
+                                    }
+                                    var dr = new Span<float>(ds + (long)i * keys, keys);
+                                    float dot = TensorPrimitives.Dot(pr, dr);
+                                    TensorPrimitives.Subtract(dr, dot, dr);
+                                    TensorPrimitives.Multiply(dr, pr, dr);
+                                    TensorPrimitives.Multiply(dr, scale, dr);
+                                }
+                                if (dq != null) Gemm.Multiply<TW, TF>(false, false, rows, d, keys, ds, keys, kp + kOff, k.Ld, dq + qOff, q.Ld, true, 1); // dQ += dS·K
+                                if (dk != null) Gemm.Multiply<TW, TF>(true, false, keys, d, rows, ds, keys, qp + qOff, q.Ld, dk + kOff, k.Ld, true, 1); // dK += dSᵀ·Q
                             }
-                            if (dq != null) Gemm.Multiply(false, false, rows, d, keys, ds, keys, kp + kOff, k.Ld, dq + qOff, q.Ld, true, 1);   // dQ += dS·K
-                            if (dk != null) Gemm.Multiply(true, false, keys, d, rows, ds, keys, qp + qOff, q.Ld, dk + kOff, k.Ld, true, 1);   // dK += dSᵀ·Q
-                        }
-                }
-                BufferPool.Return(dScores);
-                if (recomputed is not null) BufferPool.Return(recomputed);
-            });
+                    }
+                    BufferPool.Return(dScores);
+                    if (probsRow is not null) BufferPool.Return(probsRow);
+                });
+            }
         }, q.Source, k.Source == q.Source ? null : k.Source, v.Source == q.Source ? null : v.Source);
         return y;
     }
@@ -141,7 +159,7 @@ public static partial class Ops
         int capacity = keys.Rank == 4 ? keys.Dim(2) : 0;
         if (keys.Rank != 4 || !keys.Shape.AsSpan().SequenceEqual(values.Shape) || keys.Dim(0) != q.Dim(0) || keys.Dim(1) != kvHeads || keys.Dim(3) * heads != q.Dim(2))
             throw new ArgumentException($"cached attention: q {Tensor.Format(q.Shape)} ({heads} heads), keys {Tensor.Format(keys.Shape)}, values {Tensor.Format(values.Shape)} ({kvHeads} kv heads) are inconsistent.");
-        return CachedAttend<float, Fp32Weights>(q, keys.Ptr, values.Ptr, keys.Size, capacity, keyLength, heads, kvHeads, keyMask);
+        return CachedAttend<float, Fp32Storage>(q, keys.Ptr, values.Ptr, keys.Size, capacity, keyLength, heads, kvHeads, keyMask);
     }
 
     /// <summary>
@@ -153,11 +171,11 @@ public static partial class Ops
     {
         if (keys.Length != values.Length)
             throw new ArgumentException($"cached attention: {keys.Length} bf16 keys but {values.Length} values.");
-        fixed (ushort* k = keys, v = values) return CachedAttend<ushort, Bf16Weights>(q, k, v, keys.Length, capacity, keyLength, heads, kvHeads, keyMask);
+        fixed (ushort* k = keys, v = values) return CachedAttend<ushort, Bf16Storage>(q, k, v, keys.Length, capacity, keyLength, heads, kvHeads, keyMask);
     }
 
     private static unsafe Tensor CachedAttend<TW, TF>(Tensor q, TW* kp, TW* vp, long cacheSize, int capacity, int keyLength, int heads, int kvHeads, ReadOnlySpan<float> keyMask)
-        where TW : unmanaged where TF : IWeightFormat<TW>
+        where TW : unmanaged where TF : IStorageFormat<TW>
     {
         int batch = q.Dim(0), t = q.Dim(1), d = q.Rank == 3 ? q.Dim(2) / heads : 0;
         if (q.Rank != 3 || d * heads != q.Dim(2) || heads % kvHeads != 0 || cacheSize != (long)batch * kvHeads * capacity * d
@@ -208,7 +226,7 @@ public static partial class Ops
     // A decode step's single query against one head's cache (keys and values [keyLength, d], contiguous): a dot product
     // per key and an AXPY per value row, which at one query cost far less than two GEMM calls' set-up.
     private static unsafe void AttendOneQuery<TW, TF>(float* q, TW* keys, TW* values, int d, int keyLength, float* scores, float* y, float scale, float[]? mask, int maskOffset)
-        where TW : unmanaged where TF : IWeightFormat<TW>
+        where TW : unmanaged where TF : IStorageFormat<TW>
     {
         int dv = d / 16 * 16;
         for (int j = 0; j < keyLength; j++)

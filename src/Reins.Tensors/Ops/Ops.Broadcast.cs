@@ -120,19 +120,31 @@ public static partial class Ops
         var db = b.RequiresGrad ? b.EnsureGrad() : null;
         // Rows may run in parallel only when no operand is broadcast, so that no two rows add into one gradient element.
         bool disjoint = a.Size == y.Size && b.Size == y.Size;
+        // A sum's or difference's gradient needs neither operand: they are not read, so packed ones stay packed.
+        bool readsValues = kind is BinaryKind.Mul or BinaryKind.Div;
         Engine.ForRanges(plan.Rows, disjoint ? RowPiece(plan.Inner) : Math.Max(1, plan.Rows), (r0, count) =>
-            BinaryBackwardRows(plan, kind, a.Span, b.Span, y.Grad!.Span, da is null ? default : da.Span, db is null ? default : db.Span, r0, count));
+            BinaryBackwardRows(plan, kind, readsValues ? a.Reader() : default, readsValues ? b.Reader() : default, y.Grad!.Span,
+                da is null ? default : da.Span, db is null ? default : db.Span, r0, count));
     }
 
-    private static void BinaryBackwardRows(Broadcast plan, BinaryKind kind, ReadOnlySpan<float> sa, ReadOnlySpan<float> sb, ReadOnlySpan<float> dy,
+    private static void BinaryBackwardRows(Broadcast plan, BinaryKind kind, ValueReader sa, ValueReader sb, ReadOnlySpan<float> dy,
         Span<float> da, Span<float> db, int r0, int count)
     {
         int n = plan.Inner;
         Span<float> temp = new float[n];
+        bool readsValues = kind is BinaryKind.Mul or BinaryKind.Div;
+        Span<float> scratchA = readsValues ? new float[n] : default, scratchB = readsValues ? new float[n] : default;
         for (int r = r0; r < r0 + count; r++)
         {
             var (oa, ob) = plan.RowOffsets(r);
             var g = dy.Slice(r * n, n);
+            // Row r's operand values (one value where an operand is broadcast along the row), when the gradient reads them.
+            ReadOnlySpan<float> ra = default, rb = default;
+            if (readsValues)
+            {
+                if (!db.IsEmpty) ra = sa.Read(oa, plan.InnerStrideA == 1 ? n : 1, scratchA);
+                if (!da.IsEmpty || kind == BinaryKind.Div) rb = sb.Read(ob, plan.InnerStrideB == 1 ? n : 1, scratchB);
+            }
             if (!da.IsEmpty)
             {
                 // Local gradient wrt a: 1 (add, sub), b (mul), 1/b (div).
@@ -141,10 +153,10 @@ public static partial class Ops
                 {
                     if (plan.InnerStrideB == 1)
                     {
-                        if (kind == BinaryKind.Mul) TensorPrimitives.Multiply(g, sb.Slice(ob, n), temp);
-                        else TensorPrimitives.Divide(g, sb.Slice(ob, n), temp);
+                        if (kind == BinaryKind.Mul) TensorPrimitives.Multiply(g, rb, temp);
+                        else TensorPrimitives.Divide(g, rb, temp);
                     }
-                    else TensorPrimitives.Multiply(g, kind == BinaryKind.Mul ? sb[ob] : 1 / sb[ob], temp);
+                    else TensorPrimitives.Multiply(g, kind == BinaryKind.Mul ? rb[0] : 1 / rb[0], temp);
                     contribution = temp;
                 }
                 Accumulate(da, oa, plan.InnerStrideA, contribution, 1f);
@@ -156,16 +168,16 @@ public static partial class Ops
                 float sign = kind == BinaryKind.Sub ? -1f : 1f;
                 if (kind == BinaryKind.Mul)
                 {
-                    if (plan.InnerStrideA == 1) TensorPrimitives.Multiply(g, sa.Slice(oa, n), temp);
-                    else TensorPrimitives.Multiply(g, sa[oa], temp);
+                    if (plan.InnerStrideA == 1) TensorPrimitives.Multiply(g, ra, temp);
+                    else TensorPrimitives.Multiply(g, ra[0], temp);
                     contribution = temp;
                 }
                 else if (kind == BinaryKind.Div)
                 {
                     for (int i = 0; i < n; i++)
                     {
-                        float av = plan.InnerStrideA == 1 ? sa[oa + i] : sa[oa];
-                        float bv = plan.InnerStrideB == 1 ? sb[ob + i] : sb[ob];
+                        float av = plan.InnerStrideA == 1 ? ra[i] : ra[0];
+                        float bv = plan.InnerStrideB == 1 ? rb[i] : rb[0];
                         temp[i] = -g[i] * av / (bv * bv);
                     }
                     contribution = temp;

@@ -8,8 +8,9 @@ namespace Reins.Tensors;
 public static partial class Ops
 {
     private delegate void UnaryForward(ReadOnlySpan<float> x, Span<float> y);
-    // Accumulates the input gradient: dx += dy · f'(x) (y = f(x) is given so ops can reuse it).
-    private delegate void UnaryBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx);
+    // Accumulates the input gradient dx += dy · f'(x) from what the op keeps for it: x, or y = f(x) where f' is
+    // cheaper from the output (Unary's fromOutput).
+    private delegate void UnaryBackward(ReadOnlySpan<float> saved, ReadOnlySpan<float> dy, Span<float> dx);
 
     // Elements per parallel piece of an elementwise op: 128 KB, enough to pay for handing it to another thread.
     private const int ElementwisePiece = 1 << 15;
@@ -21,14 +22,27 @@ public static partial class Ops
     // order, so the result does not depend on the thread count.
     private static int ColumnPiece(int n) => Math.Max(16, n / 8);
 
-    private static Tensor Unary(string op, Tensor x, UnaryForward forward, UnaryBackward backward)
+    private static Tensor Unary(string op, Tensor x, UnaryForward forward, UnaryBackward backward, bool fromOutput = false)
     {
         var y = Tensor.Uninitialized((int[])x.Shape.Clone());
         Engine.ForRanges(x.Size, ElementwisePiece, (s, n) => forward(x.Span.Slice(s, n), y.Span.Slice(s, n)));
         Tape.Record(y, op, () =>
         {
             var dx = x.EnsureGrad();
-            Engine.ForRanges(x.Size, ElementwisePiece, (s, n) => backward(x.Span.Slice(s, n), y.Span.Slice(s, n), y.Grad!.Span.Slice(s, n), dx.Span.Slice(s, n)));
+            var savedTensor = fromOutput ? y : x;
+            Engine.ForRanges(x.Size, ElementwisePiece, (s, n) =>
+            {
+                // A saved tensor packed as bf16 is widened a chunk at a time where it is used; the chunks start where
+                // the kernels' own do, so the result is what reading the widened tensor whole gives.
+                var saved = savedTensor.Reader();
+                Span<float> scratch = stackalloc float[Chunk];
+                var dy = y.Grad!.Span; var dxs = dx.Span;
+                for (int c = s; c < s + n; c += Chunk)
+                {
+                    int len = Math.Min(Chunk, s + n - c);
+                    backward(saved.Read(c, len, scratch), dy.Slice(c, len), dxs.Slice(c, len));
+                }
+            });
         }, x);
         return y;
     }
@@ -36,17 +50,17 @@ public static partial class Ops
     /// <summary>eˣ.</summary>
     public static Tensor Exp(Tensor x) => Unary("exp", x,
         static (x, y) => TensorPrimitives.Exp(x, y),
-        static (x, y, dy, dx) => TensorPrimitives.MultiplyAdd(dy, y, dx, dx));
+        static (y, dy, dx) => TensorPrimitives.MultiplyAdd(dy, y, dx, dx), fromOutput: true);
 
     /// <summary>Natural logarithm.</summary>
     public static Tensor Log(Tensor x) => Unary("log", x,
         static (x, y) => TensorPrimitives.Log(x, y),
-        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] / x[i]; });
+        static (x, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] / x[i]; });
 
     /// <summary>Square root.</summary>
     public static Tensor Sqrt(Tensor x) => Unary("sqrt", x,
         static (x, y) => TensorPrimitives.Sqrt(x, y),
-        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += 0.5f * dy[i] / y[i]; });
+        static (y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += 0.5f * dy[i] / y[i]; }, fromOutput: true);
 
     /// <summary>xᵖ for a constant exponent.</summary>
     public static Tensor Pow(Tensor x, float p)
@@ -64,29 +78,29 @@ public static partial class Ops
     /// <summary>Hyperbolic tangent.</summary>
     public static Tensor Tanh(Tensor x) => Unary("tanh", x,
         static (x, y) => TensorPrimitives.Tanh(x, y),
-        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] * (1 - y[i] * y[i]); });
+        static (y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] * (1 - y[i] * y[i]); }, fromOutput: true);
 
     /// <summary>Logistic sigmoid 1/(1+e⁻ˣ).</summary>
     public static Tensor Sigmoid(Tensor x) => Unary("sigmoid", x,
         static (x, y) => TensorPrimitives.Sigmoid(x, y),
-        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] * y[i] * (1 - y[i]); });
+        static (y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] * y[i] * (1 - y[i]); }, fromOutput: true);
 
     /// <summary>log σ(x), computed as min(x,0) − log1p(e^−|x|) so it never overflows (the form every DPO loss needs).</summary>
     public static Tensor LogSigmoid(Tensor x) => Unary("log_sigmoid", x,
         static (x, y) => { for (int i = 0; i < y.Length; i++) y[i] = MathF.Min(x[i], 0) - Log1pExp(-MathF.Abs(x[i])); },
-        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] * (1 - MathF.Exp(y[i])); }); // d/dx log σ = 1 − σ
+        static (y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] * (1 - MathF.Exp(y[i])); }, fromOutput: true); // d/dx log σ = 1 − σ
 
     /// <summary>softplus(x) = log(1 + eˣ), overflow-safe.</summary>
     public static Tensor Softplus(Tensor x) => Unary("softplus", x,
         static (x, y) => { for (int i = 0; i < y.Length; i++) y[i] = MathF.Max(x[i], 0) + Log1pExp(-MathF.Abs(x[i])); },
-        static (x, y, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] / (1 + MathF.Exp(-x[i])); });
+        static (x, dy, dx) => { for (int i = 0; i < dx.Length; i++) dx[i] += dy[i] / (1 + MathF.Exp(-x[i])); });
 
     private static float Log1pExp(float negAbs) => (float)Math.Log(1 + Math.Exp(negAbs));
 
     /// <summary>SiLU (swish) x·σ(x), the gate of Llama's SwiGLU MLP.</summary>
     public static Tensor Silu(Tensor x) => Unary("silu", x,
         static (x, y) => { TensorPrimitives.Sigmoid(x, y); TensorPrimitives.Multiply(x, y, y); },
-        static (x, y, dy, dx) =>
+        static (x, dy, dx) =>
         {
             for (int i = 0; i < dx.Length; i++)
             {
@@ -140,7 +154,7 @@ public static partial class Ops
         }
     }
 
-    private static void GeluTanhBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    private static void GeluTanhBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
     {
         Span<float> gate = stackalloc float[Chunk];
         for (int s = 0; s < x.Length; s += Chunk)
@@ -172,7 +186,7 @@ public static partial class Ops
     /// <summary>Exact GELU 0.5x(1 + erf(x/√2)).</summary>
     public static Tensor GeluExact(Tensor x) => Unary("gelu", x,
         static (x, y) => { for (int i = 0; i < y.Length; i++) y[i] = 0.5f * x[i] * (1 + Erf(x[i] * 0.70710678f)); },
-        static (x, y, dy, dx) =>
+        static (x, dy, dx) =>
         {
             for (int i = 0; i < dx.Length; i++)
             {

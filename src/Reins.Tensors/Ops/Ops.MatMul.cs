@@ -104,11 +104,16 @@ public static partial class Ops
                 if (half is null) Gemm.Multiply(false, !t, rows, k, n, dy, n, weight.Ptr, ldw, dx.Ptr, k, !overwrite, Engine.Threads);
                 else fixed (ushort* w = half) Gemm.Multiply(false, !t, rows, k, n, dy, n, w, ldw, dx.Ptr, k, !overwrite, Engine.Threads);
             }
-            // A weight read as bf16 is frozen (StoreAsBf16Only refuses a trained one), so this reads float32 values.
+            // A weight read as bf16 is frozen (StoreAsBf16Only refuses a trained one), so this reads float32 values. An
+            // input packed as bf16 (Bf16SavedActivations) is read as it is, as it is packed into the GEMM's panels.
             if (weight.RequiresGrad)
             {
-                if (transB) Gemm.Multiply(true, false, n, k, rows, dy, n, x.Ptr, k, weight.EnsureGrad().Ptr, k, true, Engine.Threads);
-                else Gemm.Multiply(true, false, k, n, rows, x.Ptr, k, dy, n, weight.EnsureGrad().Ptr, n, true, Engine.Threads);
+                float* dw = weight.EnsureGrad().Ptr;
+                ushort* xh = x.PackedPtr;
+                if (xh != null && transB) Gemm.Multiply<ushort, Bf16Storage>(true, false, n, k, rows, dy, n, xh, k, dw, k, true, Engine.Threads);
+                else if (xh != null) Gemm.Multiply<ushort, Bf16Storage, float, Fp32Storage>(true, false, k, n, rows, xh, k, dy, n, dw, n, true, Engine.Threads);
+                else if (transB) Gemm.Multiply(true, false, n, k, rows, dy, n, x.Ptr, k, dw, k, true, Engine.Threads);
+                else Gemm.Multiply(true, false, k, n, rows, x.Ptr, k, dy, n, dw, n, true, Engine.Threads);
             }
             if (bias is { RequiresGrad: true })
             {

@@ -77,12 +77,13 @@ public static partial class Ops
             if (dx is not null)
                 Engine.ForRanges(rows, RowPiece(n), (first, count) =>
                 {
-                    var xs = input.Span; var dy = y.Grad!.Span; var w = weight.Span; var dxs = dx.Span;
+                    var xs = input.Reader(); var dy = y.Grad!.Span; var w = weight.Span; var dxs = dx.Span;
                     Span<float> xhat = n <= 8192 ? stackalloc float[n] : new float[n];
                     Span<float> g = n <= 8192 ? stackalloc float[n] : new float[n];
                     for (int r = first; r < first + count; r++)
                     {
-                        TensorPrimitives.Subtract(xs.Slice(r * n, n), mean[r], xhat);
+                        // An input packed as bf16 is widened a row at a time, into xhat, which the next line overwrites.
+                        TensorPrimitives.Subtract(xs.Read(r * n, n, xhat), mean[r], xhat);
                         TensorPrimitives.Multiply(xhat, rstd[r], xhat);
                         TensorPrimitives.Multiply(dy.Slice(r * n, n), w, g);
                         float meanG = rms ? 0 : TensorPrimitives.Sum(g) / n, meanGx = TensorPrimitives.Dot(g, xhat) / n;
@@ -107,14 +108,14 @@ public static partial class Ops
             if (dw is not null || db is not null)
                 Engine.ForRanges(n, ColumnPiece(n), (c0, width) =>
                 {
-                    var xs = input.Span; var dy = y.Grad!.Span;
+                    var xs = input.Reader(); var dy = y.Grad!.Span;
                     Span<float> xhat = stackalloc float[width];
                     for (int r = 0; r < rows; r++)
                     {
                         var gy = dy.Slice(r * n + c0, width);
                         if (dw is not null)
                         {
-                            TensorPrimitives.Subtract(xs.Slice(r * n + c0, width), mean[r], xhat);
+                            TensorPrimitives.Subtract(xs.Read(r * n + c0, width, xhat), mean[r], xhat);
                             TensorPrimitives.Multiply(xhat, rstd[r], xhat);
                             TensorPrimitives.MultiplyAdd(gy, xhat, dw.Span.Slice(c0, width), dw.Span.Slice(c0, width));
                         }

@@ -5,24 +5,24 @@ using System.Runtime.Intrinsics.X86;
 namespace Reins.Tensors.Kernels;
 
 /// <summary>
-/// How the skinny (decoding) GEMM kernels read a weight matrix stored as <typeparamref name="TW"/>: sixteen consecutive
-/// weights as float32s, or one. The kernels are generic over it, so float32 and bfloat16 weights share one code path
-/// and every sum runs in float32 in the same order.
+/// How GEMM and attention kernels read a matrix stored as <typeparamref name="TW"/> (weights, a KV cache, or
+/// activations packed for the backward pass): sixteen or eight consecutive values as float32s, or one. The kernels are
+/// generic over it, so float32 and bfloat16 storage share one code path and every sum runs in float32 in the same order.
 /// </summary>
-internal unsafe interface IWeightFormat<TW> where TW : unmanaged
+internal unsafe interface IStorageFormat<TW> where TW : unmanaged
 {
-    /// <summary>Sixteen weights from <paramref name="p"/> on, as float32.</summary>
+    /// <summary>Sixteen values from <paramref name="p"/> on, as float32.</summary>
     static abstract Vector512<float> Load16(TW* p);
 
-    /// <summary>Eight consecutive weights from <paramref name="p"/> on, as float32.</summary>
+    /// <summary>Eight consecutive values from <paramref name="p"/> on, as float32.</summary>
     static abstract Vector256<float> Load8(TW* p);
 
-    /// <summary>The weight at <paramref name="p"/>, as float32.</summary>
+    /// <summary>The value at <paramref name="p"/>, as float32.</summary>
     static abstract float Get(TW* p);
 }
 
-/// <summary>Float32 weights, read as they are.</summary>
-internal readonly unsafe struct Fp32Weights : IWeightFormat<float>
+/// <summary>Float32 values, read as they are.</summary>
+internal readonly unsafe struct Fp32Storage : IStorageFormat<float>
 {
     public static Vector512<float> Load16(float* p) => Vector512.Load(p);
 
@@ -32,11 +32,11 @@ internal readonly unsafe struct Fp32Weights : IWeightFormat<float>
 }
 
 /// <summary>
-/// bfloat16 weights, the top half of a float32: zero-extended to 32 bits and shifted left 16 in registers, which is exact.
+/// bfloat16 values, the top half of a float32: zero-extended to 32 bits and shifted left 16 in registers, which is exact.
 /// .NET has no bf16 dot-product intrinsic, so the arithmetic stays float32; what bf16 saves is memory traffic, which is
 /// what decoding is bound by.
 /// </summary>
-internal readonly unsafe struct Bf16Weights : IWeightFormat<ushort>
+internal readonly unsafe struct Bf16Storage : IStorageFormat<ushort>
 {
     public static Vector512<float> Load16(ushort* p) => Avx512F.IsSupported
         ? Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)), 16).AsSingle()
