@@ -205,6 +205,52 @@ public sealed class Tensor
     /// <summary>Stops reading the bfloat16 copy (the float32 values are read again); its storage is kept for the next <see cref="KeepBf16Copy"/>.</summary>
     public void DropBf16Copy() => bf16Active = Bf16Only;
 
+    /// <summary>An int8 copy of the matrix (<see cref="KeepInt8Copy"/>), which linear layers and lookups read instead of the other values when no gradient is recorded; null when none is kept.</summary>
+    internal Kernels.Int8Matrix? Int8 => int8Active ? int8 : null;
+
+    private Kernels.Int8Matrix? int8;
+    private bool int8Active;
+
+    /// <summary>
+    /// Makes an int8 copy of this matrix (<see cref="Kernels.Int8Matrix"/>: per-output absmax scales), which linear layers
+    /// and embedding lookups then read whenever no gradient is being recorded: sampling reads a quarter of float32's
+    /// bytes. Outputs are rows, or with <paramref name="transposed"/> columns ([in, out], GPT-2's Conv1D); the copy is
+    /// stored [outputs, inputs]. A matrix held as bf16 only is quantised from those values. The copy does not follow
+    /// later changes: rollouts make one each step from the moving weights (reusing its storage).
+    /// </summary>
+    public void KeepInt8Copy(bool transposed = false)
+    {
+        if (Rank != 2) throw new InvalidOperationException($"an int8 copy needs a matrix, not {Format(Shape)}.");
+        int outputs = transposed ? Shape[1] : Shape[0], inputs = transposed ? Shape[0] : Shape[1];
+        if (Bf16Only && Bf16Transposed != transposed)
+            throw new InvalidOperationException($"{Name ?? "tensor " + Format(Shape)} is held as bfloat16 {(Bf16Transposed ? "transposed" : "untransposed")}; its int8 copy was asked for the other layout.");
+        // A bf16-only matrix is stored [outputs, inputs] already (its copy's layout is the one asked for here); a
+        // transposed float32 one is transposed whole first, in cache-sized tiles, rather than read a column at a time.
+        var outputMajor = transposed && !Bf16Only ? Transposed(Span, Shape[0], Shape[1]) : null;
+        int8 = Kernels.Int8Matrix.Quantize(outputs, inputs, (o, row) =>
+        {
+            if (Bf16Only) Kernels.Bf16.ToFloat(bf16.AsSpan(o * inputs, inputs), row);
+            else (outputMajor is null ? Span : outputMajor.AsSpan()).Slice(o * inputs, inputs).CopyTo(row);
+        }, int8);
+        if (outputMajor is not null) BufferPool.Return(outputMajor);
+        int8Active = true;
+    }
+
+    // [rows, columns] → [columns, rows], a 32 × 32 tile at a time.
+    private static float[] Transposed(ReadOnlySpan<float> values, int rows, int columns)
+    {
+        var result = BufferPool.Rent(values.Length);
+        const int Tile = 32;
+        for (int i0 = 0; i0 < rows; i0 += Tile)
+            for (int j0 = 0; j0 < columns; j0 += Tile)
+                for (int i = i0; i < Math.Min(rows, i0 + Tile); i++)
+                    for (int j = j0; j < Math.Min(columns, j0 + Tile); j++) result[j * rows + i] = values[i * columns + j];
+        return result;
+    }
+
+    /// <summary>Stops reading the int8 copy; its storage is kept for the next <see cref="KeepInt8Copy"/>.</summary>
+    public void DropInt8Copy() => int8Active = false;
+
     /// <summary>Whether the values are kept as bfloat16 only (<see cref="StoreAsBf16Only"/>).</summary>
     public bool Bf16Only { get; private set; }
 

@@ -20,7 +20,7 @@ public sealed class CommandTests : IDisposable
 
     private static (int Code, string Out) Run(params string[] args)
     {
-        var root = new RootCommand { ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), OnlineCommands.NashMd(), OnlineCommands.Sppo(), OnlineCommands.Dno(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create(), CostCommand.Create(), SafetyTestCommand.Create(), DetectorCommand.Create() };
+        var root = new RootCommand { BenchCommand.Create(), ModelCommand.Create(), GenerateCommand.Create(), SftCommand.Create(), DpoCommand.Create(), MemoryPlanCommand.Create(), RewardCommand.Create(), OnlineCommands.OnlineDpo(), OnlineCommands.NashMd(), OnlineCommands.Sppo(), OnlineCommands.Dno(), PrmCommand.Create(), EvalCommand.Create(), BestOfNCommand.Create(), OnlineCommands.Ppo(), OnlineCommands.Grpo(), CritiqueCommand.Create(), CostCommand.Create(), SafetyTestCommand.Create(), DetectorCommand.Create() };
         var previous = Console.Out;
         var writer = new StringWriter(CultureInfo.InvariantCulture);
         Console.SetOut(writer);
@@ -644,6 +644,19 @@ public sealed class CommandTests : IDisposable
         File.WriteAllText(settings, """{"learning_rat": 0.01}""");
         Assert.Throws<InvalidDataException>(() => Run("sft", "--model", path, "--train", data, "--config", settings, "--out", run));
     }
+
+    [Fact]
+    public void BenchGenerateReadsInt8CopiesAndRefusesThemBesideBf16()
+    {
+        string threads = Engine.Threads.ToString(CultureInfo.InvariantCulture);
+        var (code, output) = Run("bench", "generate", "--config", "tiny", "--threads", threads, "--seconds", "0.1", "--batch", "2", "--int8");
+        Assert.Equal(0, code);
+        var row = JsonNode.Parse(output.Trim().Split('\n')[^1])!;
+        Assert.True(row["int8"]!.GetValue<bool>());
+        Assert.True(row["generate_tokens_per_s"]!.GetValue<double>() > 0);
+        var error = Assert.Throws<ArgumentException>(() => Run("bench", "generate", "--config", "tiny", "--threads", threads, "--seconds", "0.1", "--bf16", "--int8"));
+        Assert.Contains("--int8", error.Message);
+    }
 }
 
 public class DocumentationTests
@@ -657,4 +670,5 @@ public class DocumentationTests
         Assert.True(File.Exists(path), $"{path} is missing; run `reins config docs > docs/training-settings.md`.");
         Assert.True(File.ReadAllText(path) == ConfigCommand.SettingsDocument(), "docs/training-settings.md is stale; regenerate it with `reins config docs > docs/training-settings.md`.");
     }
+
 }

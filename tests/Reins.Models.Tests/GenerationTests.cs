@@ -348,6 +348,46 @@ public class GenerationTests
     }
 
     [Theory, MemberData(nameof(Families))]
+    public void Int8WeightsGenerateWhatTheDequantisedWeightsGenerate(string family)
+    {
+        // Sampling with int8 copies (rollout_dtype int8) is generation from the weights s·q: the same greedy tokens, and
+        // log-probs that differ only in where the scale is applied (after the float32 sum, not before).
+        var model = Model(family);
+        var dequantised = model.Clone();
+        var conv1d = model.Conv1DWeights();
+        foreach (var (p, d) in model.Parameters.Zip(dequantised.Parameters).Where(p => p.First.Rank == 2))
+        {
+            // Outputs are rows, or columns of GPT-2's Conv1D [in, out] weights.
+            bool transposed = conv1d.Contains(p);
+            int rows = p.Shape[0], columns = p.Shape[1];
+            var w = p.Span.ToArray();
+            var q = Reins.Tensors.Kernels.Int8Matrix.Quantize(transposed ? columns : rows, transposed ? rows : columns, (o, row) =>
+            {
+                for (int i = 0; i < row.Length; i++) row[i] = transposed ? w[i * columns + o] : w[o * columns + i];
+            });
+            var s = d.Span;
+            for (int i = 0; i < s.Length; i++)
+                s[i] = transposed ? q.Dequantized(i % columns, i / columns) : q.Dequantized(i / columns, i % columns);
+        }
+        var options = new SamplingOptions { MaxNewTokens = 12, Temperature = 0 };
+        var expected = Generator.Generate(dequantised, Prompts, options);
+        var exact = Generator.Generate(model, Prompts, options);
+        var weightsBefore = model.Parameters.Select(p => p.Span.ToArray()).ToArray();
+        model.KeepInt8Weights();
+        var int8 = Generator.Generate(model, Prompts, options);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].Tokens, int8[i].Tokens);
+            for (int t = 0; t < expected[i].LogProbs.Length; t++) Assert.Equal(expected[i].LogProbs[t], int8[i].LogProbs[t], 1e-4f);
+        }
+        // The copies are read (the log-probs are not float32's), and the float32 weights stay as they were, for training.
+        Assert.Contains(Enumerable.Range(0, exact.Count), i => !exact[i].LogProbs.SequenceEqual(int8[i].LogProbs));
+        Assert.All(model.Parameters.Zip(weightsBefore), p => Assert.Equal(p.Second, p.First.Span.ToArray()));
+        model.DropInt8Weights();
+        Assert.Equal(exact.Select(e => e.LogProbs), Generator.Generate(model, Prompts, options).Select(e => e.LogProbs));
+    }
+
+    [Theory, MemberData(nameof(Families))]
     public void Bf16WeightsGenerateWhatTheRoundedFloat32WeightsGenerate(string family)
     {
         var model = Model(family);

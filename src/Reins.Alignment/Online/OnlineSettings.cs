@@ -62,7 +62,7 @@ public sealed record OnlineArguments : ISettings
     public SamplingSettings Sampling { get; init; } = new();
 
     /// <summary>float32, or bfloat16: rollouts sampled from bfloat16 copies of the policy's weights, refreshed each step.</summary>
-    [JsonPropertyName("rollout_dtype"), Description("Weights the rollouts are sampled with: float32, or bfloat16 (copies of the policy's weights made each step; decoding reads half the bytes). With bfloat16 the sampled tokens' log-probs are taken again in float32 for the update, and their drift is logged as rollout/logprob_drift.")]
+    [JsonPropertyName("rollout_dtype"), Description("Weights the rollouts are sampled with: float32, bfloat16 (copies of the policy's weights made each step; decoding reads half the bytes), or int8 (weight-only, per-output absmax scales; a quarter of the bytes). With bfloat16 or int8 the sampled tokens' log-probs are taken again in float32 for the update, and their drift is logged as rollout/logprob_drift (mean |Δ log p|) and rollout/logprob_drift_max.")]
     public string RolloutDtype { get; init; } = "float32";
 
     /// <summary>Mini-batches (optimiser steps) per pass over a rollout.</summary>
@@ -77,7 +77,7 @@ public sealed record OnlineArguments : ISettings
     {
         Sampling.Validate();
         Settings.Require(NumMiniBatches >= 1, "num_mini_batches", "must be positive");
-        Settings.Require(RolloutDtype is "float32" or "bfloat16", "rollout_dtype", $"'{RolloutDtype}' is not one of float32, bfloat16");
+        Settings.Require(RolloutDtype is "float32" or "bfloat16" or "int8", "rollout_dtype", $"'{RolloutDtype}' is not one of float32, bfloat16, int8");
     }
 
     /// <summary>Checks that groups of <paramref name="samplesPerPrompt"/> completions fill a step exactly.</summary>

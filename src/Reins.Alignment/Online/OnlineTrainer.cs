@@ -258,10 +258,11 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         var sampling = config.Online.Sampling;
         var options = sampling.Options(plan.SamplesPerPrompt, rng.NextUInt64());
         var batch = promptIndices.Select(i => prompts[i]).ToArray();
-        bool bf16 = config.Online.RolloutDtype == "bfloat16";
+        // bf16 or int8 rollouts: copies of this step's weights, read by generation alone (every other forward reads float32).
+        bool bf16 = config.Online.RolloutDtype == "bfloat16", int8 = config.Online.RolloutDtype == "int8", lowPrecision = bf16 || int8;
         ScoredCompletions scored;
-        // bf16 rollouts: copies of this step's weights, read by generation alone (every other forward reads float32).
         if (bf16) Timed("generation", Model.KeepBf16Weights);
+        if (int8) Timed("generation", Model.KeepInt8Weights);
         try
         {
             if (World.IsDistributed) scored = Timed("generation", () => ShardedRollout.SampleAndScore(completions, Model, batch, options, sampling.MissingEosPenalty, plan.StepRewards));
@@ -274,6 +275,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         finally
         {
             if (bf16) Model.DropBf16Weights();
+            if (int8) Model.DropInt8Weights();
         }
         bool[]? offPolicy = null;
         if (plan.Refinement is { } refinement)
@@ -288,12 +290,12 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         int chunk = config.Training.PerDeviceTrainBatchSize;
         // The generator's log-probs are at the sampling temperature; a method that scores at another re-scores them. A
         // replaced row's were taken in another context, so its tokens are scored again as an answer to its prompt.
-        // bf16 rollouts' log-probs carry the rounding of the weights: the update's ratios start from float32 ones.
-        if (LogProbTemperature != sampling.Temperature || bf16)
+        // bf16 or int8 rollouts' log-probs carry the rounding of the weights: the update's ratios start from float32 ones.
+        if (LogProbTemperature != sampling.Temperature || lowPrecision)
         {
             var sampled = rollout;
             rollout = rollout.WithLogProbs(Timed("evaluation", () => rollout.Evaluate(rows => rollout.TokenLogProbs(Model, rows, LogProbTemperature).LogProbs, chunk)));
-            if (bf16 && LogProbTemperature == sampling.Temperature) LogDrift(sampled, rollout, metrics);
+            if (lowPrecision && LogProbTemperature == sampling.Temperature) LogDrift(sampled, rollout, metrics);
         }
         else if (offPolicy is not null && offPolicy.Any(o => o))
             rollout = rollout.WithLogProbs(Timed("evaluation", () => Rescored(rollout, [.. Enumerable.Range(0, rollout.Rows).Where(r => offPolicy[r])])));
@@ -305,7 +307,7 @@ public abstract class OnlineTrainer<TBatch> : ITrainer, ITrainingSteps where TBa
         return evaluated;
     }
 
-    // How far the bf16 weights' log-probs of the sampled tokens were from the float32 policy's: mean and largest |Δ|.
+    // How far the bf16 or int8 weights' log-probs of the sampled tokens were from the float32 policy's: mean and largest |Δ|.
     private static void LogDrift(Rollout sampled, Rollout exact, Dictionary<string, double> metrics)
     {
         double sum = 0, largest = 0, tokens = 0;

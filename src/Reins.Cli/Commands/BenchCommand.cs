@@ -48,13 +48,15 @@ internal static class BenchCommand
         var genSeconds = new Option<double>("--seconds") { Description = "Minimum timed duration per measurement.", DefaultValueFactory = _ => 8 };
         var genBatch = new Option<int?>("--batch") { Description = "Sequences per batch (default: the config's batch, as the anchor; 1 gives single-sequence latency)." };
         var genBf16 = new Option<bool>("--bf16") { Description = "Weight matrices held as bfloat16 only (float32 activations and sums)." };
+        var genInt8 = new Option<bool>("--int8") { Description = "Weight matrices read from int8 copies (per-output absmax scales, as rollout_dtype int8 samples; float32 activations and sums)." };
         var genKv = CommonOptions.KvCacheDtype();
         var generate = new Command("generate", "Generation tokens/s: 16-token prompts, min(112, ctx−16) greedy new tokens with a KV cache and per-token log-probs, as the anchor measures.")
-            { genConfig, genThreads, genSeconds, genBatch, profile, genBf16, genKv };
+            { genConfig, genThreads, genSeconds, genBatch, profile, genBf16, genInt8, genKv };
         generate.SetAction(r =>
         {
             var preset = ModelPreset.Get(r.GetValue(genConfig)!);
-            if (r.GetValue(genThreads) is { } t) Generate(preset, t, r.GetValue(genBatch) ?? preset.Batch, r.GetValue(genSeconds), r.GetValue(profile), r.GetValue(genBf16), r.GetValue(genKv) == "bfloat16");
+            if (r.GetValue(genBf16) && r.GetValue(genInt8)) throw new ArgumentException("--int8: the weights are read either as int8 or as bfloat16 (--bf16), not both.");
+            if (r.GetValue(genThreads) is { } t) Generate(preset, t, r.GetValue(genBatch) ?? preset.Batch, r.GetValue(genSeconds), r.GetValue(profile), r.GetValue(genBf16), r.GetValue(genInt8), r.GetValue(genKv) == "bfloat16");
             else EachThreadSettingInChildProcess(r.Tokens.Select(x => x.Value), "generate_tokens_per_s");
         });
         bench.Add(generate);
@@ -87,8 +89,8 @@ internal static class BenchCommand
         var ppoConfig = new Option<string>("--config") { Description = "tiny, small or gpt2 (as tools/torch_ppo_bench.py).", DefaultValueFactory = _ => "small" };
         var ppoSteps = new Option<int>("--steps") { Description = "Timed PPO steps (after one warm-up step).", DefaultValueFactory = _ => 3 };
         var ppoLora = new Option<int?>("--lora-r") { Description = "Train LoRA adapters of this rank (alpha 2r, dropout 0.05, PEFT's default targets) on a policy whose frozen base the reference and the critic share, instead of full fine-tuning." };
-        var ppoRollout = new Option<string>("--rollout-dtype") { Description = "float32, or bfloat16: rollouts sampled from bf16 copies of the policy's weights (rollout_dtype).", DefaultValueFactory = _ => "float32" };
-        ppoRollout.AcceptOnlyFromAmong("float32", "bfloat16");
+        var ppoRollout = new Option<string>("--rollout-dtype") { Description = "float32, bfloat16 or int8: rollouts sampled from bf16 or int8 copies of the policy's weights (rollout_dtype).", DefaultValueFactory = _ => "float32" };
+        ppoRollout.AcceptOnlyFromAmong("float32", "bfloat16", "int8");
         var ppoCheckpointing = new Option<bool>("--gradient-checkpointing") { Description = "Policy and critic recompute each block's activations in the backward pass." };
         var ppoRecompute = new Option<bool>("--recompute-attention") { Description = "Policy and critic recompute attention probabilities in the backward pass." };
         var ppoBf16 = new Option<bool>("--bf16") { Description = "bf16 (TRL's flag): activations kept for the backward pass stored as bfloat16; the reference, the reward model and a LoRA base held as bfloat16 only." };
@@ -256,11 +258,12 @@ internal static class BenchCommand
             Console.Error.WriteLine($"  {op,-16} {f / steps,8:F5} {bw / steps,8:F5} {calls / steps,6:F1}");
     }
 
-    private static void Generate(ModelPreset preset, int t, int batch, double minSeconds, bool profile, bool bf16, bool bf16KvCache)
+    private static void Generate(ModelPreset preset, int t, int batch, double minSeconds, bool profile, bool bf16, bool int8, bool bf16KvCache)
     {
         Engine.Threads = t;
         var model = CausalLanguageModel.Create(preset.ToConfig(), seed: 0);
         if (bf16) model.FreezeAsBf16();
+        if (int8) model.KeepInt8Weights();
         model.Bf16KvCache = bf16KvCache;
         int newTokens = Math.Min(112, preset.Context - 16);
         var rng = new Rng(0);
@@ -284,11 +287,12 @@ internal static class BenchCommand
             ["bench"] = "generate", ["config"] = preset.Name, ["threads"] = t, ["batch"] = batch, ["params"] = model.ParameterCount,
             ["generate_tokens_per_s"] = Math.Round(batch * steps / elapsed, 1),
             ["ms_per_step"] = Math.Round(1000 * elapsed / steps, 3),
-            // Every decode step reads every weight once (the tied embedding twice: lookup rows are negligible), 2 bytes each in bf16.
-            ["weights_gb_per_s"] = Math.Round(model.ParameterCount * (bf16 ? 2.0 : 4.0) * steps / elapsed / 1e9, 2),
+            // Every decode step reads every weight once (the tied embedding twice: lookup rows are negligible), 2 bytes each in bf16, 1 in int8.
+            ["weights_gb_per_s"] = Math.Round(model.ParameterCount * (int8 ? 1.0 : bf16 ? 2.0 : 4.0) * steps / elapsed / 1e9, 2),
             ["peak_rss_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
         };
         if (bf16) row["bf16"] = true;
+        if (int8) row["int8"] = true;
         if (bf16KvCache) row["kv_cache_dtype"] = "bfloat16";
         Emit(row);
     }

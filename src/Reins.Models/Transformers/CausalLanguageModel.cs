@@ -185,6 +185,24 @@ public abstract class CausalLanguageModel : Module
         foreach (var p in Parameters) p.DropBf16Copy();
     }
 
+    /// <summary>
+    /// Keeps an int8 copy of every weight matrix (embeddings included; per-output absmax scales, <see cref="Tensor.KeepInt8Copy"/>),
+    /// which the linear layers and lookups read whenever no gradient is recorded: sampling (rollout_dtype int8) reads a
+    /// quarter of float32's bytes per token, with float32 activations and sums. The other weights stay, for training.
+    /// </summary>
+    public void KeepInt8Weights()
+    {
+        var conv1d = Conv1DWeights();
+        foreach (var p in Parameters)
+            if (p.Rank == 2) p.KeepInt8Copy(transposed: conv1d.Contains(p));
+    }
+
+    /// <summary>Reads the other weights again after <see cref="KeepInt8Weights"/> (the copies' storage is kept for the next refresh).</summary>
+    public void DropInt8Weights()
+    {
+        foreach (var p in Parameters) p.DropInt8Copy();
+    }
+
     /// <summary>Whether generation keeps its KV caches as bfloat16 (`--kv-cache-dtype bfloat16`): half their memory and of the bytes a decode step reads.</summary>
     public bool Bf16KvCache { get; set; }
 

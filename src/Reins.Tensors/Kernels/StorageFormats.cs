@@ -108,3 +108,20 @@ public static class Bf16
         for (; i < from.Length; i++) to[i] = ToFloat(from[i]);
     }
 }
+
+/// <summary>
+/// int8 values (<see cref="Int8Matrix"/>), sign-extended and converted to float32 in registers, which is exact; the
+/// per-output scales are applied to the sums afterwards.
+/// </summary>
+internal readonly unsafe struct Int8Storage : IStorageFormat<sbyte>
+{
+    public static Vector512<float> Load16(sbyte* p) => Avx512F.IsSupported
+        ? Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p)))
+        : Vector512.Create(Load8(p), Load8(p + 8));
+
+    public static Vector256<float> Load8(sbyte* p) => Avx2.IsSupported
+        ? Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p))
+        : Vector256.ConvertToSingle(Vector256.WidenLower(Vector256.WidenLower(Vector256.Create(Vector128.CreateScalar(*(long*)p).AsSByte(), Vector128<sbyte>.Zero))));
+
+    public static float Get(sbyte* p) => *p;
+}

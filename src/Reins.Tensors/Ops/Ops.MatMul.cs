@@ -93,7 +93,13 @@ public static partial class Ops
         bool t = half is null ? transB : transB || weight.Bf16Transposed;
         int ldw = t ? k : n;
         float* biasPtr = bias is null ? null : bias.Ptr;
-        if (half is null) Gemm.Multiply(false, t, rows, n, k, x.Ptr, k, weight.Ptr, ldw, y.Ptr, n, false, Engine.Threads, biasPtr);
+        // Sampling with int8 weights (rollout_dtype int8): sums over the codes, each output scaled after (Int8Matrix).
+        if (!Tape.IsRecording && weight.Int8 is { } q)
+        {
+            fixed (sbyte* w = q.Values) Gemm.Multiply<sbyte, Int8Storage>(false, true, rows, n, k, x.Ptr, k, w, k, y.Ptr, n, false, Engine.Threads);
+            Engine.ForRanges(rows, RowPiece(n), (r0, count) => q.ScaleOutputs(y.Span.Slice(r0 * n, count * n), count, bias is null ? default : bias.Span));
+        }
+        else if (half is null) Gemm.Multiply(false, t, rows, n, k, x.Ptr, k, weight.Ptr, ldw, y.Ptr, n, false, Engine.Threads, biasPtr);
         else fixed (ushort* w = half) Gemm.Multiply(false, t, rows, n, k, x.Ptr, k, w, ldw, y.Ptr, n, false, Engine.Threads, biasPtr);
         Tape.Record(y, half is null ? "linear" : "linear_bf16", () =>
         {

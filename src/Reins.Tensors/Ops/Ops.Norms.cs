@@ -134,15 +134,18 @@ public static partial class Ops
             throw new ArgumentException($"embedding: {ids.Length} ids do not fill shape {Tensor.Format(shape)}.");
         var idx = ids.ToArray();
         var y = Tensor.Uninitialized([.. shape, c]);
-        // Inference on a table with a bf16 copy reads the copy, as the linear layers do (a tied LM head shares it); a
-        // frozen table kept as bf16 only is always read so.
+        // Inference on a table with a bf16 or int8 copy reads the copy, as the linear layers do (a tied LM head shares
+        // it); a frozen table kept as bf16 only is always read so.
         var half = Tape.IsRecording && !weight.Bf16Only ? null : weight.Bf16;
+        var int8 = Tape.IsRecording ? null : weight.Int8;
         for (int i = 0; i < idx.Length; i++)
         {
             if ((uint)idx[i] >= (uint)v)
                 throw new ArgumentOutOfRangeException(nameof(ids), $"embedding {weight.Name}: id {idx[i]} at position {i} is outside [0, {v}).");
             var row = y.Span.Slice(i * c, c);
-            if (half is null) weight.Span.Slice(idx[i] * c, c).CopyTo(row);
+            if (int8 is not null)
+                for (int j = 0; j < c; j++) row[j] = int8.Dequantized(idx[i], j);
+            else if (half is null) weight.Span.Slice(idx[i] * c, c).CopyTo(row);
             else Kernels.Bf16.ToFloat(half.AsSpan(idx[i] * c, c), row);
         }
         Tape.Record(y, "embedding", () =>

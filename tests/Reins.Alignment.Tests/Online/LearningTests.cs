@@ -66,16 +66,18 @@ public class LearningTests(ITestOutputHelper output)
         KlCoef = 0.01f,
     }, policy, policy.Clone(), PpoTrainer.CriticFromPolicy(policy, seed: 2), TinyTask.Inputs(TinyTask.Reward(), TinyTask.Prompts("abcdefabcdef"))));
 
-    [Fact]
-    public void GrpoWithBf16Rollouts()
+    [Theory]
+    [InlineData("bfloat16")]
+    [InlineData("int8")]
+    public void GrpoWithLowPrecisionRollouts(string dtype)
     {
-        // Rollouts sampled from bf16 copies of the weights, their log-probs taken again in float32: the method still
-        // learns, and the drift of the sampled log-probs is logged, non-zero (the copies are read) and small.
+        // Rollouts sampled from bf16 or int8 copies of the weights, their log-probs taken again in float32: the method
+        // still learns, and the drift of the sampled log-probs is logged, non-zero (the copies are read) and small.
         List<System.Text.Json.Nodes.JsonObject>? rows = null;
-        Learns("grpo bf16 rollouts", (dir, policy) => new GrpoTrainer(new GrpoConfig
+        Learns($"grpo {dtype} rollouts", (dir, policy) => new GrpoTrainer(new GrpoConfig
         {
             Training = new() { OutputDir = dir, MaxSteps = Steps, LearningRate = 3e-3f, LrSchedulerType = "constant", PerDeviceTrainBatchSize = 16, LoggingSteps = 10 },
-            Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength }, RolloutDtype = "bfloat16" },
+            Online = new() { Sampling = new() { MaxCompletionLength = TinyTask.CompletionLength }, RolloutDtype = dtype },
             Group = new() { NumGenerations = 4 },
             Beta = 0.01f,
         }, policy, policy.Clone(), TinyTask.Inputs(TinyTask.Reward())), after: dir => rows = Scratch.Metrics(dir));
