@@ -74,16 +74,20 @@ public sealed class Bf16Tests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void ARowsOutputDoesNotDependOnTheRowsBesideIt(bool bf16)
+    [InlineData("float32", 96)]
+    [InlineData("bf16", 96)]
+    [InlineData("float32", 100)]
+    [InlineData("bf16", 100)]
+    [InlineData("int8", 100)]
+    public void ARowsOutputDoesNotDependOnTheRowsBesideIt(string weights, int inputs)
     {
-        // Decoding runs a few rows at a time (8, 4 and 1–3 share a pass over the weights); each row's sums must run in one
-        // order whatever the others.
+        // Decoding runs a few rows at a time (8 and 4 share a pass over the weights, then 3, or 1–2 in a lighter one); each
+        // row's sums must run in one order whatever the others, scalar tail (100 inputs) included.
         var rng = new Rng(8);
-        var x = Tensor.Normal(rng, 0, 1, 11, 96);
-        var weight = Tensor.Normal(rng, 0, 0.2f, 50, 96);
-        if (bf16) weight.KeepBf16Copy();
+        var x = Tensor.Normal(rng, 0, 1, 11, inputs);
+        var weight = Tensor.Normal(rng, 0, 0.2f, 50, inputs);
+        if (weights == "bf16") weight.KeepBf16Copy();
+        if (weights == "int8") weight.KeepInt8Copy();
         var all = Ops.Linear(x, weight, null, Ops.WeightLayout.OutIn).Span.ToArray();
         for (int rows = 1; rows <= 11; rows++)
         {

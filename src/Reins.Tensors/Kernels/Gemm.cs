@@ -433,14 +433,22 @@ public static unsafe class Gemm
                 Put(c + (long)(i + 2) * ldc + j, d2, accumulate);
                 Put(c + (long)(i + 3) * ldc + j, d3, accumulate);
             }
-            // The last one to three rows share one pass over the weights (their pointers repeated to fill four).
-            if (i < m)
+            // The last three rows share one pass over the weights (a pointer repeated to fill four); the last one or two
+            // take Dot2, which does half Dot4's work per weight (decoding one or two sequences is bound by it).
+            if (m - i == 3)
             {
-                float* a0 = a + (long)i * lda, a1 = i + 1 < m ? a0 + lda : a0, a2 = i + 2 < m ? a0 + 2 * lda : a0;
-                var (d0, d1, d2, _) = Dot4<TW, TF>(k, bj, a0, a1, a2, a0);
+                float* a0 = a + (long)i * lda;
+                var (d0, d1, d2, _) = Dot4<TW, TF>(k, bj, a0, a0 + lda, a0 + 2 * lda, a0);
+                Put(c + (long)i * ldc + j, d0, accumulate);
+                Put(c + (long)(i + 1) * ldc + j, d1, accumulate);
+                Put(c + (long)(i + 2) * ldc + j, d2, accumulate);
+            }
+            else if (i < m)
+            {
+                float* a0 = a + (long)i * lda;
+                var (d0, d1) = Dot2<TW, TF>(k, bj, a0, i + 1 < m ? a0 + lda : a0);
                 Put(c + (long)i * ldc + j, d0, accumulate);
                 if (i + 1 < m) Put(c + (long)(i + 1) * ldc + j, d1, accumulate);
-                if (i + 2 < m) Put(c + (long)(i + 2) * ldc + j, d2, accumulate);
             }
         }
     }
@@ -512,8 +520,8 @@ public static unsafe class Gemm
         Put(c + 4 * ldc, d4, accumulate); Put(c + 5 * ldc, d5, accumulate); Put(c + 6 * ldc, d6, accumulate); Put(c + 7 * ldc, d7, accumulate);
     }
 
-    // Four dot products against one row of B. A single row reuses this (with repeated pointers) rather than a
-    // separate loop, so every C element is summed in one order whatever the batch size.
+    // Four dot products against one row of B. Each row has its own accumulator, summed across lanes and then the
+    // scalar tail, so Dot2, Dot8 and Dot8x2 sum every C element in this same order, whatever the batch size.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (float, float, float, float) Dot4<TW, TF>(int k, TW* w, float* x0, float* x1, float* x2, float* x3) where TW : unmanaged where TF : IStorageFormat<TW>
     {
@@ -530,6 +538,23 @@ public static unsafe class Gemm
         float d0 = Vector512.Sum(s0), d1 = Vector512.Sum(s1), d2 = Vector512.Sum(s2), d3 = Vector512.Sum(s3);
         for (; p < k; p++) { float wp = TF.Get(w + p); d0 += wp * x0[p]; d1 += wp * x1[p]; d2 += wp * x2[p]; d3 += wp * x3[p]; }
         return (d0, d1, d2, d3);
+    }
+
+    // Dot4 for two rows (or one, its pointer repeated).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (float, float) Dot2<TW, TF>(int k, TW* w, float* x0, float* x1) where TW : unmanaged where TF : IStorageFormat<TW>
+    {
+        Vector512<float> s0 = default, s1 = default;
+        int p = 0;
+        for (; p + 16 <= k; p += 16)
+        {
+            var v = TF.Load16(w + p);
+            s0 = Vector512.FusedMultiplyAdd(v, Vector512.Load(x0 + p), s0);
+            s1 = Vector512.FusedMultiplyAdd(v, Vector512.Load(x1 + p), s1);
+        }
+        float d0 = Vector512.Sum(s0), d1 = Vector512.Sum(s1);
+        for (; p < k; p++) { float wp = TF.Get(w + p); d0 += wp * x0[p]; d1 += wp * x1[p]; }
+        return (d0, d1);
     }
 
     // B is [k×n]: C[i, j:j+32] = Σ_p A[i,p]·B[p, j:j+32] accumulated in registers for 8, 4 or 1 rows of A, reading
