@@ -195,9 +195,9 @@ public sealed class Tensor
         else
         {
             if (Rank != 2) throw new InvalidOperationException($"a transposed bfloat16 copy needs a matrix, not {Format(Shape)}.");
-            int rows = Shape[0], columns = Shape[1];
-            for (int i = 0; i < rows; i++)
-                for (int j = 0; j < columns; j++) copy[(long)j * rows + i] = Kernels.Bf16.FromFloat(values[i * columns + j]);
+            var columnsFirst = Transposed(values, Shape[0], Shape[1]);
+            Kernels.Bf16.FromFloat(columnsFirst.AsSpan(0, values.Length), copy);
+            BufferPool.Return(columnsFirst);
         }
         return copy;
     }
@@ -236,7 +236,8 @@ public sealed class Tensor
         int8Active = true;
     }
 
-    // [rows, columns] → [columns, rows], a 32 × 32 tile at a time.
+    // [rows, columns] → [columns, rows] in a pooled buffer (the caller returns it), a 32 × 32 tile at a time; for the
+    // bf16 and int8 copies of GPT-2's Conv1D weights, stored output-major.
     private static float[] Transposed(ReadOnlySpan<float> values, int rows, int columns)
     {
         var result = BufferPool.Rent(values.Length);

@@ -172,7 +172,7 @@ public sealed class SafeTensorsReader
         for (int start = 0; start < destination.Length; start += Piece)
         {
             var part = destination.Slice(start, Math.Min(Piece, destination.Length - start));
-            if (floats is null) { ReadExactly(file, MemoryMarshal.AsBytes(part), dataStart + info.Begin + 2L * start, info.Name); continue; }
+            if (floats is null) { ReadExactly(file, MemoryMarshal.AsBytes(part), Offset(info, start), info.Name); continue; }
             var wide = floats.AsSpan(0, part.Length);
             ReadPiece(file, info, start, wide, buffer);
             Reins.Tensors.Kernels.Bf16.FromFloat(wide, part);
@@ -191,13 +191,15 @@ public sealed class SafeTensorsReader
         return info;
     }
 
+    // Where element start of the tensor sits in the file.
+    private long Offset(SafeTensorInfo info, int start) => dataStart + info.Begin + (long)start * ElementSize(info.DType);
+
     // Elements [start, start + part.Length) as float32: F32 read into part, 16-bit types through buffer and widened.
     private void ReadPiece(Microsoft.Win32.SafeHandles.SafeFileHandle file, SafeTensorInfo info, int start, Span<float> part, byte[]? buffer)
     {
-        int size = ElementSize(info.DType);
-        long at = dataStart + info.Begin + (long)start * size;
+        long at = Offset(info, start);
         if (buffer is null) { ReadExactly(file, MemoryMarshal.AsBytes(part), at, info.Name); return; }
-        var bytes = buffer.AsSpan(0, part.Length * size);
+        var bytes = buffer.AsSpan(0, part.Length * ElementSize(info.DType));
         ReadExactly(file, bytes, at, info.Name);
         if (info.DType == SafeTensorsDType.BF16) Reins.Tensors.Kernels.Bf16.ToFloat(MemoryMarshal.Cast<byte, ushort>(bytes), part);
         else
