@@ -124,11 +124,7 @@ public static partial class Ops
             if (bias is { RequiresGrad: true })
             {
                 var db = bias.EnsureGrad();
-                Engine.ForRanges(n, ColumnPiece(n), (c0, width) =>
-                {
-                    var g = y.Grad!.Span; var dbs = db.Span.Slice(c0, width);
-                    for (int r = 0; r < rows; r++) TensorPrimitives.Add(dbs, g.Slice(r * n + c0, width), dbs);
-                });
+                Engine.ForRanges(n, ColumnPiece(n), (c0, width) => ColumnSums.Add(y.Grad!.Ptr, rows, n, c0, width, db.Ptr));
             }
         }, x, weight, bias);
         return y;

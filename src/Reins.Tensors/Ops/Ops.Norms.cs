@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using Reins.Tensors.Kernels;
 
 namespace Reins.Tensors;
 
@@ -20,7 +21,7 @@ public static partial class Ops
     /// <summary>sum = x + delta and RMSNorm(sum), fused as <see cref="ResidualLayerNorm"/>.</summary>
     public static (Tensor Sum, Tensor Normed) ResidualRmsNorm(Tensor x, Tensor delta, Tensor weight, float eps) => Norm(x, delta, weight, null, eps, rms: true);
 
-    private static (Tensor Sum, Tensor Normed) Norm(Tensor x, Tensor? delta, Tensor weight, Tensor? bias, float eps, bool rms)
+    private static unsafe (Tensor Sum, Tensor Normed) Norm(Tensor x, Tensor? delta, Tensor weight, Tensor? bias, float eps, bool rms)
     {
         string op = rms ? "rms_norm" : "layer_norm";
         int n = x.Dim(-1), rows = x.Size / Math.Max(1, n);
@@ -108,18 +109,12 @@ public static partial class Ops
             if (dw is not null || db is not null)
                 Engine.ForRanges(n, ColumnPiece(n), (c0, width) =>
                 {
-                    var xs = input.Reader(); var dy = y.Grad!.Span;
-                    Span<float> xhat = stackalloc float[width];
-                    for (int r = 0; r < rows; r++)
+                    fixed (float* mu = mean, rs = rstd)
                     {
-                        var gy = dy.Slice(r * n + c0, width);
-                        if (dw is not null)
-                        {
-                            TensorPrimitives.Subtract(xs.Read(r * n + c0, width, xhat), mean[r], xhat);
-                            TensorPrimitives.Multiply(xhat, rstd[r], xhat);
-                            TensorPrimitives.MultiplyAdd(gy, xhat, dw.Span.Slice(c0, width), dw.Span.Slice(c0, width));
-                        }
-                        if (db is not null) TensorPrimitives.Add(db.Span.Slice(c0, width), gy, db.Span.Slice(c0, width));
+                        float* g = y.Grad!.Ptr, dwp = dw is null ? null : dw.Ptr, dbp = db is null ? null : db.Ptr;
+                        ushort* packed = input.PackedPtr;
+                        if (packed != null) ColumnSums.AddNormalized<ushort, Bf16Storage>(g, packed, mu, rs, rows, n, c0, width, dwp, dbp);
+                        else ColumnSums.AddNormalized<float, Fp32Storage>(g, input.Ptr, mu, rs, rows, n, c0, width, dwp, dbp);
                     }
                 });
         }, input, weight, bias);
