@@ -36,7 +36,9 @@ for method in $methods; do
     dpo) args="dpo --model $model --train $work/pairs.jsonl --max-length 128 --max-prompt-length 64 $offline" ;;
     kto) args="kto --model $model --train $work/kto.jsonl --max-length 128 --max-prompt-length 64 --per-device-train-batch-size 4 --max-steps 2 --threads 2 --save-steps 1000" ;;
     ppo) args="ppo --model $model --train $work/prompts.jsonl $online" ;;
-    grpo|rloo|reinforce-pp) args="$method --model $model --train $work/prompts.jsonl --num-generations 4 $online" ;;
+    # GRPO planned with its reference (β > 0; its default β 0 loads none).
+    grpo) args="grpo --model $model --train $work/prompts.jsonl --num-generations 4 --beta 0.04 $online" ;;
+    rloo|reinforce-pp) args="$method --model $model --train $work/prompts.jsonl --num-generations 4 $online" ;;
     expert-iteration) args="expert-iteration --model $model --train $work/prompts.jsonl --num-generations 4 --keep-top 1 $online" ;;
     online-dpo) args="online-dpo --model $model --train $work/prompts.jsonl $online" ;;
     iterative-dpo) args="iterative-dpo --model $model --train $work/prompts.jsonl --reward-model $rm --iterations 1 --num-generations 2 --prompts-per-iteration 8 --generation-batch-size 8 --per-device-train-batch-size 4 --max-prompt-length 64 --max-completion-length 64 --threads 2 --save-steps 1000" ;;

@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 namespace Reins.Alignment.Tests;
 
 /// <summary>The memory plan of each method counted by hand, and the largest GPT-2 and Llama each fits in 24 GiB.</summary>
+[Collection(nameof(BufferPoolCounting))]
 public class MemoryPlanTests(ITestOutputHelper output)
 {
     // 4 examples of 128 prompt + 128 completion tokens per micro-batch; 64 sequences sampled at once.
@@ -85,6 +86,35 @@ public class MemoryPlanTests(ITestOutputHelper output)
         Assert.Equal(2 * 2 * p + 16 * 2 * (adapters + 16), MemoryPlan.For(PlannedMethod.Ppo, config, Batch with { Bf16 = true }, loraRank: 4).StateBytes);
     }
 
+    [Theory]
+    [InlineData(ModelFamily.Gpt2, 0f)]
+    [InlineData(ModelFamily.Gpt2, 0.1f)]
+    [InlineData(ModelFamily.Llama, 0.1f)]
+    public void CountsLoraActivationsAsAForwardAllocatesThem(ModelFamily family, float dropout)
+    {
+        // Every buffer a recorded forward allocates comes from the pool and goes back to it when its tape ends: what the
+        // adapted model's forward leaves pooled beyond the plain model's is what its adapters kept.
+        var config = family == ModelFamily.Gpt2 ? ModelConfig.Gpt2(vocab: 100, hidden: 16, layers: 2, heads: 2, maxPositions: 32)
+            : ModelConfig.Llama(vocab: 100, hidden: 16, layers: 2, heads: 4, maxPositions: 32, kvHeads: 2);
+        var input = new ModelInput([.. Enumerable.Range(0, 3 * 10).Select(i => i * 7 % 100)], 3, 10);
+        long Kept(CausalLanguageModel model)
+        {
+            Tensors.BufferPool.Trim();
+            using (new Tensors.Tape())
+            {
+                model.Lora?.SeedDropout(1);
+                model.Hidden(input);
+            }
+            return Tensors.BufferPool.PooledFloats;
+        }
+        var adapted = CausalLanguageModel.Create(config, 1);
+        adapted.AddLora(new Models.Peft.LoraConfig { R = 4, Dropout = dropout }, 1);
+        long plain = Kept(CausalLanguageModel.Create(config, 1));
+        var (values, masks) = MemoryPlan.LoraActivationsPerLayerAndToken(config, 4, dropout > 0);
+        Assert.Equal(3L * 10 * config.Layers * (values + masks), Kept(adapted) - plain);
+        Assert.Equal(dropout > 0 ? (family == ModelFamily.Gpt2 ? 1 : 2) * 16 : 0, masks);
+    }
+
     [Fact]
     public void LargestGpt2AndLlamaThatFitIn24GiB()
     {
@@ -102,11 +132,18 @@ public class MemoryPlanTests(ITestOutputHelper output)
         Assert.Equal("gpt2-large", Largest(PlannedMethod.Sft, MemoryPlan.Gpt2Sizes, Batch, 0));
         Assert.Equal("gpt2-medium", Largest(PlannedMethod.Grpo, MemoryPlan.Gpt2Sizes, Batch, 0));
         Assert.Equal("gpt2-xl", Largest(PlannedMethod.BestOfN, MemoryPlan.Gpt2Sizes, Batch, 0));
-        // Llama: 1.2B parameters × 16 bytes for float32 SFT; with bf16 + LoRA an 8B base read straight into bf16 (16 GB)
-        // fits; DPO's doubled rows and GRPO's reward model stop at 3B.
+        // Llama: 1.2B parameters × 16 bytes for float32 SFT; with bf16 + LoRA a 7B base read straight into bf16 fits, and
+        // Llama-3.1-8B's (16 GB) only without lora_dropout, whose dropped inputs and masks tip it over;
+        // DPO's doubled rows and GRPO's reward model stop at 3B.
         Assert.Equal("Llama-3.2-1B", Largest(PlannedMethod.Sft, MemoryPlan.LlamaSizes, Batch, 0));
-        Assert.Equal("Llama-3.1-8B", Largest(PlannedMethod.Sft, MemoryPlan.LlamaSizes, Batch with { Bf16 = true }, 16));
+        Assert.Equal("Llama-2-7B", Largest(PlannedMethod.Sft, MemoryPlan.LlamaSizes, Batch with { Bf16 = true }, 16));
+        Assert.Equal("Llama-3.1-8B", MemoryPlan.Largest(PlannedMethod.Sft, MemoryPlan.LlamaSizes.Select(s => s.Config), Batch with { Bf16 = true }, budget, 16, loraDropout: 0) is { } fits
+            ? MemoryPlan.LlamaSizes.Single(s => s.Config == fits).Name : "none");
         Assert.Equal("Llama-3.2-3B", Largest(PlannedMethod.Dpo, MemoryPlan.LlamaSizes, Batch with { Bf16 = true }, 16));
         Assert.Equal("Llama-3.2-3B", Largest(PlannedMethod.Grpo, MemoryPlan.LlamaSizes, Batch with { Bf16 = true }, 16));
     }
 }
+
+/// <summary>Tests that count what Reins' buffer pool holds, which other tests' allocations would disturb: run alone.</summary>
+[CollectionDefinition(nameof(BufferPoolCounting), DisableParallelization = true)]
+public sealed class BufferPoolCounting;

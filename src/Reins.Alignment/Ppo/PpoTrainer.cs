@@ -245,23 +245,24 @@ public sealed class PpoTrainer : OnlineTrainer<PolicyGradientBatch>
     /// </summary>
     protected override StepOutput Loss(PolicyGradientBatch batch, int[] rows, MiniBatch miniBatch)
     {
-        var policy = GlobalStep < config.ValueWarmupSteps ? null : batch.PolicyLoss(Model, rows, miniBatch, policyLoss, config.Online.Sampling.Temperature);
+        // The policy's term, then each critic's after its backward (StepOutput.Next): one model's activations at a time.
         var rollout = batch.Evaluated.Rollout;
         var mask = rollout.Gather(rollout.CompletionMask, rows);
-        var weights = Tensor.FromArray(TokenLossWeights.Of(LossAggregation.Bnpo, mask, rows.Length, rollout.CompletionLength, miniBatch), mask.Length);
-        var loss = policy?.Loss;
-        var metrics = policy is null ? new Dictionary<string, double>() : new Dictionary<string, double>(policy.Metrics);
-        for (int c = 0; c < critics.Count; c++)
+        StepOutput ValueTerm(int c)
         {
+            var weights = Tensor.FromArray(TokenLossWeights.Of(LossAggregation.Bnpo, mask, rows.Length, rollout.CompletionLength, miniBatch), mask.Length);
             var values = rollout.CriticValues(critics[c], rows);
             var (valueLoss, clipped) = ValueLoss.Compute(values, rollout.Gather(batch.Evaluated.Values[c], rows), rollout.Gather(batch.Returns![c], rows), config.ClipRangeValue);
-            var term = config.VfCoef * Ops.Sum(valueLoss * weights);
-            loss = loss is null ? term : loss + term;
             string prefix = c == 0 ? "" : "cost_";
-            metrics[$"loss/{prefix}value_avg"] = MaskedStatistics.Mean(valueLoss.Span, mask);
-            metrics[$"val/{prefix}clipfrac_avg"] = MaskedStatistics.Mean(clipped, mask);
-            metrics[$"val/{prefix}vpred"] = MaskedStatistics.Mean(values.Span, mask);
+            var metrics = new Dictionary<string, double>
+            {
+                [$"loss/{prefix}value_avg"] = MaskedStatistics.Mean(valueLoss.Span, mask),
+                [$"val/{prefix}clipfrac_avg"] = MaskedStatistics.Mean(clipped, mask),
+                [$"val/{prefix}vpred"] = MaskedStatistics.Mean(values.Span, mask),
+            };
+            return new StepOutput(config.VfCoef * Ops.Sum(valueLoss * weights), metrics) { Next = c + 1 < critics.Count ? () => ValueTerm(c + 1) : null };
         }
-        return new StepOutput(loss!, metrics);
+        if (GlobalStep < config.ValueWarmupSteps) return ValueTerm(0);
+        return batch.PolicyLoss(Model, rows, miniBatch, policyLoss, config.Online.Sampling.Temperature) with { Next = () => ValueTerm(0) };
     }
 }

@@ -55,9 +55,10 @@ public sealed record MemoryBatch(int MicroBatchRows, int PromptLength, int Compl
 /// float32 first).</item>
 /// <item>Activations: what one micro-batch's forward keeps for the backward — per layer and token, GPT-2's
 /// 10·d + 2·ffn floats (norm, attention and MLP inputs and outputs, the block's output) and Llama's 9·d + 3·kv + 4·ffn
-/// (kv = the keys' and values' width; rotary copies and the SwiGLU gate), plus heads·T attention probabilities —, and
-/// the language-model head's logits, softmax and gradient at the positions the loss reads. Only one trained model's
-/// backward runs at a time (PPO's critic after its policy). A forward without gradients (a reference's, a reward
+/// (kv = the keys' and values' width; rotary copies and the SwiGLU gate), plus heads·T attention probabilities and
+/// what LoRA's adapted layers add (<see cref="LoraActivationsPerLayerAndToken"/>) —, and the language-model head's
+/// logits, softmax and gradient at the positions the loss reads. One trained model's forward and backward run at a time
+/// (PPO's critic's after its policy's, <see cref="StepOutput.Next"/>). A forward without gradients (a reference's, a reward
 /// model's) holds one block at a time (<see cref="Tensors.Ops.Scoped"/>), and its logits reuse the training pass's buffers.</item>
 /// <item>The rollout's KV cache, on top for the online methods: buffers go back to Reins' pool, which keeps them for the next rollout.</item>
 /// </list>
@@ -102,9 +103,9 @@ public sealed record MemoryPlan(PlannedMethod Method, long ParametersPerModel, i
 
     /// <summary>
     /// The plan of <paramref name="method"/> with models of <paramref name="model"/>'s config on <paramref name="batch"/>,
-    /// training LoRA adapters of rank <paramref name="loraRank"/> (0 = every weight).
+    /// training LoRA adapters of rank <paramref name="loraRank"/> (0 = every weight) with lora_dropout <paramref name="loraDropout"/>.
     /// </summary>
-    public static MemoryPlan For(PlannedMethod method, ModelConfig model, MemoryBatch batch, int loraRank = 0)
+    public static MemoryPlan For(PlannedMethod method, ModelConfig model, MemoryBatch batch, int loraRank = 0, float loraDropout = DefaultLoraDropout)
     {
         var (trained, frozen) = Models(method);
         long parameters = model.ParameterCount();
@@ -119,18 +120,37 @@ public sealed record MemoryPlan(PlannedMethod Method, long ParametersPerModel, i
         // A reward model is made from its language model, held while the copy is made, and read as float32 even where
         // its LoRA base is then held as bf16 (every other frozen model is read straight into bf16).
         if (method == PlannedMethod.RewardModel) states += (lora && bf16Frozen ? 6 : 4) * parameters;
-        long activations = trained == 0 ? 0 : TrainingActivationBytes(method, model, batch);
+        long activations = trained == 0 ? 0 : TrainingActivationBytes(method, model, batch, lora ? loraRank : 0, loraDropout);
         if (IsOnline(method)) activations += KvCacheBytes(model, batch);
         return new MemoryPlan(method, parameters, trained, frozen, states, activations, lora ? loraRank : 0);
     }
 
+    /// <summary>PEFT's lora_dropout default, which <see cref="For"/> plans for unless told otherwise.</summary>
+    public const float DefaultLoraDropout = 0.05f;
+
     /// <summary>Parameters of rank-<paramref name="rank"/> adapters on PEFT's default targets: GPT-2's c_attn, the Llama family's q_proj and v_proj.</summary>
-    public static long LoraParameterCount(ModelConfig model, int rank)
+    public static long LoraParameterCount(ModelConfig model, int rank) => rank * model.Layers * LoraTargets(model).Sum(t => t.Inputs + t.Outputs);
+
+    /// <summary>
+    /// What the adapted layers keep per layer and token beyond each layer's own output (PEFT's default targets): the
+    /// base's output and the adapter's, each as wide as the layer's output, the adapter's r activations and their
+    /// scaling, and under lora_dropout the dropped input and its mask. Masks stay float32 under bf16.
+    /// </summary>
+    public static (long Values, long Masks) LoraActivationsPerLayerAndToken(ModelConfig model, int rank, bool dropout)
     {
-        long d = model.HiddenSize;
-        long perLayer = model.Family == ModelFamily.Gpt2 ? d + 3 * d : (d + model.Heads * model.HeadDim) + (d + model.KvHeads * model.HeadDim);
-        return rank * perLayer * model.Layers;
+        long values = 0, masks = 0;
+        foreach (var (inputs, outputs) in LoraTargets(model))
+        {
+            values += 2 * outputs + 2L * rank + (dropout ? inputs : 0);
+            masks += dropout ? inputs : 0;
+        }
+        return (values, masks);
     }
+
+    // The inputs and outputs of each layer PEFT adapts by default.
+    private static (long Inputs, long Outputs)[] LoraTargets(ModelConfig model) => model.Family == ModelFamily.Gpt2
+        ? [(model.HiddenSize, 3L * model.HiddenSize)]
+        : [(model.HiddenSize, (long)model.Heads * model.HeadDim), (model.HiddenSize, (long)model.KvHeads * model.HeadDim)];
 
     /// <summary>Sequences through the trained model per micro-batch: both sides of each pair for the pairwise methods.</summary>
     public static long TrainingRows(PlannedMethod method, MemoryBatch batch) =>
@@ -143,14 +163,17 @@ public sealed record MemoryPlan(PlannedMethod Method, long ParametersPerModel, i
     /// (the next block's input) at 4. The head's logits, softmax and gradient are float32, at every position for the
     /// offline language-model methods, at the completion's for the online ones, and absent for a reward model.
     /// </summary>
-    public static long TrainingActivationBytes(PlannedMethod method, ModelConfig model, MemoryBatch batch)
+    public static long TrainingActivationBytes(PlannedMethod method, ModelConfig model, MemoryBatch batch, int loraRank = 0, float loraDropout = DefaultLoraDropout)
     {
         long time = batch.PromptLength + batch.CompletionLength, rows = TrainingRows(method, batch), tokens = rows * time;
         long d = model.HiddenSize, kv = (long)model.KvHeads * model.HeadDim, ffn = model.IntermediateSize;
+        var (lora, loraMasks) = loraRank > 0 ? LoraActivationsPerLayerAndToken(model, loraRank, loraDropout > 0) : (0, 0);
         long perLayerAndToken = (model.Family == ModelFamily.Gpt2 ? 10 * d + 2 * ffn : 9 * d + 3 * kv + 4 * ffn)
-            + (batch.RecomputeAttention ? 0 : model.Heads * time);
+            + (batch.RecomputeAttention ? 0 : model.Heads * time) + lora;
+        // Under bf16 the block's output and any dropout mask stay float32.
+        long float32Kept = d + loraMasks;
         long blocks = batch.GradientCheckpointing ? 4 * tokens * (model.Layers * d + perLayerAndToken)
-            : batch.Bf16 ? tokens * model.Layers * (2 * (perLayerAndToken - d) + 4 * d)
+            : batch.Bf16 ? tokens * model.Layers * (2 * (perLayerAndToken - float32Kept) + 4 * float32Kept)
             : 4 * tokens * model.Layers * perLayerAndToken;
         long headPositions = method == PlannedMethod.RewardModel ? 0 : IsOnline(method) && method != PlannedMethod.IterativeDpo ? batch.CompletionLength : time;
         return blocks + 4L * 3 * rows * headPositions * model.VocabSize;
@@ -161,8 +184,8 @@ public sealed record MemoryPlan(PlannedMethod Method, long ParametersPerModel, i
         4L * 2 * model.Layers * batch.RolloutRows * (batch.PromptLength + batch.CompletionLength) * model.KvHeads * model.HeadDim;
 
     /// <summary>The candidate with the most parameters whose plan fits <paramref name="budgetBytes"/>, or null when none does.</summary>
-    public static ModelConfig? Largest(PlannedMethod method, IEnumerable<ModelConfig> candidates, MemoryBatch batch, long budgetBytes, int loraRank = 0) =>
-        candidates.Where(c => For(method, c, batch, loraRank).TotalBytes <= budgetBytes).MaxBy(c => c.ParameterCount());
+    public static ModelConfig? Largest(PlannedMethod method, IEnumerable<ModelConfig> candidates, MemoryBatch batch, long budgetBytes, int loraRank = 0, float loraDropout = DefaultLoraDropout) =>
+        candidates.Where(c => For(method, c, batch, loraRank, loraDropout).TotalBytes <= budgetBytes).MaxBy(c => c.ParameterCount());
 
     /// <summary>GPT-2's published sizes (Radford et al. 2019): 124M, 355M, 774M and 1.5B parameters, 1024 positions.</summary>
     public static IReadOnlyList<(string Name, ModelConfig Config)> Gpt2Sizes { get; } =

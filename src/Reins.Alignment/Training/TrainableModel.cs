@@ -94,7 +94,8 @@ public sealed class TrainableModel : ICheckpointPart
     /// <summary>
     /// One optimiser step of <paramref name="parts"/> over <paramref name="microBatches"/> accumulated micro-batches: their
     /// gradients zeroed, each micro-batch's forward run under its own tape and its loss × <paramref name="lossScale"/>
-    /// back-propagated (a loss that depends on no parameter — nothing to learn from — is not), then each part's global
+    /// back-propagated (a loss that depends on no parameter — nothing to learn from — is not), term by term when the loss
+    /// comes in terms (<see cref="StepOutput.Next"/>), then each part's global
     /// gradient norm clipped to <paramref name="maxGradNorm"/> (0 = no clipping) and the step taken. Returns each
     /// micro-batch's metrics and loss, read before its tape frees them, each part's gradient norm under its metric, and
     /// whether the step was skipped. A loss or gradient norm that is not finite would make every weight NaN: no part is
@@ -112,10 +113,20 @@ public sealed class TrainableModel : ICheckpointPart
         for (int micro = World.Rank; micro < microBatches; micro += World.Size)
         {
             foreach (var part in parts) part.Model.Lora?.SeedDropout(DropoutSeed(part.seed, part.Optimizer.StepCount, micro));
-            using var tape = new Tape();
-            var output = forward(micro);
-            if (output.Loss.RequiresGrad) tape.Backward(output.Loss, lossScale);
-            outputs.Add((output.Metrics, output.Loss.Item()));
+            int k = micro;
+            Func<StepOutput>? term = () => forward(k);
+            float loss = 0;
+            var metrics = new Dictionary<string, double>();
+            while (term is not null)
+            {
+                using var tape = new Tape();
+                var output = term();
+                if (output.Loss.RequiresGrad) tape.Backward(output.Loss, lossScale);
+                loss += output.Loss.Item();
+                foreach (var (name, value) in output.Metrics) metrics[name] = value;
+                term = output.Next;
+            }
+            outputs.Add((metrics, loss));
         }
         if (World.IsDistributed)
         {

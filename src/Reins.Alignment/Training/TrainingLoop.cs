@@ -4,7 +4,15 @@ using Reins.Tensors.Distributed;
 namespace Reins.Alignment.Training;
 
 /// <summary>What a training step reports: the loss to back-propagate and metrics to log (averaged over micro-batches and the logging window).</summary>
-public sealed record StepOutput(Tensor Loss, IReadOnlyDictionary<string, double> Metrics);
+public sealed record StepOutput(Tensor Loss, IReadOnlyDictionary<string, double> Metrics)
+{
+    /// <summary>
+    /// A further term of the loss, over other trained models (PPO's critics after its policy): its forward runs after this
+    /// term's backward, under a tape of its own, so memory holds one model's activations at a time rather than every
+    /// model's at once; its loss adds to this one's and its metrics join these. Null when this is the last term.
+    /// </summary>
+    public Func<StepOutput>? Next { get; init; }
+}
 
 /// <summary>How a call to <see cref="ITrainer.Train"/> ended.</summary>
 public sealed record TrainResult(long Steps, bool Interrupted, IReadOnlyDictionary<string, double> LastMetrics);

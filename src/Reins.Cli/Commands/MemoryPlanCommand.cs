@@ -21,11 +21,12 @@ internal static class MemoryPlanCommand
         var model = new Option<string?>("--model") { Description = "A checkpoint directory: plan its architecture instead of a table of sizes." };
         var sizes = new Option<string>("--sizes") { Description = "The sizes to choose from: gpt2 (GPT-2's four) or llama (TinyLlama-1.1B, Llama-3.2-1B and 3B, Llama-2-7B, Llama-3.1-8B).", DefaultValueFactory = _ => "gpt2" };
         var lora = new Option<int>("--lora-r") { Description = "Plan LoRA training of this rank (--use-peft, PEFT's default targets): one shared frozen base, gradients and moments for the adapters only (0 = full fine-tuning).", DefaultValueFactory = _ => 0 };
+        var loraDropout = new Option<float>("--lora-dropout") { Description = "The adapters' lora_dropout: above 0, each adapted layer's dropped input and its mask are kept for the backward.", DefaultValueFactory = _ => MemoryPlan.DefaultLoraDropout };
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Plan training that recomputes each block's activations (keeps block inputs only)." };
         var recompute = new Option<bool>("--recompute-attention") { Description = "Plan training that recomputes attention probabilities." };
         var bf16 = new Option<bool>("--bf16") { Description = "Plan bf16 training (TRL's flag): the blocks' saved activations and the frozen models' weights at 2 bytes." };
         var cmd = new Command("memory-plan", "The largest model each training method fits in a memory budget (weights, gradients, AdamW moments, activations, KV cache, runtime).")
-            { budget, micro, prompt, completion, rollout, model, sizes, lora, checkpointing, recompute, bf16 };
+            { budget, micro, prompt, completion, rollout, model, sizes, lora, loraDropout, checkpointing, recompute, bf16 };
         cmd.SetAction(r =>
         {
             var batch = new MemoryBatch(r.GetValue(micro), r.GetValue(prompt), r.GetValue(completion), r.GetValue(rollout), r.GetValue(checkpointing), r.GetValue(recompute), r.GetValue(bf16));
@@ -36,6 +37,8 @@ internal static class MemoryPlanCommand
             long bytes = (long)(gib * MemoryPlan.Gibibyte);
             int rank = r.GetValue(lora);
             if (rank < 0) throw new ArgumentException($"--lora-r: {rank} is negative.");
+            float dropout = r.GetValue(loraDropout);
+            if (dropout is < 0 or >= 1) throw new ArgumentException($"--lora-dropout: {dropout.ToString(CultureInfo.InvariantCulture)} is not in [0, 1).");
             var candidates = r.GetValue(model) is { } path ? [(Path.GetFileName(Path.GetFullPath(path)), HfCheckpoint.LoadConfig(path))]
                 : r.GetValue(sizes) switch
                 {
@@ -46,14 +49,14 @@ internal static class MemoryPlanCommand
             Console.Out.WriteLine($"{"method",-17} {"largest that fits",-18} {"parameters",14} {"trained+frozen",14} {"states GiB",10} {"activations GiB",15} {"total GiB",9}");
             foreach (var method in Enum.GetValues<PlannedMethod>())
             {
-                var fits = MemoryPlan.Largest(method, candidates.Select(c => c.Config), batch, bytes, rank);
+                var fits = MemoryPlan.Largest(method, candidates.Select(c => c.Config), batch, bytes, rank, dropout);
                 var shown = fits ?? candidates.MinBy(c => c.Config.ParameterCount()).Config;
-                var plan = MemoryPlan.For(method, shown, batch, rank);
+                var plan = MemoryPlan.For(method, shown, batch, rank, dropout);
                 string name = fits is null ? "none" : candidates.First(c => c.Config == fits).Name;
                 Console.Out.WriteLine($"{CommandName(method),-17} {name,-18} {plan.ParametersPerModel,14:N0} {$"{plan.TrainedModels} + {plan.FrozenModels}",14} " +
                     $"{Gib(plan.StateBytes),10} {Gib(plan.ActivationBytes),15} {Gib(plan.TotalBytes),9}{(fits is null ? "  (the smallest, over the budget)" : "")}");
             }
-            Console.Out.WriteLine($"{(batch.Bf16 ? "bf16 (frozen weights and saved activations)" : "fp32")}{(rank > 0 ? $", LoRA r {rank} on one shared base" : "")}; budget {gib.ToString(CultureInfo.InvariantCulture)} GiB; micro-batches of {batch.MicroBatchRows} × ({batch.PromptLength} + {batch.CompletionLength}) tokens; rollouts of {batch.RolloutRows} sequences; totals include the runtime's {Gib(MemoryPlan.RuntimeBytes)} GiB.");
+            Console.Out.WriteLine($"{(batch.Bf16 ? "bf16 (frozen weights and saved activations)" : "fp32")}{(rank > 0 ? $", LoRA r {rank} (dropout {dropout.ToString(CultureInfo.InvariantCulture)}) on one shared base" : "")}; budget {gib.ToString(CultureInfo.InvariantCulture)} GiB; micro-batches of {batch.MicroBatchRows} × ({batch.PromptLength} + {batch.CompletionLength}) tokens; rollouts of {batch.RolloutRows} sequences; totals include the runtime's {Gib(MemoryPlan.RuntimeBytes)} GiB.");
         });
         return cmd;
     }
