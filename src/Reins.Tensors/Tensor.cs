@@ -188,17 +188,17 @@ public sealed class Tensor
     }
 
     // values (this tensor's shape) rounded to bfloat16, into reuse when given; transposed, an [r, c] matrix's copy is [c, r].
-    private ushort[] Rounded(ReadOnlySpan<float> values, bool transposed, ushort[]? reuse)
+    private unsafe ushort[] Rounded(ReadOnlySpan<float> values, bool transposed, ushort[]? reuse)
     {
         var copy = reuse ?? GC.AllocateUninitializedArray<ushort>(values.Length, pinned: true);
-        if (!transposed) Kernels.Bf16.FromFloat(values, copy);
-        else
+        if (transposed && Rank != 2) throw new InvalidOperationException($"a transposed bfloat16 copy needs a matrix, not {Format(Shape)}.");
+        var columnsFirst = transposed ? Transposed(values, Shape[0], Shape[1]) : null;
+        fixed (float* pinned = columnsFirst is null ? values : columnsFirst.AsSpan(0, values.Length))
         {
-            if (Rank != 2) throw new InvalidOperationException($"a transposed bfloat16 copy needs a matrix, not {Format(Shape)}.");
-            var columnsFirst = Transposed(values, Shape[0], Shape[1]);
-            Kernels.Bf16.FromFloat(columnsFirst.AsSpan(0, values.Length), copy);
-            BufferPool.Return(columnsFirst);
+            float* source = pinned;
+            Engine.ForRanges(values.Length, ConversionPiece, (start, length) => Kernels.Bf16.FromFloat(new ReadOnlySpan<float>(source + start, length), copy.AsSpan(start, length)));
         }
+        if (columnsFirst is not null) BufferPool.Return(columnsFirst);
         return copy;
     }
 
@@ -238,14 +238,22 @@ public sealed class Tensor
 
     // [rows, columns] → [columns, rows] in a pooled buffer (the caller returns it), a 32 × 32 tile at a time; for the
     // bf16 and int8 copies of GPT-2's Conv1D weights, stored output-major.
-    private static float[] Transposed(ReadOnlySpan<float> values, int rows, int columns)
+    private static unsafe float[] Transposed(ReadOnlySpan<float> values, int rows, int columns)
     {
         var result = BufferPool.Rent(values.Length);
         const int Tile = 32;
-        for (int i0 = 0; i0 < rows; i0 += Tile)
-            for (int j0 = 0; j0 < columns; j0 += Tile)
-                for (int i = i0; i < Math.Min(rows, i0 + Tile); i++)
-                    for (int j = j0; j < Math.Min(columns, j0 + Tile); j++) result[j * rows + i] = values[i * columns + j];
+        fixed (float* pinned = values)
+        {
+            float* source = pinned;
+            // Bands of tile rows in parallel: each writes its own elements, so the cut changes nothing.
+            Engine.ForRanges((rows + Tile - 1) / Tile, Math.Max(1, ConversionPiece / Tile / Math.Max(1, columns)), (firstBand, bands) =>
+            {
+                for (int i0 = firstBand * Tile; i0 < Math.Min(rows, (firstBand + bands) * Tile); i0 += Tile)
+                    for (int j0 = 0; j0 < columns; j0 += Tile)
+                        for (int i = i0; i < Math.Min(rows, i0 + Tile); i++)
+                            for (int j = j0; j < Math.Min(columns, j0 + Tile); j++) result[j * rows + i] = source[(long)i * columns + j];
+            });
+        }
         return result;
     }
 

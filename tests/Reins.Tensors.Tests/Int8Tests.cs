@@ -31,6 +31,38 @@ public sealed class Int8Tests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CopiesOfALargeMatrixAreTheSameOnAnyThreadCount(bool transposed)
+    {
+        // 210,000 weights: the bf16 copy, its transposition and the int8 rows are cut into pieces between the threads. The
+        // bf16 copy is each weight rounded (in [out, in] order when transposed); the int8 one is what one thread makes.
+        var values = Tensor.Normal(new Rng(35), 0, 0.5f, 300, 700).Span.ToArray();
+        (ushort[] Half, sbyte[] Codes, float[] Scales) Copies(int threads)
+        {
+            int saved = Engine.Threads;
+            Engine.Threads = threads;
+            try
+            {
+                var weight = Tensor.FromArray(values, 300, 700);
+                weight.KeepBf16Copy(transposed);
+                weight.KeepInt8Copy(transposed);
+                return ([.. weight.Bf16!], [.. weight.Int8!.Values], [.. weight.Int8.Scales]);
+            }
+            finally { Engine.Threads = saved; }
+        }
+        var (half, codes, scales) = Copies(2);
+        var outputMajor = transposed ? Enumerable.Range(0, values.Length).Select(k => values[k % 300 * 700 + k / 300]).ToArray() : values;
+        Assert.Equal(outputMajor.Select(Bf16.FromFloat), half);
+        var one = Copies(1);
+        Assert.Equal(one.Half, half);
+        Assert.Equal(one.Codes, codes);
+        Assert.Equal(one.Scales, scales);
+        var direct = Int8Matrix.Quantize(transposed ? 700 : 300, transposed ? 300 : 700, (o, row) => outputMajor.AsSpan(o * row.Length, row.Length).CopyTo(row));
+        Assert.Equal(direct.Values, codes);
+    }
+
+    [Theory]
     [InlineData(Ops.WeightLayout.OutIn, 3, true)]
     [InlineData(Ops.WeightLayout.InOut, 3, true)]
     [InlineData(Ops.WeightLayout.OutIn, 40, false)]

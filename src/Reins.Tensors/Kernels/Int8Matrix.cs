@@ -39,16 +39,20 @@ public sealed class Int8Matrix
     public static Int8Matrix Quantize(int outputs, int inputs, RowSource row, Int8Matrix? reuse = null)
     {
         var m = reuse is { } r && r.Outputs == outputs && r.Inputs == inputs ? r : new Int8Matrix(outputs, inputs);
-        var w = new float[inputs];
-        for (int o = 0; o < outputs; o++)
+        // Rows in parallel: each is quantised on its own, so the cut changes nothing.
+        Engine.ForRanges(outputs, Math.Max(1, (1 << 16) / Math.Max(1, inputs)), (first, count) =>
         {
-            row(o, w);
-            float max = inputs == 0 ? 0 : MathF.Abs(TensorPrimitives.MaxMagnitude(w));
-            // An all-zero row keeps scale 1 (its codes are 0 either way), so no output divides by zero.
-            float s = max > 0 ? max / 127f : 1f;
-            m.Scales[o] = s;
-            Codes(w, s, m.Values.AsSpan(o * inputs, inputs));
-        }
+            var w = new float[inputs];
+            for (int o = first; o < first + count; o++)
+            {
+                row(o, w);
+                float max = inputs == 0 ? 0 : MathF.Abs(TensorPrimitives.MaxMagnitude(w));
+                // An all-zero row keeps scale 1 (its codes are 0 either way), so no output divides by zero.
+                float s = max > 0 ? max / 127f : 1f;
+                m.Scales[o] = s;
+                Codes(w, s, m.Values.AsSpan(o * inputs, inputs));
+            }
+        });
         return m;
     }
 
