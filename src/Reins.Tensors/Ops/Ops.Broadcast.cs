@@ -120,19 +120,21 @@ public static partial class Ops
         var db = b.RequiresGrad ? b.EnsureGrad() : null;
         // Rows may run in parallel only when no operand is broadcast, so that no two rows add into one gradient element.
         bool disjoint = a.Size == y.Size && b.Size == y.Size;
-        // A sum's or difference's gradient needs neither operand: they are not read, so packed ones stay packed.
-        bool readsValues = kind is BinaryKind.Mul or BinaryKind.Div;
+        bool readsValues = ReadsOperands(kind);
         Engine.ForRanges(plan.Rows, disjoint ? RowPiece(plan.Inner) : Math.Max(1, plan.Rows), (r0, count) =>
             BinaryBackwardRows(plan, kind, readsValues ? a.Reader() : default, readsValues ? b.Reader() : default, y.Grad!.Span,
                 da is null ? default : da.Span, db is null ? default : db.Span, r0, count));
     }
+
+    // A sum's or difference's gradient needs neither operand: they are not read, so packed ones stay packed.
+    private static bool ReadsOperands(BinaryKind kind) => kind is BinaryKind.Mul or BinaryKind.Div;
 
     private static void BinaryBackwardRows(Broadcast plan, BinaryKind kind, ValueReader sa, ValueReader sb, ReadOnlySpan<float> dy,
         Span<float> da, Span<float> db, int r0, int count)
     {
         int n = plan.Inner;
         Span<float> temp = new float[n];
-        bool readsValues = kind is BinaryKind.Mul or BinaryKind.Div;
+        bool readsValues = ReadsOperands(kind);
         Span<float> scratchA = readsValues ? new float[n] : default, scratchB = readsValues ? new float[n] : default;
         for (int r = r0; r < r0 + count; r++)
         {
